@@ -1,0 +1,1 @@
+"""aidledger composition root: command line, settings and wiring."""

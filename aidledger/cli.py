@@ -1,0 +1,260 @@
+"""The `aidledger` command line. Exit codes: 0 done, 1 input refused, 2 usage error."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from aidledger.settings import Settings
+from aidledger.wiring import Services, open_services
+from ledger.case import case_aggregate_id
+from ledger.errors import AidLedgerError, InvalidValue
+from ledger.history import case_history
+from ledger.imports import ImportSummary
+from ledger.period import parse_date
+from projections.runner import reset
+
+app = typer.Typer(
+    help="aidledger: event-sourced ledger and disbursement tracker for social assistance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+import_app = typer.Typer(help="Record an input file's rows as events (all or nothing).")
+case_app = typer.Typer(help="One case: its full history and its state as of a date.")
+projections_app = typer.Typer(help="Read models built from the event log.")
+app.add_typer(import_app, name="import")
+app.add_typer(case_app, name="case")
+app.add_typer(projections_app, name="projections")
+
+err = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+#: Rows above which a progress bar is shown.
+PROGRESS_THRESHOLD = 5000
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class HistoryFormat(str, Enum):
+    json = "json"
+    table = "table"
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store: SQLite file (default ./aidledger.db) or postgresql://…",
+                     envvar="AIDLEDGER_DATABASE_URL", show_envvar=True),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Programs config TOML (default: shipped)")
+    ] = None,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if db:
+        overrides["database_url"] = db
+    if config:
+        overrides["config"] = config
+    ctx.obj = Settings(**overrides)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def services(ctx: typer.Context) -> Iterator[Services]:
+    """Open the store for one command; domain errors become exit code 1 with a message."""
+    svc: Services | None = None
+    try:
+        svc = open_services(ctx.obj)
+        yield svc
+    except AidLedgerError as e:
+        _fail(str(e))
+    finally:
+        if svc is not None:
+            svc.close()
+
+
+def _as_of(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return parse_date(value)
+    except InvalidValue as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr for long work; nothing for small inputs."""
+    if total < PROGRESS_THRESHOLD:
+        yield None
+        return
+    with Progress(
+        TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(), console=err, transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the store (Alembic migrations)."""
+    with services(ctx) as svc:
+        out.print(f"store ready: {svc.store.describe()}")
+
+
+def _import(ctx: typer.Context, kind: str, file: Path, by: str, fmt: Format) -> None:
+    if not file.is_file():
+        _fail(f"{file}: no such file")
+    with services(ctx) as svc:
+        rows = sum(1 for _ in file.open("rb"))
+        with progress_bar(f"importing {file.name}", rows) as advance:
+            summary = svc.importer.import_file(
+                kind, file, by=by, today=date.today(), progress=advance  # type: ignore[arg-type]
+            )
+        _print_summary(summary, fmt)
+
+
+def _print_summary(s: ImportSummary, fmt: Format) -> None:
+    if fmt is Format.json:
+        out.print_json(data=s.__dict__)
+        return
+    if s.already_imported:
+        p = s.previously
+        out.print(
+            f"{s.filename}: already imported (as {p['filename']} by {p['by']} at "
+            f"{p['recorded_at']}); nothing recorded"
+        )
+        return
+    out.print(
+        f"{s.filename}: {s.rows} rows: {s.new} new, {s.changed} changed, "
+        f"{s.unchanged} unchanged, 0 refused; {s.events} events recorded"
+    )
+
+
+_BY = typer.Option("--by", help="Staff id of the person importing")
+_FMT = typer.Option("--format", help="text or json")
+
+
+@import_app.command("cases")
+def import_cases(
+    ctx: typer.Context, file: Path, by: Annotated[str, _BY], fmt: Annotated[Format, _FMT] = Format.text
+) -> None:
+    """Import a cases file (decisions: new cases, amount/account changes, terminations)."""
+    _import(ctx, "cases", file, by, fmt)
+
+
+@import_app.command("deaths")
+def import_deaths(
+    ctx: typer.Context, file: Path, by: Annotated[str, _BY], fmt: Annotated[Format, _FMT] = Format.text
+) -> None:
+    """Import a deaths file from the data-comparison feed."""
+    _import(ctx, "deaths", file, by, fmt)
+
+
+@import_app.command("staff")
+def import_staff(
+    ctx: typer.Context, file: Path, by: Annotated[str, _BY], fmt: Annotated[Format, _FMT] = Format.text
+) -> None:
+    """Import a staff registry file."""
+    _import(ctx, "staff", file, by, fmt)
+
+
+@case_app.command("history")
+def history(
+    ctx: typer.Context,
+    case_id: str,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = None,
+    fmt: Annotated[HistoryFormat, typer.Option("--format")] = HistoryFormat.table,
+) -> None:
+    """Every event of a case in order, and its state as in force on a date."""
+    day = _as_of(as_of)
+    with services(ctx) as svc:
+        events = list(svc.app.events.get(case_aggregate_id(case_id)))
+        if not events:
+            _fail(f"no case {case_id!r} in {svc.store.describe()}")
+        doc = case_history(case_id, events, day)  # type: ignore[arg-type]
+    if fmt is HistoryFormat.json:
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_history_table(doc)
+
+
+def _print_history_table(doc: dict[str, Any]) -> None:
+    table = Table(title=f"case {doc['case_id']}: history")
+    for col in ("#", "type", "by", "recorded at (UTC)", "effective from", "details"):
+        table.add_column(col)
+    skip = {"type", "version", "by", "recorded_at", "effective_from"}
+    for e in doc["events"]:
+        details = ", ".join(f"{k}={v}" for k, v in e.items() if k not in skip and v not in ("", None))
+        table.add_row(
+            str(e["version"]), e["type"], e["by"], e["recorded_at"][:19],
+            e["effective_from"] or "", details,
+        )
+    out.print(table)
+    state = doc["state"]
+    if state is None:
+        out.print(f"as of {doc['as_of']}: not in effect")
+        return
+    out.print(f"as of {doc['as_of']}: in effect")
+    for k, v in state.items():
+        out.print(f"  {k}: {'' if v is None else v}")
+
+
+@projections_app.command("rebuild")
+def rebuild(ctx: typer.Context) -> None:
+    """Drop and rebuild every read model from the event log."""
+    with services(ctx) as svc:
+        reset(svc.db, svc.models)
+        head = svc.app.recorder.max_notification_id() or 0
+        with progress_bar("rebuilding read models", head) as advance:
+            last = [0]
+
+            def on_page(position: int, _head: int) -> None:
+                if advance:
+                    advance(position - last[0])
+                last[0] = position
+
+            applied = svc.sync(on_page)
+        out.print(f"read models rebuilt: {applied} events applied, log head {head}")
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        Path | None, typer.Option("--keep", help="keep the demo store in this SQLite file")
+    ] = None,
+) -> None:
+    """Build a small realistic county in a fresh store, run it end to end, print what it found."""
+    from aidledger.demo import run_demo
+
+    try:
+        run_demo(out, keep=keep)
+    except AidLedgerError as e:
+        _fail(str(e))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

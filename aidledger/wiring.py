@@ -1,0 +1,54 @@
+"""Wiring: from Settings to the ledger application, database, read models and services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from aidledger.settings import Settings
+from ledger.imports import Importer
+from ledger.programs import ProgramsConfig, load_programs
+from ledger.store import Database, LedgerApp, StoreURL, ensure_store, ledger_env
+from projections.registers import register_models
+from projections.runner import ReadModel, catch_up
+
+
+@dataclass
+class Services:
+    """Everything a command needs, opened once per process."""
+
+    settings: Settings
+    store: StoreURL
+    app: LedgerApp
+    db: Database
+    config: ProgramsConfig
+
+    @cached_property
+    def models(self) -> list[ReadModel]:
+        return register_models()
+
+    def sync(self, on_page: object = None) -> int:
+        """Bring every read model up to the head of the event log."""
+        return catch_up(
+            self.app, self.db, self.models, page_size=self.settings.page_size,
+            on_page=on_page,  # type: ignore[arg-type]
+        )
+
+    @cached_property
+    def importer(self) -> Importer:
+        return Importer(
+            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events
+        )
+
+    def close(self) -> None:
+        self.db.close()
+        self.app.close()
+
+
+def open_services(settings: Settings) -> Services:
+    """Open (creating or upgrading if needed) the store named by the settings."""
+    config = load_programs(settings.config)
+    store = StoreURL.parse(settings.database_url)
+    ensure_store(store)
+    app = LedgerApp(ledger_env(store, settings.cipher_key))
+    return Services(settings=settings, store=store, app=app, db=Database(store), config=config)

@@ -1,0 +1,1 @@
+"""Payout runs: entitlements to payments, maker-checker approval, bank file export."""

@@ -1,0 +1,57 @@
+"""A case's full history for auditors, and its state as of a date, as plain JSON-ready data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from ledger.case import CASE_COLUMNS, CaseState, state_as_of
+from ledger.events import LedgerEvent, event_type_name
+from ledger.money import format_fen
+
+#: Event and state fields holding integer fen, shown as "1234.50".
+MONEY_FIELDS = frozenset({"monthly_amount", "amount"})
+_HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
+
+
+def _edge(name: str, value: Any) -> Any:
+    if name in MONEY_FIELDS and isinstance(value, int):
+        return format_fen(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def event_record(event: LedgerEvent) -> dict[str, Any]:
+    """What, who, recorded when, effective from when, and the event's own fields."""
+    payload = {
+        k: _edge(k, v) for k, v in event.model_dump().items() if k not in _HIDDEN
+    }
+    return {
+        "type": event_type_name(event),
+        "version": event.originator_version,
+        "by": payload.pop("by"),
+        "recorded_at": event.timestamp.isoformat(),
+        "effective_from": payload.pop("effective_from", None),
+        **payload,
+    }
+
+
+def state_record(state: CaseState | None) -> dict[str, Any] | None:
+    """A case state with the fields of the cases file (amounts as yuan strings)."""
+    if state is None:
+        return None
+    return {name: _edge(name, getattr(state, name)) for name in CASE_COLUMNS} | {
+        "start": state.start.isoformat()
+    }
+
+
+def case_history(case_id: str, events: Sequence[LedgerEvent], as_of: date) -> dict[str, Any]:
+    """The JSON document of `aidledger case history` (see README for the fields)."""
+    return {
+        "case_id": case_id,
+        "as_of": as_of.isoformat(),
+        "state": state_record(state_as_of(events, as_of)),
+        "events": [event_record(e) for e in events],
+    }

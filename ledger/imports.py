@@ -1,0 +1,304 @@
+"""Importing cases, deaths and staff files: all or nothing, idempotent, written in batches.
+
+Order of work: parse and validate every row (refuse the file with every problem if any);
+bring the register read models up to date; recognise a file imported before by its content
+hash; plan each row against the current registers (new, changed, unchanged); refuse again if
+planning finds a conflict; only then write, in batches of whole aggregates, and finally
+record the file. Nothing is written before the whole file has been checked.
+
+A crash while writing leaves the batches written so far; running the same import again
+completes it, because ids are derived from business keys and unchanged rows write nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from eventsourcing.domain import BaseAggregate
+
+from ledger.case import CASE_COLUMNS, Case, CaseProgramChanged, CaseRow, case_aggregate_id
+from ledger.csvfile import read_rows
+from ledger.errors import InputRefused, NotAuthorised, Problem
+from ledger.programs import ProgramsConfig
+from ledger.registry import (
+    DEATH_COLUMNS,
+    STAFF_COLUMNS,
+    DeathReport,
+    DeathRow,
+    ImportedFile,
+    StaffMember,
+    StaffRow,
+    death_aggregate_id,
+    file_aggregate_id,
+    staff_aggregate_id,
+)
+from ledger.store import Database, LedgerApp, as_date
+from ledger.validation import duplicate_keys, validate_cases, validate_deaths, validate_staff
+
+Kind = Literal["cases", "deaths", "staff"]
+KINDS: tuple[Kind, ...] = ("cases", "deaths", "staff")
+COLUMNS: dict[Kind, tuple[str, ...]] = {
+    "cases": CASE_COLUMNS,
+    "deaths": DEATH_COLUMNS,
+    "staff": STAFF_COLUMNS,
+}
+
+
+@dataclass
+class ImportSummary:
+    """What an import did (or, for a file seen before, that it did nothing)."""
+
+    kind: str
+    filename: str
+    sha256: str
+    rows: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    events: int = 0
+    already_imported: bool = False
+    previously: dict[str, str] = field(default_factory=dict)
+
+
+Progress = Callable[[int], None]
+
+
+def _staff_key(row: StaffRow) -> str:
+    return row.staff_id
+
+
+def _death_key(row: DeathRow) -> str:
+    return row.id_number
+
+
+@dataclass
+class _Plan:
+    aggregates: list[BaseAggregate] = field(default_factory=list)  # type: ignore[type-arg]
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+class Importer:
+    """Imports files into one ledger. `sync` brings the register read models up to date."""
+
+    def __init__(
+        self,
+        app: LedgerApp,
+        db: Database,
+        config: ProgramsConfig,
+        sync: Callable[[], object],
+        *,
+        batch_events: int = 2000,
+    ) -> None:
+        self.app = app
+        self.db = db
+        self.config = config
+        self.sync = sync
+        self.batch_events = batch_events
+
+    def import_file(
+        self,
+        kind: Kind,
+        path: Path,
+        *,
+        by: str,
+        today: date,
+        progress: Progress | None = None,
+    ) -> ImportSummary:
+        """Import one file. Raises InputRefused (nothing recorded) or NotAuthorised."""
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        summary = ImportSummary(kind=kind, filename=path.name, sha256=sha)
+        source = str(path)
+        rows, problems = read_rows(data, COLUMNS[kind])
+        if problems:
+            raise InputRefused(source, problems)
+        summary.rows = len(rows)
+
+        self.sync()
+        previous = self._previous_import(kind, sha)
+        if previous is not None:
+            summary.already_imported = True
+            summary.previously = previous
+            return summary
+
+        if kind == "cases":
+            cases, problems = validate_cases(rows, self.config)
+            self._refuse_if(source, problems)
+            self._check_by(by)
+            plan, conflicts = self._plan_cases(cases, by=by, filename=path.name)
+            self._refuse_if(source, conflicts)
+        elif kind == "staff":
+            staff, problems = validate_staff(rows)
+            self._refuse_if(source, problems + duplicate_keys(staff, _staff_key, "staff_id"))
+            self._check_by(by, also={r.staff_id for _, r in staff})
+            plan = self._plan_staff(staff, by=by, filename=path.name)
+        else:
+            deaths, problems = validate_deaths(rows, today)
+            self._refuse_if(source, problems + duplicate_keys(deaths, _death_key, "id_number"))
+            self._check_by(by)
+            plan = self._plan_deaths(deaths, by=by, filename=path.name)
+
+        summary.new, summary.changed, summary.unchanged = plan.new, plan.changed, plan.unchanged
+        summary.events = self._write(plan.aggregates, progress)
+        record = ImportedFile.record(
+            kind=kind, filename=path.name, sha256=sha, by=by, rows=summary.rows,
+            new=plan.new, changed=plan.changed, unchanged=plan.unchanged,
+        )
+        self.app.save(record)
+        self.sync()
+        return summary
+
+    # -- checks ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _refuse_if(source: str, problems: list[Problem]) -> None:
+        if problems:
+            raise InputRefused(source, sorted(problems, key=lambda p: p.line))
+
+    def _previous_import(self, kind: str, sha: str) -> dict[str, str] | None:
+        rows = self.db.query(
+            "SELECT filename, imported_by, recorded_at FROM imported_files WHERE aggregate_id = ?",
+            (str(file_aggregate_id(kind, sha)),),
+        )
+        if not rows:
+            return None
+        filename, by, at = rows[0]
+        return {"filename": filename, "by": by, "recorded_at": at}
+
+    def _check_by(self, by: str, also: Iterable[str] = ()) -> None:
+        known = self.db.query("SELECT 1 FROM staff WHERE staff_id = ?", (by,))
+        if not known and by not in set(also):
+            raise NotAuthorised(
+                f"--by {by!r} is not in the staff registry: import the staff file first "
+                "(the first staff import may name a staff id from that same file)"
+            )
+
+    # -- planning -------------------------------------------------------------------------
+
+    def _plan_cases(
+        self, rows: Sequence[tuple[int, CaseRow]], *, by: str, filename: str
+    ) -> tuple[_Plan, list[Problem]]:
+        from projections.registers import load_cases  # projections are ledger's readers
+
+        plan = _Plan()
+        conflicts: list[Problem] = []
+        existing = load_cases(self.db, sorted({r.case_id for _, r in rows}))
+        touched: dict[str, Case] = {}
+        for line, row in rows:
+            source = f"{filename}:{line}"
+            case = touched.get(row.case_id)
+            if case is None:
+                known = existing.get(row.case_id)
+                if known is None:
+                    case = Case.approve(row, by=by, source=source)
+                    touched[row.case_id] = case
+                    plan.aggregates.append(case)
+                    plan.new += 1
+                    continue
+                state, _version = known
+                if state.as_row() == row:
+                    plan.unchanged += 1
+                    continue
+                case = self.app.repository.get(case_aggregate_id(row.case_id))
+                touched[row.case_id] = case
+                plan.aggregates.append(case)
+            try:
+                n = case.decide(row, by=by, source=source)
+            except CaseProgramChanged as e:
+                conflicts.append(Problem(line, "program", str(e), row.program))
+                continue
+            if n:
+                plan.changed += 1
+            else:
+                plan.unchanged += 1
+        return plan, conflicts
+
+    def _plan_staff(
+        self, rows: Sequence[tuple[int, StaffRow]], *, by: str, filename: str
+    ) -> _Plan:
+        plan = _Plan()
+        existing = {
+            r[0]: StaffRow(*r)
+            for r in self.db.query(
+                f"SELECT {', '.join(STAFF_COLUMNS)} FROM staff"
+            )
+        }
+        seen: set[str] = set()
+        for line, row in rows:
+            if row.staff_id in seen:
+                continue
+            seen.add(row.staff_id)
+            source = f"{filename}:{line}"
+            old = existing.get(row.staff_id)
+            if old is None:
+                plan.aggregates.append(StaffMember.register(row, by=by, source=source))
+                plan.new += 1
+            elif old == row:
+                plan.unchanged += 1
+            else:
+                member: StaffMember = self.app.repository.get(staff_aggregate_id(row.staff_id))
+                member.update(row, by=by, source=source)
+                plan.aggregates.append(member)
+                plan.changed += 1
+        return plan
+
+    def _plan_deaths(
+        self, rows: Sequence[tuple[int, DeathRow]], *, by: str, filename: str
+    ) -> _Plan:
+        plan = _Plan()
+        existing = {
+            r[0]: DeathRow(r[0], as_date(r[1]), r[2])  # type: ignore[arg-type]
+            for r in self.db.query("SELECT id_number, date_of_death, feed FROM deaths")
+        }
+        seen: set[str] = set()
+        for line, row in rows:
+            if row.id_number in seen:
+                continue
+            seen.add(row.id_number)
+            source = f"{filename}:{line}"
+            old = existing.get(row.id_number)
+            if old is None:
+                plan.aggregates.append(DeathReport.report(row, by=by, source=source))
+                plan.new += 1
+            elif old == row:
+                plan.unchanged += 1
+            else:
+                report: DeathReport = self.app.repository.get(death_aggregate_id(row.id_number))
+                report.correct(row, by=by, source=source)
+                plan.aggregates.append(report)
+                plan.changed += 1
+        return plan
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _write(
+        self,
+        aggregates: Sequence[BaseAggregate],  # type: ignore[type-arg]
+        progress: Progress | None,
+    ) -> int:
+        """Save aggregates in batches of about `batch_events` events per transaction."""
+        written = 0
+        batch: list[BaseAggregate] = []  # type: ignore[type-arg]
+        pending = 0
+        for aggregate in aggregates:
+            batch.append(aggregate)
+            pending += len(aggregate.pending_events)
+            if pending >= self.batch_events:
+                self.app.save(*batch)
+                written += pending
+                if progress:
+                    progress(len(batch))
+                batch, pending = [], 0
+        if batch:
+            self.app.save(*batch)
+            written += pending
+            if progress:
+                progress(len(batch))
+        return written

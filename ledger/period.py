@@ -1,0 +1,76 @@
+"""A payout month, ``YYYY-MM``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from ledger.errors import InvalidValue
+
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """One calendar month. Ordered, hashable, printed as ``YYYY-MM``."""
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.month <= 12 and 1900 <= self.year <= 9999):
+            raise InvalidValue(f"invalid period {self.year:04d}-{self.month:02d}")
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """Parse ``YYYY-MM``; anything else is refused."""
+        m = _PERIOD.match(text.strip()) if isinstance(text, str) else None
+        if m is None:
+            raise InvalidValue(f"malformed period {text!r}: expected YYYY-MM")
+        return cls(int(m[1]), int(m[2]))
+
+    @classmethod
+    def of(cls, day: date) -> Period:
+        """The month a date falls in."""
+        return cls(day.year, day.month)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def last_day(self) -> date:
+        return self.next().first_day - timedelta(days=1)
+
+    def day(self, n: int) -> date:
+        """Day ``n`` of the month, clamped to the month's last day (e.g. 31 in February)."""
+        return date(self.year, self.month, min(n, self.last_day.day))
+
+    def next(self) -> Period:
+        return Period(self.year + 1, 1) if self.month == 12 else Period(self.year, self.month + 1)
+
+    def previous(self) -> Period:
+        return Period(self.year - 1, 12) if self.month == 1 else Period(self.year, self.month - 1)
+
+    def months_until(self, end: Period) -> list[Period]:
+        """Every period from this one up to, not including, ``end``."""
+        out: list[Period] = []
+        p = self
+        while p < end:
+            out.append(p)
+            p = p.next()
+        return out
+
+
+def parse_date(text: str) -> date:
+    """Parse an ISO ``YYYY-MM-DD`` date, refusing other shapes."""
+    if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise InvalidValue(f"malformed date {text!r}: expected YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as e:
+        raise InvalidValue(f"impossible date {text!r}: {e}") from None

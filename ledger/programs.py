@@ -1,0 +1,120 @@
+"""The programs config: programs, departments and payout rules, validated at load."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ledger.errors import ConfigError, InvalidValue
+from ledger.money import parse_fen
+
+MidMonthRule = Literal["first_day", "any_day", "prorate"]
+
+
+def _fen(value: object) -> int:
+    if not isinstance(value, str):
+        raise ValueError("amounts are yuan strings like '5000.00'")
+    try:
+        return parse_fen(value)
+    except InvalidValue as e:
+        raise ValueError(str(e)) from None
+
+
+class Department(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str
+    name: str
+    debtor_name: str
+    debtor_account: str = Field(pattern=r"^[0-9A-Za-z]{6,34}$")
+    debtor_agent_bic: str = Field(pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
+
+
+class Program(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str
+    name: str
+    department: str
+    payment_day: int = Field(ge=1, le=31)
+    excludes: tuple[str, ...] = ()
+    max_monthly_fen: int = Field(alias="max_monthly", gt=0)
+    mid_month: MidMonthRule = "first_day"
+    budget_fen: int | None = Field(default=None, alias="budget")
+
+    _amounts = field_validator("max_monthly_fen", "budget_fen", mode="before")(
+        lambda v: None if v is None else _fen(v)
+    )
+
+
+class ReconciliationRules(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    missing_result_days: int = Field(default=5, ge=0)
+    returned_not_reissued_days: int = Field(default=30, ge=0)
+    approval_reminder_days: int = Field(default=3, ge=0)
+
+
+class ProgramsConfig(BaseModel):
+    """Every program and department, with the cross-checks between them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    programs: dict[str, Program]
+    departments: dict[str, Department]
+    reconciliation: ReconciliationRules = ReconciliationRules()
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> ProgramsConfig:
+        for code, p in self.programs.items():
+            if p.department not in self.departments:
+                raise ValueError(f"program {code}: unknown department {p.department!r}")
+            for other in p.excludes:
+                if other not in self.programs:
+                    raise ValueError(f"program {code}: excludes unknown program {other!r}")
+                if code not in self.programs[other].excludes:
+                    raise ValueError(
+                        f"program {code} excludes {other} but {other} does not exclude {code}"
+                    )
+        return self
+
+    def program(self, code: str) -> Program:
+        try:
+            return self.programs[code]
+        except KeyError:
+            raise InvalidValue(
+                f"unknown program {code!r} (known: {', '.join(sorted(self.programs))})"
+            ) from None
+
+    def department_of(self, program: str) -> Department:
+        return self.departments[self.program(program).department]
+
+
+def shipped_config_path() -> Path:
+    """Where the shipped programs config lives (inside the installed package)."""
+    return Path(__file__).with_name("programs.toml")
+
+
+def load_programs(path: Path | None = None) -> ProgramsConfig:
+    """Load and validate a programs config (the shipped one when ``path`` is None)."""
+    path = path or shipped_config_path()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read programs config: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    for section, key_name in (("programs", "code"), ("departments", "code")):
+        for code, body in (raw.get(section) or {}).items():
+            if isinstance(body, dict):
+                body[key_name] = code
+    try:
+        return ProgramsConfig.model_validate(raw)
+    except ValidationError as e:
+        details = "; ".join(
+            f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"{path}: invalid programs config: {details}") from None

@@ -1,0 +1,283 @@
+"""The two stores from one code path: an embedded SQLite file, or PostgreSQL via psycopg.
+
+`LedgerApp` is the eventsourcing application that records every event (one notification log
+for everything). `Database` is a plain connection to the same database for read models and
+their tracking rows. Alembic owns the schema of both (see ``alembic/``); the library is told
+not to create tables itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.utils import Environment, get_topic
+
+from ledger.errors import StoreError
+from ledger.events import OrjsonTranscoder, PydanticMapper
+
+#: The Alembic revision this code expects. A test checks it equals the scripts' head.
+HEAD_REVISION = "0001"
+
+#: The application name pins the PostgreSQL table names (``aidledger_events``).
+APPLICATION_NAME = "aidledger"
+
+
+@dataclass(frozen=True)
+class StoreURL:
+    """Where the store is: an SQLite file path, or a PostgreSQL connection URL."""
+
+    dialect: Literal["sqlite", "postgresql"]
+    path: str = ""  # sqlite file
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str = ""
+    dbname: str = ""
+
+    @classmethod
+    def parse(cls, url: str) -> StoreURL:
+        """Accept ``postgresql://user:pw@host:port/db``, ``sqlite:///file.db`` or a bare path."""
+        if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            parts = urlsplit(url)
+            if not parts.path.strip("/"):
+                raise StoreError(f"database URL names no database: {redact(url)}")
+            return cls(
+                dialect="postgresql",
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 5432,
+                user=unquote(parts.username or "postgres"),
+                password=unquote(parts.password or ""),
+                dbname=parts.path.strip("/"),
+            )
+        if url.startswith("sqlite:///"):
+            return cls(dialect="sqlite", path=url[len("sqlite:///") :])
+        if "://" in url:
+            raise StoreError(f"unsupported database URL {redact(url)}: use sqlite or postgresql")
+        return cls(dialect="sqlite", path=url)
+
+    @property
+    def conninfo(self) -> str:
+        return psycopg.conninfo.make_conninfo(
+            host=self.host, port=self.port, user=self.user, password=self.password,
+            dbname=self.dbname,
+        )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.dialect == "sqlite":
+            return f"sqlite:///{self.path}"
+        from sqlalchemy.engine import URL
+
+        return URL.create(
+            "postgresql+psycopg", username=self.user, password=self.password or None,
+            host=self.host, port=self.port, database=self.dbname,
+        ).render_as_string(hide_password=False)
+
+    def describe(self) -> str:
+        """For messages: never includes a password."""
+        if self.dialect == "sqlite":
+            return f"SQLite file {self.path}"
+        return f"PostgreSQL {self.user}@{self.host}:{self.port}/{self.dbname}"
+
+
+def redact(url: str) -> str:
+    """A URL with any password replaced, safe to print."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+class LedgerApp(Application[UUID]):
+    """The event-sourced application holding every aidledger event."""
+
+    name = APPLICATION_NAME
+    env: ClassVar[dict[str, str]] = {
+        "MAPPER_TOPIC": get_topic(PydanticMapper),
+        "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
+        "CREATE_TABLE": "n",
+    }
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        # Unlike the library default, never read os.environ: Settings is the only source.
+        merged = dict(type(self).env)
+        merged.update(env or {})
+        return Environment(name, merged)
+
+
+def ledger_env(store: StoreURL, cipher_key: str | None = None) -> dict[str, str]:
+    """The eventsourcing environment for a store (and the optional AES cipher key)."""
+    if store.dialect == "sqlite":
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": store.path,
+            "SQLITE_LOCK_TIMEOUT": "60",
+        }
+    else:
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": store.dbname,
+            "POSTGRES_HOST": store.host,
+            "POSTGRES_PORT": str(store.port),
+            "POSTGRES_USER": store.user,
+            "POSTGRES_PASSWORD": store.password,
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+        }
+    if cipher_key:
+        env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+        env["CIPHER_KEY"] = cipher_key
+    return env
+
+
+class Tx:
+    """A cursor inside one transaction, with ``?`` placeholders on both dialects."""
+
+    def __init__(self, cursor: Any, dialect: str) -> None:
+        self._cursor = cursor
+        self.dialect = dialect
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Tx:
+        self._cursor.execute(self._sql(sql), tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cursor.executemany(self._sql(sql), rows)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._cursor.fetchall()]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self._cursor.fetchone()
+        return tuple(row) if row is not None else None
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk insert: COPY on PostgreSQL, executemany on SQLite."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+class Database:
+    """A plain connection to the store's database, for read models and queries."""
+
+    def __init__(self, store: StoreURL) -> None:
+        self.store = store
+        self.dialect = store.dialect
+        self._conn: Any = None
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            if self.dialect == "sqlite":
+                # Dates go in as ISO text (the stdlib's own adapter is deprecated).
+                sqlite3.register_adapter(date, date.isoformat)
+                conn = sqlite3.connect(
+                    self.store.path, timeout=60, isolation_level=None, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn = conn
+            else:
+                try:
+                    self._conn = psycopg.connect(self.store.conninfo, connect_timeout=10)
+                except psycopg.OperationalError as e:
+                    raise StoreError(f"cannot connect to {self.store.describe()}: {e}") from None
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        conn = self._connection()
+        if self.dialect == "sqlite":
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(cur, "sqlite")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        else:
+            with conn.transaction(), conn.cursor() as cur:
+                yield Tx(cur, "postgresql")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read-only statement and return its rows."""
+        with self.transaction() as tx:
+            return tx.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def as_date(value: Any) -> date | None:
+    """A date column read back from either dialect (SQLite gives ISO text)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def alembic_dir() -> Path:
+    """The Alembic scripts folder (top level of the source tree)."""
+    return Path(__file__).resolve().parent.parent / "alembic"
+
+
+def current_revision(db: Database) -> str | None:
+    """The store's Alembic revision, or None for an empty store."""
+    try:
+        rows = db.query("SELECT version_num FROM alembic_version")
+    except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
+        return None
+    return str(rows[0][0]) if rows else None
+
+
+def upgrade_store(store: StoreURL) -> str:
+    """Create or upgrade the store to the head revision with Alembic. Returns the revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    if store.dialect == "sqlite":
+        Path(store.path).parent.mkdir(parents=True, exist_ok=True)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(alembic_dir()))
+    cfg.set_main_option("sqlalchemy.url", store.sqlalchemy_url.replace("%", "%%"))
+    command.upgrade(cfg, "head")
+    return HEAD_REVISION
+
+
+def ensure_store(store: StoreURL) -> None:
+    """Bring the store to the head revision if it is not there (cheap when it is)."""
+    db = Database(store)
+    try:
+        if current_revision(db) == HEAD_REVISION:
+            return
+    finally:
+        db.close()
+    upgrade_store(store)

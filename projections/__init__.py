@@ -1,0 +1,1 @@
+"""Read models built from the ledger's event log by a batched, exactly-once runner."""

@@ -1,0 +1,185 @@
+"""Read models of the registers: cases as last decided, staff, deaths, imported files.
+
+Imports read these to decide what a row changes without loading aggregates one by one;
+reconciliation looks beneficiaries up by id_number and bank account through their indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from ledger.case import CASE_COLUMNS, Case, CaseDecision, CaseState
+from ledger.events import LedgerEvent
+from ledger.ids import county_of
+from ledger.registry import DeathReport, ImportedFile, StaffMember
+from ledger.store import Database, Tx, as_date
+from projections.runner import ReadModel
+
+_CASE_TABLE_COLUMNS = ("case_id", "aggregate_id", "version", *CASE_COLUMNS[1:], "county", "start_date")
+_PARAM_CHUNK = 500
+
+
+def _chunks(items: Sequence[Any], size: int = _PARAM_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _upsert(table: str, columns: Sequence[str], key: str) -> str:
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    marks = ", ".join("?" * len(columns))
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+def case_state_from_row(row: Sequence[Any]) -> CaseState:
+    """A CaseState from a ``cases`` table row selected with :data:`CASE_SELECT`."""
+    values = dict(zip(_CASE_TABLE_COLUMNS, row, strict=True))
+    return CaseState(
+        case_id=values["case_id"],
+        program=values["program"],
+        region_code=values["region_code"],
+        name=values["name"],
+        id_number=values["id_number"],
+        household_size=int(values["household_size"]),
+        monthly_amount=int(values["monthly_amount"]),
+        effective_from=as_date(values["effective_from"]),  # type: ignore[arg-type]
+        effective_to=as_date(values["effective_to"]),
+        bank_account=values["bank_account"],
+        account_name=values["account_name"],
+        decided_by=values["decided_by"],
+        approved_by=values["approved_by"],
+        start=as_date(values["start_date"]),  # type: ignore[arg-type]
+    )
+
+
+CASE_SELECT = f"SELECT {', '.join(_CASE_TABLE_COLUMNS)} FROM cases"
+
+
+def load_cases(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, tuple[CaseState, int]]:
+    """Current state and aggregate version of the given cases (those that exist)."""
+    out: dict[str, tuple[CaseState, int]] = {}
+    for chunk in _chunks(list(case_ids)):
+        sql = f"{CASE_SELECT} WHERE case_id IN ({', '.join('?' * len(chunk))})"
+        rows = db.query(sql, chunk) if isinstance(db, Database) else db.execute(sql, chunk).fetchall()
+        for row in rows:
+            state = case_state_from_row(row)
+            out[state.case_id] = (state, int(row[2]))
+    return out
+
+
+class CasesModel(ReadModel):
+    """``cases``: each case as last decided, with its aggregate version."""
+
+    name: ClassVar[str] = "cases"
+    tables: ClassVar[tuple[str, ...]] = ("cases",)
+    topics: ClassVar[frozenset[str]] = frozenset(
+        cls.TOPIC
+        for cls in (
+            Case.Approved, Case.MonthlyAmountChanged, Case.AccountChanged,
+            Case.DetailsCorrected, Case.Reviewed, Case.Terminated, Case.Reinstated,
+        )
+    )
+
+    def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
+        if not events:
+            return
+        current: dict[str, tuple[CaseState, int]] = {}
+        by_aggregate: dict[Any, str] = {}
+        missing = {
+            e.originator_id for e in events if not isinstance(e, Case.Approved)
+        } - {e.originator_id for e in events if isinstance(e, Case.Approved)}
+        if missing:
+            for chunk in _chunks(sorted(str(m) for m in missing)):
+                sql = f"{CASE_SELECT} WHERE aggregate_id IN ({', '.join('?' * len(chunk))})"
+                for row in tx.execute(sql, chunk).fetchall():
+                    by_aggregate[row[1]] = row[0]
+                    current[row[0]] = (case_state_from_row(row), int(row[2]))
+        for e in events:
+            if isinstance(e, Case.Approved):
+                by_aggregate[str(e.originator_id)] = e.case_id
+                current[e.case_id] = (e.initial_state(), e.originator_version)
+            elif isinstance(e, CaseDecision):
+                case_id = by_aggregate[str(e.originator_id)]
+                state, _ = current[case_id]
+                e.apply_state(state)
+                current[case_id] = (state, e.originator_version)
+        aggregate_of = {case_id: agg for agg, case_id in by_aggregate.items()}
+        rows = [
+            (
+                s.case_id, aggregate_of[s.case_id], version,
+                *(getattr(s, c) for c in CASE_COLUMNS[1:]),
+                county_of(s.region_code), s.start,
+            )
+            for s, version in current.values()
+        ]
+        tx.executemany(_upsert("cases", _CASE_TABLE_COLUMNS, "case_id"), rows)
+
+
+class StaffModel(ReadModel):
+    """``staff``: the staff registry as it stands."""
+
+    name: ClassVar[str] = "staff"
+    tables: ClassVar[tuple[str, ...]] = ("staff",)
+    topics: ClassVar[frozenset[str]] = frozenset(
+        {StaffMember.Registered.TOPIC, StaffMember.DetailsChanged.TOPIC}
+    )
+    _columns = ("staff_id", "version", "name", "id_number", "bank_account", "role", "region_code")
+
+    def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
+        latest: dict[str, tuple[Any, ...]] = {}
+        for e in events:
+            if isinstance(e, StaffMember.Registered | StaffMember.DetailsChanged):
+                latest[e.staff_id] = (
+                    e.staff_id, e.originator_version, e.name, e.id_number,
+                    e.bank_account, e.role, e.region_code,
+                )
+        tx.executemany(_upsert("staff", self._columns, "staff_id"), list(latest.values()))
+
+
+class DeathsModel(ReadModel):
+    """``deaths``: the latest reported date of death per id_number."""
+
+    name: ClassVar[str] = "deaths"
+    tables: ClassVar[tuple[str, ...]] = ("deaths",)
+    topics: ClassVar[frozenset[str]] = frozenset(
+        {DeathReport.Reported.TOPIC, DeathReport.Corrected.TOPIC}
+    )
+    _columns = ("id_number", "version", "date_of_death", "feed")
+
+    def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
+        latest: dict[str, tuple[Any, ...]] = {}
+        for e in events:
+            if isinstance(e, DeathReport.Reported | DeathReport.Corrected):
+                latest[e.id_number] = (e.id_number, e.originator_version, e.date_of_death, e.feed)
+        tx.executemany(_upsert("deaths", self._columns, "id_number"), list(latest.values()))
+
+
+class ImportedFilesModel(ReadModel):
+    """``imported_files``: what was imported, when, by whom, with what result."""
+
+    name: ClassVar[str] = "imported_files"
+    tables: ClassVar[tuple[str, ...]] = ("imported_files",)
+    topics: ClassVar[frozenset[str]] = frozenset({ImportedFile.Imported.TOPIC})
+    _columns = (
+        "aggregate_id", "kind", "filename", "sha256", "imported_by", "recorded_at",
+        "rows_total", "rows_new", "rows_changed", "rows_unchanged",
+    )
+
+    def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
+        rows = [
+            (
+                str(e.originator_id), e.kind, e.filename, e.sha256, e.by,
+                e.timestamp.isoformat(), e.rows, e.new, e.changed, e.unchanged,
+            )
+            for e in events
+            if isinstance(e, ImportedFile.Imported)
+        ]
+        tx.executemany(_upsert("imported_files", self._columns, "aggregate_id"), rows)
+
+
+def register_models() -> list[ReadModel]:
+    """The read models of the registers, in the order they are applied."""
+    return [CasesModel(), StaffModel(), DeathsModel(), ImportedFilesModel()]

@@ -1,0 +1,123 @@
+"""The batched, exactly-once projection runner.
+
+It reads the notification log a page at a time, applies the page to each read model and
+advances that model's tracking record in the same transaction. The tracking update is a
+compare-and-set (``WHERE notification_id = <the position we started from>``), so two
+processes catching up at once cannot both apply a page: the loser rolls back and re-reads.
+A crash between pages loses nothing; a crash inside a page rolls the page back.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from ledger.events import LedgerEvent
+from ledger.store import Database, LedgerApp, Tx
+
+TRACKING_TABLE = "aidledger_tracking"
+
+
+class ReadModel(ABC):
+    """A read model: tables it owns, the event topics it reads, and how a page applies."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+    topics: ClassVar[frozenset[str]]
+
+    @abstractmethod
+    def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
+        """Apply a page of events (in log order) to this model's tables."""
+
+    def reset(self, tx: Tx) -> None:
+        """Empty this model's tables (before a rebuild)."""
+        for table in self.tables:
+            tx.execute(f"DELETE FROM {table}")
+
+
+class ConcurrentCatchUp(Exception):
+    """Another process advanced a read model while this one was applying the same page."""
+
+
+def positions(db: Database, models: Sequence[ReadModel]) -> dict[str, int]:
+    """Each model's position in the notification log (0 when it has read nothing)."""
+    rows = dict(db.query(f"SELECT application_name, notification_id FROM {TRACKING_TABLE}"))
+    return {m.name: int(rows.get(m.name, 0)) for m in models}
+
+
+def _advance(tx: Tx, name: str, from_position: int, to_position: int) -> None:
+    if from_position == 0:
+        tx.execute(
+            f"INSERT INTO {TRACKING_TABLE} (application_name, notification_id) VALUES (?, 0) "
+            "ON CONFLICT (application_name) DO NOTHING",
+            (name,),
+        )
+    tx.execute(
+        f"UPDATE {TRACKING_TABLE} SET notification_id = ? "
+        "WHERE application_name = ? AND notification_id = ?",
+        (to_position, name, from_position),
+    )
+    if tx.rowcount != 1:
+        raise ConcurrentCatchUp(name)
+
+
+def catch_up(
+    app: LedgerApp,
+    db: Database,
+    models: Sequence[ReadModel],
+    *,
+    page_size: int = 5000,
+    on_page: Callable[[int, int], None] | None = None,
+) -> int:
+    """Bring every model up to the head of the log. Returns the number of events applied.
+
+    ``on_page(position, head)`` is called after each committed page (for progress bars).
+    """
+    wanted = frozenset().union(*(m.topics for m in models))
+    applied = 0
+    pos = positions(db, models)
+    head = app.recorder.max_notification_id() or 0
+    while pos and min(pos.values()) < head:
+        start = min(pos.values())
+        notifications = app.recorder.select_notifications(start=start + 1, limit=page_size)
+        if not notifications:
+            break
+        last = notifications[-1].id
+        decoded: list[tuple[int, LedgerEvent]] = [
+            (n.id, app.mapper.to_domain_event(n)) for n in notifications if n.topic in wanted
+        ]
+        try:
+            with db.transaction() as tx:
+                for model in models:
+                    since = pos[model.name]
+                    if since >= last:
+                        continue
+                    events = [
+                        e for nid, e in decoded if nid > since and e.TOPIC in model.topics
+                    ]
+                    model.apply(tx, events)
+                    _advance(tx, model.name, since, last)
+                    applied += len(events)
+        except ConcurrentCatchUp:
+            pos = positions(db, models)
+            continue
+        pos = {name: max(p, last) for name, p in pos.items()}
+        if on_page is not None:
+            on_page(last, head)
+    return applied
+
+
+def lag(app: LedgerApp, db: Database, models: Sequence[ReadModel]) -> int:
+    """How many notifications the slowest read model is behind the head of the log."""
+    head = app.recorder.max_notification_id() or 0
+    pos = positions(db, models)
+    return max(0, head - min(pos.values(), default=head))
+
+
+def reset(db: Database, models: Sequence[ReadModel]) -> None:
+    """Empty the models and their tracking rows, in one transaction (before a rebuild)."""
+    with db.transaction() as tx:
+        for model in models:
+            model.reset(tx)
+            tx.execute(f"DELETE FROM {TRACKING_TABLE} WHERE application_name = ?", (model.name,))

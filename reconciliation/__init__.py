@@ -1,0 +1,1 @@
+"""Bank return files in, matching, checks that raise findings, the finding workflow."""
