@@ -38,7 +38,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(case_app, name="case")
 app.add_typer(projections_app, name="projections")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
 T = TypeVar("T")
 

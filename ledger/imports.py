@@ -13,6 +13,7 @@ completes it, because ids are derived from business keys and unchanged rows writ
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -63,9 +64,22 @@ class ImportSummary:
     events: int = 0
     already_imported: bool = False
     previously: dict[str, str] = field(default_factory=dict)
+    #: Seconds spent reading+validating, planning, writing events, updating read models.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 Progress = Callable[[int], None]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._t, 3)
+        self._t = now
 
 
 def _staff_key(row: StaffRow) -> str:
@@ -112,6 +126,7 @@ class Importer:
         progress: Progress | None = None,
     ) -> ImportSummary:
         """Import one file. Raises InputRefused (nothing recorded) or NotAuthorised."""
+        clock = _Clock()
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
         summary = ImportSummary(kind=kind, filename=path.name, sha256=sha)
@@ -122,6 +137,7 @@ class Importer:
         summary.rows = len(rows)
 
         self.sync()
+        clock.lap("read")
         previous = self._previous_import(kind, sha)
         if previous is not None:
             summary.already_imported = True
@@ -145,6 +161,7 @@ class Importer:
             self._check_by(by)
             plan = self._plan_deaths(deaths, by=by, filename=path.name)
 
+        clock.lap("plan")
         summary.new, summary.changed, summary.unchanged = plan.new, plan.changed, plan.unchanged
         summary.events = self._write(plan.aggregates, progress)
         record = ImportedFile.record(
@@ -152,7 +169,10 @@ class Importer:
             new=plan.new, changed=plan.changed, unchanged=plan.unchanged,
         )
         self.app.save(record)
+        clock.lap("write")
         self.sync()
+        clock.lap("project")
+        summary.seconds = clock.laps
         return summary
 
     # -- checks ---------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+"""`aidledger demo`: a small realistic county in a fresh store, run end to end."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from aidledger.settings import Settings
+from aidledger.wiring import Services, open_services
+from ledger.case import CASE_COLUMNS, case_aggregate_id
+from ledger.history import case_history
+from ledger.money import format_fen, parse_fen
+from ledger.synthetic import DEATH_COLUMNS, STAFF_COLUMNS, County, generate_county, write_csv
+
+DEMO_CASES = 3000
+TODAY = date(2026, 11, 23)
+
+
+def run_demo(out: Console, *, keep: Path | None = None) -> None:
+    """Generate a county, import it, record a month of decisions, and show an audit trail."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="aidledger-demo-") as tmp:
+        work = Path(tmp)
+        store = keep or work / "demo.db"
+        if keep is not None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{keep}{suffix}").unlink(missing_ok=True)
+        county = generate_county(cases=DEMO_CASES, seed=7)
+        files = _write_inputs(county, work)
+        svc = open_services(Settings(database_url=str(store)))
+        try:
+            out.print(f"[bold]aidledger demo[/bold]: county 610102, {DEMO_CASES} cases, "
+                      f"{len(county.staff)} staff, store {store}")
+            _import(svc, out, "staff", files["staff"], by=county.staff[0]["staff_id"])
+            finance = county.staff[1]["staff_id"]
+            _import(svc, out, "cases", files["cases"], by=finance)
+            _import(svc, out, "deaths", files["deaths"], by=finance)
+            out.print("re-importing the same cases file:")
+            _import(svc, out, "cases", files["cases"], by=finance)
+            changes, changed_case = _monthly_changes(county, work)
+            out.print("this month's decisions (raises, account changes, terminations):")
+            _import(svc, out, "cases", changes, by=finance)
+            _print_registers(svc, out)
+            _print_history(svc, out, changed_case)
+        finally:
+            svc.close()
+    out.print(f"done in {time.perf_counter() - started:.1f} s")
+
+
+def _write_inputs(county: County, work: Path) -> dict[str, Path]:
+    files = {"staff": work / "staff.csv", "cases": work / "cases.csv", "deaths": work / "deaths.csv"}
+    write_csv(files["staff"], county.staff, STAFF_COLUMNS)
+    # Bureaus often export GBK/GB18030 from older systems: the import detects it.
+    write_csv(files["cases"], county.cases, CASE_COLUMNS, encoding="gb18030")
+    write_csv(files["deaths"], county.deaths, DEATH_COLUMNS)
+    return files
+
+
+def _import(svc: Services, out: Console, kind: str, path: Path, *, by: str) -> None:
+    s = svc.importer.import_file(kind, path, by=by, today=TODAY)  # type: ignore[arg-type]
+    if s.already_imported:
+        out.print(f"  {kind}: {path.name} already imported; nothing recorded")
+    else:
+        out.print(f"  {kind}: {s.rows} rows, {s.new} new, {s.changed} changed, "
+                  f"{s.unchanged} unchanged; {s.events} events recorded")
+
+
+def _monthly_changes(county: County, work: Path) -> tuple[Path, str]:
+    """A batch of decisions on existing cases, as a bureau's monthly file would carry."""
+    open_cases = [c for c in county.cases if not c["effective_to"] and c["program"] == "dibao"]
+    rows = []
+    first_of_month = date(2026, 12, 1).isoformat()
+    for i, case in enumerate(open_cases[:40]):
+        row = dict(case)
+        if i % 4 == 0:  # standard raised: 30 yuan more a month from December
+            row["monthly_amount"] = format_fen(parse_fen(row["monthly_amount"]) + 3000)
+            row["effective_from"] = first_of_month
+        elif i % 4 == 1:  # new bank card
+            row["bank_account"] = "6230" + row["bank_account"][4:]
+            row["effective_from"] = first_of_month
+        elif i % 4 == 2:  # income rose: ends this month (应退尽退)
+            row["effective_to"] = (date(2026, 12, 1) - timedelta(days=1)).isoformat()
+        rows.append(row)
+    path = work / "decisions-2026-12.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CASE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path, rows[0]["case_id"]
+
+
+def _print_registers(svc: Services, out: Console) -> None:
+    table = Table(title="cases in effect on 2026-12-01 by program (from the read models)")
+    for col in ("program", "department", "cases", "monthly amount"):
+        table.add_column(col, justify="right" if col in ("cases", "monthly amount") else "left")
+    rows = svc.db.query(
+        "SELECT program, COUNT(*), SUM(monthly_amount) FROM cases "
+        "WHERE start_date <= ? AND (effective_to IS NULL OR effective_to >= ?) "
+        "GROUP BY program ORDER BY program",
+        (date(2026, 12, 1), date(2026, 12, 1)),
+    )
+    for program, n, total in rows:
+        table.add_row(program, svc.config.programs[program].department, str(n),
+                      format_fen(int(total)))
+    out.print(table)
+
+
+def _print_history(svc: Services, out: Console, case_id: str) -> None:
+    events = list(svc.app.events.get(case_aggregate_id(case_id)))
+    for day in (date(2026, 11, 15), date(2026, 12, 15)):
+        doc = case_history(case_id, events, day)  # type: ignore[arg-type]
+        state = doc["state"]
+        amount = state["monthly_amount"] if state else "not in effect"
+        out.print(f"case {case_id} as of {day}: monthly amount {amount}")
+    out.print(f"case {case_id} history (`aidledger case history {case_id}` shows it in full):")
+    for e in doc["events"]:
+        out.print(f"  v{e['version']} {e['type']} by {e['by']} recorded {e['recorded_at'][:19]}Z "
+                  f"effective {e['effective_from']}"
+                  + (f" amount {e['monthly_amount']}" if "monthly_amount" in e else ""))

@@ -1,0 +1,63 @@
+"""The command line as SPEC.md fixes it: exit codes, JSON-only stdout, case history fields."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import FIXTURES
+
+
+def test_import_then_history_json_has_the_documented_fields(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001").exit_code == 0
+    assert cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001").exit_code == 0
+    result = cli("case", "history", "C002", "--as-of", "2026-03-01", "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)  # stdout carries only JSON
+    assert set(doc) == {"case_id", "as_of", "state", "events"}
+    assert doc["case_id"] == "C002" and doc["as_of"] == "2026-03-01"
+    assert doc["state"]["monthly_amount"] == "1180.50"
+    assert doc["state"]["program"] == "tekun"
+    (approved,) = doc["events"]
+    assert approved["type"] == "CaseApproved"
+    assert approved["by"] == "S001"
+    assert approved["effective_from"] == "2026-02-01"
+    assert approved["recorded_at"].endswith("+00:00")
+    assert approved["source"] == "cases.csv:3"
+
+
+def test_history_before_the_case_began_has_no_state(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001")
+    result = cli("case", "history", "C005", "--as-of", "2026-02-28", "--format", "json")
+    assert json.loads(result.stdout)["state"] is None
+
+
+def test_refused_input_exits_1_and_lists_every_problem(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    result = cli("import", "cases", str(FIXTURES / "cases_bad.csv"), "--by", "S001")
+    assert result.exit_code == 1
+    for line in (2, 3, 4, 5, 6):
+        assert f"line {line}," in result.stderr
+    assert "nothing was recorded" in result.stderr
+
+
+def test_reimport_says_so(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    first = cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    assert "already imported" in first.stdout and first.exit_code == 0
+
+
+def test_json_import_summary_is_only_json(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001", "--format", "json")
+    assert json.loads(result.stdout)["new"] == 4
+
+
+def test_unknown_case_exits_1(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("case", "history", "NOPE", "--format", "json")
+    assert result.exit_code == 1 and "NOPE" in result.stderr
+
+
+def test_usage_errors_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("import", "cases", str(FIXTURES / "cases.csv")).exit_code == 2  # no --by
+    assert cli("case", "history", "C1", "--as-of", "2026-02-30").exit_code == 2

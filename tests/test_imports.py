@@ -1,0 +1,269 @@
+"""Imports on both stores: all or nothing, idempotent, decisions become the right events."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from aidledger.wiring import Services
+from ledger.case import case_aggregate_id, state_as_of
+from ledger.errors import InputRefused, NotAuthorised
+from ledger.events import event_type_name
+from tests.conftest import FIXTURES
+
+TODAY = date(2026, 11, 23)
+HEADER = (FIXTURES / "cases.csv").read_text(encoding="utf-8").splitlines()[0]
+
+
+def head(svc: Services) -> int:
+    return svc.app.recorder.max_notification_id() or 0
+
+
+def load(svc: Services, kind: str, path: Path, by: str = "S001"):  # type: ignore[no-untyped-def]
+    return svc.importer.import_file(kind, path, by=by, today=TODAY)  # type: ignore[arg-type]
+
+
+def with_staff(svc: Services) -> None:
+    load(svc, "staff", FIXTURES / "staff.csv")
+
+
+def case_rows(tmp_path: Path, name: str, *rows: str) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def fixture_row(case_id: str) -> str:
+    for line in (FIXTURES / "cases.csv").read_text(encoding="utf-8").splitlines():
+        if line.startswith(case_id + ","):
+            return line
+    raise KeyError(case_id)
+
+
+def history_types(svc: Services, case_id: str) -> list[str]:
+    return [event_type_name(e) for e in svc.app.events.get(case_aggregate_id(case_id))]  # type: ignore[arg-type]
+
+
+def test_importing_a_cases_file_opens_each_case(svc: Services) -> None:
+    with_staff(svc)
+    summary = load(svc, "cases", FIXTURES / "cases.csv")
+    assert (summary.rows, summary.new, summary.changed, summary.unchanged) == (5, 5, 0, 0)
+    rows = dict(svc.db.query("SELECT case_id, monthly_amount FROM cases"))
+    assert rows == {"C001": 156000, "C002": 118050, "C003": 20000, "C004": 9050, "C005": 208000}
+
+
+def test_reimporting_the_same_file_records_nothing(svc: Services) -> None:
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+    before = head(svc)
+    again = load(svc, "cases", FIXTURES / "cases.csv")
+    assert again.already_imported
+    assert again.previously["by"] == "S001"
+    assert head(svc) == before
+
+
+def test_identical_rows_in_another_file_record_no_case_event(svc: Services, tmp_path: Path) -> None:
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+    before = head(svc)
+    reordered = case_rows(tmp_path, "again.csv", fixture_row("C003"), fixture_row("C001"))
+    summary = load(svc, "cases", reordered)
+    assert (summary.new, summary.changed, summary.unchanged, summary.events) == (0, 0, 2, 0)
+    # Only the record that this (different) file was seen.
+    assert head(svc) == before + 1
+
+
+def test_a_bad_file_is_refused_with_every_line_and_records_nothing(svc: Services) -> None:
+    with_staff(svc)
+    before = head(svc)
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "cases", FIXTURES / "cases_bad.csv")
+    problems = {(p.line, p.column): p.reason for p in refused.value.problems}
+    assert "check digit" in problems[(2, "id_number")]
+    assert "unknown program" in problems[(3, "program")]
+    assert "malformed amount" in problems[(4, "monthly_amount")]
+    assert "impossible date" in problems[(5, "effective_from")]
+    assert "approver" in problems[(6, "approved_by")]
+    assert not any(p.line == 7 for p in refused.value.problems)
+    assert head(svc) == before
+    assert svc.db.query("SELECT COUNT(*) FROM cases") == [(0,)]
+
+
+def test_refusal_message_names_the_file_and_masks_personal_data(svc: Services) -> None:
+    with_staff(svc)
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "cases", FIXTURES / "cases_bad.csv")
+    message = str(refused.value)
+    assert "cases_bad.csv" in message and "line 2" in message
+    assert "610102195001010010" not in message  # the bad id number is shown masked
+
+
+def test_a_missing_column_is_refused(svc: Services, tmp_path: Path) -> None:
+    with_staff(svc)
+    path = tmp_path / "short.csv"
+    path.write_text("case_id,program\nC1,dibao\n", encoding="utf-8")
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "cases", path)
+    missing = {p.column for p in refused.value.problems if p.reason == "missing column"}
+    assert {"region_code", "monthly_amount", "approved_by"} <= missing
+    assert all(p.line == 1 for p in refused.value.problems)
+
+
+def test_amount_changed_twice_replays_in_order_and_as_of_gives_the_amount_then(
+    svc: Services, tmp_path: Path
+) -> None:
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+    row = fixture_row("C001")
+    load(svc, "cases", case_rows(tmp_path, "raise1.csv",
+                                 row.replace("1560.00,2026-01-01", "1620.00,2026-04-01")))
+    load(svc, "cases", case_rows(tmp_path, "raise2.csv",
+                                 row.replace("1560.00,2026-01-01", "1700.50,2026-07-01")))
+    assert history_types(svc, "C001") == [
+        "CaseApproved", "MonthlyAmountChanged", "MonthlyAmountChanged",
+    ]
+    events = list(svc.app.events.get(case_aggregate_id("C001")))
+    amounts = {
+        day: state_as_of(events, day).monthly_amount  # type: ignore[union-attr, arg-type]
+        for day in (date(2026, 3, 31), date(2026, 4, 1), date(2026, 6, 30), date(2026, 7, 1))
+    }
+    assert amounts == {
+        date(2026, 3, 31): 156000, date(2026, 4, 1): 162000,
+        date(2026, 6, 30): 162000, date(2026, 7, 1): 170050,
+    }
+    assert state_as_of(events, date(2025, 12, 31)) is None  # before the case began
+
+
+def test_termination_and_reinstatement_rows(svc: Services, tmp_path: Path) -> None:
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+    row = fixture_row("C005")
+    ended = row.replace("2026-03-01,,", "2026-03-01,2026-08-31,")
+    load(svc, "cases", case_rows(tmp_path, "end.csv", ended))
+    load(svc, "cases", case_rows(tmp_path, "back.csv", row))
+    assert history_types(svc, "C005") == ["CaseApproved", "CaseTerminated", "CaseReinstated"]
+    events = list(svc.app.events.get(case_aggregate_id("C005")))
+    assert events[1].effective_from == date(2026, 9, 1)  # type: ignore[attr-defined]
+    assert svc.db.query("SELECT effective_to FROM cases WHERE case_id = 'C005'") == [(None,)]
+
+
+def test_account_change_is_its_own_decision(svc: Services, tmp_path: Path) -> None:
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+    row = fixture_row("C002").replace("6228480000000000012", "6217990000000000099")
+    row = row.replace("2026-02-01", "2026-05-01")
+    load(svc, "cases", case_rows(tmp_path, "acct.csv", row))
+    assert history_types(svc, "C002") == ["CaseApproved", "AccountChanged"]
+    assert svc.db.query("SELECT bank_account FROM cases WHERE case_id = 'C002'") == [
+        ("6217990000000000099",)
+    ]
+
+
+def test_moving_a_case_to_another_program_is_refused(svc: Services, tmp_path: Path) -> None:
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+    before = head(svc)
+    moved = fixture_row("C001").replace(",dibao,", ",tekun,")
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "cases", case_rows(tmp_path, "moved.csv", fixture_row("C003"), moved))
+    assert [(p.line, p.column) for p in refused.value.problems] == [(3, "program")]
+    assert head(svc) == before
+
+
+def test_by_must_be_registered_staff(svc: Services) -> None:
+    with pytest.raises(NotAuthorised):
+        load(svc, "cases", FIXTURES / "cases.csv", by="S001")
+    # The first staff import may name a staff id from that same file.
+    load(svc, "staff", FIXTURES / "staff.csv", by="S003")
+    with pytest.raises(NotAuthorised):
+        load(svc, "deaths", FIXTURES / "deaths.csv", by="NOBODY")
+    assert load(svc, "deaths", FIXTURES / "deaths.csv", by="S004").new == 2
+
+
+def test_gbk_and_bom_files_are_read(svc: Services, tmp_path: Path) -> None:
+    with_staff(svc)
+    text = (FIXTURES / "cases.csv").read_text(encoding="utf-8")
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(text.encode("gbk"))
+    assert load(svc, "cases", gbk).new == 5
+    assert svc.db.query("SELECT name FROM cases WHERE case_id = 'C001'") == [("王秀兰",)]
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    summary = load(svc, "cases", bom)
+    assert (summary.new, summary.unchanged) == (0, 5)
+
+
+def test_death_report_correction(svc: Services, tmp_path: Path) -> None:
+    with_staff(svc)
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    lines = (FIXTURES / "deaths.csv").read_text(encoding="utf-8").splitlines()
+    corrected = tmp_path / "deaths2.csv"
+    corrected.write_text("\n".join([lines[0], lines[1].replace("2026-04-12", "2026-04-02")]),
+                         encoding="utf-8")
+    summary = load(svc, "deaths", corrected)
+    assert (summary.new, summary.changed) == (0, 1)
+    assert [str(d) for (d,) in svc.db.query(
+        "SELECT date_of_death FROM deaths WHERE id_number = '610102193505050050'")] == ["2026-04-02"]
+
+
+def test_a_death_in_the_future_is_refused(svc: Services, tmp_path: Path) -> None:
+    with_staff(svc)
+    path = tmp_path / "future.csv"
+    path.write_text("id_number,date_of_death,source\n610102193505050050,2027-01-01,x\n",
+                    encoding="utf-8")
+    with pytest.raises(InputRefused):
+        load(svc, "deaths", path)
+
+
+def test_large_files_are_written_in_batches(svc: Services, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    with_staff(svc)
+    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
+
+    county = generate_county(cases=230, seed=3, frauds=False)
+    path = tmp_path / "county.csv"
+    write_csv(path, county.cases, CASE_COLUMNS)
+    saves: list[int] = []
+    original = svc.app.save
+
+    def counting_save(*aggregates):  # type: ignore[no-untyped-def]
+        saves.append(sum(len(a.pending_events) for a in aggregates))
+        return original(*aggregates)
+
+    monkeypatch.setattr(svc.app, "save", counting_save)
+    summary = load(svc, "cases", path)
+    assert summary.new == 230
+    # batch_events=50 in the test settings: 5 batches of cases plus the file record.
+    assert saves[:-1] == [50, 50, 50, 50, 30] and saves[-1] == 1
+
+
+def test_an_import_that_crashed_half_way_completes_when_run_again(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_staff(svc)
+    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
+
+    county = generate_county(cases=180, seed=5, frauds=False)
+    path = tmp_path / "county.csv"
+    write_csv(path, county.cases, CASE_COLUMNS)
+    original = svc.app.save
+    calls = {"n": 0}
+
+    def crash_on_third(*aggregates):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("power cut")
+        return original(*aggregates)
+
+    monkeypatch.setattr(svc.app, "save", crash_on_third)
+    with pytest.raises(RuntimeError):
+        load(svc, "cases", path)
+    monkeypatch.setattr(svc.app, "save", original)
+    svc.sync()
+    assert svc.db.query("SELECT COUNT(*) FROM cases") == [(100,)]
+    summary = load(svc, "cases", path)
+    assert (summary.new, summary.unchanged) == (80, 100)
+    assert svc.db.query("SELECT COUNT(*) FROM cases") == [(180,)]
+    assert load(svc, "cases", path).already_imported
