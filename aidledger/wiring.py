@@ -9,7 +9,7 @@ from aidledger.settings import Settings
 from ledger.imports import Importer
 from ledger.programs import ProgramsConfig, load_programs
 from ledger.store import Database, LedgerApp, StoreURL, ensure_store, ledger_env
-from projections.registers import register_models
+from projections.registers import all_models
 from projections.runner import ReadModel, catch_up
 
 
@@ -25,7 +25,7 @@ class Services:
 
     @cached_property
     def models(self) -> list[ReadModel]:
-        return register_models()
+        return all_models()
 
     def sync(self, on_page: object = None) -> int:
         """Bring every read model up to the head of the event log."""

@@ -31,6 +31,11 @@ class Department(BaseModel):
     debtor_name: str
     debtor_account: str = Field(pattern=r"^[0-9A-Za-z]{6,34}$")
     debtor_agent_bic: str = Field(pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
+    budget_fen: int | None = Field(default=None, alias="budget")
+
+    _amounts = field_validator("budget_fen", mode="before")(
+        lambda v: None if v is None else _fen(v)
+    )
 
 
 class Program(BaseModel):

@@ -183,3 +183,10 @@ class ImportedFilesModel(ReadModel):
 def register_models() -> list[ReadModel]:
     """The read models of the registers, in the order they are applied."""
     return [CasesModel(), StaffModel(), DeathsModel(), ImportedFilesModel()]
+
+
+def all_models() -> list[ReadModel]:
+    """Every read model: registers first, then the money."""
+    from projections.payouts import FindingsModel, PayoutsModel
+
+    return [*register_models(), PayoutsModel(), FindingsModel()]

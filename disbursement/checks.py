@@ -1,0 +1,117 @@
+"""Pre-payment checks: pure functions from who is about to be paid to the conflicts found.
+
+A conflict holds the payment back from export and raises the finding type of SPEC.md for the
+period. Each check raises one conflict per case involved, so each can be worked on its own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from ledger.ids import mask_id_number
+
+
+@dataclass(frozen=True)
+class Beneficiary:
+    """A case about to be paid this period (personal data stays inside; details mask it)."""
+
+    case_id: str
+    program: str
+    region_code: str
+    id_number: str
+    bank_account: str
+    account_name: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Why one case's payment is held: a finding type, its severity and a human detail."""
+
+    type: str
+    severity: str
+    case_id: str
+    detail: str
+
+
+def _tail(account: str) -> str:
+    return f"****{account[-4:]}"
+
+
+def check_dead(people: Iterable[Beneficiary], deaths: Mapping[str, date],
+               first_day: date) -> list[Conflict]:
+    """Beneficiaries reported dead before the month being paid began."""
+    out = []
+    for b in people:
+        died = deaths.get(b.id_number)
+        if died is not None and died < first_day:
+            out.append(Conflict(
+                "paid_after_death", "critical", b.case_id,
+                f"beneficiary {mask_id_number(b.id_number)} reported dead on {died}, "
+                f"before the month paid began ({first_day})",
+            ))
+    return out
+
+
+def check_duplicate_beneficiary(people: Iterable[Beneficiary],
+                                excludes: Mapping[str, Iterable[str]]) -> list[Conflict]:
+    """One id_number in mutually exclusive programs, or in two cases of one program."""
+    by_person: dict[str, list[Beneficiary]] = defaultdict(list)
+    for b in people:
+        by_person[b.id_number].append(b)
+    out = []
+    for id_number, cases in by_person.items():
+        if len(cases) < 2:
+            continue
+        for b in cases:
+            others = [o for o in cases if o.case_id != b.case_id]
+            clash = [o for o in others if o.program == b.program or o.program in set(excludes.get(b.program, ()))]
+            if clash:
+                names = ", ".join(f"{o.case_id} ({o.program})" for o in clash)
+                out.append(Conflict(
+                    "duplicate_beneficiary", "high", b.case_id,
+                    f"{mask_id_number(id_number)} is paid by {b.program} in {b.case_id} and "
+                    f"also by {names}",
+                ))
+    return out
+
+
+def check_shared_account(people: Iterable[Beneficiary]) -> list[Conflict]:
+    """One bank account receiving for beneficiaries of different households.
+
+    A household is known by its account holder's name and village (region_code): members of
+    one household paid to the head's account (一卡通) are not flagged.
+    """
+    by_account: dict[str, list[Beneficiary]] = defaultdict(list)
+    for b in people:
+        by_account[b.bank_account].append(b)
+    out = []
+    for account, cases in by_account.items():
+        households = {(b.account_name, b.region_code) for b in cases}
+        if len(households) < 2:
+            continue
+        for b in cases:
+            out.append(Conflict(
+                "shared_account", "high", b.case_id,
+                f"account {_tail(account)} receives for {len(households)} households "
+                f"({len(cases)} cases: {', '.join(sorted(c.case_id for c in cases))})",
+            ))
+    return out
+
+
+def check_staff_account(people: Iterable[Beneficiary], staff_by_account: Mapping[str, str],
+                        staff_by_id_number: Mapping[str, str]) -> list[Conflict]:
+    """A payment to an account, or a person, in the staff registry."""
+    out = []
+    for b in people:
+        by_account = staff_by_account.get(b.bank_account)
+        by_person = staff_by_id_number.get(b.id_number)
+        if by_account:
+            out.append(Conflict("staff_account", "critical", b.case_id,
+                                f"account {_tail(b.bank_account)} belongs to staff {by_account}"))
+        elif by_person:
+            out.append(Conflict("staff_account", "critical", b.case_id,
+                                f"beneficiary is staff member {by_person}"))
+    return out

@@ -1,0 +1,426 @@
+"""Payout runs: prepare (entitlements and pre-payment checks), approve (a second person), release.
+
+Preparing streams the cases in chunks ordered by case_id, computes what each is owed with the
+pure rules of `entitlements`, holds payments with a known conflict (`checks`), and saves the
+new payment, recovery and finding aggregates in batches, each batch in one transaction with
+the run's `PaymentsAdded` event. Because every id is derived from its facts, preparing again
+(or after a crash half-way) creates only what is missing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import BaseAggregate
+
+from disbursement.checks import (
+    Beneficiary,
+    Conflict,
+    check_dead,
+    check_duplicate_beneficiary,
+    check_shared_account,
+    check_staff_account,
+)
+from disbursement.entitlements import (
+    NOTHING_PAID,
+    EventTimeline,
+    FixedTimeline,
+    PaidSoFar,
+    Timeline,
+    dues,
+)
+from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
+from ledger.errors import AidLedgerError, NotAuthorised, NotFound
+from ledger.money import format_fen
+from ledger.payment import (
+    Finding,
+    Payment,
+    PayoutRun,
+    Recovery,
+    finding_aggregate_id,
+    finding_id,
+    payment_aggregate_id,
+    payment_id,
+    recovery_aggregate_id,
+    recovery_id,
+    run_aggregate_id,
+    run_id_for,
+)
+from ledger.period import Period
+from ledger.programs import ProgramsConfig
+from ledger.store import Database, LedgerApp, as_date, select_events_of
+
+Progress = Callable[[int], None]
+
+
+class BudgetExceeded(AidLedgerError):
+    """Approving would take a month above a configured budget, and no override was given."""
+
+
+class RunClosed(AidLedgerError):
+    """The run is not in a state that allows this (already approved, not approved, ...)."""
+
+
+@dataclass
+class PrepareResult:
+    """What a prepare did: the run it filled and the totals it added."""
+
+    period: str
+    scope: str
+    run_id: str | None = None
+    new_run: bool = False
+    payments: int = 0
+    amount: int = 0
+    held: int = 0
+    recoveries: int = 0
+    recovery_amount: int = 0
+    findings: int = 0
+    by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass
+class _CaseRow:
+    state: CaseState
+    version: int
+    died: date | None
+
+
+_CASE_COLUMNS_SQL = ", ".join(
+    f"c.{c}" for c in (*CASE_COLUMNS, "start_date", "version")
+) + ", d.date_of_death"
+
+
+class Payouts:
+    """Finance staff's monthly job up to the bank: prepare, approve, release."""
+
+    def __init__(
+        self,
+        app: LedgerApp,
+        db: Database,
+        config: ProgramsConfig,
+        sync: Callable[[], object],
+        *,
+        batch_events: int = 2000,
+        chunk_cases: int = 5000,
+    ) -> None:
+        self.app = app
+        self.db = db
+        self.config = config
+        self.sync = sync
+        self.batch_events = batch_events
+        self.chunk_cases = chunk_cases
+
+    # -- prepare --------------------------------------------------------------------------
+
+    def prepare(
+        self, period: Period, *, program: str | None, by: str, progress: Progress | None = None
+    ) -> PrepareResult:
+        """Compute the month's payments (regular, arrears) and recoveries into a run."""
+        self.sync()
+        self._check_staff(by)
+        programs = [self.config.program(program).code] if program else sorted(self.config.programs)
+        scope = program or "all"
+        result = PrepareResult(period=str(period), scope=scope)
+        run, next_seq = self._open_run(period, scope)
+        if run is not None:
+            result.run_id = run.run_id
+        first = self._first_periods(programs, period)
+        conflicts = self._conflicts(period)
+        known_findings = {r[0] for r in self.db.query("SELECT finding_id FROM findings")}
+        pending: list[BaseAggregate[UUID]] = []
+        counts = defaultdict(int)
+
+        def flush() -> None:
+            nonlocal run, pending
+            if not pending:
+                return
+            if run is None:
+                run = PayoutRun.prepare(period=str(period), scope=scope, seq=next_seq, by=by)
+                result.run_id, result.new_run = run.run_id, True
+            run.trigger_event(
+                PayoutRun.PaymentsAdded, by=by, run_id=run.run_id, payments=counts["payments"],
+                amount=counts["amount"], held=counts["held"], recoveries=counts["recoveries"],
+            )
+            self.app.save(run, *pending)
+            if progress:
+                progress(counts["cases"])
+            pending = []
+            counts.clear()
+
+        planned_run_id = run.run_id if run is not None else run_id_for(str(period), scope, next_seq)
+        for chunk in self._case_chunks(programs):
+            paid = self._paid_so_far(chunk)
+            events = select_events_of(
+                self.app, self.db, [case_aggregate_id(r.state.case_id) for r in chunk if r.version > 1]
+            )
+            for row in chunk:
+                s = row.state
+                prog = self.config.programs[s.program]
+                timeline: Timeline = (
+                    FixedTimeline(s) if row.version == 1
+                    else EventTimeline(events[case_aggregate_id(s.case_id)])
+                )
+                pays, recs = dues(
+                    timeline, period=period, rule=prog.mid_month, first_period=first[s.program],
+                    paid=paid.get((s.case_id, s.program), NOTHING_PAID), died=row.died,
+                )
+                counts["cases"] += 1
+                for due in pays:
+                    terms = timeline.terms_on(max(timeline.start, due.period.first_day))
+                    held = [c for c in conflicts.get(s.case_id, [])]
+                    if row.died is not None:
+                        held += check_dead([_beneficiary(terms)], {s.id_number: row.died},
+                                           due.period.first_day)
+                    pid = payment_id(s.case_id, s.program, str(due.period), due.kind)
+                    pending.append(Payment._create(
+                        Payment.Instructed, id=payment_aggregate_id(pid), by=by,
+                        payment_id=pid, run_id=planned_run_id, case_id=s.case_id,
+                        program=s.program, department=prog.department,
+                        region_code=terms.region_code, period=str(due.period), kind=due.kind,
+                        amount=due.amount, payment_date=period.day(prog.payment_day),
+                        creditor_account=terms.bank_account, creditor_name=terms.account_name,
+                        id_number=terms.id_number, held=tuple(sorted({c.type for c in held})),
+                    ))
+                    counts["payments"] += 1
+                    counts["amount"] += due.amount
+                    result.payments += 1
+                    result.amount += due.amount
+                    result.by_kind[due.kind] += due.amount
+                    if held:
+                        counts["held"] += 1
+                        result.held += 1
+                    for c in held:
+                        fid = finding_id(c.type, s.case_id, str(due.period))
+                        if fid in known_findings:
+                            continue
+                        known_findings.add(fid)
+                        pending.append(self._finding(fid, c, s, str(due.period), pid, due.amount, by))
+                        result.findings += 1
+                for rec in recs:
+                    rid = recovery_id(s.case_id, s.program, str(rec.period))
+                    pending.append(Recovery._create(
+                        Recovery.Raised, id=recovery_aggregate_id(rid), by=by, recovery_id=rid,
+                        run_id=planned_run_id, case_id=s.case_id, program=s.program,
+                        department=prog.department, region_code=s.region_code,
+                        period=str(rec.period), amount=rec.amount, paid=rec.paid, owed=rec.owed,
+                        reason=rec.reason,
+                    ))
+                    counts["recoveries"] += 1
+                    result.recoveries += 1
+                    result.recovery_amount += rec.amount
+                if len(pending) >= self.batch_events:
+                    flush()
+        flush()
+        self.sync()
+        return result
+
+    def _finding(self, fid: str, c: Conflict, s: CaseState, period: str, pid: str,
+                 amount: int, by: str) -> Finding:
+        return Finding._create(
+            Finding.Raised, id=finding_aggregate_id(fid), by=by, finding_id=fid, type=c.type,
+            severity=c.severity, period=period, program=s.program,
+            department=self.config.programs[s.program].department, region_code=s.region_code,
+            case_id=s.case_id, payment_id=pid, amount=amount,
+            detail=f"payment held before export: {c.detail}",
+        )
+
+    def _open_run(self, period: Period, scope: str) -> tuple[PayoutRun | None, int]:
+        """The still-unapproved run for this period and scope, or the next sequence number."""
+        rows = self.db.query(
+            "SELECT run_id, seq, status FROM runs WHERE period = ? AND scope = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (str(period), scope),
+        )
+        if not rows:
+            return None, 1
+        run_id, seq, status = rows[0]
+        if status == "prepared":
+            return self.app.repository.get(run_aggregate_id(run_id)), int(seq)
+        return None, int(seq) + 1
+
+    def _first_periods(self, programs: Sequence[str], period: Period) -> dict[str, Period]:
+        """Per program, the period of its first approved run (``period`` if none yet)."""
+        firsts = dict(self.db.query(
+            "SELECT scope, MIN(period) FROM runs WHERE status <> 'prepared' GROUP BY scope"
+        ))
+        out = {}
+        for p in programs:
+            known = [Period.parse(v) for k, v in firsts.items() if k in (p, "all")]
+            out[p] = min([*known, period])
+        return out
+
+    def _conflicts(self, period: Period) -> dict[str, list[Conflict]]:
+        """Pre-payment conflicts per case_id (SQL narrows the candidates; pure checks decide)."""
+        first, last = period.first_day, period.last_day
+        live = (
+            "SELECT case_id, program, region_code, id_number, bank_account, account_name "
+            "FROM cases WHERE start_date <= ? AND (effective_to IS NULL OR effective_to >= ?)"
+        )
+        rows = self.db.query(
+            f"WITH live AS ({live}) SELECT * FROM live WHERE "
+            "id_number IN (SELECT id_number FROM live GROUP BY id_number HAVING COUNT(*) > 1) "
+            "OR bank_account IN (SELECT bank_account FROM live GROUP BY bank_account "
+            "HAVING COUNT(*) > 1) "
+            "OR id_number IN (SELECT id_number FROM staff) "
+            "OR bank_account IN (SELECT bank_account FROM staff)",
+            (last, first),
+        )
+        people = [Beneficiary(*r) for r in rows]
+        staff = self.db.query("SELECT staff_id, id_number, bank_account FROM staff")
+        excludes = {code: p.excludes for code, p in self.config.programs.items()}
+        found = [
+            *check_duplicate_beneficiary(people, excludes),
+            *check_shared_account(people),
+            *check_staff_account(people, {a: s for s, _, a in staff}, {i: s for s, i, _ in staff}),
+        ]
+        out: dict[str, list[Conflict]] = defaultdict(list)
+        for c in found:
+            out[c.case_id].append(c)
+        return out
+
+    def _case_chunks(self, programs: Sequence[str]) -> Iterator[list[_CaseRow]]:
+        """Cases of the programs, ordered by case_id, a chunk at a time (keyset pagination)."""
+        after = ""
+        marks = ", ".join("?" * len(programs))
+        while True:
+            rows = self.db.query(
+                f"SELECT {_CASE_COLUMNS_SQL} FROM cases c "
+                "LEFT JOIN deaths d ON d.id_number = c.id_number "
+                f"WHERE c.program IN ({marks}) AND c.case_id > ? ORDER BY c.case_id LIMIT ?",
+                (*programs, after, self.chunk_cases),
+            )
+            if not rows:
+                return
+            yield [_case_row(r) for r in rows]
+            after = rows[-1][0]
+
+    def _paid_so_far(self, chunk: Sequence[_CaseRow]) -> dict[tuple[str, str], PaidSoFar]:
+        lo, hi = chunk[0].state.case_id, chunk[-1].state.case_id
+        instructed: dict[tuple[str, str], dict[tuple[Period, str], int]] = defaultdict(dict)
+        approved: dict[tuple[str, str], dict[Period, int]] = defaultdict(lambda: defaultdict(int))
+        for case_id, program, period, kind, amount, is_approved in self.db.query(
+            "SELECT case_id, program, period, kind, amount, approved FROM payments "
+            "WHERE case_id >= ? AND case_id <= ?", (lo, hi),
+        ):
+            key, month = (case_id, program), Period.parse(period)
+            instructed[key][(month, kind)] = int(amount)
+            if is_approved and kind in ("regular", "arrears"):
+                approved[key][month] += int(amount)
+        recovered: dict[tuple[str, str], set[Period]] = defaultdict(set)
+        for case_id, program, period in self.db.query(
+            "SELECT case_id, program, period FROM recoveries WHERE case_id >= ? AND case_id <= ?",
+            (lo, hi),
+        ):
+            recovered[(case_id, program)].add(Period.parse(period))
+        keys = set(instructed) | set(recovered)
+        return {
+            k: PaidSoFar(instructed.get(k, {}), dict(approved.get(k, {})),
+                         frozenset(recovered.get(k, set())))
+            for k in keys
+        }
+
+    # -- approve and release ---------------------------------------------------------------
+
+    def approve(self, run_id: str, *, by: str, override_reason: str | None = None) -> PayoutRun:
+        """Second-person approval; above a budget only with an explicit, recorded override."""
+        self.sync()
+        self._check_staff(by)
+        run = self._run(run_id)
+        if run.approved_by is not None:
+            raise RunClosed(f"run {run_id} was already approved by {run.approved_by}")
+        if by in run.preparers:
+            raise NotAuthorised(
+                f"{by} prepared run {run_id}: a second person must approve it (maker-checker)"
+            )
+        payments, amount = self.db.query(
+            "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM payments WHERE run_id = ? AND held = ''",
+            (run_id,),
+        )[0]
+        over = self._over_budget(run)
+        if over and not override_reason:
+            raise BudgetExceeded(
+                f"approving {run_id} exceeds the monthly budget: {'; '.join(over)}. "
+                "Approve with --override-reason to record why."
+            )
+        run.trigger_event(
+            PayoutRun.Approved, by=by, run_id=run_id, payments=int(payments), amount=int(amount),
+            over_budget=tuple(over), override_reason=override_reason if over else None,
+        )
+        self.app.save(run)
+        self.sync()
+        return run
+
+    def _over_budget(self, run: PayoutRun) -> list[str]:
+        totals = self.db.query(
+            "SELECT p.program, p.department, SUM(p.amount) FROM payments p "
+            "JOIN runs r ON r.run_id = p.run_id "
+            "WHERE r.period = ? AND p.held = '' AND (p.approved = 1 OR p.run_id = ?) "
+            "GROUP BY p.program, p.department",
+            (run.period, run.run_id),
+        )
+        over = []
+        by_department: dict[str, int] = defaultdict(int)
+        for program, department, total in totals:
+            by_department[department] += int(total)
+            budget = self.config.programs[program].budget_fen
+            if budget is not None and int(total) > budget:
+                over.append(f"{program} {format_fen(int(total))} > budget {format_fen(budget)}")
+        for department, total in sorted(by_department.items()):
+            budget = self.config.departments[department].budget_fen
+            if budget is not None and total > budget:
+                over.append(f"{department} {format_fen(total)} > budget {format_fen(budget)}")
+        return over
+
+    def release(self, pid: str, *, by: str, reason: str) -> Payment:
+        """Release a held payment for export: another person than the preparer, with a reason."""
+        self.sync()
+        self._check_staff(by)
+        if not reason.strip():
+            raise AidLedgerError("a release needs a reason")
+        try:
+            payment: Payment = self.app.repository.get(payment_aggregate_id(pid))
+        except AggregateNotFoundError:
+            raise NotFound(f"no payment {pid!r}") from None
+        if not payment.held:
+            raise RunClosed(f"payment {pid} is not held")
+        run = self._run(payment.instructed.run_id)
+        if by in run.preparers:
+            raise NotAuthorised(f"{by} prepared run {run.run_id}: another person must release")
+        payment.release(by=by, reason=reason)
+        self.app.save(payment)
+        self.sync()
+        return payment
+
+    def _run(self, run_id: str) -> PayoutRun:
+        try:
+            return self.app.repository.get(run_aggregate_id(run_id))
+        except AggregateNotFoundError:
+            raise NotFound(f"no payout run {run_id!r}") from None
+
+    def _check_staff(self, by: str) -> None:
+        if not self.db.query("SELECT 1 FROM staff WHERE staff_id = ?", (by,)):
+            raise NotAuthorised(f"--by {by!r} is not in the staff registry")
+
+
+def _case_row(r: Sequence[Any]) -> _CaseRow:
+    values = dict(zip((*CASE_COLUMNS, "start_date", "version", "died"), r, strict=True))
+    state = CaseState(
+        **{c: values[c] for c in CASE_COLUMNS if c not in ("effective_from", "effective_to")},
+        effective_from=as_date(values["effective_from"]),  # type: ignore[arg-type]
+        effective_to=as_date(values["effective_to"]),
+        start=as_date(values["start_date"]),  # type: ignore[arg-type]
+    )
+    state.household_size = int(state.household_size)
+    state.monthly_amount = int(state.monthly_amount)
+    return _CaseRow(state, int(values["version"]), as_date(values["died"]))
+
+
+def _beneficiary(s: CaseState) -> Beneficiary:
+    return Beneficiary(s.case_id, s.program, s.region_code, s.id_number, s.bank_account,
+                       s.account_name)

@@ -1,0 +1,166 @@
+"""Payout runs on both stores: arrears, ends, recoveries, idempotent prepare, maker-checker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aidledger.wiring import Services
+from disbursement.runs import BudgetExceeded, Payouts
+from ledger.errors import NotAuthorised
+from ledger.period import Period
+from tests.conftest import FIXTURES
+from tests.test_imports import case_rows, fixture_row, load, with_staff
+
+P = Period.parse
+
+
+@pytest.fixture
+def payouts(svc: Services) -> Payouts:
+    with_staff(svc)
+    return Payouts(svc.app, svc.db, svc.config, svc.sync, batch_events=4, chunk_cases=2)
+
+
+def paid(svc: Services, case_id: str) -> list[tuple[str, str, int]]:
+    return [
+        (period, kind, int(amount))
+        for period, kind, amount in svc.db.query(
+            "SELECT period, kind, amount FROM payments WHERE case_id = ? ORDER BY period, kind",
+            (case_id,),
+        )
+    ]
+
+
+def run_month(p: Payouts, period: str) -> str:
+    result = p.prepare(P(period), program=None, by="S003")
+    assert result.run_id is not None
+    p.approve(result.run_id, by="S002")
+    return result.run_id
+
+
+def test_regular_payments_follow_the_first_day_rule(svc: Services, payouts: Payouts) -> None:
+    load(svc, "cases", FIXTURES / "cases.csv")
+    result = payouts.prepare(P("2026-02"), program=None, by="S003")
+    # C005 starts 2026-03-01: nothing for February. The others are in effect on 2026-02-01.
+    assert {r[0] for r in svc.db.query("SELECT case_id FROM payments")} == {
+        "C001", "C002", "C003", "C004"}
+    assert result.amount == 156000 + 118050 + 20000 + 9050
+
+
+def test_back_dated_case_gets_one_arrears_payment_per_unpaid_month(
+    svc: Services, payouts: Payouts, tmp_path: Path
+) -> None:
+    load(svc, "cases", FIXTURES / "cases.csv")
+    run_month(payouts, "2026-09")  # the program's first approved run
+    run_month(payouts, "2026-10")
+    late = fixture_row("C001").replace("C001", "C900").replace("2026-01-01", "2026-08-01")
+    load(svc, "cases", case_rows(tmp_path, "late.csv", late))
+    payouts.prepare(P("2026-12"), program=None, by="S003")
+    # Never before the first approved run (2026-09), one arrears per missing month.
+    assert paid(svc, "C900") == [
+        ("2026-09", "arrears", 156000), ("2026-10", "arrears", 156000),
+        ("2026-11", "arrears", 156000), ("2026-12", "regular", 156000),
+    ]
+    # Cases already paid get only the months not yet paid (November) as arrears.
+    assert paid(svc, "C002")[-2:] == [("2026-11", "arrears", 118050), ("2026-12", "regular", 118050)]
+
+
+def test_back_dated_increase_pays_the_difference_as_arrears(
+    svc: Services, payouts: Payouts, tmp_path: Path
+) -> None:
+    load(svc, "cases", FIXTURES / "cases.csv")
+    run_month(payouts, "2026-09")
+    raised = fixture_row("C001").replace("1560.00,2026-01-01", "1660.00,2026-09-01")
+    load(svc, "cases", case_rows(tmp_path, "raise.csv", raised))
+    payouts.prepare(P("2026-10"), program="dibao", by="S003")
+    assert paid(svc, "C001") == [
+        ("2026-09", "arrears", 10000), ("2026-09", "regular", 156000),
+        ("2026-10", "regular", 166000),
+    ]
+
+
+def test_no_payment_after_effective_to(svc: Services, payouts: Payouts) -> None:
+    load(svc, "cases", FIXTURES / "cases.csv")  # C004 ends 2026-12-31
+    payouts.prepare(P("2027-01"), program="disability_living", by="S003")
+    assert paid(svc, "C004") == []
+
+
+def test_back_dated_termination_raises_recoveries_not_netting(
+    svc: Services, payouts: Payouts, tmp_path: Path
+) -> None:
+    load(svc, "cases", FIXTURES / "cases.csv")
+    run_month(payouts, "2026-06")
+    run_month(payouts, "2026-07")
+    ended = fixture_row("C005").replace("2026-03-01,,", "2026-03-01,2026-05-31,")
+    load(svc, "cases", case_rows(tmp_path, "end.csv", ended))
+    result = payouts.prepare(P("2026-08"), program=None, by="S003")
+    recoveries = svc.db.query(
+        "SELECT period, amount, reason FROM recoveries WHERE case_id = 'C005' ORDER BY period")
+    assert [(p, int(a), r) for p, a, r in recoveries] == [
+        ("2026-06", 208000, "terminated"), ("2026-07", 208000, "terminated")]
+    assert paid(svc, "C005") == [("2026-06", "regular", 208000), ("2026-07", "regular", 208000)]
+    assert result.recovery_amount == 416000
+    # Recoveries are listed, never netted: the run pays every other case in full.
+    assert result.amount == 156000 + 118050 + 20000 + 9050
+
+
+def test_death_after_a_paid_month_raises_a_recovery_and_holds_later_payments(
+    svc: Services, payouts: Payouts
+) -> None:
+    load(svc, "cases", FIXTURES / "cases.csv")
+    run_month(payouts, "2026-05")
+    run_month(payouts, "2026-06")
+    # C003's beneficiary died on 2026-04-12: reported only now.
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    result = payouts.prepare(P("2026-07"), program=None, by="S003")
+    recoveries = svc.db.query("SELECT period, reason FROM recoveries WHERE case_id = 'C003'")
+    assert sorted(recoveries) == [("2026-05", "death"), ("2026-06", "death")]
+    held = svc.db.query("SELECT held FROM payments WHERE case_id = 'C003' AND period = '2026-07'")
+    assert held == [("paid_after_death",)]
+    findings = svc.db.query("SELECT type, case_id, period FROM findings")
+    assert ("paid_after_death", "C003", "2026-07") in findings
+    assert result.held == 1
+
+
+def test_preparing_the_same_period_again_records_nothing(svc: Services, payouts: Payouts) -> None:
+    load(svc, "cases", FIXTURES / "cases.csv")
+    first = payouts.prepare(P("2026-04"), program=None, by="S003")
+    head = svc.app.recorder.max_notification_id()
+    again = payouts.prepare(P("2026-04"), program=None, by="S003")
+    assert (again.payments, again.recoveries, again.run_id) == (0, 0, first.run_id)
+    assert svc.app.recorder.max_notification_id() == head
+
+
+def test_the_preparer_cannot_approve(svc: Services, payouts: Payouts) -> None:
+    load(svc, "cases", FIXTURES / "cases.csv")
+    result = payouts.prepare(P("2026-04"), program=None, by="S003")
+    with pytest.raises(NotAuthorised):
+        payouts.approve(result.run_id or "", by="S003")
+    payouts.approve(result.run_id or "", by="S004")
+    assert svc.db.query("SELECT status, approved_by FROM runs") == [("approved", "S004")]
+
+
+def test_budget_needs_an_override_with_a_reason(svc: Services, payouts: Payouts) -> None:
+    load(svc, "cases", FIXTURES / "cases.csv")
+    payouts.config = payouts.config.model_copy(update={"programs": {
+        **payouts.config.programs,
+        "dibao": payouts.config.programs["dibao"].model_copy(update={"budget_fen": 100000}),
+    }})
+    result = payouts.prepare(P("2026-04"), program="dibao", by="S003")
+    with pytest.raises(BudgetExceeded):
+        payouts.approve(result.run_id or "", by="S002")
+    run = payouts.approve(result.run_id or "", by="S002", override_reason="standard raised mid-year")
+    assert run.approved_by == "S002"
+    assert svc.db.query("SELECT override_reason FROM runs") == [("standard raised mid-year",)]
+
+
+def test_held_payment_release_needs_another_person(svc: Services, payouts: Payouts) -> None:
+    load(svc, "cases", FIXTURES / "cases.csv")
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    payouts.prepare(P("2026-06"), program="elderly", by="S003")
+    ((pid,),) = svc.db.query("SELECT payment_id FROM payments WHERE held <> ''")
+    with pytest.raises(NotAuthorised):
+        payouts.release(pid, by="S003", reason="checked")
+    payouts.release(pid, by="S004", reason="death record was for a namesake; verified in person")
+    assert svc.db.query("SELECT held FROM payments WHERE payment_id = ?", (pid,)) == [("",)]
