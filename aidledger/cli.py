@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -22,7 +23,9 @@ from ledger.case import case_aggregate_id
 from ledger.errors import AidLedgerError, InvalidValue
 from ledger.history import case_history
 from ledger.imports import ImportSummary
-from ledger.period import parse_date
+from ledger.money import format_fen
+from ledger.period import Period, parse_date
+from projections.reports import REPORT_FIELDS, parse_dimensions, payouts_report
 from projections.runner import reset
 
 app = typer.Typer(
@@ -34,12 +37,16 @@ app = typer.Typer(
 import_app = typer.Typer(help="Record an input file's rows as events (all or nothing).")
 case_app = typer.Typer(help="One case: its full history and its state as of a date.")
 projections_app = typer.Typer(help="Read models built from the event log.")
+payout_app = typer.Typer(help="The monthly payout: prepare, approve, release, export.")
+report_app = typer.Typer(help="Reports from the read models.")
 app.add_typer(import_app, name="import")
+app.add_typer(payout_app, name="payout")
+app.add_typer(report_app, name="report")
 app.add_typer(case_app, name="case")
 app.add_typer(projections_app, name="projections")
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 T = TypeVar("T")
 
 #: Rows above which a progress bar is shown.
@@ -221,6 +228,143 @@ def _print_history_table(doc: dict[str, Any]) -> None:
     out.print(f"as of {doc['as_of']}: in effect")
     for k, v in state.items():
         out.print(f"  {k}: {'' if v is None else v}")
+
+
+class ExportFormat(str, Enum):
+    pain001 = "pain001"
+    csv = "csv"
+
+
+class ReportFormat(str, Enum):
+    json = "json"
+    csv = "csv"
+    table = "table"
+
+
+def _period(value: str) -> Period:
+    try:
+        return Period.parse(value)
+    except InvalidValue as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+@payout_app.command("prepare")
+def payout_prepare(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    by: Annotated[str, _BY],
+    program: Annotated[str | None, typer.Option("--program")] = None,
+    fmt: Annotated[Format, _FMT] = Format.text,
+) -> None:
+    """Compute the month's payments (regular, arrears) and recoveries into a payout run."""
+    month = _period(period)
+    with services(ctx) as svc:
+        total = svc.db.query("SELECT COUNT(*) FROM cases")[0][0]
+        with progress_bar(f"preparing {month}", int(total)) as advance:
+            r = svc.payouts.prepare(month, program=program, by=by, progress=advance)
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps({
+            "run_id": r.run_id, "payments": r.payments, "amount": format_fen(r.amount),
+            "held": r.held, "recoveries": r.recoveries,
+            "recovery_amount": format_fen(r.recovery_amount), "findings": r.findings,
+        }) + "\n")
+        return
+    if r.run_id is None:
+        out.print(f"nothing to pay for {month} ({r.scope}): no payments due")
+        return
+    out.print(r.run_id)
+    kinds = ", ".join(f"{k} {format_fen(v)}" for k, v in sorted(r.by_kind.items()))
+    err.print(
+        f"{r.run_id}: {r.payments} payments added, {format_fen(r.amount)}"
+        + (f" ({kinds})" if kinds else "")
+        + f"; {r.held} held, {r.findings} findings; {r.recoveries} recoveries "
+        f"({format_fen(r.recovery_amount)} to recover)"
+    )
+
+
+@payout_app.command("approve")
+def payout_approve(
+    ctx: typer.Context,
+    run_id: str,
+    by: Annotated[str, _BY],
+    override_reason: Annotated[
+        str | None, typer.Option("--override-reason", help="approve above budget, recorded")
+    ] = None,
+) -> None:
+    """Second-person approval (refused for whoever prepared the run)."""
+    with services(ctx) as svc:
+        svc.payouts.approve(run_id, by=by, override_reason=override_reason)
+        payments, amount = svc.db.query(
+            "SELECT payments, amount FROM runs WHERE run_id = ?", (run_id,))[0]
+    out.print(f"{run_id} approved by {by}: {payments} payments, {format_fen(int(amount))}")
+
+
+@payout_app.command("release")
+def payout_release(
+    ctx: typer.Context,
+    payment_id: str,
+    by: Annotated[str, _BY],
+    reason: Annotated[str, typer.Option("--reason", help="why the hold no longer applies")],
+) -> None:
+    """Release a held payment for export (another person than the preparer, with a reason)."""
+    with services(ctx) as svc:
+        svc.payouts.release(payment_id, by=by, reason=reason)
+    out.print(f"{payment_id} released by {by}")
+
+
+@payout_app.command("export")
+def payout_export(
+    ctx: typer.Context,
+    run_id: str,
+    fmt: Annotated[ExportFormat, typer.Option("--format")],
+    out_file: Annotated[Path, typer.Option("--out", help="file to write")],
+    encoding: Annotated[str, typer.Option("--encoding", help="csv: utf-8 or gb18030")] = "utf-8",
+    by: Annotated[str, typer.Option("--by", help="who exported (recorded)")] = "cli",
+) -> None:
+    """Write the bank file of an approved run (held payments are left out)."""
+    if encoding not in ("utf-8", "gb18030"):
+        raise typer.BadParameter("--encoding must be utf-8 or gb18030")
+    with services(ctx) as svc:
+        n, amount = svc.payouts.export(run_id, fmt=fmt.value, out=out_file, by=by,
+                                       encoding=encoding)
+    out.print(f"{out_file}: {n} payments, {format_fen(amount)} ({fmt.value})")
+
+
+@report_app.command("payouts")
+def report_payouts(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option("--period", help="payment period YYYY-MM")],
+    by_dims: Annotated[str, typer.Option("--by")] = "program,department,region",
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+) -> None:
+    """Monthly payouts (approved runs) per program, department and region."""
+    month = _period(period)
+    try:
+        dims = parse_dimensions(by_dims)
+    except InvalidValue as e:
+        raise typer.BadParameter(str(e)) from None
+    with services(ctx) as svc:
+        svc.sync()
+        rows = payouts_report(svc.db, str(month), dims)
+    _print_rows(rows, fmt, title=f"payouts {month}")
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: ReportFormat, *, title: str) -> None:
+    if fmt is ReportFormat.json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    fields = list(rows[0]) if rows else list(REPORT_FIELDS)
+    if fmt is ReportFormat.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    table = Table(title=title)
+    for f in fields:
+        table.add_column(f, justify="right" if f in ("cases", "payments", "amount") else "left")
+    for r in rows:
+        table.add_row(*("" if r[f] is None else str(r[f]) for f in fields))
+    out.print(table)
 
 
 @projections_app.command("rebuild")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from aidledger.settings import Settings
+from disbursement.runs import Payouts
 from ledger.imports import Importer
 from ledger.programs import ProgramsConfig, load_programs
 from ledger.store import Database, LedgerApp, StoreURL, ensure_store, ledger_env
@@ -37,6 +38,12 @@ class Services:
     @cached_property
     def importer(self) -> Importer:
         return Importer(
+            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events
+        )
+
+    @cached_property
+    def payouts(self) -> Payouts:
+        return Payouts(
             self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events
         )
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from disbursement.checks import (
     check_shared_account,
     check_staff_account,
 )
+from disbursement.export import daifa_csv, pain001, run_lines, sha256
 from disbursement.entitlements import (
     NOTHING_PAID,
     EventTimeline,
@@ -396,6 +398,33 @@ class Payouts:
         self.app.save(payment)
         self.sync()
         return payment
+
+    # -- export ---------------------------------------------------------------------------
+
+    def export(self, run_id: str, *, fmt: str, out: Path, by: str, encoding: str = "utf-8",
+               now: datetime | None = None) -> tuple[int, int]:
+        """Write the bank file of an approved run; returns (payments, amount). Recorded."""
+        self.sync()
+        run = self._run(run_id)
+        if run.approved_by is None:
+            raise RunClosed(f"run {run_id} is not approved: only approved runs are exported")
+        lines = run_lines(self.db, run_id)
+        if fmt == "pain001":
+            data = pain001(run_id, lines, self.config, created=now or datetime.now(UTC))
+        elif fmt == "csv":
+            data = daifa_csv(lines, self.config, encoding=encoding)
+        else:
+            raise AidLedgerError(f"unknown export format {fmt!r}: use pain001 or csv")
+        tmp = out.with_name(out.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(out)  # never leave a half-written bank file under the real name
+        amount = sum(x.amount for x in lines)
+        run.trigger_event(PayoutRun.Exported, by=by, run_id=run_id, format=fmt,
+                          filename=out.name, sha256=sha256(data), payments=len(lines),
+                          amount=amount)
+        self.app.save(run)
+        self.sync()
+        return len(lines), amount
 
     def _run(self, run_id: str) -> PayoutRun:
         try:

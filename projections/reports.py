@@ -1,0 +1,63 @@
+"""Reports from the read models: monthly payouts per program, department and region."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ledger.errors import InvalidValue
+from ledger.money import format_fen
+from ledger.store import Database
+
+#: `--by` dimensions and the payments column each groups on.
+DIMENSIONS = {
+    "program": "program",
+    "department": "department",
+    "region": "county",  # county: the first 6 digits of the region code
+    "village": "region_code",  # the full 6- or 12-digit code
+    "kind": "kind",
+}
+REPORT_FIELDS = ("period", "program", "department", "region_code", "cases", "payments", "amount")
+
+
+def parse_dimensions(text: str) -> list[str]:
+    dims = [d.strip() for d in text.split(",") if d.strip()]
+    unknown = [d for d in dims if d not in DIMENSIONS]
+    if unknown or ("region" in dims and "village" in dims):
+        raise InvalidValue(
+            f"--by takes a comma list of {', '.join(DIMENSIONS)} (region or village, not both)"
+        )
+    return dims
+
+
+def payouts_report(db: Database, period: str, dims: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows of period, program, department, region_code, cases, payments, amount.
+
+    Counts payments of approved runs whose payment period is ``period`` (arrears for October
+    paid in December count in October). A dimension not grouped on is null.
+    """
+    cols = [DIMENSIONS[d] for d in dims]
+    select = ", ".join(cols) + (", " if cols else "")
+    group = f"GROUP BY {', '.join(cols)} ORDER BY {', '.join(cols)}" if cols else ""
+    rows = db.query(
+        f"SELECT {select}COUNT(DISTINCT case_id), COUNT(*), COALESCE(SUM(amount), 0) "
+        f"FROM payments WHERE period = ? AND approved = 1 {group}",
+        (period,),
+    )
+    out = []
+    for row in rows:
+        values = dict(zip(cols, row, strict=False))
+        cases, payments, amount = row[len(cols):]
+        if not cols and payments == 0:
+            continue
+        record: dict[str, Any] = {
+            "period": period,
+            "program": values.get("program"),
+            "department": values.get("department"),
+            "region_code": values.get("county", values.get("region_code")),
+        }
+        if "kind" in values:
+            record["kind"] = values["kind"]
+        record.update(cases=int(cases), payments=int(payments), amount=format_fen(int(amount)))
+        out.append(record)
+    return out
