@@ -14,8 +14,11 @@ from rich.table import Table
 from aidledger.settings import Settings
 from aidledger.wiring import Services, open_services
 from ledger.case import CASE_COLUMNS, case_aggregate_id
+from ledger.errors import NotAuthorised
 from ledger.history import case_history
 from ledger.money import format_fen, parse_fen
+from ledger.period import Period
+from projections.reports import payouts_report
 from ledger.synthetic import DEATH_COLUMNS, STAFF_COLUMNS, County, generate_county, write_csv
 
 DEMO_CASES = 3000
@@ -48,6 +51,7 @@ def run_demo(out: Console, *, keep: Path | None = None) -> None:
             _import(svc, out, "cases", changes, by=finance)
             _print_registers(svc, out)
             _print_history(svc, out, changed_case)
+            _run_month(svc, out, county, work, preparer=finance, approver=county.staff[2]["staff_id"])
         finally:
             svc.close()
     out.print(f"done in {time.perf_counter() - started:.1f} s")
@@ -93,6 +97,47 @@ def _monthly_changes(county: County, work: Path) -> tuple[Path, str]:
         writer.writeheader()
         writer.writerows(rows)
     return path, rows[0]["case_id"]
+
+
+def _run_month(svc: Services, out: Console, county: County, work: Path, *, preparer: str,
+               approver: str) -> None:
+    """Prepare December, have a second person approve it, export the bank file."""
+    period = Period.parse("2026-12")
+    first = svc.payouts.prepare(period.previous(), program=None, by=preparer)
+    svc.payouts.approve(first.run_id or "", by=approver)
+    out.print(f"November run {first.run_id}: {first.payments} payments, "
+              f"{format_fen(first.amount)}, approved by {approver}")
+    result = svc.payouts.prepare(period, program=None, by=preparer)
+    run_id = result.run_id or ""
+    out.print(f"December run {run_id} prepared by {preparer}: {result.payments} payments, "
+              f"{format_fen(result.amount)}; {result.held} held by pre-payment checks; "
+              f"{result.recoveries} recoveries ({format_fen(result.recovery_amount)} to recover)")
+    try:
+        svc.payouts.approve(run_id, by=preparer)
+    except NotAuthorised as e:
+        out.print(f"  approval by the preparer refused: {e}")
+    svc.payouts.approve(run_id, by=approver)
+    bank_file = work / f"{run_id}.xml"
+    n, amount = svc.payouts.export(run_id, fmt="pain001", out=bank_file, by=preparer)
+    out.print(f"  approved by {approver}; pain.001 written: {n} payments, {format_fen(amount)}")
+    rows = payouts_report(svc.db, str(period), ["program", "department"])
+    table = Table(title=f"payouts {period} by program and department (approved runs)")
+    for col in ("program", "department", "cases", "payments", "amount"):
+        table.add_column(col, justify="right" if col in ("cases", "payments", "amount") else "left")
+    for r in rows:
+        table.add_row(r["program"], r["department"], str(r["cases"]), str(r["payments"]), r["amount"])
+    out.print(table)
+    findings = svc.db.query(
+        "SELECT type, severity, COUNT(*) FROM findings WHERE period = ? "
+        "GROUP BY type, severity ORDER BY type", (str(period),))
+    table = Table(title=f"findings {period} (payments held before export)")
+    for col in ("type", "severity", "findings"):
+        table.add_column(col)
+    for t, sev, n_found in findings:
+        table.add_row(t, sev, str(n_found))
+    out.print(table)
+    planted = {k: len(v) for k, v in county.seeded.items()}
+    out.print(f"planted in the generated county: {planted}")
 
 
 def _print_registers(svc: Services, out: Console) -> None:

@@ -56,7 +56,7 @@ from ledger.payment import (
 )
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
-from ledger.store import Database, LedgerApp, as_date, select_events_of
+from ledger.store import Database, LedgerApp, as_date, save_batch, select_events_of
 
 Progress = Callable[[int], None]
 
@@ -149,7 +149,7 @@ class Payouts:
                 PayoutRun.PaymentsAdded, by=by, run_id=run.run_id, payments=counts["payments"],
                 amount=counts["amount"], held=counts["held"], recoveries=counts["recoveries"],
             )
-            self.app.save(run, *pending)
+            save_batch(self.app, [run, *pending])
             if progress:
                 progress(counts["cases"])
             pending = []

@@ -38,7 +38,7 @@ from ledger.registry import (
     file_aggregate_id,
     staff_aggregate_id,
 )
-from ledger.store import Database, LedgerApp, as_date
+from ledger.store import Database, LedgerApp, as_date, save_batch
 from ledger.validation import duplicate_keys, validate_cases, validate_deaths, validate_staff
 
 Kind = Literal["cases", "deaths", "staff"]
@@ -311,13 +311,13 @@ class Importer:
             batch.append(aggregate)
             pending += len(aggregate.pending_events)
             if pending >= self.batch_events:
-                self.app.save(*batch)
+                save_batch(self.app, batch)
                 written += pending
                 if progress:
                     progress(len(batch))
                 batch, pending = [], 0
         if batch:
-            self.app.save(*batch)
+            save_batch(self.app, batch)
             written += pending
             if progress:
                 progress(len(batch))

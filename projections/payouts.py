@@ -62,6 +62,9 @@ class PayoutsModel(ReadModel):
     def _apply_one(self, tx: Tx, e: LedgerEvent) -> None:
         if isinstance(e, Payment.Released):
             tx.execute("UPDATE payments SET held = '' WHERE payment_id = ?", (e.payment_id,))
+            self._add_monthly(tx, "SELECT period, program, department, county, kind, 1, amount "
+                              "FROM payments WHERE payment_id = ? AND approved = 1",
+                              (e.payment_id,))
         elif isinstance(e, PayoutRun.Prepared):
             tx.execute(
                 "INSERT INTO runs (run_id, period, scope, seq, status, prepared_by, payments, "
@@ -98,14 +101,21 @@ class PayoutsModel(ReadModel):
             (e.by, e.timestamp.isoformat(), e.override_reason, e.run_id),
         )
         tx.execute("UPDATE payments SET approved = 1 WHERE run_id = ?", (e.run_id,))
-        totals = tx.execute(
+        PayoutsModel._add_monthly(
+            tx,
             "SELECT period, program, department, county, kind, COUNT(*), SUM(amount) "
-            "FROM payments WHERE run_id = ? GROUP BY period, program, department, county, kind "
+            "FROM payments WHERE run_id = ? AND held = '' "
+            "GROUP BY period, program, department, county, kind "
             "UNION ALL "
             "SELECT period, program, department, county, 'recovery', COUNT(*), SUM(amount) "
             "FROM recoveries WHERE run_id = ? GROUP BY period, program, department, county",
             (e.run_id, e.run_id),
-        ).fetchall()
+        )
+
+    @staticmethod
+    def _add_monthly(tx: Tx, select: str, params: Sequence[Any]) -> None:
+        """Add the (period, program, department, county, kind, items, amount) rows selected."""
+        totals = tx.execute(select, params).fetchall()
         tx.executemany(
             "INSERT INTO payouts_monthly (period, program, department, county, kind, items, "
             "amount) VALUES (?, ?, ?, ?, ?, ?, ?) "

@@ -61,6 +61,10 @@ CASE_SELECT = f"SELECT {', '.join(_CASE_TABLE_COLUMNS)} FROM cases"
 def load_cases(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, tuple[CaseState, int]]:
     """Current state and aggregate version of the given cases (those that exist)."""
     out: dict[str, tuple[CaseState, int]] = {}
+    count = "SELECT COUNT(*) FROM cases"
+    empty = (db.query(count) if isinstance(db, Database) else db.execute(count).fetchall())[0][0] == 0
+    if empty:
+        return out
     for chunk in _chunks(list(case_ids)):
         sql = f"{CASE_SELECT} WHERE case_id IN ({', '.join('?' * len(chunk))})"
         rows = db.query(sql, chunk) if isinstance(db, Database) else db.execute(sql, chunk).fetchall()
@@ -88,6 +92,7 @@ class CasesModel(ReadModel):
             return
         current: dict[str, tuple[CaseState, int]] = {}
         by_aggregate: dict[Any, str] = {}
+        loaded_ids: list[str] = []
         missing = {
             e.originator_id for e in events if not isinstance(e, Case.Approved)
         } - {e.originator_id for e in events if isinstance(e, Case.Approved)}
@@ -95,6 +100,7 @@ class CasesModel(ReadModel):
             for chunk in _chunks(sorted(str(m) for m in missing)):
                 sql = f"{CASE_SELECT} WHERE aggregate_id IN ({', '.join('?' * len(chunk))})"
                 for row in tx.execute(sql, chunk).fetchall():
+                    loaded_ids.append(row[0])
                     by_aggregate[row[1]] = row[0]
                     current[row[0]] = (case_state_from_row(row), int(row[2]))
         for e in events:
@@ -107,15 +113,19 @@ class CasesModel(ReadModel):
                 e.apply_state(state)
                 current[case_id] = (state, e.originator_version)
         aggregate_of = {case_id: agg for agg, case_id in by_aggregate.items()}
-        rows = [
-            (
+        loaded = set(loaded_ids)
+        new_rows, changed_rows = [], []
+        for s, version in current.values():
+            row = (
                 s.case_id, aggregate_of[s.case_id], version,
                 *(getattr(s, c) for c in CASE_COLUMNS[1:]),
                 county_of(s.region_code), s.start,
             )
-            for s, version in current.values()
-        ]
-        tx.executemany(_upsert("cases", _CASE_TABLE_COLUMNS, "case_id"), rows)
+            (changed_rows if s.case_id in loaded else new_rows).append(row)
+        # A case's first event creates its row exactly once (the runner applies each event
+        # once), so new rows can be bulk-copied; rows that existed are updated.
+        tx.copy_rows("cases", _CASE_TABLE_COLUMNS, new_rows)
+        tx.executemany(_upsert("cases", _CASE_TABLE_COLUMNS, "case_id"), changed_rows)
 
 
 class StaffModel(ReadModel):

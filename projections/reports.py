@@ -34,14 +34,15 @@ def payouts_report(db: Database, period: str, dims: Sequence[str]) -> list[dict[
     """Rows of period, program, department, region_code, cases, payments, amount.
 
     Counts payments of approved runs whose payment period is ``period`` (arrears for October
-    paid in December count in October). A dimension not grouped on is null.
+    paid in December count in October). Payments held by a pre-payment check count once they
+    are released. A dimension not grouped on is null.
     """
     cols = [DIMENSIONS[d] for d in dims]
     select = ", ".join(cols) + (", " if cols else "")
     group = f"GROUP BY {', '.join(cols)} ORDER BY {', '.join(cols)}" if cols else ""
     rows = db.query(
         f"SELECT {select}COUNT(DISTINCT case_id), COUNT(*), COALESCE(SUM(amount), 0) "
-        f"FROM payments WHERE period = ? AND approved = 1 {group}",
+        f"FROM payments WHERE period = ? AND approved = 1 AND held = '' {group}",
         (period,),
     )
     out = []

@@ -226,13 +226,13 @@ def test_large_files_are_written_in_batches(svc: Services, tmp_path: Path,
     path = tmp_path / "county.csv"
     write_csv(path, county.cases, CASE_COLUMNS)
     saves: list[int] = []
-    original = svc.app.save
+    original = svc.app.events.put
 
-    def counting_save(*aggregates):  # type: ignore[no-untyped-def]
-        saves.append(sum(len(a.pending_events) for a in aggregates))
-        return original(*aggregates)
+    def counting_put(events, **kwargs):  # type: ignore[no-untyped-def]
+        saves.append(len(events))
+        return original(events, **kwargs)
 
-    monkeypatch.setattr(svc.app, "save", counting_save)
+    monkeypatch.setattr(svc.app.events, "put", counting_put)
     summary = load(svc, "cases", path)
     assert summary.new == 230
     # batch_events=50 in the test settings: 5 batches of cases plus the file record.
@@ -248,19 +248,19 @@ def test_an_import_that_crashed_half_way_completes_when_run_again(
     county = generate_county(cases=180, seed=5, frauds=False)
     path = tmp_path / "county.csv"
     write_csv(path, county.cases, CASE_COLUMNS)
-    original = svc.app.save
+    original = svc.app.events.put
     calls = {"n": 0}
 
-    def crash_on_third(*aggregates):  # type: ignore[no-untyped-def]
+    def crash_on_third(events, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("power cut")
-        return original(*aggregates)
+        return original(events, **kwargs)
 
-    monkeypatch.setattr(svc.app, "save", crash_on_third)
+    monkeypatch.setattr(svc.app.events, "put", crash_on_third)
     with pytest.raises(RuntimeError):
         load(svc, "cases", path)
-    monkeypatch.setattr(svc.app, "save", original)
+    monkeypatch.setattr(svc.app.events, "put", original)
     svc.sync()
     assert svc.db.query("SELECT COUNT(*) FROM cases") == [(100,)]
     summary = load(svc, "cases", path)

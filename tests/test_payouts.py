@@ -164,3 +164,52 @@ def test_held_payment_release_needs_another_person(svc: Services, payouts: Payou
         payouts.release(pid, by="S003", reason="checked")
     payouts.release(pid, by="S004", reason="death record was for a namesake; verified in person")
     assert svc.db.query("SELECT held FROM payments WHERE payment_id = ?", (pid,)) == [("",)]
+
+
+def test_rebuilt_payout_read_models_equal_incremental_ones(
+    svc: Services, payouts: Payouts, tmp_path: Path
+) -> None:
+    from projections.reports import payouts_report
+    from projections.runner import catch_up, reset
+
+    load(svc, "cases", FIXTURES / "cases.csv")
+    run_month(payouts, "2026-05")
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    ended = fixture_row("C005").replace("2026-03-01,,", "2026-03-01,2026-04-30,")
+    load(svc, "cases", case_rows(tmp_path, "end.csv", ended))
+    run_id = run_month(payouts, "2026-06")
+    ((held,),) = svc.db.query("SELECT payment_id FROM payments WHERE held <> ''")
+    payouts.release(held, by="S004", reason="verified alive at home visit")
+
+    def everything() -> dict[str, object]:
+        tables = ("runs", "payments", "recoveries", "findings", "payouts_monthly")
+        state: dict[str, object] = {
+            t: sorted(svc.db.query(f"SELECT * FROM {t}"), key=repr) for t in tables
+        }
+        for period in ("2026-05", "2026-06"):
+            for dims in (["program", "department", "region"], ["village", "kind"], []):
+                state[f"{period}/{dims}"] = payouts_report(svc.db, period, dims)
+        return state
+
+    incremental = everything()
+    assert incremental["recoveries"] and incremental["payouts_monthly"] and run_id
+    reset(svc.db, svc.models)
+    catch_up(svc.app, svc.db, svc.models, page_size=7)
+    assert everything() == incremental
+
+
+def test_monthly_read_model_agrees_with_the_report(svc: Services, payouts: Payouts) -> None:
+    from projections.reports import payouts_report
+
+    load(svc, "cases", FIXTURES / "cases.csv")
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    run_month(payouts, "2026-06")
+    report = {r["program"]: r["amount"] for r in payouts_report(svc.db, "2026-06", ["program"])}
+    monthly = {
+        program: f"{int(amount) // 100}.{int(amount) % 100:02d}"
+        for program, amount in svc.db.query(
+            "SELECT program, SUM(amount) FROM payouts_monthly WHERE period = '2026-06' "
+            "AND kind <> 'recovery' GROUP BY program")
+    }
+    assert report == monthly
+    assert "elderly" not in report  # its only payment is held (beneficiary died)
