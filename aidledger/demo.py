@@ -18,8 +18,8 @@ from ledger.errors import NotAuthorised
 from ledger.history import case_history
 from ledger.money import format_fen, parse_fen
 from ledger.period import Period
-from projections.reports import payouts_report
 from ledger.synthetic import DEATH_COLUMNS, STAFF_COLUMNS, County, generate_county, write_csv
+from projections.reports import payouts_report
 
 DEMO_CASES = 3000
 TODAY = date(2026, 11, 23)

@@ -22,4 +22,4 @@ class Settings(BaseSettings):
         default=None, description="base64 AES key: stored event payloads are encrypted"
     )
     batch_events: int = Field(default=2000, ge=1, description="events per write transaction")
-    page_size: int = Field(default=5000, ge=1, description="events per projection page")
+    page_size: int = Field(default=20000, ge=1, description="events per projection page")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from aidledger.settings import Settings
 from disbursement.runs import Payouts
@@ -38,18 +42,48 @@ class Services:
     @cached_property
     def importer(self) -> Importer:
         return Importer(
-            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events
+            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events,
+            follow=self.follow,
         )
+
+    @contextmanager
+    def follow(self) -> Iterator[None]:
+        """Keep the read models caught up from a second process while this one writes.
+
+        On two cores this overlaps a big import's (or run's) projection with its writes; the
+        tracking compare-and-set keeps each event applied once whichever process gets it.
+        """
+        ctx = multiprocessing.get_context("spawn")
+        stop = ctx.Event()
+        worker = ctx.Process(target=_follow_log, args=(self.settings, stop), daemon=True)
+        worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            worker.join(timeout=600)
 
     @cached_property
     def payouts(self) -> Payouts:
         return Payouts(
-            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events
+            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events,
+            follow=self.follow,
         )
 
     def close(self) -> None:
         self.db.close()
         self.app.close()
+
+
+def _follow_log(settings: Settings, stop: Any) -> None:
+    """Child process: catch the read models up until told to stop."""
+    svc = open_services(settings)
+    try:
+        while not stop.is_set():
+            if svc.sync() == 0:
+                stop.wait(0.05)
+    finally:
+        svc.close()
 
 
 def open_services(settings: Settings) -> Services:

@@ -21,8 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (  # noqa: E402
-    OUT, drop_store, fresh_store, git_revision, machine, peak_rss_mib, today, write_section,
+from benchmarks.common import (
+    OUT,
+    drop_store,
+    fresh_store,
+    git_revision,
+    machine,
+    peak_rss_mib,
+    today,
+    write_section,
 )
 
 RAW_TABLE = (
@@ -34,7 +41,13 @@ RAW_TABLE = (
 
 
 def make_files(cases: int) -> tuple[Path, Path]:
-    from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, iter_case_rows, staff_rows_for, write_csv
+    from ledger.synthetic import (
+        CASE_COLUMNS,
+        STAFF_COLUMNS,
+        iter_case_rows,
+        staff_rows_for,
+        write_csv,
+    )
 
     OUT.mkdir(parents=True, exist_ok=True)
     cases_path = OUT / f"cases_{cases}.csv"

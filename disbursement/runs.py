@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import BaseAggregate
 
 from disbursement.checks import (
     Beneficiary,
@@ -28,7 +27,6 @@ from disbursement.checks import (
     check_shared_account,
     check_staff_account,
 )
-from disbursement.export import daifa_csv, pain001, run_lines, sha256
 from disbursement.entitlements import (
     NOTHING_PAID,
     EventTimeline,
@@ -37,6 +35,7 @@ from disbursement.entitlements import (
     Timeline,
     dues,
 )
+from disbursement.export import daifa_csv, pain001, run_lines, sha256
 from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
 from ledger.errors import AidLedgerError, NotAuthorised, NotFound
 from ledger.money import format_fen
@@ -56,7 +55,7 @@ from ledger.payment import (
 )
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
-from ledger.store import Database, LedgerApp, as_date, save_batch, select_events_of
+from ledger.store import Database, EventBatch, LedgerApp, as_date, gc_paused, select_events_of
 
 Progress = Callable[[int], None]
 
@@ -110,7 +109,9 @@ class Payouts:
         *,
         batch_events: int = 2000,
         chunk_cases: int = 5000,
+        follow: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
+        self.follow = follow
         self.app = app
         self.db = db
         self.config = config
@@ -135,92 +136,100 @@ class Payouts:
         first = self._first_periods(programs, period)
         conflicts = self._conflicts(period)
         known_findings = {r[0] for r in self.db.query("SELECT finding_id FROM findings")}
-        pending: list[BaseAggregate[UUID]] = []
-        counts = defaultdict(int)
+        counts: dict[str, int] = defaultdict(int)
+        planned_run_id = run.run_id if run is not None else run_id_for(str(period), scope, next_seq)
 
-        def flush() -> None:
-            nonlocal run, pending
-            if not pending:
-                return
+        def run_totals(_items: int) -> list[Any]:
+            """The run's events for this batch, recorded in the same transaction."""
+            nonlocal run
             if run is None:
                 run = PayoutRun.prepare(period=str(period), scope=scope, seq=next_seq, by=by)
                 result.run_id, result.new_run = run.run_id, True
             run.trigger_event(
-                PayoutRun.PaymentsAdded, by=by, run_id=run.run_id, payments=counts["payments"],
-                amount=counts["amount"], held=counts["held"], recoveries=counts["recoveries"],
+                PayoutRun.PaymentsAdded, by=by, run_id=run.run_id,
+                **{k: counts.pop(k, 0) for k in ("payments", "amount", "held", "recoveries")},
             )
-            save_batch(self.app, [run, *pending])
-            if progress:
-                progress(counts["cases"])
-            pending = []
-            counts.clear()
+            return list(run.collect_events())
 
-        planned_run_id = run.run_id if run is not None else run_id_for(str(period), scope, next_seq)
-        for chunk in self._case_chunks(programs):
-            paid = self._paid_so_far(chunk)
-            events = select_events_of(
-                self.app, self.db, [case_aggregate_id(r.state.case_id) for r in chunk if r.version > 1]
-            )
-            for row in chunk:
-                s = row.state
-                prog = self.config.programs[s.program]
-                timeline: Timeline = (
-                    FixedTimeline(s) if row.version == 1
-                    else EventTimeline(events[case_aggregate_id(s.case_id)])
+        def advanced(_items: int) -> None:
+            if progress:
+                progress(counts.pop("cases", 0))
+
+        big = self.follow is not None and self._count_cases(programs) > 20_000
+        following = self.follow() if big and self.follow else nullcontext()
+        with following, gc_paused(), EventBatch(
+            self.app, self.batch_events, before_flush=run_totals, after_flush=advanced
+        ) as batch:
+            for chunk in self._case_chunks(programs):
+                paid = self._paid_so_far(chunk)
+                events = select_events_of(
+                    self.app, self.db,
+                    [case_aggregate_id(r.state.case_id) for r in chunk if r.version > 1],
                 )
-                pays, recs = dues(
-                    timeline, period=period, rule=prog.mid_month, first_period=first[s.program],
-                    paid=paid.get((s.case_id, s.program), NOTHING_PAID), died=row.died,
-                )
-                counts["cases"] += 1
-                for due in pays:
-                    terms = timeline.terms_on(max(timeline.start, due.period.first_day))
-                    held = [c for c in conflicts.get(s.case_id, [])]
-                    if row.died is not None:
-                        held += check_dead([_beneficiary(terms)], {s.id_number: row.died},
-                                           due.period.first_day)
-                    pid = payment_id(s.case_id, s.program, str(due.period), due.kind)
-                    pending.append(Payment._create(
-                        Payment.Instructed, id=payment_aggregate_id(pid), by=by,
-                        payment_id=pid, run_id=planned_run_id, case_id=s.case_id,
-                        program=s.program, department=prog.department,
-                        region_code=terms.region_code, period=str(due.period), kind=due.kind,
-                        amount=due.amount, payment_date=period.day(prog.payment_day),
-                        creditor_account=terms.bank_account, creditor_name=terms.account_name,
-                        id_number=terms.id_number, held=tuple(sorted({c.type for c in held})),
-                    ))
-                    counts["payments"] += 1
-                    counts["amount"] += due.amount
-                    result.payments += 1
-                    result.amount += due.amount
-                    result.by_kind[due.kind] += due.amount
-                    if held:
-                        counts["held"] += 1
-                        result.held += 1
-                    for c in held:
-                        fid = finding_id(c.type, s.case_id, str(due.period))
-                        if fid in known_findings:
-                            continue
-                        known_findings.add(fid)
-                        pending.append(self._finding(fid, c, s, str(due.period), pid, due.amount, by))
-                        result.findings += 1
-                for rec in recs:
-                    rid = recovery_id(s.case_id, s.program, str(rec.period))
-                    pending.append(Recovery._create(
-                        Recovery.Raised, id=recovery_aggregate_id(rid), by=by, recovery_id=rid,
-                        run_id=planned_run_id, case_id=s.case_id, program=s.program,
-                        department=prog.department, region_code=s.region_code,
-                        period=str(rec.period), amount=rec.amount, paid=rec.paid, owed=rec.owed,
-                        reason=rec.reason,
-                    ))
-                    counts["recoveries"] += 1
-                    result.recoveries += 1
-                    result.recovery_amount += rec.amount
-                if len(pending) >= self.batch_events:
-                    flush()
-        flush()
+                for row in chunk:
+                    s = row.state
+                    prog = self.config.programs[s.program]
+                    timeline: Timeline = (
+                        FixedTimeline(s) if row.version == 1
+                        else EventTimeline(events[case_aggregate_id(s.case_id)])
+                    )
+                    pays, recs = dues(
+                        timeline, period=period, rule=prog.mid_month,
+                        first_period=first[s.program],
+                        paid=paid.get((s.case_id, s.program), NOTHING_PAID), died=row.died,
+                    )
+                    counts["cases"] += 1
+                    for due in pays:
+                        terms = timeline.terms_on(max(timeline.start, due.period.first_day))
+                        held = list(conflicts.get(s.case_id, []))
+                        if row.died is not None:
+                            held += check_dead([_beneficiary(terms)], {s.id_number: row.died},
+                                               due.period.first_day)
+                        pid = payment_id(s.case_id, s.program, str(due.period), due.kind)
+                        batch.add(Payment.instruction(
+                            by=by, payment_id=pid, run_id=planned_run_id, case_id=s.case_id,
+                            program=s.program, department=prog.department,
+                            region_code=terms.region_code, period=str(due.period),
+                            kind=due.kind, amount=due.amount,
+                            payment_date=period.day(prog.payment_day),
+                            creditor_account=terms.bank_account,
+                            creditor_name=terms.account_name, id_number=terms.id_number,
+                            held=tuple(sorted({c.type for c in held})),
+                        ))
+                        counts["payments"] += 1
+                        counts["amount"] += due.amount
+                        result.payments += 1
+                        result.amount += due.amount
+                        result.by_kind[due.kind] += due.amount
+                        if held:
+                            counts["held"] += 1
+                            result.held += 1
+                        for c in held:
+                            fid = finding_id(c.type, s.case_id, str(due.period))
+                            if fid not in known_findings:
+                                known_findings.add(fid)
+                                batch.add_aggregate(
+                                    self._finding(fid, c, s, str(due.period), pid, due.amount, by))
+                                result.findings += 1
+                    for rec in recs:
+                        rid = recovery_id(s.case_id, s.program, str(rec.period))
+                        batch.add_aggregate(Recovery._create(
+                            Recovery.Raised, id=recovery_aggregate_id(rid), by=by,
+                            recovery_id=rid, run_id=planned_run_id, case_id=s.case_id,
+                            program=s.program, department=prog.department,
+                            region_code=s.region_code, period=str(rec.period), amount=rec.amount,
+                            paid=rec.paid, owed=rec.owed, reason=rec.reason,
+                        ))
+                        counts["recoveries"] += 1
+                        result.recoveries += 1
+                        result.recovery_amount += rec.amount
         self.sync()
         return result
+
+    def _count_cases(self, programs: Sequence[str]) -> int:
+        marks = ", ".join("?" * len(programs))
+        return int(self.db.query(
+            f"SELECT COUNT(*) FROM cases WHERE program IN ({marks})", programs)[0][0])
 
     def _finding(self, fid: str, c: Conflict, s: CaseState, period: str, pid: str,
                  amount: int, by: str) -> Finding:

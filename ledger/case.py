@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, ClassVar, Self
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from ledger.errors import AidLedgerError
 from ledger.events import LedgerAggregate, LedgerEvent, register_event_topics
 from ledger.ids import derived_id
@@ -125,8 +127,13 @@ class Case(LedgerAggregate):
             aggregate.state = self.initial_state()
 
         def initial_state(self) -> CaseState:
-            values = {n: getattr(self, n) for n in CASE_COLUMNS}
-            return CaseState(**values, start=self.effective_from)
+            # Positional on purpose: this runs once per case in every projection rebuild.
+            return CaseState(
+                self.case_id, self.program, self.region_code, self.name, self.id_number,
+                self.household_size, self.monthly_amount, self.effective_from,
+                self.effective_to, self.bank_account, self.account_name, self.decided_by,
+                self.approved_by, self.effective_from,
+            )
 
     class MonthlyAmountChanged(LedgerAggregate.Event, CaseDecision):
         TOPIC: ClassVar[str] = "aidledger.MonthlyAmountChanged"
@@ -190,9 +197,26 @@ class Case(LedgerAggregate):
     @classmethod
     def approve(cls, row: CaseRow, *, by: str, source: str) -> Self:
         """Open a case from its first decision row."""
-        values = {n: getattr(row, n) for n in CASE_COLUMNS}
-        return cls._create(
-            cls.Approved, id=case_aggregate_id(row.case_id), by=by, source=source, **values
+        event = cls.approval(row, by=by, source=source)
+        case: Self = event.mutate(None)
+        case.pending_events.append(event)
+        return case
+
+    @classmethod
+    def approval(cls, row: CaseRow, *, by: str, source: str) -> Case.Approved:
+        """The event that opens a case, without building the aggregate (for bulk imports).
+
+        A new case needs no checks beyond its row's validation, so a large import records
+        this event directly; it is exactly the event :meth:`approve` records.
+        """
+        return cls.Approved(
+            originator_id=case_aggregate_id(row.case_id),
+            originator_version=cls.INITIAL_VERSION,
+            timestamp=cls.Approved.create_timestamp(),
+            originator_topic=get_topic(cls),
+            by=by,
+            source=source,
+            **{n: getattr(row, n) for n in CASE_COLUMNS},
         )
 
     def decide(self, row: CaseRow, *, by: str, source: str) -> int:

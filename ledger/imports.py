@@ -13,8 +13,10 @@ completes it, because ids are derived from business keys and unchanged rows writ
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractContextManager, nullcontext
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Literal
 
 from eventsourcing.domain import BaseAggregate
 
-from ledger.case import CASE_COLUMNS, Case, CaseProgramChanged, CaseRow, case_aggregate_id
+from ledger.case import CASE_COLUMNS, Case, CaseRow, CaseState, case_aggregate_id
 from ledger.csvfile import read_rows
 from ledger.errors import InputRefused, NotAuthorised, Problem
 from ledger.programs import ProgramsConfig
@@ -38,7 +40,7 @@ from ledger.registry import (
     file_aggregate_id,
     staff_aggregate_id,
 )
-from ledger.store import Database, LedgerApp, as_date, save_batch
+from ledger.store import Database, EventBatch, LedgerApp, as_date, gc_paused
 from ledger.validation import duplicate_keys, validate_cases, validate_deaths, validate_staff
 
 Kind = Literal["cases", "deaths", "staff"]
@@ -96,6 +98,7 @@ class _Plan:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    events: int = 0
 
 
 class Importer:
@@ -109,12 +112,22 @@ class Importer:
         sync: Callable[[], object],
         *,
         batch_events: int = 2000,
+        follow: Callable[[], AbstractContextManager[None]] | None = None,
+        follow_above: int = 20_000,
     ) -> None:
         self.app = app
         self.db = db
         self.config = config
         self.sync = sync
         self.batch_events = batch_events
+        self.follow = follow
+        self.follow_above = follow_above
+
+    def _following(self, rows: int) -> AbstractContextManager[None]:
+        """A second process projecting while a big file is written (nothing for small ones)."""
+        if self.follow is not None and rows > self.follow_above:
+            return self.follow()
+        return nullcontext()
 
     def import_file(
         self,
@@ -148,8 +161,8 @@ class Importer:
             cases, problems = validate_cases(rows, self.config)
             self._refuse_if(source, problems)
             self._check_by(by)
-            plan, conflicts = self._plan_cases(cases, by=by, filename=path.name)
-            self._refuse_if(source, conflicts)
+            plan = self._import_cases(cases, source=source, by=by, filename=path.name,
+                                      progress=progress)
         elif kind == "staff":
             staff, problems = validate_staff(rows)
             self._refuse_if(source, problems + duplicate_keys(staff, _staff_key, "staff_id"))
@@ -161,15 +174,16 @@ class Importer:
             self._check_by(by)
             plan = self._plan_deaths(deaths, by=by, filename=path.name)
 
-        clock.lap("plan")
+        if plan.aggregates:
+            plan.events += self._write(plan.aggregates, progress)
+        clock.lap("write")
         summary.new, summary.changed, summary.unchanged = plan.new, plan.changed, plan.unchanged
-        summary.events = self._write(plan.aggregates, progress)
+        summary.events = plan.events
         record = ImportedFile.record(
             kind=kind, filename=path.name, sha256=sha, by=by, rows=summary.rows,
             new=plan.new, changed=plan.changed, unchanged=plan.unchanged,
         )
         self.app.save(record)
-        clock.lap("write")
         self.sync()
         clock.lap("project")
         summary.seconds = clock.laps
@@ -202,43 +216,51 @@ class Importer:
 
     # -- planning -------------------------------------------------------------------------
 
-    def _plan_cases(
-        self, rows: Sequence[tuple[int, CaseRow]], *, by: str, filename: str
-    ) -> tuple[_Plan, list[Problem]]:
+    def _import_cases(
+        self, rows: Sequence[tuple[int, CaseRow]], *, source: str, by: str, filename: str,
+        progress: Progress | None,
+    ) -> _Plan:
+        """Check the rows against the cases as they stand, then write their events streaming.
+
+        The only conflict a row can have with stored cases (a different program) is found
+        before anything is written; then events go out in batches and are dropped, so
+        memory holds the rows, not a million aggregates.
+        """
         from projections.registers import load_cases  # projections are ledger's readers
 
-        plan = _Plan()
-        conflicts: list[Problem] = []
         existing = load_cases(self.db, sorted({r.case_id for _, r in rows}))
+        self._refuse_if(source, program_conflicts(rows, existing))
+        plan = _Plan()
+        repeated = {cid for cid, n in Counter(r.case_id for _, r in rows).items() if n > 1}
         touched: dict[str, Case] = {}
-        for line, row in rows:
-            source = f"{filename}:{line}"
-            case = touched.get(row.case_id)
-            if case is None:
-                known = existing.get(row.case_id)
-                if known is None:
-                    case = Case.approve(row, by=by, source=source)
-                    touched[row.case_id] = case
-                    plan.aggregates.append(case)
-                    plan.new += 1
-                    continue
-                state, _version = known
-                if state.as_row() == row:
+        with self._following(len(rows)), gc_paused(), \
+                EventBatch(self.app, self.batch_events, after_flush=progress) as batch:
+            for line, row in rows:
+                source_line = f"{filename}:{line}"
+                case = touched.get(row.case_id)
+                if case is None:
+                    known = existing.get(row.case_id)
+                    if known is None:
+                        plan.new += 1
+                        if row.case_id in repeated:
+                            case = touched[row.case_id] = Case.approve(
+                                row, by=by, source=source_line)
+                            batch.add_aggregate(case)
+                        else:
+                            batch.add(Case.approval(row, by=by, source=source_line))
+                        continue
+                    if known[0].as_row() == row:
+                        plan.unchanged += 1
+                        continue
+                    case = touched[row.case_id] = self.app.repository.get(
+                        case_aggregate_id(row.case_id))
+                if case.decide(row, by=by, source=source_line):
+                    plan.changed += 1
+                    batch.add_aggregate(case)
+                else:
                     plan.unchanged += 1
-                    continue
-                case = self.app.repository.get(case_aggregate_id(row.case_id))
-                touched[row.case_id] = case
-                plan.aggregates.append(case)
-            try:
-                n = case.decide(row, by=by, source=source)
-            except CaseProgramChanged as e:
-                conflicts.append(Problem(line, "program", str(e), row.program))
-                continue
-            if n:
-                plan.changed += 1
-            else:
-                plan.unchanged += 1
-        return plan, conflicts
+        plan.events = batch.written
+        return plan
 
     def _plan_staff(
         self, rows: Sequence[tuple[int, StaffRow]], *, by: str, filename: str
@@ -304,21 +326,24 @@ class Importer:
         progress: Progress | None,
     ) -> int:
         """Save aggregates in batches of about `batch_events` events per transaction."""
-        written = 0
-        batch: list[BaseAggregate] = []  # type: ignore[type-arg]
-        pending = 0
-        for aggregate in aggregates:
-            batch.append(aggregate)
-            pending += len(aggregate.pending_events)
-            if pending >= self.batch_events:
-                save_batch(self.app, batch)
-                written += pending
-                if progress:
-                    progress(len(batch))
-                batch, pending = [], 0
-        if batch:
-            save_batch(self.app, batch)
-            written += pending
-            if progress:
-                progress(len(batch))
-        return written
+        with gc_paused(), EventBatch(self.app, self.batch_events, after_flush=progress) as batch:
+            for aggregate in aggregates:
+                batch.add_aggregate(aggregate)
+        return batch.written
+
+
+def program_conflicts(
+    rows: Sequence[tuple[int, CaseRow]], existing: Mapping[str, tuple[CaseState, int]]
+) -> list[Problem]:
+    """Rows that would move a case to another program (a new case_id is needed for that)."""
+    program = {case_id: state.program for case_id, (state, _) in existing.items()}
+    problems = []
+    for line, row in rows:
+        known = program.setdefault(row.case_id, row.program)
+        if known != row.program:
+            problems.append(Problem(
+                line, "program",
+                f"case {row.case_id} belongs to program {known}; a decision for "
+                f"{row.program} needs a new case_id", row.program,
+            ))
+    return problems

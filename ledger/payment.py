@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import date
-from typing import TYPE_CHECKING, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from uuid import UUID
+
+from eventsourcing.utils import get_topic
 
 from ledger.events import LedgerAggregate, register_event_topics
 from ledger.ids import derived_id
@@ -103,6 +105,22 @@ class Payment(LedgerAggregate):
     if TYPE_CHECKING:
         instructed: Payment.Instructed
         held: tuple[str, ...]
+
+    @classmethod
+    def instruction(cls, *, by: str, **fields: Any) -> Payment.Instructed:
+        """The event that creates a payment, built without the aggregate (bulk runs).
+
+        Its id is derived from ``payment_id``; a run of a million payments records these
+        events directly instead of building a million aggregates first.
+        """
+        return cls.Instructed(
+            originator_id=payment_aggregate_id(fields["payment_id"]),
+            originator_version=cls.INITIAL_VERSION,
+            timestamp=cls.Instructed.create_timestamp(),
+            originator_topic=get_topic(cls),
+            by=by,
+            **fields,
+        )
 
     def release(self, *, by: str, reason: str) -> None:
         """Release a held payment. The checks live in the service (it knows the run)."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from ledger.events import LedgerEvent
-from ledger.store import Database, LedgerApp, Tx
+from ledger.store import Database, LedgerApp, Tx, gc_paused
 
 TRACKING_TABLE = "aidledger_tracking"
 
@@ -74,6 +74,17 @@ def catch_up(
 
     ``on_page(position, head)`` is called after each committed page (for progress bars).
     """
+    with gc_paused():
+        return _catch_up(app, db, models, page_size, on_page)
+
+
+def _catch_up(
+    app: LedgerApp,
+    db: Database,
+    models: Sequence[ReadModel],
+    page_size: int,
+    on_page: Callable[[int, int], None] | None,
+) -> int:
     wanted = frozenset().union(*(m.topics for m in models))
     applied = 0
     pos = positions(db, models)

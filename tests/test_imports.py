@@ -267,3 +267,22 @@ def test_an_import_that_crashed_half_way_completes_when_run_again(
     assert (summary.new, summary.unchanged) == (80, 100)
     assert svc.db.query("SELECT COUNT(*) FROM cases") == [(180,)]
     assert load(svc, "cases", path).already_imported
+
+
+def test_projecting_from_a_second_process_while_importing_gives_the_same_read_models(
+    svc: Services, tmp_path: Path
+) -> None:
+    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
+    from projections.runner import catch_up, reset
+
+    with_staff(svc)
+    county = generate_county(cases=400, seed=9, frauds=False)
+    path = tmp_path / "county.csv"
+    write_csv(path, county.cases, CASE_COLUMNS)
+    svc.importer.follow_above = 10  # force the background follower for this small file
+    assert load(svc, "cases", path).new == 400
+    followed = sorted(svc.db.query("SELECT * FROM cases"))
+    assert len(followed) == 400
+    reset(svc.db, svc.models)
+    catch_up(svc.app, svc.db, svc.models)
+    assert sorted(svc.db.query("SELECT * FROM cases")) == followed

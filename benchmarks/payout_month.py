@@ -1,0 +1,190 @@
+"""Province-scale payout month on PostgreSQL: import, prepare, approve, export, rebuild.
+
+    .venv/bin/python benchmarks/payout_month.py --cases 1500000
+
+Each stage runs in its own child process (so its peak RSS is its own) against one fresh
+database. References measured in the same run and database: raw COPY of the case rows, and
+reading the whole notification log (with and without decoding) for the projection rebuild.
+Results replace the "Payout month" section of docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (
+    OUT,
+    drop_store,
+    fresh_store,
+    git_revision,
+    machine,
+    peak_rss_mib,
+    today,
+    write_section,
+)
+
+PERIOD = "2026-12"
+
+
+def _services(url: str):  # type: ignore[no-untyped-def]
+    from aidledger.settings import Settings
+    from aidledger.wiring import open_services
+
+    return open_services(Settings(database_url=url, batch_events=5000, page_size=20000))
+
+
+def stage(name: str, url: str, cases: int) -> dict[str, object]:
+    from ledger.period import Period
+
+    svc = _services(url)
+    t0 = time.perf_counter()
+    result: dict[str, object] = {"stage": name}
+    try:
+        if name == "import":
+            staff, case_file = files(cases)
+            svc.importer.import_file("staff", staff, by="S0001", today=date.today())
+            t0 = time.perf_counter()
+            s = svc.importer.import_file("cases", case_file, by="S0001", today=date.today())
+            result.update(items=s.new, phases=s.seconds)
+        elif name == "prepare":
+            r = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
+            result.update(items=r.payments, run_id=r.run_id, held=r.held)
+        elif name == "approve":
+            run_id = svc.db.query("SELECT run_id FROM runs WHERE period = ?", (PERIOD,))[0][0]
+            svc.payouts.approve(run_id, by="S0003")
+            result.update(items=1, run_id=run_id)
+        elif name == "export":
+            run_id = svc.db.query("SELECT run_id FROM runs WHERE period = ?", (PERIOD,))[0][0]
+            out = OUT / f"{run_id}.xml"
+            n, _ = svc.payouts.export(run_id, fmt="pain001", out=out, by="S0003")
+            result.update(items=n, bytes=out.stat().st_size)
+        elif name == "rebuild":
+            from projections.runner import catch_up, reset
+
+            reset(svc.db, svc.models)
+            t0 = time.perf_counter()
+            result.update(items=catch_up(svc.app, svc.db, svc.models, page_size=20000))
+        elif name == "log_read":
+            items, decoded = 0, 0.0
+            start = 1
+            while True:
+                page = svc.app.recorder.select_notifications(start=start, limit=20000)
+                if not page:
+                    break
+                items += len(page)
+                start = page[-1].id + 1
+            raw = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            start = 1
+            while True:
+                page = svc.app.recorder.select_notifications(start=start, limit=20000)
+                if not page:
+                    break
+                for n in page:
+                    svc.app.mapper.to_domain_event(n)
+                start = page[-1].id + 1
+            decoded = time.perf_counter() - t1
+            result.update(items=items, raw_seconds=raw, decoded_seconds=decoded)
+            t0 = time.perf_counter() - raw  # seconds = the raw read
+        elif name == "raw_copy":
+            from benchmarks.import_cases import RAW_TABLE, raw_rows
+            from ledger.case import CASE_COLUMNS
+
+            rows = raw_rows(files(cases)[1])
+            with svc.db.transaction() as tx:
+                tx.execute(RAW_TABLE)
+            t0 = time.perf_counter()
+            with svc.db.transaction() as tx:
+                tx.copy_rows("bench_raw_cases", CASE_COLUMNS, rows)
+            result.update(items=len(rows))
+        result["seconds"] = time.perf_counter() - t0
+        result["rss"] = peak_rss_mib()
+        return result
+    finally:
+        svc.close()
+
+
+def files(cases: int) -> tuple[Path, Path]:
+    from ledger.synthetic import (
+        CASE_COLUMNS,
+        STAFF_COLUMNS,
+        iter_case_rows,
+        staff_rows_for,
+        write_csv,
+    )
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    staff, case_file = OUT / f"staff_{cases}.csv", OUT / f"cases_{cases}.csv"
+    if not case_file.exists():
+        write_csv(staff, staff_rows_for(cases), STAFF_COLUMNS)
+        write_csv(case_file, iter_case_rows(cases=cases), CASE_COLUMNS)
+    return staff, case_file
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=1_500_000)
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    if args.stage:
+        print(json.dumps(stage(args.stage, args.url, args.cases)))
+        return
+    files(args.cases)
+    url = fresh_store("postgresql", "month")
+    results = {}
+    try:
+        for name in ("import", "prepare", "approve", "export", "log_read", "rebuild", "raw_copy"):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--stage", name, "--url", url, "--cases",
+                 str(args.cases)], capture_output=True, text=True,
+            )
+            if proc.returncode != 0:
+                sys.exit(f"stage {name} failed:\n{proc.stderr[-3000:]}")
+            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(name, results[name], flush=True)
+    finally:
+        drop_store(url)
+    r = results
+    rate = lambda s: float(r[s]["items"]) / float(r[s]["seconds"])  # noqa: E731
+    log = r["log_read"]
+    decode_rate = float(log["items"]) / float(log["decoded_seconds"])
+    lines = [
+        f"Run {today()} at commit {git_revision()} on {machine()}.",
+        f"Command: `.venv/bin/python benchmarks/payout_month.py --cases {args.cases}` "
+        "(PostgreSQL; each stage a separate process).",
+        "",
+        "| stage | items | seconds | items/s | peak RSS MiB |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("import", "prepare", "approve", "export", "rebuild"):
+        lines.append(
+            f"| {name} | {int(r[name]['items']):,} | {float(r[name]['seconds']):.1f} | "
+            f"{rate(name):,.0f} | {float(r[name]['rss']):.0f} |"
+        )
+    lines += [
+        "",
+        f"References in the same database: raw `COPY` of the case rows {rate('raw_copy'):,.0f} "
+        f"rows/s (import is {rate('import') / rate('raw_copy'):.2f} of it); reading the "
+        f"notification log {rate('log_read'):,.0f} events/s raw and {decode_rate:,.0f} events/s "
+        f"decoded (projection rebuild is {rate('rebuild') / rate('log_read'):.2f} of the raw "
+        f"read, {rate('rebuild') / decode_rate:.2f} of the decoded read).",
+        f"Import phases (s): {r['import']['phases']}.",
+    ]
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        write_section("Payout month", table)
+
+
+if __name__ == "__main__":
+    main()
