@@ -61,3 +61,31 @@ def test_unknown_case_exits_1(cli) -> None:  # type: ignore[no-untyped-def]
 def test_usage_errors_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("import", "cases", str(FIXTURES / "cases.csv")).exit_code == 2  # no --by
     assert cli("case", "history", "C1", "--as-of", "2026-02-30").exit_code == 2
+
+
+def test_monthly_payout_through_the_command_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001")
+    prepared = cli("payout", "prepare", "--period", "2026-04", "--by", "S003", "--format", "json")
+    doc = json.loads(prepared.stdout)
+    assert {"run_id", "payments", "amount"} <= set(doc)
+    assert (doc["payments"], doc["amount"]) == (5, "5111.00")
+    run_id = doc["run_id"]
+    assert cli("payout", "approve", run_id, "--by", "S003").exit_code == 1  # the preparer
+    assert cli("payout", "export", run_id, "--format", "pain001",
+               "--out", str(tmp_path / "x.xml")).exit_code == 1  # not approved yet
+    assert cli("payout", "approve", run_id, "--by", "S002").exit_code == 0
+    exported = cli("payout", "export", run_id, "--format", "pain001", "--out", str(tmp_path / "x.xml"))
+    assert exported.exit_code == 0 and (tmp_path / "x.xml").read_bytes().startswith(b"<?xml")
+    report = cli("report", "payouts", "--period", "2026-04", "--by", "program", "--format", "json")
+    rows = json.loads(report.stdout)
+    assert {r["program"]: (r["cases"], r["payments"], r["amount"]) for r in rows} == {
+        "dibao": (2, 2, "3640.00"), "tekun": (1, 1, "1180.50"), "elderly": (1, 1, "200.00"),
+        "disability_living": (1, 1, "90.50"),
+    }
+    assert all(set(r) >= {"period", "program", "department", "region_code", "cases",
+                          "payments", "amount"} for r in rows)
+    again = cli("payout", "prepare", "--period", "2026-04", "--by", "S003", "--format", "json")
+    assert json.loads(again.stdout)["payments"] == 0
+    as_csv = cli("report", "payouts", "--period", "2026-04", "--format", "csv")
+    assert as_csv.stdout.splitlines()[0] == "period,program,department,region_code,cases,payments,amount"
