@@ -27,6 +27,7 @@ from ledger.money import format_fen
 from ledger.period import Period, parse_date
 from projections.reports import REPORT_FIELDS, parse_dimensions, payouts_report
 from projections.runner import reset
+from reconciliation.service import list_findings
 
 app = typer.Typer(
     help="aidledger: event-sourced ledger and disbursement tracker for social assistance.",
@@ -39,6 +40,10 @@ case_app = typer.Typer(help="One case: its full history and its state as of a da
 projections_app = typer.Typer(help="Read models built from the event log.")
 payout_app = typer.Typer(help="The monthly payout: prepare, approve, release, export.")
 report_app = typer.Typer(help="Reports from the read models.")
+bank_app = typer.Typer(help="Bank return files: pain.002, camt.054, CSV 回盘 by profile.")
+finding_app = typer.Typer(help="Work a finding: assign, comment, resolve.")
+app.add_typer(bank_app, name="bank")
+app.add_typer(finding_app, name="finding")
 app.add_typer(import_app, name="import")
 app.add_typer(payout_app, name="payout")
 app.add_typer(report_app, name="report")
@@ -365,6 +370,135 @@ def _print_rows(rows: list[dict[str, Any]], fmt: ReportFormat, *, title: str) ->
     for r in rows:
         table.add_row(*("" if r[f] is None else str(r[f]) for f in fields))
     out.print(table)
+
+
+@payout_app.command("refund")
+def payout_refund(
+    ctx: typer.Context,
+    payment_id: str,
+    by: Annotated[str, _BY],
+    reason: Annotated[str, typer.Option("--reason")],
+) -> None:
+    """Mark a returned or rejected payment as refunded to the fund (not to be resent)."""
+    with services(ctx) as svc:
+        svc.payouts.refund(payment_id, by=by, reason=reason)
+    out.print(f"{payment_id} marked refunded by {by}")
+
+
+@bank_app.command("import")
+def bank_import(
+    ctx: typer.Context,
+    file: Path,
+    profile: Annotated[str | None, typer.Option("--profile", help="CSV bank profile")] = None,
+    by: Annotated[str, typer.Option("--by", help="who imported (recorded)")] = "bank",
+    fmt: Annotated[Format, _FMT] = Format.text,
+) -> None:
+    """Record a pain.002, camt.054 or CSV return file (kind detected from content)."""
+    if not file.is_file():
+        _fail(f"{file}: no such file")
+    with services(ctx) as svc:
+        s = svc.bank.import_file(file, profile=profile, by=by, today=date.today())
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(s.__dict__) + "\n")
+    elif s.already_imported:
+        out.print(f"{s.filename}: already imported ({s.file_id}); nothing recorded")
+    else:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.by_kind.items()))
+        out.print(f"{s.filename}: {s.kind}{f' ({s.profile})' if s.profile else ''}, "
+                  f"{s.entries} entries: {s.matched} matched ({kinds}), {s.unmatched} unmatched")
+
+
+@app.command()
+def reconcile(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="'today' for time-based checks")] = None,
+    fmt: Annotated[Format, _FMT] = Format.text,
+) -> None:
+    """Run every check for a period; raise the findings that are new."""
+    month, day = _period(period), _as_of(as_of)
+    with services(ctx) as svc:
+        r = svc.reconciliation.reconcile(month, as_of=day)
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(r.__dict__) + "\n")
+        return
+    raised = ", ".join(f"{t} {n}" for t, n in sorted(r.raised.items())) or "none"
+    out.print(f"reconciled {r.period} as of {r.as_of}: {r.payments} payments checked; "
+              f"new findings: {raised}; reopened {r.reopened}; open findings {r.open_total}")
+
+
+class Status(str, Enum):
+    open = "open"
+    all = "all"
+
+
+@app.command()
+def findings(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    type_: Annotated[str | None, typer.Option("--type")] = None,
+    status: Annotated[Status, typer.Option("--status")] = Status.open,
+    fmt: Annotated[HistoryFormat, typer.Option("--format")] = HistoryFormat.table,
+) -> None:
+    """List the findings of a period."""
+    month = _period(period)
+    with services(ctx) as svc:
+        svc.sync()
+        rows = list_findings(svc.db, period=str(month), type_=type_, status=status.value)
+    if fmt is HistoryFormat.json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"findings {month} ({status.value})")
+    for col in ("finding_id", "type", "severity", "program", "case_id", "amount", "status",
+                "assigned_to", "detail"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*("" if r[c] is None else str(r[c]) for c in (
+            "finding_id", "type", "severity", "program", "case_id", "amount", "status",
+            "assigned_to", "detail")))
+    out.print(table)
+
+
+@finding_app.command("assign")
+def finding_assign(ctx: typer.Context, finding_id: str,
+                   to: Annotated[str, typer.Option("--to", help="staff id")],
+                   by: Annotated[str, _BY]) -> None:
+    """Assign a finding to a staff member."""
+    with services(ctx) as svc:
+        svc.reconciliation.assign(finding_id, to=to, by=by)
+    out.print(f"{finding_id} assigned to {to}")
+
+
+@finding_app.command("comment")
+def finding_comment(ctx: typer.Context, finding_id: str,
+                    text: Annotated[str, typer.Option("--text")],
+                    by: Annotated[str, _BY]) -> None:
+    """Add a comment to a finding."""
+    with services(ctx) as svc:
+        svc.reconciliation.comment(finding_id, text=text, by=by)
+    out.print(f"{finding_id}: comment recorded")
+
+
+@finding_app.command("resolve")
+def finding_resolve(ctx: typer.Context, finding_id: str,
+                    reason: Annotated[str, typer.Option(
+                        "--reason", help="recovered, false_positive, corrected or referred")],
+                    by: Annotated[str, _BY],
+                    comment: Annotated[str, typer.Option("--comment")] = "") -> None:
+    """Resolve a finding with a reason."""
+    with services(ctx) as svc:
+        svc.reconciliation.resolve(finding_id, resolution=reason, comment=comment, by=by)
+    out.print(f"{finding_id} resolved ({reason})")
+
+
+@finding_app.command("history")
+def finding_history(ctx: typer.Context, finding_id: str) -> None:
+    """Every event of a finding (JSON)."""
+    with services(ctx) as svc:
+        events = svc.reconciliation.history(finding_id)
+    if not events:
+        _fail(f"no finding {finding_id!r}")
+    sys.stdout.write(json.dumps(events, ensure_ascii=False, indent=2) + "\n")
 
 
 @projections_app.command("rebuild")

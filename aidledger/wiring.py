@@ -11,6 +11,8 @@ from typing import Any
 
 from aidledger.settings import Settings
 from disbursement.runs import Payouts
+from reconciliation.bank import BankImports
+from reconciliation.service import Reconciliation
 from ledger.imports import Importer
 from ledger.programs import ProgramsConfig, load_programs
 from ledger.store import Database, LedgerApp, StoreURL, ensure_store, ledger_env
@@ -68,6 +70,16 @@ class Services:
         return Payouts(
             self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events,
             follow=self.follow,
+        )
+
+    @cached_property
+    def bank(self) -> BankImports:
+        return BankImports(self.app, self.db, self.sync, batch_events=self.settings.batch_events)
+
+    @cached_property
+    def reconciliation(self) -> Reconciliation:
+        return Reconciliation(
+            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events
         )
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
-from disbursement.checks import (
+from ledger.conflicts import (
     Beneficiary,
     Conflict,
     check_dead,
@@ -223,8 +223,74 @@ class Payouts:
                         counts["recoveries"] += 1
                         result.recoveries += 1
                         result.recovery_amount += rec.amount
+            for original in self._reissues_due(programs):
+                prog = self.config.programs[original["program"]]
+                pid = payment_id(original["case_id"], original["program"], original["period"],
+                                 "reissue", original["n"])
+                batch.add(
+                    Payment.instruction(
+                        by=by, payment_id=pid, run_id=planned_run_id,
+                        case_id=original["case_id"], program=original["program"],
+                        department=prog.department, region_code=original["region_code"],
+                        period=original["period"], kind="reissue", amount=original["amount"],
+                        payment_date=period.day(prog.payment_day),
+                        creditor_account=original["bank_account"],
+                        creditor_name=original["account_name"],
+                        id_number=original["id_number"], reissue_of=original["payment_id"],
+                    ),
+                    Payment.Reissued(
+                        originator_id=payment_aggregate_id(original["payment_id"]),
+                        originator_version=original["version"] + 1,
+                        timestamp=Payment.Reissued.create_timestamp(), by=by,
+                        payment_id=original["payment_id"], reissue_payment_id=pid,
+                        run_id=planned_run_id,
+                    ),
+                )
+                counts["payments"] += 1
+                counts["amount"] += original["amount"]
+                result.payments += 1
+                result.amount += original["amount"]
+                result.by_kind["reissue"] += original["amount"]
         self.sync()
         return result
+
+    def _reissues_due(self, programs: Sequence[str]) -> list[dict[str, Any]]:
+        """Returned or rejected payments whose case now has a corrected account or name."""
+        marks = ", ".join("?" * len(programs))
+        rows = self.db.query(
+            "SELECT p.payment_id, p.case_id, p.program, p.period, p.amount, p.version, "
+            "c.region_code, c.bank_account, c.account_name, c.id_number, "
+            "(SELECT COUNT(*) FROM payments r WHERE r.case_id = p.case_id AND "
+            " r.program = p.program AND r.period = p.period AND r.kind = 'reissue') + 1 "
+            "FROM payments p JOIN cases c ON c.case_id = p.case_id "
+            f"WHERE p.status IN ('returned', 'rejected') AND p.program IN ({marks}) "
+            "AND (c.bank_account <> p.creditor_account OR c.account_name <> p.creditor_name) "
+            "ORDER BY p.payment_id",
+            programs,
+        )
+        keys = ("payment_id", "case_id", "program", "period", "amount", "version",
+                "region_code", "bank_account", "account_name", "id_number", "n")
+        return [
+            {k: (int(v) if k in ("amount", "version", "n") else v) for k, v in zip(keys, r, strict=True)}
+            for r in rows
+        ]
+
+    def refund(self, pid: str, *, by: str, reason: str) -> None:
+        """Mark a returned or rejected payment refunded to the fund (it will not be resent)."""
+        self.sync()
+        self._check_staff(by)
+        rows = self.db.query("SELECT status FROM payments WHERE payment_id = ?", (pid,))
+        if not rows:
+            raise NotFound(f"no payment {pid!r}")
+        if rows[0][0] not in ("returned", "rejected"):
+            raise RunClosed(f"payment {pid} is {rows[0][0]}: only a returned or rejected "
+                            "payment can be marked refunded")
+        if not reason.strip():
+            raise AidLedgerError("a refund needs a reason")
+        payment: Payment = self.app.repository.get(payment_aggregate_id(pid))
+        payment.trigger_event(Payment.Refunded, by=by, payment_id=pid, reason=reason)
+        self.app.save(payment)
+        self.sync()
 
     def _count_cases(self, programs: Sequence[str]) -> int:
         marks = ", ".join("?" * len(programs))

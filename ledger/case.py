@@ -23,7 +23,7 @@ from ledger.events import LedgerAggregate, LedgerEvent, register_event_topics
 from ledger.ids import derived_id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseRow:
     """One validated row of a cases file: one decision on one case."""
 

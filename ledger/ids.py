@@ -11,8 +11,8 @@ from ledger.errors import InvalidValue
 # GB 11643-1999: weights for the first 17 digits, and the check character for sum mod 11.
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_ID = re.compile(r"^\d{17}[\dX]$")
-_REGION = re.compile(r"^\d{6}(\d{6})?$")
+_ID = re.compile(r"^[0-9]{17}[0-9X]$")
+_REGION = re.compile(r"^[0-9]{6}([0-9]{6})?$")
 _STAFF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
 #: Namespace for every derived aggregate id. Never change it: ids in stored events depend on it.

@@ -13,10 +13,10 @@ completes it, because ids are derived from business keys and unchanged rows writ
 from __future__ import annotations
 
 import hashlib
-from contextlib import AbstractContextManager, nullcontext
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Literal
 from eventsourcing.domain import BaseAggregate
 
 from ledger.case import CASE_COLUMNS, Case, CaseRow, CaseState, case_aggregate_id
-from ledger.csvfile import read_rows
+from ledger.csvfile import iter_rows
 from ledger.errors import InputRefused, NotAuthorised, Problem
 from ledger.programs import ProgramsConfig
 from ledger.registry import (
@@ -144,13 +144,9 @@ class Importer:
         sha = hashlib.sha256(data).hexdigest()
         summary = ImportSummary(kind=kind, filename=path.name, sha256=sha)
         source = str(path)
-        rows, problems = read_rows(data, COLUMNS[kind])
-        if problems:
-            raise InputRefused(source, problems)
-        summary.rows = len(rows)
-
+        problems: list[Problem] = []
+        rows = iter_rows(data, COLUMNS[kind], problems)
         self.sync()
-        clock.lap("read")
         previous = self._previous_import(kind, sha)
         if previous is not None:
             summary.already_imported = True
@@ -158,19 +154,23 @@ class Importer:
             return summary
 
         if kind == "cases":
-            cases, problems = validate_cases(rows, self.config)
-            self._refuse_if(source, problems)
+            cases, invalid = validate_cases(rows, self.config)
+            summary.rows = len(cases) + len({p.line for p in invalid})
+            self._refuse_if(source, problems + invalid)
+            clock.lap("validate")
             self._check_by(by)
             plan = self._import_cases(cases, source=source, by=by, filename=path.name,
                                       progress=progress)
         elif kind == "staff":
-            staff, problems = validate_staff(rows)
-            self._refuse_if(source, problems + duplicate_keys(staff, _staff_key, "staff_id"))
+            staff, invalid = validate_staff(rows)
+            summary.rows = len(staff)
+            self._refuse_if(source, problems + invalid + duplicate_keys(staff, _staff_key, "staff_id"))
             self._check_by(by, also={r.staff_id for _, r in staff})
             plan = self._plan_staff(staff, by=by, filename=path.name)
         else:
-            deaths, problems = validate_deaths(rows, today)
-            self._refuse_if(source, problems + duplicate_keys(deaths, _death_key, "id_number"))
+            deaths, invalid = validate_deaths(rows, today)
+            summary.rows = len(deaths)
+            self._refuse_if(source, problems + invalid + duplicate_keys(deaths, _death_key, "id_number"))
             self._check_by(by)
             plan = self._plan_deaths(deaths, by=by, filename=path.name)
 

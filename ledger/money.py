@@ -10,7 +10,7 @@ from typing import Any
 
 from ledger.errors import InvalidValue
 
-_AMOUNT = re.compile(r"^(?P<sign>-?)(?P<yuan>\d{1,13})(?:\.(?P<fen>\d{1,2}))?$")
+_AMOUNT = re.compile(r"^(?P<sign>-?)(?P<yuan>[0-9]{1,13})(?:\.(?P<fen>[0-9]{1,2}))?$")
 
 
 def parse_fen(text: str) -> int:

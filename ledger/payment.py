@@ -102,6 +102,62 @@ class Payment(LedgerAggregate):
         def apply(self, aggregate: Payment) -> None:
             aggregate.held = ()
 
+    class BankResult(LedgerAggregate.Event):
+        """Base of what a bank file reported for this payment (file and entry kept)."""
+
+        payment_id: str
+        file_id: str
+        entry_seq: int
+        entry_ref: str | None = None
+
+    class Executed(BankResult):
+        """The bank credited the beneficiary (camt.054 debit, CSV success row)."""
+
+        TOPIC: ClassVar[str] = "aidledger.PaymentExecuted"
+        amount: int | None
+        booking_date: date | None
+        value_date: date | None = None
+        creditor_name: str | None = None
+        creditor_account: str | None = None
+
+    class Rejected(BankResult):
+        """The bank refused the instruction (pain.002 RJCT, CSV failure row)."""
+
+        TOPIC: ClassVar[str] = "aidledger.PaymentRejected"
+        reason_code: str | None
+        reason_text: str | None
+        reported_on: date | None = None
+
+    class Returned(BankResult):
+        """Money came back after execution (camt.054 credit with return information)."""
+
+        TOPIC: ClassVar[str] = "aidledger.PaymentReturned"
+        amount: int | None
+        booking_date: date | None
+        reason_code: str | None
+        reason_text: str | None
+
+    class StatusReported(BankResult):
+        """A status report that is neither execution nor rejection (pain.002 ACCP, ACSC...)."""
+
+        TOPIC: ClassVar[str] = "aidledger.PaymentStatusReported"
+        status: str | None
+
+    class Reissued(LedgerAggregate.Event):
+        """A returned or rejected payment was paid again as a new payment (kind reissue)."""
+
+        TOPIC: ClassVar[str] = "aidledger.PaymentReissued"
+        payment_id: str
+        reissue_payment_id: str
+        run_id: str
+
+    class Refunded(LedgerAggregate.Event):
+        """A returned or rejected payment's money is back with the fund, not to be resent."""
+
+        TOPIC: ClassVar[str] = "aidledger.PaymentRefunded"
+        payment_id: str
+        reason: str
+
     if TYPE_CHECKING:
         instructed: Payment.Instructed
         held: tuple[str, ...]
@@ -214,8 +270,45 @@ class Recovery(LedgerAggregate):
         reason: str
 
 
+class BankFile(LedgerAggregate):
+    """A bank return file, recorded once (its id is its content hash)."""
+
+    class Imported(LedgerAggregate.Created):
+        TOPIC: ClassVar[str] = "aidledger.BankFileImported"
+        file_id: str
+        kind: str
+        filename: str
+        sha256: str
+        profile: str | None
+        entries: int
+        matched: int
+        unmatched: int
+
+    class EntriesUnmatched(LedgerAggregate.Event):
+        """Entries naming no payment the ledger instructed (kept for `unknown_payment`)."""
+
+        TOPIC: ClassVar[str] = "aidledger.BankEntriesUnmatched"
+        file_id: str
+        entries: tuple[dict[str, Any], ...]
+
+
+def bank_file_id(sha256: str) -> str:
+    return f"BF-{sha256[:20]}"
+
+
+def bank_file_aggregate_id(file_id: str) -> UUID:
+    return derived_id("bankfile", file_id)
+
+
+RESOLUTIONS = ("recovered", "false_positive", "corrected", "referred")
+
+
 class Finding(LedgerAggregate):
-    """Something reconciliation or a pre-payment check wants a person to look at."""
+    """Something reconciliation or a pre-payment check wants a person to look at.
+
+    Raised once (its id is stable from type and subject), then assigned, commented,
+    resolved with a reason from :data:`RESOLUTIONS`, and reopened if the cause recurs.
+    """
 
     class Raised(LedgerAggregate.Created):
         TOPIC: ClassVar[str] = "aidledger.FindingRaised"
@@ -231,7 +324,45 @@ class Finding(LedgerAggregate):
         amount: int | None
         detail: str
 
+        def apply(self, aggregate: Finding) -> None:
+            aggregate.status = "open"
+            aggregate.resolution = None
 
+    class Assigned(LedgerAggregate.Event):
+        TOPIC: ClassVar[str] = "aidledger.FindingAssigned"
+        finding_id: str
+        assignee: str
+
+    class Commented(LedgerAggregate.Event):
+        TOPIC: ClassVar[str] = "aidledger.FindingCommented"
+        finding_id: str
+        comment: str
+
+    class Resolved(LedgerAggregate.Event):
+        TOPIC: ClassVar[str] = "aidledger.FindingResolved"
+        finding_id: str
+        resolution: str
+        comment: str
+
+        def apply(self, aggregate: Finding) -> None:
+            aggregate.status = "resolved"
+            aggregate.resolution = self.resolution
+
+    class Reopened(LedgerAggregate.Event):
+        TOPIC: ClassVar[str] = "aidledger.FindingReopened"
+        finding_id: str
+        detail: str
+
+        def apply(self, aggregate: Finding) -> None:
+            aggregate.status = "open"
+            aggregate.resolution = None
+
+    if TYPE_CHECKING:
+        status: str
+        resolution: str | None
+
+
+register_event_topics(BankFile, "aidledger.BankFile")
 register_event_topics(Payment, "aidledger.Payment")
 register_event_topics(PayoutRun, "aidledger.PayoutRun")
 register_event_topics(Recovery, "aidledger.Recovery")

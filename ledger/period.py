@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from ledger.errors import InvalidValue
 
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 @dataclass(frozen=True, order=True)
@@ -68,7 +68,7 @@ class Period:
 
 def parse_date(text: str) -> date:
     """Parse an ISO ``YYYY-MM-DD`` date, refusing other shapes."""
-    if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text.strip()):
         raise InvalidValue(f"malformed date {text!r}: expected YYYY-MM-DD")
     try:
         return date.fromisoformat(text.strip())

@@ -110,9 +110,13 @@ def load_programs(path: Path | None = None) -> ProgramsConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read programs config: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: programs config must be UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     for section, key_name in (("programs", "code"), ("departments", "code")):
+        if not isinstance(raw.get(section, {}), dict):
+            raise ConfigError(f"{path}: [{section}] must be a table of tables ([{section}.CODE])")
         for code, body in (raw.get(section) or {}).items():
             if isinstance(body, dict):
                 body[key_name] = code

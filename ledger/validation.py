@@ -6,7 +6,7 @@ They never stop at the first problem: the caller refuses the file if any are ret
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import TypeVar
 
@@ -84,7 +84,7 @@ _EPOCH = date(1900, 1, 1)
 
 
 def validate_cases(
-    rows: Sequence[CsvRow], config: ProgramsConfig
+    rows: Iterable[CsvRow], config: ProgramsConfig
 ) -> tuple[list[tuple[int, CaseRow]], list[Problem]]:
     """Typed case rows with their line numbers, and every problem found."""
     good: list[tuple[int, CaseRow]] = []
@@ -126,7 +126,7 @@ def validate_cases(
     return good, problems
 
 
-def validate_staff(rows: Sequence[CsvRow]) -> tuple[list[tuple[int, StaffRow]], list[Problem]]:
+def validate_staff(rows: Iterable[CsvRow]) -> tuple[list[tuple[int, StaffRow]], list[Problem]]:
     """Typed staff rows with their line numbers, and every problem found."""
     good: list[tuple[int, StaffRow]] = []
     problems: list[Problem] = []
@@ -146,7 +146,7 @@ def validate_staff(rows: Sequence[CsvRow]) -> tuple[list[tuple[int, StaffRow]], 
 
 
 def validate_deaths(
-    rows: Sequence[CsvRow], today: date
+    rows: Iterable[CsvRow], today: date
 ) -> tuple[list[tuple[int, DeathRow]], list[Problem]]:
     """Typed death rows with their line numbers, and every problem found."""
     good: list[tuple[int, DeathRow]] = []

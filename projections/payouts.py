@@ -61,7 +61,8 @@ class PayoutsModel(ReadModel):
 
     def _apply_one(self, tx: Tx, e: LedgerEvent) -> None:
         if isinstance(e, Payment.Released):
-            tx.execute("UPDATE payments SET held = '' WHERE payment_id = ?", (e.payment_id,))
+            tx.execute("UPDATE payments SET held = '', version = ? WHERE payment_id = ?",
+                       (e.originator_version, e.payment_id))
             self._add_monthly(tx, "SELECT period, program, department, county, kind, 1, amount "
                               "FROM payments WHERE payment_id = ? AND approved = 1",
                               (e.payment_id,))
@@ -127,13 +128,40 @@ class PayoutsModel(ReadModel):
 
 
 class FindingsModel(ReadModel):
-    """``findings``: every finding with its current status."""
+    """``findings``: every finding with its current status, assignee and resolution."""
 
     name: ClassVar[str] = "findings"
     tables: ClassVar[tuple[str, ...]] = ("findings",)
-    topics: ClassVar[frozenset[str]] = frozenset({Finding.Raised.TOPIC})
+    topics: ClassVar[frozenset[str]] = frozenset({
+        Finding.Raised.TOPIC, Finding.Assigned.TOPIC, Finding.Commented.TOPIC,
+        Finding.Resolved.TOPIC, Finding.Reopened.TOPIC,
+    })
 
     def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
+        raised = [e for e in events if isinstance(e, Finding.Raised)]
+        if len(raised) == len(events):
+            self._insert(tx, raised)
+            return
+        for e in events:  # workflow events update rows raised earlier: keep log order
+            if isinstance(e, Finding.Raised):
+                self._insert(tx, [e])
+                continue
+            at = e.timestamp.isoformat()
+            if isinstance(e, Finding.Assigned):
+                tx.execute("UPDATE findings SET assigned_to = ?, updated_at = ? "
+                           "WHERE finding_id = ?", (e.assignee, at, e.finding_id))
+            elif isinstance(e, Finding.Commented):
+                tx.execute("UPDATE findings SET comments = comments + 1, updated_at = ? "
+                           "WHERE finding_id = ?", (at, e.finding_id))
+            elif isinstance(e, Finding.Resolved):
+                tx.execute("UPDATE findings SET status = 'resolved', resolution = ?, "
+                           "updated_at = ? WHERE finding_id = ?", (e.resolution, at, e.finding_id))
+            elif isinstance(e, Finding.Reopened):
+                tx.execute("UPDATE findings SET status = 'open', resolution = NULL, "
+                           "updated_at = ? WHERE finding_id = ?", (at, e.finding_id))
+
+    @staticmethod
+    def _insert(tx: Tx, events: Sequence[Finding.Raised]) -> None:
         rows = [
             (
                 e.finding_id, e.type, e.severity, e.period, e.program, e.department,
@@ -141,7 +169,6 @@ class FindingsModel(ReadModel):
                 e.timestamp.isoformat(),
             )
             for e in events
-            if isinstance(e, Finding.Raised)
         ]
         tx.executemany(
             f"INSERT INTO findings ({', '.join(_FINDING_COLUMNS)}) "

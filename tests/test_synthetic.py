@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger import case, registry
-from ledger.csvfile import decode, read_rows
+from ledger.csvfile import detect_encoding, read_rows
 from ledger.ids import birth_date, parse_id_number
 from ledger.money import parse_fen
 from ledger.programs import load_programs
@@ -362,7 +362,7 @@ def test_written_files_pass_the_importers_validation(
         assert write_csv(path, rows, columns, encoding=encoding) == len(rows)
         data = path.read_bytes()
         assert data.startswith(b"\xef\xbb\xbf") == (encoding == "utf-8-sig")
-        assert decode(data)[1] == encoding
+        assert detect_encoding(data) == encoding
         parsed, problems = read_rows(data, columns)
         assert problems == []
         assert [r.values for r in parsed] == rows

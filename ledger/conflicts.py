@@ -1,7 +1,8 @@
-"""Pre-payment checks: pure functions from who is about to be paid to the conflicts found.
+"""Conflicts between beneficiaries: pure rules used before payment and in reconciliation.
 
-A conflict holds the payment back from export and raises the finding type of SPEC.md for the
-period. Each check raises one conflict per case involved, so each can be worked on its own.
+Before payment a conflict holds the payment back from export; in reconciliation it raises the
+finding type of SPEC.md. Each rule gives one conflict per case involved, so each can be worked
+on its own.
 """
 
 from __future__ import annotations

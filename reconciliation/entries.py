@@ -1,0 +1,73 @@
+"""What a bank file says happened, parsed and independent of the file's format.
+
+Parsers (`camt054`, `pain002`, `csvreturn`) turn bytes into `BankEntry` values and know
+nothing of the ledger; matching and checks work on entries and know nothing of XML or CSV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+#: executed: the bank debited our account and credited the beneficiary (camt.054 DBIT, a CSV
+#:   success row); returned: money came back after execution (camt.054 CRDT with return
+#:   information); rejected: the bank refused the instruction (pain.002 RJCT, a CSV failure
+#:   row); accepted: a status report that is neither (pain.002 ACCP/ACSC/ACSP/ACTC/PDNG...).
+EntryKind = Literal["executed", "returned", "rejected", "accepted"]
+
+
+@dataclass(frozen=True, slots=True)
+class BankEntry:
+    """One payment-level result reported by a bank file."""
+
+    seq: int  # 1-based position of the entry in the file (for messages and provenance)
+    kind: EntryKind
+    end_to_end_id: str | None  # matches the ledger's payment id; None if the bank gave none
+    amount: int | None = None  # fen; None when the file does not state one (most pain.002)
+    currency: str | None = None
+    booking_date: date | None = None
+    value_date: date | None = None
+    creditor_name: str | None = None
+    creditor_account: str | None = None
+    reason_code: str | None = None  # ISO external code (AC01, AC04, AM05...) or the bank's
+    reason_text: str | None = None  # its meaning, or the bank's own words (户名不符)
+    entry_ref: str | None = None  # the bank's reference for the entry (NtryRef, AcctSvcrRef..)
+    status: str | None = None  # the raw status (ACSC, RJCT, 成功, 失败...)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStatus:
+    """A status that applies to a whole message or payment-information block (pain.002)."""
+
+    seq: int
+    scope: Literal["message", "payment_information"]
+    original_message_id: str
+    original_payment_information_id: str | None
+    status: str
+    reason_code: str | None = None
+    reason_text: str | None = None
+
+
+class BankFileRefused(ValueError):
+    """A bank file that cannot be read: unknown kind, malformed, or not what it claims."""
+
+
+#: ISO 20022 external status reason codes seen in returns, with their meaning.
+REASON_CODES: dict[str, str] = {
+    "AC01": "incorrect account number",
+    "AC04": "closed account number",
+    "AC06": "blocked account",
+    "AC13": "invalid debtor account type",
+    "AG01": "transaction forbidden",
+    "AM04": "insufficient funds",
+    "AM05": "duplication",
+    "BE04": "missing creditor address",
+    "DU01": "duplicate message id",
+    "FF01": "invalid file format",
+    "MD07": "end customer deceased",
+    "MS03": "not specified reason agent generated",
+    "NARR": "narrative",
+    "RC01": "bank identifier incorrect",
+    "RR01": "missing debtor account or identification",
+}

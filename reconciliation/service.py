@@ -1,0 +1,260 @@
+"""Reconciling a period, and working the findings it raises.
+
+`reconcile` runs every check of `checks` over the period's payments (approved runs, not held)
+and the bank entries that matched nothing. A finding is raised once (its id is derived from
+type and subject); re-running raises nothing twice; a finding whose cause disappears is kept,
+and one resolved as corrected or recovered is reopened if its cause is found again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+
+from ledger.errors import AidLedgerError, NotAuthorised, NotFound
+from ledger.payment import RESOLUTIONS, Finding, finding_aggregate_id, finding_id
+from ledger.period import Period
+from ledger.programs import ProgramsConfig
+from ledger.store import Database, EventBatch, LedgerApp, as_date, gc_paused
+from reconciliation import checks
+from reconciliation.checks import Draft, PaymentView, UnmatchedEntry
+
+#: Resolutions after which the same cause found again reopens the finding.
+REOPEN_AFTER = ("corrected", "recovered")
+
+_VIEW_SQL = (
+    "SELECT p.payment_id, p.case_id, p.program, p.department, p.region_code, p.period, p.kind, "
+    "p.amount, p.payment_date, p.creditor_account, p.creditor_name, p.id_number, p.status, "
+    "p.executions, p.executed_amount, p.executed_on, p.reported_account, p.reported_name, "
+    "p.result_on, p.result_reason, r.status = 'exported', p.reissue_of, d.date_of_death "
+    "FROM payments p JOIN runs r ON r.run_id = p.run_id "
+    "LEFT JOIN deaths d ON d.id_number = p.id_number "
+    "WHERE p.period = ? AND p.approved = 1 AND p.held = ''"
+)
+
+
+@dataclass
+class ReconcileResult:
+    period: str
+    as_of: str
+    payments: int = 0
+    raised: dict[str, int] = field(default_factory=dict)
+    reopened: int = 0
+    open_total: int = 0
+
+
+def _view(row: Sequence[Any]) -> tuple[PaymentView, date | None]:
+    (pid, case_id, program, dept, region, period, kind, amount, pay_date, acct, name, idn,
+     status, execs, ex_amount, ex_on, r_acct, r_name, res_on, res_reason, exported,
+     reissue_of, died) = row
+    return PaymentView(
+        pid, case_id, program, dept, region, period, kind, int(amount), as_date(pay_date),  # type: ignore[arg-type]
+        acct, name, idn, status, int(execs), None if ex_amount is None else int(ex_amount),
+        as_date(ex_on), r_acct, r_name, as_date(res_on), res_reason, bool(exported), reissue_of,
+    ), as_date(died)
+
+
+class Reconciliation:
+    """Checks a period against what the bank reported; findings and their workflow."""
+
+    def __init__(self, app: LedgerApp, db: Database, config: ProgramsConfig,
+                 sync: Callable[[], object], *, batch_events: int = 2000,
+                 chunk: int = 20000) -> None:
+        self.app = app
+        self.db = db
+        self.config = config
+        self.sync = sync
+        self.batch_events = batch_events
+        self.chunk = chunk
+
+    def reconcile(self, period: Period, *, as_of: date, by: str = "reconcile") -> ReconcileResult:
+        """Run every check for ``period`` with ``as_of`` as today; raise what is new."""
+        self.sync()
+        rules = self.config.reconciliation
+        result = ReconcileResult(period=str(period), as_of=as_of.isoformat())
+        known = {
+            fid: (status, resolution) for fid, status, resolution in self.db.query(
+                "SELECT finding_id, status, resolution FROM findings")
+        }
+        with gc_paused(), EventBatch(self.app, self.batch_events) as batch:
+            def emit(drafts: Sequence[Draft]) -> None:
+                for d in drafts:
+                    self._raise(d, known, batch, result, by)
+
+            for chunk in self._payment_chunks(period):
+                views = [v for v, _ in chunk]
+                deaths = {v.id_number: died for v, died in chunk if died is not None}
+                result.payments += len(views)
+                emit(checks.check_amount_mismatch(views))
+                emit(checks.check_account_mismatch(views))
+                emit(checks.check_name_mismatch(views))
+                emit(checks.check_late_payment(views))
+                emit(checks.check_missing_result(views, as_of, rules.missing_result_days))
+                emit(checks.check_returned_not_reissued(
+                    views, as_of, rules.returned_not_reissued_days))
+                emit(checks.check_paid_after_death(views, deaths))
+                emit([d for d in checks.check_duplicate_payment(views) if len(d.key) == 2])
+            emit([d for d in checks.check_duplicate_payment(self._slot_candidates(period))
+                  if len(d.key) == 4])
+            staff = self.db.query("SELECT staff_id, id_number, bank_account FROM staff")
+            emit(checks.check_beneficiaries(
+                self._beneficiary_candidates(period),
+                {code: p.excludes for code, p in self.config.programs.items()},
+                {a: s for s, _, a in staff}, {i: s for s, i, _ in staff},
+            ))
+            emit(checks.check_unknown_payment(self._unmatched(period)))
+        self.sync()
+        result.open_total = int(self.db.query(
+            "SELECT COUNT(*) FROM findings WHERE period = ? AND status = 'open'",
+            (str(period),))[0][0])
+        return result
+
+    def _raise(self, d: Draft, known: dict[str, tuple[str, str | None]], batch: EventBatch,
+               result: ReconcileResult, by: str) -> None:
+        fid = finding_id(d.type, *d.key)
+        state = known.get(fid)
+        if state is None:
+            p = d.payment
+            batch.add_aggregate(Finding._create(
+                Finding.Raised, id=finding_aggregate_id(fid), by=by, finding_id=fid,
+                type=d.type, severity=d.severity, period=d.period,
+                program=p.program if p else None, department=p.department if p else None,
+                region_code=p.region_code if p else None, case_id=p.case_id if p else None,
+                payment_id=p.payment_id if p else None, amount=d.amount, detail=d.detail,
+            ))
+            known[fid] = ("open", None)
+            result.raised[d.type] = result.raised.get(d.type, 0) + 1
+        elif state[0] == "resolved" and state[1] in REOPEN_AFTER:
+            finding: Finding = self.app.repository.get(finding_aggregate_id(fid))
+            finding.trigger_event(Finding.Reopened, by=by, finding_id=fid,
+                                  detail=f"found again: {d.detail}")
+            batch.add_aggregate(finding)
+            known[fid] = ("open", None)
+            result.reopened += 1
+
+    def _payment_chunks(self, period: Period) -> Iterator[list[tuple[PaymentView, date | None]]]:
+        after = ""
+        while True:
+            rows = self.db.query(
+                f"{_VIEW_SQL} AND p.payment_id > ? ORDER BY p.payment_id LIMIT ?",
+                (str(period), after, self.chunk),
+            )
+            if not rows:
+                return
+            yield [_view(r) for r in rows]
+            after = rows[-1][0]
+
+    def _slot_candidates(self, period: Period) -> list[PaymentView]:
+        """Payments sharing a case, program and slot with another executed one."""
+        rows = self.db.query(
+            f"{_VIEW_SQL} AND p.executions > 0 AND p.case_id IN ("
+            "SELECT case_id FROM payments WHERE period = ? AND executions > 0 "
+            "GROUP BY case_id, program, CASE WHEN kind = 'reissue' THEN 'regular' ELSE kind END "
+            "HAVING COUNT(*) > 1)",
+            (str(period), str(period)),
+        )
+        return [_view(r)[0] for r in rows]
+
+    def _beneficiary_candidates(self, period: Period) -> list[PaymentView]:
+        """Payments whose person or account appears twice, or belongs to staff."""
+        p = str(period)
+        rows = self.db.query(
+            f"{_VIEW_SQL} AND (p.id_number IN (SELECT id_number FROM payments WHERE period = ? "
+            "AND approved = 1 AND held = '' GROUP BY id_number HAVING COUNT(DISTINCT case_id) > 1) "
+            "OR p.creditor_account IN (SELECT creditor_account FROM payments WHERE period = ? "
+            "AND approved = 1 AND held = '' GROUP BY creditor_account "
+            "HAVING COUNT(DISTINCT case_id) > 1) "
+            "OR p.id_number IN (SELECT id_number FROM staff) "
+            "OR p.creditor_account IN (SELECT bank_account FROM staff))",
+            (p, p, p),
+        )
+        return [_view(r)[0] for r in rows]
+
+    def _unmatched(self, period: Period) -> list[UnmatchedEntry]:
+        rows = self.db.query(
+            "SELECT file_id, seq, kind, end_to_end_id, amount, booking_date, creditor_account "
+            "FROM bank_entries WHERE matched = 0 AND period = ?", (str(period),))
+        return [
+            UnmatchedEntry(f, int(s), k, e, None if a is None else int(a), as_date(b), c)
+            for f, s, k, e, a, b, c in rows
+        ]
+
+    # -- the finding workflow ----------------------------------------------------------------
+
+    def _finding(self, fid: str) -> Finding:
+        try:
+            return self.app.repository.get(finding_aggregate_id(fid))
+        except AggregateNotFoundError:
+            raise NotFound(f"no finding {fid!r}") from None
+
+    def _staff(self, staff_id: str) -> None:
+        if not self.db.query("SELECT 1 FROM staff WHERE staff_id = ?", (staff_id,)):
+            raise NotAuthorised(f"{staff_id!r} is not in the staff registry")
+
+    def assign(self, fid: str, *, to: str, by: str) -> None:
+        self._staff(by)
+        self._staff(to)
+        finding = self._finding(fid)
+        finding.trigger_event(Finding.Assigned, by=by, finding_id=fid, assignee=to)
+        self._save(finding)
+
+    def comment(self, fid: str, *, text: str, by: str) -> None:
+        self._staff(by)
+        if not text.strip():
+            raise AidLedgerError("a comment needs text")
+        finding = self._finding(fid)
+        finding.trigger_event(Finding.Commented, by=by, finding_id=fid, comment=text)
+        self._save(finding)
+
+    def resolve(self, fid: str, *, resolution: str, comment: str, by: str) -> None:
+        self._staff(by)
+        if resolution not in RESOLUTIONS:
+            raise AidLedgerError(f"resolution must be one of {', '.join(RESOLUTIONS)}")
+        finding = self._finding(fid)
+        if finding.status == "resolved":
+            raise AidLedgerError(f"finding {fid} is already resolved ({finding.resolution})")
+        finding.trigger_event(Finding.Resolved, by=by, finding_id=fid, resolution=resolution,
+                              comment=comment)
+        self._save(finding)
+
+    def _save(self, finding: Finding) -> None:
+        self.app.save(finding)
+        self.sync()
+
+    def history(self, fid: str) -> list[dict[str, Any]]:
+        from ledger.history import event_record
+
+        return [event_record(e) for e in self.app.events.get(finding_aggregate_id(fid))]  # type: ignore[arg-type]
+
+
+FINDING_FIELDS = (
+    "finding_id", "type", "severity", "period", "program", "department", "region_code",
+    "case_id", "payment_id", "amount", "detail", "status", "assigned_to", "resolution",
+    "raised_at",
+)
+
+
+def list_findings(db: Database, *, period: str, type_: str | None = None,
+                  status: str = "open") -> list[dict[str, Any]]:
+    """Findings of a period as JSON-ready records (amounts as "1234.50")."""
+    from ledger.money import format_fen
+
+    sql = f"SELECT {', '.join(FINDING_FIELDS)} FROM findings WHERE period = ?"
+    params: list[Any] = [period]
+    if type_:
+        sql += " AND type = ?"
+        params.append(type_)
+    if status == "open":
+        sql += " AND status = 'open'"
+    rows = db.query(sql + " ORDER BY type, case_id, finding_id", params)
+    out = []
+    for row in rows:
+        record = dict(zip(FINDING_FIELDS, row, strict=True))
+        if record["amount"] is not None:
+            record["amount"] = format_fen(int(record["amount"]))
+        out.append(record)
+    return out
