@@ -15,11 +15,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from itertools import groupby
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -48,18 +48,75 @@ class ExportLine:
     name: str
 
 
-def run_lines(db: Database, run_id: str) -> list[ExportLine]:
-    """The exportable (not held) payments of a run, in file order."""
+@dataclass(frozen=True)
+class ExportGroup:
+    """One PmtInf: a program and payment date, with its count and control sum."""
+
+    program: str
+    payment_date: date
+    count: int
+    amount: int
+
+
+_LINE_SQL = (
+    "SELECT payment_id, program, department, period, kind, amount, payment_date, "
+    "creditor_account, creditor_name FROM payments WHERE run_id = ? AND held = '' "
+)
+
+
+def _line(r: tuple[object, ...]) -> ExportLine:
+    return ExportLine(r[0], r[1], r[2], r[3], r[4], int(r[5]), as_date(r[6]), r[7], r[8])  # type: ignore[arg-type]
+
+
+def run_groups(db: Database, run_id: str) -> list[ExportGroup]:
+    """The exportable payments of a run, grouped as PmtInf blocks, in file order."""
     rows = db.query(
-        "SELECT payment_id, program, department, period, kind, amount, payment_date, "
-        "creditor_account, creditor_name FROM payments WHERE run_id = ? AND held = '' "
-        "ORDER BY program, payment_date, payment_id",
+        "SELECT program, payment_date, COUNT(*), SUM(amount) FROM payments "
+        "WHERE run_id = ? AND held = '' GROUP BY program, payment_date "
+        "ORDER BY program, payment_date",
         (run_id,),
     )
-    return [
-        ExportLine(r[0], r[1], r[2], r[3], r[4], int(r[5]), as_date(r[6]), r[7], r[8])  # type: ignore[arg-type]
-        for r in rows
-    ]
+    return [ExportGroup(p, as_date(d), int(n), int(a)) for p, d, n, a in rows]  # type: ignore[arg-type]
+
+
+def group_lines(db: Database, run_id: str, group: ExportGroup,
+                page: int = 20000) -> Iterator[ExportLine]:
+    """The payments of one block ordered by payment id, read a page at a time."""
+    after = ""
+    while True:
+        rows = db.query(
+            _LINE_SQL + "AND program = ? AND payment_date = ? AND payment_id > ? "
+            "ORDER BY payment_id LIMIT ?",
+            (run_id, group.program, group.payment_date, after, page),
+        )
+        if not rows:
+            return
+        yield from (_line(r) for r in rows)
+        after = rows[-1][0]
+
+
+def run_lines(db: Database, run_id: str) -> list[ExportLine]:
+    """The exportable (not held) payments of a run, in file order (small runs, tests)."""
+    return [x for g in run_groups(db, run_id) for x in group_lines(db, run_id, g)]
+
+
+class _Hashing:
+    """A binary file wrapper that hashes what is written through it."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.f.write(data)
+
+
+def _el(tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+    el = etree.Element(f"{{{PAIN001_NS}}}{tag}", attrs, nsmap={None: PAIN001_NS})
+    if text is not None:
+        el.text = text
+    return el
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -76,58 +133,83 @@ def _path(parent: etree._Element, tags: str, text: str) -> None:
     _sub(parent, last, text)
 
 
-def pain001(
-    run_id: str, lines: Sequence[ExportLine], config: ProgramsConfig, *, created: datetime,
-    initiator: str = "aidledger",
-) -> bytes:
-    """The pain.001.001.03 document for a run's payments."""
-    root = etree.Element(f"{{{PAIN001_NS}}}Document", nsmap={None: PAIN001_NS})
-    cstmr = _sub(root, "CstmrCdtTrfInitn")
-    hdr = _sub(cstmr, "GrpHdr")
-    _sub(hdr, "MsgId", run_id)
-    _sub(hdr, "CreDtTm", created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    _sub(hdr, "NbOfTxs", str(len(lines)))
-    _sub(hdr, "CtrlSum", format_fen(sum(x.amount for x in lines)))
-    _path(hdr, "InitgPty/Nm", initiator)
-    groups = groupby(lines, key=lambda x: (x.program, x.payment_date))
-    for n, ((program, pay_date), group_iter) in enumerate(groups, start=1):
-        group = list(group_iter)
-        dept = config.department_of(program)
-        info = _sub(cstmr, "PmtInf")
-        _sub(info, "PmtInfId", f"{run_id}-{n:03d}")
-        _sub(info, "PmtMtd", "TRF")
-        _sub(info, "BtchBookg", "true")
-        _sub(info, "NbOfTxs", str(len(group)))
-        _sub(info, "CtrlSum", format_fen(sum(x.amount for x in group)))
-        _sub(info, "ReqdExctnDt", pay_date.isoformat())
-        _path(info, "Dbtr/Nm", dept.debtor_name)
-        _path(info, "DbtrAcct/Id/Othr/Id", dept.debtor_account)
-        _path(info, "DbtrAgt/FinInstnId/BIC", dept.debtor_agent_bic)
-        _sub(info, "ChrgBr", "DEBT")
-        for x in group:
-            tx = _sub(info, "CdtTrfTxInf")
+def write_pain001(
+    out: BinaryIO, run_id: str, groups: Sequence[ExportGroup],
+    lines: Callable[[ExportGroup], Iterable[ExportLine]], config: ProgramsConfig, *,
+    created: datetime, initiator: str = "aidledger",
+) -> str:
+    """Stream the pain.001.001.03 document of a run to ``out``; returns its SHA-256.
+
+    Memory stays flat however many payments: totals come from ``groups``, transactions are
+    written one at a time.
+    """
+    sink = _Hashing(out)
+    with etree.xmlfile(sink, encoding="UTF-8") as xf:
+        xf.write_declaration()
+        with xf.element(f"{{{PAIN001_NS}}}Document", nsmap={None: PAIN001_NS}):
+            xf.write("\n")
+            with xf.element(f"{{{PAIN001_NS}}}CstmrCdtTrfInitn"):
+                xf.write("\n")
+                hdr = _el("GrpHdr")
+                _sub(hdr, "MsgId", run_id)
+                _sub(hdr, "CreDtTm", created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+                _sub(hdr, "NbOfTxs", str(sum(g.count for g in groups)))
+                _sub(hdr, "CtrlSum", format_fen(sum(g.amount for g in groups)))
+                _path(hdr, "InitgPty/Nm", initiator)
+                xf.write(hdr, pretty_print=True)
+                for n, group in enumerate(groups, start=1):
+                    _write_block(xf, run_id, n, group, lines(group), config)
+                xf.write("\n")
+    return sink.digest.hexdigest()
+
+
+def _write_block(xf: Any, run_id: str, n: int, group: ExportGroup,
+                 lines: Iterable[ExportLine], config: ProgramsConfig) -> None:
+    dept = config.department_of(group.program)
+    with xf.element(f"{{{PAIN001_NS}}}PmtInf"):
+        head = _el("Head")
+        _sub(head, "PmtInfId", f"{run_id}-{n:03d}")
+        _sub(head, "PmtMtd", "TRF")
+        _sub(head, "BtchBookg", "true")
+        _sub(head, "NbOfTxs", str(group.count))
+        _sub(head, "CtrlSum", format_fen(group.amount))
+        _sub(head, "ReqdExctnDt", group.payment_date.isoformat())
+        _path(head, "Dbtr/Nm", dept.debtor_name)
+        _path(head, "DbtrAcct/Id/Othr/Id", dept.debtor_account)
+        _path(head, "DbtrAgt/FinInstnId/BIC", dept.debtor_agent_bic)
+        _sub(head, "ChrgBr", "DEBT")
+        xf.write("\n")
+        for child in head:
+            xf.write(child, pretty_print=True)
+        label = config.programs[group.program].name
+        for x in lines:
+            tx = _el("CdtTrfTxInf")
             _path(tx, "PmtId/EndToEndId", x.payment_id)
             amt = _sub(tx, "Amt")
             _sub(amt, "InstdAmt", format_fen(x.amount), Ccy="CNY")
             _path(tx, "Cdtr/Nm", x.name)
             _path(tx, "CdtrAcct/Id/Othr/Id", x.account)
-            _path(tx, "RmtInf/Ustrd",
-                  f"{x.period} {config.programs[program].name} {x.kind}")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+            _path(tx, "RmtInf/Ustrd", f"{x.period} {label} {x.kind}")
+            xf.write(tx, pretty_print=True)
+    xf.write("\n")
 
 
-def daifa_csv(lines: Sequence[ExportLine], config: ProgramsConfig, *, encoding: str = "utf-8") -> bytes:
-    """The plain CSV 代发 file (layout in this module's docstring)."""
+def write_daifa_csv(out: BinaryIO, lines: Iterable[ExportLine], config: ProgramsConfig, *,
+                    encoding: str = "utf-8") -> str:
+    """Stream the plain CSV 代发 file (layout in this module's docstring); returns its SHA-256."""
+    sink = _Hashing(out)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for seq, x in enumerate(lines, start=1):
         writer.writerow((
             seq, x.payment_id, x.account, x.name, format_fen(x.amount), "CNY", x.program,
-            x.period, x.kind, x.payment_date.isoformat(), config.department_of(x.program).debtor_account,
+            x.period, x.kind, x.payment_date.isoformat(),
+            config.department_of(x.program).debtor_account,
         ))
-    return buffer.getvalue().encode(encoding)
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+        if seq % 5000 == 0:  # encode in slices: flat memory for a million rows
+            sink.write(buffer.getvalue().encode(encoding))
+            buffer.seek(0)
+            buffer.truncate()
+    sink.write(buffer.getvalue().encode(encoding))
+    return sink.digest.hexdigest()

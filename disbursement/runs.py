@@ -19,14 +19,6 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
-from ledger.conflicts import (
-    Beneficiary,
-    Conflict,
-    check_dead,
-    check_duplicate_beneficiary,
-    check_shared_account,
-    check_staff_account,
-)
 from disbursement.entitlements import (
     NOTHING_PAID,
     EventTimeline,
@@ -35,8 +27,16 @@ from disbursement.entitlements import (
     Timeline,
     dues,
 )
-from disbursement.export import daifa_csv, pain001, run_lines, sha256
+from disbursement.export import group_lines, run_groups, write_daifa_csv, write_pain001
 from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
+from ledger.conflicts import (
+    Beneficiary,
+    Conflict,
+    check_dead,
+    check_duplicate_beneficiary,
+    check_shared_account,
+    check_staff_account,
+)
 from ledger.errors import AidLedgerError, NotAuthorised, NotFound
 from ledger.money import format_fen
 from ledger.payment import (
@@ -382,8 +382,9 @@ class Payouts:
         instructed: dict[tuple[str, str], dict[tuple[Period, str], int]] = defaultdict(dict)
         approved: dict[tuple[str, str], dict[Period, int]] = defaultdict(lambda: defaultdict(int))
         for case_id, program, period, kind, amount, is_approved in self.db.query(
-            "SELECT case_id, program, period, kind, amount, approved FROM payments "
-            "WHERE case_id >= ? AND case_id <= ?", (lo, hi),
+            "SELECT p.case_id, p.program, p.period, p.kind, p.amount, r.status <> 'prepared' "
+            "FROM payments p JOIN runs r ON r.run_id = p.run_id "
+            "WHERE p.case_id >= ? AND p.case_id <= ?", (lo, hi),
         ):
             key, month = (case_id, program), Period.parse(period)
             instructed[key][(month, kind)] = int(amount)
@@ -437,7 +438,7 @@ class Payouts:
         totals = self.db.query(
             "SELECT p.program, p.department, SUM(p.amount) FROM payments p "
             "JOIN runs r ON r.run_id = p.run_id "
-            "WHERE r.period = ? AND p.held = '' AND (p.approved = 1 OR p.run_id = ?) "
+            "WHERE r.period = ? AND p.held = '' AND (r.status <> 'prepared' OR p.run_id = ?) "
             "GROUP BY p.program, p.department",
             (run.period, run.run_id),
         )
@@ -483,23 +484,25 @@ class Payouts:
         run = self._run(run_id)
         if run.approved_by is None:
             raise RunClosed(f"run {run_id} is not approved: only approved runs are exported")
-        lines = run_lines(self.db, run_id)
-        if fmt == "pain001":
-            data = pain001(run_id, lines, self.config, created=now or datetime.now(UTC))
-        elif fmt == "csv":
-            data = daifa_csv(lines, self.config, encoding=encoding)
-        else:
+        if fmt not in ("pain001", "csv"):
             raise AidLedgerError(f"unknown export format {fmt!r}: use pain001 or csv")
+        groups = run_groups(self.db, run_id)
         tmp = out.with_name(out.name + ".part")
-        tmp.write_bytes(data)
+        with tmp.open("wb") as f:
+            if fmt == "pain001":
+                digest = write_pain001(f, run_id, groups,
+                                       lambda g: group_lines(self.db, run_id, g), self.config,
+                                       created=now or datetime.now(UTC))
+            else:
+                lines = (x for g in groups for x in group_lines(self.db, run_id, g))
+                digest = write_daifa_csv(f, lines, self.config, encoding=encoding)
         tmp.replace(out)  # never leave a half-written bank file under the real name
-        amount = sum(x.amount for x in lines)
+        count, amount = sum(g.count for g in groups), sum(g.amount for g in groups)
         run.trigger_event(PayoutRun.Exported, by=by, run_id=run_id, format=fmt,
-                          filename=out.name, sha256=sha256(data), payments=len(lines),
-                          amount=amount)
+                          filename=out.name, sha256=digest, payments=count, amount=amount)
         self.app.save(run)
         self.sync()
-        return len(lines), amount
+        return count, amount
 
     def _run(self, run_id: str) -> PayoutRun:
         try:

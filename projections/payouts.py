@@ -14,7 +14,7 @@ from projections.runner import ReadModel
 PAYMENT_COLUMNS = (
     "payment_id", "run_id", "case_id", "program", "department", "region_code", "county",
     "period", "kind", "amount", "payment_date", "creditor_account", "creditor_name",
-    "id_number", "held", "reissue_of", "approved",
+    "id_number", "held", "reissue_of",
 )
 _RECOVERY_COLUMNS = (
     "recovery_id", "run_id", "case_id", "program", "department", "region_code", "county",
@@ -30,7 +30,7 @@ def _payment_row(e: Payment.Instructed) -> tuple[Any, ...]:
     return (
         e.payment_id, e.run_id, e.case_id, e.program, e.department, e.region_code,
         county_of(e.region_code), e.period, e.kind, e.amount, e.payment_date,
-        e.creditor_account, e.creditor_name, e.id_number, ",".join(e.held), e.reissue_of, 0,
+        e.creditor_account, e.creditor_name, e.id_number, ",".join(e.held), e.reissue_of,
     )
 
 
@@ -64,7 +64,7 @@ class PayoutsModel(ReadModel):
             tx.execute("UPDATE payments SET held = '', version = ? WHERE payment_id = ?",
                        (e.originator_version, e.payment_id))
             self._add_monthly(tx, "SELECT period, program, department, county, kind, 1, amount "
-                              "FROM payments WHERE payment_id = ? AND approved = 1",
+                              "FROM payments WHERE payment_id = ? AND run_id IN (SELECT run_id FROM runs WHERE status <> 'prepared')",
                               (e.payment_id,))
         elif isinstance(e, PayoutRun.Prepared):
             tx.execute(
@@ -101,7 +101,6 @@ class PayoutsModel(ReadModel):
             "override_reason = ? WHERE run_id = ?",
             (e.by, e.timestamp.isoformat(), e.override_reason, e.run_id),
         )
-        tx.execute("UPDATE payments SET approved = 1 WHERE run_id = ?", (e.run_id,))
         PayoutsModel._add_monthly(
             tx,
             "SELECT period, program, department, county, kind, COUNT(*), SUM(amount) "

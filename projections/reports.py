@@ -33,7 +33,7 @@ def parse_dimensions(text: str) -> list[str]:
 def payouts_report(db: Database, period: str, dims: Sequence[str]) -> list[dict[str, Any]]:
     """Rows of period, program, department, region_code, cases, payments, amount.
 
-    Counts payments of approved runs whose payment period is ``period`` (arrears for October
+    Counts payments of approved runs (a run's status, not a per-payment flag) whose payment period is ``period`` (arrears for October
     paid in December count in October). Payments held by a pre-payment check count once they
     are released. A dimension not grouped on is null.
     """
@@ -42,7 +42,7 @@ def payouts_report(db: Database, period: str, dims: Sequence[str]) -> list[dict[
     group = f"GROUP BY {', '.join(cols)} ORDER BY {', '.join(cols)}" if cols else ""
     rows = db.query(
         f"SELECT {select}COUNT(DISTINCT case_id), COUNT(*), COALESCE(SUM(amount), 0) "
-        f"FROM payments WHERE period = ? AND approved = 1 AND held = '' {group}",
+        f"FROM payments WHERE period = ? AND held = '' AND run_id IN (SELECT run_id FROM runs WHERE status <> 'prepared') {group}",
         (period,),
     )
     out = []

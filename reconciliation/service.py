@@ -33,7 +33,7 @@ _VIEW_SQL = (
     "p.result_on, p.result_reason, r.status = 'exported', p.reissue_of, d.date_of_death "
     "FROM payments p JOIN runs r ON r.run_id = p.run_id "
     "LEFT JOIN deaths d ON d.id_number = p.id_number "
-    "WHERE p.period = ? AND p.approved = 1 AND p.held = ''"
+    "WHERE p.period = ? AND r.status <> 'prepared' AND p.held = ''"
 )
 
 
@@ -164,9 +164,9 @@ class Reconciliation:
         p = str(period)
         rows = self.db.query(
             f"{_VIEW_SQL} AND (p.id_number IN (SELECT id_number FROM payments WHERE period = ? "
-            "AND approved = 1 AND held = '' GROUP BY id_number HAVING COUNT(DISTINCT case_id) > 1) "
+            "AND held = '' AND run_id IN (SELECT run_id FROM runs WHERE status <> 'prepared') GROUP BY id_number HAVING COUNT(DISTINCT case_id) > 1) "
             "OR p.creditor_account IN (SELECT creditor_account FROM payments WHERE period = ? "
-            "AND approved = 1 AND held = '' GROUP BY creditor_account "
+            "AND held = '' AND run_id IN (SELECT run_id FROM runs WHERE status <> 'prepared') GROUP BY creditor_account "
             "HAVING COUNT(DISTINCT case_id) > 1) "
             "OR p.id_number IN (SELECT id_number FROM staff) "
             "OR p.creditor_account IN (SELECT bank_account FROM staff))",

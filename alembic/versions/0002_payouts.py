@@ -29,7 +29,7 @@ def _statements(date: str, big: str) -> list[str]:
         f" county TEXT NOT NULL, period TEXT NOT NULL, kind TEXT NOT NULL, amount {big} NOT NULL,"
         f" payment_date {date} NOT NULL, creditor_account TEXT NOT NULL,"
         " creditor_name TEXT NOT NULL, id_number TEXT NOT NULL, held TEXT NOT NULL,"
-        " reissue_of TEXT, approved INTEGER NOT NULL)",
+        " reissue_of TEXT)",
         "CREATE INDEX payments_case_idx ON payments (case_id, program, period)",
         "CREATE INDEX payments_run_idx ON payments (run_id)",
         "CREATE INDEX payments_period_idx ON payments (period, program)",
@@ -45,6 +45,8 @@ def _statements(date: str, big: str) -> list[str]:
         f" payment_id TEXT, amount {big}, detail TEXT NOT NULL, status TEXT NOT NULL,"
         " raised_at TEXT NOT NULL)",
         "CREATE INDEX findings_period_idx ON findings (period, type)",
+        # A payment counts as paid once its run is approved (runs.status): no per-payment flag,
+        # so approving a run of a million payments updates one row.
         # Approved payouts per month, program, department, county and kind (recovery included):
         # the dashboards' view. `report payouts` counts distinct cases from `payments`.
         "CREATE TABLE payouts_monthly ("
