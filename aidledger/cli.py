@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -22,7 +22,7 @@ from aidledger.wiring import Services, open_services
 from ledger.case import case_aggregate_id
 from ledger.errors import AidLedgerError, InvalidValue
 from ledger.history import case_history
-from ledger.imports import ImportSummary
+from ledger.imports import ImportSummary, Kind
 from ledger.money import format_fen
 from ledger.period import Period, parse_date
 from projections.reports import REPORT_FIELDS, parse_dimensions, payouts_report
@@ -58,12 +58,12 @@ T = TypeVar("T")
 PROGRESS_THRESHOLD = 5000
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
 
 
-class HistoryFormat(str, Enum):
+class HistoryFormat(StrEnum):
     json = "json"
     table = "table"
 
@@ -73,8 +73,12 @@ def main(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Store: SQLite file (default ./aidledger.db) or postgresql://…",
-                     envvar="AIDLEDGER_DATABASE_URL", show_envvar=True),
+        typer.Option(
+            "--db",
+            help="Store: SQLite file (default ./aidledger.db) or postgresql://…",
+            envvar="AIDLEDGER_DATABASE_URL",
+            show_envvar=True,
+        ),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="Programs config TOML (default: shipped)")
@@ -123,8 +127,12 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None] | Non
         yield None
         return
     with Progress(
-        TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(), console=err, transient=True,
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
@@ -137,14 +145,18 @@ def init(ctx: typer.Context) -> None:
         out.print(f"store ready: {svc.store.describe()}")
 
 
-def _import(ctx: typer.Context, kind: str, file: Path, by: str, fmt: Format) -> None:
+def _import(ctx: typer.Context, kind: Kind, file: Path, by: str, fmt: Format) -> None:
     if not file.is_file():
         _fail(f"{file}: no such file")
     with services(ctx) as svc:
         rows = sum(1 for _ in file.open("rb"))
         with progress_bar(f"importing {file.name}", rows) as advance:
             summary = svc.importer.import_file(
-                kind, file, by=by, today=date.today(), progress=advance  # type: ignore[arg-type]
+                kind,
+                file,
+                by=by,
+                today=date.today(),
+                progress=advance,
             )
         _print_summary(summary, fmt)
 
@@ -172,7 +184,10 @@ _FMT = typer.Option("--format", help="text or json")
 
 @import_app.command("cases")
 def import_cases(
-    ctx: typer.Context, file: Path, by: Annotated[str, _BY], fmt: Annotated[Format, _FMT] = Format.text
+    ctx: typer.Context,
+    file: Path,
+    by: Annotated[str, _BY],
+    fmt: Annotated[Format, _FMT] = Format.text,
 ) -> None:
     """Import a cases file (decisions: new cases, amount/account changes, terminations)."""
     _import(ctx, "cases", file, by, fmt)
@@ -180,7 +195,10 @@ def import_cases(
 
 @import_app.command("deaths")
 def import_deaths(
-    ctx: typer.Context, file: Path, by: Annotated[str, _BY], fmt: Annotated[Format, _FMT] = Format.text
+    ctx: typer.Context,
+    file: Path,
+    by: Annotated[str, _BY],
+    fmt: Annotated[Format, _FMT] = Format.text,
 ) -> None:
     """Import a deaths file from the data-comparison feed."""
     _import(ctx, "deaths", file, by, fmt)
@@ -188,7 +206,10 @@ def import_deaths(
 
 @import_app.command("staff")
 def import_staff(
-    ctx: typer.Context, file: Path, by: Annotated[str, _BY], fmt: Annotated[Format, _FMT] = Format.text
+    ctx: typer.Context,
+    file: Path,
+    by: Annotated[str, _BY],
+    fmt: Annotated[Format, _FMT] = Format.text,
 ) -> None:
     """Import a staff registry file."""
     _import(ctx, "staff", file, by, fmt)
@@ -220,10 +241,16 @@ def _print_history_table(doc: dict[str, Any]) -> None:
         table.add_column(col)
     skip = {"type", "version", "by", "recorded_at", "effective_from"}
     for e in doc["events"]:
-        details = ", ".join(f"{k}={v}" for k, v in e.items() if k not in skip and v not in ("", None))
+        details = ", ".join(
+            f"{k}={v}" for k, v in e.items() if k not in skip and v not in ("", None)
+        )
         table.add_row(
-            str(e["version"]), e["type"], e["by"], e["recorded_at"][:19],
-            e["effective_from"] or "", details,
+            str(e["version"]),
+            e["type"],
+            e["by"],
+            e["recorded_at"][:19],
+            e["effective_from"] or "",
+            details,
         )
     out.print(table)
     state = doc["state"]
@@ -235,12 +262,12 @@ def _print_history_table(doc: dict[str, Any]) -> None:
         out.print(f"  {k}: {'' if v is None else v}")
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     pain001 = "pain001"
     csv = "csv"
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     json = "json"
     csv = "csv"
     table = "table"
@@ -268,11 +295,20 @@ def payout_prepare(
         with progress_bar(f"preparing {month}", int(total)) as advance:
             r = svc.payouts.prepare(month, program=program, by=by, progress=advance)
     if fmt is Format.json:
-        sys.stdout.write(json.dumps({
-            "run_id": r.run_id, "payments": r.payments, "amount": format_fen(r.amount),
-            "held": r.held, "recoveries": r.recoveries,
-            "recovery_amount": format_fen(r.recovery_amount), "findings": r.findings,
-        }) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "run_id": r.run_id,
+                    "payments": r.payments,
+                    "amount": format_fen(r.amount),
+                    "held": r.held,
+                    "recoveries": r.recoveries,
+                    "recovery_amount": format_fen(r.recovery_amount),
+                    "findings": r.findings,
+                }
+            )
+            + "\n"
+        )
         return
     if r.run_id is None:
         out.print(f"nothing to pay for {month} ({r.scope}): no payments due")
@@ -300,7 +336,8 @@ def payout_approve(
     with services(ctx) as svc:
         svc.payouts.approve(run_id, by=by, override_reason=override_reason)
         payments, amount = svc.db.query(
-            "SELECT payments, amount FROM runs WHERE run_id = ?", (run_id,))[0]
+            "SELECT payments, amount FROM runs WHERE run_id = ?", (run_id,)
+        )[0]
     out.print(f"{run_id} approved by {by}: {payments} payments, {format_fen(int(amount))}")
 
 
@@ -330,8 +367,9 @@ def payout_export(
     if encoding not in ("utf-8", "gb18030"):
         raise typer.BadParameter("--encoding must be utf-8 or gb18030")
     with services(ctx) as svc:
-        n, amount = svc.payouts.export(run_id, fmt=fmt.value, out=out_file, by=by,
-                                       encoding=encoding)
+        n, amount = svc.payouts.export(
+            run_id, fmt=fmt.value, out=out_file, by=by, encoding=encoding
+        )
     out.print(f"{out_file}: {n} payments, {format_fen(amount)} ({fmt.value})")
 
 
@@ -404,15 +442,19 @@ def bank_import(
         out.print(f"{s.filename}: already imported ({s.file_id}); nothing recorded")
     else:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.by_kind.items()))
-        out.print(f"{s.filename}: {s.kind}{f' ({s.profile})' if s.profile else ''}, "
-                  f"{s.entries} entries: {s.matched} matched ({kinds}), {s.unmatched} unmatched")
+        out.print(
+            f"{s.filename}: {s.kind}{f' ({s.profile})' if s.profile else ''}, "
+            f"{s.entries} entries: {s.matched} matched ({kinds}), {s.unmatched} unmatched"
+        )
 
 
 @app.command()
 def reconcile(
     ctx: typer.Context,
     period: Annotated[str, typer.Option("--period", help="YYYY-MM")],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="'today' for time-based checks")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="'today' for time-based checks")
+    ] = None,
     fmt: Annotated[Format, _FMT] = Format.text,
 ) -> None:
     """Run every check for a period; raise the findings that are new."""
@@ -423,11 +465,13 @@ def reconcile(
         sys.stdout.write(json.dumps(r.__dict__) + "\n")
         return
     raised = ", ".join(f"{t} {n}" for t, n in sorted(r.raised.items())) or "none"
-    out.print(f"reconciled {r.period} as of {r.as_of}: {r.payments} payments checked; "
-              f"new findings: {raised}; reopened {r.reopened}; open findings {r.open_total}")
+    out.print(
+        f"reconciled {r.period} as of {r.as_of}: {r.payments} payments checked; "
+        f"new findings: {raised}; reopened {r.reopened}; open findings {r.open_total}"
+    )
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     open = "open"
     all = "all"
 
@@ -449,20 +493,45 @@ def findings(
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return
     table = Table(title=f"findings {month} ({status.value})")
-    for col in ("finding_id", "type", "severity", "program", "case_id", "amount", "status",
-                "assigned_to", "detail"):
+    for col in (
+        "finding_id",
+        "type",
+        "severity",
+        "program",
+        "case_id",
+        "amount",
+        "status",
+        "assigned_to",
+        "detail",
+    ):
         table.add_column(col)
     for r in rows:
-        table.add_row(*("" if r[c] is None else str(r[c]) for c in (
-            "finding_id", "type", "severity", "program", "case_id", "amount", "status",
-            "assigned_to", "detail")))
+        table.add_row(
+            *(
+                "" if r[c] is None else str(r[c])
+                for c in (
+                    "finding_id",
+                    "type",
+                    "severity",
+                    "program",
+                    "case_id",
+                    "amount",
+                    "status",
+                    "assigned_to",
+                    "detail",
+                )
+            )
+        )
     out.print(table)
 
 
 @finding_app.command("assign")
-def finding_assign(ctx: typer.Context, finding_id: str,
-                   to: Annotated[str, typer.Option("--to", help="staff id")],
-                   by: Annotated[str, _BY]) -> None:
+def finding_assign(
+    ctx: typer.Context,
+    finding_id: str,
+    to: Annotated[str, typer.Option("--to", help="staff id")],
+    by: Annotated[str, _BY],
+) -> None:
     """Assign a finding to a staff member."""
     with services(ctx) as svc:
         svc.reconciliation.assign(finding_id, to=to, by=by)
@@ -470,9 +539,12 @@ def finding_assign(ctx: typer.Context, finding_id: str,
 
 
 @finding_app.command("comment")
-def finding_comment(ctx: typer.Context, finding_id: str,
-                    text: Annotated[str, typer.Option("--text")],
-                    by: Annotated[str, _BY]) -> None:
+def finding_comment(
+    ctx: typer.Context,
+    finding_id: str,
+    text: Annotated[str, typer.Option("--text")],
+    by: Annotated[str, _BY],
+) -> None:
     """Add a comment to a finding."""
     with services(ctx) as svc:
         svc.reconciliation.comment(finding_id, text=text, by=by)
@@ -480,11 +552,15 @@ def finding_comment(ctx: typer.Context, finding_id: str,
 
 
 @finding_app.command("resolve")
-def finding_resolve(ctx: typer.Context, finding_id: str,
-                    reason: Annotated[str, typer.Option(
-                        "--reason", help="recovered, false_positive, corrected or referred")],
-                    by: Annotated[str, _BY],
-                    comment: Annotated[str, typer.Option("--comment")] = "") -> None:
+def finding_resolve(
+    ctx: typer.Context,
+    finding_id: str,
+    reason: Annotated[
+        str, typer.Option("--reason", help="recovered, false_positive, corrected or referred")
+    ],
+    by: Annotated[str, _BY],
+    comment: Annotated[str, typer.Option("--comment")] = "",
+) -> None:
     """Resolve a finding with a reason."""
     with services(ctx) as svc:
         svc.reconciliation.resolve(finding_id, resolution=reason, comment=comment, by=by)

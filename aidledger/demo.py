@@ -38,8 +38,10 @@ def run_demo(out: Console, *, keep: Path | None = None) -> None:
         files = _write_inputs(county, work)
         svc = open_services(Settings(database_url=str(store)))
         try:
-            out.print(f"[bold]aidledger demo[/bold]: county 610102, {DEMO_CASES} cases, "
-                      f"{len(county.staff)} staff, store {store}")
+            out.print(
+                f"[bold]aidledger demo[/bold]: county 610102, {DEMO_CASES} cases, "
+                f"{len(county.staff)} staff, store {store}"
+            )
             _import(svc, out, "staff", files["staff"], by=county.staff[0]["staff_id"])
             finance = county.staff[1]["staff_id"]
             _import(svc, out, "cases", files["cases"], by=finance)
@@ -51,14 +53,20 @@ def run_demo(out: Console, *, keep: Path | None = None) -> None:
             _import(svc, out, "cases", changes, by=finance)
             _print_registers(svc, out)
             _print_history(svc, out, changed_case)
-            _run_month(svc, out, county, work, preparer=finance, approver=county.staff[2]["staff_id"])
+            _run_month(
+                svc, out, county, work, preparer=finance, approver=county.staff[2]["staff_id"]
+            )
         finally:
             svc.close()
     out.print(f"done in {time.perf_counter() - started:.1f} s")
 
 
 def _write_inputs(county: County, work: Path) -> dict[str, Path]:
-    files = {"staff": work / "staff.csv", "cases": work / "cases.csv", "deaths": work / "deaths.csv"}
+    files = {
+        "staff": work / "staff.csv",
+        "cases": work / "cases.csv",
+        "deaths": work / "deaths.csv",
+    }
     write_csv(files["staff"], county.staff, STAFF_COLUMNS)
     # Bureaus often export GBK/GB18030 from older systems: the import detects it.
     write_csv(files["cases"], county.cases, CASE_COLUMNS, encoding="gb18030")
@@ -71,8 +79,10 @@ def _import(svc: Services, out: Console, kind: str, path: Path, *, by: str) -> N
     if s.already_imported:
         out.print(f"  {kind}: {path.name} already imported; nothing recorded")
     else:
-        out.print(f"  {kind}: {s.rows} rows, {s.new} new, {s.changed} changed, "
-                  f"{s.unchanged} unchanged; {s.events} events recorded")
+        out.print(
+            f"  {kind}: {s.rows} rows, {s.new} new, {s.changed} changed, "
+            f"{s.unchanged} unchanged; {s.events} events recorded"
+        )
 
 
 def _monthly_changes(county: County, work: Path) -> tuple[Path, str]:
@@ -99,19 +109,24 @@ def _monthly_changes(county: County, work: Path) -> tuple[Path, str]:
     return path, rows[0]["case_id"]
 
 
-def _run_month(svc: Services, out: Console, county: County, work: Path, *, preparer: str,
-               approver: str) -> None:
+def _run_month(
+    svc: Services, out: Console, county: County, work: Path, *, preparer: str, approver: str
+) -> None:
     """Prepare December, have a second person approve it, export the bank file."""
     period = Period.parse("2026-12")
     first = svc.payouts.prepare(period.previous(), program=None, by=preparer)
     svc.payouts.approve(first.run_id or "", by=approver)
-    out.print(f"November run {first.run_id}: {first.payments} payments, "
-              f"{format_fen(first.amount)}, approved by {approver}")
+    out.print(
+        f"November run {first.run_id}: {first.payments} payments, "
+        f"{format_fen(first.amount)}, approved by {approver}"
+    )
     result = svc.payouts.prepare(period, program=None, by=preparer)
     run_id = result.run_id or ""
-    out.print(f"December run {run_id} prepared by {preparer}: {result.payments} payments, "
-              f"{format_fen(result.amount)}; {result.held} held by pre-payment checks; "
-              f"{result.recoveries} recoveries ({format_fen(result.recovery_amount)} to recover)")
+    out.print(
+        f"December run {run_id} prepared by {preparer}: {result.payments} payments, "
+        f"{format_fen(result.amount)}; {result.held} held by pre-payment checks; "
+        f"{result.recoveries} recoveries ({format_fen(result.recovery_amount)} to recover)"
+    )
     try:
         svc.payouts.approve(run_id, by=preparer)
     except NotAuthorised as e:
@@ -125,11 +140,15 @@ def _run_month(svc: Services, out: Console, county: County, work: Path, *, prepa
     for col in ("program", "department", "cases", "payments", "amount"):
         table.add_column(col, justify="right" if col in ("cases", "payments", "amount") else "left")
     for r in rows:
-        table.add_row(r["program"], r["department"], str(r["cases"]), str(r["payments"]), r["amount"])
+        table.add_row(
+            r["program"], r["department"], str(r["cases"]), str(r["payments"]), r["amount"]
+        )
     out.print(table)
     findings = svc.db.query(
         "SELECT type, severity, COUNT(*) FROM findings WHERE period = ? "
-        "GROUP BY type, severity ORDER BY type", (str(period),))
+        "GROUP BY type, severity ORDER BY type",
+        (str(period),),
+    )
     table = Table(title=f"findings {period} (payments held before export)")
     for col in ("type", "severity", "findings"):
         table.add_column(col)
@@ -151,8 +170,9 @@ def _print_registers(svc: Services, out: Console) -> None:
         (date(2026, 12, 1), date(2026, 12, 1)),
     )
     for program, n, total in rows:
-        table.add_row(program, svc.config.programs[program].department, str(n),
-                      format_fen(int(total)))
+        table.add_row(
+            program, svc.config.programs[program].department, str(n), format_fen(int(total))
+        )
     out.print(table)
 
 
@@ -165,6 +185,8 @@ def _print_history(svc: Services, out: Console, case_id: str) -> None:
         out.print(f"case {case_id} as of {day}: monthly amount {amount}")
     out.print(f"case {case_id} history (`aidledger case history {case_id}` shows it in full):")
     for e in doc["events"]:
-        out.print(f"  v{e['version']} {e['type']} by {e['by']} recorded {e['recorded_at'][:19]}Z "
-                  f"effective {e['effective_from']}"
-                  + (f" amount {e['monthly_amount']}" if "monthly_amount" in e else ""))
+        out.print(
+            f"  v{e['version']} {e['type']} by {e['by']} recorded {e['recorded_at'][:19]}Z "
+            f"effective {e['effective_from']}"
+            + (f" amount {e['monthly_amount']}" if "monthly_amount" in e else "")
+        )

@@ -11,13 +11,13 @@ from typing import Any
 
 from aidledger.settings import Settings
 from disbursement.runs import Payouts
-from reconciliation.bank import BankImports
-from reconciliation.service import Reconciliation
 from ledger.imports import Importer
 from ledger.programs import ProgramsConfig, load_programs
 from ledger.store import Database, LedgerApp, StoreURL, ensure_store, ledger_env
 from projections.registers import all_models
 from projections.runner import ReadModel, catch_up
+from reconciliation.bank import BankImports
+from reconciliation.service import Reconciliation
 
 
 @dataclass
@@ -37,14 +37,21 @@ class Services:
     def sync(self, on_page: object = None) -> int:
         """Bring every read model up to the head of the event log."""
         return catch_up(
-            self.app, self.db, self.models, page_size=self.settings.page_size,
+            self.app,
+            self.db,
+            self.models,
+            page_size=self.settings.page_size,
             on_page=on_page,  # type: ignore[arg-type]
         )
 
     @cached_property
     def importer(self) -> Importer:
         return Importer(
-            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events,
+            self.app,
+            self.db,
+            self.config,
+            self.sync,
+            batch_events=self.settings.batch_events,
             follow=self.follow,
         )
 
@@ -68,7 +75,11 @@ class Services:
     @cached_property
     def payouts(self) -> Payouts:
         return Payouts(
-            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events,
+            self.app,
+            self.db,
+            self.config,
+            self.sync,
+            batch_events=self.settings.batch_events,
             follow=self.follow,
         )
 

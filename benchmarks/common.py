@@ -6,6 +6,7 @@ import os
 import platform
 import re
 import resource
+import sqlite3
 import subprocess
 import uuid
 from datetime import UTC, datetime
@@ -62,7 +63,7 @@ def machine() -> str:
         pg = "unreachable"
     return (
         f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, Python "
-        f"{platform.python_version()}, PostgreSQL {pg}, SQLite {__import__('sqlite3').sqlite_version}"
+        f"{platform.python_version()}, PostgreSQL {pg}, SQLite {sqlite3.sqlite_version}"
     )
 
 
@@ -73,7 +74,10 @@ def today() -> str:
 def git_revision() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -83,14 +87,22 @@ def git_revision() -> str:
 def write_section(title: str, body: str) -> None:
     """Replace (or append) the `## title` section of docs/PERFORMANCE.md."""
     PERFORMANCE.parent.mkdir(parents=True, exist_ok=True)
-    text = PERFORMANCE.read_text(encoding="utf-8") if PERFORMANCE.exists() else (
-        "# Performance\n\nMeasured by the scripts in `benchmarks/`; each section says how to "
-        "rerun it. Numbers are from one run on a shared machine: read the ratios against the "
-        "reference measured in the same run, not the absolute rates.\n"
+    text = (
+        PERFORMANCE.read_text(encoding="utf-8")
+        if PERFORMANCE.exists()
+        else (
+            "# Performance\n\nMeasured by the scripts in `benchmarks/`; each section says how to "
+            "rerun it. Numbers are from one run on a shared machine: read the ratios against the "
+            "reference measured in the same run, not the absolute rates.\n"
+        )
     )
     section = f"## {title}\n\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    text = (
+        pattern.sub(section + "\n", text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section
+    )
     PERFORMANCE.write_text(text, encoding="utf-8")
 
 

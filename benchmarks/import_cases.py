@@ -106,8 +106,14 @@ def one_store(dialect: str, cases: int, batch: int) -> dict[str, object]:
                 tx.copy_rows("bench_raw_cases", CASE_COLUMNS, rows)
             copy = time.perf_counter() - t0
         return {
-            "dialect": dialect, "cases": cases, "seconds": seconds, "phases": summary.seconds,
-            "events": summary.events, "executemany": executemany, "copy": copy, "rss": rss,
+            "dialect": dialect,
+            "cases": cases,
+            "seconds": seconds,
+            "phases": summary.seconds,
+            "events": summary.events,
+            "executemany": executemany,
+            "copy": copy,
+            "rss": rss,
         }
     finally:
         svc.close()
@@ -129,9 +135,19 @@ def main() -> None:
     results = []
     for dialect in args.stores.split(","):
         proc = subprocess.run(
-            [sys.executable, __file__, "--one", dialect, "--cases", str(args.cases),
-             "--batch", str(args.batch)],
-            capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                dialect,
+                "--cases",
+                str(args.cases),
+                "--batch",
+                str(args.batch),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     lines = [

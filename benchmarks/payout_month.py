@@ -145,8 +145,18 @@ def main() -> None:
     try:
         for name in ("import", "prepare", "approve", "export", "log_read", "rebuild", "raw_copy"):
             proc = subprocess.run(
-                [sys.executable, __file__, "--stage", name, "--url", url, "--cases",
-                 str(args.cases)], capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--stage",
+                    name,
+                    "--url",
+                    url,
+                    "--cases",
+                    str(args.cases),
+                ],
+                capture_output=True,
+                text=True,
             )
             if proc.returncode != 0:
                 sys.exit(f"stage {name} failed:\n{proc.stderr[-3000:]}")

@@ -30,8 +30,17 @@ from ledger.store import Database, as_date
 PAIN001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 PAIN001_XSD = Path(__file__).with_name("xsd") / "pain.001.001.03.xsd"
 CSV_COLUMNS = (
-    "seq", "payment_id", "account", "name", "amount", "currency", "program", "period", "kind",
-    "payment_date", "debtor_account",
+    "seq",
+    "payment_id",
+    "account",
+    "name",
+    "amount",
+    "currency",
+    "program",
+    "period",
+    "kind",
+    "payment_date",
+    "debtor_account",
 )
 
 
@@ -64,7 +73,7 @@ _LINE_SQL = (
 )
 
 
-def _line(r: tuple[object, ...]) -> ExportLine:
+def _line(r: Sequence[Any]) -> ExportLine:
     return ExportLine(r[0], r[1], r[2], r[3], r[4], int(r[5]), as_date(r[6]), r[7], r[8])  # type: ignore[arg-type]
 
 
@@ -79,8 +88,9 @@ def run_groups(db: Database, run_id: str) -> list[ExportGroup]:
     return [ExportGroup(p, as_date(d), int(n), int(a)) for p, d, n, a in rows]  # type: ignore[arg-type]
 
 
-def group_lines(db: Database, run_id: str, group: ExportGroup,
-                page: int = 20000) -> Iterator[ExportLine]:
+def group_lines(
+    db: Database, run_id: str, group: ExportGroup, page: int = 20000
+) -> Iterator[ExportLine]:
     """The payments of one block ordered by payment id, read a page at a time."""
     after = ""
     while True:
@@ -134,9 +144,14 @@ def _path(parent: etree._Element, tags: str, text: str) -> None:
 
 
 def write_pain001(
-    out: BinaryIO, run_id: str, groups: Sequence[ExportGroup],
-    lines: Callable[[ExportGroup], Iterable[ExportLine]], config: ProgramsConfig, *,
-    created: datetime, initiator: str = "aidledger",
+    out: BinaryIO,
+    run_id: str,
+    groups: Sequence[ExportGroup],
+    lines: Callable[[ExportGroup], Iterable[ExportLine]],
+    config: ProgramsConfig,
+    *,
+    created: datetime,
+    initiator: str = "aidledger",
 ) -> str:
     """Stream the pain.001.001.03 document of a run to ``out``; returns its SHA-256.
 
@@ -163,8 +178,14 @@ def write_pain001(
     return sink.digest.hexdigest()
 
 
-def _write_block(xf: Any, run_id: str, n: int, group: ExportGroup,
-                 lines: Iterable[ExportLine], config: ProgramsConfig) -> None:
+def _write_block(
+    xf: Any,
+    run_id: str,
+    n: int,
+    group: ExportGroup,
+    lines: Iterable[ExportLine],
+    config: ProgramsConfig,
+) -> None:
     dept = config.department_of(group.program)
     with xf.element(f"{{{PAIN001_NS}}}PmtInf"):
         head = _el("Head")
@@ -194,19 +215,30 @@ def _write_block(xf: Any, run_id: str, n: int, group: ExportGroup,
     xf.write("\n")
 
 
-def write_daifa_csv(out: BinaryIO, lines: Iterable[ExportLine], config: ProgramsConfig, *,
-                    encoding: str = "utf-8") -> str:
+def write_daifa_csv(
+    out: BinaryIO, lines: Iterable[ExportLine], config: ProgramsConfig, *, encoding: str = "utf-8"
+) -> str:
     """Stream the plain CSV 代发 file (layout in this module's docstring); returns its SHA-256."""
     sink = _Hashing(out)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for seq, x in enumerate(lines, start=1):
-        writer.writerow((
-            seq, x.payment_id, x.account, x.name, format_fen(x.amount), "CNY", x.program,
-            x.period, x.kind, x.payment_date.isoformat(),
-            config.department_of(x.program).debtor_account,
-        ))
+        writer.writerow(
+            (
+                seq,
+                x.payment_id,
+                x.account,
+                x.name,
+                format_fen(x.amount),
+                "CNY",
+                x.program,
+                x.period,
+                x.kind,
+                x.payment_date.isoformat(),
+                config.department_of(x.program).debtor_account,
+            )
+        )
         if seq % 5000 == 0:  # encode in slices: flat memory for a million rows
             sink.write(buffer.getvalue().encode(encoding))
             buffer.seek(0)

@@ -92,9 +92,9 @@ class _CaseRow:
     died: date | None
 
 
-_CASE_COLUMNS_SQL = ", ".join(
-    f"c.{c}" for c in (*CASE_COLUMNS, "start_date", "version")
-) + ", d.date_of_death"
+_CASE_COLUMNS_SQL = (
+    ", ".join(f"c.{c}" for c in (*CASE_COLUMNS, "start_date", "version")) + ", d.date_of_death"
+)
 
 
 class Payouts:
@@ -146,7 +146,9 @@ class Payouts:
                 run = PayoutRun.prepare(period=str(period), scope=scope, seq=next_seq, by=by)
                 result.run_id, result.new_run = run.run_id, True
             run.trigger_event(
-                PayoutRun.PaymentsAdded, by=by, run_id=run.run_id,
+                PayoutRun.PaymentsAdded,
+                by=by,
+                run_id=run.run_id,
                 **{k: counts.pop(k, 0) for k in ("payments", "amount", "held", "recoveries")},
             )
             return list(run.collect_events())
@@ -157,45 +159,64 @@ class Payouts:
 
         big = self.follow is not None and self._count_cases(programs) > 20_000
         following = self.follow() if big and self.follow else nullcontext()
-        with following, gc_paused(), EventBatch(
-            self.app, self.batch_events, before_flush=run_totals, after_flush=advanced
-        ) as batch:
+        with (
+            following,
+            gc_paused(),
+            EventBatch(
+                self.app, self.batch_events, before_flush=run_totals, after_flush=advanced
+            ) as batch,
+        ):
             for chunk in self._case_chunks(programs):
                 paid = self._paid_so_far(chunk)
                 events = select_events_of(
-                    self.app, self.db,
+                    self.app,
+                    self.db,
                     [case_aggregate_id(r.state.case_id) for r in chunk if r.version > 1],
                 )
                 for row in chunk:
                     s = row.state
                     prog = self.config.programs[s.program]
                     timeline: Timeline = (
-                        FixedTimeline(s) if row.version == 1
+                        FixedTimeline(s)
+                        if row.version == 1
                         else EventTimeline(events[case_aggregate_id(s.case_id)])
                     )
                     pays, recs = dues(
-                        timeline, period=period, rule=prog.mid_month,
+                        timeline,
+                        period=period,
+                        rule=prog.mid_month,
                         first_period=first[s.program],
-                        paid=paid.get((s.case_id, s.program), NOTHING_PAID), died=row.died,
+                        paid=paid.get((s.case_id, s.program), NOTHING_PAID),
+                        died=row.died,
                     )
                     counts["cases"] += 1
                     for due in pays:
                         terms = timeline.terms_on(max(timeline.start, due.period.first_day))
                         held = list(conflicts.get(s.case_id, []))
                         if row.died is not None:
-                            held += check_dead([_beneficiary(terms)], {s.id_number: row.died},
-                                               due.period.first_day)
+                            held += check_dead(
+                                [_beneficiary(terms)], {s.id_number: row.died}, due.period.first_day
+                            )
                         pid = payment_id(s.case_id, s.program, str(due.period), due.kind)
-                        batch.add(Payment.instruction(
-                            by=by, payment_id=pid, run_id=planned_run_id, case_id=s.case_id,
-                            program=s.program, department=prog.department,
-                            region_code=terms.region_code, period=str(due.period),
-                            kind=due.kind, amount=due.amount,
-                            payment_date=period.day(prog.payment_day),
-                            creditor_account=terms.bank_account,
-                            creditor_name=terms.account_name, id_number=terms.id_number,
-                            held=tuple(sorted({c.type for c in held})),
-                        ))
+                        batch.add(
+                            Payment.instruction(
+                                by=by,
+                                payment_id=pid,
+                                run_id=planned_run_id,
+                                case_id=s.case_id,
+                                program=s.program,
+                                department=prog.department,
+                                region_code=terms.region_code,
+                                period=str(due.period),
+                                kind=due.kind,
+                                amount=due.amount,
+                                payment_date=period.day(prog.payment_day),
+                                creditor_account=terms.bank_account,
+                                creditor_name=terms.account_name,
+                                id_number=terms.id_number,
+                                held=tuple(sorted({c.type for c in held})),
+                            )
+                        )
                         counts["payments"] += 1
                         counts["amount"] += due.amount
                         result.payments += 1
@@ -209,40 +230,66 @@ class Payouts:
                             if fid not in known_findings:
                                 known_findings.add(fid)
                                 batch.add_aggregate(
-                                    self._finding(fid, c, s, str(due.period), pid, due.amount, by))
+                                    self._finding(fid, c, s, str(due.period), pid, due.amount, by)
+                                )
                                 result.findings += 1
                     for rec in recs:
                         rid = recovery_id(s.case_id, s.program, str(rec.period))
-                        batch.add_aggregate(Recovery._create(
-                            Recovery.Raised, id=recovery_aggregate_id(rid), by=by,
-                            recovery_id=rid, run_id=planned_run_id, case_id=s.case_id,
-                            program=s.program, department=prog.department,
-                            region_code=s.region_code, period=str(rec.period), amount=rec.amount,
-                            paid=rec.paid, owed=rec.owed, reason=rec.reason,
-                        ))
+                        batch.add_aggregate(
+                            Recovery._create(
+                                Recovery.Raised,
+                                id=recovery_aggregate_id(rid),
+                                by=by,
+                                recovery_id=rid,
+                                run_id=planned_run_id,
+                                case_id=s.case_id,
+                                program=s.program,
+                                department=prog.department,
+                                region_code=s.region_code,
+                                period=str(rec.period),
+                                amount=rec.amount,
+                                paid=rec.paid,
+                                owed=rec.owed,
+                                reason=rec.reason,
+                            )
+                        )
                         counts["recoveries"] += 1
                         result.recoveries += 1
                         result.recovery_amount += rec.amount
             for original in self._reissues_due(programs):
                 prog = self.config.programs[original["program"]]
-                pid = payment_id(original["case_id"], original["program"], original["period"],
-                                 "reissue", original["n"])
+                pid = payment_id(
+                    original["case_id"],
+                    original["program"],
+                    original["period"],
+                    "reissue",
+                    original["n"],
+                )
                 batch.add(
                     Payment.instruction(
-                        by=by, payment_id=pid, run_id=planned_run_id,
-                        case_id=original["case_id"], program=original["program"],
-                        department=prog.department, region_code=original["region_code"],
-                        period=original["period"], kind="reissue", amount=original["amount"],
+                        by=by,
+                        payment_id=pid,
+                        run_id=planned_run_id,
+                        case_id=original["case_id"],
+                        program=original["program"],
+                        department=prog.department,
+                        region_code=original["region_code"],
+                        period=original["period"],
+                        kind="reissue",
+                        amount=original["amount"],
                         payment_date=period.day(prog.payment_day),
                         creditor_account=original["bank_account"],
                         creditor_name=original["account_name"],
-                        id_number=original["id_number"], reissue_of=original["payment_id"],
+                        id_number=original["id_number"],
+                        reissue_of=original["payment_id"],
                     ),
                     Payment.Reissued(
                         originator_id=payment_aggregate_id(original["payment_id"]),
                         originator_version=original["version"] + 1,
-                        timestamp=Payment.Reissued.create_timestamp(), by=by,
-                        payment_id=original["payment_id"], reissue_payment_id=pid,
+                        timestamp=Payment.Reissued.create_timestamp(),
+                        by=by,
+                        payment_id=original["payment_id"],
+                        reissue_payment_id=pid,
                         run_id=planned_run_id,
                     ),
                 )
@@ -268,10 +315,24 @@ class Payouts:
             "ORDER BY p.payment_id",
             programs,
         )
-        keys = ("payment_id", "case_id", "program", "period", "amount", "version",
-                "region_code", "bank_account", "account_name", "id_number", "n")
+        keys = (
+            "payment_id",
+            "case_id",
+            "program",
+            "period",
+            "amount",
+            "version",
+            "region_code",
+            "bank_account",
+            "account_name",
+            "id_number",
+            "n",
+        )
         return [
-            {k: (int(v) if k in ("amount", "version", "n") else v) for k, v in zip(keys, r, strict=True)}
+            {
+                k: (int(v) if k in ("amount", "version", "n") else v)
+                for k, v in zip(keys, r, strict=True)
+            }
             for r in rows
         ]
 
@@ -283,8 +344,10 @@ class Payouts:
         if not rows:
             raise NotFound(f"no payment {pid!r}")
         if rows[0][0] not in ("returned", "rejected"):
-            raise RunClosed(f"payment {pid} is {rows[0][0]}: only a returned or rejected "
-                            "payment can be marked refunded")
+            raise RunClosed(
+                f"payment {pid} is {rows[0][0]}: only a returned or rejected "
+                "payment can be marked refunded"
+            )
         if not reason.strip():
             raise AidLedgerError("a refund needs a reason")
         payment: Payment = self.app.repository.get(payment_aggregate_id(pid))
@@ -294,16 +357,27 @@ class Payouts:
 
     def _count_cases(self, programs: Sequence[str]) -> int:
         marks = ", ".join("?" * len(programs))
-        return int(self.db.query(
-            f"SELECT COUNT(*) FROM cases WHERE program IN ({marks})", programs)[0][0])
+        return int(
+            self.db.query(f"SELECT COUNT(*) FROM cases WHERE program IN ({marks})", programs)[0][0]
+        )
 
-    def _finding(self, fid: str, c: Conflict, s: CaseState, period: str, pid: str,
-                 amount: int, by: str) -> Finding:
+    def _finding(
+        self, fid: str, c: Conflict, s: CaseState, period: str, pid: str, amount: int, by: str
+    ) -> Finding:
         return Finding._create(
-            Finding.Raised, id=finding_aggregate_id(fid), by=by, finding_id=fid, type=c.type,
-            severity=c.severity, period=period, program=s.program,
-            department=self.config.programs[s.program].department, region_code=s.region_code,
-            case_id=s.case_id, payment_id=pid, amount=amount,
+            Finding.Raised,
+            id=finding_aggregate_id(fid),
+            by=by,
+            finding_id=fid,
+            type=c.type,
+            severity=c.severity,
+            period=period,
+            program=s.program,
+            department=self.config.programs[s.program].department,
+            region_code=s.region_code,
+            case_id=s.case_id,
+            payment_id=pid,
+            amount=amount,
             detail=f"payment held before export: {c.detail}",
         )
 
@@ -323,9 +397,11 @@ class Payouts:
 
     def _first_periods(self, programs: Sequence[str], period: Period) -> dict[str, Period]:
         """Per program, the period of its first approved run (``period`` if none yet)."""
-        firsts = dict(self.db.query(
-            "SELECT scope, MIN(period) FROM runs WHERE status <> 'prepared' GROUP BY scope"
-        ))
+        firsts = dict(
+            self.db.query(
+                "SELECT scope, MIN(period) FROM runs WHERE status <> 'prepared' GROUP BY scope"
+            )
+        )
         out = {}
         for p in programs:
             known = [Period.parse(v) for k, v in firsts.items() if k in (p, "all")]
@@ -384,7 +460,8 @@ class Payouts:
         for case_id, program, period, kind, amount, is_approved in self.db.query(
             "SELECT p.case_id, p.program, p.period, p.kind, p.amount, r.status <> 'prepared' "
             "FROM payments p JOIN runs r ON r.run_id = p.run_id "
-            "WHERE p.case_id >= ? AND p.case_id <= ?", (lo, hi),
+            "WHERE p.case_id >= ? AND p.case_id <= ?",
+            (lo, hi),
         ):
             key, month = (case_id, program), Period.parse(period)
             instructed[key][(month, kind)] = int(amount)
@@ -398,8 +475,9 @@ class Payouts:
             recovered[(case_id, program)].add(Period.parse(period))
         keys = set(instructed) | set(recovered)
         return {
-            k: PaidSoFar(instructed.get(k, {}), dict(approved.get(k, {})),
-                         frozenset(recovered.get(k, set())))
+            k: PaidSoFar(
+                instructed.get(k, {}), dict(approved.get(k, {})), frozenset(recovered.get(k, set()))
+            )
             for k in keys
         }
 
@@ -417,7 +495,8 @@ class Payouts:
                 f"{by} prepared run {run_id}: a second person must approve it (maker-checker)"
             )
         payments, amount = self.db.query(
-            "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM payments WHERE run_id = ? AND held = ''",
+            "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM payments "
+            "WHERE run_id = ? AND held = ''",
             (run_id,),
         )[0]
         over = self._over_budget(run)
@@ -427,8 +506,13 @@ class Payouts:
                 "Approve with --override-reason to record why."
             )
         run.trigger_event(
-            PayoutRun.Approved, by=by, run_id=run_id, payments=int(payments), amount=int(amount),
-            over_budget=tuple(over), override_reason=override_reason if over else None,
+            PayoutRun.Approved,
+            by=by,
+            run_id=run_id,
+            payments=int(payments),
+            amount=int(amount),
+            over_budget=tuple(over),
+            override_reason=override_reason if over else None,
         )
         self.app.save(run)
         self.sync()
@@ -477,8 +561,16 @@ class Payouts:
 
     # -- export ---------------------------------------------------------------------------
 
-    def export(self, run_id: str, *, fmt: str, out: Path, by: str, encoding: str = "utf-8",
-               now: datetime | None = None) -> tuple[int, int]:
+    def export(
+        self,
+        run_id: str,
+        *,
+        fmt: str,
+        out: Path,
+        by: str,
+        encoding: str = "utf-8",
+        now: datetime | None = None,
+    ) -> tuple[int, int]:
         """Write the bank file of an approved run; returns (payments, amount). Recorded."""
         self.sync()
         run = self._run(run_id)
@@ -490,16 +582,29 @@ class Payouts:
         tmp = out.with_name(out.name + ".part")
         with tmp.open("wb") as f:
             if fmt == "pain001":
-                digest = write_pain001(f, run_id, groups,
-                                       lambda g: group_lines(self.db, run_id, g), self.config,
-                                       created=now or datetime.now(UTC))
+                digest = write_pain001(
+                    f,
+                    run_id,
+                    groups,
+                    lambda g: group_lines(self.db, run_id, g),
+                    self.config,
+                    created=now or datetime.now(UTC),
+                )
             else:
                 lines = (x for g in groups for x in group_lines(self.db, run_id, g))
                 digest = write_daifa_csv(f, lines, self.config, encoding=encoding)
         tmp.replace(out)  # never leave a half-written bank file under the real name
         count, amount = sum(g.count for g in groups), sum(g.amount for g in groups)
-        run.trigger_event(PayoutRun.Exported, by=by, run_id=run_id, format=fmt,
-                          filename=out.name, sha256=digest, payments=count, amount=amount)
+        run.trigger_event(
+            PayoutRun.Exported,
+            by=by,
+            run_id=run_id,
+            format=fmt,
+            filename=out.name,
+            sha256=digest,
+            payments=count,
+            amount=amount,
+        )
         self.app.save(run)
         self.sync()
         return count, amount
@@ -529,5 +634,6 @@ def _case_row(r: Sequence[Any]) -> _CaseRow:
 
 
 def _beneficiary(s: CaseState) -> Beneficiary:
-    return Beneficiary(s.case_id, s.program, s.region_code, s.id_number, s.bank_account,
-                       s.account_name)
+    return Beneficiary(
+        s.case_id, s.program, s.region_code, s.id_number, s.bank_account, s.account_name
+    )

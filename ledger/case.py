@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self, cast
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
@@ -129,10 +129,20 @@ class Case(LedgerAggregate):
         def initial_state(self) -> CaseState:
             # Positional on purpose: this runs once per case in every projection rebuild.
             return CaseState(
-                self.case_id, self.program, self.region_code, self.name, self.id_number,
-                self.household_size, self.monthly_amount, self.effective_from,
-                self.effective_to, self.bank_account, self.account_name, self.decided_by,
-                self.approved_by, self.effective_from,
+                self.case_id,
+                self.program,
+                self.region_code,
+                self.name,
+                self.id_number,
+                self.household_size,
+                self.monthly_amount,
+                self.effective_from,
+                self.effective_to,
+                self.bank_account,
+                self.account_name,
+                self.decided_by,
+                self.approved_by,
+                self.effective_from,
             )
 
     class MonthlyAmountChanged(LedgerAggregate.Event, CaseDecision):
@@ -198,7 +208,7 @@ class Case(LedgerAggregate):
     def approve(cls, row: CaseRow, *, by: str, source: str) -> Self:
         """Open a case from its first decision row."""
         event = cls.approval(row, by=by, source=source)
-        case: Self = event.mutate(None)
+        case = cast(Self, event.mutate(None))
         case.pending_events.append(event)
         return case
 
@@ -254,7 +264,9 @@ DecisionEvent = (
 )
 
 
-def decision_events(state: CaseState, row: CaseRow) -> list[tuple[DecisionEvent, dict[str, object]]]:
+def decision_events(
+    state: CaseState, row: CaseRow
+) -> list[tuple[DecisionEvent, dict[str, object]]]:
     """The events a row makes against a case's current state (empty when nothing changed).
 
     Pure: the same state and row always give the same events. Field changes take effect from
@@ -323,9 +335,7 @@ def decision_events(state: CaseState, row: CaseRow) -> list[tuple[DecisionEvent,
             )
     if not out:
         out.append((Case.Reviewed, {"effective_from": eff}))
-    elif row.effective_from != state.effective_from and all(
-        not cls.dated for cls, _ in out
-    ):
+    elif row.effective_from != state.effective_from and all(not cls.dated for cls, _ in out):
         # Only the interval changed, but the row also carries a new decision date: keep it.
         out.insert(0, (Case.Reviewed, {"effective_from": eff}))
     return out

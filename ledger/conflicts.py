@@ -41,23 +41,29 @@ def _tail(account: str) -> str:
     return f"****{account[-4:]}"
 
 
-def check_dead(people: Iterable[Beneficiary], deaths: Mapping[str, date],
-               first_day: date) -> list[Conflict]:
+def check_dead(
+    people: Iterable[Beneficiary], deaths: Mapping[str, date], first_day: date
+) -> list[Conflict]:
     """Beneficiaries reported dead before the month being paid began."""
     out = []
     for b in people:
         died = deaths.get(b.id_number)
         if died is not None and died < first_day:
-            out.append(Conflict(
-                "paid_after_death", "critical", b.case_id,
-                f"beneficiary {mask_id_number(b.id_number)} reported dead on {died}, "
-                f"before the month paid began ({first_day})",
-            ))
+            out.append(
+                Conflict(
+                    "paid_after_death",
+                    "critical",
+                    b.case_id,
+                    f"beneficiary {mask_id_number(b.id_number)} reported dead on {died}, "
+                    f"before the month paid began ({first_day})",
+                )
+            )
     return out
 
 
-def check_duplicate_beneficiary(people: Iterable[Beneficiary],
-                                excludes: Mapping[str, Iterable[str]]) -> list[Conflict]:
+def check_duplicate_beneficiary(
+    people: Iterable[Beneficiary], excludes: Mapping[str, Iterable[str]]
+) -> list[Conflict]:
     """One id_number in mutually exclusive programs, or in two cases of one program."""
     by_person: dict[str, list[Beneficiary]] = defaultdict(list)
     for b in people:
@@ -68,14 +74,22 @@ def check_duplicate_beneficiary(people: Iterable[Beneficiary],
             continue
         for b in cases:
             others = [o for o in cases if o.case_id != b.case_id]
-            clash = [o for o in others if o.program == b.program or o.program in set(excludes.get(b.program, ()))]
+            clash = [
+                o
+                for o in others
+                if o.program == b.program or o.program in set(excludes.get(b.program, ()))
+            ]
             if clash:
                 names = ", ".join(f"{o.case_id} ({o.program})" for o in clash)
-                out.append(Conflict(
-                    "duplicate_beneficiary", "high", b.case_id,
-                    f"{mask_id_number(id_number)} is paid by {b.program} in {b.case_id} and "
-                    f"also by {names}",
-                ))
+                out.append(
+                    Conflict(
+                        "duplicate_beneficiary",
+                        "high",
+                        b.case_id,
+                        f"{mask_id_number(id_number)} is paid by {b.program} in {b.case_id} and "
+                        f"also by {names}",
+                    )
+                )
     return out
 
 
@@ -94,25 +108,44 @@ def check_shared_account(people: Iterable[Beneficiary]) -> list[Conflict]:
         if len(households) < 2:
             continue
         for b in cases:
-            out.append(Conflict(
-                "shared_account", "high", b.case_id,
-                f"account {_tail(account)} receives for {len(households)} households "
-                f"({len(cases)} cases: {', '.join(sorted(c.case_id for c in cases))})",
-            ))
+            out.append(
+                Conflict(
+                    "shared_account",
+                    "high",
+                    b.case_id,
+                    f"account {_tail(account)} receives for {len(households)} households "
+                    f"({len(cases)} cases: {', '.join(sorted(c.case_id for c in cases))})",
+                )
+            )
     return out
 
 
-def check_staff_account(people: Iterable[Beneficiary], staff_by_account: Mapping[str, str],
-                        staff_by_id_number: Mapping[str, str]) -> list[Conflict]:
+def check_staff_account(
+    people: Iterable[Beneficiary],
+    staff_by_account: Mapping[str, str],
+    staff_by_id_number: Mapping[str, str],
+) -> list[Conflict]:
     """A payment to an account, or a person, in the staff registry."""
     out = []
     for b in people:
         by_account = staff_by_account.get(b.bank_account)
         by_person = staff_by_id_number.get(b.id_number)
         if by_account:
-            out.append(Conflict("staff_account", "critical", b.case_id,
-                                f"account {_tail(b.bank_account)} belongs to staff {by_account}"))
+            out.append(
+                Conflict(
+                    "staff_account",
+                    "critical",
+                    b.case_id,
+                    f"account {_tail(b.bank_account)} belongs to staff {by_account}",
+                )
+            )
         elif by_person:
-            out.append(Conflict("staff_account", "critical", b.case_id,
-                                f"beneficiary is staff member {by_person}"))
+            out.append(
+                Conflict(
+                    "staff_account",
+                    "critical",
+                    b.case_id,
+                    f"beneficiary is staff member {by_person}",
+                )
+            )
     return out

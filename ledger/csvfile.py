@@ -69,8 +69,9 @@ def iter_rows(data: bytes, required: Sequence[str], problems: list[Problem]) -> 
         problems.append(Problem(1, "", str(e)))
         return
     start = 3 if encoding == "utf-8-sig" else 0
-    text = io.TextIOWrapper(io.BytesIO(data[start:] if start else data), encoding=encoding,
-                            newline="")
+    text = io.TextIOWrapper(
+        io.BytesIO(data[start:] if start else data), encoding=encoding, newline=""
+    )
     reader = csv.reader(text)
     try:
         header = next(reader)

@@ -18,7 +18,7 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, register_topic, resolve_topic
 from pydantic import BaseModel, ConfigDict
 
-_NOT_IN_STATE = frozenset({"originator_id", "originator_version"})
+_NOT_IN_STATE: set[str] = {"originator_id", "originator_version"}
 
 
 class LedgerEvent(BaseModel, CanMutateAggregate[UUID]):
@@ -61,7 +61,7 @@ def register_event_topics(aggregate_class: type[BaseAggregate[UUID]], topic: str
     register_topic(topic, aggregate_class)
     for name in dir(aggregate_class):
         obj = getattr(aggregate_class, name)
-        if isinstance(obj, type) and issubclass(obj, LedgerEvent) and getattr(obj, "TOPIC", ""):
+        if isinstance(obj, type) and issubclass(obj, LedgerEvent) and obj.TOPIC:
             register_topic(obj.TOPIC, obj)
             # get_topic() must give the explicit topic for the final (library-redefined) class.
             get_topic(obj)

@@ -80,7 +80,9 @@ def derived_id(kind: str, *key: str) -> UUID:
 
 def mask_id_number(id_number: str) -> str:
     """Mask an id number for public notices and logs: ``610102********1234``."""
-    return id_number[:6] + "*" * 8 + id_number[-4:] if len(id_number) == 18 else "*" * len(id_number)
+    return (
+        id_number[:6] + "*" * 8 + id_number[-4:] if len(id_number) == 18 else "*" * len(id_number)
+    )
 
 
 def mask_name(name: str) -> str:

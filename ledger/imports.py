@@ -159,18 +159,23 @@ class Importer:
             self._refuse_if(source, problems + invalid)
             clock.lap("validate")
             self._check_by(by)
-            plan = self._import_cases(cases, source=source, by=by, filename=path.name,
-                                      progress=progress)
+            plan = self._import_cases(
+                cases, source=source, by=by, filename=path.name, progress=progress
+            )
         elif kind == "staff":
             staff, invalid = validate_staff(rows)
             summary.rows = len(staff)
-            self._refuse_if(source, problems + invalid + duplicate_keys(staff, _staff_key, "staff_id"))
+            self._refuse_if(
+                source, problems + invalid + duplicate_keys(staff, _staff_key, "staff_id")
+            )
             self._check_by(by, also={r.staff_id for _, r in staff})
             plan = self._plan_staff(staff, by=by, filename=path.name)
         else:
             deaths, invalid = validate_deaths(rows, today)
             summary.rows = len(deaths)
-            self._refuse_if(source, problems + invalid + duplicate_keys(deaths, _death_key, "id_number"))
+            self._refuse_if(
+                source, problems + invalid + duplicate_keys(deaths, _death_key, "id_number")
+            )
             self._check_by(by)
             plan = self._plan_deaths(deaths, by=by, filename=path.name)
 
@@ -180,8 +185,14 @@ class Importer:
         summary.new, summary.changed, summary.unchanged = plan.new, plan.changed, plan.unchanged
         summary.events = plan.events
         record = ImportedFile.record(
-            kind=kind, filename=path.name, sha256=sha, by=by, rows=summary.rows,
-            new=plan.new, changed=plan.changed, unchanged=plan.unchanged,
+            kind=kind,
+            filename=path.name,
+            sha256=sha,
+            by=by,
+            rows=summary.rows,
+            new=plan.new,
+            changed=plan.changed,
+            unchanged=plan.unchanged,
         )
         self.app.save(record)
         self.sync()
@@ -217,7 +228,12 @@ class Importer:
     # -- planning -------------------------------------------------------------------------
 
     def _import_cases(
-        self, rows: Sequence[tuple[int, CaseRow]], *, source: str, by: str, filename: str,
+        self,
+        rows: Sequence[tuple[int, CaseRow]],
+        *,
+        source: str,
+        by: str,
+        filename: str,
         progress: Progress | None,
     ) -> _Plan:
         """Check the rows against the cases as they stand, then write their events streaming.
@@ -233,8 +249,11 @@ class Importer:
         plan = _Plan()
         repeated = {cid for cid, n in Counter(r.case_id for _, r in rows).items() if n > 1}
         touched: dict[str, Case] = {}
-        with self._following(len(rows)), gc_paused(), \
-                EventBatch(self.app, self.batch_events, after_flush=progress) as batch:
+        with (
+            self._following(len(rows)),
+            gc_paused(),
+            EventBatch(self.app, self.batch_events, after_flush=progress) as batch,
+        ):
             for line, row in rows:
                 source_line = f"{filename}:{line}"
                 case = touched.get(row.case_id)
@@ -244,7 +263,8 @@ class Importer:
                         plan.new += 1
                         if row.case_id in repeated:
                             case = touched[row.case_id] = Case.approve(
-                                row, by=by, source=source_line)
+                                row, by=by, source=source_line
+                            )
                             batch.add_aggregate(case)
                         else:
                             batch.add(Case.approval(row, by=by, source=source_line))
@@ -253,7 +273,8 @@ class Importer:
                         plan.unchanged += 1
                         continue
                     case = touched[row.case_id] = self.app.repository.get(
-                        case_aggregate_id(row.case_id))
+                        case_aggregate_id(row.case_id)
+                    )
                 if case.decide(row, by=by, source=source_line):
                     plan.changed += 1
                     batch.add_aggregate(case)
@@ -262,15 +283,11 @@ class Importer:
         plan.events = batch.written
         return plan
 
-    def _plan_staff(
-        self, rows: Sequence[tuple[int, StaffRow]], *, by: str, filename: str
-    ) -> _Plan:
+    def _plan_staff(self, rows: Sequence[tuple[int, StaffRow]], *, by: str, filename: str) -> _Plan:
         plan = _Plan()
         existing = {
             r[0]: StaffRow(*r)
-            for r in self.db.query(
-                f"SELECT {', '.join(STAFF_COLUMNS)} FROM staff"
-            )
+            for r in self.db.query(f"SELECT {', '.join(STAFF_COLUMNS)} FROM staff")
         }
         seen: set[str] = set()
         for line, row in rows:
@@ -341,9 +358,13 @@ def program_conflicts(
     for line, row in rows:
         known = program.setdefault(row.case_id, row.program)
         if known != row.program:
-            problems.append(Problem(
-                line, "program",
-                f"case {row.case_id} belongs to program {known}; a decision for "
-                f"{row.program} needs a new case_id", row.program,
-            ))
+            problems.append(
+                Problem(
+                    line,
+                    "program",
+                    f"case {row.case_id} belongs to program {known}; a decision for "
+                    f"{row.program} needs a new case_id",
+                    row.program,
+                )
+            )
     return problems

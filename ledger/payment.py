@@ -34,7 +34,8 @@ def payment_id(case_id: str, program: str, period: str, kind: str, n: int = 1) -
     same facts always give the same id; the prefix lets bank staff read period and kind.
     """
     yyyymm = period.replace("-", "")
-    return f"{yyyymm}{_KIND_LETTER[kind]}{n}{_digest(case_id, program, period, kind, str(n), length=20)}"
+    digest = _digest(case_id, program, period, kind, str(n), length=20)
+    return f"{yyyymm}{_KIND_LETTER[kind]}{n}{digest}"
 
 
 def payment_aggregate_id(pid: str) -> UUID:
@@ -180,8 +181,9 @@ class Payment(LedgerAggregate):
 
     def release(self, *, by: str, reason: str) -> None:
         """Release a held payment. The checks live in the service (it knows the run)."""
-        self.trigger_event(self.Released, by=by, payment_id=self.instructed.payment_id,
-                           reason=reason)
+        self.trigger_event(
+            self.Released, by=by, payment_id=self.instructed.payment_id, reason=reason
+        )
 
 
 class PayoutRun(LedgerAggregate):
@@ -248,8 +250,15 @@ class PayoutRun(LedgerAggregate):
     @classmethod
     def prepare(cls, *, period: str, scope: str, seq: int, by: str) -> Self:
         rid = run_id_for(period, scope, seq)
-        return cls._create(cls.Prepared, id=run_aggregate_id(rid), by=by, run_id=rid,
-                           period=period, scope=scope, seq=seq)
+        return cls._create(
+            cls.Prepared,
+            id=run_aggregate_id(rid),
+            by=by,
+            run_id=rid,
+            period=period,
+            scope=scope,
+            seq=seq,
+        )
 
 
 class Recovery(LedgerAggregate):

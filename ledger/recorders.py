@@ -30,7 +30,8 @@ class CopyPostgresRecorder(PostgresApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if len(stored_events) < COPY_THRESHOLD:
-            return super().insert_events(stored_events, **kwargs)
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
         copy_sql = SQL(
             "COPY {0}.{1} (originator_id, originator_version, topic, state) "
             "FROM STDIN (FORMAT BINARY)"

@@ -171,7 +171,15 @@ class ImportedFile(LedgerAggregate):
 
     @classmethod
     def record(
-        cls, *, kind: str, filename: str, sha256: str, by: str, rows: int, new: int, changed: int,
+        cls,
+        *,
+        kind: str,
+        filename: str,
+        sha256: str,
+        by: str,
+        rows: int,
+        new: int,
+        changed: int,
         unchanged: int,
     ) -> Self:
         return cls._create(

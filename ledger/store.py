@@ -69,7 +69,10 @@ class StoreURL:
     @property
     def conninfo(self) -> str:
         return psycopg.conninfo.make_conninfo(
-            host=self.host, port=self.port, user=self.user, password=self.password,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
             dbname=self.dbname,
         )
 
@@ -80,8 +83,12 @@ class StoreURL:
         from sqlalchemy.engine import URL
 
         return URL.create(
-            "postgresql+psycopg", username=self.user, password=self.password or None,
-            host=self.host, port=self.port, database=self.dbname,
+            "postgresql+psycopg",
+            username=self.user,
+            password=self.password or None,
+            host=self.host,
+            port=self.port,
+            database=self.dbname,
         ).render_as_string(hide_password=False)
 
     def describe(self) -> str:
@@ -311,7 +318,8 @@ def select_events_of(
         chunk = ids[i : i + 500]
         params = [u.hex if sqlite else u for u in chunk]
         rows = db.query(
-            f"SELECT originator_id, originator_version, topic, state FROM {events_table(db.dialect)} "
+            "SELECT originator_id, originator_version, topic, state "
+            f"FROM {events_table(db.dialect)} "
             f"WHERE originator_id IN ({', '.join('?' * len(chunk))}) "
             "ORDER BY originator_id, originator_version",
             params,
@@ -319,8 +327,9 @@ def select_events_of(
         for oid, version, topic, state in rows:
             uid = UUID(oid) if isinstance(oid, str) else oid
             event = app.mapper.to_domain_event(
-                StoredEvent(originator_id=uid, originator_version=version, topic=topic,
-                            state=bytes(state))
+                StoredEvent(
+                    originator_id=uid, originator_version=version, topic=topic, state=bytes(state)
+                )
             )
             out.setdefault(uid, []).append(event)
     return out

@@ -31,12 +31,27 @@ from ledger.money import format_fen
 from ledger.programs import load_programs
 
 STAFF_COLUMNS: tuple[str, ...] = (
-    "staff_id", "name", "id_number", "bank_account", "role", "region_code",
+    "staff_id",
+    "name",
+    "id_number",
+    "bank_account",
+    "role",
+    "region_code",
 )
 CASE_COLUMNS: tuple[str, ...] = (
-    "case_id", "program", "region_code", "name", "id_number", "household_size",
-    "monthly_amount", "effective_from", "effective_to", "bank_account", "account_name",
-    "decided_by", "approved_by",
+    "case_id",
+    "program",
+    "region_code",
+    "name",
+    "id_number",
+    "household_size",
+    "monthly_amount",
+    "effective_from",
+    "effective_to",
+    "bank_account",
+    "account_name",
+    "decided_by",
+    "approved_by",
 )
 DEATH_COLUMNS: tuple[str, ...] = ("id_number", "date_of_death", "source")
 
@@ -74,27 +89,114 @@ _ORPHAN = (140_000, 180_000)  # scattered, in an institution
 
 # Common surnames, weighted by their approximate share of the population (per mille).
 _SURNAMES: tuple[tuple[str, int], ...] = (
-    ("王", 71), ("李", 70), ("张", 67), ("刘", 54), ("陈", 45), ("杨", 31), ("赵", 23),
-    ("黄", 22), ("周", 21), ("吴", 20), ("徐", 17), ("孙", 15), ("胡", 13), ("朱", 13),
-    ("高", 12), ("林", 12), ("何", 12), ("郭", 12), ("马", 11), ("罗", 9), ("梁", 8),
-    ("宋", 7), ("郑", 7), ("谢", 6), ("韩", 6), ("唐", 6), ("冯", 6), ("于", 5), ("董", 5),
-    ("肖", 5), ("程", 5), ("曹", 5), ("袁", 5), ("邓", 5), ("许", 5), ("傅", 4), ("沈", 4),
-    ("曾", 4), ("彭", 4), ("吕", 4), ("苏", 4), ("卢", 4), ("蒋", 4), ("蔡", 4), ("贾", 4),
-    ("丁", 3), ("魏", 3), ("薛", 3), ("叶", 3), ("闫", 3), ("余", 3), ("潘", 3), ("杜", 3),
-    ("戴", 3), ("夏", 3), ("钟", 3), ("汪", 3), ("田", 3), ("任", 3), ("姜", 3), ("范", 3),
-    ("方", 3), ("石", 3), ("姚", 3), ("谭", 3), ("廖", 3), ("邹", 2), ("熊", 2), ("金", 2),
-    ("陆", 2), ("郝", 2), ("孔", 2), ("白", 2), ("崔", 2), ("康", 2), ("毛", 2), ("邱", 2),
-    ("秦", 2), ("江", 2), ("史", 2), ("顾", 2), ("侯", 2), ("邵", 2), ("孟", 2), ("龙", 2),
-    ("万", 2), ("段", 2), ("雷", 2), ("钱", 2), ("汤", 2), ("尹", 2), ("常", 2), ("武", 2),
-    ("乔", 2), ("贺", 2), ("龚", 2), ("文", 2), ("党", 1), ("屈", 1), ("寇", 1), ("同", 1),
+    ("王", 71),
+    ("李", 70),
+    ("张", 67),
+    ("刘", 54),
+    ("陈", 45),
+    ("杨", 31),
+    ("赵", 23),
+    ("黄", 22),
+    ("周", 21),
+    ("吴", 20),
+    ("徐", 17),
+    ("孙", 15),
+    ("胡", 13),
+    ("朱", 13),
+    ("高", 12),
+    ("林", 12),
+    ("何", 12),
+    ("郭", 12),
+    ("马", 11),
+    ("罗", 9),
+    ("梁", 8),
+    ("宋", 7),
+    ("郑", 7),
+    ("谢", 6),
+    ("韩", 6),
+    ("唐", 6),
+    ("冯", 6),
+    ("于", 5),
+    ("董", 5),
+    ("肖", 5),
+    ("程", 5),
+    ("曹", 5),
+    ("袁", 5),
+    ("邓", 5),
+    ("许", 5),
+    ("傅", 4),
+    ("沈", 4),
+    ("曾", 4),
+    ("彭", 4),
+    ("吕", 4),
+    ("苏", 4),
+    ("卢", 4),
+    ("蒋", 4),
+    ("蔡", 4),
+    ("贾", 4),
+    ("丁", 3),
+    ("魏", 3),
+    ("薛", 3),
+    ("叶", 3),
+    ("闫", 3),
+    ("余", 3),
+    ("潘", 3),
+    ("杜", 3),
+    ("戴", 3),
+    ("夏", 3),
+    ("钟", 3),
+    ("汪", 3),
+    ("田", 3),
+    ("任", 3),
+    ("姜", 3),
+    ("范", 3),
+    ("方", 3),
+    ("石", 3),
+    ("姚", 3),
+    ("谭", 3),
+    ("廖", 3),
+    ("邹", 2),
+    ("熊", 2),
+    ("金", 2),
+    ("陆", 2),
+    ("郝", 2),
+    ("孔", 2),
+    ("白", 2),
+    ("崔", 2),
+    ("康", 2),
+    ("毛", 2),
+    ("邱", 2),
+    ("秦", 2),
+    ("江", 2),
+    ("史", 2),
+    ("顾", 2),
+    ("侯", 2),
+    ("邵", 2),
+    ("孟", 2),
+    ("龙", 2),
+    ("万", 2),
+    ("段", 2),
+    ("雷", 2),
+    ("钱", 2),
+    ("汤", 2),
+    ("尹", 2),
+    ("常", 2),
+    ("武", 2),
+    ("乔", 2),
+    ("贺", 2),
+    ("龚", 2),
+    ("文", 2),
+    ("党", 1),
+    ("屈", 1),
+    ("寇", 1),
+    ("同", 1),
 )
 _MALE_CHARS = (
     "伟强军建国明平刚勇峰华涛斌磊辉林文杰海波志亮宏兵鹏飞俊超成德福生忠兴学全永春山富贵荣安"
     "新利东祥保宝喜锋健龙虎庆根发有金顺才民红卫江武义振"
 )
 _FEMALE_CHARS = (
-    "秀英兰芳娟霞敏静丽艳娜玲燕梅红桂华凤琴萍云珍莲玉婷雪慧洁琳月花翠菊香琼淑爱彩荣巧丹妮"
-    "倩晶梦佳"
+    "秀英兰芳娟霞敏静丽艳娜玲燕梅红桂华凤琴萍云珍莲玉婷雪慧洁琳月花翠菊香琼淑爱彩荣巧丹妮倩晶梦佳"
 )
 _BANK_PREFIXES = ("6228", "6228", "6228", "6217", "6217", "6222", "6222", "6212", "6214", "6221")
 _DEATH_SOURCES = (
@@ -122,9 +224,7 @@ _STAFF_REFERENCE = date(2026, 1, 1)
 _COUNTY = re.compile(r"^\d{6}$")
 
 # Luhn: each digit pair's contribution when the second digit of the pair is doubled.
-_LUHN_PAIRS = {
-    f"{a}{b}": a + (2 * b if b < 5 else 2 * b - 9) for a in range(10) for b in range(10)
-}
+_LUHN_PAIRS = {f"{a}{b}": a + (2 * b if b < 5 else 2 * b - 9) for a in range(10) for b in range(10)}
 
 
 @dataclass(frozen=True)
@@ -209,14 +309,18 @@ def staff_rows_for(cases: int, seed: int = 7, county: str = "610102") -> list[di
         # Caseworkers and reviewers sit in a township office (its code padded with 000).
         township_office = role in ("caseworker", "reviewer")
         region = rng.choice(townships)[0] + "000" if township_office else county
-        rows.append({
-            "staff_id": f"S{i + 1:04d}",
-            "name": namer.name(male),
-            "id_number": ids.allocate(born, male, oldest, youngest),
-            "bank_account": _bank_account(_ACCOUNTS_STAFF + i, rng.choice(_BANK_PREFIXES), seed),
-            "role": role,
-            "region_code": region,
-        })
+        rows.append(
+            {
+                "staff_id": f"S{i + 1:04d}",
+                "name": namer.name(male),
+                "id_number": ids.allocate(born, male, oldest, youngest),
+                "bank_account": _bank_account(
+                    _ACCOUNTS_STAFF + i, rng.choice(_BANK_PREFIXES), seed
+                ),
+                "role": role,
+                "region_code": region,
+            }
+        )
     return rows
 
 
@@ -269,8 +373,15 @@ def _bank_account(index: int, prefix: str, seed: int) -> str:
     payload = f"{prefix}{left:07d}{right:07d}"
     p = _LUHN_PAIRS
     total = (  # unrolled: this runs once per generated person
-        p[payload[0:2]] + p[payload[2:4]] + p[payload[4:6]] + p[payload[6:8]] + p[payload[8:10]]
-        + p[payload[10:12]] + p[payload[12:14]] + p[payload[14:16]] + p[payload[16:18]]
+        p[payload[0:2]]
+        + p[payload[2:4]]
+        + p[payload[4:6]]
+        + p[payload[6:8]]
+        + p[payload[8:10]]
+        + p[payload[10:12]]
+        + p[payload[12:14]]
+        + p[payload[14:16]]
+        + p[payload[16:18]]
     )
     return f"{payload}{-total % 10}"
 
@@ -487,8 +598,11 @@ class _CaseFactory:
                 else:
                     first = max(begin, start_ord)
                     died = first + int(rnd() * 90)
-                death = {"id_number": id_number, "date_of_death": iso(died),
-                         "source": self.death_source(rnd())}
+                death = {
+                    "id_number": id_number,
+                    "date_of_death": iso(died),
+                    "source": self.death_source(rnd()),
+                }
 
             account_name = name
             if program == "dibao" and size > 1 and rnd() < 0.12:
@@ -522,8 +636,17 @@ class _CaseFactory:
         r = self.rng.random
         if program == "dibao":
             u = r()
-            size = 1 if u < 0.25 else 2 if u < 0.5 else 3 if u < 0.72 else 4 if u < 0.87 else (
-                5 if u < 0.95 else 6)
+            size = (
+                1
+                if u < 0.25
+                else 2
+                if u < 0.5
+                else 3
+                if u < 0.72
+                else 4
+                if u < 0.87
+                else (5 if u < 0.95 else 6)
+            )
             # Difference method: (standard - per-capita income) x members, to 0.50 yuan.
             income = int(r() * r() * 7_000) * 10
             amount = (_DIBAO_STANDARD - income) * size
@@ -562,11 +685,13 @@ class _CaseFactory:
         for _ in range(count):
             born = lo + int((hi - lo) * rng.random() ** 0.5)
             died = self.start_ord - 365 + int(rng.random() * 455)
-            rows.append({
-                "id_number": self.ids.allocate(born, rng.random() < 0.5, lo, hi),
-                "date_of_death": self.iso(died),
-                "source": self.death_source(rng.random()),
-            })
+            rows.append(
+                {
+                    "id_number": self.ids.allocate(born, rng.random() < 0.5, lo, hi),
+                    "date_of_death": self.iso(died),
+                    "source": self.death_source(rng.random()),
+                }
+            )
         return rows
 
 
@@ -597,8 +722,11 @@ class _Planter:
         # is certain to show at the first payout, and touches no other planted or natural fact.
         self.pools: dict[str, list[int]] = {}
         for i, row in enumerate(rows):
-            if (row["effective_from"] < self.start and not row["effective_to"]
-                    and row["id_number"] not in dead):
+            if (
+                row["effective_from"] < self.start
+                and not row["effective_to"]
+                and row["id_number"] not in dead
+            ):
                 self.pools.setdefault(row["program"], []).append(i)
 
     def plant(self) -> None:
@@ -612,12 +740,17 @@ class _Planter:
             # dead_before_start: the death was never acted on.
             i = self.pick("dibao", "tekun", "elderly", "disability_living", "disability_care")
             row = rows[i]
-            lo = max(date.fromisoformat(row["effective_from"]).toordinal(),
-                     self.factory.start_ord - 180)
+            lo = max(
+                date.fromisoformat(row["effective_from"]).toordinal(), self.factory.start_ord - 180
+            )
             died = lo + int(self.rng.random() * (self.factory.start_ord - lo))
-            self.deaths.append({"id_number": row["id_number"],
-                                "date_of_death": self.factory.iso(died),
-                                "source": "公安人口库比对"})
+            self.deaths.append(
+                {
+                    "id_number": row["id_number"],
+                    "date_of_death": self.factory.iso(died),
+                    "source": "公安人口库比对",
+                }
+            )
             seeded["dead_before_start"].append(row["case_id"])
 
             # dibao_and_tekun: a 特困 person also drawing 低保 (the programs exclude each other).
@@ -633,8 +766,10 @@ class _Planter:
             seeded["two_cases_one_program"] += [rows[a]["case_id"], rows[b]["case_id"]]
 
             # shared_account: several unrelated households paid into one card.
-            group = [self.pick("dibao", "elderly", "disability_living", "disability_care")
-                     for _ in range(2 + k % 2)]
+            group = [
+                self.pick("dibao", "elderly", "disability_living", "disability_care")
+                for _ in range(2 + k % 2)
+            ]
             for g in group[1:]:
                 rows[g]["bank_account"] = rows[group[0]]["bank_account"]
             seeded["shared_account"] += [rows[g]["case_id"] for g in group]

@@ -12,8 +12,19 @@ from ledger.store import Tx
 from projections.runner import ReadModel
 
 ENTRY_COLUMNS = (
-    "file_id", "seq", "kind", "end_to_end_id", "amount", "booking_date", "creditor_name",
-    "creditor_account", "reason_code", "reason_text", "entry_ref", "matched", "period",
+    "file_id",
+    "seq",
+    "kind",
+    "end_to_end_id",
+    "amount",
+    "booking_date",
+    "creditor_name",
+    "creditor_account",
+    "reason_code",
+    "reason_text",
+    "entry_ref",
+    "matched",
+    "period",
 )
 
 
@@ -29,8 +40,14 @@ class BankResultsModel(ReadModel):
     topics: ClassVar[frozenset[str]] = frozenset(
         cls.TOPIC
         for cls in (
-            Payment.Executed, Payment.Rejected, Payment.Returned, Payment.StatusReported,
-            Payment.Reissued, Payment.Refunded, BankFile.Imported, BankFile.EntriesUnmatched,
+            Payment.Executed,
+            Payment.Rejected,
+            Payment.Returned,
+            Payment.StatusReported,
+            Payment.Reissued,
+            Payment.Refunded,
+            BankFile.Imported,
+            BankFile.EntriesUnmatched,
         )
     )
 
@@ -50,24 +67,77 @@ class BankResultsModel(ReadModel):
         settled: list[tuple[Any, ...]] = []
         for e in events:
             if isinstance(e, Payment.Executed):
-                executed.append((e.amount, e.booking_date, e.creditor_account, e.creditor_name,
-                                 e.originator_version, e.payment_id))
-                entries.append((e.file_id, e.entry_seq, "executed", e.payment_id, e.amount,
-                                e.booking_date, e.creditor_name, e.creditor_account, None, None,
-                                e.entry_ref, 1, _month(e.booking_date)))
+                executed.append(
+                    (
+                        e.amount,
+                        e.booking_date,
+                        e.creditor_account,
+                        e.creditor_name,
+                        e.originator_version,
+                        e.payment_id,
+                    )
+                )
+                entries.append(
+                    (
+                        e.file_id,
+                        e.entry_seq,
+                        "executed",
+                        e.payment_id,
+                        e.amount,
+                        e.booking_date,
+                        e.creditor_name,
+                        e.creditor_account,
+                        None,
+                        None,
+                        e.entry_ref,
+                        1,
+                        _month(e.booking_date),
+                    )
+                )
             elif isinstance(e, Payment.Rejected | Payment.Returned):
                 kind = "rejected" if isinstance(e, Payment.Rejected) else "returned"
                 day = e.reported_on if isinstance(e, Payment.Rejected) else e.booking_date
                 day = day or e.timestamp.date()
                 amount = e.amount if isinstance(e, Payment.Returned) else None
-                failed.append((kind, day, e.reason_code or e.reason_text, e.originator_version,
-                               e.payment_id))
-                entries.append((e.file_id, e.entry_seq, kind, e.payment_id, amount, day, None,
-                                None, e.reason_code, e.reason_text, e.entry_ref, 1, _month(day)))
+                failed.append(
+                    (kind, day, e.reason_code or e.reason_text, e.originator_version, e.payment_id)
+                )
+                entries.append(
+                    (
+                        e.file_id,
+                        e.entry_seq,
+                        kind,
+                        e.payment_id,
+                        amount,
+                        day,
+                        None,
+                        None,
+                        e.reason_code,
+                        e.reason_text,
+                        e.entry_ref,
+                        1,
+                        _month(day),
+                    )
+                )
             elif isinstance(e, Payment.StatusReported):
                 versions.append((e.originator_version, e.payment_id))
-                entries.append((e.file_id, e.entry_seq, "accepted", e.payment_id, None, None,
-                                None, None, None, e.status, e.entry_ref, 1, None))
+                entries.append(
+                    (
+                        e.file_id,
+                        e.entry_seq,
+                        "accepted",
+                        e.payment_id,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        e.status,
+                        e.entry_ref,
+                        1,
+                        None,
+                    )
+                )
             elif isinstance(e, Payment.Reissued | Payment.Refunded):
                 status = "reissued" if isinstance(e, Payment.Reissued) else "refunded"
                 settled.append((status, e.originator_version, e.payment_id))
@@ -76,24 +146,49 @@ class BankResultsModel(ReadModel):
                     "INSERT INTO bank_files (file_id, kind, filename, sha256, profile, entries, "
                     "matched, unmatched, imported_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
                     "?, ?, ?)",
-                    (e.file_id, e.kind, e.filename, e.sha256, e.profile, e.entries, e.matched,
-                     e.unmatched, e.by, e.timestamp.isoformat()),
+                    (
+                        e.file_id,
+                        e.kind,
+                        e.filename,
+                        e.sha256,
+                        e.profile,
+                        e.entries,
+                        e.matched,
+                        e.unmatched,
+                        e.by,
+                        e.timestamp.isoformat(),
+                    ),
                 )
             elif isinstance(e, BankFile.EntriesUnmatched):
                 entries.extend(
-                    (e.file_id, x["seq"], x["kind"], x.get("end_to_end_id"), x.get("amount"),
-                     x.get("booking_date"), x.get("creditor_name"), x.get("creditor_account"),
-                     x.get("reason_code"), x.get("reason_text"), x.get("entry_ref"), 0,
-                     _month_text(x.get("booking_date")))
+                    (
+                        e.file_id,
+                        x["seq"],
+                        x["kind"],
+                        x.get("end_to_end_id"),
+                        x.get("amount"),
+                        x.get("booking_date"),
+                        x.get("creditor_name"),
+                        x.get("creditor_account"),
+                        x.get("reason_code"),
+                        x.get("reason_text"),
+                        x.get("entry_ref"),
+                        0,
+                        _month_text(x.get("booking_date")),
+                    )
                     for x in e.entries
                 )
         tx.executemany(
             "UPDATE payments SET status = 'executed', executions = executions + 1, "
             "executed_amount = ?, executed_on = ?, reported_account = ?, reported_name = ?, "
-            "version = ? WHERE payment_id = ?", executed)
+            "version = ? WHERE payment_id = ?",
+            executed,
+        )
         tx.executemany(
             "UPDATE payments SET status = ?, result_on = ?, result_reason = ?, version = ? "
-            "WHERE payment_id = ?", failed)
+            "WHERE payment_id = ?",
+            failed,
+        )
         tx.executemany("UPDATE payments SET version = ? WHERE payment_id = ?", versions)
         tx.executemany("UPDATE payments SET status = ?, version = ? WHERE payment_id = ?", settled)
         tx.copy_rows("bank_entries", ENTRY_COLUMNS, entries)

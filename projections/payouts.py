@@ -11,26 +11,77 @@ from ledger.payment import Finding, Payment, PayoutRun, Recovery
 from ledger.store import Tx
 from projections.runner import ReadModel
 
+#: SQL condition: the payment belongs to an approved (or exported) run. A payment counts as
+#: paid once its run is approved; there is no per-payment flag to update.
+APPROVED_RUN = "run_id IN (SELECT run_id FROM runs WHERE status <> 'prepared')"
+
 PAYMENT_COLUMNS = (
-    "payment_id", "run_id", "case_id", "program", "department", "region_code", "county",
-    "period", "kind", "amount", "payment_date", "creditor_account", "creditor_name",
-    "id_number", "held", "reissue_of",
+    "payment_id",
+    "run_id",
+    "case_id",
+    "program",
+    "department",
+    "region_code",
+    "county",
+    "period",
+    "kind",
+    "amount",
+    "payment_date",
+    "creditor_account",
+    "creditor_name",
+    "id_number",
+    "held",
+    "reissue_of",
 )
 _RECOVERY_COLUMNS = (
-    "recovery_id", "run_id", "case_id", "program", "department", "region_code", "county",
-    "period", "amount", "paid", "owed", "reason",
+    "recovery_id",
+    "run_id",
+    "case_id",
+    "program",
+    "department",
+    "region_code",
+    "county",
+    "period",
+    "amount",
+    "paid",
+    "owed",
+    "reason",
 )
 _FINDING_COLUMNS = (
-    "finding_id", "type", "severity", "period", "program", "department", "region_code",
-    "case_id", "payment_id", "amount", "detail", "status", "raised_at",
+    "finding_id",
+    "type",
+    "severity",
+    "period",
+    "program",
+    "department",
+    "region_code",
+    "case_id",
+    "payment_id",
+    "amount",
+    "detail",
+    "status",
+    "raised_at",
 )
 
 
 def _payment_row(e: Payment.Instructed) -> tuple[Any, ...]:
     return (
-        e.payment_id, e.run_id, e.case_id, e.program, e.department, e.region_code,
-        county_of(e.region_code), e.period, e.kind, e.amount, e.payment_date,
-        e.creditor_account, e.creditor_name, e.id_number, ",".join(e.held), e.reissue_of,
+        e.payment_id,
+        e.run_id,
+        e.case_id,
+        e.program,
+        e.department,
+        e.region_code,
+        county_of(e.region_code),
+        e.period,
+        e.kind,
+        e.amount,
+        e.payment_date,
+        e.creditor_account,
+        e.creditor_name,
+        e.id_number,
+        ",".join(e.held),
+        e.reissue_of,
     )
 
 
@@ -42,8 +93,13 @@ class PayoutsModel(ReadModel):
     topics: ClassVar[frozenset[str]] = frozenset(
         cls.TOPIC
         for cls in (
-            Payment.Instructed, Payment.Released, PayoutRun.Prepared, PayoutRun.PaymentsAdded,
-            PayoutRun.Approved, PayoutRun.Exported, Recovery.Raised,
+            Payment.Instructed,
+            Payment.Released,
+            PayoutRun.Prepared,
+            PayoutRun.PaymentsAdded,
+            PayoutRun.Approved,
+            PayoutRun.Exported,
+            Recovery.Raised,
         )
     )
 
@@ -61,11 +117,16 @@ class PayoutsModel(ReadModel):
 
     def _apply_one(self, tx: Tx, e: LedgerEvent) -> None:
         if isinstance(e, Payment.Released):
-            tx.execute("UPDATE payments SET held = '', version = ? WHERE payment_id = ?",
-                       (e.originator_version, e.payment_id))
-            self._add_monthly(tx, "SELECT period, program, department, county, kind, 1, amount "
-                              "FROM payments WHERE payment_id = ? AND run_id IN (SELECT run_id FROM runs WHERE status <> 'prepared')",
-                              (e.payment_id,))
+            tx.execute(
+                "UPDATE payments SET held = '', version = ? WHERE payment_id = ?",
+                (e.originator_version, e.payment_id),
+            )
+            self._add_monthly(
+                tx,
+                "SELECT period, program, department, county, kind, 1, amount "
+                f"FROM payments WHERE payment_id = ? AND {APPROVED_RUN}",
+                (e.payment_id,),
+            )
         elif isinstance(e, PayoutRun.Prepared):
             tx.execute(
                 "INSERT INTO runs (run_id, period, scope, seq, status, prepared_by, payments, "
@@ -90,8 +151,20 @@ class PayoutsModel(ReadModel):
             tx.execute(
                 f"INSERT INTO recoveries ({', '.join(_RECOVERY_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_RECOVERY_COLUMNS))})",
-                (e.recovery_id, e.run_id, e.case_id, e.program, e.department, e.region_code,
-                 county_of(e.region_code), e.period, e.amount, e.paid, e.owed, e.reason),
+                (
+                    e.recovery_id,
+                    e.run_id,
+                    e.case_id,
+                    e.program,
+                    e.department,
+                    e.region_code,
+                    county_of(e.region_code),
+                    e.period,
+                    e.amount,
+                    e.paid,
+                    e.owed,
+                    e.reason,
+                ),
             )
 
     @staticmethod
@@ -131,10 +204,15 @@ class FindingsModel(ReadModel):
 
     name: ClassVar[str] = "findings"
     tables: ClassVar[tuple[str, ...]] = ("findings",)
-    topics: ClassVar[frozenset[str]] = frozenset({
-        Finding.Raised.TOPIC, Finding.Assigned.TOPIC, Finding.Commented.TOPIC,
-        Finding.Resolved.TOPIC, Finding.Reopened.TOPIC,
-    })
+    topics: ClassVar[frozenset[str]] = frozenset(
+        {
+            Finding.Raised.TOPIC,
+            Finding.Assigned.TOPIC,
+            Finding.Commented.TOPIC,
+            Finding.Resolved.TOPIC,
+            Finding.Reopened.TOPIC,
+        }
+    )
 
     def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
         raised = [e for e in events if isinstance(e, Finding.Raised)]
@@ -147,24 +225,45 @@ class FindingsModel(ReadModel):
                 continue
             at = e.timestamp.isoformat()
             if isinstance(e, Finding.Assigned):
-                tx.execute("UPDATE findings SET assigned_to = ?, updated_at = ? "
-                           "WHERE finding_id = ?", (e.assignee, at, e.finding_id))
+                tx.execute(
+                    "UPDATE findings SET assigned_to = ?, updated_at = ? WHERE finding_id = ?",
+                    (e.assignee, at, e.finding_id),
+                )
             elif isinstance(e, Finding.Commented):
-                tx.execute("UPDATE findings SET comments = comments + 1, updated_at = ? "
-                           "WHERE finding_id = ?", (at, e.finding_id))
+                tx.execute(
+                    "UPDATE findings SET comments = comments + 1, updated_at = ? "
+                    "WHERE finding_id = ?",
+                    (at, e.finding_id),
+                )
             elif isinstance(e, Finding.Resolved):
-                tx.execute("UPDATE findings SET status = 'resolved', resolution = ?, "
-                           "updated_at = ? WHERE finding_id = ?", (e.resolution, at, e.finding_id))
+                tx.execute(
+                    "UPDATE findings SET status = 'resolved', resolution = ?, "
+                    "updated_at = ? WHERE finding_id = ?",
+                    (e.resolution, at, e.finding_id),
+                )
             elif isinstance(e, Finding.Reopened):
-                tx.execute("UPDATE findings SET status = 'open', resolution = NULL, "
-                           "updated_at = ? WHERE finding_id = ?", (at, e.finding_id))
+                tx.execute(
+                    "UPDATE findings SET status = 'open', resolution = NULL, "
+                    "updated_at = ? WHERE finding_id = ?",
+                    (at, e.finding_id),
+                )
 
     @staticmethod
     def _insert(tx: Tx, events: Sequence[Finding.Raised]) -> None:
         rows = [
             (
-                e.finding_id, e.type, e.severity, e.period, e.program, e.department,
-                e.region_code, e.case_id, e.payment_id, e.amount, e.detail, "open",
+                e.finding_id,
+                e.type,
+                e.severity,
+                e.period,
+                e.program,
+                e.department,
+                e.region_code,
+                e.case_id,
+                e.payment_id,
+                e.amount,
+                e.detail,
+                "open",
                 e.timestamp.isoformat(),
             )
             for e in events

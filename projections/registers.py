@@ -16,7 +16,14 @@ from ledger.registry import DeathReport, ImportedFile, StaffMember
 from ledger.store import Database, Tx, as_date
 from projections.runner import ReadModel
 
-_CASE_TABLE_COLUMNS = ("case_id", "aggregate_id", "version", *CASE_COLUMNS[1:], "county", "start_date")
+_CASE_TABLE_COLUMNS = (
+    "case_id",
+    "aggregate_id",
+    "version",
+    *CASE_COLUMNS[1:],
+    "county",
+    "start_date",
+)
 _PARAM_CHUNK = 500
 
 
@@ -62,12 +69,16 @@ def load_cases(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, tuple[Ca
     """Current state and aggregate version of the given cases (those that exist)."""
     out: dict[str, tuple[CaseState, int]] = {}
     count = "SELECT COUNT(*) FROM cases"
-    empty = (db.query(count) if isinstance(db, Database) else db.execute(count).fetchall())[0][0] == 0
+    empty = (db.query(count) if isinstance(db, Database) else db.execute(count).fetchall())[0][
+        0
+    ] == 0
     if empty:
         return out
     for chunk in _chunks(list(case_ids)):
         sql = f"{CASE_SELECT} WHERE case_id IN ({', '.join('?' * len(chunk))})"
-        rows = db.query(sql, chunk) if isinstance(db, Database) else db.execute(sql, chunk).fetchall()
+        rows = (
+            db.query(sql, chunk) if isinstance(db, Database) else db.execute(sql, chunk).fetchall()
+        )
         for row in rows:
             state = case_state_from_row(row)
             out[state.case_id] = (state, int(row[2]))
@@ -82,8 +93,13 @@ class CasesModel(ReadModel):
     topics: ClassVar[frozenset[str]] = frozenset(
         cls.TOPIC
         for cls in (
-            Case.Approved, Case.MonthlyAmountChanged, Case.AccountChanged,
-            Case.DetailsCorrected, Case.Reviewed, Case.Terminated, Case.Reinstated,
+            Case.Approved,
+            Case.MonthlyAmountChanged,
+            Case.AccountChanged,
+            Case.DetailsCorrected,
+            Case.Reviewed,
+            Case.Terminated,
+            Case.Reinstated,
         )
     )
 
@@ -93,9 +109,9 @@ class CasesModel(ReadModel):
         current: dict[str, tuple[CaseState, int]] = {}
         by_aggregate: dict[Any, str] = {}
         loaded_ids: list[str] = []
-        missing = {
-            e.originator_id for e in events if not isinstance(e, Case.Approved)
-        } - {e.originator_id for e in events if isinstance(e, Case.Approved)}
+        missing = {e.originator_id for e in events if not isinstance(e, Case.Approved)} - {
+            e.originator_id for e in events if isinstance(e, Case.Approved)
+        }
         if missing:
             for chunk in _chunks(sorted(str(m) for m in missing)):
                 sql = f"{CASE_SELECT} WHERE aggregate_id IN ({', '.join('?' * len(chunk))})"
@@ -114,12 +130,16 @@ class CasesModel(ReadModel):
                 current[case_id] = (state, e.originator_version)
         aggregate_of = {case_id: agg for agg, case_id in by_aggregate.items()}
         loaded = set(loaded_ids)
-        new_rows, changed_rows = [], []
+        new_rows: list[tuple[Any, ...]] = []
+        changed_rows: list[tuple[Any, ...]] = []
         for s, version in current.values():
             row = (
-                s.case_id, aggregate_of[s.case_id], version,
+                s.case_id,
+                aggregate_of[s.case_id],
+                version,
                 *(getattr(s, c) for c in CASE_COLUMNS[1:]),
-                county_of(s.region_code), s.start,
+                county_of(s.region_code),
+                s.start,
             )
             (changed_rows if s.case_id in loaded else new_rows).append(row)
         # A case's first event creates its row exactly once (the runner applies each event
@@ -143,8 +163,13 @@ class StaffModel(ReadModel):
         for e in events:
             if isinstance(e, StaffMember.Registered | StaffMember.DetailsChanged):
                 latest[e.staff_id] = (
-                    e.staff_id, e.originator_version, e.name, e.id_number,
-                    e.bank_account, e.role, e.region_code,
+                    e.staff_id,
+                    e.originator_version,
+                    e.name,
+                    e.id_number,
+                    e.bank_account,
+                    e.role,
+                    e.region_code,
                 )
         tx.executemany(_upsert("staff", self._columns, "staff_id"), list(latest.values()))
 
@@ -174,15 +199,31 @@ class ImportedFilesModel(ReadModel):
     tables: ClassVar[tuple[str, ...]] = ("imported_files",)
     topics: ClassVar[frozenset[str]] = frozenset({ImportedFile.Imported.TOPIC})
     _columns = (
-        "aggregate_id", "kind", "filename", "sha256", "imported_by", "recorded_at",
-        "rows_total", "rows_new", "rows_changed", "rows_unchanged",
+        "aggregate_id",
+        "kind",
+        "filename",
+        "sha256",
+        "imported_by",
+        "recorded_at",
+        "rows_total",
+        "rows_new",
+        "rows_changed",
+        "rows_unchanged",
     )
 
     def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
         rows = [
             (
-                str(e.originator_id), e.kind, e.filename, e.sha256, e.by,
-                e.timestamp.isoformat(), e.rows, e.new, e.changed, e.unchanged,
+                str(e.originator_id),
+                e.kind,
+                e.filename,
+                e.sha256,
+                e.by,
+                e.timestamp.isoformat(),
+                e.rows,
+                e.new,
+                e.changed,
+                e.unchanged,
             )
             for e in events
             if isinstance(e, ImportedFile.Imported)

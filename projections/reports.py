@@ -8,6 +8,7 @@ from typing import Any
 from ledger.errors import InvalidValue
 from ledger.money import format_fen
 from ledger.store import Database
+from projections.payouts import APPROVED_RUN
 
 #: `--by` dimensions and the payments column each groups on.
 DIMENSIONS = {
@@ -33,7 +34,7 @@ def parse_dimensions(text: str) -> list[str]:
 def payouts_report(db: Database, period: str, dims: Sequence[str]) -> list[dict[str, Any]]:
     """Rows of period, program, department, region_code, cases, payments, amount.
 
-    Counts payments of approved runs (a run's status, not a per-payment flag) whose payment period is ``period`` (arrears for October
+    Counts payments of approved runs whose payment period is ``period`` (arrears for October
     paid in December count in October). Payments held by a pre-payment check count once they
     are released. A dimension not grouped on is null.
     """
@@ -42,13 +43,13 @@ def payouts_report(db: Database, period: str, dims: Sequence[str]) -> list[dict[
     group = f"GROUP BY {', '.join(cols)} ORDER BY {', '.join(cols)}" if cols else ""
     rows = db.query(
         f"SELECT {select}COUNT(DISTINCT case_id), COUNT(*), COALESCE(SUM(amount), 0) "
-        f"FROM payments WHERE period = ? AND held = '' AND run_id IN (SELECT run_id FROM runs WHERE status <> 'prepared') {group}",
+        f"FROM payments WHERE period = ? AND held = '' AND {APPROVED_RUN} {group}",
         (period,),
     )
     out = []
     for row in rows:
         values = dict(zip(cols, row, strict=False))
-        cases, payments, amount = row[len(cols):]
+        cases, payments, amount = row[len(cols) :]
         if not cols and payments == 0:
             continue
         record: dict[str, Any] = {

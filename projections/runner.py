@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from ledger.events import LedgerEvent
 from ledger.store import Database, LedgerApp, Tx, gc_paused
@@ -96,7 +96,9 @@ def _catch_up(
             break
         last = notifications[-1].id
         decoded: list[tuple[int, LedgerEvent]] = [
-            (n.id, app.mapper.to_domain_event(n)) for n in notifications if n.topic in wanted
+            (n.id, cast(LedgerEvent, app.mapper.to_domain_event(n)))
+            for n in notifications
+            if n.topic in wanted
         ]
         try:
             with db.transaction() as tx:
@@ -104,9 +106,7 @@ def _catch_up(
                     since = pos[model.name]
                     if since >= last:
                         continue
-                    events = [
-                        e for nid, e in decoded if nid > since and e.TOPIC in model.topics
-                    ]
+                    events = [e for nid, e in decoded if nid > since and e.TOPIC in model.topics]
                     model.apply(tx, events)
                     _advance(tx, model.name, since, last)
                     applied += len(events)

@@ -32,7 +32,13 @@ from ledger.payment import (
     payment_aggregate_id,
 )
 from ledger.store import Database, EventBatch, LedgerApp, gc_paused
-from reconciliation.entries import REASON_CODES, BankEntry, BankFileRefused, GroupStatus
+from reconciliation.entries import (
+    REASON_CODES,
+    BankEntry,
+    BankFileRefused,
+    EntryKind,
+    GroupStatus,
+)
 
 
 @dataclass
@@ -48,7 +54,9 @@ class BankImportSummary:
     already_imported: bool = False
 
 
-def parse_bank_file(data: bytes, profile: str | None = None) -> tuple[str, str | None, list[BankEntry | GroupStatus]]:
+def parse_bank_file(
+    data: bytes, profile: str | None = None
+) -> tuple[str, str | None, list[BankEntry | GroupStatus]]:
     """Detect the kind of a bank file and parse all of it: (kind, profile name, entries)."""
     from reconciliation import camt054, csvreturn, pain002  # parsers load lxml/profiles
     from reconciliation.detect import detect_kind
@@ -70,15 +78,17 @@ def parse_bank_file(data: bytes, profile: str | None = None) -> tuple[str, str |
 class BankImports:
     """Imports bank return files into one ledger."""
 
-    def __init__(self, app: LedgerApp, db: Database, sync: Callable[[], object], *,
-                 batch_events: int = 2000) -> None:
+    def __init__(
+        self, app: LedgerApp, db: Database, sync: Callable[[], object], *, batch_events: int = 2000
+    ) -> None:
         self.app = app
         self.db = db
         self.sync = sync
         self.batch_events = batch_events
 
-    def import_file(self, path: Path, *, profile: str | None = None, by: str = "bank",
-                    today: date | None = None) -> BankImportSummary:
+    def import_file(
+        self, path: Path, *, profile: str | None = None, by: str = "bank", today: date | None = None
+    ) -> BankImportSummary:
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
         fid = bank_file_id(sha)
@@ -94,11 +104,14 @@ class BankImports:
             return summary
         entries = self._expand(parsed)
         summary.entries = len(entries)
-        done = {int(r[0]) for r in self.db.query(
-            "SELECT seq FROM bank_entries WHERE file_id = ?", (fid,))}
+        done = {
+            int(r[0])
+            for r in self.db.query("SELECT seq FROM bank_entries WHERE file_id = ?", (fid,))
+        }
         payments = self._payments({e.end_to_end_id for e in entries if e.end_to_end_id})
-        seen = self._seen_refs([e for e in entries
-                                if e.end_to_end_id in payments and payments[e.end_to_end_id][1]])
+        seen = self._seen_refs(
+            [e for e in entries if e.end_to_end_id in payments and payments[e.end_to_end_id][1]]
+        )
         unmatched: list[dict[str, Any]] = []
         counts: dict[str, int] = {}
         with gc_paused(), EventBatch(self.app, self.batch_events) as batch:
@@ -112,18 +125,29 @@ class BankImports:
                 if entry.seq in done or (entry.end_to_end_id, entry.entry_ref, entry.kind) in seen:
                     continue  # recorded already: by this file before a crash, or another file
                 known[0] += 1
-                batch.add(_result_event(entry, entry.end_to_end_id or "", known[0], fid, by,
-                                        today))
+                batch.add(_result_event(entry, entry.end_to_end_id or "", known[0], fid, by, today))
         summary.unmatched = len(unmatched)
         summary.by_kind = counts
         record = BankFile._create(
-            BankFile.Imported, id=bank_file_aggregate_id(fid), by=by, file_id=fid, kind=kind,
-            filename=path.name, sha256=sha, profile=profile_name, entries=len(entries),
-            matched=summary.matched, unmatched=len(unmatched),
+            BankFile.Imported,
+            id=bank_file_aggregate_id(fid),
+            by=by,
+            file_id=fid,
+            kind=kind,
+            filename=path.name,
+            sha256=sha,
+            profile=profile_name,
+            entries=len(entries),
+            matched=summary.matched,
+            unmatched=len(unmatched),
         )
         for i in range(0, len(unmatched), 1000):
-            record.trigger_event(BankFile.EntriesUnmatched, by=by, file_id=fid,
-                                 entries=tuple(unmatched[i : i + 1000]))
+            record.trigger_event(
+                BankFile.EntriesUnmatched,
+                by=by,
+                file_id=fid,
+                entries=tuple(unmatched[i : i + 1000]),
+            )
         self.app.save(record)
         self.sync()
         return summary
@@ -142,7 +166,8 @@ class BankImports:
                 (pid, ref, kind)
                 for pid, ref, kind in self.db.query(
                     "SELECT end_to_end_id, entry_ref, kind FROM bank_entries WHERE entry_ref IN "
-                    f"({', '.join('?' * len(chunk))})", chunk,
+                    f"({', '.join('?' * len(chunk))})",
+                    chunk,
                 )
             )
         return seen
@@ -167,7 +192,8 @@ class BankImports:
             chunk = wanted[i : i + 500]
             for pid, version, status in self.db.query(
                 f"SELECT payment_id, version, status FROM payments WHERE payment_id IN "
-                f"({', '.join('?' * len(chunk))})", chunk,
+                f"({', '.join('?' * len(chunk))})",
+                chunk,
             ):
                 out[pid] = [int(version), int(status != "instructed")]
         return out
@@ -184,11 +210,17 @@ class BankImports:
             for pid in self._payments_of(item):
                 if pid in explicit:
                     continue  # a transaction status overrides its group's
-                kind = "rejected" if item.status == "RJCT" else "accepted"
-                out.append(BankEntry(
-                    seq=next_seq, kind=kind, end_to_end_id=pid, reason_code=item.reason_code,
-                    reason_text=item.reason_text, status=item.status,
-                ))
+                kind: EntryKind = "rejected" if item.status == "RJCT" else "accepted"
+                out.append(
+                    BankEntry(
+                        seq=next_seq,
+                        kind=kind,
+                        end_to_end_id=pid,
+                        reason_code=item.reason_code,
+                        reason_text=item.reason_text,
+                        status=item.status,
+                    )
+                )
                 next_seq += 1
         return out
 
@@ -217,22 +249,44 @@ def _entry_record(e: BankEntry) -> dict[str, Any]:
     return record
 
 
-def _result_event(e: BankEntry, pid: str, version: int, fid: str, by: str,
-                  today: date | None) -> Payment.BankResult:
+def _result_event(
+    e: BankEntry, pid: str, version: int, fid: str, by: str, today: date | None
+) -> Payment.BankResult:
     common: dict[str, Any] = {
-        "originator_id": payment_aggregate_id(pid), "originator_version": version,
-        "timestamp": Payment.Executed.create_timestamp(), "by": by, "payment_id": pid,
-        "file_id": fid, "entry_seq": e.seq, "entry_ref": e.entry_ref,
+        "originator_id": payment_aggregate_id(pid),
+        "originator_version": version,
+        "timestamp": Payment.Executed.create_timestamp(),
+        "by": by,
+        "payment_id": pid,
+        "file_id": fid,
+        "entry_seq": e.seq,
+        "entry_ref": e.entry_ref,
     }
-    reason_text = e.reason_text or (REASON_CODES.get(e.reason_code or "") if e.reason_code else None)
+    reason_text = e.reason_text or (
+        REASON_CODES.get(e.reason_code or "") if e.reason_code else None
+    )
     if e.kind == "executed":
-        return Payment.Executed(**common, amount=e.amount, booking_date=e.booking_date,
-                                value_date=e.value_date, creditor_name=e.creditor_name,
-                                creditor_account=e.creditor_account)
+        return Payment.Executed(
+            **common,
+            amount=e.amount,
+            booking_date=e.booking_date,
+            value_date=e.value_date,
+            creditor_name=e.creditor_name,
+            creditor_account=e.creditor_account,
+        )
     if e.kind == "returned":
-        return Payment.Returned(**common, amount=e.amount, booking_date=e.booking_date,
-                                reason_code=e.reason_code, reason_text=reason_text)
+        return Payment.Returned(
+            **common,
+            amount=e.amount,
+            booking_date=e.booking_date,
+            reason_code=e.reason_code,
+            reason_text=reason_text,
+        )
     if e.kind == "rejected":
-        return Payment.Rejected(**common, reason_code=e.reason_code, reason_text=reason_text,
-                                reported_on=e.booking_date or today)
+        return Payment.Rejected(
+            **common,
+            reason_code=e.reason_code,
+            reason_text=reason_text,
+            reported_on=e.booking_date or today,
+        )
     return Payment.StatusReported(**common, status=e.status)

@@ -97,8 +97,14 @@ class Draft:
 
 
 def _draft(type_: str, p: PaymentView, detail: str, amount: int | None = None) -> Draft:
-    return Draft(type_, (p.case_id, p.payment_id), p.period, detail, p,
-                 p.amount if amount is None else amount)
+    return Draft(
+        type_,
+        (p.case_id, p.payment_id),
+        p.period,
+        detail,
+        p,
+        p.amount if amount is None else amount,
+    )
 
 
 def _tail(account: str | None) -> str:
@@ -108,10 +114,15 @@ def _tail(account: str | None) -> str:
 def check_duplicate_payment(payments: Sequence[PaymentView]) -> list[Draft]:
     """A payment executed more than once, or one case paid twice for a program, period, kind."""
     out = [
-        _draft("duplicate_payment", p,
-               f"payment {p.payment_id} was executed {p.executions} times "
-               f"({format_fen(p.amount)} instructed once)", p.amount * (p.executions - 1))
-        for p in payments if p.executions > 1
+        _draft(
+            "duplicate_payment",
+            p,
+            f"payment {p.payment_id} was executed {p.executions} times "
+            f"({format_fen(p.amount)} instructed once)",
+            p.amount * (p.executions - 1),
+        )
+        for p in payments
+        if p.executions > 1
     ]
     by_slot: dict[tuple[str, str, str, str], list[PaymentView]] = defaultdict(list)
     for p in payments:
@@ -121,17 +132,29 @@ def check_duplicate_payment(payments: Sequence[PaymentView]) -> list[Draft]:
     for (case_id, program, period, kind), paid in by_slot.items():
         if len(paid) > 1:
             ids = ", ".join(sorted(x.payment_id for x in paid))
-            out.append(Draft("duplicate_payment", (case_id, program, period, kind), period,
-                             f"case {case_id} was paid {len(paid)} times for {program} "
-                             f"{period} {kind}: {ids}", paid[-1], paid[-1].amount))
+            out.append(
+                Draft(
+                    "duplicate_payment",
+                    (case_id, program, period, kind),
+                    period,
+                    f"case {case_id} was paid {len(paid)} times for {program} "
+                    f"{period} {kind}: {ids}",
+                    paid[-1],
+                    paid[-1].amount,
+                )
+            )
     return out
 
 
 def check_amount_mismatch(payments: Iterable[PaymentView]) -> list[Draft]:
     """The bank executed an amount other than the one instructed."""
     return [
-        _draft("amount_mismatch", p, f"instructed {format_fen(p.amount)}, bank executed "
-               f"{format_fen(p.executed_amount)}", abs(p.executed_amount - p.amount))
+        _draft(
+            "amount_mismatch",
+            p,
+            f"instructed {format_fen(p.amount)}, bank executed {format_fen(p.executed_amount)}",
+            abs(p.executed_amount - p.amount),
+        )
         for p in payments
         if p.executed_amount is not None and p.executed_amount != p.amount
     ]
@@ -140,8 +163,12 @@ def check_amount_mismatch(payments: Iterable[PaymentView]) -> list[Draft]:
 def check_account_mismatch(payments: Iterable[PaymentView]) -> list[Draft]:
     """The bank credited an account other than the one instructed."""
     return [
-        _draft("account_mismatch", p, f"instructed account {_tail(p.creditor_account)}, bank "
-               f"credited {_tail(p.reported_account)}")
+        _draft(
+            "account_mismatch",
+            p,
+            f"instructed account {_tail(p.creditor_account)}, bank "
+            f"credited {_tail(p.reported_account)}",
+        )
         for p in payments
         if p.reported_account and p.reported_account != p.creditor_account
     ]
@@ -154,8 +181,11 @@ def _same_name(a: str, b: str) -> bool:
 def check_name_mismatch(payments: Iterable[PaymentView]) -> list[Draft]:
     """The account holder's name the bank reports is not the beneficiary's account name."""
     return [
-        _draft("name_mismatch", p, "the bank reports a different account holder name than "
-               "the beneficiary's account name")
+        _draft(
+            "name_mismatch",
+            p,
+            "the bank reports a different account holder name than the beneficiary's account name",
+        )
         for p in payments
         if p.reported_name and not _same_name(p.reported_name, p.creditor_name)
     ]
@@ -166,21 +196,31 @@ def check_unknown_payment(entries: Iterable[UnmatchedEntry]) -> list[Draft]:
     out = []
     for e in entries:
         period = str(Period.of(e.booking_date)) if e.booking_date else "unknown"
-        out.append(Draft(
-            "unknown_payment", (e.end_to_end_id or f"{e.file_id}#{e.seq}", e.kind), period,
-            f"bank {e.kind} entry {e.seq} of file {e.file_id} names "
-            f"{e.end_to_end_id or 'no EndToEndId'}, which the ledger never instructed "
-            f"({format_fen(e.amount) if e.amount is not None else 'no amount'} to "
-            f"{_tail(e.creditor_account)})", None, e.amount,
-        ))
+        out.append(
+            Draft(
+                "unknown_payment",
+                (e.end_to_end_id or f"{e.file_id}#{e.seq}", e.kind),
+                period,
+                f"bank {e.kind} entry {e.seq} of file {e.file_id} names "
+                f"{e.end_to_end_id or 'no EndToEndId'}, which the ledger never instructed "
+                f"({format_fen(e.amount) if e.amount is not None else 'no amount'} to "
+                f"{_tail(e.creditor_account)})",
+                None,
+                e.amount,
+            )
+        )
     return out
 
 
 def check_late_payment(payments: Iterable[PaymentView]) -> list[Draft]:
     """Executed after the program's payment day for that period."""
     return [
-        _draft("late_payment", p, f"due {p.payment_date}, executed {p.executed_on} "
-               f"({(p.executed_on - p.payment_date).days} days late)")
+        _draft(
+            "late_payment",
+            p,
+            f"due {p.payment_date}, executed {p.executed_on} "
+            f"({(p.executed_on - p.payment_date).days} days late)",
+        )
         for p in payments
         if p.executed_on is not None and p.executed_on > p.payment_date
     ]
@@ -189,28 +229,39 @@ def check_late_payment(payments: Iterable[PaymentView]) -> list[Draft]:
 def check_missing_result(payments: Iterable[PaymentView], as_of: date, days: int) -> list[Draft]:
     """Sent, and no bank result `days` after the payment day."""
     return [
-        _draft("missing_result", p, f"exported for {p.payment_date}; no bank result "
-               f"{(as_of - p.payment_date).days} days later (allowed {days})")
+        _draft(
+            "missing_result",
+            p,
+            f"exported for {p.payment_date}; no bank result "
+            f"{(as_of - p.payment_date).days} days later (allowed {days})",
+        )
         for p in payments
         if p.exported and p.status == "instructed" and as_of > p.payment_date + timedelta(days)
     ]
 
 
-def check_returned_not_reissued(payments: Iterable[PaymentView], as_of: date,
-                                days: int) -> list[Draft]:
+def check_returned_not_reissued(
+    payments: Iterable[PaymentView], as_of: date, days: int
+) -> list[Draft]:
     """Returned or rejected, and neither reissued nor refunded within `days`."""
     return [
-        _draft("returned_not_reissued", p, f"{p.status} on {p.result_on} "
-               f"({p.result_reason or 'no reason given'}); not reissued or refunded "
-               f"{(as_of - p.result_on).days} days later (allowed {days})")
+        _draft(
+            "returned_not_reissued",
+            p,
+            f"{p.status} on {p.result_on} "
+            f"({p.result_reason or 'no reason given'}); not reissued or refunded "
+            f"{(as_of - p.result_on).days} days later (allowed {days})",
+        )
         for p in payments
-        if p.status in ("returned", "rejected") and p.result_on is not None
+        if p.status in ("returned", "rejected")
+        and p.result_on is not None
         and as_of > p.result_on + timedelta(days)
     ]
 
 
-def check_paid_after_death(payments: Iterable[PaymentView],
-                           deaths: Mapping[str, date]) -> list[Draft]:
+def check_paid_after_death(
+    payments: Iterable[PaymentView], deaths: Mapping[str, date]
+) -> list[Draft]:
     """A payment for a period, or executed on a date, after the beneficiary's death."""
     out = []
     for p in payments:
@@ -220,12 +271,18 @@ def check_paid_after_death(payments: Iterable[PaymentView],
         month_after = Period.parse(p.period).first_day > died
         executed_after = p.executed_on is not None and p.executed_on > died
         if month_after or executed_after:
-            out.append(Draft(
-                "paid_after_death", (p.case_id, p.period), p.period,
-                f"beneficiary {mask_id_number(p.id_number)} died {died}; payment "
-                f"{p.payment_id} for {p.period} executed {p.executed_on or 'on an unknown date'}",
-                p, p.amount,
-            ))
+            out.append(
+                Draft(
+                    "paid_after_death",
+                    (p.case_id, p.period),
+                    p.period,
+                    f"beneficiary {mask_id_number(p.id_number)} died {died}; payment "
+                    f"{p.payment_id} for {p.period} executed "
+                    f"{p.executed_on or 'on an unknown date'}",
+                    p,
+                    p.amount,
+                )
+            )
     return out
 
 
@@ -234,23 +291,39 @@ def _from_conflicts(conflicts: Iterable[Conflict], payments: Sequence[PaymentVie
     for p in payments:
         by_case.setdefault(p.case_id, p)
     return [
-        Draft(c.type, (c.case_id, by_case[c.case_id].period), by_case[c.case_id].period,
-              c.detail, by_case[c.case_id], by_case[c.case_id].amount)
+        Draft(
+            c.type,
+            (c.case_id, by_case[c.case_id].period),
+            by_case[c.case_id].period,
+            c.detail,
+            by_case[c.case_id],
+            by_case[c.case_id].amount,
+        )
         for c in conflicts
     ]
 
 
 def check_beneficiaries(
-    payments: Sequence[PaymentView], excludes: Mapping[str, Iterable[str]],
-    staff_by_account: Mapping[str, str], staff_by_id_number: Mapping[str, str],
+    payments: Sequence[PaymentView],
+    excludes: Mapping[str, Iterable[str]],
+    staff_by_account: Mapping[str, str],
+    staff_by_id_number: Mapping[str, str],
 ) -> list[Draft]:
     """duplicate_beneficiary, shared_account and staff_account over a period's payments."""
     paid = [p for p in payments if p.status not in ("rejected", "refunded")]
-    people = list({
-        p.case_id: Beneficiary(p.case_id, p.program, p.region_code, p.id_number,
-                               p.creditor_account, p.creditor_name)
-        for p in paid
-    }.values())
+    people = list(
+        {
+            p.case_id: Beneficiary(
+                p.case_id,
+                p.program,
+                p.region_code,
+                p.id_number,
+                p.creditor_account,
+                p.creditor_name,
+            )
+            for p in paid
+        }.values()
+    )
     conflicts = [
         *check_duplicate_beneficiary(people, excludes),
         *check_shared_account(people),

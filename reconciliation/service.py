@@ -20,6 +20,7 @@ from ledger.payment import RESOLUTIONS, Finding, finding_aggregate_id, finding_i
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
 from ledger.store import Database, EventBatch, LedgerApp, as_date, gc_paused
+from projections.payouts import APPROVED_RUN
 from reconciliation import checks
 from reconciliation.checks import Draft, PaymentView, UnmatchedEntry
 
@@ -48,22 +49,70 @@ class ReconcileResult:
 
 
 def _view(row: Sequence[Any]) -> tuple[PaymentView, date | None]:
-    (pid, case_id, program, dept, region, period, kind, amount, pay_date, acct, name, idn,
-     status, execs, ex_amount, ex_on, r_acct, r_name, res_on, res_reason, exported,
-     reissue_of, died) = row
+    (
+        pid,
+        case_id,
+        program,
+        dept,
+        region,
+        period,
+        kind,
+        amount,
+        pay_date,
+        acct,
+        name,
+        idn,
+        status,
+        execs,
+        ex_amount,
+        ex_on,
+        r_acct,
+        r_name,
+        res_on,
+        res_reason,
+        exported,
+        reissue_of,
+        died,
+    ) = row
     return PaymentView(
-        pid, case_id, program, dept, region, period, kind, int(amount), as_date(pay_date),  # type: ignore[arg-type]
-        acct, name, idn, status, int(execs), None if ex_amount is None else int(ex_amount),
-        as_date(ex_on), r_acct, r_name, as_date(res_on), res_reason, bool(exported), reissue_of,
+        pid,
+        case_id,
+        program,
+        dept,
+        region,
+        period,
+        kind,
+        int(amount),
+        as_date(pay_date),  # type: ignore[arg-type]
+        acct,
+        name,
+        idn,
+        status,
+        int(execs),
+        None if ex_amount is None else int(ex_amount),
+        as_date(ex_on),
+        r_acct,
+        r_name,
+        as_date(res_on),
+        res_reason,
+        bool(exported),
+        reissue_of,
     ), as_date(died)
 
 
 class Reconciliation:
     """Checks a period against what the bank reported; findings and their workflow."""
 
-    def __init__(self, app: LedgerApp, db: Database, config: ProgramsConfig,
-                 sync: Callable[[], object], *, batch_events: int = 2000,
-                 chunk: int = 20000) -> None:
+    def __init__(
+        self,
+        app: LedgerApp,
+        db: Database,
+        config: ProgramsConfig,
+        sync: Callable[[], object],
+        *,
+        batch_events: int = 2000,
+        chunk: int = 20000,
+    ) -> None:
         self.app = app
         self.db = db
         self.config = config
@@ -77,10 +126,13 @@ class Reconciliation:
         rules = self.config.reconciliation
         result = ReconcileResult(period=str(period), as_of=as_of.isoformat())
         known = {
-            fid: (status, resolution) for fid, status, resolution in self.db.query(
-                "SELECT finding_id, status, resolution FROM findings")
+            fid: (status, resolution)
+            for fid, status, resolution in self.db.query(
+                "SELECT finding_id, status, resolution FROM findings"
+            )
         }
         with gc_paused(), EventBatch(self.app, self.batch_events) as batch:
+
             def emit(drafts: Sequence[Draft]) -> None:
                 for d in drafts:
                     self._raise(d, known, batch, result, by)
@@ -94,44 +146,75 @@ class Reconciliation:
                 emit(checks.check_name_mismatch(views))
                 emit(checks.check_late_payment(views))
                 emit(checks.check_missing_result(views, as_of, rules.missing_result_days))
-                emit(checks.check_returned_not_reissued(
-                    views, as_of, rules.returned_not_reissued_days))
+                emit(
+                    checks.check_returned_not_reissued(
+                        views, as_of, rules.returned_not_reissued_days
+                    )
+                )
                 emit(checks.check_paid_after_death(views, deaths))
                 emit([d for d in checks.check_duplicate_payment(views) if len(d.key) == 2])
-            emit([d for d in checks.check_duplicate_payment(self._slot_candidates(period))
-                  if len(d.key) == 4])
+            emit(
+                [
+                    d
+                    for d in checks.check_duplicate_payment(self._slot_candidates(period))
+                    if len(d.key) == 4
+                ]
+            )
             staff = self.db.query("SELECT staff_id, id_number, bank_account FROM staff")
-            emit(checks.check_beneficiaries(
-                self._beneficiary_candidates(period),
-                {code: p.excludes for code, p in self.config.programs.items()},
-                {a: s for s, _, a in staff}, {i: s for s, i, _ in staff},
-            ))
+            emit(
+                checks.check_beneficiaries(
+                    self._beneficiary_candidates(period),
+                    {code: p.excludes for code, p in self.config.programs.items()},
+                    {a: s for s, _, a in staff},
+                    {i: s for s, i, _ in staff},
+                )
+            )
             emit(checks.check_unknown_payment(self._unmatched(period)))
         self.sync()
-        result.open_total = int(self.db.query(
-            "SELECT COUNT(*) FROM findings WHERE period = ? AND status = 'open'",
-            (str(period),))[0][0])
+        result.open_total = int(
+            self.db.query(
+                "SELECT COUNT(*) FROM findings WHERE period = ? AND status = 'open'", (str(period),)
+            )[0][0]
+        )
         return result
 
-    def _raise(self, d: Draft, known: dict[str, tuple[str, str | None]], batch: EventBatch,
-               result: ReconcileResult, by: str) -> None:
+    def _raise(
+        self,
+        d: Draft,
+        known: dict[str, tuple[str, str | None]],
+        batch: EventBatch,
+        result: ReconcileResult,
+        by: str,
+    ) -> None:
         fid = finding_id(d.type, *d.key)
         state = known.get(fid)
         if state is None:
             p = d.payment
-            batch.add_aggregate(Finding._create(
-                Finding.Raised, id=finding_aggregate_id(fid), by=by, finding_id=fid,
-                type=d.type, severity=d.severity, period=d.period,
-                program=p.program if p else None, department=p.department if p else None,
-                region_code=p.region_code if p else None, case_id=p.case_id if p else None,
-                payment_id=p.payment_id if p else None, amount=d.amount, detail=d.detail,
-            ))
+            batch.add_aggregate(
+                Finding._create(
+                    Finding.Raised,
+                    id=finding_aggregate_id(fid),
+                    by=by,
+                    finding_id=fid,
+                    type=d.type,
+                    severity=d.severity,
+                    period=d.period,
+                    program=p.program if p else None,
+                    department=p.department if p else None,
+                    region_code=p.region_code if p else None,
+                    case_id=p.case_id if p else None,
+                    payment_id=p.payment_id if p else None,
+                    amount=d.amount,
+                    detail=d.detail,
+                )
+            )
             known[fid] = ("open", None)
             result.raised[d.type] = result.raised.get(d.type, 0) + 1
         elif state[0] == "resolved" and state[1] in REOPEN_AFTER:
             finding: Finding = self.app.repository.get(finding_aggregate_id(fid))
-            finding.trigger_event(Finding.Reopened, by=by, finding_id=fid,
-                                  detail=f"found again: {d.detail}")
+            finding.trigger_event(
+                Finding.Reopened, by=by, finding_id=fid, detail=f"found again: {d.detail}"
+            )
             batch.add_aggregate(finding)
             known[fid] = ("open", None)
             result.reopened += 1
@@ -164,9 +247,10 @@ class Reconciliation:
         p = str(period)
         rows = self.db.query(
             f"{_VIEW_SQL} AND (p.id_number IN (SELECT id_number FROM payments WHERE period = ? "
-            "AND held = '' AND run_id IN (SELECT run_id FROM runs WHERE status <> 'prepared') GROUP BY id_number HAVING COUNT(DISTINCT case_id) > 1) "
+            f"AND held = '' AND {APPROVED_RUN} GROUP BY id_number "
+            "HAVING COUNT(DISTINCT case_id) > 1) "
             "OR p.creditor_account IN (SELECT creditor_account FROM payments WHERE period = ? "
-            "AND held = '' AND run_id IN (SELECT run_id FROM runs WHERE status <> 'prepared') GROUP BY creditor_account "
+            f"AND held = '' AND {APPROVED_RUN} GROUP BY creditor_account "
             "HAVING COUNT(DISTINCT case_id) > 1) "
             "OR p.id_number IN (SELECT id_number FROM staff) "
             "OR p.creditor_account IN (SELECT bank_account FROM staff))",
@@ -177,7 +261,9 @@ class Reconciliation:
     def _unmatched(self, period: Period) -> list[UnmatchedEntry]:
         rows = self.db.query(
             "SELECT file_id, seq, kind, end_to_end_id, amount, booking_date, creditor_account "
-            "FROM bank_entries WHERE matched = 0 AND period = ?", (str(period),))
+            "FROM bank_entries WHERE matched = 0 AND period = ?",
+            (str(period),),
+        )
         return [
             UnmatchedEntry(f, int(s), k, e, None if a is None else int(a), as_date(b), c)
             for f, s, k, e, a, b, c in rows
@@ -217,8 +303,9 @@ class Reconciliation:
         finding = self._finding(fid)
         if finding.status == "resolved":
             raise AidLedgerError(f"finding {fid} is already resolved ({finding.resolution})")
-        finding.trigger_event(Finding.Resolved, by=by, finding_id=fid, resolution=resolution,
-                              comment=comment)
+        finding.trigger_event(
+            Finding.Resolved, by=by, finding_id=fid, resolution=resolution, comment=comment
+        )
         self._save(finding)
 
     def _save(self, finding: Finding) -> None:
@@ -232,14 +319,27 @@ class Reconciliation:
 
 
 FINDING_FIELDS = (
-    "finding_id", "type", "severity", "period", "program", "department", "region_code",
-    "case_id", "payment_id", "amount", "detail", "status", "assigned_to", "resolution",
+    "finding_id",
+    "type",
+    "severity",
+    "period",
+    "program",
+    "department",
+    "region_code",
+    "case_id",
+    "payment_id",
+    "amount",
+    "detail",
+    "status",
+    "assigned_to",
+    "resolution",
     "raised_at",
 )
 
 
-def list_findings(db: Database, *, period: str, type_: str | None = None,
-                  status: str = "open") -> list[dict[str, Any]]:
+def list_findings(
+    db: Database, *, period: str, type_: str | None = None, status: str = "open"
+) -> list[dict[str, Any]]:
     """Findings of a period as JSON-ready records (amounts as "1234.50")."""
     from ledger.money import format_fen
 

@@ -47,18 +47,22 @@ def read_pain001(data: bytes) -> list[Instructed]:
     for info in doc.iterfind("p:CstmrCdtTrfInitn/p:PmtInf", namespaces=ns):
         requested = date.fromisoformat(info.findtext("p:ReqdExctnDt", namespaces=ns) or "")
         for tx in info.iterfind("p:CdtTrfTxInf", namespaces=ns):
-            out.append(Instructed(
-                tx.findtext("p:PmtId/p:EndToEndId", namespaces=ns) or "",
-                tx.findtext("p:Amt/p:InstdAmt", namespaces=ns) or "",
-                tx.findtext("p:Cdtr/p:Nm", namespaces=ns) or "",
-                tx.findtext("p:CdtrAcct/p:Id/p:Othr/p:Id", namespaces=ns) or "",
-                requested, msg_id,
-            ))
+            out.append(
+                Instructed(
+                    tx.findtext("p:PmtId/p:EndToEndId", namespaces=ns) or "",
+                    tx.findtext("p:Amt/p:InstdAmt", namespaces=ns) or "",
+                    tx.findtext("p:Cdtr/p:Nm", namespaces=ns) or "",
+                    tx.findtext("p:CdtrAcct/p:Id/p:Othr/p:Id", namespaces=ns) or "",
+                    requested,
+                    msg_id,
+                )
+            )
     return out
 
 
-def _el(parent: etree._Element, ns: str, path: str, text: str | None = None,
-        **attrs: str) -> etree._Element:
+def _el(
+    parent: etree._Element, ns: str, path: str, text: str | None = None, **attrs: str
+) -> etree._Element:
     node = parent
     for tag in path.split("/"):
         node = etree.SubElement(node, f"{{{ns}}}{tag}")
@@ -69,8 +73,9 @@ def _el(parent: etree._Element, ns: str, path: str, text: str | None = None,
     return node
 
 
-def camt054(payments: list[Instructed], anomalies: Anomalies | None = None,
-            statement_id: str = "NTF-1") -> bytes:
+def camt054(
+    payments: list[Instructed], anomalies: Anomalies | None = None, statement_id: str = "NTF-1"
+) -> bytes:
     a = anomalies or Anomalies()
     root = etree.Element(f"{{{C054}}}Document", nsmap={None: C054})
     msg = _el(root, C054, "BkToCstmrDbtCdtNtfctn")
@@ -83,8 +88,15 @@ def camt054(payments: list[Instructed], anomalies: Anomalies | None = None,
     _el(ntfctn, C054, "Acct/Id/Othr/Id", "6222020200000000001")
     n = 0
 
-    def entry(e2e: str, amount: str, name: str, account: str, day: date, credit: bool,
-              reason: str | None = None) -> None:
+    def entry(
+        e2e: str,
+        amount: str,
+        name: str,
+        account: str,
+        day: date,
+        credit: bool,
+        reason: str | None = None,
+    ) -> None:
         nonlocal n
         n += 1
         ntry = _el(ntfctn, C054, "Ntry")
@@ -95,9 +107,12 @@ def camt054(payments: list[Instructed], anomalies: Anomalies | None = None,
         _el(ntry, C054, "BookgDt/Dt", day.isoformat())
         _el(ntry, C054, "ValDt/Dt", day.isoformat())
         _el(ntry, C054, "BkTxCd/Domn/Cd", "PMNT")
-        ntry[-1].find(f"{{{C054}}}Domn").append(etree.fromstring(
-            f'<Fmly xmlns="{C054}"><Cd>ICDT</Cd><SubFmlyCd>{"RRTN" if credit else "ESCT"}'
-            "</SubFmlyCd></Fmly>"))
+        ntry[-1].find(f"{{{C054}}}Domn").append(
+            etree.fromstring(
+                f'<Fmly xmlns="{C054}"><Cd>ICDT</Cd><SubFmlyCd>{"RRTN" if credit else "ESCT"}'
+                "</SubFmlyCd></Fmly>"
+            )
+        )
         tx = _el(ntry, C054, "NtryDtls/TxDtls")
         _el(tx, C054, "Refs/EndToEndId", e2e)
         _el(tx, C054, "AmtDtls/TxAmt/Amt", amount, Ccy="CNY")
@@ -117,8 +132,15 @@ def camt054(payments: list[Instructed], anomalies: Anomalies | None = None,
         for _ in range(2 if p.end_to_end_id in a.twice else 1):
             entry(p.end_to_end_id, amount, name, account, day, credit=False)
         if p.end_to_end_id in a.returned:
-            entry(p.end_to_end_id, amount, name, account, day + timedelta(days=2), credit=True,
-                  reason=a.returned[p.end_to_end_id])
+            entry(
+                p.end_to_end_id,
+                amount,
+                name,
+                account,
+                day + timedelta(days=2),
+                credit=True,
+                reason=a.returned[p.end_to_end_id],
+            )
     for e2e, amount, day in a.unknown:
         entry(e2e, amount, "某某", "6217999900000000000", day, credit=False)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

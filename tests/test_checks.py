@@ -9,12 +9,24 @@ from reconciliation import checks
 from reconciliation.checks import PaymentView, UnmatchedEntry
 
 PAID = PaymentView(
-    payment_id="202612R1AAAAAAAAAAAAAAAAAAAA", case_id="C1", program="dibao",
-    department="civil_affairs", region_code="610102001001", period="2026-12", kind="regular",
-    amount=156000, payment_date=date(2026, 12, 10), creditor_account="6228480000000000011",
-    creditor_name="王秀兰", id_number="610102195001010011", status="executed", executions=1,
-    executed_amount=156000, executed_on=date(2026, 12, 10),
-    reported_account="6228480000000000011", reported_name="王秀兰",
+    payment_id="202612R1AAAAAAAAAAAAAAAAAAAA",
+    case_id="C1",
+    program="dibao",
+    department="civil_affairs",
+    region_code="610102001001",
+    period="2026-12",
+    kind="regular",
+    amount=156000,
+    payment_date=date(2026, 12, 10),
+    creditor_account="6228480000000000011",
+    creditor_name="王秀兰",
+    id_number="610102195001010011",
+    status="executed",
+    executions=1,
+    executed_amount=156000,
+    executed_on=date(2026, 12, 10),
+    reported_account="6228480000000000011",
+    reported_name="王秀兰",
 )
 EXCLUDES = {"dibao": ("tekun",), "tekun": ("dibao",), "elderly": ()}
 
@@ -25,16 +37,22 @@ def types(drafts: list[checks.Draft]) -> list[str]:
 
 def test_duplicate_payment_executed_twice() -> None:
     assert types(checks.check_duplicate_payment([replace(PAID, executions=2)])) == [
-        "duplicate_payment"]
+        "duplicate_payment"
+    ]
     assert checks.check_duplicate_payment([PAID]) == []
 
 
 def test_duplicate_payment_when_the_original_and_its_reissue_were_both_executed() -> None:
-    reissue = replace(PAID, payment_id="202612S1BBBBBBBBBBBBBBBBBBBB", kind="reissue",
-                      reissue_of=PAID.payment_id)
+    reissue = replace(
+        PAID, payment_id="202612S1BBBBBBBBBBBBBBBBBBBB", kind="reissue", reissue_of=PAID.payment_id
+    )
     found = checks.check_duplicate_payment([PAID, reissue])
-    assert types(found) == ["duplicate_payment"] and found[0].key == ("C1", "dibao", "2026-12",
-                                                                      "regular")
+    assert types(found) == ["duplicate_payment"] and found[0].key == (
+        "C1",
+        "dibao",
+        "2026-12",
+        "regular",
+    )
     returned = replace(PAID, status="reissued", executions=0)
     assert checks.check_duplicate_payment([returned, reissue]) == []
 
@@ -55,13 +73,15 @@ def test_account_mismatch_masks_the_accounts() -> None:
 
 def test_name_mismatch_ignores_spacing() -> None:
     assert types(checks.check_name_mismatch([replace(PAID, reported_name="王秀英")])) == [
-        "name_mismatch"]
+        "name_mismatch"
+    ]
     assert checks.check_name_mismatch([replace(PAID, reported_name="王 秀兰")]) == []
 
 
 def test_unknown_payment_takes_the_booking_month() -> None:
-    entry = UnmatchedEntry("BF-1", 7, "executed", "202611R1ZZZZ", 50000, date(2026, 11, 30),
-                           "6217000000000000001")
+    entry = UnmatchedEntry(
+        "BF-1", 7, "executed", "202611R1ZZZZ", 50000, date(2026, 11, 30), "6217000000000000001"
+    )
     (found,) = checks.check_unknown_payment([entry])
     assert (found.type, found.period, found.amount) == ("unknown_payment", "2026-11", 50000)
     assert checks.check_unknown_payment([]) == []
@@ -74,8 +94,7 @@ def test_late_payment() -> None:
 
 
 def test_missing_result_after_the_configured_days() -> None:
-    sent = replace(PAID, status="instructed", executions=0, executed_amount=None,
-                   executed_on=None)
+    sent = replace(PAID, status="instructed", executions=0, executed_amount=None, executed_on=None)
     assert types(checks.check_missing_result([sent], date(2026, 12, 16), 5)) == ["missing_result"]
     assert checks.check_missing_result([sent], date(2026, 12, 15), 5) == []
     assert checks.check_missing_result([replace(sent, exported=False)], date(2027, 1, 30), 5) == []
@@ -83,14 +102,18 @@ def test_missing_result_after_the_configured_days() -> None:
 
 
 def test_returned_not_reissued_after_the_configured_days() -> None:
-    returned = replace(PAID, status="returned", result_on=date(2026, 12, 12),
-                       result_reason="AC04")
+    returned = replace(PAID, status="returned", result_on=date(2026, 12, 12), result_reason="AC04")
     assert types(checks.check_returned_not_reissued([returned], date(2027, 1, 12), 30)) == [
-        "returned_not_reissued"]
+        "returned_not_reissued"
+    ]
     assert checks.check_returned_not_reissued([returned], date(2027, 1, 11), 30) == []
     for settled in ("reissued", "refunded"):
-        assert checks.check_returned_not_reissued(
-            [replace(returned, status=settled)], date(2027, 6, 1), 30) == []
+        assert (
+            checks.check_returned_not_reissued(
+                [replace(returned, status=settled)], date(2027, 6, 1), 30
+            )
+            == []
+        )
 
 
 def test_paid_after_death_for_the_period_or_on_the_date() -> None:
@@ -98,32 +121,45 @@ def test_paid_after_death_for_the_period_or_on_the_date() -> None:
     assert types(checks.check_paid_after_death([PAID], died_before_month)) == ["paid_after_death"]
     died_before_execution = {PAID.id_number: date(2026, 12, 5)}
     assert types(checks.check_paid_after_death([PAID], died_before_execution)) == [
-        "paid_after_death"]
+        "paid_after_death"
+    ]
     assert checks.check_paid_after_death([PAID], {PAID.id_number: date(2026, 12, 20)}) == []
     rejected = replace(PAID, status="rejected")
     assert checks.check_paid_after_death([rejected], died_before_month) == []
 
 
 def test_duplicate_beneficiary_across_exclusive_programs_and_within_one() -> None:
-    tekun = replace(PAID, case_id="C2", program="tekun", payment_id="P2",
-                    creditor_account="6228480000000000099")
+    tekun = replace(
+        PAID, case_id="C2", program="tekun", payment_id="P2", creditor_account="6228480000000000099"
+    )
     found = checks.check_beneficiaries([PAID, tekun], EXCLUDES, {}, {})
     assert sorted((d.type, d.payment.case_id) for d in found) == [  # type: ignore[union-attr]
-        ("duplicate_beneficiary", "C1"), ("duplicate_beneficiary", "C2")]
+        ("duplicate_beneficiary", "C1"),
+        ("duplicate_beneficiary", "C2"),
+    ]
     twice = replace(tekun, program="dibao")
     assert types(checks.check_beneficiaries([PAID, twice], EXCLUDES, {}, {})) == [
-        "duplicate_beneficiary", "duplicate_beneficiary"]
+        "duplicate_beneficiary",
+        "duplicate_beneficiary",
+    ]
     elderly = replace(tekun, program="elderly")  # elderly allowance may go with dibao
     assert checks.check_beneficiaries([PAID, elderly], EXCLUDES, {}, {}) == []
 
 
 def test_shared_account_between_households_but_not_within_one() -> None:
-    other = replace(PAID, case_id="C3", payment_id="P3", id_number="610102196002020021",
-                    creditor_name="李德明", region_code="610102009009")
+    other = replace(
+        PAID,
+        case_id="C3",
+        payment_id="P3",
+        id_number="610102196002020021",
+        creditor_name="李德明",
+        region_code="610102009009",
+    )
     found = checks.check_beneficiaries([PAID, other], EXCLUDES, {}, {})
     assert sorted(types(found)) == ["shared_account", "shared_account"]
-    grandma = replace(PAID, case_id="C4", payment_id="P4", program="elderly",
-                      id_number="610102193505050050")  # paid to the household head's card
+    grandma = replace(
+        PAID, case_id="C4", payment_id="P4", program="elderly", id_number="610102193505050050"
+    )  # paid to the household head's card
     assert checks.check_beneficiaries([PAID, grandma], EXCLUDES, {}, {}) == []
 
 
@@ -137,8 +173,17 @@ def test_staff_account_by_account_or_person() -> None:
 
 def test_every_finding_type_of_the_spec_has_a_severity() -> None:
     spec = {
-        "duplicate_payment", "amount_mismatch", "account_mismatch", "name_mismatch",
-        "unknown_payment", "late_payment", "missing_result", "returned_not_reissued",
-        "paid_after_death", "duplicate_beneficiary", "shared_account", "staff_account",
+        "duplicate_payment",
+        "amount_mismatch",
+        "account_mismatch",
+        "name_mismatch",
+        "unknown_payment",
+        "late_payment",
+        "missing_result",
+        "returned_not_reissued",
+        "paid_after_death",
+        "duplicate_beneficiary",
+        "shared_account",
+        "staff_account",
     }
     assert set(checks.SEVERITY) == spec

@@ -72,20 +72,33 @@ def test_monthly_payout_through_the_command_line(cli, tmp_path: Path) -> None:  
     assert (doc["payments"], doc["amount"]) == (5, "5111.00")
     run_id = doc["run_id"]
     assert cli("payout", "approve", run_id, "--by", "S003").exit_code == 1  # the preparer
-    assert cli("payout", "export", run_id, "--format", "pain001",
-               "--out", str(tmp_path / "x.xml")).exit_code == 1  # not approved yet
+    assert (
+        cli(
+            "payout", "export", run_id, "--format", "pain001", "--out", str(tmp_path / "x.xml")
+        ).exit_code
+        == 1
+    )  # not approved yet
     assert cli("payout", "approve", run_id, "--by", "S002").exit_code == 0
-    exported = cli("payout", "export", run_id, "--format", "pain001", "--out", str(tmp_path / "x.xml"))
+    exported = cli(
+        "payout", "export", run_id, "--format", "pain001", "--out", str(tmp_path / "x.xml")
+    )
     assert exported.exit_code == 0 and (tmp_path / "x.xml").read_bytes().startswith(b"<?xml")
     report = cli("report", "payouts", "--period", "2026-04", "--by", "program", "--format", "json")
     rows = json.loads(report.stdout)
     assert {r["program"]: (r["cases"], r["payments"], r["amount"]) for r in rows} == {
-        "dibao": (2, 2, "3640.00"), "tekun": (1, 1, "1180.50"), "elderly": (1, 1, "200.00"),
+        "dibao": (2, 2, "3640.00"),
+        "tekun": (1, 1, "1180.50"),
+        "elderly": (1, 1, "200.00"),
         "disability_living": (1, 1, "90.50"),
     }
-    assert all(set(r) >= {"period", "program", "department", "region_code", "cases",
-                          "payments", "amount"} for r in rows)
+    assert all(
+        set(r) >= {"period", "program", "department", "region_code", "cases", "payments", "amount"}
+        for r in rows
+    )
     again = cli("payout", "prepare", "--period", "2026-04", "--by", "S003", "--format", "json")
     assert json.loads(again.stdout)["payments"] == 0
     as_csv = cli("report", "payouts", "--period", "2026-04", "--format", "csv")
-    assert as_csv.stdout.splitlines()[0] == "period,program,department,region_code,cases,payments,amount"
+    assert (
+        as_csv.stdout.splitlines()[0]
+        == "period,program,department,region_code,cases,payments,amount"
+    )

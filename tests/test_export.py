@@ -60,9 +60,11 @@ def test_one_pmtinf_per_program_and_date_with_the_programs_payment_day(
     svc.payouts.export(run_id, fmt="pain001", out=out, by="S003")
     doc = etree.parse(str(out))
     infos = [
-        (i.findtext("p:ReqdExctnDt", namespaces=NS), i.findtext("p:DbtrAcct/p:Id/p:Othr/p:Id",
-                                                                 namespaces=NS),
-         len(i.findall("p:CdtTrfTxInf", namespaces=NS)))
+        (
+            i.findtext("p:ReqdExctnDt", namespaces=NS),
+            i.findtext("p:DbtrAcct/p:Id/p:Othr/p:Id", namespaces=NS),
+            len(i.findall("p:CdtTrfTxInf", namespaces=NS)),
+        )
         for i in doc.xpath("//p:PmtInf", namespaces=NS)
     ]
     # dibao (2 cases) and tekun pay on the 10th from civil affairs; disability on the 20th
@@ -77,10 +79,12 @@ def test_one_pmtinf_per_program_and_date_with_the_programs_payment_day(
 def test_reexport_is_identical_apart_from_creation_time(svc: Services, tmp_path: Path) -> None:
     run_id = approved_run(svc)
     a, b = tmp_path / "a.xml", tmp_path / "b.xml"
-    svc.payouts.export(run_id, fmt="pain001", out=a, by="S003",
-                       now=datetime(2026, 6, 1, 8, tzinfo=UTC))
-    svc.payouts.export(run_id, fmt="pain001", out=b, by="S003",
-                       now=datetime(2026, 6, 2, 9, tzinfo=UTC))
+    svc.payouts.export(
+        run_id, fmt="pain001", out=a, by="S003", now=datetime(2026, 6, 1, 8, tzinfo=UTC)
+    )
+    svc.payouts.export(
+        run_id, fmt="pain001", out=b, by="S003", now=datetime(2026, 6, 2, 9, tzinfo=UTC)
+    )
     strip = lambda p: [line for line in p.read_text().splitlines() if "CreDtTm" not in line]  # noqa: E731
     assert strip(a) == strip(b)
     assert a.read_bytes() != b.read_bytes()

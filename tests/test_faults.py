@@ -22,7 +22,9 @@ CASES = 1500
 def aidledger(db: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "aidledger.cli", "--db", db, *args],
-        env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -45,8 +47,9 @@ def payments(db: str) -> list[tuple[object, ...]]:
     svc = open_services(Settings(database_url=db))
     try:
         svc.sync()
-        return sorted(svc.db.query(
-            "SELECT payment_id, case_id, period, kind, amount, held FROM payments"))
+        return sorted(
+            svc.db.query("SELECT payment_id, case_id, period, kind, amount, held FROM payments")
+        )
     finally:
         svc.close()
 
@@ -79,12 +82,17 @@ def kill_when_events_pass(db: str, proc: subprocess.Popen[bytes], threshold: int
 
 
 def test_prepare_killed_half_way_then_rerun_equals_a_clean_run(
-    store_url: str, county_files: tuple[Path, Path], request: pytest.FixtureRequest,
+    store_url: str,
+    county_files: tuple[Path, Path],
+    request: pytest.FixtureRequest,
     tmp_path: Path,
 ) -> None:
     if store_url.startswith("postgresql://"):
-        clean = store_url.rsplit("/", 1)[0] + "/" + new_pg_database(
-            request.getfixturevalue("pg_template"))
+        clean = (
+            store_url.rsplit("/", 1)[0]
+            + "/"
+            + new_pg_database(request.getfixturevalue("pg_template"))
+        )
         request.addfinalizer(lambda: drop_pg_database(clean.rsplit("/", 1)[1]))
     else:
         clean = str(tmp_path / "clean.db")
@@ -93,8 +101,16 @@ def test_prepare_killed_half_way_then_rerun_equals_a_clean_run(
     run_ok(clean, "payout", "prepare", "--period", "2026-12", "--by", "S0002")
 
     start = event_count(store_url)
-    proc = aidledger(store_url, "payout", "prepare", "--period", "2026-12", "--by", "S0002",
-                     env={"AIDLEDGER_BATCH_EVENTS": "25"})
+    proc = aidledger(
+        store_url,
+        "payout",
+        "prepare",
+        "--period",
+        "2026-12",
+        "--by",
+        "S0002",
+        env={"AIDLEDGER_BATCH_EVENTS": "25"},
+    )
     kill_when_events_pass(store_url, proc, start + 200)
     partial = payments(store_url)
     assert 0 < len(partial) < len(payments(clean))

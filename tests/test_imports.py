@@ -117,12 +117,20 @@ def test_amount_changed_twice_replays_in_order_and_as_of_gives_the_amount_then(
     with_staff(svc)
     load(svc, "cases", FIXTURES / "cases.csv")
     row = fixture_row("C001")
-    load(svc, "cases", case_rows(tmp_path, "raise1.csv",
-                                 row.replace("1560.00,2026-01-01", "1620.00,2026-04-01")))
-    load(svc, "cases", case_rows(tmp_path, "raise2.csv",
-                                 row.replace("1560.00,2026-01-01", "1700.50,2026-07-01")))
+    load(
+        svc,
+        "cases",
+        case_rows(tmp_path, "raise1.csv", row.replace("1560.00,2026-01-01", "1620.00,2026-04-01")),
+    )
+    load(
+        svc,
+        "cases",
+        case_rows(tmp_path, "raise2.csv", row.replace("1560.00,2026-01-01", "1700.50,2026-07-01")),
+    )
     assert history_types(svc, "C001") == [
-        "CaseApproved", "MonthlyAmountChanged", "MonthlyAmountChanged",
+        "CaseApproved",
+        "MonthlyAmountChanged",
+        "MonthlyAmountChanged",
     ]
     events = list(svc.app.events.get(case_aggregate_id("C001")))
     amounts = {
@@ -130,8 +138,10 @@ def test_amount_changed_twice_replays_in_order_and_as_of_gives_the_amount_then(
         for day in (date(2026, 3, 31), date(2026, 4, 1), date(2026, 6, 30), date(2026, 7, 1))
     }
     assert amounts == {
-        date(2026, 3, 31): 156000, date(2026, 4, 1): 162000,
-        date(2026, 6, 30): 162000, date(2026, 7, 1): 170050,
+        date(2026, 3, 31): 156000,
+        date(2026, 4, 1): 162000,
+        date(2026, 6, 30): 162000,
+        date(2026, 7, 1): 170050,
     }
     assert state_as_of(events, date(2025, 12, 31)) is None  # before the case began
 
@@ -200,25 +210,32 @@ def test_death_report_correction(svc: Services, tmp_path: Path) -> None:
     load(svc, "deaths", FIXTURES / "deaths.csv")
     lines = (FIXTURES / "deaths.csv").read_text(encoding="utf-8").splitlines()
     corrected = tmp_path / "deaths2.csv"
-    corrected.write_text("\n".join([lines[0], lines[1].replace("2026-04-12", "2026-04-02")]),
-                         encoding="utf-8")
+    corrected.write_text(
+        "\n".join([lines[0], lines[1].replace("2026-04-12", "2026-04-02")]), encoding="utf-8"
+    )
     summary = load(svc, "deaths", corrected)
     assert (summary.new, summary.changed) == (0, 1)
-    assert [str(d) for (d,) in svc.db.query(
-        "SELECT date_of_death FROM deaths WHERE id_number = '610102193505050050'")] == ["2026-04-02"]
+    assert [
+        str(d)
+        for (d,) in svc.db.query(
+            "SELECT date_of_death FROM deaths WHERE id_number = '610102193505050050'"
+        )
+    ] == ["2026-04-02"]
 
 
 def test_a_death_in_the_future_is_refused(svc: Services, tmp_path: Path) -> None:
     with_staff(svc)
     path = tmp_path / "future.csv"
-    path.write_text("id_number,date_of_death,source\n610102193505050050,2027-01-01,x\n",
-                    encoding="utf-8")
+    path.write_text(
+        "id_number,date_of_death,source\n610102193505050050,2027-01-01,x\n", encoding="utf-8"
+    )
     with pytest.raises(InputRefused):
         load(svc, "deaths", path)
 
 
-def test_large_files_are_written_in_batches(svc: Services, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_files_are_written_in_batches(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with_staff(svc)
     from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
 

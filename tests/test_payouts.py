@@ -44,7 +44,11 @@ def test_regular_payments_follow_the_first_day_rule(svc: Services, payouts: Payo
     result = payouts.prepare(P("2026-02"), program=None, by="S003")
     # C005 starts 2026-03-01: nothing for February. The others are in effect on 2026-02-01.
     assert {r[0] for r in svc.db.query("SELECT case_id FROM payments")} == {
-        "C001", "C002", "C003", "C004"}
+        "C001",
+        "C002",
+        "C003",
+        "C004",
+    }
     assert result.amount == 156000 + 118050 + 20000 + 9050
 
 
@@ -59,11 +63,16 @@ def test_back_dated_case_gets_one_arrears_payment_per_unpaid_month(
     payouts.prepare(P("2026-12"), program=None, by="S003")
     # Never before the first approved run (2026-09), one arrears per missing month.
     assert paid(svc, "C900") == [
-        ("2026-09", "arrears", 156000), ("2026-10", "arrears", 156000),
-        ("2026-11", "arrears", 156000), ("2026-12", "regular", 156000),
+        ("2026-09", "arrears", 156000),
+        ("2026-10", "arrears", 156000),
+        ("2026-11", "arrears", 156000),
+        ("2026-12", "regular", 156000),
     ]
     # Cases already paid get only the months not yet paid (November) as arrears.
-    assert paid(svc, "C002")[-2:] == [("2026-11", "arrears", 118050), ("2026-12", "regular", 118050)]
+    assert paid(svc, "C002")[-2:] == [
+        ("2026-11", "arrears", 118050),
+        ("2026-12", "regular", 118050),
+    ]
 
 
 def test_back_dated_increase_pays_the_difference_as_arrears(
@@ -75,7 +84,8 @@ def test_back_dated_increase_pays_the_difference_as_arrears(
     load(svc, "cases", case_rows(tmp_path, "raise.csv", raised))
     payouts.prepare(P("2026-10"), program="dibao", by="S003")
     assert paid(svc, "C001") == [
-        ("2026-09", "arrears", 10000), ("2026-09", "regular", 156000),
+        ("2026-09", "arrears", 10000),
+        ("2026-09", "regular", 156000),
         ("2026-10", "regular", 166000),
     ]
 
@@ -96,9 +106,12 @@ def test_back_dated_termination_raises_recoveries_not_netting(
     load(svc, "cases", case_rows(tmp_path, "end.csv", ended))
     result = payouts.prepare(P("2026-08"), program=None, by="S003")
     recoveries = svc.db.query(
-        "SELECT period, amount, reason FROM recoveries WHERE case_id = 'C005' ORDER BY period")
+        "SELECT period, amount, reason FROM recoveries WHERE case_id = 'C005' ORDER BY period"
+    )
     assert [(p, int(a), r) for p, a, r in recoveries] == [
-        ("2026-06", 208000, "terminated"), ("2026-07", 208000, "terminated")]
+        ("2026-06", 208000, "terminated"),
+        ("2026-07", 208000, "terminated"),
+    ]
     assert paid(svc, "C005") == [("2026-06", "regular", 208000), ("2026-07", "regular", 208000)]
     assert result.recovery_amount == 416000
     # Recoveries are listed, never netted: the run pays every other case in full.
@@ -143,14 +156,20 @@ def test_the_preparer_cannot_approve(svc: Services, payouts: Payouts) -> None:
 
 def test_budget_needs_an_override_with_a_reason(svc: Services, payouts: Payouts) -> None:
     load(svc, "cases", FIXTURES / "cases.csv")
-    payouts.config = payouts.config.model_copy(update={"programs": {
-        **payouts.config.programs,
-        "dibao": payouts.config.programs["dibao"].model_copy(update={"budget_fen": 100000}),
-    }})
+    payouts.config = payouts.config.model_copy(
+        update={
+            "programs": {
+                **payouts.config.programs,
+                "dibao": payouts.config.programs["dibao"].model_copy(update={"budget_fen": 100000}),
+            }
+        }
+    )
     result = payouts.prepare(P("2026-04"), program="dibao", by="S003")
     with pytest.raises(BudgetExceeded):
         payouts.approve(result.run_id or "", by="S002")
-    run = payouts.approve(result.run_id or "", by="S002", override_reason="standard raised mid-year")
+    run = payouts.approve(
+        result.run_id or "", by="S002", override_reason="standard raised mid-year"
+    )
     assert run.approved_by == "S002"
     assert svc.db.query("SELECT override_reason FROM runs") == [("standard raised mid-year",)]
 
@@ -209,7 +228,8 @@ def test_monthly_read_model_agrees_with_the_report(svc: Services, payouts: Payou
         program: f"{int(amount) // 100}.{int(amount) % 100:02d}"
         for program, amount in svc.db.query(
             "SELECT program, SUM(amount) FROM payouts_monthly WHERE period = '2026-06' "
-            "AND kind <> 'recovery' GROUP BY program")
+            "AND kind <> 'recovery' GROUP BY program"
+        )
     }
     assert report == monthly
     assert "elderly" not in report  # its only payment is held (beneficiary died)

@@ -1,4 +1,4 @@
-"""Store behaviour on both dialects: schema by Alembic, cipher, read models rebuilt = incremental."""
+"""Store behaviour on both dialects: Alembic schema, cipher, rebuilt read models = incremental."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ def test_rebuilt_read_models_equal_incremental_ones(svc: Services, tmp_path: Pat
     assert lag(svc.app, svc.db, svc.models) == 0
 
 
-def test_two_runners_catching_up_at_once_apply_each_event_once(svc: Services, settings: Settings) -> None:
+def test_two_runners_catching_up_at_once_apply_each_event_once(
+    svc: Services, settings: Settings
+) -> None:
     with_staff(svc)
     svc.importer.import_file("cases", FIXTURES / "cases.csv", by="S001", today=TODAY)
     expected = snapshot(svc.db)
@@ -76,8 +78,8 @@ def test_cipher_key_encrypts_stored_payloads(store_url: str) -> None:
     try:
         with_staff(svc)
         raw = svc.db.query(
-            "SELECT state FROM " + ("stored_events" if svc.db.dialect == "sqlite" else
-                                    "aidledger_events")
+            "SELECT state FROM "
+            + ("stored_events" if svc.db.dialect == "sqlite" else "aidledger_events")
         )
         assert raw and all("周建国".encode() not in bytes(r[0]) for r in raw)
         assert svc.db.query("SELECT name FROM staff WHERE staff_id = 'S001'") == [("周建国",)]
@@ -98,7 +100,12 @@ def test_cipher_key_encrypts_stored_payloads(store_url: str) -> None:
 def test_store_url_parsing() -> None:
     pg = StoreURL.parse("postgresql://bob:s3cret@db.local:6543/aid")
     assert (pg.dialect, pg.host, pg.port, pg.user, pg.dbname) == (
-        "postgresql", "db.local", 6543, "bob", "aid")
+        "postgresql",
+        "db.local",
+        6543,
+        "bob",
+        "aid",
+    )
     assert "s3cret" not in pg.describe()
     assert StoreURL.parse("sqlite:///x/y.db").path == "x/y.db"
     assert StoreURL.parse("y.db").dialect == "sqlite"

@@ -193,8 +193,15 @@ def test_bank_accounts_look_like_cards(county: County) -> None:
 def test_program_mix() -> None:
     rows = list(iter_case_rows(cases=20_000, seed=3))
     shares = Counter(r["program"] for r in rows)
-    expected = {"dibao": 0.55, "tekun": 0.08, "elderly": 0.15, "disability_living": 0.08,
-                "disability_care": 0.06, "orphan": 0.02, "temporary": 0.06}
+    expected = {
+        "dibao": 0.55,
+        "tekun": 0.08,
+        "elderly": 0.15,
+        "disability_living": 0.08,
+        "disability_care": 0.06,
+        "orphan": 0.02,
+        "temporary": 0.06,
+    }
     for program, share in expected.items():
         assert abs(shares[program] / len(rows) - share) < 0.015, program
 

@@ -44,8 +44,12 @@ def upgrade() -> None:
     )
     op.execute("CREATE INDEX bank_entries_e2e_idx ON bank_entries (end_to_end_id)")
     op.execute("CREATE INDEX bank_entries_period_idx ON bank_entries (period, matched)")
-    for column in ("assigned_to TEXT", "resolution TEXT", "updated_at TEXT",
-                   "comments INTEGER NOT NULL DEFAULT 0"):
+    for column in (
+        "assigned_to TEXT",
+        "resolution TEXT",
+        "updated_at TEXT",
+        "comments INTEGER NOT NULL DEFAULT 0",
+    ):
         op.execute(f"ALTER TABLE findings ADD COLUMN {column}")
 
 
