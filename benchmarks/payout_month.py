@@ -1,4 +1,5 @@
-"""Province-scale payout month on PostgreSQL: import, prepare, approve, export, rebuild.
+"""Province-scale payout month on PostgreSQL: import, prepare, approve, export, a simulated
+camt.054 of every payment back, bank import, reconcile, projection rebuild.
 
     .venv/bin/python benchmarks/payout_month.py --cases 1500000
 
@@ -66,6 +67,20 @@ def stage(name: str, url: str, cases: int) -> dict[str, object]:
             out = OUT / f"{run_id}.xml"
             n, _ = svc.payouts.export(run_id, fmt="pain001", out=out, by="S0003")
             result.update(items=n, bytes=out.stat().st_size)
+        elif name == "camt":
+            from reconciliation.banksim import read_pain001, write_camt054
+
+            run_id = svc.db.query("SELECT run_id FROM runs WHERE period = ?", (PERIOD,))[0][0]
+            payments = read_pain001((OUT / f"{run_id}.xml").read_bytes())
+            with (OUT / "camt054.xml").open("wb") as f:
+                write_camt054(f, payments)
+            result.update(items=len(payments), bytes=(OUT / "camt054.xml").stat().st_size)
+        elif name == "bank_import":
+            s = svc.bank.import_file(OUT / "camt054.xml", by="bank", today=date(2027, 1, 31))
+            result.update(items=s.entries, matched=s.matched)
+        elif name == "reconcile":
+            r = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=date(2027, 1, 31))
+            result.update(items=r.payments, raised=r.raised)
         elif name == "rebuild":
             from projections.runner import catch_up, reset
 
@@ -143,7 +158,8 @@ def main() -> None:
     url = fresh_store("postgresql", "month")
     results = {}
     try:
-        for name in ("import", "prepare", "approve", "export", "log_read", "rebuild", "raw_copy"):
+        for name in ("import", "prepare", "approve", "export", "camt", "bank_import", "reconcile",
+                     "log_read", "rebuild", "raw_copy"):
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -176,7 +192,8 @@ def main() -> None:
         "| stage | items | seconds | items/s | peak RSS MiB |",
         "|---|---|---|---|---|",
     ]
-    for name in ("import", "prepare", "approve", "export", "rebuild"):
+    for name in ("import", "prepare", "approve", "export", "bank_import", "reconcile",
+                 "rebuild"):
         lines.append(
             f"| {name} | {int(r[name]['items']):,} | {float(r[name]['seconds']):.1f} | "
             f"{rate(name):,.0f} | {float(r[name]['rss']):.0f} |"

@@ -1,0 +1,211 @@
+"""Reconciliation end to end on both stores, through a simulated bank."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from aidledger.wiring import Services
+from ledger.errors import InputRefused
+from ledger.period import Period
+from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
+from reconciliation.service import list_findings
+from reconciliation.banksim import Anomalies, Instructed, camt054, pain002, read_pain001
+
+PERIOD = "2026-06"
+AS_OF = date(2026, 7, 31)
+
+
+@pytest.fixture
+def month(svc: Services, tmp_path: Path) -> tuple[Services, list[Instructed], Path]:
+    """A county of 60 clean cases, June prepared, approved and exported."""
+    county = generate_county(cases=60, seed=21, frauds=False)
+    write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
+    write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
+    svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
+    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
+    run = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
+    assert run.run_id and run.held == 0
+    svc.payouts.approve(run.run_id, by="S0003")
+    svc.payouts.export(run.run_id, fmt="pain001", out=tmp_path / "run.xml", by="S0002")
+    return svc, read_pain001((tmp_path / "run.xml").read_bytes()), tmp_path
+
+
+def bank_answers(
+    svc: Services, tmp_path: Path, payments: list[Instructed], anomalies: Anomalies | None = None
+) -> None:
+    (tmp_path / "status.xml").write_bytes(pain002(payments, anomalies))
+    (tmp_path / "booked.xml").write_bytes(camt054(payments, anomalies))
+    svc.bank.import_file(tmp_path / "status.xml", today=AS_OF)
+    svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
+
+
+def finding_types(svc: Services) -> list[str]:
+    return sorted(f["type"] for f in list_findings(svc.db, period=PERIOD, status="all"))
+
+
+def test_a_clean_month_reconciles_to_zero_findings(month) -> None:  # type: ignore[no-untyped-def]
+    svc, payments, tmp_path = month
+    bank_answers(svc, tmp_path, payments)
+    result = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    assert result.payments == len(payments) > 20
+    assert finding_types(svc) == []
+    executed = svc.db.query("SELECT COUNT(*) FROM payments WHERE status = 'executed'")
+    assert executed == [(len(payments),)]
+
+
+def test_one_seeded_anomaly_of_each_type_gives_exactly_those_findings(month) -> None:  # type: ignore[no-untyped-def]
+    svc, payments, tmp_path = month
+    e = [p.end_to_end_id for p in payments]
+    anomalies = Anomalies(
+        amount={e[0]: "9999.00"},
+        account={e[1]: "6217000000009999"},
+        name={e[2]: "冒名者"},
+        late_days={e[3]: 6},
+        returned={e[4]: "AC04"},
+        rejected={e[5]: "AC01"},
+        twice={e[6]},
+        missing={e[7]},
+        unknown=[("202606R1UNKNOWNUNKNOWNUNKNO", "300.00", date(2026, 6, 10))],
+    )
+    bank_answers(svc, tmp_path, payments, anomalies)
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    assert finding_types(svc) == sorted(
+        [
+            "amount_mismatch",
+            "account_mismatch",
+            "name_mismatch",
+            "late_payment",
+            "returned_not_reissued",
+            "returned_not_reissued",
+            "duplicate_payment",
+            "missing_result",
+            "unknown_payment",
+        ]
+    )
+    by_payment = {f["payment_id"]: f for f in list_findings(svc.db, period=PERIOD)}
+    assert by_payment[e[0]]["type"] == "amount_mismatch"
+    assert "9999.00" in by_payment[e[0]]["detail"]
+    assert by_payment[e[5]]["type"] == "returned_not_reissued"
+
+
+def test_reimporting_and_reconciling_again_changes_nothing(month) -> None:  # type: ignore[no-untyped-def]
+    svc, payments, tmp_path = month
+    anomalies = Anomalies(amount={payments[0].end_to_end_id: "1.00"})
+    bank_answers(svc, tmp_path, payments, anomalies)
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    before = (svc.app.recorder.max_notification_id(), list_findings(svc.db, period=PERIOD))
+    again = svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
+    assert again.already_imported
+    second = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    assert second.raised == {}
+    assert (svc.app.recorder.max_notification_id(), list_findings(svc.db, period=PERIOD)) == before
+
+
+def test_the_same_entry_in_another_statement_is_not_a_second_execution(month) -> None:  # type: ignore[no-untyped-def]
+    svc, payments, tmp_path = month
+    bank_answers(svc, tmp_path, payments)
+    (tmp_path / "monthly.xml").write_bytes(camt054(payments) + b"\n")  # same entries, new file
+    assert not svc.bank.import_file(tmp_path / "monthly.xml", today=AS_OF).already_imported
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    assert finding_types(svc) == []
+
+
+def test_bank_results_appear_in_the_case_history(month) -> None:  # type: ignore[no-untyped-def]
+    from ledger.payment import payment_aggregate_id
+
+    svc, payments, tmp_path = month
+    bank_answers(svc, tmp_path, payments, Anomalies(returned={payments[0].end_to_end_id: "AC04"}))
+    events = list(svc.app.events.get(payment_aggregate_id(payments[0].end_to_end_id)))
+    types = [type(x).__name__ for x in events]
+    assert types == ["Instructed", "StatusReported", "Executed", "Returned"]
+    assert events[-1].reason_code == "AC04"  # type: ignore[attr-defined]
+    assert events[-1].file_id.startswith("BF-")  # type: ignore[attr-defined]
+
+
+def test_returned_payment_is_reissued_once_the_account_is_corrected(month) -> None:  # type: ignore[no-untyped-def]
+    svc, payments, tmp_path = month
+    returned = payments[0].end_to_end_id
+    bank_answers(svc, tmp_path, payments, Anomalies(returned={returned: "AC04"}))
+    ((case_id,),) = svc.db.query("SELECT case_id FROM payments WHERE payment_id = ?", (returned,))
+    lines = (tmp_path / "cases.csv").read_text(encoding="utf-8").splitlines()
+    row = next(line for line in lines if line.startswith(case_id + ","))
+    account = row.split(",")[9]
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text(
+        lines[0] + "\n" + row.replace(account, "6217000011112222333") + "\n", encoding="utf-8"
+    )
+    svc.importer.import_file("cases", fixed, by="S0001", today=AS_OF)
+    july = svc.payouts.prepare(Period.parse("2026-07"), program=None, by="S0002")
+    reissue = svc.db.query(
+        "SELECT period, kind, amount, creditor_account, reissue_of FROM payments "
+        "WHERE kind = 'reissue'"
+    )
+    assert reissue == [
+        (
+            PERIOD,
+            "reissue",
+            int(payments[0].amount.replace(".", "")),
+            "6217000011112222333",
+            returned,
+        )
+    ]
+    assert svc.db.query("SELECT status FROM payments WHERE payment_id = ?", (returned,)) == [
+        ("reissued",)
+    ]
+    assert july.run_id
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    assert "returned_not_reissued" not in finding_types(svc)
+
+
+def test_refunded_payment_ends_returned_not_reissued(month) -> None:  # type: ignore[no-untyped-def]
+    svc, payments, tmp_path = month
+    returned = payments[0].end_to_end_id
+    bank_answers(svc, tmp_path, payments, Anomalies(returned={returned: "MD07"}))
+    svc.payouts.refund(returned, by="S0003", reason="beneficiary deceased; money back to fund")
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    assert finding_types(svc) == []
+
+
+def test_finding_workflow_and_reopening(month) -> None:  # type: ignore[no-untyped-def]
+    svc, payments, tmp_path = month
+    bank_answers(svc, tmp_path, payments, Anomalies(missing={payments[0].end_to_end_id}))
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    (finding,) = list_findings(svc.db, period=PERIOD)
+    fid = finding["finding_id"]
+    svc.reconciliation.assign(fid, to="S0005", by="S0003")
+    svc.reconciliation.comment(fid, text="called the bank", by="S0005")
+    svc.reconciliation.resolve(fid, resolution="corrected", comment="bank resent", by="S0005")
+    assert list_findings(svc.db, period=PERIOD) == []
+    # The cause is still there: the next reconciliation reopens it.
+    result = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    assert result.reopened == 1
+    (reopened,) = list_findings(svc.db, period=PERIOD)
+    assert (reopened["finding_id"], reopened["status"], reopened["assigned_to"]) == (
+        fid,
+        "open",
+        "S0005",
+    )
+    history = [h["type"] for h in svc.reconciliation.history(fid)]
+    assert history == [
+        "FindingRaised",
+        "FindingAssigned",
+        "FindingCommented",
+        "FindingResolved",
+        "FindingReopened",
+    ]
+
+
+def test_a_malformed_bank_file_is_refused_and_records_nothing(month) -> None:  # type: ignore[no-untyped-def]
+    svc, _, tmp_path = month
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(
+        b"<?xml version='1.0'?><Document xmlns='urn:iso:std:iso:20022:tech:xsd:"
+        b"camt.054.001.02'><BkToCstmrDbtCdtNtfctn><Ntfctn><Ntry>"
+    )
+    head = svc.app.recorder.max_notification_id()
+    with pytest.raises(InputRefused):
+        svc.bank.import_file(bad, today=AS_OF)
+    assert svc.app.recorder.max_notification_id() == head
