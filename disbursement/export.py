@@ -88,21 +88,13 @@ def run_groups(db: Database, run_id: str) -> list[ExportGroup]:
     return [ExportGroup(p, as_date(d), int(n), int(a)) for p, d, n, a in rows]  # type: ignore[arg-type]
 
 
-def group_lines(
-    db: Database, run_id: str, group: ExportGroup, page: int = 20000
-) -> Iterator[ExportLine]:
-    """The payments of one block ordered by payment id, read a page at a time."""
-    after = ""
-    while True:
-        rows = db.query(
-            _LINE_SQL + "AND program = ? AND payment_date = ? AND payment_id > ? "
-            "ORDER BY payment_id LIMIT ?",
-            (run_id, group.program, group.payment_date, after, page),
-        )
-        if not rows:
-            return
-        yield from (_line(r) for r in rows)
-        after = rows[-1][0]
+def group_lines(db: Database, run_id: str, group: ExportGroup) -> Iterator[ExportLine]:
+    """The payments of one block ordered by payment id, streamed from one query."""
+    rows = db.stream(
+        _LINE_SQL + "AND program = ? AND payment_date = ? ORDER BY payment_id",
+        (run_id, group.program, group.payment_date),
+    )
+    return (_line(r) for r in rows)
 
 
 def run_lines(db: Database, run_id: str) -> list[ExportLine]:

@@ -243,6 +243,24 @@ class Database:
         with self.transaction() as tx:
             return tx.execute(sql, params).fetchall()
 
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), size: int = 10000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows of one query, fetched ``size`` at a time (a server-side cursor on PostgreSQL).
+
+        For reading a million rows in order without holding them, or re-sorting per page.
+        """
+        conn = self._connection()
+        if self.dialect == "sqlite":
+            cur = conn.execute(sql, tuple(params))
+            while rows := cur.fetchmany(size):
+                yield from rows
+            return
+        with conn.transaction(), conn.cursor(name=f"aidledger_stream_{id(self)}") as cur:
+            cur.itersize = size
+            cur.execute(sql.replace("?", "%s"), tuple(params))
+            yield from cur
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
