@@ -20,6 +20,7 @@ from ledger.money import format_fen, parse_fen
 from ledger.period import Period
 from ledger.synthetic import DEATH_COLUMNS, STAFF_COLUMNS, County, generate_county, write_csv
 from projections.reports import payouts_report
+from reconciliation.banksim import Anomalies, camt054, pain002, read_pain001
 
 DEMO_CASES = 3000
 TODAY = date(2026, 11, 23)
@@ -144,19 +145,50 @@ def _run_month(
             r["program"], r["department"], str(r["cases"]), str(r["payments"]), r["amount"]
         )
     out.print(table)
+    _bank_returns(svc, out, work, bank_file)
     findings = svc.db.query(
-        "SELECT type, severity, COUNT(*) FROM findings WHERE period = ? "
+        "SELECT type, severity, COUNT(*), SUM(amount) FROM findings WHERE period = ? "
         "GROUP BY type, severity ORDER BY type",
         (str(period),),
     )
-    table = Table(title=f"findings {period} (payments held before export)")
-    for col in ("type", "severity", "findings"):
-        table.add_column(col)
-    for t, sev, n_found in findings:
-        table.add_row(t, sev, str(n_found))
+    table = Table(title=f"findings {period}: pre-payment holds and reconciliation")
+    for col in ("type", "severity", "findings", "amount"):
+        table.add_column(col, justify="right" if col in ("findings", "amount") else "left")
+    for t, sev, n_found, total in findings:
+        table.add_row(t, sev, str(n_found), format_fen(int(total or 0)))
     out.print(table)
     planted = {k: len(v) for k, v in county.seeded.items()}
     out.print(f"planted in the generated county: {planted}")
+
+
+def _bank_returns(svc: Services, out: Console, work: Path, bank_file: Path) -> None:
+    """A simulated bank answers the pain.001 with a few realistic mistakes; reconcile."""
+    payments = read_pain001(bank_file.read_bytes())
+    e = [p.end_to_end_id for p in payments]
+    anomalies = Anomalies(
+        amount={e[0]: "1.00"},  # the bank executed a wrong amount
+        account={e[1]: "6217000000000009999"},  # credited another account
+        returned={e[2]: "AC04", e[3]: "AC01"},  # closed account, no such account
+        rejected={e[4]: "AC06"},  # frozen account
+        late_days={e[5]: 4},
+        twice={e[6]},  # executed twice
+        missing={e[7], e[8]},  # no result at all
+        unknown=[("202612R1XXXXXXXXXXXXXXXXXXXX", "888.00", date(2026, 12, 10))],
+    )
+    (work / "status.xml").write_bytes(pain002(payments, anomalies))
+    (work / "booked.xml").write_bytes(camt054(payments, anomalies))
+    for name in ("status.xml", "booked.xml"):
+        s = svc.bank.import_file(work / name, by="bank", today=TODAY)
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.by_kind.items()))
+        out.print(
+            f"  bank file {name} ({s.kind}): {s.entries} entries, {s.matched} matched "
+            f"({kinds}), {s.unmatched} unmatched"
+        )
+    result = svc.reconciliation.reconcile(Period.parse("2026-12"), as_of=date(2027, 1, 31))
+    raised = ", ".join(f"{t} {n}" for t, n in sorted(result.raised.items()))
+    out.print(f"  reconciled 2026-12 as of 2027-01-31: {result.payments} payments; new: {raised}")
+    again = svc.reconciliation.reconcile(Period.parse("2026-12"), as_of=date(2027, 1, 31))
+    out.print(f"  reconciled again: {sum(again.raised.values())} new findings")
 
 
 def _print_registers(svc: Services, out: Console) -> None:

@@ -26,6 +26,8 @@ def _edge(name: str, value: Any) -> Any:
 def event_record(event: LedgerEvent) -> dict[str, Any]:
     """What, who, recorded when, effective from when, and the event's own fields."""
     payload = {k: _edge(k, v) for k, v in event.model_dump().items() if k not in _HIDDEN}
+    if "type" in payload:  # a finding's own type must not hide the event's
+        payload["finding_type"] = payload.pop("type")
     return {
         "type": event_type_name(event),
         "version": event.originator_version,

@@ -36,7 +36,6 @@ from reconciliation.entries import (
     REASON_CODES,
     BankEntry,
     BankFileRefused,
-    EntryKind,
     GroupStatus,
 )
 
@@ -207,14 +206,15 @@ class BankImports:
             if isinstance(item, BankEntry):
                 out.append(item)
                 continue
+            if item.status != "RJCT":
+                continue  # an accepted group changes nothing; its transactions report later
             for pid in self._payments_of(item):
                 if pid in explicit:
                     continue  # a transaction status overrides its group's
-                kind: EntryKind = "rejected" if item.status == "RJCT" else "accepted"
                 out.append(
                     BankEntry(
                         seq=next_seq,
-                        kind=kind,
+                        kind="rejected",
                         end_to_end_id=pid,
                         reason_code=item.reason_code,
                         reason_text=item.reason_text,

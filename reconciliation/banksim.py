@@ -54,19 +54,23 @@ def read_pain001(data: bytes) -> list[Instructed]:
             requested = date.fromisoformat(el.text or "")
         elif tag == "CdtTrfTxInf":
             ns = {"p": P001}
-            out.append(Instructed(
-                el.findtext("p:PmtId/p:EndToEndId", namespaces=ns) or "",
-                el.findtext("p:Amt/p:InstdAmt", namespaces=ns) or "",
-                el.findtext("p:Cdtr/p:Nm", namespaces=ns) or "",
-                el.findtext("p:CdtrAcct/p:Id/p:Othr/p:Id", namespaces=ns) or "",
-                requested, msg_id,
-            ))
+            out.append(
+                Instructed(
+                    el.findtext("p:PmtId/p:EndToEndId", namespaces=ns) or "",
+                    el.findtext("p:Amt/p:InstdAmt", namespaces=ns) or "",
+                    el.findtext("p:Cdtr/p:Nm", namespaces=ns) or "",
+                    el.findtext("p:CdtrAcct/p:Id/p:Othr/p:Id", namespaces=ns) or "",
+                    requested,
+                    msg_id,
+                )
+            )
             el.clear()
     return out
 
 
-def _el(parent: etree._Element, ns: str, path: str, text: str | None = None,
-        **attrs: str) -> etree._Element:
+def _el(
+    parent: etree._Element, ns: str, path: str, text: str | None = None, **attrs: str
+) -> etree._Element:
     node = parent
     for tag in path.split("/"):
         node = etree.SubElement(node, f"{{{ns}}}{tag}")
@@ -77,8 +81,16 @@ def _el(parent: etree._Element, ns: str, path: str, text: str | None = None,
     return node
 
 
-def _entry(ref: str, e2e: str, amount: str, name: str, account: str, day: date, credit: bool,
-           reason: str | None) -> etree._Element:
+def _entry(
+    ref: str,
+    e2e: str,
+    amount: str,
+    name: str,
+    account: str,
+    day: date,
+    credit: bool,
+    reason: str | None,
+) -> etree._Element:
     ntry = etree.Element(f"{{{C054}}}Ntry", nsmap={None: C054})
     _el(ntry, C054, "NtryRef", ref)
     _el(ntry, C054, "Amt", amount, Ccy="CNY")
@@ -102,8 +114,12 @@ def _entry(ref: str, e2e: str, amount: str, name: str, account: str, day: date, 
     return ntry
 
 
-def write_camt054(out: BinaryIO, payments: Iterable[Instructed],
-                  anomalies: Anomalies | None = None, statement_id: str = "NTF-1") -> None:
+def write_camt054(
+    out: BinaryIO,
+    payments: Iterable[Instructed],
+    anomalies: Anomalies | None = None,
+    statement_id: str = "NTF-1",
+) -> None:
     """Stream a camt.054.001.02 notification of what the bank did with the payments."""
     a = anomalies or Anomalies()
     n = 0
@@ -115,8 +131,10 @@ def write_camt054(out: BinaryIO, payments: Iterable[Instructed],
 
     with etree.xmlfile(out, encoding="UTF-8") as xf:
         xf.write_declaration()
-        with xf.element(f"{{{C054}}}Document", nsmap={None: C054}), \
-                xf.element(f"{{{C054}}}BkToCstmrDbtCdtNtfctn"):
+        with (
+            xf.element(f"{{{C054}}}Document", nsmap={None: C054}),
+            xf.element(f"{{{C054}}}BkToCstmrDbtCdtNtfctn"),
+        ):
             hdr = etree.Element(f"{{{C054}}}GrpHdr", nsmap={None: C054})
             _el(hdr, C054, "MsgId", statement_id)
             _el(hdr, C054, "CreDtTm", "2026-12-31T18:00:00")
@@ -139,15 +157,27 @@ def write_camt054(out: BinaryIO, payments: Iterable[Instructed],
                     for _ in range(2 if e2e in a.twice else 1):
                         xf.write(_entry(ref(), e2e, amount, name, account, day, False, None))
                     if e2e in a.returned:
-                        xf.write(_entry(ref(), e2e, amount, name, account,
-                                        day + timedelta(days=2), True, a.returned[e2e]))
+                        xf.write(
+                            _entry(
+                                ref(),
+                                e2e,
+                                amount,
+                                name,
+                                account,
+                                day + timedelta(days=2),
+                                True,
+                                a.returned[e2e],
+                            )
+                        )
                 for e2e, amount, day in a.unknown:
-                    xf.write(_entry(ref(), e2e, amount, "某某", "6217999900000000000", day,
-                                    False, None))
+                    xf.write(
+                        _entry(ref(), e2e, amount, "某某", "6217999900000000000", day, False, None)
+                    )
 
 
-def camt054(payments: list[Instructed], anomalies: Anomalies | None = None,
-            statement_id: str = "NTF-1") -> bytes:
+def camt054(
+    payments: list[Instructed], anomalies: Anomalies | None = None, statement_id: str = "NTF-1"
+) -> bytes:
     buffer = io.BytesIO()
     write_camt054(buffer, payments, anomalies, statement_id)
     return buffer.getvalue()
@@ -159,7 +189,8 @@ def pain002(payments: list[Instructed], anomalies: Anomalies | None = None) -> b
     rpt = _el(root, P002, "CstmrPmtStsRpt")
     hdr = _el(rpt, P002, "GrpHdr")
     _el(hdr, P002, "MsgId", "STS-1")
-    _el(hdr, P002, "CreDtTm", "2026-12-10T18:00:00")
+    reported = payments[0].requested if payments else date(2026, 1, 1)
+    _el(hdr, P002, "CreDtTm", f"{reported.isoformat()}T18:00:00")
     grp = _el(rpt, P002, "OrgnlGrpInfAndSts")
     _el(grp, P002, "OrgnlMsgId", payments[0].msg_id if payments else "none")
     _el(grp, P002, "OrgnlMsgNmId", "pain.001.001.03")

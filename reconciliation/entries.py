@@ -62,6 +62,7 @@ REASON_CODES: dict[str, str] = {
     "AG01": "transaction forbidden",
     "AM04": "insufficient funds",
     "AM05": "duplication",
+    "BE01": "inconsistent with end customer (name does not match, 户名不符)",
     "BE04": "missing creditor address",
     "DU01": "duplicate message id",
     "FF01": "invalid file format",

@@ -11,8 +11,8 @@ from aidledger.wiring import Services
 from ledger.errors import InputRefused
 from ledger.period import Period
 from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
-from reconciliation.service import list_findings
 from reconciliation.banksim import Anomalies, Instructed, camt054, pain002, read_pain001
+from reconciliation.service import list_findings
 
 PERIOD = "2026-06"
 AS_OF = date(2026, 7, 31)
