@@ -206,4 +206,5 @@ def pain002(payments: list[Instructed], anomalies: Anomalies | None = None) -> b
         _el(tx, P002, "TxSts", "RJCT" if reason else "ACSC")
         if reason:
             _el(tx, P002, "StsRsnInf/Rsn/Cd", reason)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return data

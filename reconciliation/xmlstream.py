@@ -16,7 +16,7 @@ from reconciliation.entries import BankFileRefused
 
 def local(tag: object) -> str:
     """The local name of an element tag (``{ns}Ntry`` -> ``Ntry``)."""
-    return etree.QName(tag).localname if isinstance(tag, str) else ""  # type: ignore[arg-type]
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
 @lru_cache(maxsize=1024)
