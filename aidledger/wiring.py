@@ -85,7 +85,9 @@ class Services:
 
     @cached_property
     def bank(self) -> BankImports:
-        return BankImports(self.app, self.db, self.sync, batch_events=self.settings.batch_events)
+        return BankImports(
+            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events
+        )
 
     @cached_property
     def reconciliation(self) -> Reconciliation:

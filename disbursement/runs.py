@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,8 +53,8 @@ from ledger.payment import (
     run_id_for,
 )
 from ledger.period import Period
-from ledger.programs import ProgramsConfig
-from ledger.store import Database, EventBatch, LedgerApp, as_date, gc_paused, select_events_of
+from ledger.service import LedgerService
+from ledger.store import EventBatch, as_date, gc_paused, select_events_of
 
 Progress = Callable[[int], None]
 
@@ -97,27 +96,11 @@ _CASE_COLUMNS_SQL = (
 )
 
 
-class Payouts:
-    """Finance staff's monthly job up to the bank: prepare, approve, release."""
+class Payouts(LedgerService):
+    """Finance staff's monthly job up to the bank: prepare, approve, release, export."""
 
-    def __init__(
-        self,
-        app: LedgerApp,
-        db: Database,
-        config: ProgramsConfig,
-        sync: Callable[[], object],
-        *,
-        batch_events: int = 2000,
-        chunk_cases: int = 5000,
-        follow: Callable[[], AbstractContextManager[None]] | None = None,
-    ) -> None:
-        self.follow = follow
-        self.app = app
-        self.db = db
-        self.config = config
-        self.sync = sync
-        self.batch_events = batch_events
-        self.chunk_cases = chunk_cases
+    #: Cases read per query while preparing (keyset pagination).
+    chunk_cases = 5000
 
     # -- prepare --------------------------------------------------------------------------
 
@@ -126,7 +109,7 @@ class Payouts:
     ) -> PrepareResult:
         """Compute the month's payments (regular, arrears) and recoveries into a run."""
         self.sync()
-        self._check_staff(by)
+        self.require_staff(by)
         programs = [self.config.program(program).code] if program else sorted(self.config.programs)
         scope = program or "all"
         result = PrepareResult(period=str(period), scope=scope)
@@ -157,10 +140,8 @@ class Payouts:
             if progress:
                 progress(counts.pop("cases", 0))
 
-        big = self.follow is not None and self._count_cases(programs) > 20_000
-        following = self.follow() if big and self.follow else nullcontext()
         with (
-            following,
+            self.following(self._count_cases(programs) > 20_000),
             gc_paused(),
             EventBatch(
                 self.app, self.batch_events, before_flush=run_totals, after_flush=advanced
@@ -339,7 +320,7 @@ class Payouts:
     def refund(self, pid: str, *, by: str, reason: str) -> None:
         """Mark a returned or rejected payment refunded to the fund (it will not be resent)."""
         self.sync()
-        self._check_staff(by)
+        self.require_staff(by)
         rows = self.db.query("SELECT status FROM payments WHERE payment_id = ?", (pid,))
         if not rows:
             raise NotFound(f"no payment {pid!r}")
@@ -486,7 +467,7 @@ class Payouts:
     def approve(self, run_id: str, *, by: str, override_reason: str | None = None) -> PayoutRun:
         """Second-person approval; above a budget only with an explicit, recorded override."""
         self.sync()
-        self._check_staff(by)
+        self.require_staff(by)
         run = self._run(run_id)
         if run.approved_by is not None:
             raise RunClosed(f"run {run_id} was already approved by {run.approved_by}")
@@ -542,7 +523,7 @@ class Payouts:
     def release(self, pid: str, *, by: str, reason: str) -> Payment:
         """Release a held payment for export: another person than the preparer, with a reason."""
         self.sync()
-        self._check_staff(by)
+        self.require_staff(by)
         if not reason.strip():
             raise AidLedgerError("a release needs a reason")
         try:
@@ -614,10 +595,6 @@ class Payouts:
             return self.app.repository.get(run_aggregate_id(run_id))
         except AggregateNotFoundError:
             raise NotFound(f"no payout run {run_id!r}") from None
-
-    def _check_staff(self, by: str) -> None:
-        if not self.db.query("SELECT 1 FROM staff WHERE staff_id = ?", (by,)):
-            raise NotAuthorised(f"--by {by!r} is not in the staff registry")
 
 
 def _case_row(r: Sequence[Any]) -> _CaseRow:

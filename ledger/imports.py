@@ -15,8 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,8 +25,7 @@ from eventsourcing.domain import BaseAggregate
 
 from ledger.case import CASE_COLUMNS, Case, CaseRow, CaseState, case_aggregate_id
 from ledger.csvfile import iter_rows
-from ledger.errors import InputRefused, NotAuthorised, Problem
-from ledger.programs import ProgramsConfig
+from ledger.errors import InputRefused, Problem
 from ledger.registry import (
     DEATH_COLUMNS,
     STAFF_COLUMNS,
@@ -40,7 +38,8 @@ from ledger.registry import (
     file_aggregate_id,
     staff_aggregate_id,
 )
-from ledger.store import Database, EventBatch, LedgerApp, as_date, gc_paused
+from ledger.service import LedgerService
+from ledger.store import EventBatch, as_date, gc_paused
 from ledger.validation import duplicate_keys, validate_cases, validate_deaths, validate_staff
 
 Kind = Literal["cases", "deaths", "staff"]
@@ -84,6 +83,11 @@ class _Clock:
         self._t = now
 
 
+_FIRST_STAFF = (
+    ": import the staff file first (the first staff import may name a staff id from that same file)"
+)
+
+
 def _staff_key(row: StaffRow) -> str:
     return row.staff_id
 
@@ -101,33 +105,11 @@ class _Plan:
     events: int = 0
 
 
-class Importer:
-    """Imports files into one ledger. `sync` brings the register read models up to date."""
+class Importer(LedgerService):
+    """Imports cases, deaths and staff files into one ledger."""
 
-    def __init__(
-        self,
-        app: LedgerApp,
-        db: Database,
-        config: ProgramsConfig,
-        sync: Callable[[], object],
-        *,
-        batch_events: int = 2000,
-        follow: Callable[[], AbstractContextManager[None]] | None = None,
-        follow_above: int = 20_000,
-    ) -> None:
-        self.app = app
-        self.db = db
-        self.config = config
-        self.sync = sync
-        self.batch_events = batch_events
-        self.follow = follow
-        self.follow_above = follow_above
-
-    def _following(self, rows: int) -> AbstractContextManager[None]:
-        """A second process projecting while a big file is written (nothing for small ones)."""
-        if self.follow is not None and rows > self.follow_above:
-            return self.follow()
-        return nullcontext()
+    #: Rows above which a second process projects while the file is written.
+    follow_above = 20_000
 
     def import_file(
         self,
@@ -158,7 +140,7 @@ class Importer:
             summary.rows = len(cases) + len({p.line for p in invalid})
             self._refuse_if(source, problems + invalid)
             clock.lap("validate")
-            self._check_by(by)
+            self.require_staff(by, hint=_FIRST_STAFF)
             plan = self._import_cases(
                 cases, source=source, by=by, filename=path.name, progress=progress
             )
@@ -168,7 +150,7 @@ class Importer:
             self._refuse_if(
                 source, problems + invalid + duplicate_keys(staff, _staff_key, "staff_id")
             )
-            self._check_by(by, also={r.staff_id for _, r in staff})
+            self.require_staff(by, also={r.staff_id for _, r in staff}, hint=_FIRST_STAFF)
             plan = self._plan_staff(staff, by=by, filename=path.name)
         else:
             deaths, invalid = validate_deaths(rows, today)
@@ -176,7 +158,7 @@ class Importer:
             self._refuse_if(
                 source, problems + invalid + duplicate_keys(deaths, _death_key, "id_number")
             )
-            self._check_by(by)
+            self.require_staff(by, hint=_FIRST_STAFF)
             plan = self._plan_deaths(deaths, by=by, filename=path.name)
 
         if plan.aggregates:
@@ -217,16 +199,6 @@ class Importer:
         filename, by, at = rows[0]
         return {"filename": filename, "by": by, "recorded_at": at}
 
-    def _check_by(self, by: str, also: Iterable[str] = ()) -> None:
-        known = self.db.query("SELECT 1 FROM staff WHERE staff_id = ?", (by,))
-        if not known and by not in set(also):
-            raise NotAuthorised(
-                f"--by {by!r} is not in the staff registry: import the staff file first "
-                "(the first staff import may name a staff id from that same file)"
-            )
-
-    # -- planning -------------------------------------------------------------------------
-
     def _import_cases(
         self,
         rows: Sequence[tuple[int, CaseRow]],
@@ -250,7 +222,7 @@ class Importer:
         repeated = {cid for cid, n in Counter(r.case_id for _, r in rows).items() if n > 1}
         touched: dict[str, Case] = {}
         with (
-            self._following(len(rows)),
+            self.following(len(rows) > self.follow_above),
             gc_paused(),
             EventBatch(self.app, self.batch_events, after_flush=progress) as batch,
         ):

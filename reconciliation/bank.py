@@ -17,7 +17,7 @@ running it again: entries already recorded from that file are skipped.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,7 +31,8 @@ from ledger.payment import (
     bank_file_id,
     payment_aggregate_id,
 )
-from ledger.store import Database, EventBatch, LedgerApp, gc_paused
+from ledger.service import LedgerService
+from ledger.store import EventBatch, gc_paused
 from reconciliation.entries import (
     REASON_CODES,
     BankEntry,
@@ -74,16 +75,8 @@ def parse_bank_file(
     return kind, chosen.name, list(csvreturn.parse(data, chosen))
 
 
-class BankImports:
+class BankImports(LedgerService):
     """Imports bank return files into one ledger."""
-
-    def __init__(
-        self, app: LedgerApp, db: Database, sync: Callable[[], object], *, batch_events: int = 2000
-    ) -> None:
-        self.app = app
-        self.db = db
-        self.sync = sync
-        self.batch_events = batch_events
 
     def import_file(
         self, path: Path, *, profile: str | None = None, by: str = "bank", today: date | None = None

@@ -19,7 +19,9 @@ P = Period.parse
 @pytest.fixture
 def payouts(svc: Services) -> Payouts:
     with_staff(svc)
-    return Payouts(svc.app, svc.db, svc.config, svc.sync, batch_events=4, chunk_cases=2)
+    payouts = Payouts(svc.app, svc.db, svc.config, svc.sync, batch_events=4)
+    payouts.chunk_cases = 2  # many small chunks: exercises the keyset pagination
+    return payouts
 
 
 def paid(svc: Services, case_id: str) -> list[tuple[str, str, int]]:
