@@ -182,37 +182,22 @@ _BY = typer.Option("--by", help="Staff id of the person importing")
 _FMT = typer.Option("--format", help="text or json")
 
 
-@import_app.command("cases")
-def import_cases(
-    ctx: typer.Context,
-    file: Path,
-    by: Annotated[str, _BY],
-    fmt: Annotated[Format, _FMT] = Format.text,
-) -> None:
-    """Import a cases file (decisions: new cases, amount/account changes, terminations)."""
-    _import(ctx, "cases", file, by, fmt)
+def _import_command(kind: Kind, help_text: str) -> None:
+    def command(
+        ctx: typer.Context,
+        file: Path,
+        by: Annotated[str, _BY],
+        fmt: Annotated[Format, _FMT] = Format.text,
+    ) -> None:
+        _import(ctx, kind, file, by, fmt)
+
+    command.__doc__ = help_text
+    import_app.command(kind)(command)
 
 
-@import_app.command("deaths")
-def import_deaths(
-    ctx: typer.Context,
-    file: Path,
-    by: Annotated[str, _BY],
-    fmt: Annotated[Format, _FMT] = Format.text,
-) -> None:
-    """Import a deaths file from the data-comparison feed."""
-    _import(ctx, "deaths", file, by, fmt)
-
-
-@import_app.command("staff")
-def import_staff(
-    ctx: typer.Context,
-    file: Path,
-    by: Annotated[str, _BY],
-    fmt: Annotated[Format, _FMT] = Format.text,
-) -> None:
-    """Import a staff registry file."""
-    _import(ctx, "staff", file, by, fmt)
+_import_command("cases", "Import a cases file (new cases, amount/account changes, terminations).")
+_import_command("deaths", "Import a deaths file from the data-comparison feed.")
+_import_command("staff", "Import a staff registry file.")
 
 
 @case_app.command("history")

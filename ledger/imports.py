@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from eventsourcing.domain import BaseAggregate
 
@@ -82,6 +82,8 @@ class _Clock:
         self.laps[name] = round(now - self._t, 3)
         self._t = now
 
+
+R = TypeVar("R", StaffRow, DeathRow)
 
 _FIRST_STAFF = (
     ": import the staff file first (the first staff import may name a staff id from that same file)"
@@ -256,54 +258,66 @@ class Importer(LedgerService):
         return plan
 
     def _plan_staff(self, rows: Sequence[tuple[int, StaffRow]], *, by: str, filename: str) -> _Plan:
-        plan = _Plan()
         existing = {
             r[0]: StaffRow(*r)
             for r in self.db.query(f"SELECT {', '.join(STAFF_COLUMNS)} FROM staff")
         }
-        seen: set[str] = set()
-        for line, row in rows:
-            if row.staff_id in seen:
-                continue
-            seen.add(row.staff_id)
-            source = f"{filename}:{line}"
-            old = existing.get(row.staff_id)
-            if old is None:
-                plan.aggregates.append(StaffMember.register(row, by=by, source=source))
-                plan.new += 1
-            elif old == row:
-                plan.unchanged += 1
-            else:
-                member: StaffMember = self.app.repository.get(staff_aggregate_id(row.staff_id))
-                member.update(row, by=by, source=source)
-                plan.aggregates.append(member)
-                plan.changed += 1
-        return plan
+        return self._plan_register(
+            rows,
+            existing,
+            _staff_key,
+            filename,
+            create=lambda row, src: StaffMember.register(row, by=by, source=src),
+            load=lambda row: self.app.repository.get(staff_aggregate_id(row.staff_id)),
+            change=lambda member, row, src: member.update(row, by=by, source=src),
+        )
 
     def _plan_deaths(
         self, rows: Sequence[tuple[int, DeathRow]], *, by: str, filename: str
     ) -> _Plan:
-        plan = _Plan()
         existing = {
             r[0]: DeathRow(r[0], as_date(r[1]), r[2])  # type: ignore[arg-type]
             for r in self.db.query("SELECT id_number, date_of_death, feed FROM deaths")
         }
+        return self._plan_register(
+            rows,
+            existing,
+            _death_key,
+            filename,
+            create=lambda row, src: DeathReport.report(row, by=by, source=src),
+            load=lambda row: self.app.repository.get(death_aggregate_id(row.id_number)),
+            change=lambda report, row, src: report.correct(row, by=by, source=src),
+        )
+
+    @staticmethod
+    def _plan_register(
+        rows: Sequence[tuple[int, R]],
+        existing: Mapping[str, R],
+        key: Callable[[R], str],
+        filename: str,
+        *,
+        create: Callable[[R, str], Any],
+        load: Callable[[R], Any],
+        change: Callable[[Any, R, str], object],
+    ) -> _Plan:
+        """New, changed or unchanged per row of a register (staff, deaths); first row wins."""
+        plan = _Plan()
         seen: set[str] = set()
         for line, row in rows:
-            if row.id_number in seen:
+            if key(row) in seen:
                 continue
-            seen.add(row.id_number)
+            seen.add(key(row))
             source = f"{filename}:{line}"
-            old = existing.get(row.id_number)
+            old = existing.get(key(row))
             if old is None:
-                plan.aggregates.append(DeathReport.report(row, by=by, source=source))
+                plan.aggregates.append(create(row, source))
                 plan.new += 1
             elif old == row:
                 plan.unchanged += 1
             else:
-                report: DeathReport = self.app.repository.get(death_aggregate_id(row.id_number))
-                report.correct(row, by=by, source=source)
-                plan.aggregates.append(report)
+                aggregate = load(row)
+                change(aggregate, row, source)
+                plan.aggregates.append(aggregate)
                 plan.changed += 1
         return plan
 
