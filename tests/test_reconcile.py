@@ -209,3 +209,60 @@ def test_a_malformed_bank_file_is_refused_and_records_nothing(month) -> None:  #
     with pytest.raises(InputRefused):
         svc.bank.import_file(bad, today=AS_OF)
     assert svc.app.recorder.max_notification_id() == head
+
+
+def test_every_finding_type_from_one_county_with_planted_frauds(
+    svc: Services, tmp_path: Path
+) -> None:
+    """Planted frauds are held before export (and raise their types); the bank's mistakes and
+    a death reported after payment are raised by reconciliation: all twelve types, no others."""
+    county = generate_county(cases=200, seed=4)
+    write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
+    write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
+    svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
+    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
+    run = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
+    assert run.run_id and run.held > 0
+    svc.payouts.approve(run.run_id, by="S0003")
+    svc.payouts.export(run.run_id, fmt="pain001", out=tmp_path / "run.xml", by="S0002")
+    payments = read_pain001((tmp_path / "run.xml").read_bytes())
+    e = [p.end_to_end_id for p in payments]
+    bank_answers(
+        svc,
+        tmp_path,
+        payments,
+        Anomalies(
+            amount={e[0]: "1.00"},
+            account={e[1]: "6217000000009999"},
+            name={e[2]: "冒名者"},
+            late_days={e[3]: 3},
+            returned={e[4]: "AC04"},
+            twice={e[5]},
+            missing={e[6]},
+            unknown=[("202606R1NOSUCHPAYMENTNOSUCHPA", "10.00", date(2026, 6, 12))],
+        ),
+    )
+    # The beneficiary of e[7] died on 2026-06-05; the feed reports it only now.
+    ((id_number,),) = svc.db.query("SELECT id_number FROM payments WHERE payment_id = ?", (e[7],))
+    deaths = tmp_path / "deaths.csv"
+    deaths.write_text(
+        f"id_number,date_of_death,source\n{id_number},2026-06-05,公安\n", encoding="utf-8"
+    )
+    svc.importer.import_file("deaths", deaths, by="S0001", today=AS_OF)
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    assert set(finding_types(svc)) == {
+        "duplicate_payment",
+        "amount_mismatch",
+        "account_mismatch",
+        "name_mismatch",
+        "unknown_payment",
+        "late_payment",
+        "missing_result",
+        "returned_not_reissued",
+        "paid_after_death",
+        "duplicate_beneficiary",
+        "shared_account",
+        "staff_account",
+    }
+    dead = [f for f in list_findings(svc.db, period=PERIOD, type_="paid_after_death")]
+    assert [f["payment_id"] for f in dead] == [e[7]]
