@@ -13,6 +13,7 @@ from ledger.period import Period
 from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
 from reconciliation.banksim import Anomalies, Instructed, camt054, pain002, read_pain001
 from reconciliation.service import list_findings
+from tests.test_checks import SPEC_FINDING_TYPES
 
 PERIOD = "2026-06"
 AS_OF = date(2026, 7, 31)
@@ -250,19 +251,6 @@ def test_every_finding_type_from_one_county_with_planted_frauds(
     )
     svc.importer.import_file("deaths", deaths, by="S0001", today=AS_OF)
     svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
-    assert set(finding_types(svc)) == {
-        "duplicate_payment",
-        "amount_mismatch",
-        "account_mismatch",
-        "name_mismatch",
-        "unknown_payment",
-        "late_payment",
-        "missing_result",
-        "returned_not_reissued",
-        "paid_after_death",
-        "duplicate_beneficiary",
-        "shared_account",
-        "staff_account",
-    }
+    assert set(finding_types(svc)) == SPEC_FINDING_TYPES
     dead = [f for f in list_findings(svc.db, period=PERIOD, type_="paid_after_death")]
     assert [f["payment_id"] for f in dead] == [e[7]]
