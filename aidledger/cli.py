@@ -22,10 +22,17 @@ from aidledger.wiring import Services, open_services
 from ledger.case import case_aggregate_id
 from ledger.errors import AidLedgerError, InvalidValue
 from ledger.history import case_history
+from ledger.ids import parse_region_code
 from ledger.imports import ImportSummary, Kind
 from ledger.money import format_fen
 from ledger.period import Period, parse_date
-from projections.reports import REPORT_FIELDS, parse_dimensions, payouts_report
+from projections.reports import (
+    NOTICE_FIELDS,
+    REPORT_FIELDS,
+    notice_report,
+    parse_dimensions,
+    payouts_report,
+)
 from projections.runner import reset
 from reconciliation.service import list_findings
 
@@ -377,11 +384,36 @@ def report_payouts(
     _print_rows(rows, fmt, title=f"payouts {month}")
 
 
-def _print_rows(rows: list[dict[str, Any]], fmt: ReportFormat, *, title: str) -> None:
+@report_app.command("notice")
+def report_notice(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option("--period", help="payment period YYYY-MM")],
+    region: Annotated[str, typer.Option("--region", help="6- or 12-digit region code")],
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+) -> None:
+    """The public-notice 公示 list: names and id numbers masked, amounts and programs shown."""
+    month = _period(period)
+    try:
+        code = parse_region_code(region)
+    except InvalidValue as e:
+        raise typer.BadParameter(str(e)) from None
+    with services(ctx) as svc:
+        svc.sync()
+        rows = notice_report(svc.db, str(month), code)
+    _print_rows(rows, fmt, title=f"公示 {month} {code}", fields=NOTICE_FIELDS)
+
+
+def _print_rows(
+    rows: list[dict[str, Any]],
+    fmt: ReportFormat,
+    *,
+    title: str,
+    fields: tuple[str, ...] = REPORT_FIELDS,
+) -> None:
     if fmt is ReportFormat.json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return
-    fields = list(rows[0]) if rows else list(REPORT_FIELDS)
+    fields = tuple(rows[0]) if rows else fields
     if fmt is ReportFormat.csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
         writer.writeheader()

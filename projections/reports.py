@@ -63,3 +63,35 @@ def payouts_report(db: Database, period: str, dims: Sequence[str]) -> list[dict[
         record.update(cases=int(cases), payments=int(payments), amount=format_fen(int(amount)))
         out.append(record)
     return out
+
+
+NOTICE_FIELDS = ("region_code", "program", "name", "id_number", "household_size", "amount")
+
+
+def notice_report(db: Database, period: str, region: str) -> list[dict[str, Any]]:
+    """The public-notice (公示) list: who is paid what for ``period`` in a region.
+
+    Names and id numbers are masked (张*三, 610102********1234); only what the notice needs
+    is shown. ``region`` is a 6-digit county or a 12-digit village code (a prefix match).
+    """
+    from ledger.ids import mask_id_number, mask_name
+
+    rows = db.query(
+        "SELECT p.region_code, p.program, c.name, p.id_number, c.household_size, "
+        "SUM(p.amount) FROM payments p JOIN cases c ON c.case_id = p.case_id "
+        f"WHERE p.period = ? AND p.region_code LIKE ? AND p.held = '' AND p.{APPROVED_RUN} "
+        "GROUP BY p.region_code, p.program, c.name, p.id_number, c.household_size "
+        "ORDER BY p.region_code, p.program, p.id_number",
+        (period, f"{region}%"),
+    )
+    return [
+        {
+            "region_code": r,
+            "program": prog,
+            "name": mask_name(name),
+            "id_number": mask_id_number(idn),
+            "household_size": int(size),
+            "amount": format_fen(int(amount)),
+        }
+        for r, prog, name, idn, size, amount in rows
+    ]

@@ -102,3 +102,30 @@ def test_monthly_payout_through_the_command_line(cli, tmp_path: Path) -> None:  
         as_csv.stdout.splitlines()[0]
         == "period,program,department,region_code,cases,payments,amount"
     )
+
+
+def test_public_notice_masks_names_and_id_numbers(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001")
+    run_id = json.loads(
+        cli("payout", "prepare", "--period", "2026-04", "--by", "S003", "--format", "json").stdout
+    )["run_id"]
+    cli("payout", "approve", run_id, "--by", "S002")
+    result = cli(
+        "report", "notice", "--period", "2026-04", "--region", "610102001", "--format", "json"
+    )
+    assert result.exit_code == 2  # 9 digits is not a region code
+    result = cli(
+        "report", "notice", "--period", "2026-04", "--region", "610102001001", "--format", "json"
+    )
+    rows = json.loads(result.stdout)
+    assert [(r["program"], r["name"], r["id_number"], r["amount"]) for r in rows] == [
+        ("dibao", "王*兰", "610102********0011", "1560.00"),
+    ]
+    assert "王秀兰" not in result.stdout and "610102195001010011" not in result.stdout
+    county = json.loads(
+        cli(
+            "report", "notice", "--period", "2026-04", "--region", "610102", "--format", "json"
+        ).stdout
+    )
+    assert len(county) == 5
