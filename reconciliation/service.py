@@ -220,16 +220,15 @@ class Reconciliation:
             result.reopened += 1
 
     def _payment_chunks(self, period: Period) -> Iterator[list[tuple[PaymentView, date | None]]]:
-        after = ""
-        while True:
-            rows = self.db.query(
-                f"{_VIEW_SQL} AND p.payment_id > ? ORDER BY p.payment_id LIMIT ?",
-                (str(period), after, self.chunk),
-            )
-            if not rows:
-                return
-            yield [_view(r) for r in rows]
-            after = rows[-1][0]
+        """The period's payments, ``chunk`` at a time, from one streamed query."""
+        chunk: list[tuple[PaymentView, date | None]] = []
+        for row in self.db.stream(f"{_VIEW_SQL} ORDER BY p.payment_id", (str(period),)):
+            chunk.append(_view(row))
+            if len(chunk) >= self.chunk:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
 
     def _slot_candidates(self, period: Period) -> list[PaymentView]:
         """Payments sharing a case, program and slot with another executed one."""
