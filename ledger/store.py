@@ -194,6 +194,32 @@ class Tx:
             marks = ", ".join("?" * len(columns))
             self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
+    def update_from(
+        self,
+        table: str,
+        key: str,
+        columns: Sequence[tuple[str, str]],
+        rows: Sequence[Sequence[Any]],
+        assignments: str,
+    ) -> None:
+        """One ``UPDATE table SET <assignments> FROM <rows>`` instead of a statement per row.
+
+        ``rows`` are (key, *columns) with at most one row per key; ``columns`` are (name, SQL
+        type); ``assignments`` refer to the new values as ``u.name``. The rows go into a
+        temporary table (COPY on PostgreSQL), then one joined UPDATE (SQLite has UPDATE FROM
+        since 3.33).
+        """
+        if not rows:
+            return
+        names = [key, *(n for n, _ in columns)]
+        types = ", ".join(f"{n} {t}" for n, t in [(key, "TEXT"), *columns])
+        self.execute(f"CREATE TEMP TABLE bulk_update ({types})")
+        self.copy_rows("bulk_update", names, rows)
+        self.execute(
+            f"UPDATE {table} SET {assignments} FROM bulk_update u WHERE {table}.{key} = u.{key}"
+        )
+        self.execute("DROP TABLE bulk_update")
+
 
 class Database:
     """A plain connection to the store's database, for read models and queries."""

@@ -178,16 +178,36 @@ class BankResultsModel(ReadModel):
                     )
                     for x in e.entries
                 )
-        tx.executemany(
-            "UPDATE payments SET status = 'executed', executions = executions + 1, "
-            "executed_amount = ?, executed_on = ?, reported_account = ?, reported_name = ?, "
-            "version = ? WHERE payment_id = ?",
-            executed,
+        # One joined UPDATE per page, not one statement per payment (a month is ~1M rows).
+        runs: dict[str, list[Any]] = {}
+        for amount, day, account, name, version, pid in executed:
+            seen = runs.get(pid)
+            runs[pid] = [pid, (seen[1] if seen else 0) + 1, amount, day, account, name, version]
+        tx.update_from(
+            "payments",
+            "payment_id",
+            [
+                ("n", "INTEGER"),
+                ("amount", "BIGINT"),
+                ("day", "DATE"),
+                ("account", "TEXT"),
+                ("name", "TEXT"),
+                ("version", "INTEGER"),
+            ],
+            list(runs.values()),
+            "status = 'executed', executions = executions + u.n, executed_amount = u.amount, "
+            "executed_on = u.day, reported_account = u.account, reported_name = u.name, "
+            "version = u.version",
         )
-        tx.executemany(
-            "UPDATE payments SET status = ?, result_on = ?, result_reason = ?, version = ? "
-            "WHERE payment_id = ?",
-            failed,
+        last_failure = {
+            pid: [pid, kind, day, reason, version] for kind, day, reason, version, pid in failed
+        }
+        tx.update_from(
+            "payments",
+            "payment_id",
+            [("kind", "TEXT"), ("day", "DATE"), ("reason", "TEXT"), ("version", "INTEGER")],
+            list(last_failure.values()),
+            "status = u.kind, result_on = u.day, result_reason = u.reason, version = u.version",
         )
         tx.executemany("UPDATE payments SET version = ? WHERE payment_id = ?", versions)
         tx.executemany("UPDATE payments SET status = ?, version = ? WHERE payment_id = ?", settled)
