@@ -86,6 +86,7 @@ def _catch_up(
     on_page: Callable[[int, int], None] | None,
 ) -> int:
     wanted = frozenset().union(*(m.topics for m in models))
+    readers = {topic: [m for m in models if topic in m.topics] for topic in wanted}
     applied = 0
     pos = positions(db, models)
     head = app.recorder.max_notification_id() or 0
@@ -100,13 +101,19 @@ def _catch_up(
             for n in notifications
             if n.topic in wanted
         ]
+        # Route each event to the models that read its topic, in one pass over the page.
+        routed: dict[str, list[LedgerEvent]] = {m.name: [] for m in models}
+        for nid, event in decoded:
+            for model in readers[event.TOPIC]:
+                if nid > pos[model.name]:
+                    routed[model.name].append(event)
         try:
             with db.transaction() as tx:
                 for model in models:
                     since = pos[model.name]
                     if since >= last:
                         continue
-                    events = [e for nid, e in decoded if nid > since and e.TOPIC in model.topics]
+                    events = routed[model.name]
                     model.apply(tx, events)
                     _advance(tx, model.name, since, last)
                     applied += len(events)
