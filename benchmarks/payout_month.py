@@ -158,8 +158,18 @@ def main() -> None:
     url = fresh_store("postgresql", "month")
     results = {}
     try:
-        for name in ("import", "prepare", "approve", "export", "camt", "bank_import", "reconcile",
-                     "log_read", "rebuild", "raw_copy"):
+        for name in (
+            "import",
+            "prepare",
+            "approve",
+            "export",
+            "camt",
+            "bank_import",
+            "reconcile",
+            "log_read",
+            "rebuild",
+            "raw_copy",
+        ):
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -192,8 +202,7 @@ def main() -> None:
         "| stage | items | seconds | items/s | peak RSS MiB |",
         "|---|---|---|---|---|",
     ]
-    for name in ("import", "prepare", "approve", "export", "bank_import", "reconcile",
-                 "rebuild"):
+    for name in ("import", "prepare", "approve", "export", "bank_import", "reconcile", "rebuild"):
         lines.append(
             f"| {name} | {int(r[name]['items']):,} | {float(r[name]['seconds']):.1f} | "
             f"{rate(name):,.0f} | {float(r[name]['rss']):.0f} |"
