@@ -1,29 +1,37 @@
-"""CSV return files (回盘) through bank profiles: a new bank's layout is a profile, not code.
+"""CSV return files (代发回盘) read through bank profiles: a new bank's layout is a profile.
 
-A profile (TOML in ``reconciliation/profiles/``) names the encoding, delimiter, whether there
-is a header, where each field is (header name or 0-based position), the date format, the
-amount unit, the status words for success and failure, and the failure words mapped to ISO
-reason codes.
+A profile (TOML in ``reconciliation/profiles/``, named by its file) says how one bank writes
+its 回盘: encoding, delimiter, whether there is a header row, where each field is (a header
+name or a 0-based position), the date format, whether amounts are yuan or fen, which status
+words mean success and failure, and which failure words mean which ISO reason code.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import codecs
+import re
 import tomllib
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from ledger.errors import InvalidValue
 from ledger.money import parse_fen
 from reconciliation.entries import REASON_CODES, BankEntry, BankFileRefused
 
 PROFILES = Path(__file__).with_name("profiles")
-FIELDS = ("end_to_end_id", "account", "name", "amount", "status", "reason", "date")
+
+Field = Literal[
+    "end_to_end_id", "account", "name", "amount", "status", "reason", "date", "bank_ref"
+]
+#: Without these a row says nothing we can reconcile.
+REQUIRED: tuple[Field, ...] = ("end_to_end_id", "amount", "status")
+#: How many bad lines a refusal lists before it only counts the rest.
+MAX_LISTED = 20
+_FEN = re.compile(r"[0-9]{1,15}")
 
 
 class BankProfile(BaseModel):
@@ -31,130 +39,227 @@ class BankProfile(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str
-    bank: str
+    name: str  # the profile file's name, e.g. "icbc"
+    bank: str  # for people: 中国工商银行
     encoding: str = "gb18030"
     delimiter: str = "|"
     has_header: bool = True
-    columns: dict[str, str | int]
+    #: Field -> header name (when there is a header row) or 0-based position. ``bank_ref``
+    #: (the bank's serial number for the row) is optional and becomes the entry's reference.
+    columns: dict[Field, str | int]
     date_format: str = "%Y%m%d"
     amount_unit: Literal["yuan", "fen"] = "yuan"
-    success_words: tuple[str, ...] = ("成功",)
-    failure_words: tuple[str, ...] = ("失败",)
-    reason_codes: dict[str, str] = {}
+    #: Whole status cell values. Matched exactly, not as substrings: 不成功 contains 成功.
+    success_words: tuple[str, ...]
+    failure_words: tuple[str, ...]
+    #: Words found in a failure's reason text -> ISO reason code, first match wins.
+    reason_words: dict[str, str] = {}
+    #: Lines to ignore that start with one of these (summary lines such as 合计).
+    skip_prefixes: tuple[str, ...] = ()
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        codecs.lookup(value)  # LookupError names the unknown encoding
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if len(value) != 1:
+            raise ValueError(f"delimiter must be one character, not {value!r}")
+        return value
+
+    @field_validator("reason_words")
+    @classmethod
+    def _iso_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [code for code in value.values() if not re.fullmatch(r"[A-Z0-9]{4}", code)]
+        if bad:
+            raise ValueError(f"reason codes must be ISO external codes like AC04, not {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BankProfile:
+        missing = [f for f in REQUIRED if f not in self.columns]
+        if missing:
+            raise ValueError(f"columns must name {', '.join(missing)}")
+        named = [f for f, c in self.columns.items() if isinstance(c, str)]
+        if named and not self.has_header:
+            raise ValueError(f"no header row, so {', '.join(named)} must be positions")
+        if not self.success_words or not self.failure_words:
+            raise ValueError("success_words and failure_words must both name something")
+        both = set(self.success_words) & set(self.failure_words)
+        if both:
+            raise ValueError(f"words both success and failure: {sorted(both)}")
+        return self
 
 
 def list_profiles() -> list[str]:
+    """The names of the shipped bank profiles."""
     return sorted(p.stem for p in PROFILES.glob("*.toml"))
 
 
 def load_profile(name: str) -> BankProfile:
-    """A shipped profile by name (or a path to a profile file)."""
+    """A shipped profile by name (``icbc``), or a profile file by path (``my-bank.toml``)."""
     path = Path(name) if name.endswith(".toml") else PROFILES / f"{name}.toml"
     if not path.is_file():
         raise BankFileRefused(f"no bank profile {name!r} (known: {', '.join(list_profiles())})")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         return BankProfile.model_validate({"name": path.stem, **raw})
-    except (tomllib.TOMLDecodeError, ValidationError) as e:
+    except (tomllib.TOMLDecodeError, ValidationError, LookupError) as e:
         raise BankFileRefused(f"bank profile {path}: {e}") from None
 
 
 def detect_profile(data: bytes) -> BankProfile | None:
-    """The profile whose header columns all appear in the file's first line, if any."""
+    """The profile whose header names all appear in the file's first line, if exactly one.
+
+    Profiles without a header row cannot be recognised: name them (``--profile ccb``). When
+    several match, the one naming the most columns wins; a tie is None, never a guess.
+    """
+    matches: list[tuple[int, BankProfile]] = []
+    first_line = data.split(b"\n", 1)[0]
     for name in list_profiles():
         profile = load_profile(name)
         if not profile.has_header:
             continue
         try:
-            first = data.split(b"\n", 1)[0].decode(profile.encoding).strip()
+            first = first_line.decode(profile.encoding).lstrip("\ufeff").rstrip("\r")
         except UnicodeDecodeError:
             continue
-        header = {h.strip() for h in first.lstrip("\ufeff").split(profile.delimiter)}
-        if all(isinstance(c, str) and c in header for c in profile.columns.values()):
-            return profile
-    return None
+        header = {h.strip() for h in first.split(profile.delimiter)}
+        names = [c for c in profile.columns.values() if isinstance(c, str)]
+        if names and all(n in header for n in names):
+            matches.append((len(names), profile))
+    matches.sort(key=lambda m: m[0], reverse=True)
+    if not matches or (len(matches) > 1 and matches[0][0] == matches[1][0]):
+        return None
+    return matches[0][1]
 
 
 def parse(data: bytes, profile: BankProfile) -> Iterator[BankEntry]:
-    """Every row of a 回盘 file as an entry; a row that cannot be read refuses the file."""
+    """Every row of a 回盘 file as an entry: success is executed, failure is rejected.
+
+    Rows are checked to the end, and if any is bad (a status that is neither a success nor a
+    failure word, a malformed amount or date, too few fields) the file is refused with every
+    bad line number and reason; entries stop being yielded at the first bad row, so consume
+    the whole iterator before storing anything.
+    """
     try:
-        text = data.decode(profile.encoding).lstrip("\ufeff")
+        text = data.decode(profile.encoding)
     except UnicodeDecodeError as e:
-        raise BankFileRefused(f"not {profile.encoding} text (byte {e.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=profile.delimiter)
-    index: dict[str, int] = {}
+        raise BankFileRefused(
+            f"not {profile.encoding} text (byte {e.start}); is this a {profile.bank} file?"
+        ) from None
+    positions: dict[str, int] = {f: c for f, c in profile.columns.items() if isinstance(c, int)}
+    problems: list[str] = []
     seq = 0
-    for line, row in enumerate(reader, start=1):
-        if line == 1 and profile.has_header:
-            names = [h.strip() for h in row]
-            for field, column in profile.columns.items():
-                if isinstance(column, str):
-                    if column not in names:
-                        raise BankFileRefused(f"line 1: header has no column {column!r}")
-                    index[field] = names.index(column)
+    # Split on line feeds only: csv quoting does not exist in these files, and a stray quote
+    # in a name must not swallow the lines after it.
+    for line_no, raw in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
+        line = raw.rstrip("\r")
+        if line_no == 1 and profile.has_header:
+            positions.update(_header_positions(line, profile))
             continue
-        if not any(cell.strip() for cell in row):
+        if not line.strip():
             continue
-        for field, column in profile.columns.items():
-            if isinstance(column, int):
-                index[field] = column
+        if profile.skip_prefixes and line.lstrip().startswith(profile.skip_prefixes):
+            continue
+        try:
+            entry = _entry(line.split(profile.delimiter), positions, profile, seq + 1, line_no)
+        except _RowProblem as e:
+            problems.append(f"line {line_no}: {e}")
+            continue
         seq += 1
-        yield _entry(row, index, profile, line, seq)
+        if not problems:
+            yield entry
+    if problems:
+        listed = "; ".join(problems[:MAX_LISTED])
+        more = f"; and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        raise BankFileRefused(
+            f"{len(problems)} bad row(s) in a {profile.bank} ({profile.name}) file: {listed}{more}"
+        )
+
+
+class _RowProblem(ValueError):
+    """One row's problem; the file is refused once all rows are checked."""
+
+
+def _header_positions(line: str, profile: BankProfile) -> dict[str, int]:
+    names = [h.strip() for h in line.split(profile.delimiter)]
+    positions: dict[str, int] = {}
+    for field, column in profile.columns.items():
+        if isinstance(column, str):
+            if column not in names:
+                raise BankFileRefused(
+                    f"line 1: the header has no column {column!r} for {field} "
+                    f"(profile {profile.name}; header: {' | '.join(names)})"
+                )
+            positions[field] = names.index(column)
+    return positions
 
 
 def _entry(
-    row: list[str], index: dict[str, int], profile: BankProfile, line: int, seq: int
+    cells: list[str], positions: dict[str, int], profile: BankProfile, seq: int, line_no: int
 ) -> BankEntry:
-    def get(field: str) -> str:
-        i = index.get(field)
+    def cell(field: str) -> str:
+        i = positions.get(field)
         if i is None:
             return ""
-        if i >= len(row):
-            raise BankFileRefused(f"line {line}: has {len(row)} fields, no {field} (field {i})")
-        return row[i].strip()
+        if i >= len(cells):
+            raise _RowProblem(f"{len(cells)} fields, so no {field} (field {i + 1})")
+        return cells[i].strip()
 
-    status = get("status")
-    if any(w == status or w in status for w in profile.success_words):
+    status = cell("status")
+    if status in profile.success_words:
         kind: Literal["executed", "rejected"] = "executed"
-    elif any(w == status or w in status for w in profile.failure_words):
+    elif status in profile.failure_words:
         kind = "rejected"
     else:
-        raise BankFileRefused(f"line {line}: unknown status {status!r} for profile {profile.name}")
-    raw_amount = get("amount")
-    try:
-        if profile.amount_unit == "fen":
-            if not raw_amount.isdigit():
-                raise InvalidValue(f"malformed amount in fen {raw_amount!r}")
-            amount: int | None = int(raw_amount)
-        else:
-            amount = parse_fen(raw_amount) if raw_amount else None
-    except InvalidValue as e:
-        raise BankFileRefused(f"line {line}: {e}") from None
-    raw_date = get("date")
-    try:
-        when: date | None = (
-            datetime.strptime(raw_date, profile.date_format).date() if raw_date else None
-        )
-    except ValueError:
-        raise BankFileRefused(
-            f"line {line}: date {raw_date!r} is not {profile.date_format}"
-        ) from None
-    reason = get("reason") or None
-    code = None
-    if kind == "rejected" and reason:
-        code = next((c for word, c in profile.reason_codes.items() if word in reason), None)
+        expected = " / ".join(profile.success_words + profile.failure_words)
+        raise _RowProblem(f"unknown status {status!r} (expected one of {expected})")
+    amount = _amount(cell("amount"), profile)
+    if amount is None and kind == "executed":
+        raise _RowProblem("a successful row without an amount")
+    when = _date(cell("date"), profile)
+    reason = cell("reason") if kind == "rejected" else ""
+    code = next((c for word, c in profile.reason_words.items() if word in reason), None)
     return BankEntry(
         seq=seq,
         kind=kind,
-        end_to_end_id=get("end_to_end_id") or None,
+        end_to_end_id=cell("end_to_end_id") or None,
         amount=amount,
-        currency="CNY",
+        currency="CNY",  # 代发 is domestic: these files never state a currency
         booking_date=when,
-        creditor_name=get("name") or None,
-        creditor_account=get("account") or None,
+        creditor_name=cell("name") or None,
+        creditor_account=cell("account") or None,
         reason_code=code,
         reason_text=reason or (REASON_CODES.get(code) if code else None),
-        entry_ref=f"{profile.name}:{line}",
+        # The bank's serial number when the profile names one, else where the row is.
+        entry_ref=cell("bank_ref") or f"{profile.name}:{line_no}",
         status=status,
     )
+
+
+def _amount(raw: str, profile: BankProfile) -> int | None:
+    if not raw:
+        return None
+    if profile.amount_unit == "fen":
+        if not _FEN.fullmatch(raw):  # isdigit() would let full-width digits through
+            raise _RowProblem(f"malformed amount in fen {raw!r}: expected digits only")
+        return int(raw)
+    if raw.startswith("-"):
+        raise _RowProblem(f"negative amount {raw!r}")
+    try:
+        return parse_fen(raw)
+    except InvalidValue as e:
+        raise _RowProblem(str(e)) from None
+
+
+def _date(raw: str, profile: BankProfile) -> date | None:
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw, profile.date_format).date()
+    except ValueError:
+        raise _RowProblem(f"date {raw!r} does not match {profile.date_format}") from None
