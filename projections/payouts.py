@@ -47,7 +47,8 @@ _RECOVERY_COLUMNS = (
     "owed",
     "reason",
 )
-_FINDING_COLUMNS = (
+#: The columns a raised finding fills (the workflow adds assigned_to, resolution, ...).
+FINDING_COLUMNS = (
     "finding_id",
     "type",
     "severity",
@@ -269,7 +270,7 @@ class FindingsModel(ReadModel):
             for e in events
         ]
         tx.executemany(
-            f"INSERT INTO findings ({', '.join(_FINDING_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_FINDING_COLUMNS))})",
+            f"INSERT INTO findings ({', '.join(FINDING_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(FINDING_COLUMNS))})",
             rows,
         )

@@ -20,7 +20,7 @@ from ledger.payment import RESOLUTIONS, Finding, finding_aggregate_id, finding_i
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
 from ledger.store import Database, EventBatch, LedgerApp, as_date, gc_paused
-from projections.payouts import APPROVED_RUN
+from projections.payouts import APPROVED_RUN, FINDING_COLUMNS
 from reconciliation import checks
 from reconciliation.checks import Draft, PaymentView, UnmatchedEntry
 
@@ -317,23 +317,8 @@ class Reconciliation:
         return [event_record(e) for e in self.app.events.get(finding_aggregate_id(fid))]  # type: ignore[arg-type]
 
 
-FINDING_FIELDS = (
-    "finding_id",
-    "type",
-    "severity",
-    "period",
-    "program",
-    "department",
-    "region_code",
-    "case_id",
-    "payment_id",
-    "amount",
-    "detail",
-    "status",
-    "assigned_to",
-    "resolution",
-    "raised_at",
-)
+#: A finding as listed: what was raised, then its workflow state (the order is the JSON order).
+FINDING_FIELDS = (*FINDING_COLUMNS[:-2], "status", "assigned_to", "resolution", "raised_at")
 
 
 def list_findings(
