@@ -19,6 +19,7 @@ from rich.table import Table
 
 from aidledger.settings import Settings
 from aidledger.wiring import Services, open_services
+from ledger import chain
 from ledger.case import case_aggregate_id
 from ledger.errors import AidLedgerError, InvalidValue
 from ledger.history import case_history
@@ -330,7 +331,8 @@ def payout_approve(
         payments, amount = svc.db.query(
             "SELECT payments, amount FROM runs WHERE run_id = ?", (run_id,)
         )[0]
-    out.print(f"{run_id} approved by {by}: {payments} payments, {format_fen(int(amount))}")
+        out.print(f"{run_id} approved by {by}: {payments} payments, {format_fen(int(amount))}")
+        _print_head(svc)
 
 
 @payout_app.command("release")
@@ -381,7 +383,8 @@ def report_payouts(
     with services(ctx) as svc:
         svc.sync()
         rows = payouts_report(svc.db, str(month), dims)
-    _print_rows(rows, fmt, title=f"payouts {month}")
+        _print_rows(rows, fmt, title=f"payouts {month}")
+        _print_head(svc)
 
 
 @report_app.command("notice")
@@ -610,6 +613,39 @@ def rebuild(ctx: typer.Context) -> None:
 
             applied = svc.sync(on_page)
         out.print(f"read models rebuilt: {applied} events applied, log head {head}")
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head", help="a head hash anchored earlier (hex): must still be in the chain"
+        ),
+    ] = None,
+) -> None:
+    """Re-check the tamper-evident chain over the stored events; exit 1 naming the first broken."""
+    anchor = None
+    if head is not None:
+        try:
+            anchor = bytes.fromhex(head.removeprefix("sha256:"))
+        except ValueError:
+            raise typer.BadParameter("--head must be a hex SHA-256 hash") from None
+    with services(ctx) as svc:
+        verdict = chain.verify(svc.db, anchor)
+    if not verdict.ok:
+        _fail(f"chain broken: {verdict.problem} ({verdict.events} events verified before it)")
+    if anchor is not None and not verdict.anchor_found:
+        _fail(f"anchored head {head} is not in the chain: the log was rewritten since")
+    out.print(f"chain intact: {verdict.events} events; head {verdict.head or '(empty log)'}")
+
+
+def _print_head(svc: Services) -> None:
+    """The chain head, for anchoring outside the database (stderr when stdout is data)."""
+    top = chain.head(svc.db)
+    if top is not None:
+        err.print(f"chain head: {top}", markup=False)
 
 
 @app.command()

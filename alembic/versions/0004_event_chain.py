@@ -1,0 +1,48 @@
+"""Tamper-evident chain of the stored events (see ledger/chain.py); links existing events.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-23
+"""
+
+from uuid import UUID
+
+from alembic import op
+from ledger.chain import CHAIN_TABLE, GENESIS, link
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    pg = bind.dialect.name == "postgresql"
+    big, blob = ("BIGINT", "BYTEA") if pg else ("INTEGER", "BLOB")
+    op.execute(
+        f"CREATE TABLE {CHAIN_TABLE} ("
+        f" seq {big} PRIMARY KEY, notification_id {big} NOT NULL, hash {blob} NOT NULL)"
+    )
+    # A store upgraded with events already in it: link them in their notification order.
+    nid, table = ("notification_id", "aidledger_events") if pg else ("rowid", "stored_events")
+    result = bind.exec_driver_sql(
+        f"SELECT {nid}, originator_id, originator_version, topic, state FROM {table} ORDER BY {nid}"
+    )
+    prev, rows = GENESIS, []
+    insert = f"INSERT INTO {CHAIN_TABLE} (seq, notification_id, hash) VALUES " + (
+        "(%s, %s, %s)" if pg else "(?, ?, ?)"
+    )
+    for seq, (n, oid, version, topic, state) in enumerate(result.fetchall(), start=1):
+        uid = oid if isinstance(oid, UUID) else UUID(str(oid))
+        prev = link(prev, uid, int(version), str(topic), bytes(state))
+        rows.append((seq, int(n), prev))
+        if len(rows) >= 10000:
+            bind.exec_driver_sql(insert, rows)
+            rows = []
+    if rows:
+        bind.exec_driver_sql(insert, rows)
+
+
+def downgrade() -> None:
+    op.execute(f"DROP TABLE {CHAIN_TABLE}")
