@@ -649,6 +649,43 @@ def _print_head(svc: Services) -> None:
 
 
 @app.command()
+def serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="HTTP port for /metrics and /healthz")] = 9108,
+    host: Annotated[
+        str, typer.Option("--host", help="address to listen on (0.0.0.0: every interface)")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve Prometheus metrics and /healthz, and run the scheduled jobs (one server leads)."""
+    import logging
+    import signal
+    import threading
+
+    from aidledger.serve import Server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        server = Server(ctx.obj, host=host, port=port).start()
+    except (AidLedgerError, OSError, ValueError) as e:
+        _fail(str(e))
+    assert server.leadership is not None
+    role = (
+        "leader: running the jobs" if server.leadership.leader else "standby: another serve leads"
+    )
+    err.print(f"serving http://{host}:{server.port}/metrics and /healthz ({role})", markup=False)
+    try:
+        while not stop.wait(1):
+            pass
+    finally:
+        server.stop()
+
+
+@app.command()
 def demo(
     keep: Annotated[
         Path | None, typer.Option("--keep", help="keep the demo store in this SQLite file")

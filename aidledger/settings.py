@@ -23,3 +23,13 @@ class Settings(BaseSettings):
     )
     batch_events: int = Field(default=2000, ge=1, description="events per write transaction")
     page_size: int = Field(default=20000, ge=1, description="events per projection page")
+
+    # `serve`: schedules are "every N[s|m|h]" or a five-field crontab, in `timezone`.
+    timezone: str = Field(default="Asia/Shanghai", description="the bureau's time zone")
+    catch_up_schedule: str = Field(default="every 30s", description="projection catch-up")
+    reconcile_schedule: str = Field(default="30 2 * * *", description="reconcile open periods")
+    reminder_schedule: str = Field(default="0 8 * * *", description="run-approval reminder")
+    open_periods_months: int = Field(default=3, ge=1, description="months a period stays open")
+    metrics_periods: int = Field(default=3, ge=1, description="periods shown in payment metrics")
+    metrics_refresh_seconds: int = Field(default=30, ge=1, description="metrics re-read interval")
+    leader_check_seconds: int = Field(default=5, ge=1, description="scheduler lock re-check")

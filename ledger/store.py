@@ -27,7 +27,7 @@ from ledger.errors import StoreError
 from ledger.events import OrjsonTranscoder, PydanticMapper
 
 #: The Alembic revision this code expects. A test checks it equals the scripts' head.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 #: The application name pins the PostgreSQL table names (``aidledger_events``).
 APPLICATION_NAME = "aidledger"
@@ -456,3 +456,23 @@ def save_batch(app: LedgerApp, aggregates: Sequence[Any]) -> int:
     if events:
         app.events.put(events)
     return len(events)
+
+
+JOB_STATUS_TABLE = "aidledger_job_status"
+
+
+def record_job(db: Database, job: str, *, error: str | None = None, detail: str = "") -> None:
+    """Note that ``job`` just succeeded (or failed with ``error``): operational status for the
+    metrics, not ledger data. Never personal data in ``error`` or ``detail``."""
+    from datetime import UTC, datetime
+
+    at = datetime.now(UTC).isoformat()
+    column = "last_success_at" if error is None else "last_error_at"
+    with db.transaction() as tx:
+        tx.execute(
+            f"INSERT INTO {JOB_STATUS_TABLE} (job, {column}, last_error, detail) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET "
+            f"{column} = excluded.{column}, detail = excluded.detail"
+            + (", last_error = excluded.last_error" if error is not None else ""),
+            (job, at, error, detail),
+        )

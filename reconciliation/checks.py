@@ -37,6 +37,8 @@ SEVERITY = {
     "shared_account": "high",
     "staff_account": "critical",
 }
+#: Findings raised by scheduled jobs rather than by reconciling bank results.
+OPERATIONAL_SEVERITY = {"payout_run_late": "high"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +92,12 @@ class Draft:
     detail: str
     payment: PaymentView | None = None
     amount: int | None = None
+    program: str | None = None  # when there is no payment to take them from
+    department: str | None = None
 
     @property
     def severity(self) -> str:
-        return SEVERITY[self.type]
+        return SEVERITY.get(self.type) or OPERATIONAL_SEVERITY[self.type]
 
 
 def _draft(type_: str, p: PaymentView, detail: str, amount: int | None = None) -> Draft:
@@ -330,3 +334,40 @@ def check_beneficiaries(
         *check_staff_account(people, staff_by_account, staff_by_id_number),
     ]
     return _from_conflicts(conflicts, paid)
+
+
+@dataclass(frozen=True, slots=True)
+class RunDue:
+    """A program's payout for a period, as the approval reminder sees it."""
+
+    program: str
+    department: str
+    period: str
+    payment_date: date
+    approved: bool
+    active_cases: int
+
+
+def check_run_approval(due: Iterable[RunDue], as_of: date, reminder_days: int) -> list[Draft]:
+    """``payout_run_late``: a program with cases in effect has no approved run for a period
+    ``reminder_days`` (or fewer) before its payment day, or after it."""
+    out = []
+    for d in due:
+        if d.approved or d.active_cases == 0:
+            continue
+        if as_of < d.payment_date - timedelta(days=reminder_days):
+            continue
+        left = (d.payment_date - as_of).days
+        when = f"in {left} days" if left > 0 else ("today" if left == 0 else f"{-left} days ago")
+        out.append(
+            Draft(
+                "payout_run_late",
+                (d.program, d.period),
+                d.period,
+                f"no approved run for {d.program} {d.period} ({d.active_cases} cases in effect); "
+                f"payment day {d.payment_date.isoformat()} is {when}",
+                program=d.program,
+                department=d.department,
+            )
+        )
+    return out

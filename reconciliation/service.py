@@ -19,7 +19,7 @@ from ledger.errors import AidLedgerError, NotAuthorised, NotFound
 from ledger.payment import RESOLUTIONS, Finding, finding_aggregate_id, finding_id
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
-from ledger.store import Database, EventBatch, LedgerApp, as_date, gc_paused
+from ledger.store import Database, EventBatch, LedgerApp, as_date, gc_paused, record_job
 from projections.payouts import APPROVED_RUN, FINDING_COLUMNS
 from reconciliation import checks
 from reconciliation.checks import Draft, PaymentView, UnmatchedEntry
@@ -176,6 +176,85 @@ class Reconciliation:
                 "SELECT COUNT(*) FROM findings WHERE period = ? AND status = 'open'", (str(period),)
             )[0][0]
         )
+        record_job(self.db, "reconciliation", detail=f"{period} as of {as_of.isoformat()}")
+        return result
+
+    def open_periods(self, as_of: date, months: int = 3) -> list[Period]:
+        """Periods with an approved run in the last ``months`` months (and later): the ones the
+        daily job reconciles, so time-based findings appear without anyone typing."""
+        first = Period.of(as_of)
+        for _ in range(months - 1):
+            first = first.previous()
+        rows = self.db.query(
+            "SELECT DISTINCT period FROM runs WHERE status <> 'prepared' AND period >= ? "
+            "ORDER BY period",
+            (str(first),),
+        )
+        return [Period.parse(r[0]) for r in rows]
+
+    def remind_unapproved(self, as_of: date, by: str = "scheduler") -> ReconcileResult:
+        """Raise ``payout_run_late`` for every program whose run for this month (or next) is not
+        approved ``approval_reminder_days`` before its payment day."""
+        self.sync()
+        month = Period.of(as_of)
+        due = []
+        for period in (month, month.next()):
+            p = str(period)
+            approved = {
+                scope
+                for (scope,) in self.db.query(
+                    "SELECT DISTINCT scope FROM runs WHERE period = ? AND status <> 'prepared'",
+                    (p,),
+                )
+            }
+            active = dict(
+                self.db.query(
+                    "SELECT program, COUNT(*) FROM cases WHERE effective_from <= ? "
+                    "AND (effective_to IS NULL OR effective_to >= ?) GROUP BY program",
+                    (period.last_day, period.first_day),
+                )
+            )
+            due += [
+                checks.RunDue(
+                    code,
+                    prog.department,
+                    p,
+                    period.day(prog.payment_day),
+                    "all" in approved or code in approved,
+                    int(active.get(code, 0)),
+                )
+                for code, prog in self.config.programs.items()
+            ]
+        drafts = checks.check_run_approval(
+            due, as_of, self.config.reconciliation.approval_reminder_days
+        )
+        result = ReconcileResult(period=str(month), as_of=as_of.isoformat())
+        known = {
+            fid: (status, resolution)
+            for fid, status, resolution in self.db.query(
+                "SELECT finding_id, status, resolution FROM findings WHERE type = ?",
+                ("payout_run_late",),
+            )
+        }
+        late = {finding_id(d.type, *d.key) for d in drafts}
+        approved = {finding_id("payout_run_late", d.program, d.period) for d in due if d.approved}
+        with EventBatch(self.app, self.batch_events) as batch:
+            for d in drafts:
+                self._raise(d, known, batch, result, by)
+            # A reminder whose run has since been approved is closed by the job that raised it.
+            for fid, (status, _) in known.items():
+                if status == "open" and fid in approved and fid not in late:
+                    finding = self._finding(fid)
+                    finding.trigger_event(
+                        Finding.Resolved,
+                        by=by,
+                        finding_id=fid,
+                        resolution="corrected",
+                        comment="the run has been approved",
+                    )
+                    batch.add_aggregate(finding)
+        self.sync()
+        record_job(self.db, "run_reminder", detail=as_of.isoformat())
         return result
 
     def _raise(
@@ -199,8 +278,8 @@ class Reconciliation:
                     type=d.type,
                     severity=d.severity,
                     period=d.period,
-                    program=p.program if p else None,
-                    department=p.department if p else None,
+                    program=p.program if p else d.program,
+                    department=p.department if p else d.department,
                     region_code=p.region_code if p else None,
                     case_id=p.case_id if p else None,
                     payment_id=p.payment_id if p else None,

@@ -1,0 +1,503 @@
+"""`aidledger serve`: Prometheus metrics, a health check, and the scheduled jobs.
+
+Every process serves ``/metrics`` and ``/healthz``. The jobs (projection catch-up, the daily
+reconciliation of open periods, the run-approval reminder) run on one process only: the one
+holding the scheduler lock — a PostgreSQL session advisory lock (or, on SQLite, an exclusive
+``flock`` beside the database file). The lock goes with the process or its connection, so when
+the leader dies another ``serve`` takes over at its next leadership check.
+
+Metrics are read from the read models by a background refresh (every process, every
+``metrics_refresh_seconds``), so a scrape never waits on a group-by over a province's payments.
+No label carries personal data (see ``aidledger.metrics_contract``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import re
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import IO, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from zoneinfo import ZoneInfo
+
+import psycopg
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from aidledger.metrics_contract import JOBS, METRICS
+from aidledger.settings import Settings
+from aidledger.wiring import Services, open_services
+from ledger.store import JOB_STATUS_TABLE, Database, StoreURL, events_table, record_job
+from projections.registers import all_models
+from projections.runner import positions
+
+log = logging.getLogger("aidledger.serve")
+
+#: The advisory lock key of the scheduler: any fixed 64-bit number unique to aidledger.
+SCHEDULER_LOCK_KEY = 0x6169646C65646772  # "aidledgr"
+
+
+# -- schedules ----------------------------------------------------------------------------------
+
+
+def parse_schedule(text: str, timezone: str = "Asia/Shanghai") -> BaseTrigger:
+    """``every 30s`` / ``every 5m`` / ``every 1h``, or a five-field crontab (``30 2 * * *``)."""
+    m = re.fullmatch(r"\s*every\s+(\d+)\s*([smh])\s*", text)
+    if m:
+        seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+        if seconds <= 0:
+            raise ValueError(f"schedule {text!r}: the interval must be positive")
+        return IntervalTrigger(seconds=seconds, timezone=timezone)
+    try:
+        return CronTrigger.from_crontab(text, timezone=timezone)
+    except ValueError as e:
+        raise ValueError(f"schedule {text!r}: not 'every N[s|m|h]' nor a crontab ({e})") from None
+
+
+# -- one leader among the serve processes ----------------------------------------------------
+
+
+class Leadership:
+    """Whether this process runs the jobs. ``check()`` takes the lock when it is free and
+    confirms it is still held (the lock lives as long as its connection or file)."""
+
+    def __init__(self, store: StoreURL) -> None:
+        self.store = store
+        self.leader = False
+        self._conn: psycopg.Connection[Any] | None = None
+        self._file: IO[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def check(self) -> bool:
+        with self._lock:
+            try:
+                self.leader = self._check()
+            except (psycopg.Error, OSError) as e:
+                log.warning("scheduler lock check failed: %s", type(e).__name__)
+                self._drop()
+            return self.leader
+
+    def _check(self) -> bool:
+        if self.store.dialect == "sqlite":
+            if self._file is None:
+                path = Path(f"{self.store.path}.scheduler.lock")
+                f = path.open("ab")
+                try:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    f.close()
+                    return False
+                self._file = f
+            return True
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.store.conninfo, autocommit=True, connect_timeout=5)
+        if self.leader:
+            self._conn.execute("SELECT 1")  # the session (and so the lock) is still there
+            return True
+        row = self._conn.execute(
+            "SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK_KEY,)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def _drop(self) -> None:
+        self.leader = False
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None
+
+    def release(self) -> None:
+        with self._lock:
+            self._drop()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+@dataclass
+class JobStats:
+    """What this process's jobs did (the counters of ``aidledger_job_runs_total``)."""
+
+    runs: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, job: str, outcome: str) -> None:
+        with self.lock:
+            self.runs[(job, outcome)] += 1
+
+
+def _timestamp(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return None
+
+
+def payment_state_rows(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str, str], list[int]]:
+    """(period, program, status, held, count, amount) rows -> counts and amounts per state of
+    ``metrics_contract.PAYMENT_STATES`` (pure)."""
+    out: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    state_of = {
+        "executed": "executed",
+        "returned": "returned",
+        "reissued": "returned",
+        "refunded": "returned",
+        "rejected": "rejected",
+        "instructed": "pending",
+    }
+    for period, program, status, held, n, amount in rows:
+        n, amount = int(n), int(amount or 0)
+        states = ["held"] if held else ["scheduled", state_of.get(str(status), "pending")]
+        for state in states:
+            acc = out[(str(period), str(program), state)]
+            acc[0] += n
+            acc[1] += amount
+    return out
+
+
+class Snapshot:
+    """The metric families of one read of the store."""
+
+    def __init__(self, families: list[Metric], taken_at: float) -> None:
+        self.families = families
+        self.taken_at = taken_at
+
+
+def read_snapshot(db: Database, *, periods: int) -> Snapshot:
+    """Read every store-derived metric of the contract from the read models."""
+    fams: dict[str, Any] = {}
+
+    def gauge(name: str) -> GaugeMetricFamily:
+        spec = METRICS[name]
+        fams[name] = GaugeMetricFamily(name, spec.help, labels=list(spec.labels))
+        return fams[name]  # type: ignore[no-any-return]
+
+    open_count, open_amount = (
+        gauge("aidledger_findings_open"),
+        gauge("aidledger_findings_open_amount_fen"),
+    )
+    for type_, severity, program, department, n, amount in db.query(
+        "SELECT type, severity, COALESCE(program, ''), COALESCE(department, ''), COUNT(*), "
+        "COALESCE(SUM(amount), 0) FROM findings WHERE status = 'open' "
+        "GROUP BY type, severity, COALESCE(program, ''), COALESCE(department, '')"
+    ):
+        labels = [type_, severity, program, department]
+        open_count.add_metric(labels, int(n))
+        open_amount.add_metric(labels, int(amount))
+
+    recent = [
+        r[0]
+        for r in db.query(
+            "SELECT DISTINCT period FROM runs WHERE status <> 'prepared' "
+            "ORDER BY period DESC LIMIT ?",
+            (periods,),
+        )
+    ]
+    counts, amounts = gauge("aidledger_payments"), gauge("aidledger_payments_amount_fen")
+    if recent:
+        rows = db.query(
+            "SELECT p.period, p.program, p.status, p.held <> '', COUNT(*), SUM(p.amount) "
+            "FROM payments p JOIN runs r ON r.run_id = p.run_id "
+            f"WHERE r.status <> 'prepared' AND p.period IN ({', '.join('?' * len(recent))}) "
+            "GROUP BY p.period, p.program, p.status, p.held <> ''",
+            recent,
+        )
+        for (period, program, state), (n, amount) in sorted(payment_state_rows(rows).items()):
+            counts.add_metric([period, program, state], n)
+            amounts.add_metric([period, program, state], amount)
+
+    head_id = db.query(
+        f"SELECT MAX({'rowid' if db.dialect == 'sqlite' else 'notification_id'}) "
+        f"FROM {events_table(db.dialect)}"
+    )[0][0]
+    head = int(head_id or 0)
+    gauge("aidledger_event_log_head").add_metric([], head)
+    lag = gauge("aidledger_projection_lag_events")
+    for name, position in positions(db, all_models()).items():
+        lag.add_metric([name], max(0, head - position))
+
+    last = gauge("aidledger_last_success_timestamp_seconds")
+    stamps: dict[str, float | None] = {
+        "payout_run": _timestamp(db.query("SELECT MAX(approved_at) FROM runs")[0][0]),
+        "bank_import": _timestamp(db.query("SELECT MAX(recorded_at) FROM bank_files")[0][0]),
+    }
+    for job, at in db.query(f"SELECT job, last_success_at FROM {JOB_STATUS_TABLE}"):
+        stamps.setdefault(str(job), _timestamp(at))
+    for job in JOBS:
+        at = stamps.get(job)
+        if at is not None:
+            last.add_metric([job], at)
+    return Snapshot(list(fams.values()), time.time())
+
+
+class Exporter(Collector):
+    """Serves the latest snapshot plus this process's own job counters and leadership."""
+
+    def __init__(
+        self, store: StoreURL, stats: JobStats, leadership: Leadership, *, periods: int
+    ) -> None:
+        self.store = store
+        self.stats = stats
+        self.leadership = leadership
+        self.periods = periods
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        db = Database(self.store)
+        try:
+            snapshot = read_snapshot(db, periods=self.periods)
+        finally:
+            db.close()
+        with self._lock:
+            self._snapshot = snapshot
+
+    def describe(self) -> Iterable[Metric]:
+        # Registration asks for descriptions: give them without touching the store.
+        for name, spec in METRICS.items():
+            cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
+            yield cls(name, spec.help, labels=list(spec.labels))
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            snapshot = self._snapshot
+        if snapshot is None:
+            self.refresh()
+            snapshot = self._snapshot
+        assert snapshot is not None
+        yield from snapshot.families
+        spec = METRICS["aidledger_job_runs_total"]
+        runs = CounterMetricFamily("aidledger_job_runs_total", spec.help, labels=list(spec.labels))
+        with self.stats.lock:
+            for (job, outcome), n in sorted(self.stats.runs.items()):
+                runs.add_metric([job, outcome], n)
+        yield runs
+        leader = GaugeMetricFamily(
+            "aidledger_scheduler_leader", METRICS["aidledger_scheduler_leader"].help
+        )
+        leader.add_metric([], 1 if self.leadership.leader else 0)
+        yield leader
+
+
+# -- the jobs ---------------------------------------------------------------------------------
+
+
+class Jobs:
+    """The scheduled jobs. They run one at a time on the scheduler's job thread, and only while
+    this process leads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        leadership: Leadership,
+        stats: JobStats,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self.settings = settings
+        self.leadership = leadership
+        self.stats = stats
+        self.today = today
+        self._svc: Services | None = None
+
+    @property
+    def svc(self) -> Services:
+        if self._svc is None:
+            self._svc = open_services(self.settings)
+        return self._svc
+
+    def run(self, job: str, work: Callable[[Services], str]) -> None:
+        if not self.leadership.check():
+            return
+        started = time.monotonic()
+        try:
+            detail = work(self.svc)
+        except Exception as e:  # a job failing must not stop the scheduler
+            self.stats.count(job, "error")
+            # The exception's type only: messages can quote input, and logs carry no personal data.
+            log.error("job %s failed: %s", job, type(e).__name__)
+            self._reset()
+            with contextlib.suppress(Exception):
+                record_job(
+                    Database(StoreURL.parse(self.settings.database_url)),
+                    job,
+                    error=type(e).__name__,
+                )
+            return
+        self.stats.count(job, "ok")
+        log.info("job %s ok in %.1f s: %s", job, time.monotonic() - started, detail)
+
+    def _reset(self) -> None:
+        if self._svc is not None:
+            with contextlib.suppress(Exception):
+                self._svc.close()
+            self._svc = None
+
+    def catch_up(self, svc: Services) -> str:
+        applied = svc.sync()
+        record_job(svc.db, "projection_catch_up", detail=f"{applied} events")
+        return f"{applied} events applied"
+
+    def reconcile(self, svc: Services) -> str:
+        today = self.today()
+        periods = svc.reconciliation.open_periods(today, self.settings.open_periods_months)
+        raised = 0
+        for period in periods:
+            result = svc.reconciliation.reconcile(period, as_of=today, by="scheduler")
+            raised += sum(result.raised.values()) + result.reopened
+        return f"{len(periods)} open periods, {raised} findings raised or reopened"
+
+    def remind(self, svc: Services) -> str:
+        result = svc.reconciliation.remind_unapproved(self.today())
+        return f"{sum(result.raised.values())} payout_run_late findings raised"
+
+    def close(self) -> None:
+        self._reset()
+
+
+def build_scheduler(settings: Settings, jobs: Jobs, exporter: Exporter) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(1), "metrics": ThreadPoolExecutor(1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        timezone=settings.timezone,
+    )
+    scheduler.add_job(
+        jobs.leadership.check,
+        IntervalTrigger(seconds=settings.leader_check_seconds),
+        id="leadership",
+        executor="metrics",
+    )
+    scheduler.add_job(
+        exporter.refresh,
+        IntervalTrigger(seconds=settings.metrics_refresh_seconds),
+        id="metrics_refresh",
+        executor="metrics",
+    )
+    for job, schedule, work in (
+        ("projection_catch_up", settings.catch_up_schedule, jobs.catch_up),
+        ("reconciliation", settings.reconcile_schedule, jobs.reconcile),
+        ("run_reminder", settings.reminder_schedule, jobs.remind),
+    ):
+        trigger = parse_schedule(schedule, settings.timezone)
+        scheduler.add_job(jobs.run, trigger, args=(job, work), id=job, name=job)
+    return scheduler
+
+
+# -- HTTP ----------------------------------------------------------------------------------------
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def health(store: StoreURL, leadership: Leadership) -> tuple[int, dict[str, Any]]:
+    db = Database(store)
+    try:
+        head = db.query(f"SELECT COUNT(*) FROM {JOB_STATUS_TABLE}")  # the store answers
+        del head
+    except Exception as e:
+        return 503, {"status": "unavailable", "store": store.dialect, "error": type(e).__name__}
+    finally:
+        db.close()
+    return 200, {"status": "ok", "store": store.dialect, "leader": leadership.leader}
+
+
+def wsgi_app(
+    registry: CollectorRegistry, store: StoreURL, leadership: Leadership
+) -> Callable[..., Iterable[bytes]]:
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == "/metrics":
+            return metrics(environ, start_response)  # type: ignore[no-any-return]
+        if path == "/healthz":
+            code, body = health(store, leadership)
+            status = "200 OK" if code == 200 else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "application/json")])
+            return [json.dumps(body).encode()]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"aidledger: /metrics and /healthz\n"]
+
+    return app
+
+
+@dataclass
+class Server:
+    """A running ``serve``: HTTP on a thread, the scheduler on its own threads."""
+
+    settings: Settings
+    host: str = "127.0.0.1"
+    port: int = 9108
+    today: Callable[[], date] | None = None  # default: the date in settings.timezone
+    httpd: WSGIServer | None = None
+    scheduler: BackgroundScheduler | None = None
+    leadership: Leadership | None = None
+    jobs: Jobs | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Server:
+        store = StoreURL.parse(self.settings.database_url)
+        open_services(self.settings).close()  # create or upgrade the store first
+        self.leadership = Leadership(store)
+        stats = JobStats()
+        exporter = Exporter(store, stats, self.leadership, periods=self.settings.metrics_periods)
+        registry = CollectorRegistry(auto_describe=True)
+        registry.register(exporter)
+        zone = ZoneInfo(self.settings.timezone)
+        self.jobs = Jobs(
+            self.settings, self.leadership, stats, self.today or (lambda: datetime.now(zone).date())
+        )
+        self.leadership.check()
+        self.scheduler = build_scheduler(self.settings, self.jobs, exporter)
+        self.httpd = make_server(
+            self.host,
+            self.port,
+            wsgi_app(registry, store, self.leadership),
+            server_class=_Server,
+            handler_class=_QuietHandler,
+        )
+        self.port = self.httpd.server_port
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
+        self._thread.start()
+        self.scheduler.start()
+        return self
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+        if self.jobs is not None:
+            self.jobs.close()
+        if self.leadership is not None:
+            self.leadership.release()

@@ -1,0 +1,350 @@
+"""`aidledger serve`: the metrics it exposes, the health check, the jobs and their single leader."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from aidledger.metrics_contract import METRICS, PAYMENT_STATES
+from aidledger.serve import (
+    Exporter,
+    Jobs,
+    JobStats,
+    Leadership,
+    Server,
+    parse_schedule,
+    payment_state_rows,
+)
+from aidledger.settings import Settings
+from aidledger.wiring import Services, open_services
+from ledger.period import Period
+from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
+from reconciliation.banksim import Anomalies, read_pain001
+from reconciliation.checks import RunDue, check_run_approval
+from reconciliation.service import list_findings
+from tests.conftest import _pg_url, drop_pg_database, new_pg_database
+from tests.test_reconcile import AS_OF, PERIOD, bank_answers
+
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
+
+
+def samples(text: str) -> dict[str, list[tuple[str, float]]]:
+    """Exposition text -> {metric name: [(labels, value)]} (comments skipped)."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for line in text.splitlines():
+        m = SAMPLE.match(line)
+        if m:
+            out.setdefault(m.group(1), []).append((m.group(2) or "", float(m.group(3))))
+    return out
+
+
+def exposition(svc: Services, leadership: Leadership | None = None) -> str:
+    stats = JobStats()
+    stats.count("reconciliation", "ok")
+    registry = CollectorRegistry()
+    registry.register(Exporter(svc.store, stats, leadership or Leadership(svc.store), periods=3))
+    return generate_latest(registry).decode()
+
+
+@pytest.fixture
+def reconciled(svc: Services, tmp_path: Path) -> Services:
+    """A county with frauds, June paid, the bank's answers with anomalies, reconciled, and the
+    reminder and catch-up jobs run once."""
+    county = generate_county(cases=80, seed=21)
+    write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
+    write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
+    svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
+    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
+    run = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
+    assert run.run_id
+    svc.payouts.approve(run.run_id, by="S0003")
+    svc.payouts.export(run.run_id, fmt="pain001", out=tmp_path / "run.xml", by="S0002")
+    payments = read_pain001((tmp_path / "run.xml").read_bytes())
+    e = [p.end_to_end_id for p in payments]
+    bank_answers(svc, tmp_path, payments, Anomalies(returned={e[0]: "AC04"}, missing={e[1]}))
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    jobs = Jobs(svc.settings, Leadership(svc.store), JobStats(), lambda: AS_OF)
+    jobs.catch_up(svc)
+    jobs.remind(svc)
+    return svc
+
+
+def test_the_exporter_serves_exactly_the_contracted_metrics(reconciled: Services) -> None:
+    text = exposition(reconciled)
+    exposed = {n for n in samples(text) if n.startswith("aidledger_")}
+    assert exposed == set(METRICS)
+    for name, spec in METRICS.items():
+        declared = {f"# TYPE {n} {spec.kind}" for n in (name, name.removesuffix("_total"))}
+        assert any(d in text for d in declared), name
+
+
+def test_metrics_carry_no_personal_data(reconciled: Services) -> None:
+    text = exposition(reconciled)
+    personal = reconciled.db.query(
+        "SELECT name, id_number, bank_account, account_name FROM cases "
+        "UNION ALL SELECT name, id_number, bank_account, name FROM staff"
+    )
+    assert personal
+    for row in personal:
+        for value in row:
+            assert str(value) not in text
+    labels = {
+        k for n, ss in samples(text).items() for lab, _ in ss for k in re.findall(r'(\w+)="', lab)
+    }
+    assert labels <= {
+        "type",
+        "severity",
+        "program",
+        "department",
+        "period",
+        "state",
+        "projection",
+        "job",
+        "outcome",
+    }
+
+
+def test_open_findings_and_payment_states_match_the_store(reconciled: Services) -> None:
+    s = samples(exposition(reconciled))
+    open_findings = reconciled.db.query("SELECT COUNT(*) FROM findings WHERE status = 'open'")
+    assert sum(v for _, v in s["aidledger_findings_open"]) == open_findings[0][0] > 0
+    by_state: dict[str, float] = {}
+    for labels, v in s["aidledger_payments"]:
+        state = re.search(r'state="(\w+)"', labels)
+        assert state and state.group(1) in PAYMENT_STATES
+        by_state[state.group(1)] = by_state.get(state.group(1), 0) + v
+    scheduled = reconciled.db.query(
+        "SELECT COUNT(*), SUM(amount) FROM payments WHERE period = ? AND held = ''", (PERIOD,)
+    )[0]
+    assert by_state["scheduled"] == scheduled[0]
+    assert by_state["returned"] == 1
+    assert by_state["pending"] == 1
+    assert by_state["executed"] == scheduled[0] - 2
+    scheduled_amount = sum(
+        v
+        for lab, v in s["aidledger_payments_amount_fen"]
+        if 'state="scheduled"' in lab and f'period="{PERIOD}"' in lab
+    )
+    assert scheduled_amount == int(scheduled[1]) > 0
+    assert s["aidledger_projection_lag_events"] and all(
+        v == 0 for _, v in s["aidledger_projection_lag_events"]
+    )
+
+
+def test_payment_states_from_rows() -> None:
+    rows = [
+        ("2026-06", "dibao", "executed", False, 3, 3000),
+        ("2026-06", "dibao", "instructed", False, 1, 1000),
+        ("2026-06", "dibao", "reissued", False, 1, 500),
+        ("2026-06", "dibao", "rejected", False, 2, 800),
+        ("2026-06", "dibao", "instructed", True, 4, 4000),
+    ]
+    states = payment_state_rows(rows)
+    assert states[("2026-06", "dibao", "scheduled")] == [7, 5300]
+    assert states[("2026-06", "dibao", "executed")] == [3, 3000]
+    assert states[("2026-06", "dibao", "pending")] == [1, 1000]
+    assert states[("2026-06", "dibao", "returned")] == [1, 500]
+    assert states[("2026-06", "dibao", "rejected")] == [2, 800]
+    assert states[("2026-06", "dibao", "held")] == [4, 4000]
+
+
+def test_schedules_parse() -> None:
+    assert parse_schedule("every 30s").interval.total_seconds() == 30
+    assert parse_schedule("every 2m").interval.total_seconds() == 120
+    assert "hour='2'" in str(parse_schedule("30 2 * * *"))
+    with pytest.raises(ValueError, match="crontab"):
+        parse_schedule("sometimes")
+
+
+# -- the approval reminder ----------------------------------------------------------------------
+
+DUE = RunDue("dibao", "civil_affairs", "2026-12", date(2026, 12, 10), False, 120)
+
+
+@pytest.mark.parametrize(
+    ("as_of", "raised"),
+    [
+        (date(2026, 12, 7), True),  # three days before the payment day
+        (date(2026, 12, 12), True),  # after it, still not approved
+        (date(2026, 12, 6), False),  # too early to remind
+    ],
+)
+def test_run_approval_reminder(as_of: date, raised: bool) -> None:
+    drafts = check_run_approval([DUE], as_of, 3)
+    assert bool(drafts) is raised
+    if drafts:
+        assert drafts[0].type == "payout_run_late" and drafts[0].severity == "high"
+        assert (drafts[0].program, drafts[0].department) == ("dibao", "civil_affairs")
+
+
+def test_no_reminder_when_approved_or_without_cases() -> None:
+    assert check_run_approval([replace(DUE, approved=True)], date(2026, 12, 8), 3) == []
+    assert check_run_approval([replace(DUE, active_cases=0)], date(2026, 12, 8), 3) == []
+
+
+def test_the_reminder_raises_then_closes_on_approval(svc: Services, tmp_path: Path) -> None:
+    county = generate_county(cases=40, seed=3, frauds=False)
+    write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
+    write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
+    svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
+    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
+    as_of = date(2026, 6, 8)  # dibao pays on the 10th, reminder 3 days ahead
+    first = svc.reconciliation.remind_unapproved(as_of)
+    late = list_findings(svc.db, period="2026-06", type_="payout_run_late")
+    assert first.raised["payout_run_late"] == len(late) > 0
+    assert {f["program"] for f in late} >= {"dibao"}
+    assert all(f["department"] for f in late)
+    assert svc.reconciliation.remind_unapproved(as_of).raised == {}  # raised once
+    run = svc.payouts.prepare(Period.parse("2026-06"), program=None, by="S0002")
+    assert run.run_id
+    svc.payouts.approve(run.run_id, by="S0003")
+    svc.reconciliation.remind_unapproved(as_of)
+    assert list_findings(svc.db, period="2026-06", type_="payout_run_late") == []
+    closed = list_findings(svc.db, period="2026-06", type_="payout_run_late", status="all")
+    assert {f["resolution"] for f in closed} == {"corrected"}
+
+
+# -- the HTTP server and the single leader ------------------------------------------------------
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_server_serves_metrics_and_health_and_runs_the_jobs(reconciled: Services) -> None:
+    settings = reconciled.settings.model_copy(
+        update={"catch_up_schedule": "every 1s", "reconcile_schedule": "every 1s"}
+    )
+    server = Server(settings, port=0, today=lambda: AS_OF).start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        code, body = get(f"{base}/healthz")
+        assert code == 200 and '"leader": true' in body
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            s = samples(get(f"{base}/metrics")[1])
+            runs = {lab: v for lab, v in s.get("aidledger_job_runs_total", [])}
+            if any('job="reconciliation"' in k and 'outcome="ok"' in k for k in runs):
+                break
+            time.sleep(0.3)
+        assert any('job="projection_catch_up"' in k and 'outcome="ok"' in k for k in runs), runs
+        assert any('job="reconciliation"' in k for k in runs), runs
+        assert s["aidledger_scheduler_leader"] == [("", 1.0)]
+        assert get(f"{base}/nothing")[0] == 404
+    finally:
+        server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_serve(db: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "AIDLEDGER_CATCH_UP_SCHEDULE": "every 1s",
+        "AIDLEDGER_LEADER_CHECK_SECONDS": "1",
+        "AIDLEDGER_METRICS_REFRESH_SECONDS": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "aidledger.cli", "--db", db, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def scrape(port: int) -> dict[str, list[tuple[str, float]]] | None:
+    try:
+        return samples(get(f"http://127.0.0.1:{port}/metrics")[1])
+    except OSError:
+        return None
+
+
+def catch_ups(s: dict[str, list[tuple[str, float]]]) -> float:
+    return sum(
+        v
+        for lab, v in s.get("aidledger_job_runs_total", [])
+        if 'job="projection_catch_up"' in lab and 'outcome="ok"' in lab
+    )
+
+
+def wait_for(check, timeout: float = 30):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out")
+
+
+def test_two_serve_processes_run_each_job_on_one_only(store_url: str) -> None:
+    open_services(Settings(database_url=store_url)).close()
+    ports = [free_port(), free_port()]
+    procs = [start_serve(store_url, p) for p in ports]
+    try:
+
+        def both_up():  # type: ignore[no-untyped-def]
+            got = [scrape(p) for p in ports]
+            return all(g and "aidledger_scheduler_leader" in g for g in got)
+
+        wait_for(both_up)
+        time.sleep(4)  # several catch-up intervals
+        first = [s for p in ports if (s := scrape(p)) is not None]
+        assert len(first) == 2
+        leaders = [g["aidledger_scheduler_leader"][0][1] for g in first]
+        assert sorted(leaders) == [0.0, 1.0]
+        leader = leaders.index(1.0)
+        follower = 1 - leader
+        assert catch_ups(first[leader]) >= 2
+        assert catch_ups(first[follower]) == 0
+        # The leader dies without a goodbye: the other takes the lock and runs the jobs.
+        procs[leader].send_signal(signal.SIGKILL)
+        procs[leader].wait(timeout=10)
+        wait_for(lambda: (s := scrape(ports[follower])) and catch_ups(s) >= 2, timeout=30)
+        after = scrape(ports[follower])
+        assert after and after["aidledger_scheduler_leader"] == [("", 1.0)]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+@pytest.mark.postgres
+def test_health_reports_an_unreachable_store(pg_template: str, tmp_path: Path) -> None:
+    name = new_pg_database(pg_template)
+    url = _pg_url(name)
+    server = Server(Settings(database_url=url), port=0).start()
+    try:
+        assert get(f"http://127.0.0.1:{server.port}/healthz")[0] == 200
+        drop_pg_database(name)
+        code, body = get(f"http://127.0.0.1:{server.port}/healthz")
+        assert code == 503 and '"status": "unavailable"' in body
+    finally:
+        server.stop()
+        drop_pg_database(name)
