@@ -5,18 +5,24 @@ advances that model's tracking record in the same transaction. The tracking upda
 compare-and-set (``WHERE notification_id = <the position we started from>``), so two
 processes catching up at once cannot both apply a page: the loser rolls back and re-reads.
 A crash between pages loses nothing; a crash inside a page rolls the page back.
+
+While a page is applied, the next one is read and decoded on a second thread (the database
+does the first's writes meanwhile). A rebuild sets the read models' secondary indexes aside
+and builds them again once the models reach the head of the log.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ClassVar, cast
 
 from ledger.events import LedgerEvent
 from ledger.store import Database, LedgerApp, Tx, gc_paused
 
 TRACKING_TABLE = "aidledger_tracking"
+DEFERRED_INDEXES = "aidledger_deferred_indexes"
 
 
 class ReadModel(ABC):
@@ -33,7 +39,7 @@ class ReadModel(ABC):
     def reset(self, tx: Tx) -> None:
         """Empty this model's tables (before a rebuild)."""
         for table in self.tables:
-            tx.execute(f"DELETE FROM {table}")
+            tx.execute(f"{'TRUNCATE' if tx.dialect == 'postgresql' else 'DELETE FROM'} {table}")
 
 
 class ConcurrentCatchUp(Exception):
@@ -78,6 +84,22 @@ def catch_up(
         return _catch_up(app, db, models, page_size, on_page)
 
 
+Page = tuple[int, list[tuple[int, LedgerEvent]]]
+
+
+def _read_page(app: LedgerApp, start: int, page_size: int, wanted: frozenset[str]) -> Page | None:
+    """Notifications from ``start``, decoded (only the topics some model reads)."""
+    notifications = app.recorder.select_notifications(start=start, limit=page_size)
+    if not notifications:
+        return None
+    decoded = [
+        (n.id, cast(LedgerEvent, app.mapper.to_domain_event(n)))
+        for n in notifications
+        if n.topic in wanted
+    ]
+    return notifications[-1].id, decoded
+
+
 def _catch_up(
     app: LedgerApp,
     db: Database,
@@ -90,39 +112,46 @@ def _catch_up(
     applied = 0
     pos = positions(db, models)
     head = app.recorder.max_notification_id() or 0
-    while pos and min(pos.values()) < head:
-        start = min(pos.values())
-        notifications = app.recorder.select_notifications(start=start + 1, limit=page_size)
-        if not notifications:
-            break
-        last = notifications[-1].id
-        decoded: list[tuple[int, LedgerEvent]] = [
-            (n.id, cast(LedgerEvent, app.mapper.to_domain_event(n)))
-            for n in notifications
-            if n.topic in wanted
-        ]
-        # Route each event to the models that read its topic, in one pass over the page.
-        routed: dict[str, list[LedgerEvent]] = {m.name: [] for m in models}
-        for nid, event in decoded:
-            for model in readers[event.TOPIC]:
-                if nid > pos[model.name]:
-                    routed[model.name].append(event)
-        try:
-            with db.transaction() as tx:
-                for model in models:
-                    since = pos[model.name]
-                    if since >= last:
-                        continue
-                    events = routed[model.name]
-                    model.apply(tx, events)
-                    _advance(tx, model.name, since, last)
-                    applied += len(events)
-        except ConcurrentCatchUp:
-            pos = positions(db, models)
-            continue
-        pos = {name: max(p, last) for name, p in pos.items()}
-        if on_page is not None:
-            on_page(last, head)
+    with ThreadPoolExecutor(1, thread_name_prefix="log-reader") as reader:
+        ahead: tuple[int, Future[Page | None]] | None = None
+        while pos and min(pos.values()) < head:
+            start = min(pos.values()) + 1
+            if ahead is not None and ahead[0] == start:
+                page = ahead[1].result()
+            else:
+                page = _read_page(app, start, page_size, wanted)
+            ahead = None
+            if page is None:
+                break
+            last, decoded = page
+            if last < head:  # read the next page while this one is written
+                ahead = (last + 1, reader.submit(_read_page, app, last + 1, page_size, wanted))
+            # Route each event to the models that read its topic, in one pass over the page.
+            routed: dict[str, list[LedgerEvent]] = {m.name: [] for m in models}
+            for nid, event in decoded:
+                for model in readers[event.TOPIC]:
+                    if nid > pos[model.name]:
+                        routed[model.name].append(event)
+            try:
+                with db.transaction() as tx:
+                    for model in models:
+                        since = pos[model.name]
+                        if since >= last:
+                            continue
+                        events = routed[model.name]
+                        model.apply(tx, events)
+                        _advance(tx, model.name, since, last)
+                        applied += len(events)
+            except ConcurrentCatchUp:
+                pos = positions(db, models)
+                continue
+            pos = {name: max(p, last) for name, p in pos.items()}
+            if on_page is not None:
+                on_page(last, head)
+        if ahead is not None:
+            ahead[1].cancel()
+    if pos and min(pos.values()) >= head:
+        restore_indexes(db)
     return applied
 
 
@@ -133,9 +162,51 @@ def lag(app: LedgerApp, db: Database, models: Sequence[ReadModel]) -> int:
     return max(0, head - min(pos.values(), default=head))
 
 
-def reset(db: Database, models: Sequence[ReadModel]) -> None:
-    """Empty the models and their tracking rows, in one transaction (before a rebuild)."""
+def reset(db: Database, models: Sequence[ReadModel], *, defer_indexes: bool = True) -> None:
+    """Empty the models and their tracking rows, in one transaction (before a rebuild).
+
+    With ``defer_indexes`` their secondary (non-unique) indexes are dropped too, their
+    definitions kept in ``aidledger_deferred_indexes`` until a catch-up reaches the head.
+    """
+    tables = [t for m in models for t in m.tables]
     with db.transaction() as tx:
         for model in models:
             model.reset(tx)
             tx.execute(f"DELETE FROM {TRACKING_TABLE} WHERE application_name = ?", (model.name,))
+        if defer_indexes:
+            for name, definition in _secondary_indexes(tx, db.dialect, tables):
+                tx.execute(
+                    f"INSERT INTO {DEFERRED_INDEXES} (name, definition) VALUES (?, ?)",
+                    (name, definition),
+                )
+                tx.execute(f"DROP INDEX {name}")
+
+
+def _secondary_indexes(tx: Tx, dialect: str, tables: Sequence[str]) -> list[tuple[str, str]]:
+    marks = ", ".join("?" * len(tables))
+    if dialect == "sqlite":
+        sql = (
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({marks})"
+        )
+    else:
+        sql = (
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            f"AND tablename IN ({marks})"
+        )
+    rows = tx.execute(sql, tables).fetchall()
+    return [(n, d) for n, d in rows if not str(d).upper().startswith("CREATE UNIQUE")]
+
+
+def restore_indexes(db: Database) -> int:
+    """Build the indexes a rebuild set aside (a no-op when there are none)."""
+    pending = db.query(f"SELECT name, definition FROM {DEFERRED_INDEXES} ORDER BY name")
+    if not pending:
+        return 0
+    with db.transaction() as tx:
+        for name, definition in tx.execute(
+            f"SELECT name, definition FROM {DEFERRED_INDEXES} ORDER BY name"
+        ).fetchall():
+            tx.execute(str(definition).replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+            tx.execute(f"DELETE FROM {DEFERRED_INDEXES} WHERE name = ?", (name,))
+    return len(pending)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
@@ -46,6 +47,43 @@ def test_rebuilt_read_models_equal_incremental_ones(svc: Services, tmp_path: Pat
     catch_up(svc.app, svc.db, svc.models, page_size=3)  # small pages: many transactions
     assert snapshot(svc.db) == incremental
     assert lag(svc.app, svc.db, svc.models) == 0
+
+
+def index_names(svc: Services) -> set[str]:
+    if svc.db.dialect == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    else:
+        sql = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    return {r[0] for r in svc.db.query(sql)}
+
+
+def test_a_rebuild_sets_indexes_aside_and_a_later_catch_up_builds_them(svc: Services) -> None:
+    with_staff(svc)
+    svc.importer.import_file("cases", FIXTURES / "cases.csv", by="S001", today=TODAY)
+    before = index_names(svc)
+    assert {"cases_id_number_idx", "payments_case_idx"} <= before
+    reset(svc.db, svc.models)
+    during = index_names(svc)
+    assert "cases_id_number_idx" not in during and "payments_case_idx" not in during
+    assert "cases_pkey" in during or svc.db.dialect == "sqlite"  # unique ones stay
+    # The rebuild "crashes" after two pages; a later catch-up (any command) finishes the job.
+    pages = []
+
+    def crash_after_two_pages(position: int, head: int) -> None:
+        pages.append(position)
+        if len(pages) == 2:
+            raise Crash
+
+    with pytest.raises(Crash):
+        catch_up(svc.app, svc.db, svc.models, page_size=2, on_page=crash_after_two_pages)
+    assert index_names(svc) == during
+    catch_up(svc.app, svc.db, svc.models)
+    assert index_names(svc) == before
+    assert svc.db.query("SELECT COUNT(*) FROM aidledger_deferred_indexes") == [(0,)]
+
+
+class Crash(Exception):
+    pass
 
 
 def test_two_runners_catching_up_at_once_apply_each_event_once(
