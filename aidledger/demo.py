@@ -13,6 +13,7 @@ from rich.table import Table
 
 from aidledger.settings import Settings
 from aidledger.wiring import Services, open_services
+from ledger import chain
 from ledger.case import CASE_COLUMNS, case_aggregate_id
 from ledger.errors import NotAuthorised
 from ledger.history import case_history
@@ -159,6 +160,11 @@ def _run_month(
     out.print(table)
     planted = {k: len(v) for k, v in county.seeded.items()}
     out.print(f"planted in the generated county: {planted}")
+    verdict = chain.verify(svc.db)
+    out.print(
+        f"tamper-evident log: {verdict.events} events, chain "
+        f"{'intact' if verdict.ok else 'BROKEN: ' + str(verdict.problem)}; head {verdict.head}"
+    )
 
 
 def _bank_returns(svc: Services, out: Console, work: Path, bank_file: Path) -> None:
