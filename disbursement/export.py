@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -128,11 +129,15 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str
     return el
 
 
-def _path(parent: etree._Element, tags: str, text: str) -> None:
+def _path(parent: etree._Element, tags: str, text: str) -> etree._Element:
     *inner, last = tags.split("/")
     for tag in inner:
         parent = _sub(parent, tag)
-    _sub(parent, last, text)
+    return _sub(parent, last, text)
+
+
+def _slot_index(root: etree._Element, el: etree._Element) -> int:
+    return next(i for i, node in enumerate(root.iter()) if node is el)
 
 
 def write_pain001(
@@ -195,14 +200,32 @@ def _write_block(
         for child in head:
             xf.write(child, pretty_print=True)
         label = config.programs[group.program].name
+        # One transaction's skeleton, copied per payment (a C-level deep copy) with its five
+        # texts filled in: a third of the cost of building each element from Python.
+        template = _el("CdtTrfTxInf")
+        slots = (
+            _path(template, "PmtId/EndToEndId", ""),
+            _sub(_sub(template, "Amt"), "InstdAmt", "", Ccy="CNY"),
+            _path(template, "Cdtr/Nm", ""),
+            _path(template, "CdtrAcct/Id/Othr/Id", ""),
+            _path(template, "RmtInf/Ustrd", ""),
+        )
+        where = [_slot_index(template, el) for el in slots]
         for x in lines:
-            tx = _el("CdtTrfTxInf")
-            _path(tx, "PmtId/EndToEndId", x.payment_id)
-            amt = _sub(tx, "Amt")
-            _sub(amt, "InstdAmt", format_fen(x.amount), Ccy="CNY")
-            _path(tx, "Cdtr/Nm", x.name)
-            _path(tx, "CdtrAcct/Id/Othr/Id", x.account)
-            _path(tx, "RmtInf/Ustrd", f"{x.period} {label} {x.kind}")
+            tx = deepcopy(template)
+            nodes = list(tx.iter())
+            for i, text in zip(
+                where,
+                (
+                    x.payment_id,
+                    format_fen(x.amount),
+                    x.name,
+                    x.account,
+                    f"{x.period} {label} {x.kind}",
+                ),
+                strict=True,
+            ):
+                nodes[i].text = text
             xf.write(tx, pretty_print=True)
     xf.write("\n")
 
