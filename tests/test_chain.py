@@ -185,3 +185,38 @@ def test_upgrading_a_store_links_the_events_already_in_it(store: Services) -> No
     command.upgrade(cfg, "head")
     assert chain.head(store.db) == before
     assert chain.verify(store.db).ok
+
+
+def test_two_writers_at_once_keep_one_unbroken_chain(store: Services, tmp_path: Path) -> None:
+    """Writers in two threads (the library's INSERT and the batched path interleaving): the
+    chain follows the log's order exactly because links are written under the log's lock."""
+    import threading
+
+    before = store.app.recorder.max_notification_id() or 0
+    errors: list[BaseException] = []
+
+    def write(county: str, batch: int) -> None:
+        svc = open_services(Settings(database_url=store.settings.database_url, batch_events=batch))
+        try:
+            rows = generate_county(cases=120, seed=9, county=county, frauds=False).cases
+            path = tmp_path / f"{county}.csv"
+            write_csv(path, rows, CASE_COLUMNS)
+            svc.importer.import_file("cases", path, by="S0001", today=date(2026, 6, 1))
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            svc.close()
+
+    threads = [
+        threading.Thread(target=write, args=("610103", 7)),  # small batches: library INSERT
+        threading.Thread(target=write, args=("610104", 500)),  # one batch: COPY/executemany
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    verdict = chain.verify(store.db)
+    assert verdict.ok, verdict.problem
+    # 240 cases and each file's own record.
+    assert verdict.events == (store.app.recorder.max_notification_id() or 0) == before + 242
