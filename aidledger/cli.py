@@ -119,13 +119,16 @@ def services(ctx: typer.Context) -> Iterator[Services]:
             svc.close()
 
 
-def _as_of(value: str | None) -> date:
-    if value is None:
-        return date.today()
+def _parsed(parse: Callable[[str], T], value: str) -> T:
+    """A command-line value through a domain parser: its complaint is a usage error (exit 2)."""
     try:
-        return parse_date(value)
+        return parse(value)
     except InvalidValue as e:
         raise typer.BadParameter(str(e)) from None
+
+
+def _as_of(value: str | None) -> date:
+    return date.today() if value is None else _parsed(parse_date, value)
 
 
 @contextmanager
@@ -267,10 +270,7 @@ class ReportFormat(StrEnum):
 
 
 def _period(value: str) -> Period:
-    try:
-        return Period.parse(value)
-    except InvalidValue as e:
-        raise typer.BadParameter(str(e)) from None
+    return _parsed(Period.parse, value)
 
 
 @payout_app.command("prepare")
@@ -376,10 +376,7 @@ def report_payouts(
 ) -> None:
     """Monthly payouts (approved runs) per program, department and region."""
     month = _period(period)
-    try:
-        dims = parse_dimensions(by_dims)
-    except InvalidValue as e:
-        raise typer.BadParameter(str(e)) from None
+    dims = _parsed(parse_dimensions, by_dims)
     with services(ctx) as svc:
         svc.sync()
         rows = payouts_report(svc.db, str(month), dims)
@@ -396,10 +393,7 @@ def report_notice(
 ) -> None:
     """The public-notice 公示 list: names and id numbers masked, amounts and programs shown."""
     month = _period(period)
-    try:
-        code = parse_region_code(region)
-    except InvalidValue as e:
-        raise typer.BadParameter(str(e)) from None
+    code = _parsed(parse_region_code, region)
     with services(ctx) as svc:
         svc.sync()
         rows = notice_report(svc.db, str(month), code)

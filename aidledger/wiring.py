@@ -7,17 +7,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from aidledger.settings import Settings
 from disbursement.runs import Payouts
 from ledger.imports import Importer
 from ledger.programs import ProgramsConfig, load_programs
+from ledger.service import LedgerService
 from ledger.store import Database, LedgerApp, StoreURL, ensure_store, ledger_env
 from projections.registers import all_models
 from projections.runner import ReadModel, catch_up
 from reconciliation.bank import BankImports
 from reconciliation.service import Reconciliation
+
+S = TypeVar("S", bound=LedgerService)
 
 
 @dataclass
@@ -46,14 +49,7 @@ class Services:
 
     @cached_property
     def importer(self) -> Importer:
-        return Importer(
-            self.app,
-            self.db,
-            self.config,
-            self.sync,
-            batch_events=self.settings.batch_events,
-            follow=self.follow,
-        )
+        return self._service(Importer)
 
     @contextmanager
     def follow(self) -> Iterator[None]:
@@ -74,25 +70,24 @@ class Services:
 
     @cached_property
     def payouts(self) -> Payouts:
-        return Payouts(
+        return self._service(Payouts)
+
+    @cached_property
+    def bank(self) -> BankImports:
+        return self._service(BankImports)
+
+    @cached_property
+    def reconciliation(self) -> Reconciliation:
+        return self._service(Reconciliation)
+
+    def _service(self, cls: type[S]) -> S:
+        return cls(
             self.app,
             self.db,
             self.config,
             self.sync,
             batch_events=self.settings.batch_events,
             follow=self.follow,
-        )
-
-    @cached_property
-    def bank(self) -> BankImports:
-        return BankImports(
-            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events
-        )
-
-    @cached_property
-    def reconciliation(self) -> Reconciliation:
-        return Reconciliation(
-            self.app, self.db, self.config, self.sync, batch_events=self.settings.batch_events
         )
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ and one resolved as corrected or recovered is reopened if its cause is found aga
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,8 +18,8 @@ from eventsourcing.application import AggregateNotFoundError
 from ledger.errors import AidLedgerError, NotAuthorised, NotFound
 from ledger.payment import RESOLUTIONS, Finding, finding_aggregate_id, finding_id
 from ledger.period import Period
-from ledger.programs import ProgramsConfig
-from ledger.store import Database, EventBatch, LedgerApp, as_date, gc_paused, record_job
+from ledger.service import LedgerService
+from ledger.store import Database, EventBatch, as_date, gc_paused, record_job
 from projections.payouts import APPROVED_RUN, FINDING_COLUMNS
 from reconciliation import checks
 from reconciliation.checks import Draft, PaymentView, UnmatchedEntry
@@ -100,25 +100,11 @@ def _view(row: Sequence[Any]) -> tuple[PaymentView, date | None]:
     ), as_date(died)
 
 
-class Reconciliation:
+class Reconciliation(LedgerService):
     """Checks a period against what the bank reported; findings and their workflow."""
 
-    def __init__(
-        self,
-        app: LedgerApp,
-        db: Database,
-        config: ProgramsConfig,
-        sync: Callable[[], object],
-        *,
-        batch_events: int = 2000,
-        chunk: int = 20000,
-    ) -> None:
-        self.app = app
-        self.db = db
-        self.config = config
-        self.sync = sync
-        self.batch_events = batch_events
-        self.chunk = chunk
+    #: Payments per chunk of the streamed period query.
+    chunk = 20000
 
     def reconcile(self, period: Period, *, as_of: date, by: str = "reconcile") -> ReconcileResult:
         """Run every check for ``period`` with ``as_of`` as today; raise what is new."""
