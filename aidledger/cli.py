@@ -627,7 +627,9 @@ def verify(
         except ValueError:
             raise typer.BadParameter("--head must be a hex SHA-256 hash") from None
     with services(ctx) as svc:
-        verdict = chain.verify(svc.db, anchor)
+        total = svc.app.recorder.max_notification_id() or 0
+        with progress_bar("verifying the chain", total) as advance:
+            verdict = chain.verify(svc.db, anchor, advance)
     if not verdict.ok:
         _fail(f"chain broken: {verdict.problem} ({verdict.events} events verified before it)")
     if anchor is not None and not verdict.anchor_found:

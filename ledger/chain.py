@@ -19,7 +19,7 @@ anchored hash is still in the chain).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -162,7 +162,10 @@ def head(db: Any) -> Head | None:
 
 
 def check(
-    events: Iterator[tuple[Any, ...]], chain: Iterator[tuple[Any, ...]], anchor: bytes | None = None
+    events: Iterator[tuple[Any, ...]],
+    chain: Iterator[tuple[Any, ...]],
+    anchor: bytes | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Verdict:
     """Walk the events (notification order) and the chain (seq order) together (pure)."""
     prev, expected_seq, count = GENESIS, 1, 0
@@ -208,13 +211,17 @@ def check(
         if anchor is not None and stored == anchor:
             found = True
         prev, expected_seq, count = stored, expected_seq + 1, count + 1
+        if progress is not None and count % 10000 == 0:
+            progress(10000)
         last = Head(seq, nid, stored)
         ev = next(events, None)
         ln = next(chain, None)
     return Verdict(True, count, last, None, None, found)
 
 
-def verify(db: Any, anchor: bytes | None = None) -> Verdict:
+def verify(
+    db: Any, anchor: bytes | None = None, progress: Callable[[int], None] | None = None
+) -> Verdict:
     """Recompute the whole chain from the stored events (streamed, constant memory).
 
     Bounded by the head read first: events and links commit together, so everything up to the
@@ -234,7 +241,7 @@ def verify(db: Any, anchor: bytes | None = None) -> Verdict:
     )
     chain = _chain_stream(db, limit_seq)
     try:
-        return check(events, chain, anchor)
+        return check(events, chain, anchor, progress)
     finally:
         events.close()
         chain.close()
