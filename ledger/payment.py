@@ -24,7 +24,9 @@ _KIND_LETTER = {"regular": "R", "arrears": "A", "reissue": "S"}
 
 def _digest(*parts: str, length: int) -> str:
     raw = hashlib.sha256("|".join(parts).encode("utf-8")).digest()
-    return base64.b32encode(raw).decode("ascii")[:length]
+    # Base32 turns each 5 bytes into 8 characters: encoding only the bytes the first
+    # ``length`` characters come from gives the same prefix for half the work.
+    return base64.b32encode(raw[: (length * 5 + 7) // 8 + 4]).decode("ascii")[:length]
 
 
 def payment_id(case_id: str, program: str, period: str, kind: str, n: int = 1) -> str:
