@@ -16,7 +16,7 @@ class MetricSpec(NamedTuple):
     labels: tuple[str, ...]
 
 
-FINDING_LABELS = ("type", "severity", "program", "department")
+FINDING_LABELS = ("type", "severity", "program", "department", "period")
 PAYMENT_LABELS = ("period", "program", "state")
 # Payment states in aidledger_payments / aidledger_payments_amount_fen:
 #   scheduled  in an approved (or released/exported) payout run, whatever the bank said since
@@ -26,7 +26,8 @@ PAYMENT_LABELS = ("period", "program", "state")
 #   pending    scheduled and no bank result yet
 #   held       kept out of the bank file by a pre-payment check
 PAYMENT_STATES = ("scheduled", "executed", "returned", "rejected", "pending", "held")
-# Jobs in aidledger_last_success_timestamp_seconds / aidledger_job_runs_total:
+# Scheduled jobs, the `task` label of aidledger_last_success_timestamp_seconds and
+# aidledger_job_runs_total (not `job`: Prometheus gives every series the scrape job's `job`):
 JOBS = ("payout_run", "bank_import", "reconciliation", "projection_catch_up", "run_reminder")
 
 METRICS: dict[str, MetricSpec] = {
@@ -56,10 +57,10 @@ METRICS: dict[str, MetricSpec] = {
         "gauge",
         "Unix time of the last successful payout run approval, bank import, reconciliation, "
         "projection catch-up or run reminder check.",
-        ("job",),
+        ("task",),
     ),
     "aidledger_job_runs_total": MetricSpec(
-        "counter", "Scheduled job runs in this process by outcome (ok, error).", ("job", "outcome")
+        "counter", "Scheduled job runs in this process by outcome (ok, error).", ("task", "outcome")
     ),
     "aidledger_scheduler_leader": MetricSpec(
         "gauge", "1 when this process holds the scheduler lock and runs the jobs, else 0.", ()

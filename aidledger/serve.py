@@ -49,6 +49,9 @@ from projections.runner import positions
 
 log = logging.getLogger("aidledger.serve")
 
+#: The jobs `serve` schedules (the others in metrics_contract.JOBS are people's work).
+SCHEDULED = ("projection_catch_up", "reconciliation", "run_reminder")
+
 #: The advisory lock key of the scheduler: any fixed 64-bit number unique to aidledger.
 SCHEDULER_LOCK_KEY = 0x6169646C65646772  # "aidledgr"
 
@@ -137,7 +140,12 @@ class Leadership:
 class JobStats:
     """What this process's jobs did (the counters of ``aidledger_job_runs_total``)."""
 
-    runs: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    # Every task and outcome from 0, so rate() and increase() see a process's first error.
+    runs: dict[tuple[str, str], int] = field(
+        default_factory=lambda: defaultdict(
+            int, {(task, outcome): 0 for task in SCHEDULED for outcome in ("ok", "error")}
+        )
+    )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, job: str, outcome: str) -> None:
@@ -199,12 +207,12 @@ def read_snapshot(db: Database, *, periods: int) -> Snapshot:
         gauge("aidledger_findings_open"),
         gauge("aidledger_findings_open_amount_fen"),
     )
-    for type_, severity, program, department, n, amount in db.query(
-        "SELECT type, severity, COALESCE(program, ''), COALESCE(department, ''), COUNT(*), "
-        "COALESCE(SUM(amount), 0) FROM findings WHERE status = 'open' "
-        "GROUP BY type, severity, COALESCE(program, ''), COALESCE(department, '')"
+    for type_, severity, program, department, period, n, amount in db.query(
+        "SELECT type, severity, COALESCE(program, ''), COALESCE(department, ''), period, "
+        "COUNT(*), COALESCE(SUM(amount), 0) FROM findings WHERE status = 'open' "
+        "GROUP BY type, severity, COALESCE(program, ''), COALESCE(department, ''), period"
     ):
-        labels = [type_, severity, program, department]
+        labels = [type_, severity, program, department, period]
         open_count.add_metric(labels, int(n))
         open_amount.add_metric(labels, int(amount))
 

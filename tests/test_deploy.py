@@ -485,9 +485,9 @@ def test_finding_types_in_rules_exist() -> None:
 
 
 def test_annotations_name_no_personal_data() -> None:
-    """Annotations may template program, department, type, period, job, projection and
+    """Annotations may template program, department, type, period, task, projection and
     instance, never a label that could carry a person."""
-    allowed = {"type", "severity", "program", "department", "period", "state", "job"}
+    allowed = {"type", "severity", "program", "department", "period", "state", "task"}
     allowed |= {"projection", "instance"}
     used = set(re.findall(r"\$labels\.(\w+)", RULES.read_text(encoding="utf-8")))
     assert used <= allowed, used - allowed
@@ -509,14 +509,13 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
     assert alerts - quiet == set(), f"never shown quiet in rules_test.yml: {alerts - quiet}"
 
 
-def test_scrape_config_keeps_the_job_label() -> None:
-    """Two contract metrics label the scheduled job `job`: without honor_labels Prometheus would
-    rename it exported_job and the rules' job matchers would match nothing."""
-    if not any("job" in spec.labels for spec in METRICS.values()):
-        pytest.skip("no contract metric carries a job label any more")
+def test_no_contract_label_clashes_with_the_scrape_target_labels() -> None:
+    """Prometheus gives every scraped series `job` and `instance`: an exporter label of either
+    name would be renamed `exported_…` and silently match no rule."""
+    for name, spec in METRICS.items():
+        assert not set(spec.labels) & TARGET_LABELS, name
     text = SCRAPE_CONFIG.read_text(encoding="utf-8")
     assert re.search(r"^\s*- job_name: aidledger\s*$", text, re.M)
-    assert re.search(r"^\s*honor_labels: true\b", text, re.M)
     assert re.search(r"targets: \[\"localhost:9108\"\]", text)
     assert re.search(r"^\s*- rules\.yml\s*$", text, re.M)
 
@@ -578,7 +577,7 @@ def test_dashboard_covers_the_brief() -> None:
     assert "by (type, severity)" in joined
     assert re.search(r'severity="critical".*\) / 100', joined)
     assert re.search(r"aidledger_payments_amount_fen\{[^}]*\}\)\) / 100", joined), "fen as yuan"
-    assert "time() - max by (job) (aidledger_last_success_timestamp_seconds)" in joined
+    assert "time() - max by (task) (aidledger_last_success_timestamp_seconds)" in joined
     assert 'rate(aidledger_job_runs_total{outcome="error"}' in joined
     for metric in (
         "aidledger_projection_lag_events",
@@ -612,8 +611,8 @@ def test_reader_reports_unknown_labels_and_functions() -> None:
     assert contract_problems("sum by (projection) (aidledger_findings_open)", KNOWN) == [
         "by (projection): no such label on aidledger_findings_open"
     ]
-    assert contract_problems("sum(aidledger_findings_open) by (period)", KNOWN) == [
-        "by (period): no such label on aidledger_findings_open"
+    assert contract_problems("sum(aidledger_findings_open) by (outcome)", KNOWN) == [
+        "by (outcome): no such label on aidledger_findings_open"
     ]
     assert contract_problems("rates(aidledger_job_runs_total[5m])", KNOWN) == [
         "unknown function rates()"

@@ -112,7 +112,7 @@ def test_metrics_carry_no_personal_data(reconciled: Services) -> None:
         "period",
         "state",
         "projection",
-        "job",
+        "task",
         "outcome",
     }
 
@@ -241,11 +241,16 @@ def test_server_serves_metrics_and_health_and_runs_the_jobs(reconciled: Services
         while time.monotonic() < deadline:
             s = samples(get(f"{base}/metrics")[1])
             runs = {lab: v for lab, v in s.get("aidledger_job_runs_total", [])}
-            if any('job="reconciliation"' in k and 'outcome="ok"' in k for k in runs):
+            if any(
+                'task="reconciliation"' in k and 'outcome="ok"' in k and v for k, v in runs.items()
+            ):
                 break
             time.sleep(0.3)
-        assert any('job="projection_catch_up"' in k and 'outcome="ok"' in k for k in runs), runs
-        assert any('job="reconciliation"' in k for k in runs), runs
+        ok = {k for k, v in runs.items() if 'outcome="ok"' in k and v > 0}
+        assert any('task="projection_catch_up"' in k for k in ok), runs
+        assert any('task="reconciliation"' in k for k in ok), runs
+        # Counters start at 0 for every task and outcome, so a first error shows in increase().
+        assert runs['{outcome="error",task="run_reminder"}'] == 0, runs
         assert s["aidledger_scheduler_leader"] == [("", 1.0)]
         assert get(f"{base}/nothing")[0] == 404
     finally:
@@ -284,7 +289,7 @@ def catch_ups(s: dict[str, list[tuple[str, float]]]) -> float:
     return sum(
         v
         for lab, v in s.get("aidledger_job_runs_total", [])
-        if 'job="projection_catch_up"' in lab and 'outcome="ok"' in lab
+        if 'task="projection_catch_up"' in lab and 'outcome="ok"' in lab
     )
 
 
