@@ -7,12 +7,22 @@ Each stage runs in its own child process (so its peak RSS is its own) against on
 database. References measured in the same run and database: raw COPY of the case rows, and
 reading the whole notification log (with and without decoding) for the projection rebuild.
 Results replace the "Payout month" section of docs/PERFORMANCE.md.
+
+For work on one stage: ``--stages`` runs only some (comma-separated), ``--label`` names the
+database and output folder (so runs beside each other do not clobber one another), ``--keep``
+keeps the database, ``--from LABEL`` starts from a copy of a kept one, and ``--profile`` writes
+each stage's cProfile to ``benchmarks/out/<label>/<stage>.prof``. For example:
+
+    payout_month.py --cases 100000 --label base --keep --stages import,prepare,approve,export,camt
+    payout_month.py --cases 100000 --label try --from base --stages bank_import --profile
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -21,8 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import psycopg
+
 from benchmarks.common import (
     OUT,
+    PG_ADMIN,
     drop_store,
     fresh_store,
     git_revision,
@@ -33,6 +46,18 @@ from benchmarks.common import (
 )
 
 PERIOD = "2026-12"
+STAGES = (
+    "import",
+    "prepare",
+    "approve",
+    "export",
+    "camt",
+    "bank_import",
+    "reconcile",
+    "log_read",
+    "rebuild",
+    "raw_copy",
+)
 
 
 def _services(url: str):  # type: ignore[no-untyped-def]
@@ -42,7 +67,17 @@ def _services(url: str):  # type: ignore[no-untyped-def]
     return open_services(Settings(database_url=url, batch_events=5000, page_size=20000))
 
 
-def stage(name: str, url: str, cases: int) -> dict[str, object]:
+def stage(name: str, url: str, cases: int, out_dir: Path, profile: bool) -> dict[str, object]:
+    if not profile:
+        return _stage(name, url, cases, out_dir)
+    profiler = cProfile.Profile()
+    try:
+        return profiler.runcall(_stage, name, url, cases, out_dir)
+    finally:
+        profiler.dump_stats(out_dir / f"{name}.prof")
+
+
+def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
     from ledger.period import Period
 
     svc = _services(url)
@@ -64,20 +99,20 @@ def stage(name: str, url: str, cases: int) -> dict[str, object]:
             result.update(items=1, run_id=run_id)
         elif name == "export":
             run_id = svc.db.query("SELECT run_id FROM runs WHERE period = ?", (PERIOD,))[0][0]
-            out = OUT / f"{run_id}.xml"
-            n, _ = svc.payouts.export(run_id, fmt="pain001", out=out, by="S0003")
-            result.update(items=n, bytes=out.stat().st_size)
+            path = out / f"{run_id}.xml"
+            n, _ = svc.payouts.export(run_id, fmt="pain001", out=path, by="S0003")
+            result.update(items=n, bytes=path.stat().st_size)
         elif name == "camt":
             from reconciliation.banksim import read_pain001, write_camt054
 
             run_id = svc.db.query("SELECT run_id FROM runs WHERE period = ?", (PERIOD,))[0][0]
-            payments = read_pain001((OUT / f"{run_id}.xml").read_bytes())
-            with (OUT / "camt054.xml").open("wb") as f:
+            payments = read_pain001((out / f"{run_id}.xml").read_bytes())
+            with (out / "camt054.xml").open("wb") as f:
                 write_camt054(f, payments)
-            result.update(items=len(payments), bytes=(OUT / "camt054.xml").stat().st_size)
+            result.update(items=len(payments), bytes=(out / "camt054.xml").stat().st_size)
         elif name == "bank_import":
-            s = svc.bank.import_file(OUT / "camt054.xml", by="bank", today=date(2027, 1, 31))
-            result.update(items=s.entries, matched=s.matched)
+            s = svc.bank.import_file(out / "camt054.xml", by="bank", today=date(2027, 1, 31))
+            result.update(items=s.entries, matched=s.matched, phases=s.seconds)
         elif name == "reconcile":
             r = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=date(2027, 1, 31))
             result.update(items=r.payments, raised=r.raised)
@@ -144,32 +179,59 @@ def files(cases: int) -> tuple[Path, Path]:
     return staff, case_file
 
 
+def out_dir(label: str) -> Path:
+    """Where a run keeps its bank files (the default run keeps them in ``OUT`` itself)."""
+    path = OUT if label == "month" else OUT / label
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def copy_store(source: str, label: str) -> str:
+    """A fresh store for ``label`` that starts as a copy of the kept store of ``source``."""
+    url = fresh_store("postgresql", label)
+    drop_store(url)
+    name, template = url.rsplit("/", 1)[1], f"aidl_bench_{source}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    src, dst = out_dir(source), out_dir(label)
+    for f in src.glob("*.xml"):
+        if src != dst:
+            shutil.copyfile(f, dst / f.name)
+    return url
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=1_500_000)
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--stages", help=f"comma-separated stages to run, in this order: {','.join(STAGES)}"
+    )
+    parser.add_argument("--label", default="month", help="database and output folder name")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--from", dest="source", help="start from a copy of a kept --label")
+    parser.add_argument("--profile", action="store_true", help="cProfile each stage")
     args = parser.parse_args()
     if args.stage:
-        print(json.dumps(stage(args.stage, args.url, args.cases)))
+        out = out_dir(args.label)
+        print(json.dumps(stage(args.stage, args.url, args.cases, out, args.profile)))
         return
+    chosen = STAGES if not args.stages else tuple(args.stages.split(","))
+    unknown = set(chosen) - set(STAGES)
+    if unknown:
+        parser.error(f"unknown stages: {', '.join(sorted(unknown))}")
     files(args.cases)
-    url = fresh_store("postgresql", "month")
+    if args.source:
+        url = copy_store(args.source, args.label)
+    else:
+        url = fresh_store("postgresql", args.label)
     results = {}
     try:
-        for name in (
-            "import",
-            "prepare",
-            "approve",
-            "export",
-            "camt",
-            "bank_import",
-            "reconcile",
-            "log_read",
-            "rebuild",
-            "raw_copy",
-        ):
+        for name in chosen:
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -180,6 +242,9 @@ def main() -> None:
                     url,
                     "--cases",
                     str(args.cases),
+                    "--label",
+                    args.label,
+                    *(["--profile"] if args.profile else []),
                 ],
                 capture_output=True,
                 text=True,
@@ -189,7 +254,10 @@ def main() -> None:
             results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
             print(name, results[name], flush=True)
     finally:
-        drop_store(url)
+        if not args.keep:
+            drop_store(url)
+    if set(chosen) != set(STAGES):
+        return  # the table needs every stage
     r = results
     rate = lambda s: float(r[s]["items"]) / float(r[s]["seconds"])  # noqa: E731
     log = r["log_read"]
