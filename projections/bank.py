@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from ledger.events import LedgerEvent
@@ -29,7 +30,15 @@ ENTRY_COLUMNS = (
 
 
 def _month(day: Any) -> str | None:
-    return str(Period.of(day)) if day is not None else None
+    if day is None:
+        return None
+    month = _MONTHS.get(day)
+    if month is None:
+        month = _MONTHS[day] = str(Period.of(day))
+    return month
+
+
+_MONTHS: dict[Any, str] = {}  # a month's file has a few dozen distinct days
 
 
 class BankResultsModel(ReadModel):
@@ -61,28 +70,24 @@ class BankResultsModel(ReadModel):
 
     def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
         entries: list[tuple[Any, ...]] = []
-        executed: list[tuple[Any, ...]] = []
-        failed: list[tuple[Any, ...]] = []
-        versions: list[tuple[Any, ...]] = []
-        settled: list[tuple[Any, ...]] = []
+        # Per payment, what the page leaves on its row: each column as the last event that
+        # writes it left it, as if the events were applied one by one (so a rebuild, which
+        # pages the log differently, gives the same rows).
+        rows: dict[str, list[Any]] = {}
         for e in events:
             if isinstance(e, Payment.Executed):
-                executed.append(
-                    (
-                        e.amount,
-                        e.booking_date,
-                        e.creditor_account,
-                        e.creditor_name,
-                        e.originator_version,
-                        e.payment_id,
-                    )
-                )
+                pid = e.payment_id
+                row = rows.get(pid) or _new_row(rows, pid)
+                row[1] = "executed"
+                row[2] += 1
+                row[3:7] = e.amount, e.booking_date, e.creditor_account, e.creditor_name
+                row[10] = e.originator_version
                 entries.append(
                     (
                         e.file_id,
                         e.entry_seq,
                         "executed",
-                        e.payment_id,
+                        pid,
                         e.amount,
                         e.booking_date,
                         e.creditor_name,
@@ -99,15 +104,16 @@ class BankResultsModel(ReadModel):
                 day = e.reported_on if isinstance(e, Payment.Rejected) else e.booking_date
                 day = day or e.timestamp.date()
                 amount = e.amount if isinstance(e, Payment.Returned) else None
-                failed.append(
-                    (kind, day, e.reason_code or e.reason_text, e.originator_version, e.payment_id)
-                )
+                pid = e.payment_id
+                row = rows.get(pid) or _new_row(rows, pid)
+                row[1] = kind
+                row[7:11] = 1, day, e.reason_code or e.reason_text, e.originator_version
                 entries.append(
                     (
                         e.file_id,
                         e.entry_seq,
                         kind,
-                        e.payment_id,
+                        pid,
                         amount,
                         day,
                         None,
@@ -120,7 +126,8 @@ class BankResultsModel(ReadModel):
                     )
                 )
             elif isinstance(e, Payment.StatusReported):
-                versions.append((e.originator_version, e.payment_id))
+                row = rows.get(e.payment_id) or _new_row(rows, e.payment_id)
+                row[10] = e.originator_version
                 entries.append(
                     (
                         e.file_id,
@@ -139,8 +146,9 @@ class BankResultsModel(ReadModel):
                     )
                 )
             elif isinstance(e, Payment.Reissued | Payment.Refunded):
-                status = "reissued" if isinstance(e, Payment.Reissued) else "refunded"
-                settled.append((status, e.originator_version, e.payment_id))
+                row = rows.get(e.payment_id) or _new_row(rows, e.payment_id)
+                row[1] = "reissued" if isinstance(e, Payment.Reissued) else "refunded"
+                row[10] = e.originator_version
             elif isinstance(e, BankFile.Imported):
                 tx.execute(
                     "INSERT INTO bank_files (file_id, kind, filename, sha256, profile, entries, "
@@ -178,40 +186,66 @@ class BankResultsModel(ReadModel):
                     )
                     for x in e.entries
                 )
-        # One joined UPDATE per page, not one statement per payment (a month is ~1M rows).
-        runs: dict[str, list[Any]] = {}
-        for amount, day, account, name, version, pid in executed:
-            seen = runs.get(pid)
-            runs[pid] = [pid, (seen[1] if seen else 0) + 1, amount, day, account, name, version]
-        tx.update_from(
-            "payments",
-            "payment_id",
-            [
-                ("n", "INTEGER"),
-                ("amount", "BIGINT"),
-                ("day", "DATE"),
-                ("account", "TEXT"),
-                ("name", "TEXT"),
-                ("version", "INTEGER"),
-            ],
-            list(runs.values()),
-            "status = 'executed', executions = executions + u.n, executed_amount = u.amount, "
-            "executed_on = u.day, reported_account = u.account, reported_name = u.name, "
-            "version = u.version",
-        )
-        last_failure = {
-            pid: [pid, kind, day, reason, version] for kind, day, reason, version, pid in failed
-        }
-        tx.update_from(
-            "payments",
-            "payment_id",
-            [("kind", "TEXT"), ("day", "DATE"), ("reason", "TEXT"), ("version", "INTEGER")],
-            list(last_failure.values()),
-            "status = u.kind, result_on = u.day, result_reason = u.reason, version = u.version",
-        )
-        tx.executemany("UPDATE payments SET version = ? WHERE payment_id = ?", versions)
-        tx.executemany("UPDATE payments SET status = ?, version = ? WHERE payment_id = ?", settled)
+        # One joined UPDATE per page, not one statement per payment (a month is ~1M rows), in
+        # the order the page names the payments (the importer writes them in disk order).
+        with _index_joins(tx):
+            tx.update_from("payments", "payment_id", _ROW_COLUMNS, list(rows.values()), _ROW_SET)
         tx.copy_rows("bank_entries", ENTRY_COLUMNS, entries)
+
+
+#: A page's row of one payment: (payment_id, then these), see `_new_row`.
+_ROW_COLUMNS = (
+    ("status", "TEXT"),  # 1: the last status an event set, NULL if none did
+    ("n", "INTEGER"),  # 2: executions in the page
+    ("amount", "BIGINT"),  # 3-6: the last execution's amount, day, account and name
+    ("day", "DATE"),
+    ("account", "TEXT"),
+    ("name", "TEXT"),
+    ("failed", "INTEGER"),  # 7-9: 1 if rejected or returned, with the last one's day, reason
+    ("result_day", "DATE"),
+    ("reason", "TEXT"),
+    ("version", "INTEGER"),  # 10: the payment's version after the page
+)
+_ROW_SET = (
+    "status = COALESCE(u.status, payments.status), "
+    "executions = payments.executions + u.n, "
+    "executed_amount = CASE WHEN u.n > 0 THEN u.amount ELSE payments.executed_amount END, "
+    "executed_on = CASE WHEN u.n > 0 THEN u.day ELSE payments.executed_on END, "
+    "reported_account = CASE WHEN u.n > 0 THEN u.account ELSE payments.reported_account END, "
+    "reported_name = CASE WHEN u.n > 0 THEN u.name ELSE payments.reported_name END, "
+    "result_on = CASE WHEN u.failed = 1 THEN u.result_day ELSE payments.result_on END, "
+    "result_reason = CASE WHEN u.failed = 1 THEN u.reason ELSE payments.result_reason END, "
+    "version = u.version"
+)
+
+
+def _new_row(rows: dict[str, list[Any]], pid: str) -> list[Any]:
+    row = rows[pid] = [pid, None, 0, None, None, None, None, 0, None, None, 0]
+    return row
+
+
+@contextmanager
+def _index_joins(tx: Tx) -> Iterator[None]:
+    """On PostgreSQL, join a page's rows to ``payments`` through its primary key.
+
+    Left to itself the planner hashes the whole ``payments`` table for every page (a month
+    is a million rows, and a page 20 thousand), which made the bank results' projection
+    quadratic in the size of the table. The settings are put back for the other models.
+    """
+    if tx.dialect != "postgresql":
+        yield
+        return
+    saved = tx.execute(
+        "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
+    ).fetchone()
+    tx.execute("SET LOCAL enable_hashjoin = off")
+    tx.execute("SET LOCAL enable_mergejoin = off")
+    yield
+    assert saved is not None
+    tx.execute(
+        "SELECT set_config('enable_hashjoin', ?, true), set_config('enable_mergejoin', ?, true)",
+        saved,
+    )
 
 
 def _month_text(day: str | None) -> str | None:

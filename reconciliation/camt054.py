@@ -21,7 +21,14 @@ from datetime import date
 from lxml import etree
 
 from reconciliation.entries import REASON_CODES, BankEntry, BankFileRefused
-from reconciliation.xmlstream import Fields, amount_fen, finished, iso_day, message_namespace
+from reconciliation.xmlstream import (
+    Fields,
+    Source,
+    amount_fen,
+    finished,
+    iso_day,
+    message_namespace,
+)
 
 MESSAGE = "camt.054"
 #: Bank transaction families of money that others send us: a credit in one of these is not
@@ -78,14 +85,15 @@ class _Entry:
     subfamily: str
 
 
-def parse(data: bytes) -> Iterator[BankEntry]:
-    """Every payment-level entry of a camt.054 notification, in file order, streamed.
+def parse(source: Source) -> Iterator[BankEntry]:
+    """Every payment-level entry of a camt.054 notification (bytes or a file), in file order,
+    streamed.
 
     Raises `BankFileRefused` for malformed XML, a document that is not camt.054, or a value
     that cannot be read (amount, date, debit/credit indicator), naming the line. A refusal
     can come after some entries were yielded: consume the whole iterator before storing.
     """
-    ns = message_namespace(data, MESSAGE, "BkToCstmrDbtCdtNtfctn", "camt.054")
+    ns = message_namespace(source, MESSAGE, "BkToCstmrDbtCdtNtfctn", "camt.054")
     entry_fields = Fields(ns, _ENTRY_FIELDS)
     tx_fields = Fields(ns, _TX_FIELDS)
     ntry_tag = f"{{{ns}}}Ntry"
@@ -96,7 +104,7 @@ def parse(data: bytes) -> Iterator[BankEntry]:
     # The first transaction waits until we know whether its entry has others: a lone one
     # takes the entry's amount if it states none; in a batch its reference gets a suffix.
     first: BankEntry | None = None
-    for el in finished(data, ns, ("TxDtls", "Ntry")):
+    for el in finished(source, ns, ("TxDtls", "Ntry")):
         if el.tag != ntry_tag:  # a TxDtls
             if entry is None:
                 number += 1

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import codecs
-import io
 import re
+from pathlib import Path
 from typing import Literal
 
 from lxml import etree
 
 from reconciliation.entries import BankFileRefused
-from reconciliation.xmlstream import wrong_namespace
+from reconciliation.xmlstream import Source, wrong_namespace, xml_input
 
 Kind = Literal["camt054", "pain002", "csv"]
 
@@ -28,14 +28,20 @@ _BINARY = {
 }
 
 
-def detect_kind(data: bytes) -> Kind:
+def detect_kind(source: Source) -> Kind:
     """camt054 or pain002 by the XML root's namespace; other readable text is a CSV return.
 
     Refuses empty files, binary files (archives, spreadsheets, PDFs, anything with NUL
     bytes), text that is neither UTF-8 nor GB18030, malformed XML, and XML of any other
-    message (a pain.001 we sent, a camt.053 statement...), saying which.
+    message (a pain.001 we sent, a camt.053 statement...), saying which. Given a path, reads
+    only the start of the file.
     """
-    head = data[:4096]
+    if isinstance(source, Path):
+        with source.open("rb") as f:
+            sample = f.read(65536)
+    else:
+        sample = source[:65536]
+    head = sample[:4096]
     for magic, what in _BINARY.items():
         if head.startswith(magic):
             raise BankFileRefused(f"not a bank return file: this is {what}")
@@ -44,40 +50,41 @@ def detect_kind(data: bytes) -> Kind:
             text = head.decode("utf-16")
         except UnicodeDecodeError:
             raise BankFileRefused("unreadable: a UTF-16 mark followed by invalid text") from None
-        return _xml_kind(data) if text.lstrip("\ufeff \t\r\n").startswith("<") else "csv"
+        return _xml_kind(source) if text.lstrip("\ufeff \t\r\n").startswith("<") else "csv"
     for bom in _BOMS:
         if head.startswith(bom):
             head = head[len(bom) :]
             break
     stripped = head.lstrip(b" \t\r\n")
     if not stripped:
-        raise BankFileRefused("empty file" if not data.strip() else "a file of blank lines")
+        whole = source.read_bytes() if isinstance(source, Path) else source
+        raise BankFileRefused("empty file" if not whole.strip() else "a file of blank lines")
     if b"\x00" in head:
         raise BankFileRefused("unreadable: binary content (NUL bytes), not a text or XML file")
     if stripped.startswith(b"<"):
-        return _xml_kind(data)
-    if not _decodes(data):
+        return _xml_kind(source)
+    if not _decodes(sample):
         raise BankFileRefused("unreadable: the text is neither UTF-8 nor GB18030/GBK")
     return "csv"
 
 
-def _decodes(data: bytes) -> bool:
+def _decodes(sample: bytes) -> bool:
     """Whether the start of the file is UTF-8 or GB18030 text (the CSV parser checks the rest
     with the encoding its profile names)."""
     for encoding in ("utf-8", "gb18030"):
         try:
             # Incremental, so a character cut at the end of the sample is not an error.
-            codecs.getincrementaldecoder(encoding)().decode(data[:65536], final=False)
+            codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
             return True
         except UnicodeDecodeError:
             continue
     return False
 
 
-def _xml_kind(data: bytes) -> Kind:
+def _xml_kind(source: Source) -> Kind:
     try:
         events = etree.iterparse(
-            io.BytesIO(data), events=("start",), no_network=True, resolve_entities=False
+            xml_input(source), events=("start",), no_network=True, resolve_entities=False
         )
         _, root = next(iter(events))  # the root is all we need; the parser reads the rest
     except etree.XMLSyntaxError as e:

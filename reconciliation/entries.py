@@ -6,6 +6,7 @@ nothing of the ledger; matching and checks work on entries and know nothing of X
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -50,7 +51,22 @@ class GroupStatus:
 
 
 class BankFileRefused(ValueError):
-    """A bank file that cannot be read: unknown kind, malformed, or not what it claims."""
+    """A bank file that cannot be read: unknown kind, malformed, or not what it claims.
+
+    Messages about one place start ``line N, ...``; `line` is that N (0 for the whole file)
+    and `reason` the rest, for the importer's refusal."""
+
+    _WHERE = re.compile(r"line (?P<line>[0-9]+)(?:, |: )")
+
+    @property
+    def line(self) -> int:
+        m = self._WHERE.match(str(self))
+        return int(m["line"]) if m else 0
+
+    @property
+    def reason(self) -> str:
+        m = self._WHERE.match(str(self))
+        return str(self)[m.end() :] if m else str(self)
 
 
 #: ISO 20022 external status reason codes seen in returns, with their meaning.

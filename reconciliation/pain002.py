@@ -16,7 +16,14 @@ from datetime import date
 from lxml import etree
 
 from reconciliation.entries import REASON_CODES, BankEntry, BankFileRefused, GroupStatus
-from reconciliation.xmlstream import Fields, amount_fen, finished, iso_day, message_namespace
+from reconciliation.xmlstream import (
+    Fields,
+    Source,
+    amount_fen,
+    finished,
+    iso_day,
+    message_namespace,
+)
 
 MESSAGE = "pain.002"
 #: The first reason's code and the first line of its text (more lines are read if there is one).
@@ -36,8 +43,8 @@ _TX_FIELDS = (
 )
 
 
-def parse(data: bytes) -> Iterator[BankEntry | GroupStatus]:
-    """Every status of a pain.002 report, in file order, streamed.
+def parse(source: Source) -> Iterator[BankEntry | GroupStatus]:
+    """Every status of a pain.002 report (bytes or a file), in file order, streamed.
 
     Each entry's `booking_date` is the day the report was created (GrpHdr/CreDtTm): a
     rejection has no booking, and that is the day the bank said so. A transaction without
@@ -45,7 +52,7 @@ def parse(data: bytes) -> Iterator[BankEntry | GroupStatus]:
     malformed XML or a document that is not pain.002; a refusal can come after some values
     were yielded, so consume the whole iterator before storing.
     """
-    ns = message_namespace(data, MESSAGE, "CstmrPmtStsRpt", "pain.002")
+    ns = message_namespace(source, MESSAGE, "CstmrPmtStsRpt", "pain.002")
     group_fields = Fields(ns, _GROUP_FIELDS)
     block_fields = Fields(ns, _BLOCK_FIELDS)
     tx_fields = Fields(ns, _TX_FIELDS)
@@ -58,7 +65,7 @@ def parse(data: bytes) -> Iterator[BankEntry | GroupStatus]:
     block_status = ""
     block_done = False  # the current block's status was yielded (at its first transaction)
     wanted = ("GrpHdr", "OrgnlGrpInfAndSts", "OrgnlPmtInfAndSts", "TxInfAndSts")
-    for el in finished(data, ns, wanted):
+    for el in finished(source, ns, wanted):
         name = el.tag[cut:]
         if name == "TxInfAndSts":
             block = el.getparent()

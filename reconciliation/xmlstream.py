@@ -1,9 +1,9 @@
 """Streaming reads of ISO 20022 bank files: one pass, flat memory, refusal on anything odd.
 
-A monthly camt.054 can hold 1.5 million transactions, possibly in a single batch entry, so the
-parsers never build the whole tree: lxml's ``iterparse`` hands over each finished element of
-interest, the parser reads what it needs, and the element and its finished siblings are
-dropped before the next one arrives.
+A monthly camt.054 can hold 1.5 million transactions (some 800 MB), possibly in a single batch
+entry, so the parsers never build the whole tree, nor hold the file: given a path, lxml reads
+it in chunks; ``iterparse`` hands over each finished element of interest, the parser reads what
+it needs, and the element and its finished siblings are dropped before the next one arrives.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -34,8 +36,16 @@ _OPTIONS = {
     "remove_pis": True,
 }
 
+#: A bank file: its bytes, or its path (read in chunks, never whole).
+Source = bytes | Path
 
-def message_namespace(data: bytes, message: str, message_element: str, what: str) -> str:
+
+def xml_input(source: Source) -> Any:
+    """What lxml's ``iterparse`` reads: a file name (libxml2 reads it in chunks) or a buffer."""
+    return str(source) if isinstance(source, Path) else io.BytesIO(source)
+
+
+def message_namespace(source: Source, message: str, message_element: str, what: str) -> str:
     """Check that ``data`` is a ``message`` document (e.g. ``camt.054``); return its namespace.
 
     The root namespace must name the message and a version: the ISO URN
@@ -47,7 +57,7 @@ def message_namespace(data: bytes, message: str, message_element: str, what: str
     pattern = re.compile(rf"(?:^|[:/]){re.escape(message)}\.[0-9]{{3}}\.[0-9]{{2}}(?:\.|$)")
     namespace = ""
     try:
-        events = etree.iterparse(io.BytesIO(data), events=("start",), **_OPTIONS)
+        events = etree.iterparse(xml_input(source), events=("start",), **_OPTIONS)
         for depth, (_, el) in enumerate(events):
             if depth == 0:
                 if el.getroottree().docinfo.doctype:
@@ -83,7 +93,7 @@ def wrong_namespace(root: etree._Element, namespace: str) -> str:
     return "its root element has no namespace"
 
 
-def finished(data: bytes, namespace: str, names: Iterable[str]) -> Iterator[etree._Element]:
+def finished(source: Source, namespace: str, names: Iterable[str]) -> Iterator[etree._Element]:
     """Yield each element with one of the local ``names`` once it is complete, in file order.
 
     When the caller asks for the next element, the previous one is cleared and earlier
@@ -94,7 +104,7 @@ def finished(data: bytes, namespace: str, names: Iterable[str]) -> Iterator[etre
     """
     tags = [f"{{{namespace}}}{name}" for name in names]
     try:
-        for _, el in etree.iterparse(io.BytesIO(data), events=("end",), tag=tags, **_OPTIONS):
+        for _, el in etree.iterparse(xml_input(source), events=("end",), tag=tags, **_OPTIONS):
             yield el
             el.clear(keep_tail=False)
             parent = el.getparent()
@@ -156,6 +166,13 @@ def amount_fen(raw: str | None) -> int | None:
     """
     if raw is None:
         return None
+    return _fen(raw)
+
+
+@lru_cache(maxsize=65536)
+def _fen(raw: str) -> int:
+    """`amount_fen` of a present amount, cached: a month's file repeats a few thousand amounts.
+    (A refusal is an exception, and exceptions are not cached.)"""
     if _PLAIN_AMOUNT.fullmatch(raw):
         return parse_fen(raw)
     m = _ISO_AMOUNT.match(raw)
