@@ -796,9 +796,28 @@ def test_detect_kind_reads_the_content() -> None:
         (b"<Document/>", "no namespace"),
     ],
 )
-def test_detect_kind_refuses_what_is_no_bank_file(data: bytes, reason: str) -> None:
+def test_detect_kind_refuses_what_is_no_bank_file(data: bytes, reason: str, tmp_path: Path) -> None:
     with pytest.raises(BankFileRefused, match=reason):
         detect_kind(data)
+    (tmp_path / "file").write_bytes(data)
+    with pytest.raises(BankFileRefused, match=reason):
+        detect_kind(tmp_path / "file")
+
+
+def test_a_file_on_disk_reads_as_its_bytes(tmp_path: Path) -> None:
+    """The importer hands the parsers the file's path: libxml2 reads it in chunks."""
+    for name, text in (("v02", CAMT_V02), ("v08", CAMT_V08), ("p03", PAIN002_V03)):
+        path = tmp_path / f"{name}.xml"
+        path.write_text(text, encoding="utf-8")
+        assert detect_kind(path) == detect_kind(text.encode())
+        parse = camt054.parse if detect_kind(path) == "camt054" else pain002.parse
+        assert list(parse(path)) == list(parse(text.encode()))
+    path = tmp_path / "broken.xml"
+    path.write_text(CAMT_V08.replace("<CdtDbtInd>DBIT", "<CdtDbtInd>DEBIT", 1), encoding="utf-8")
+    with pytest.raises(BankFileRefused) as refused:
+        list(camt054.parse(path))
+    assert refused.value.line > 1
+    assert refused.value.reason.startswith("entry 1: CdtDbtInd must be DBIT or CRDT")
 
 
 # ---------------------------------------------------------------------------------------

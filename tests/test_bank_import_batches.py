@@ -1,0 +1,214 @@
+"""Bank import of a whole file in one transaction, on both stores.
+
+A file is parsed to the end before anything is written, then recorded in one transaction with
+its own record last: a refused file, or a process killed while writing, leaves nothing of it,
+and running the import again records it once. Results are written in the order the payments
+lie on disk; the events of one payment keep the file's order and consecutive versions.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aidledger.wiring import Services
+from ledger.errors import InputRefused
+from ledger.payment import Payment, payment_aggregate_id
+from ledger.period import Period
+from ledger.store import events_table
+from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
+from projections.runner import catch_up, reset
+from reconciliation.bank import payment_uuid
+from reconciliation.banksim import Anomalies, Instructed, camt054, pain002, read_pain001
+
+PERIOD = "2026-06"
+AS_OF = date(2026, 7, 31)
+
+
+@pytest.fixture
+def month(svc: Services, tmp_path: Path) -> tuple[Services, list[Instructed], Path]:
+    """A county of 120 clean cases (more payments than the smallest COPY), June exported."""
+    county = generate_county(cases=120, seed=5, frauds=False)
+    write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
+    write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
+    svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
+    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
+    run = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
+    assert run.run_id
+    svc.payouts.approve(run.run_id, by="S0003")
+    svc.payouts.export(run.run_id, fmt="pain001", out=tmp_path / "run.xml", by="S0002")
+    payments = read_pain001((tmp_path / "run.xml").read_bytes())
+    assert len(payments) > 64
+    return svc, payments, tmp_path
+
+
+def bank_tables(svc: Services) -> dict[str, list[tuple[Any, ...]]]:
+    svc.sync()
+    return {
+        "files": sorted(svc.db.query("SELECT * FROM bank_files")),
+        "entries": sorted(svc.db.query("SELECT * FROM bank_entries"), key=repr),
+        "payments": sorted(
+            svc.db.query(
+                "SELECT payment_id, version, status, executions, executed_amount, executed_on, "
+                "reported_account, reported_name, result_on, result_reason FROM payments"
+            ),
+            key=repr,
+        ),
+    }
+
+
+def head(svc: Services) -> int:
+    """Events stored (not the highest id: PostgreSQL's ids of a rolled-back write are skipped)."""
+    return int(svc.db.query(f"SELECT COUNT(*) FROM {events_table(svc.db.dialect)}")[0][0])
+
+
+# -- all or nothing -------------------------------------------------------------------------
+
+KILLS = {
+    # After half the events went into the COPY (PostgreSQL) or executemany (SQLite).
+    "mid-write": (
+        "from reconciliation import bank\n"
+        "build = bank._LazyEvents._build_next\n"
+        "def half(self):\n"
+        "    if len(self._built) == len(self) // 2: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    build(self)\n"
+        "bank._LazyEvents._build_next = half\n"
+    ),
+    # Every event written, the chain being appended, the transaction not committed yet.
+    "before-commit": (
+        "from ledger import chain\n"
+        "def die(*_, **__): os.kill(os.getpid(), signal.SIGKILL)\n"
+        "chain.append_postgres = chain.append_sqlite = die\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("moment", sorted(KILLS))
+def test_an_import_killed_while_writing_leaves_nothing_and_a_rerun_records_the_file_once(
+    month: tuple[Services, list[Instructed], Path], store_url: str, moment: str
+) -> None:
+    svc, payments, tmp_path = month
+    booked = tmp_path / "booked.xml"
+    booked.write_bytes(camt054(payments, Anomalies(twice={payments[0].end_to_end_id})))
+    svc.sync()
+    before, tables = head(svc), bank_tables(svc)
+
+    prelude = f"import os, signal\n{KILLS[moment]}from aidledger.cli import app\napp()"
+    proc = subprocess.run(
+        [sys.executable, "-c", prelude, "--db", store_url, "bank", "import", str(booked)],
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "AIDLEDGER_BATCH_EVENTS": "5"},
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert head(svc) == before, "nothing of the file is stored"
+    assert bank_tables(svc) == tables
+
+    summary = svc.bank.import_file(booked, today=AS_OF)
+    assert (summary.entries, summary.matched) == (len(payments) + 1, len(payments) + 1)
+    assert head(svc) == before + len(payments) + 2  # every entry, and the file's record
+    executions = svc.db.query("SELECT executions, COUNT(*) FROM payments GROUP BY executions")
+    assert sorted(executions) == [(1, len(payments) - 1), (2, 1)]
+    assert svc.bank.import_file(booked, today=AS_OF).already_imported
+    assert head(svc) == before + len(payments) + 2
+
+
+def test_a_bad_entry_anywhere_refuses_the_file_naming_it_and_records_nothing(
+    month: tuple[Services, list[Instructed], Path],
+) -> None:
+    svc, payments, tmp_path = month
+    svc.sync()
+    before, tables = head(svc), bank_tables(svc)
+    data = camt054(payments)
+    for bad, reason in (
+        (_replace_last(data, b"<Dt>", b"<Dt>2026-13-"), "malformed date"),
+        (_replace_last(data, b'<Amt Ccy="CNY">', b'<Amt Ccy="CNY">1.005'), "malformed amount"),
+        (data[: len(data) * 2 // 3], "malformed XML"),
+    ):
+        path = tmp_path / "bad.xml"
+        path.write_bytes(bad)
+        with pytest.raises(InputRefused) as refused:
+            svc.bank.import_file(path, today=AS_OF)
+        (problem,) = refused.value.problems
+        assert reason in problem.reason
+        if reason != "malformed XML":  # the last entry: after every other one was read
+            assert problem.line > 1 and f"entry {len(payments)}" in problem.reason
+        assert head(svc) == before
+        assert bank_tables(svc) == tables
+
+
+def _replace_last(data: bytes, old: bytes, new: bytes) -> bytes:
+    at = data.rindex(old)
+    return data[:at] + new + data[at + len(old) :]
+
+
+# -- order and versions --------------------------------------------------------------------
+
+
+def test_results_of_one_payment_keep_the_files_order_and_consecutive_versions(
+    month: tuple[Services, list[Instructed], Path],
+) -> None:
+    svc, payments, tmp_path = month
+    e = payments[3].end_to_end_id
+    (tmp_path / "status.xml").write_bytes(pain002(payments))
+    (tmp_path / "booked.xml").write_bytes(
+        camt054(payments, Anomalies(twice={e}, returned={e: "AC04"}))
+    )
+    svc.bank.import_file(tmp_path / "status.xml", today=AS_OF)
+    svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
+
+    events = list(svc.app.events.get(payment_aggregate_id(e)))
+    assert [type(x).__name__ for x in events] == [
+        "Instructed",
+        "StatusReported",
+        "Executed",
+        "Executed",
+        "Returned",
+    ]
+    assert [x.originator_version for x in events] == [1, 2, 3, 4, 5]
+    booked = [x for x in events if isinstance(x, Payment.Executed | Payment.Returned)]
+    assert [x.entry_seq for x in booked] == sorted(x.entry_seq for x in booked)
+    row = svc.db.query(
+        "SELECT version, status, executions, result_reason FROM payments WHERE payment_id = ?",
+        (e,),
+    )
+    assert row == [(5, "returned", 2, "AC04")]
+
+
+def test_a_rebuild_in_any_page_size_gives_the_tables_of_the_imports(
+    month: tuple[Services, list[Instructed], Path],
+) -> None:
+    svc, payments, tmp_path = month
+    e = [p.end_to_end_id for p in payments]
+    anomalies = Anomalies(
+        amount={e[0]: "1.00"},
+        returned={e[1]: "AC04"},
+        rejected={e[2]: "AC01"},
+        twice={e[3]},
+        missing={e[4]},
+        unknown=[("202606R1UNKNOWNUNKNOWNUNKNO", "300.00", date(2026, 6, 10))],
+    )
+    (tmp_path / "status.xml").write_bytes(pain002(payments, anomalies))
+    (tmp_path / "booked.xml").write_bytes(camt054(payments, anomalies))
+    svc.bank.import_file(tmp_path / "status.xml", today=AS_OF)
+    svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
+    svc.payouts.refund(e[1], by="S0003", reason="account closed")
+    incremental = bank_tables(svc)
+    assert len(incremental["entries"]) == 2 * len(payments)  # (n - 1) statuses, n + 1 booked
+
+    for page_size in (7, 1000):  # pages that split one payment's events, and one page
+        reset(svc.db, svc.models)
+        catch_up(svc.app, svc.db, svc.models, page_size=page_size)
+        assert bank_tables(svc) == incremental
+
+
+def test_payment_uuid_is_the_payment_aggregate_id() -> None:
+    for pid in ("202612R12223CVYF3OCBVSIP4MXO", "202606A2ZZZZ", "", "回盘"):
+        assert payment_uuid(pid) == payment_aggregate_id(pid)
