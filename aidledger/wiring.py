@@ -98,8 +98,10 @@ class Services:
 def _follow_log(settings: Settings, stop: Any) -> None:
     """Child process: catch the read models up until told to stop."""
     svc = open_services(settings)
+    parent = multiprocessing.parent_process()
     try:
-        while not stop.is_set():
+        # Stop when told, or when the parent is gone (killed without a chance to tell).
+        while not stop.is_set() and (parent is None or parent.is_alive()):
             if svc.sync() == 0:
                 stop.wait(0.05)
     finally:

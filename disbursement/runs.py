@@ -179,7 +179,10 @@ class Payouts(LedgerService):
                                 [_beneficiary(terms)], {s.id_number: row.died}, due.period.first_day
                             )
                         pid = payment_id(s.case_id, s.program, str(due.period), due.kind)
-                        batch.add(
+                        # The payment, its findings and its share of the run's totals go into
+                        # one batch.add: a flush (a transaction) never splits them, so a kill
+                        # between transactions loses none of them.
+                        together: list[Any] = [
                             Payment.instruction(
                                 by=by,
                                 payment_id=pid,
@@ -197,7 +200,7 @@ class Payouts(LedgerService):
                                 id_number=terms.id_number,
                                 held=tuple(sorted({c.type for c in held})),
                             )
-                        )
+                        ]
                         counts["payments"] += 1
                         counts["amount"] += due.amount
                         result.payments += 1
@@ -210,12 +213,17 @@ class Payouts(LedgerService):
                             fid = finding_id(c.type, s.case_id, str(due.period))
                             if fid not in known_findings:
                                 known_findings.add(fid)
-                                batch.add_aggregate(
-                                    self._finding(fid, c, s, str(due.period), pid, due.amount, by)
+                                finding = self._finding(
+                                    fid, c, s, str(due.period), pid, due.amount, by
                                 )
+                                together += finding.collect_events()
                                 result.findings += 1
+                        batch.add(*together)
                     for rec in recs:
                         rid = recovery_id(s.case_id, s.program, str(rec.period))
+                        counts["recoveries"] += 1
+                        result.recoveries += 1
+                        result.recovery_amount += rec.amount
                         batch.add_aggregate(
                             Recovery._create(
                                 Recovery.Raised,
@@ -234,9 +242,6 @@ class Payouts(LedgerService):
                                 reason=rec.reason,
                             )
                         )
-                        counts["recoveries"] += 1
-                        result.recoveries += 1
-                        result.recovery_amount += rec.amount
             for original in self._reissues_due(programs):
                 prog = self.config.programs[original["program"]]
                 pid = payment_id(
@@ -246,6 +251,11 @@ class Payouts(LedgerService):
                     "reissue",
                     original["n"],
                 )
+                counts["payments"] += 1
+                counts["amount"] += original["amount"]
+                result.payments += 1
+                result.amount += original["amount"]
+                result.by_kind["reissue"] += original["amount"]
                 batch.add(
                     Payment.instruction(
                         by=by,
@@ -274,11 +284,6 @@ class Payouts(LedgerService):
                         run_id=planned_run_id,
                     ),
                 )
-                counts["payments"] += 1
-                counts["amount"] += original["amount"]
-                result.payments += 1
-                result.amount += original["amount"]
-                result.by_kind["reissue"] += original["amount"]
         self.sync()
         return result
 

@@ -223,12 +223,6 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
     return county_files(tmp_path_factory.mktemp("county"), CASES, frauds=True)
 
 
-@pytest.fixture(scope="module")
-def honest_inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
-    """A county without frauds: with its deaths left out, preparing holds nothing."""
-    return county_files(tmp_path_factory.mktemp("honest"), CASES, frauds=False)
-
-
 @pytest.fixture
 def stores(
     store_url: str, inputs: Inputs, request: pytest.FixtureRequest, tmp_path: Path
@@ -387,9 +381,6 @@ def assert_same_state(stores: Stores, skip: Mapping[str, tuple[str, ...]] | None
     assert clean.report, "the report shows the approved run"
 
 
-#: A run's totals, summed from its PaymentsAdded events: a rerun after a kill leaves them short
-#: (test_a_run_killed_after_a_held_payment_keeps_its_totals_and_finding, xfail).
-RUN_TOTALS: tuple[str, ...] = ("payments", "amount", "held", "recoveries")
 #: What an import did, as its file's record says: a rerun after a kill counts the rows the
 #: killed run wrote as unchanged (test_a_rerun_import_records_the_file_as_a_clean_import, xfail).
 IMPORT_COUNTS: tuple[str, ...] = ("rows_new", "rows_unchanged")
@@ -398,16 +389,16 @@ IMPORT_COUNTS: tuple[str, ...] = ("rows_new", "rows_unchanged")
 # -- payout prepare -------------------------------------------------------------------------------
 
 PREPARE = ("payout", "prepare", "--period", PERIOD, "--by", PREPARER)
-#: Run in the command's process: SIGKILL it right after it commits a batch that ends with a
-#: held payment (whose finding goes into the next batch).
+#: Run in the command's process: SIGKILL it right after it commits a batch holding a held
+#: payment (with batches of one event, its finding would land in the next transaction).
 KILL_AFTER_A_HELD_PAYMENT = """
 import os, signal
 from ledger.store import EventBatch
 flush = EventBatch.flush
 def flush_and_die_after_a_held_payment(self):
-    last = self.events[-1] if self.events else None
+    held = any(type(e).__name__ == "Instructed" and e.held for e in self.events)
     flush(self)
-    if type(last).__name__ == "Instructed" and last.held:
+    if held:
         os.kill(os.getpid(), signal.SIGKILL)
 EventBatch.flush = flush_and_die_after_a_held_payment
 """
@@ -419,12 +410,10 @@ def approved(url: str) -> None:
             svc.payouts.approve(run_id, by=APPROVER)
 
 
-def test_prepare_killed_half_way_then_rerun_equals_a_clean_run(
-    stores: Stores, honest_inputs: Inputs
-) -> None:
-    # Nothing held here: a kill after a held payment loses its finding (the xfail test below).
+def test_prepare_killed_half_way_then_rerun_equals_a_clean_run(stores: Stores) -> None:
+    # A county with frauds and deaths: held payments, their findings and recoveries too.
     for url in stores.both:
-        imported(url, honest_inputs, "staff", "cases")
+        imported(url, stores.inputs, "staff", "cases", "deaths")
     run_ok(stores.clean, *PREPARE)
 
     start = events(stores.crashed)
@@ -435,16 +424,9 @@ def test_prepare_killed_half_way_then_rerun_equals_a_clean_run(
 
     for url in stores.both:
         approved(url)
-    assert_same_state(stores, skip={"runs": RUN_TOTALS})
+    assert_same_state(stores)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="disbursement/runs.py Payouts.prepare adds a payment to the batch, which may flush "
-    "it, before counting it into the run's totals and adding its finding: both go into the "
-    "next transaction, and a kill in between loses them for good (the rerun skips the stored "
-    "payment): the run's totals stay short and a held payment has no finding",
-)
 def test_a_run_killed_after_a_held_payment_keeps_its_totals_and_finding(stores: Stores) -> None:
     for url in stores.both:
         imported(url, stores.inputs, "staff", "cases", "deaths")
@@ -591,12 +573,6 @@ def test_import_and_its_projector_killed_half_way_then_rerun_equals_a_clean_run(
     assert_same_state(stores, skip={"imported_files": IMPORT_COUNTS})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aidledger/wiring.py Services.follow/_follow_log: the projecting child loops until "
-    "the parent sets `stop`; a SIGKILLed parent never does, so the child (re-parented to init) "
-    "catches up every 50 ms forever, holding a connection to the store",
-)
 def test_a_killed_import_leaves_no_projecting_process_behind(
     store_url: str, inputs: Inputs
 ) -> None:
@@ -755,7 +731,7 @@ def pg_stores(
 @pytest.mark.pg_restart
 @pytest.mark.parametrize("command", ["import", "prepare"])
 def test_postgresql_restarted_under_a_command_then_rerun_equals_a_clean_run(
-    command: str, pg_stores: Stores, honest_inputs: Inputs
+    command: str, pg_stores: Stores
 ) -> None:
     stores = pg_stores
     history: tuple[Kind, ...]
@@ -764,9 +740,9 @@ def test_postgresql_restarted_under_a_command_then_rerun_equals_a_clean_run(
         files, history, finish = stores.inputs, ("staff",), paid
         args: tuple[str, ...] = ("import", "cases", str(files.cases), "--by", ADMIN)
         skip = {"imported_files": IMPORT_COUNTS}
-    else:  # nothing held: see test_a_run_killed_after_a_held_payment_keeps_its_totals_and_finding
-        files, history, finish = honest_inputs, ("staff", "cases"), approved
-        args, skip = PREPARE, {"runs": RUN_TOTALS}
+    else:  # with frauds and deaths: held payments and their findings too
+        files, history, finish = stores.inputs, ("staff", "cases", "deaths"), approved
+        args, skip = PREPARE, {}
     for url in stores.both:
         imported(url, files, *history)
     run_ok(stores.clean, *args)
