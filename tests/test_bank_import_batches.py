@@ -17,16 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.cipher import AESCipher
+from eventsourcing.utils import Environment
 
 from aidledger.wiring import Services
 from ledger.errors import InputRefused
+from ledger.events import OrjsonTranscoder, PydanticMapper
 from ledger.payment import Payment, payment_aggregate_id
 from ledger.period import Period
 from ledger.store import events_table
 from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
 from projections.runner import catch_up, reset
-from reconciliation.bank import payment_uuid
+from reconciliation.bank import _result_event, _StoredResults, payment_uuid
 from reconciliation.banksim import Anomalies, Instructed, camt054, pain002, read_pain001
+from reconciliation.entries import BankEntry
 
 PERIOD = "2026-06"
 AS_OF = date(2026, 7, 31)
@@ -212,3 +216,61 @@ def test_a_rebuild_in_any_page_size_gives_the_tables_of_the_imports(
 def test_payment_uuid_is_the_payment_aggregate_id() -> None:
     for pid in ("202612R12223CVYF3OCBVSIP4MXO", "202606A2ZZZZ", "", "回盘"):
         assert payment_uuid(pid) == payment_aggregate_id(pid)
+
+
+TRICKY = ('王"秀\\兰\t', "O'Brien\u2028 😀", "\x7f名", "")
+
+
+@pytest.mark.parametrize("kind", ["executed", "returned", "rejected", "accepted"])
+def test_result_events_written_directly_are_the_bytes_the_mapper_writes(kind: str) -> None:
+    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
+    results = _StoredResults(mapper, "BF-1", "bank", date(2026, 7, 1))
+    for i, text in enumerate(TRICKY):
+        entry = BankEntry(
+            seq=i + 1,
+            kind=kind,  # type: ignore[arg-type]
+            end_to_end_id=f"202606R1{i}",
+            amount=None if i == 3 else 123456 + i,
+            booking_date=None if i == 2 else date(2026, 6, 10 + i),
+            value_date=date(2026, 6, 11),
+            creditor_name=text or None,
+            creditor_account=text,
+            reason_code="AC04" if i % 2 else None,
+            reason_text=text or None,
+            entry_ref=text or None,
+            status=text or None,
+        )
+        stored = results(entry, f"202606R1{i}", 2 + i)
+        expected = mapper.to_stored_event(
+            _result_event(
+                entry, f"202606R1{i}", 2 + i, "BF-1", "bank", date(2026, 7, 1), results.timestamp
+            )
+        )
+        assert stored == expected
+    assert results.fast == {kind: True}
+
+
+def test_with_a_cipher_result_events_go_through_the_mapper() -> None:
+    cipher = AESCipher(Environment(env={AESCipher.CIPHER_KEY: AESCipher.create_key(16)}))
+    mapper = PydanticMapper(transcoder=OrjsonTranscoder(), cipher=cipher)
+    results = _StoredResults(mapper, "BF-1", "bank", None)
+    entry = BankEntry(seq=1, kind="executed", end_to_end_id="202606R1X", amount=100)
+    stored = results(entry, "202606R1X", 2)
+    assert results.fast["executed"] is False
+    assert mapper.to_domain_event(stored).amount == 100
+
+
+def test_result_events_written_directly_keep_no_spare_buffer() -> None:
+    """orjson's bytes hold a 4 KiB buffer whatever their length: a province's file of them
+    would take gigabytes unless each is copied to its size."""
+    from tests.test_bank_parsers import _rss
+
+    results = _StoredResults(PydanticMapper(transcoder=OrjsonTranscoder()), "BF-1", "bank", None)
+    entry = BankEntry(seq=1, kind="executed", end_to_end_id="202606R1X", amount=100)
+    results(entry, "202606R1X", 2)  # the first, checked against the mapper
+    before = _rss()
+    if before is None:
+        pytest.skip("no /proc/self/statm here")
+    kept = [results(entry, "202606R1X", 2) for _ in range(50_000)]
+    grown = (_rss() or 0) - before
+    assert grown < 60 * 2**20, f"{grown / 2**20:.0f} MiB for {len(kept)} events"
