@@ -107,6 +107,24 @@ class _Plan:
     events: int = 0
 
 
+def file_tag(filename: str, sha256: str) -> str:
+    """How events name the file they come from: ``cases.csv@1a2b3c4d5e6f`` (name and content),
+    followed by ``:line``. An auditor sees which version of a file decided; a rerun of a killed
+    import recognises the rows its first run already wrote."""
+    return f"{filename}@{sha256[:12]}"
+
+
+def _count_unchanged(plan: _Plan, resumed_version: int | None) -> None:
+    """A row that matches the registers: unchanged, unless a killed run of this same file
+    wrote it (then it counts as that run's new or changed row, as a clean import would)."""
+    if resumed_version is None:
+        plan.unchanged += 1
+    elif resumed_version == 1:
+        plan.new += 1
+    else:
+        plan.changed += 1
+
+
 class Importer(LedgerService):
     """Imports cases, deaths and staff files into one ledger."""
 
@@ -144,7 +162,7 @@ class Importer(LedgerService):
             clock.lap("validate")
             self.require_staff(by, hint=_FIRST_STAFF)
             plan = self._import_cases(
-                cases, source=source, by=by, filename=path.name, progress=progress
+                cases, source=source, by=by, filename=file_tag(path.name, sha), progress=progress
             )
         elif kind == "staff":
             staff, invalid = validate_staff(rows)
@@ -153,7 +171,7 @@ class Importer(LedgerService):
                 source, problems + invalid + duplicate_keys(staff, _staff_key, "staff_id")
             )
             self.require_staff(by, also={r.staff_id for _, r in staff}, hint=_FIRST_STAFF)
-            plan = self._plan_staff(staff, by=by, filename=path.name)
+            plan = self._plan_staff(staff, by=by, filename=file_tag(path.name, sha))
         else:
             deaths, invalid = validate_deaths(rows, today)
             summary.rows = len(deaths)
@@ -161,7 +179,7 @@ class Importer(LedgerService):
                 source, problems + invalid + duplicate_keys(deaths, _death_key, "id_number")
             )
             self.require_staff(by, hint=_FIRST_STAFF)
-            plan = self._plan_deaths(deaths, by=by, filename=path.name)
+            plan = self._plan_deaths(deaths, by=by, filename=file_tag(path.name, sha))
 
         if plan.aggregates:
             plan.events += self._write(plan.aggregates, progress)
@@ -221,6 +239,7 @@ class Importer(LedgerService):
         existing = load_cases(self.db, sorted({r.case_id for _, r in rows}))
         self._refuse_if(source, program_conflicts(rows, existing))
         plan = _Plan()
+        resumed = self._written_by_this_file("cases", "case_id", filename)
         repeated = {cid for cid, n in Counter(r.case_id for _, r in rows).items() if n > 1}
         touched: dict[str, Case] = {}
         with (
@@ -244,7 +263,7 @@ class Importer(LedgerService):
                             batch.add(Case.approval(row, by=by, source=source_line))
                         continue
                     if known[0].as_row() == row:
-                        plan.unchanged += 1
+                        _count_unchanged(plan, resumed.get(row.case_id))
                         continue
                     case = touched[row.case_id] = self.app.repository.get(
                         case_aggregate_id(row.case_id)
@@ -267,6 +286,7 @@ class Importer(LedgerService):
             existing,
             _staff_key,
             filename,
+            self._written_by_this_file("staff", "staff_id", filename),
             create=lambda row, src: StaffMember.register(row, by=by, source=src),
             load=lambda row: self.app.repository.get(staff_aggregate_id(row.staff_id)),
             change=lambda member, row, src: member.update(row, by=by, source=src),
@@ -284,6 +304,7 @@ class Importer(LedgerService):
             existing,
             _death_key,
             filename,
+            self._written_by_this_file("deaths", "id_number", filename),
             create=lambda row, src: DeathReport.report(row, by=by, source=src),
             load=lambda row: self.app.repository.get(death_aggregate_id(row.id_number)),
             change=lambda report, row, src: report.correct(row, by=by, source=src),
@@ -295,6 +316,7 @@ class Importer(LedgerService):
         existing: Mapping[str, R],
         key: Callable[[R], str],
         filename: str,
+        resumed: Mapping[str, int],
         *,
         create: Callable[[R, str], Any],
         load: Callable[[R], Any],
@@ -313,13 +335,24 @@ class Importer(LedgerService):
                 plan.aggregates.append(create(row, source))
                 plan.new += 1
             elif old == row:
-                plan.unchanged += 1
+                _count_unchanged(plan, resumed.get(key(row)))
             else:
                 aggregate = load(row)
                 change(aggregate, row, source)
                 plan.aggregates.append(aggregate)
                 plan.changed += 1
         return plan
+
+    def _written_by_this_file(self, table: str, key: str, tag: str) -> dict[str, int]:
+        """Rows whose latest event came from this very file (same name and content): written
+        by an earlier run of this import that was killed before recording the file. Their
+        versions tell whether that run created them (1) or changed them."""
+        prefix = f"{tag}:"
+        rows = self.db.query(
+            f"SELECT {key}, version FROM {table} WHERE substr(source, 1, ?) = ?",
+            (len(prefix), prefix),
+        )
+        return {k: int(v) for k, v in rows}
 
     # -- writing --------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ _CASE_TABLE_COLUMNS = (
     *CASE_COLUMNS[1:],
     "county",
     "start_date",
+    "source",
 )
 _PARAM_CHUNK = 500
 
@@ -119,15 +120,18 @@ class CasesModel(ReadModel):
                     loaded_ids.append(row[0])
                     by_aggregate[row[1]] = row[0]
                     current[row[0]] = (case_state_from_row(row), int(row[2]))
+        sources: dict[str, str] = {}
         for e in events:
             if isinstance(e, Case.Approved):
                 by_aggregate[str(e.originator_id)] = e.case_id
                 current[e.case_id] = (e.initial_state(), e.originator_version)
+                sources[e.case_id] = e.source
             elif isinstance(e, CaseDecision):
                 case_id = by_aggregate[str(e.originator_id)]
                 state, _ = current[case_id]
                 e.apply_state(state)
                 current[case_id] = (state, e.originator_version)
+                sources[case_id] = e.source
         aggregate_of = {case_id: agg for agg, case_id in by_aggregate.items()}
         loaded = set(loaded_ids)
         new_rows: list[tuple[Any, ...]] = []
@@ -140,6 +144,7 @@ class CasesModel(ReadModel):
                 *(getattr(s, c) for c in CASE_COLUMNS[1:]),
                 county_of(s.region_code),
                 s.start,
+                sources[s.case_id],
             )
             (changed_rows if s.case_id in loaded else new_rows).append(row)
         # A case's first event creates its row exactly once (the runner applies each event
@@ -156,7 +161,16 @@ class StaffModel(ReadModel):
     topics: ClassVar[frozenset[str]] = frozenset(
         {StaffMember.Registered.TOPIC, StaffMember.DetailsChanged.TOPIC}
     )
-    _columns = ("staff_id", "version", "name", "id_number", "bank_account", "role", "region_code")
+    _columns = (
+        "staff_id",
+        "version",
+        "name",
+        "id_number",
+        "bank_account",
+        "role",
+        "region_code",
+        "source",
+    )
 
     def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
         latest: dict[str, tuple[Any, ...]] = {}
@@ -170,6 +184,7 @@ class StaffModel(ReadModel):
                     e.bank_account,
                     e.role,
                     e.region_code,
+                    e.source,
                 )
         tx.executemany(_upsert("staff", self._columns, "staff_id"), list(latest.values()))
 
@@ -182,13 +197,19 @@ class DeathsModel(ReadModel):
     topics: ClassVar[frozenset[str]] = frozenset(
         {DeathReport.Reported.TOPIC, DeathReport.Corrected.TOPIC}
     )
-    _columns = ("id_number", "version", "date_of_death", "feed")
+    _columns = ("id_number", "version", "date_of_death", "feed", "source")
 
     def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
         latest: dict[str, tuple[Any, ...]] = {}
         for e in events:
             if isinstance(e, DeathReport.Reported | DeathReport.Corrected):
-                latest[e.id_number] = (e.id_number, e.originator_version, e.date_of_death, e.feed)
+                latest[e.id_number] = (
+                    e.id_number,
+                    e.originator_version,
+                    e.date_of_death,
+                    e.feed,
+                    e.source,
+                )
         tx.executemany(_upsert("deaths", self._columns, "id_number"), list(latest.values()))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.conftest import FIXTURES
@@ -23,7 +24,7 @@ def test_import_then_history_json_has_the_documented_fields(cli, tmp_path: Path)
     assert approved["by"] == "S001"
     assert approved["effective_from"] == "2026-02-01"
     assert approved["recorded_at"].endswith("+00:00")
-    assert approved["source"] == "cases.csv:3"
+    assert re.fullmatch(r"cases\.csv@[0-9a-f]{12}:3", approved["source"])
 
 
 def test_history_before_the_case_began_has_no_state(cli) -> None:  # type: ignore[no-untyped-def]

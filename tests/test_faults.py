@@ -381,11 +381,6 @@ def assert_same_state(stores: Stores, skip: Mapping[str, tuple[str, ...]] | None
     assert clean.report, "the report shows the approved run"
 
 
-#: What an import did, as its file's record says: a rerun after a kill counts the rows the
-#: killed run wrote as unchanged (test_a_rerun_import_records_the_file_as_a_clean_import, xfail).
-IMPORT_COUNTS: tuple[str, ...] = ("rows_new", "rows_unchanged")
-
-
 # -- payout prepare -------------------------------------------------------------------------------
 
 PREPARE = ("payout", "prepare", "--period", PERIOD, "--by", PREPARER)
@@ -463,14 +458,9 @@ def test_import_killed_half_way_then_rerun_equals_a_clean_run(stores: Stores) ->
 
     for url in stores.both:
         paid(url)
-    assert_same_state(stores, skip={"imported_files": IMPORT_COUNTS})
+    assert_same_state(stores)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger/imports.py Importer.import_file records the file with the counts of the last "
-    "run only: after a kill, the rows the killed run wrote are counted as unchanged, not new",
-)
 def test_a_rerun_import_records_the_file_as_a_clean_import(store_url: str, inputs: Inputs) -> None:
     imported(store_url, inputs, "staff")
     cases = ("import", "cases", str(inputs.cases), "--by", ADMIN)
@@ -570,7 +560,7 @@ def test_import_and_its_projector_killed_half_way_then_rerun_equals_a_clean_run(
 
     for url in stores.both:
         paid(url)
-    assert_same_state(stores, skip={"imported_files": IMPORT_COUNTS})
+    assert_same_state(stores)
 
 
 def test_a_killed_import_leaves_no_projecting_process_behind(
@@ -739,10 +729,9 @@ def test_postgresql_restarted_under_a_command_then_rerun_equals_a_clean_run(
     if command == "import":
         files, history, finish = stores.inputs, ("staff",), paid
         args: tuple[str, ...] = ("import", "cases", str(files.cases), "--by", ADMIN)
-        skip = {"imported_files": IMPORT_COUNTS}
     else:  # with frauds and deaths: held payments and their findings too
         files, history, finish = stores.inputs, ("staff", "cases", "deaths"), approved
-        args, skip = PREPARE, {}
+        args = PREPARE
     for url in stores.both:
         imported(url, files, *history)
     run_ok(stores.clean, *args)
@@ -762,4 +751,4 @@ def test_postgresql_restarted_under_a_command_then_rerun_equals_a_clean_run(
 
     for url in stores.both:
         finish(url)
-    assert_same_state(stores, skip=skip)
+    assert_same_state(stores)

@@ -1,4 +1,5 @@
-"""Faster rebuilds and case lookups: indexes set aside during a rebuild; cases by aggregate.
+"""Faster rebuilds and case lookups: indexes set aside during a rebuild; cases by aggregate;
+the source (file, content hash, line) of each register row's latest decision.
 
 Revision ID: 0006
 Revises: 0005
@@ -22,8 +23,14 @@ def upgrade() -> None:
     )
     # Decisions on existing cases are applied by aggregate id (a monthly changes file).
     op.execute("CREATE INDEX cases_aggregate_idx ON cases (aggregate_id)")
+    # Where each row's latest event came from ("cases.csv@<sha256 prefix>:<line>"): a rerun of
+    # an import killed half-way counts the rows the killed run wrote as this file's own.
+    for table in ("cases", "staff", "deaths"):
+        op.execute(f"ALTER TABLE {table} ADD COLUMN source TEXT")
 
 
 def downgrade() -> None:
+    for table in ("cases", "staff", "deaths"):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN source")
     op.execute("DROP INDEX cases_aggregate_idx")
     op.execute("DROP TABLE aidledger_deferred_indexes")
