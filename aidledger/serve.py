@@ -347,12 +347,10 @@ class Jobs:
             # The exception's type only: messages can quote input, and logs carry no personal data.
             log.error("job %s failed: %s", job, type(e).__name__)
             self._reset()
-            with contextlib.suppress(Exception):
-                record_job(
-                    Database(StoreURL.parse(self.settings.database_url)),
-                    job,
-                    error=type(e).__name__,
-                )
+            db = Database(StoreURL.parse(self.settings.database_url))
+            with contextlib.suppress(Exception):  # the store may be what failed
+                record_job(db, job, error=type(e).__name__)
+            db.close()
             return
         self.stats.count(job, "ok")
         log.info("job %s ok in %.1f s: %s", job, time.monotonic() - started, detail)

@@ -353,3 +353,38 @@ def test_health_reports_an_unreachable_store(pg_template: str, tmp_path: Path) -
     finally:
         server.stop()
         drop_pg_database(name)
+
+
+def test_a_failing_job_is_counted_and_recorded_and_the_next_run_goes_on(svc: Services) -> None:
+    stats = JobStats()
+    jobs = Jobs(svc.settings, Leadership(svc.store), stats, lambda: AS_OF)
+
+    def broken(_: Services) -> str:
+        raise RuntimeError("the bank's server said no")
+
+    jobs.run("reconciliation", broken)
+    jobs.run("projection_catch_up", jobs.catch_up)
+    assert stats.runs[("reconciliation", "error")] == 1
+    assert stats.runs[("projection_catch_up", "ok")] == 1
+    ((error, at),) = svc.db.query(
+        "SELECT last_error, last_error_at FROM aidledger_job_status WHERE job = 'reconciliation'"
+    )
+    assert error == "RuntimeError" and at  # the type only: messages may quote personal data
+    jobs.close()
+
+
+def test_a_process_that_does_not_lead_runs_no_job(svc: Services) -> None:
+    leader, other = Leadership(svc.store), Leadership(svc.store)
+    try:
+        assert leader.check() and not other.check()
+        ran: list[str] = []
+        Jobs(svc.settings, other, JobStats(), lambda: AS_OF).run(
+            "reconciliation", lambda _: ran.append("x") or ""
+        )
+        assert ran == []
+        leader.release()
+        # The server frees the lock when the leader's session ends (asynchronously).
+        assert wait_for(other.check, timeout=10), "the lock is free again"
+    finally:
+        leader.release()
+        other.release()
