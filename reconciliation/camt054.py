@@ -14,9 +14,11 @@ whole month's payments, so entries are yielded as each transaction ends and memo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -28,6 +30,7 @@ from reconciliation.xmlstream import (
     finished,
     iso_day,
     message_namespace,
+    read_in_shares,
 )
 
 MESSAGE = "camt.054"
@@ -85,54 +88,103 @@ class _Entry:
     subfamily: str
 
 
-def parse(source: Source) -> Iterator[BankEntry]:
+#: A transaction's `BankEntry` fields after ``seq`` (it is numbered once all are read).
+Row = tuple[Any, ...]
+
+
+def parse(source: Source, *, processes: int = 1) -> Iterator[BankEntry]:
     """Every payment-level entry of a camt.054 notification (bytes or a file), in file order,
     streamed.
 
     Raises `BankFileRefused` for malformed XML, a document that is not camt.054, or a value
     that cannot be read (amount, date, debit/credit indicator), naming the line. A refusal
     can come after some entries were yielded: consume the whole iterator before storing.
+
+    With ``processes`` > 1 (a file on disk), that many processes read the file at once, each
+    the fields of its share of the transactions (see `xmlstream.read_in_shares`); the result
+    is the same, refusal included.
     """
+    if processes > 1 and isinstance(source, Path):
+        found: Iterable[Row] = read_in_shares(rows, source, processes)
+    else:
+        found = (row for _, row in rows(source))
+    for seq, row in enumerate(found, start=1):
+        yield BankEntry(seq, *row)
+
+
+def rows(source: Source, share: tuple[int, int] = (0, 1)) -> Iterator[tuple[int, Row]]:
+    """(position, row) of the transactions of one share of the file, in file order.
+
+    A transaction's position counts the file's TxDtls (and Ntry elements without any);
+    share ``(k, n)`` reads the fields of the transactions at positions ``k`` modulo ``n``
+    (and of their entries), and only walks past the others. A refusal carries the position
+    it was found at (`BankFileRefused.position`).
+    """
+    mine, parts = share
     ns = message_namespace(source, MESSAGE, "BkToCstmrDbtCdtNtfctn", "camt.054")
     entry_fields = Fields(ns, _ENTRY_FIELDS)
     tx_fields = Fields(ns, _TX_FIELDS)
     ntry_tag = f"{{{ns}}}Ntry"
-    seq = 0
-    number = 0
-    entry: _Entry | None = None  # the entry whose transactions are being read
+    position = -1
+    number = 0  # of the current Ntry
+    started = False  # its first TxDtls was seen
+    entry: _Entry | None = None  # what it says for all of its transactions (read when needed)
     count = 0  # its TxDtls so far
     # The first transaction waits until we know whether its entry has others: a lone one
     # takes the entry's amount if it states none; in a batch its reference gets a suffix.
-    first: BankEntry | None = None
-    for el in finished(source, ns, ("TxDtls", "Ntry")):
-        if el.tag != ntry_tag:  # a TxDtls
-            if entry is None:
-                number += 1
-                entry = _read_entry(entry_fields, _ntry_of(el, ntry_tag), number)
-            count += 1
-            if count == 2 and first is not None:
-                yield replace(first, entry_ref=f"{entry.ref}/1") if entry.ref else first
-                first = None
-            tx = _read_tx(tx_fields, el, entry, count, seq + 1)
-            if tx is None:
+    first: tuple[int, Row] | None = None
+    try:
+        for el in finished(source, ns, ("TxDtls", "Ntry")):
+            if el.tag != ntry_tag:  # a TxDtls
+                position += 1
+                if not started:
+                    number, started = number + 1, True
+                count += 1
+                if count == 2 and first is not None:
+                    assert entry is not None
+                    yield _suffixed(first, entry.ref)
+                    first = None
+                if position % parts != mine:
+                    continue
+                if entry is None:
+                    entry = _read_entry(entry_fields, _ntry_of(el, ntry_tag), number)
+                row = _read_tx(tx_fields, el, entry, count)
+                if row is None:
+                    continue
+                if count == 1:
+                    first = (position, row)
+                else:
+                    yield position, row
                 continue
-            seq += 1
-            if count == 1:
-                first = tx
-            else:
-                yield tx
-            continue
-        if entry is None:  # an Ntry without TxDtls
-            number += 1
-            entry = _read_entry(entry_fields, el, number)
-            first = _without_details(entry, seq + 1)
+            if not started:  # an Ntry without TxDtls
+                position, number = position + 1, number + 1
+                if position % parts == mine:
+                    entry = _read_entry(entry_fields, el, number)
+                    row = _without_details(entry)
+                    if row is not None:
+                        first = (position, row)
             if first is not None:
-                seq += 1
-        if first is not None:
-            if first.amount is None and entry.amount is not None:
-                first = replace(first, amount=entry.amount, currency=entry.currency)
-            yield first
-        entry, count, first = None, 0, None
+                assert entry is not None
+                yield _with_entry_amount(first, entry)
+            entry, count, first, started = None, 0, None, False
+    except BankFileRefused as e:
+        # Past the last element read when the XML itself breaks; at the element otherwise.
+        e.position = 2 * position + (1 if e.malformed else 0)
+        raise
+
+
+def _suffixed(first: tuple[int, Row], ref: str | None) -> tuple[int, Row]:
+    """The first transaction of a batch entry: its reference numbered like the others'."""
+    position, row = first
+    return (position, (*row[:10], f"{ref}/1", row[11])) if ref else first
+
+
+def _with_entry_amount(first: tuple[int, Row], entry: _Entry) -> tuple[int, Row]:
+    """A lone transaction that states no amount has its entry's."""
+    position, row = first
+    if row[2] is None and entry.amount is not None:
+        return position, (*row[:2], entry.amount, entry.currency, *row[4:])
+    return first
 
 
 def _ntry_of(tx: etree._Element, ntry_tag: str) -> etree._Element:
@@ -167,9 +219,7 @@ def _read_entry(fields: Fields, ntry: etree._Element, number: int) -> _Entry:
         raise BankFileRefused(f"line {ntry.sourceline}, entry {number}: {e}") from None
 
 
-def _read_tx(
-    fields: Fields, tx: etree._Element, entry: _Entry, index: int, seq: int
-) -> BankEntry | None:
+def _read_tx(fields: Fields, tx: etree._Element, entry: _Entry, index: int) -> Row | None:
     (
         e2e,
         tx_ref,
@@ -209,20 +259,19 @@ def _read_tx(
         ref: str | None = f"{entry.ref}/{index}"  # unique per transaction, stable per file
     else:
         ref = entry.ref or tx_ref or None
-    return BankEntry(
-        seq=seq,
-        kind="returned" if entry.credit else "executed",
-        end_to_end_id=e2e or None,
-        amount=fen,
-        currency=currency or entry.currency,
-        booking_date=entry.booked,
-        value_date=entry.valued,
-        creditor_name=name or None,
-        creditor_account=account or None,
-        reason_code=(code or None) if returned else None,
-        reason_text=_return_reason(tx, code) if returned else None,
-        entry_ref=ref,
-        status=entry.status,
+    return (
+        "returned" if entry.credit else "executed",
+        e2e or None,
+        fen,
+        currency or entry.currency,
+        entry.booked,
+        entry.valued,
+        name or None,
+        account or None,
+        (code or None) if returned else None,
+        _return_reason(tx, code) if returned else None,
+        ref,
+        entry.status,
     )
 
 
@@ -233,18 +282,16 @@ def _return_reason(tx: etree._Element, code: str) -> str | None:
     return " ".join(t for x in lines if x.text and (t := x.text.strip())) or REASON_CODES.get(code)
 
 
-def _without_details(entry: _Entry, seq: int) -> BankEntry | None:
+def _without_details(entry: _Entry) -> Row | None:
     """An entry with no TxDtls: a debit is still a payment made; a credit only if a return."""
     if entry.credit and entry.subfamily not in RETURN_SUBFAMILIES:
         return None
-    return BankEntry(
-        seq=seq,
-        kind="returned" if entry.credit else "executed",
-        end_to_end_id=None,
-        amount=entry.amount,
-        currency=entry.currency,
-        booking_date=entry.booked,
-        value_date=entry.valued,
-        entry_ref=entry.ref,
-        status=entry.status,
+    kind = "returned" if entry.credit else "executed"
+    return (
+        (kind, None, entry.amount, entry.currency, entry.booked, entry.valued)
+        + (None,) * 4
+        + (
+            entry.ref,
+            entry.status,
+        )
     )

@@ -57,6 +57,14 @@ class BankFileRefused(ValueError):
     and `reason` the rest, for the importer's refusal."""
 
     _WHERE = re.compile(r"line (?P<line>[0-9]+)(?:, |: )")
+    #: Where in the file's elements of interest it was found (parsers that read in shares
+    #: compare them: the first in the file is the refusal); -1 before the first.
+    position: int = -1
+
+    @property
+    def malformed(self) -> bool:
+        """The XML itself is broken (not one of its values)."""
+        return str(self).startswith("malformed XML")
 
     @property
     def line(self) -> int:

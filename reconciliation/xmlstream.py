@@ -8,13 +8,19 @@ it needs, and the element and its finished siblings are dropped before the next 
 
 from __future__ import annotations
 
+import gc
+import heapq
 import io
+import multiprocessing
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from functools import lru_cache
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lxml import etree
 
@@ -199,3 +205,104 @@ def iso_day(value: str | None) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         raise BankFileRefused(f"malformed date {value!r}") from None
+
+
+T = TypeVar("T")
+#: What a parser reads of one share of a file: (position, row) in file order.
+Shares = Callable[[Path, tuple[int, int]], Iterator[tuple[int, T]]]
+_CHUNK = 5000
+
+
+def read_in_shares(reader: Shares[T], path: Path, processes: int) -> list[T]:
+    """Every row ``reader`` finds in a file, read by ``processes`` processes at once.
+
+    Each process parses the whole file (libxml2 is the cheap part) but reads the fields of
+    only its share of the rows (``reader(path, (k, processes))``), so that a month's file is
+    read in about half the time on two cores. This process reads share 0 while the others
+    send theirs through pipes; the rows come back in file order. A refusal is the first one
+    in the file of those the shares found, so it is what one process reading all would say.
+    ``reader`` must be a module-level function (the other processes import it).
+    """
+    ctx = multiprocessing.get_context("spawn")  # no copy of this process's connections
+    shares: list[list[tuple[int, T]]] = [[] for _ in range(processes)]
+    refusals: list[BankFileRefused] = []
+    failures: list[str] = []
+    workers = []
+    for k in range(1, processes):
+        receive, send = ctx.Pipe(duplex=False)
+        process = ctx.Process(
+            target=_read_share, args=(reader, path, (k, processes), send), daemon=True
+        )
+        process.start()
+        send.close()
+        listener = threading.Thread(
+            target=_receive, args=(receive, shares[k], refusals, failures), daemon=True
+        )
+        listener.start()
+        workers.append((process, listener))
+    try:
+        shares[0].extend(reader(path, (0, processes)))
+    except BankFileRefused as e:
+        refusals.append(e)
+    for process, listener in workers:
+        listener.join()
+        process.join()
+    if failures:
+        raise RuntimeError(f"a process reading {path} failed:\n{failures[0]}")
+    if refusals:
+        raise min(refusals, key=lambda e: e.position)
+    merged = heapq.merge(*shares, key=lambda item: item[0])
+    return [row for _, row in merged]
+
+
+def _read_share(
+    reader: Shares[T],
+    path: Path,
+    share: tuple[int, int],
+    send: Connection,
+) -> None:
+    """In a process of its own: send the rows of one share in chunks, then None (or why not)."""
+    gc.disable()
+    chunk: list[tuple[int, T]] = []
+    try:
+        for item in reader(path, share):
+            chunk.append(item)
+            if len(chunk) >= _CHUNK:
+                send.send(chunk)
+                chunk = []
+        send.send(chunk)
+        send.send(None)
+    except BankFileRefused as e:
+        send.send(("refused", str(e), e.position))
+    except BaseException:
+        send.send(("failed", traceback.format_exc(), 0))
+    finally:
+        send.close()
+
+
+def _receive(
+    receive: Connection,
+    rows: list[tuple[int, T]],
+    refusals: list[BankFileRefused],
+    failures: list[str],
+) -> None:
+    """In a thread: collect one share's chunks until its end."""
+    try:
+        while True:
+            message = receive.recv()
+            if message is None:
+                return
+            if isinstance(message, tuple):
+                what, text, position = message
+                if what == "refused":
+                    refusal = BankFileRefused(text)
+                    refusal.position = position
+                    refusals.append(refusal)
+                else:
+                    failures.append(text)
+                return
+            rows.extend(message)
+    except EOFError:
+        failures.append("it ended without a word (killed?)")
+    finally:
+        receive.close()

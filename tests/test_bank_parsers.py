@@ -1049,3 +1049,83 @@ def test_200k_transactions_parse_in_flat_memory(tmp_path: Path) -> None:
     assert peak < 20 * 2**20, f"Python peak {peak / 2**20:.1f} MiB"
     assert rss_growth < 50 * 2**20, f"resident memory grew {rss_growth / 2**20:.0f} MiB"
     print(f"200k transactions in {time.perf_counter() - start:.1f}s (tracemalloc on)")
+
+
+# ---------------------------------------------------------------------------------------
+# Reading a big file in shares, in several processes
+# ---------------------------------------------------------------------------------------
+
+
+def _camt054_files(tmp_path: Path) -> list[Path]:
+    """The camt.054 files we have: hand-made, public samples, and a month with batches."""
+    texts = {"v02.xml": CAMT_V02.encode(), "v08.xml": CAMT_V08.encode()}
+    if SAMPLES.is_dir():
+        texts.update((p.name, p.read_bytes()) for p in SAMPLES.glob("camt.054*.xml"))
+    for name, data in texts.items():
+        (tmp_path / name).write_bytes(data)
+    _write_big_camt054(tmp_path / "month.xml", singles=301, batches=3, per_batch=50)
+    return [tmp_path / name for name in sorted(texts)] + [tmp_path / "month.xml"]
+
+
+def test_reading_in_shares_gives_what_one_process_reads(tmp_path: Path) -> None:
+    files = _camt054_files(tmp_path)
+    one = [list(camt054.parse(path)) for path in files]
+    assert sum(map(len, one)) > 450
+    for processes in (2, 3):
+        found = read_in_shares_of(files, processes)
+        assert found == one
+
+
+def read_in_shares_of(files: list[Path], processes: int) -> list[list[BankEntry]]:
+    return [list(camt054.parse(path, processes=processes)) for path in files]
+
+
+def _broken_month(tmp_path: Path, *changes: tuple[str, str, int]) -> Path:
+    """The month with batches, each (old, new, n): the n-th occurrence of old replaced."""
+    path = tmp_path / "month.xml"
+    _write_big_camt054(path, singles=41, batches=2, per_batch=9)
+    text = path.read_text(encoding="utf-8")
+    for old, new, n in changes:
+        at = -1
+        for _ in range(n):
+            at = text.index(old, at + 1)
+        text = text[:at] + new + text[at + len(old) :]
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        # An entry's amount and a transaction's, in one share and then the other.
+        [('<Amt Ccy="CNY">1', '<Amt Ccy="CNY">-1', 7)],
+        [('<Amt Ccy="CNY">1', '<Amt Ccy="CNY">-1', 10)],
+        # A batch entry's own field: both shares read it, at their first transaction of it.
+        [("<CdtDbtInd>DBIT", "<CdtDbtInd>DEBIT", 42)],
+        [("<CdtDbtInd>DBIT", "<CdtDbtInd>DEBIT", 43)],
+        # Two: the first in the file is the refusal, whichever share found it.
+        [
+            ("<Dt>2026-12-10", "<Dt>2026-12-1x", 30),
+            ('<TxAmt><Amt Ccy="CNY">', '<TxAmt><Amt Ccy="CNY">x', 5),
+        ],
+        [
+            ("<Dt>2026-12-10", "<Dt>2026-12-1x", 5),
+            ('<TxAmt><Amt Ccy="CNY">', '<TxAmt><Amt Ccy="CNY">x', 30),
+        ],
+        # Broken XML after a bad value, and broken XML alone.
+        [
+            ("<EndToEndId>", "<EndToEndId>&nope;", 40),
+            ('<TxAmt><Amt Ccy="CNY">', '<TxAmt><Amt Ccy="CNY">x', 3),
+        ],
+        [("</Ntry>", "</Ntri>", 20)],
+    ],
+)
+def test_reading_in_shares_refuses_as_one_process_does(
+    tmp_path: Path, changes: list[tuple[str, str, int]]
+) -> None:
+    path = _broken_month(tmp_path, *changes)
+    with pytest.raises(BankFileRefused) as one:
+        list(camt054.parse(path))
+    with pytest.raises(BankFileRefused) as shared:
+        list(camt054.parse(path, processes=2))
+    assert str(shared.value) == str(one.value)
