@@ -186,13 +186,16 @@ def out_dir(label: str) -> Path:
     return path
 
 
-def copy_store(source: str, label: str) -> str:
+def copy_store(dialect: str, source: str, label: str) -> str:
     """A fresh store for ``label`` that starts as a copy of the kept store of ``source``."""
-    url = fresh_store("postgresql", label)
-    drop_store(url)
-    name, template = url.rsplit("/", 1)[1], f"aidl_bench_{source}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    url = fresh_store(dialect, label)
+    if dialect == "sqlite":
+        shutil.copyfile(OUT / f"{source}.db", url)
+    else:
+        drop_store(url)
+        name, template = url.rsplit("/", 1)[1], f"aidl_bench_{source}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
     src, dst = out_dir(source), out_dir(label)
     for f in src.glob("*.xml"):
         if src != dst:
@@ -215,6 +218,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--from", dest="source", help="start from a copy of a kept --label")
     parser.add_argument("--profile", action="store_true", help="cProfile each stage")
+    parser.add_argument(
+        "--store", choices=("postgresql", "sqlite"), default="postgresql", help="kind of store"
+    )
     args = parser.parse_args()
     if args.stage:
         out = out_dir(args.label)
@@ -226,9 +232,9 @@ def main() -> None:
         parser.error(f"unknown stages: {', '.join(sorted(unknown))}")
     files(args.cases)
     if args.source:
-        url = copy_store(args.source, args.label)
+        url = copy_store(args.store, args.source, args.label)
     else:
-        url = fresh_store("postgresql", args.label)
+        url = fresh_store(args.store, args.label)
     results = {}
     try:
         for name in chosen:
