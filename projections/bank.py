@@ -190,6 +190,8 @@ class BankResultsModel(ReadModel):
         # the order the page names the payments (the importer writes them in disk order).
         with _index_joins(tx):
             tx.update_from("payments", "payment_id", _ROW_COLUMNS, list(rows.values()), _ROW_SET)
+        # In payment order: the entries' index by payment then takes them leaf by leaf.
+        entries.sort(key=_by_payment)
         tx.copy_rows("bank_entries", ENTRY_COLUMNS, entries)
 
 
@@ -217,6 +219,10 @@ _ROW_SET = (
     "result_reason = CASE WHEN u.failed = 1 THEN u.reason ELSE payments.result_reason END, "
     "version = u.version"
 )
+
+
+def _by_payment(row: tuple[Any, ...]) -> str:
+    return str(row[3] or "")
 
 
 def _new_row(rows: dict[str, list[Any]], pid: str) -> list[Any]:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import gc
 import heapq
+import importlib
 import io
-import multiprocessing
+import json
+import pickle
 import re
+import subprocess
+import sys
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from functools import lru_cache
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -211,6 +213,11 @@ T = TypeVar("T")
 #: What a parser reads of one share of a file: (position, row) in file order.
 Shares = Callable[[Path, tuple[int, int]], Iterator[tuple[int, T]]]
 _CHUNK = 5000
+#: A share's reader: a plain interpreter running only this module's `_share_main` (not the
+#: caller's script, which multiprocessing's spawn would import again).
+_SHARE_MAIN = "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); " + (
+    "from reconciliation.xmlstream import _share_main; _share_main(sys.argv[2:])"
+)
 
 
 def read_in_shares(reader: Shares[T], path: Path, processes: int) -> list[T]:
@@ -218,91 +225,98 @@ def read_in_shares(reader: Shares[T], path: Path, processes: int) -> list[T]:
 
     Each process parses the whole file (libxml2 is the cheap part) but reads the fields of
     only its share of the rows (``reader(path, (k, processes))``), so that a month's file is
-    read in about half the time on two cores. This process reads share 0 while the others
-    send theirs through pipes; the rows come back in file order. A refusal is the first one
-    in the file of those the shares found, so it is what one process reading all would say.
-    ``reader`` must be a module-level function (the other processes import it).
+    read in less time on several cores. This process reads share 0 while the others send
+    theirs through pipes; the rows come back in file order. A refusal is the first one in
+    the file of those the shares found, so it is what one process reading all would say.
+    ``reader`` must be a module-level function (the other processes import it). Should a
+    helper process fail, this one reads the whole file itself.
     """
-    ctx = multiprocessing.get_context("spawn")  # no copy of this process's connections
     shares: list[list[tuple[int, T]]] = [[] for _ in range(processes)]
     refusals: list[BankFileRefused] = []
     failures: list[str] = []
-    workers = []
-    for k in range(1, processes):
-        receive, send = ctx.Pipe(duplex=False)
-        process = ctx.Process(
-            target=_read_share, args=(reader, path, (k, processes), send), daemon=True
-        )
-        process.start()
-        send.close()
-        listener = threading.Thread(
-            target=_receive, args=(receive, shares[k], refusals, failures), daemon=True
-        )
-        listener.start()
-        workers.append((process, listener))
+    helpers = []
+    try:
+        for k in range(1, processes):
+            helper = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    _SHARE_MAIN,
+                    json.dumps(sys.path),
+                    reader.__module__,
+                    reader.__qualname__,
+                    str(path),
+                    str(k),
+                    str(processes),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            listener = threading.Thread(
+                target=_receive, args=(helper, shares[k], refusals, failures), daemon=True
+            )
+            listener.start()
+            helpers.append((helper, listener))
+    except OSError as e:
+        failures.append(f"cannot start a process: {e}")
     try:
         shares[0].extend(reader(path, (0, processes)))
     except BankFileRefused as e:
         refusals.append(e)
-    for process, listener in workers:
+    for helper, listener in helpers:
         listener.join()
-        process.join()
-    if failures:
-        raise RuntimeError(f"a process reading {path} failed:\n{failures[0]}")
+        helper.wait()
+    if failures:  # never seen; but a helper's trouble must not refuse a good file
+        return [row for _, row in reader(path, (0, 1))]
     if refusals:
         raise min(refusals, key=lambda e: e.position)
     merged = heapq.merge(*shares, key=lambda item: item[0])
     return [row for _, row in merged]
 
 
-def _read_share(
-    reader: Shares[T],
-    path: Path,
-    share: tuple[int, int],
-    send: Connection,
-) -> None:
-    """In a process of its own: send the rows of one share in chunks, then None (or why not)."""
+def _share_main(argv: Sequence[str]) -> None:
+    """A helper process: pickle one share's rows to stdout in chunks, then None (or why not)."""
+    module, name, path, k, parts = argv
     gc.disable()
-    chunk: list[tuple[int, T]] = []
+    reader: Shares[Any] = getattr(importlib.import_module(module), name)
+    out = sys.stdout.buffer
+    chunk: list[tuple[int, Any]] = []
     try:
-        for item in reader(path, share):
+        for item in reader(Path(path), (int(k), int(parts))):
             chunk.append(item)
             if len(chunk) >= _CHUNK:
-                send.send(chunk)
+                pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
                 chunk = []
-        send.send(chunk)
-        send.send(None)
+        pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(None, out)
     except BankFileRefused as e:
-        send.send(("refused", str(e), e.position))
-    except BaseException:
-        send.send(("failed", traceback.format_exc(), 0))
-    finally:
-        send.close()
+        pickle.dump(("refused", str(e), e.position), out)
+    out.flush()
 
 
 def _receive(
-    receive: Connection,
+    helper: subprocess.Popen[bytes],
     rows: list[tuple[int, T]],
     refusals: list[BankFileRefused],
     failures: list[str],
 ) -> None:
-    """In a thread: collect one share's chunks until its end."""
+    """In a thread: collect one helper's chunks until its end."""
+    assert helper.stdout is not None and helper.stderr is not None
     try:
         while True:
-            message = receive.recv()
+            message = pickle.load(helper.stdout)
             if message is None:
                 return
             if isinstance(message, tuple):
-                what, text, position = message
-                if what == "refused":
-                    refusal = BankFileRefused(text)
-                    refusal.position = position
-                    refusals.append(refusal)
-                else:
-                    failures.append(text)
+                _, text, position = message
+                refusal = BankFileRefused(text)
+                refusal.position = position
+                refusals.append(refusal)
                 return
             rows.extend(message)
-    except EOFError:
-        failures.append("it ended without a word (killed?)")
+    except (EOFError, pickle.UnpicklingError) as e:
+        helper.wait()
+        failures.append(f"{e!r}: {helper.stderr.read().decode(errors='replace')[-2000:]}")
     finally:
-        receive.close()
+        helper.stdout.close()
