@@ -1129,3 +1129,13 @@ def test_reading_in_shares_refuses_as_one_process_does(
     with pytest.raises(BankFileRefused) as shared:
         list(camt054.parse(path, processes=2))
     assert str(shared.value) == str(one.value)
+
+
+def test_reading_in_shares_survives_a_helper_that_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciliation import xmlstream
+
+    path = _camt054_files(tmp_path)[-1]
+    monkeypatch.setattr(xmlstream, "_SHARE_MAIN", "import sys; sys.exit('no helper today')")
+    assert list(camt054.parse(path, processes=2)) == list(camt054.parse(path))
