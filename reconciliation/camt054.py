@@ -50,8 +50,18 @@ _ENTRY_FIELDS = (
     "ValDt/Dt|ValDt/DtTm",
     "NtryRef|AcctSvcrRef",
     "Sts",  # 001.02: <Sts>BOOK</Sts>; 001.08: <Sts><Cd>BOOK</Cd></Sts>; the text is BOOK either way
-    "BkTxCd/Domn/Fmly/Cd",
-    "BkTxCd/Domn/Fmly/SubFmlyCd",
+)
+#: A credit's bank transaction code (only credits need it, read apart).
+_FAMILY_FIELDS = ("BkTxCd/Domn/Fmly/Cd", "BkTxCd/Domn/Fmly/SubFmlyCd")
+#: What nearly every `TxDtls` says, and how many of the elements that only some have are
+#: there (a month of payments has none of them): when none, `_TX_FIELDS` needs no reading.
+_TX_COMMON_FIELDS = (
+    "Refs/EndToEndId",
+    "AmtDtls/TxAmt/Amt",
+    "AmtDtls/TxAmt/Amt/@Ccy",
+    "RltdPties/Cdtr/Nm|RltdPties/Cdtr/Pty/Nm",
+    "RltdPties/CdtrAcct/Id/Othr/Id|RltdPties/CdtrAcct/Id/IBAN",
+    "count(Refs/AcctSvcrRef|RtrInf|Amt|AmtDtls/InstdAmt|BkTxCd)",
 )
 #: What one `TxDtls` adds, in the order `_read_tx` unpacks it.
 _TX_FIELDS = (
@@ -122,8 +132,7 @@ def rows(source: Source, share: tuple[int, int] = (0, 1)) -> Iterator[tuple[int,
     """
     mine, parts = share
     ns = message_namespace(source, MESSAGE, "BkToCstmrDbtCdtNtfctn", "camt.054")
-    entry_fields = Fields(ns, _ENTRY_FIELDS)
-    tx_fields = Fields(ns, _TX_FIELDS)
+    fields = _Readers(ns)
     ntry_tag = f"{{{ns}}}Ntry"
     position = -1
     number = 0  # of the current Ntry
@@ -147,8 +156,8 @@ def rows(source: Source, share: tuple[int, int] = (0, 1)) -> Iterator[tuple[int,
                 if position % parts != mine:
                     continue
                 if entry is None:
-                    entry = _read_entry(entry_fields, _ntry_of(el, ntry_tag), number)
-                row = _read_tx(tx_fields, el, entry, count)
+                    entry = _read_entry(fields, _ntry_of(el, ntry_tag), number)
+                row = _read_tx(fields, el, entry, count)
                 if row is None:
                     continue
                 if count == 1:
@@ -159,7 +168,7 @@ def rows(source: Source, share: tuple[int, int] = (0, 1)) -> Iterator[tuple[int,
             if not started:  # an Ntry without TxDtls
                 position, number = position + 1, number + 1
                 if position % parts == mine:
-                    entry = _read_entry(entry_fields, el, number)
+                    entry = _read_entry(fields, el, number)
                     row = _without_details(entry)
                     if row is not None:
                         first = (position, row)
@@ -196,10 +205,19 @@ def _ntry_of(tx: etree._Element, ntry_tag: str) -> etree._Element:
     return parent
 
 
-def _read_entry(fields: Fields, ntry: etree._Element, number: int) -> _Entry:
-    (indicator, amount, currency, booked, valued, ref, status, family, subfamily) = fields.read(
-        ntry
-    )
+class _Readers:
+    """The compiled field readers of one document's namespace."""
+
+    def __init__(self, ns: str) -> None:
+        self.entry = Fields(ns, _ENTRY_FIELDS)
+        self.family = Fields(ns, _FAMILY_FIELDS)
+        self.tx_common = Fields(ns, _TX_COMMON_FIELDS)
+        self.tx = Fields(ns, _TX_FIELDS)
+
+
+def _read_entry(fields: _Readers, ntry: etree._Element, number: int) -> _Entry:
+    (indicator, amount, currency, booked, valued, ref, status) = fields.entry.read(ntry)
+    family, subfamily = fields.family.read(ntry) if indicator == "CRDT" else ("", "")
     try:
         if indicator not in ("DBIT", "CRDT"):
             raise BankFileRefused(f"CdtDbtInd must be DBIT or CRDT, not {indicator!r}")
@@ -219,23 +237,29 @@ def _read_entry(fields: Fields, ntry: etree._Element, number: int) -> _Entry:
         raise BankFileRefused(f"line {ntry.sourceline}, entry {number}: {e}") from None
 
 
-def _read_tx(fields: Fields, tx: etree._Element, entry: _Entry, index: int) -> Row | None:
-    (
-        e2e,
-        tx_ref,
-        returns,
-        tx_amount,
-        tx_currency,
-        amount,
-        currency,
-        instructed,
-        instructed_currency,
-        name,
-        account,
-        code,
-        family,
-        subfamily,
-    ) = fields.read(tx)
+def _read_tx(fields: _Readers, tx: etree._Element, entry: _Entry, index: int) -> Row | None:
+    e2e, tx_amount, tx_currency, name, account, others = fields.tx_common.read(tx)
+    if others == "0":
+        tx_ref = amount = currency = instructed = instructed_currency = ""
+        code = family = subfamily = ""
+        returns = "0"
+    else:
+        (
+            e2e,
+            tx_ref,
+            returns,
+            tx_amount,
+            tx_currency,
+            amount,
+            currency,
+            instructed,
+            instructed_currency,
+            name,
+            account,
+            code,
+            family,
+            subfamily,
+        ) = fields.tx.read(tx)
     if e2e.upper() == "NOTPROVIDED":
         e2e = ""  # the ISO placeholder, shared by many transactions: it matches nothing
     returned = returns != "0"
