@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, cast, overload
 from uuid import UUID
 
 import orjson
@@ -200,16 +200,17 @@ class BankImports(LedgerService):
             del named
             done = {int(r[0]) for r in tx.execute(_DONE_SQL, (fid,)).fetchall()}
             matches = tx.execute(_MATCH_SQL[tx.dialect]).fetchall()
-            settled = {pid for _, _, status, pid in matches if status != "instructed"}
+            settled = {_e2e(entries[idx]) for idx, _, has_result in matches if has_result}
             with _temporary(tx, _SETTLED, ("id",), [(pid,) for pid in settled]):
                 seen = set(tx.execute(_SEEN_SQL).fetchall())
         results: list[_Result | None] = []
         counts: dict[str, int] = {}
         last_pid, version = "", 0
-        for idx, known_version, _, pid in matches:
+        for idx, known_version, _ in matches:
             entry = entries[idx]
             entries[idx] = None
             assert entry is not None
+            pid = _e2e(entry)
             counts[entry.kind] = counts.get(entry.kind, 0) + 1
             if entry.seq in done or (pid, entry.entry_ref, entry.kind) in seen:
                 continue  # recorded already: by this file before a crash, or another file
@@ -224,8 +225,8 @@ class BankImports(LedgerService):
 
     def _expand(self, parsed: Sequence[BankEntry | GroupStatus]) -> list[BankEntry | None]:
         """Group statuses become one entry per payment of the message or block they name."""
-        if all(isinstance(p, BankEntry) for p in parsed):
-            return list(parsed)  # type: ignore[arg-type]  # camt.054 and CSV: no groups
+        if all(isinstance(p, BankEntry) for p in parsed):  # camt.054 and CSV: no groups
+            return cast(list[BankEntry | None], list(parsed))
         out: list[BankEntry | None] = []
         next_seq = max((p.seq for p in parsed), default=0) + 1
         explicit = {p.end_to_end_id for p in parsed if isinstance(p, BankEntry)}
@@ -271,11 +272,11 @@ class BankImports(LedgerService):
 # Entries of this file recorded already: by an import interrupted before imports were one
 # transaction (a file is never half-recorded since).
 _DONE_SQL = "SELECT seq FROM bank_entries WHERE file_id = ?"
-# (entry index, version, status, payment) of every entry naming a known payment, in the
-# payments' order on disk (PostgreSQL's ctid, SQLite's rowid), then the file's.
+# (entry index, version, whether the payment has a result) of every entry naming a known
+# payment, in the payments' order on disk (PostgreSQL's ctid, SQLite's rowid), then the file's.
 _MATCH_SQL = {
     dialect: (
-        f"SELECT t.idx, p.version, p.status, p.payment_id FROM {_IDS} t "
+        f"SELECT t.idx, p.version, p.status <> 'instructed' FROM {_IDS} t "
         f"JOIN payments p ON p.payment_id = t.id ORDER BY p.{position}, t.idx"
     )
     for dialect, position in (("postgresql", "ctid"), ("sqlite", "rowid"))
@@ -445,6 +446,11 @@ class _StoredResults:
                 "reported_on": e.booking_date or self.today,
             }
         )
+
+
+def _e2e(entry: BankEntry | None) -> str:
+    assert entry is not None and entry.end_to_end_id is not None
+    return entry.end_to_end_id
 
 
 class _Clock:
