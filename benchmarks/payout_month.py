@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -157,6 +158,10 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
             result.update(items=len(rows))
         result["seconds"] = time.perf_counter() - t0
         result["rss"] = peak_rss_mib()
+        # Helper processes the stage ran and waited for (a shared read of a bank file).
+        helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if helpers:
+            result["helper_rss"] = round(helpers)
         return result
     finally:
         svc.close()
