@@ -13,10 +13,13 @@ and builds them again once the models reach the head of the log.
 
 from __future__ import annotations
 
+import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ClassVar, cast
+
+import psycopg
 
 from ledger.events import LedgerEvent
 from ledger.store import Database, LedgerApp, Tx, gc_paused
@@ -139,8 +142,10 @@ def _catch_up(
                         if since >= last:
                             continue
                         events = routed[model.name]
-                        model.apply(tx, events)
+                        # Claim the page first: a process that lost the race stops here
+                        # (and re-reads) instead of running into the winner's rows.
                         _advance(tx, model.name, since, last)
+                        model.apply(tx, events)
                         applied += len(events)
             except ConcurrentCatchUp:
                 pos = positions(db, models)
@@ -203,10 +208,18 @@ def restore_indexes(db: Database) -> int:
     pending = db.query(f"SELECT name, definition FROM {DEFERRED_INDEXES} ORDER BY name")
     if not pending:
         return 0
-    with db.transaction() as tx:
-        for name, definition in tx.execute(
-            f"SELECT name, definition FROM {DEFERRED_INDEXES} ORDER BY name"
-        ).fetchall():
-            tx.execute(str(definition).replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
-            tx.execute(f"DELETE FROM {DEFERRED_INDEXES} WHERE name = ?", (name,))
+    try:
+        with db.transaction() as tx:
+            # Whoever deletes the rows first builds the indexes; another process restoring at
+            # the same moment finds nothing left to do.
+            for name, definition in tx.execute(
+                f"SELECT name, definition FROM {DEFERRED_INDEXES} ORDER BY name"
+            ).fetchall():
+                tx.execute(f"DELETE FROM {DEFERRED_INDEXES} WHERE name = ?", (name,))
+                if tx.rowcount == 1:
+                    tx.execute(
+                        str(definition).replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1)
+                    )
+    except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
+        return 0  # built by another process in the same moment (both transactions are whole)
     return len(pending)

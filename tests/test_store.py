@@ -147,3 +147,31 @@ def test_store_url_parsing() -> None:
     assert "s3cret" not in pg.describe()
     assert StoreURL.parse("sqlite:///x/y.db").path == "x/y.db"
     assert StoreURL.parse("y.db").dialect == "sqlite"
+
+
+def test_a_catch_up_that_read_a_stale_position_rolls_back_and_re_reads(
+    svc: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serve's scheduled catch-up racing a command's: the one that read its position before
+    the other's commit claims the page first, fails the compare-and-set and re-reads, instead
+    of running into the rows the winner wrote."""
+    import projections.runner as runner
+
+    with_staff(svc)
+    other = open_services(settings)
+    try:
+        stale = runner.positions(other.db, other.models)
+        svc.importer.import_file("cases", FIXTURES / "cases.csv", by="S001", today=TODAY)
+        expected = snapshot(svc.db)
+        real, calls = runner.positions, [0]
+
+        def first_read_is_stale(db, models):  # type: ignore[no-untyped-def]
+            calls[0] += 1
+            return dict(stale) if calls[0] == 1 else real(db, models)
+
+        monkeypatch.setattr(runner, "positions", first_read_is_stale)
+        assert other.sync() == 0
+        assert calls[0] >= 2, "it re-read the positions"
+    finally:
+        other.close()
+    assert snapshot(svc.db) == expected
