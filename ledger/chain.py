@@ -14,6 +14,12 @@ deleted, reordered, or inserted behind the application's back. Someone able to r
 table could recompute every link; the head hash printed by ``verify``, ``payout approve`` and
 ``report payouts`` is what anchors the chain outside the database (``verify --head`` checks an
 anchored hash is still in the chain).
+
+What the chain alone cannot show (nothing secret goes into a link): someone with write access
+who deletes the newest events together with their links, or appends events with correctly
+computed links, or rewrites everything after some point and recomputes it. Each of those
+changes the head, which is why the head is printed for anchoring outside: compare it, or pass
+it to ``verify --head``, and any of them is caught back to the last anchor.
 """
 
 from __future__ import annotations
@@ -199,6 +205,10 @@ def check(
                 f"event #{nid} is not in the chain (written behind the application's back)", nid
             )
         uid = oid if isinstance(oid, UUID) else UUID(str(oid))
+        if isinstance(oid, str) and oid != uid.hex:
+            # SQLite keeps ids as text and looks events up by that exact text: another
+            # spelling of the same UUID would hash alike but hide the event from its aggregate.
+            return bad(f"event #{nid}'s aggregate id was rewritten ({oid!r})", nid)
         # A value edited by hand may come back as text: hashed as UTF-8, it cannot match.
         raw = state.encode() if isinstance(state, str) else bytes(state)
         if link(prev, uid, int(version), str(topic), raw) != stored:

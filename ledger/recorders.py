@@ -5,9 +5,10 @@ events/s here) and on SQLite one INSERT per event. A monthly run writes hundreds
 of events, so large batches go through ``COPY`` (PostgreSQL, binary format) or one
 ``executemany`` (SQLite) in one transaction. On PostgreSQL the table is locked in EXCLUSIVE
 mode first, exactly as the library does, so notification ids are committed in order and a
-reader tailing the log never skips an event. Small batches use the library's own path.
+reader tailing the log never skips an event. Small batches are INSERTed (PostgreSQL) or go
+through the library's own path (SQLite).
 
-Both paths also append the batch's links to the tamper-evident chain (``ledger.chain``) in the
+Every batch also appends the batch's links to the tamper-evident chain (``ledger.chain``) in the
 same transaction, under the same lock.
 """
 
@@ -20,49 +21,59 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg import Cursor
-from psycopg.rows import DictRow
+from eventsourcing.utils import retry
+from psycopg import InterfaceError, OperationalError
 from psycopg.sql import SQL, Identifier
 
 from ledger import chain
 
-#: Below this many events a batch goes through the library's own INSERT.
+#: Below this many events a batch is INSERTed (on PostgreSQL) rather than COPYed.
 COPY_THRESHOLD = 64
 
 
 class CopyPostgresRecorder(PostgresApplicationRecorder):
-    """PostgreSQL application recorder that COPYs large batches."""
+    """PostgreSQL application recorder: every batch in one transaction of ours, under the
+    library's EXCLUSIVE lock, with its chain links; large batches by ``COPY``.
 
+    The library's own insert path is not used: it catches exceptions inside its transaction
+    and re-raises them after the commit, so an error while chaining would leave events
+    committed without links.
+    """
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        if len(stored_events) < COPY_THRESHOLD:
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-            return ids
-        table = f"{self.datastore.schema}.{self.events_table_name}"
-        copy_sql = SQL(
-            "COPY {0}.{1} (originator_id, originator_version, topic, state) "
-            "FROM STDIN (FORMAT BINARY)"
-        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        if not stored_events:
+            return None
+        schema, name = Identifier(self.datastore.schema), Identifier(self.events_table_name)
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)
-            with curs.copy(copy_sql) as copy:
-                copy.set_types(["uuid", "int8", "text", "bytea"])
-                for s in stored_events:
-                    copy.write_row((s.originator_id, s.originator_version, s.topic, s.state))
-            chain.append_postgres(curs, table, stored_events)
+            rows = [
+                (s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events
+            ]
+            if len(rows) < COPY_THRESHOLD:
+                curs.executemany(
+                    SQL(
+                        "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
+                        "VALUES (%s, %s, %s, %s)"
+                    ).format(schema, name),
+                    rows,
+                )
+            else:
+                copy_sql = SQL(
+                    "COPY {0}.{1} (originator_id, originator_version, topic, state) "
+                    "FROM STDIN (FORMAT BINARY)"
+                ).format(schema, name)
+                with curs.copy(copy_sql) as copy:
+                    copy.set_types(["uuid", "int8", "text", "bytea"])
+                    for row in rows:
+                        copy.write_row(row)
+            chain.append_postgres(
+                curs, f"{self.datastore.schema}.{self.events_table_name}", stored_events
+            )
         # The ids are not needed by aidledger (Application.save then returns no recordings).
         return None
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        # The library's INSERT path: still in its transaction, under its EXCLUSIVE lock.
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        chain.append_postgres(
-            curs, f"{self.datastore.schema}.{self.events_table_name}", stored_events
-        )
-        return ids
 
 
 class BatchSQLiteRecorder(SQLiteApplicationRecorder):

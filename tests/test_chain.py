@@ -220,3 +220,37 @@ def test_two_writers_at_once_keep_one_unbroken_chain(store: Services, tmp_path: 
     assert verdict.ok, verdict.problem
     # 240 cases and each file's own record.
     assert verdict.events == (store.app.recorder.max_notification_id() or 0) == before + 242
+
+
+def test_another_spelling_of_an_aggregate_id_is_named(store: Services) -> None:
+    """SQLite keeps ids as text and finds an aggregate's events by that exact text."""
+    if store.db.dialect != "sqlite":
+        pytest.skip("PostgreSQL stores ids as uuid: there is one spelling")
+    k = middle(store)
+    sql(store, f"UPDATE stored_events SET originator_id = upper(originator_id) WHERE rowid = {k}")
+    verdict = chain.verify(store.db)
+    assert not verdict.ok and verdict.notification_id == k
+    assert "aggregate id was rewritten" in (verdict.problem or "")
+
+
+def test_an_error_while_chaining_records_neither_the_events_nor_their_links(
+    store: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.registry import StaffMember, StaffRow
+
+    before = store.app.recorder.max_notification_id()
+
+    def broken(*_: object) -> list[tuple[int, int, bytes]]:
+        raise RuntimeError("chaining failed")
+
+    monkeypatch.setattr(chain, "_rows", broken)
+    member = StaffMember.register(
+        StaffRow("S9999", "测试", "11010519491231002X", "6222000000000001", "auditor", "610102"),
+        by="S0001",
+        source="test",
+    )
+    with pytest.raises(RuntimeError, match="chaining failed"):
+        store.app.save(member)
+    monkeypatch.undo()
+    assert store.app.recorder.max_notification_id() == before
+    assert chain.verify(store.db).ok
