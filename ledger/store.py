@@ -248,12 +248,16 @@ class Database:
         return self._conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        On SQLite a writing transaction takes the write lock at once (``BEGIN IMMEDIATE``);
+        a reading one does not, so reads never wait for a long write (WAL gives a snapshot).
+        """
         conn = self._connection()
         if self.dialect == "sqlite":
             cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield Tx(cur, "sqlite")
             except BaseException:
@@ -266,7 +270,7 @@ class Database:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one read-only statement and return its rows."""
-        with self.transaction() as tx:
+        with self.transaction(write=False) as tx:
             return tx.execute(sql, params).fetchall()
 
     def stream(

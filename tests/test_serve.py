@@ -388,3 +388,24 @@ def test_a_process_that_does_not_lead_runs_no_job(svc: Services) -> None:
     finally:
         leader.release()
         other.release()
+
+
+def test_health_does_not_wait_for_a_long_write_on_sqlite(tmp_path: Path) -> None:
+    import sqlite3
+
+    from aidledger.serve import health
+    from ledger.store import StoreURL
+
+    path = str(tmp_path / "a.db")
+    open_services(Settings(database_url=path)).close()
+    store = StoreURL.parse(path)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a bank import's single write transaction, say
+    writer.execute("INSERT INTO aidledger_job_status (job) VALUES ('x')")
+    started = time.monotonic()
+    try:
+        assert health(store, Leadership(store))[0] == 200
+        assert time.monotonic() - started < 5  # it would wait for the write lock (60 s)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
