@@ -39,7 +39,7 @@ from ledger.registry import (
     staff_aggregate_id,
 )
 from ledger.service import LedgerService
-from ledger.store import EventBatch, as_date, gc_paused
+from ledger.store import EventBatch, as_date, gc_paused, select_events_of
 from ledger.validation import duplicate_keys, validate_cases, validate_deaths, validate_staff
 
 Kind = Literal["cases", "deaths", "staff"]
@@ -239,8 +239,10 @@ class Importer(LedgerService):
         existing = load_cases(self.db, sorted({r.case_id for _, r in rows}))
         self._refuse_if(source, program_conflicts(rows, existing))
         plan = _Plan()
-        resumed = self._written_by_this_file("cases", "case_id", filename)
         repeated = {cid for cid, n in Counter(r.case_id for _, r in rows).items() if n > 1}
+        resumed = self._written_by_this_file("cases", "case_id", filename)
+        # Cases on several lines that a killed run of this file wrote: what each line did.
+        done_lines = self._lines_written([cid for cid in resumed if cid in repeated], filename)
         touched: dict[str, Case] = {}
         with (
             self.following(len(rows) > self.follow_above),
@@ -249,6 +251,15 @@ class Importer(LedgerService):
         ):
             for line, row in rows:
                 source_line = f"{filename}:{line}"
+                done = resumed.get(row.case_id)
+                if done is not None and line <= done[1]:
+                    # Written by a killed run of this file: count it as it was, write nothing.
+                    if row.case_id in done_lines:
+                        outcome = done_lines[row.case_id].get(line, "unchanged")
+                    else:
+                        outcome = "new" if done[0] == 1 else "changed"
+                    setattr(plan, outcome, getattr(plan, outcome) + 1)
+                    continue
                 case = touched.get(row.case_id)
                 if case is None:
                     known = existing.get(row.case_id)
@@ -263,7 +274,7 @@ class Importer(LedgerService):
                             batch.add(Case.approval(row, by=by, source=source_line))
                         continue
                     if known[0].as_row() == row:
-                        _count_unchanged(plan, resumed.get(row.case_id))
+                        plan.unchanged += 1
                         continue
                     case = touched[row.case_id] = self.app.repository.get(
                         case_aggregate_id(row.case_id)
@@ -316,7 +327,7 @@ class Importer(LedgerService):
         existing: Mapping[str, R],
         key: Callable[[R], str],
         filename: str,
-        resumed: Mapping[str, int],
+        resumed: Mapping[str, tuple[int, int]],
         *,
         create: Callable[[R, str], Any],
         load: Callable[[R], Any],
@@ -335,7 +346,7 @@ class Importer(LedgerService):
                 plan.aggregates.append(create(row, source))
                 plan.new += 1
             elif old == row:
-                _count_unchanged(plan, resumed.get(key(row)))
+                _count_unchanged(plan, resumed.get(key(row), (None,))[0])
             else:
                 aggregate = load(row)
                 change(aggregate, row, source)
@@ -343,16 +354,31 @@ class Importer(LedgerService):
                 plan.changed += 1
         return plan
 
-    def _written_by_this_file(self, table: str, key: str, tag: str) -> dict[str, int]:
+    def _written_by_this_file(self, table: str, key: str, tag: str) -> dict[str, tuple[int, int]]:
         """Rows whose latest event came from this very file (same name and content): written
         by an earlier run of this import that was killed before recording the file. Their
-        versions tell whether that run created them (1) or changed them."""
+        version (1: that run created them) and the file line of that latest event."""
         prefix = f"{tag}:"
         rows = self.db.query(
-            f"SELECT {key}, version FROM {table} WHERE substr(source, 1, ?) = ?",
+            f"SELECT {key}, version, source FROM {table} WHERE substr(source, 1, ?) = ?",
             (len(prefix), prefix),
         )
-        return {k: int(v) for k, v in rows}
+        return {k: (int(v), int(str(src).rsplit(":", 1)[1])) for k, v, src in rows}
+
+    def _lines_written(self, case_ids: Sequence[str], tag: str) -> dict[str, dict[int, str]]:
+        """For cases on several lines of this file: what each line already written did."""
+        if not case_ids:
+            return {}
+        prefix = f"{tag}:"
+        ids = {case_aggregate_id(c): c for c in case_ids}
+        out: dict[str, dict[int, str]] = {}
+        for agg, events in select_events_of(self.app, self.db, list(ids)).items():
+            lines = out.setdefault(ids[agg], {})
+            for e in events:
+                if e.source.startswith(prefix):
+                    line = int(e.source.rsplit(":", 1)[1])
+                    lines[line] = "new" if isinstance(e, Case.Approved) else "changed"
+        return out
 
     # -- writing --------------------------------------------------------------------------
 

@@ -306,3 +306,33 @@ def test_projecting_from_a_second_process_while_importing_gives_the_same_read_mo
     reset(svc.db, svc.models)
     catch_up(svc.app, svc.db, svc.models)
     assert sorted(svc.db.query("SELECT * FROM cases")) == followed
+
+
+def test_rerun_of_a_killed_import_with_a_case_on_two_lines_writes_nothing_again(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The killed run left the case as its later line says; the rerun must neither undo the
+    earlier line's decision nor redo the later one, and must count both as a clean run does."""
+    import csv
+
+    from ledger.registry import ImportedFile
+    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
+
+    with_staff(svc)
+    path = tmp_path / "county.csv"
+    write_csv(path, generate_county(cases=30, seed=5, frauds=False).cases, CASE_COLUMNS)
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    again = dict(rows[0], monthly_amount=f"{float(rows[0]['monthly_amount']) + 10:.2f}")
+    write_csv(path, [*rows, again], CASE_COLUMNS)
+
+    def killed(*_: object, **__: object) -> None:
+        raise RuntimeError("killed before the file record")
+
+    monkeypatch.setattr(ImportedFile, "record", killed)
+    with pytest.raises(RuntimeError):
+        load(svc, "cases", path)
+    monkeypatch.undo()
+    head = svc.app.recorder.max_notification_id()
+    summary = load(svc, "cases", path)
+    assert (summary.new, summary.changed, summary.unchanged) == (30, 1, 0)
+    assert svc.app.recorder.max_notification_id() == (head or 0) + 1  # the file record only
