@@ -81,8 +81,8 @@ KILLS = {
         "from reconciliation import bank\n"
         "build = bank._LazyEvents._build_next\n"
         "def half(self):\n"
-        "    if len(self._built) == len(self) // 2: os.kill(os.getpid(), signal.SIGKILL)\n"
-        "    build(self)\n"
+        "    if len(self._states) == len(self) // 2: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return build(self)\n"
         "bank._LazyEvents._build_next = half\n"
     ),
     # Every event written, the chain being appended, the transaction not committed yet.
