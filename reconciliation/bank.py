@@ -29,10 +29,11 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, cast, overload
 from uuid import UUID
@@ -195,9 +196,8 @@ class BankImports(LedgerService):
         """The result event to record for each entry that names a payment, in the order the
         payments lie on disk. Each such entry (recorded already, or to be) is set to None in
         ``entries``: what is left names no payment."""
-        named = [(i, e.end_to_end_id) for i, e in enumerate(entries) if e and e.end_to_end_id]
+        named = ((i, e.end_to_end_id) for i, e in enumerate(entries) if e and e.end_to_end_id)
         with self.db.transaction() as tx, _temporary(tx, _IDS, ("idx", "id"), named):
-            del named
             done = {int(r[0]) for r in tx.execute(_DONE_SQL, (fid,)).fetchall()}
             matches = tx.execute(_MATCH_SQL[tx.dialect]).fetchall()
             settled = {_e2e(entries[idx]) for idx, _, has_result in matches if has_result}
@@ -292,12 +292,14 @@ _SEEN_SQL = (
 
 @contextmanager
 def _temporary(
-    tx: Tx, name: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    tx: Tx, name: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
 ) -> Iterator[None]:
     """A temporary table of ``rows`` (``idx`` columns are integers, others text), for joins."""
     types = ", ".join(f"{c} {'INTEGER' if c == 'idx' else 'TEXT'} NOT NULL" for c in columns)
     tx.execute(f"CREATE TEMP TABLE {name} ({types})")
-    tx.copy_rows(name, columns, rows)
+    rows = iter(rows)
+    while chunk := list(islice(rows, 100_000)):  # a million rows need not be in memory twice
+        tx.copy_rows(name, columns, chunk)
     if tx.dialect == "postgresql":
         tx.execute(f"ANALYZE {name}")  # its size, so that joins with it are planned for it
     yield

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from sys import intern  # a month repeats a few currencies and statuses a million times
 from typing import Any
 
 from lxml import etree
@@ -225,11 +226,11 @@ def _read_entry(fields: _Readers, ntry: etree._Element, number: int) -> _Entry:
             number=number,
             credit=indicator == "CRDT",
             amount=amount_fen(amount or None),
-            currency=currency or None,
+            currency=intern(currency) if currency else None,
             booked=iso_day(booked or None),
             valued=iso_day(valued or None),
             ref=ref or None,
-            status=status or None,
+            status=intern(status) if status else None,
             family=family,
             subfamily=subfamily,
         )
@@ -287,7 +288,7 @@ def _read_tx(fields: _Readers, tx: etree._Element, entry: _Entry, index: int) ->
         "returned" if entry.credit else "executed",
         e2e or None,
         fen,
-        currency or entry.currency,
+        intern(currency) if currency else entry.currency,
         entry.booked,
         entry.valued,
         name or None,

@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from functools import lru_cache
@@ -220,7 +221,7 @@ _SHARE_MAIN = "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); " + (
 )
 
 
-def read_in_shares(reader: Shares[T], path: Path, processes: int) -> list[T]:
+def read_in_shares(reader: Shares[T], path: Path, processes: int) -> Iterator[T]:
     """Every row ``reader`` finds in a file, read by ``processes`` processes at once.
 
     Each process parses the whole file (libxml2 is the cheap part) but reads the fields of
@@ -229,9 +230,10 @@ def read_in_shares(reader: Shares[T], path: Path, processes: int) -> list[T]:
     theirs through pipes; the rows come back in file order. A refusal is the first one in
     the file of those the shares found, so it is what one process reading all would say.
     ``reader`` must be a module-level function (the other processes import it). Should a
-    helper process fail, this one reads the whole file itself.
+    helper process fail, this one reads the whole file itself. Returns once all is read;
+    each row is let go of as it is handed over.
     """
-    shares: list[list[tuple[int, T]]] = [[] for _ in range(processes)]
+    shares: list[deque[tuple[int, T]]] = [deque() for _ in range(processes)]
     refusals: list[BankFileRefused] = []
     failures: list[str] = []
     helpers = []
@@ -268,11 +270,15 @@ def read_in_shares(reader: Shares[T], path: Path, processes: int) -> list[T]:
         listener.join()
         helper.wait()
     if failures:  # never seen; but a helper's trouble must not refuse a good file
-        return [row for _, row in reader(path, (0, 1))]
-    if refusals:
+        shares = [deque(reader(path, (0, 1)))]
+    elif refusals:
         raise min(refusals, key=lambda e: e.position)
-    merged = heapq.merge(*shares, key=lambda item: item[0])
-    return [row for _, row in merged]
+    return (row for _, row in heapq.merge(*map(_drained, shares), key=lambda item: item[0]))
+
+
+def _drained(items: deque[tuple[int, T]]) -> Iterator[tuple[int, T]]:
+    while items:
+        yield items.popleft()
 
 
 def _share_main(argv: Sequence[str]) -> None:
@@ -297,7 +303,7 @@ def _share_main(argv: Sequence[str]) -> None:
 
 def _receive(
     helper: subprocess.Popen[bytes],
-    rows: list[tuple[int, T]],
+    rows: deque[tuple[int, T]],
     refusals: list[BankFileRefused],
     failures: list[str],
 ) -> None:
