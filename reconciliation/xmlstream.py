@@ -4,6 +4,8 @@ A monthly camt.054 can hold 1.5 million transactions (some 800 MB), possibly in 
 entry, so the parsers never build the whole tree, nor hold the file: given a path, lxml reads
 it in chunks; ``iterparse`` hands over each finished element of interest, the parser reads what
 it needs, and the element and its finished siblings are dropped before the next one arrives.
+Reading the fields costs more than parsing, so a big file is read by one process per core, each
+reading the fields of its share of the elements (`read_in_shares`).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import pickle
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from lxml import etree
 
@@ -239,6 +242,8 @@ def read_in_shares(reader: Shares[T], path: Path, processes: int) -> Iterator[T]
     helpers = []
     try:
         for k in range(1, processes):
+            # Not a pipe: one could fill up and stall the helper. Its listener closes it.
+            errors = tempfile.TemporaryFile()  # noqa: SIM115
             helper = subprocess.Popen(
                 [
                     sys.executable,
@@ -253,10 +258,10 @@ def read_in_shares(reader: Shares[T], path: Path, processes: int) -> Iterator[T]
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=errors,
             )
             listener = threading.Thread(
-                target=_receive, args=(helper, shares[k], refusals, failures), daemon=True
+                target=_receive, args=(helper, errors, shares[k], refusals, failures), daemon=True
             )
             listener.start()
             helpers.append((helper, listener))
@@ -266,6 +271,10 @@ def read_in_shares(reader: Shares[T], path: Path, processes: int) -> Iterator[T]
         shares[0].extend(reader(path, (0, processes)))
     except BankFileRefused as e:
         refusals.append(e)
+    except BaseException:
+        for helper, _ in helpers:
+            helper.kill()
+        raise
     for helper, listener in helpers:
         listener.join()
         helper.wait()
@@ -303,12 +312,13 @@ def _share_main(argv: Sequence[str]) -> None:
 
 def _receive(
     helper: subprocess.Popen[bytes],
+    errors: IO[bytes],
     rows: deque[tuple[int, T]],
     refusals: list[BankFileRefused],
     failures: list[str],
 ) -> None:
     """In a thread: collect one helper's chunks until its end."""
-    assert helper.stdout is not None and helper.stderr is not None
+    assert helper.stdout is not None
     try:
         while True:
             message = pickle.load(helper.stdout)
@@ -323,6 +333,8 @@ def _receive(
             rows.extend(message)
     except (EOFError, pickle.UnpicklingError) as e:
         helper.wait()
-        failures.append(f"{e!r}: {helper.stderr.read().decode(errors='replace')[-2000:]}")
+        errors.seek(0)
+        failures.append(f"{e!r}: {errors.read().decode(errors='replace')[-2000:]}")
     finally:
         helper.stdout.close()
+        errors.close()
