@@ -115,7 +115,8 @@ def _processes_for(source: bytes | Path) -> int:
     """How many processes read a file: up to 4 for a big file on disk, one per usable core."""
     if not isinstance(source, Path) or source.stat().st_size < SHARED_READ_BYTES:
         return 1
-    return max(1, min(4, len(os.sched_getaffinity(0))))
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, min(4, len(usable) if usable else os.cpu_count() or 1))
 
 
 class BankImports(LedgerService):
