@@ -6,7 +6,8 @@ camt.054 of every payment back, bank import, reconcile, projection rebuild.
 Each stage runs in its own child process (so its peak RSS is its own) against one fresh
 database. References measured in the same run and database: raw COPY of the case rows, and
 reading the whole notification log (with and without decoding) for the projection rebuild.
-Results replace the "Payout month" section of docs/PERFORMANCE.md.
+Results replace the "Payout month" section of docs/PERFORMANCE.md; `benchmarks/province.py` runs
+these stages as the whole month and writes the "Province month" section (the one kept there).
 
 For work on one stage: ``--stages`` runs only some (comma-separated), ``--label`` names the
 database and output folder (so runs beside each other do not clobber one another), ``--keep``

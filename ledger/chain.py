@@ -80,11 +80,15 @@ def append_postgres(curs: Any, events_table: str, stored_events: Sequence[Stored
     EXCLUSIVE lock, so the batch's events are the highest notification ids)."""
     if not stored_events:
         return
-    curs.execute(
-        f"SELECT notification_id FROM {events_table} ORDER BY notification_id DESC LIMIT %s",
-        (len(stored_events),),
-    )
-    ids = sorted(_values(r)[0] for r in curs.fetchall())
+    n = len(stored_events)
+    newest = f"(SELECT notification_id FROM {events_table} ORDER BY notification_id DESC LIMIT {n})"
+    curs.execute(f"SELECT MIN(notification_id), MAX(notification_id) FROM {newest} AS b")
+    low, high = _values(curs.fetchone())
+    if high - low + 1 == n:  # the usual case: the batch's ids are consecutive
+        ids: list[int] = list(range(low, high + 1))
+    else:  # a gap (a rolled-back insert took some): read them
+        curs.execute(f"SELECT notification_id FROM {newest} AS b")
+        ids = sorted(_values(r)[0] for r in curs.fetchall())
     curs.execute(f"SELECT seq, hash FROM {CHAIN_TABLE} ORDER BY seq DESC LIMIT 1")
     row = curs.fetchone()
     head = (_values(row)[0], bytes(_values(row)[1])) if row is not None else None
