@@ -24,31 +24,18 @@ from aidledger.wiring import Services
 from ledger.errors import InputRefused
 from ledger.events import OrjsonTranscoder, PydanticMapper
 from ledger.payment import Payment, payment_aggregate_id
-from ledger.period import Period
 from ledger.store import events_table
-from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
 from projections.runner import catch_up, reset
 from reconciliation.bank import _result_event, _StoredResults, payment_uuid
-from reconciliation.banksim import Anomalies, Instructed, camt054, pain002, read_pain001
+from reconciliation.banksim import Anomalies, Instructed, camt054, pain002
 from reconciliation.entries import BankEntry
-
-PERIOD = "2026-06"
-AS_OF = date(2026, 7, 31)
+from tests.test_reconcile import AS_OF, exported_month
 
 
 @pytest.fixture
 def month(svc: Services, tmp_path: Path) -> tuple[Services, list[Instructed], Path]:
     """A county of 120 clean cases (more payments than the smallest COPY), June exported."""
-    county = generate_county(cases=120, seed=5, frauds=False)
-    write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
-    write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
-    svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
-    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
-    run = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
-    assert run.run_id
-    svc.payouts.approve(run.run_id, by="S0003")
-    svc.payouts.export(run.run_id, fmt="pain001", out=tmp_path / "run.xml", by="S0002")
-    payments = read_pain001((tmp_path / "run.xml").read_bytes())
+    payments = exported_month(svc, tmp_path, cases=120, seed=5, frauds=False)
     assert len(payments) > 64
     return svc, payments, tmp_path
 

@@ -19,19 +19,32 @@ PERIOD = "2026-06"
 AS_OF = date(2026, 7, 31)
 
 
-@pytest.fixture
-def month(svc: Services, tmp_path: Path) -> tuple[Services, list[Instructed], Path]:
-    """A county of 60 clean cases, June prepared, approved and exported."""
-    county = generate_county(cases=60, seed=21, frauds=False)
+def imported_county(svc: Services, tmp_path: Path, *, cases: int, seed: int, frauds: bool) -> None:
+    """A generated county's staff and cases files, imported."""
+    county = generate_county(cases=cases, seed=seed, frauds=frauds)
     write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
     write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
     svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
     svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
+
+
+def exported_month(
+    svc: Services, tmp_path: Path, *, cases: int, seed: int, frauds: bool, held: bool = False
+) -> list[Instructed]:
+    """A county imported, June prepared (by S0002), approved (S0003) and exported as
+    ``run.xml``: the payments as the bank reads them."""
+    imported_county(svc, tmp_path, cases=cases, seed=seed, frauds=frauds)
     run = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
-    assert run.run_id and run.held == 0
+    assert run.run_id and (run.held > 0) is held
     svc.payouts.approve(run.run_id, by="S0003")
     svc.payouts.export(run.run_id, fmt="pain001", out=tmp_path / "run.xml", by="S0002")
-    return svc, read_pain001((tmp_path / "run.xml").read_bytes()), tmp_path
+    return read_pain001((tmp_path / "run.xml").read_bytes())
+
+
+@pytest.fixture
+def month(svc: Services, tmp_path: Path) -> tuple[Services, list[Instructed], Path]:
+    """A county of 60 clean cases, June prepared, approved and exported."""
+    return svc, exported_month(svc, tmp_path, cases=60, seed=21, frauds=False), tmp_path
 
 
 def bank_answers(
@@ -217,16 +230,7 @@ def test_every_finding_type_from_one_county_with_planted_frauds(
 ) -> None:
     """Planted frauds are held before export (and raise their types); the bank's mistakes and
     a death reported after payment are raised by reconciliation: all twelve types, no others."""
-    county = generate_county(cases=200, seed=4)
-    write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
-    write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
-    svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
-    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
-    run = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
-    assert run.run_id and run.held > 0
-    svc.payouts.approve(run.run_id, by="S0003")
-    svc.payouts.export(run.run_id, fmt="pain001", out=tmp_path / "run.xml", by="S0002")
-    payments = read_pain001((tmp_path / "run.xml").read_bytes())
+    payments = exported_month(svc, tmp_path, cases=200, seed=4, frauds=True, held=True)
     e = [p.end_to_end_id for p in payments]
     bank_answers(
         svc,

@@ -31,12 +31,11 @@ from aidledger.serve import (
 from aidledger.settings import Settings
 from aidledger.wiring import Services, open_services
 from ledger.period import Period
-from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
-from reconciliation.banksim import Anomalies, read_pain001
+from reconciliation.banksim import Anomalies
 from reconciliation.checks import RunDue, check_run_approval
 from reconciliation.service import list_findings
 from tests.conftest import _pg_url, drop_pg_database, new_pg_database
-from tests.test_reconcile import AS_OF, PERIOD, bank_answers
+from tests.test_reconcile import AS_OF, PERIOD, bank_answers, exported_month, imported_county
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
 
@@ -63,16 +62,7 @@ def exposition(svc: Services, leadership: Leadership | None = None) -> str:
 def reconciled(svc: Services, tmp_path: Path) -> Services:
     """A county with frauds, June paid, the bank's answers with anomalies, reconciled, and the
     reminder and catch-up jobs run once."""
-    county = generate_county(cases=80, seed=21)
-    write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
-    write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
-    svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
-    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
-    run = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
-    assert run.run_id
-    svc.payouts.approve(run.run_id, by="S0003")
-    svc.payouts.export(run.run_id, fmt="pain001", out=tmp_path / "run.xml", by="S0002")
-    payments = read_pain001((tmp_path / "run.xml").read_bytes())
+    payments = exported_month(svc, tmp_path, cases=80, seed=21, frauds=True, held=True)
     e = [p.end_to_end_id for p in payments]
     bank_answers(svc, tmp_path, payments, Anomalies(returned={e[0]: "AC04"}, missing={e[1]}))
     svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
@@ -196,11 +186,7 @@ def test_no_reminder_when_approved_or_without_cases() -> None:
 
 
 def test_the_reminder_raises_then_closes_on_approval(svc: Services, tmp_path: Path) -> None:
-    county = generate_county(cases=40, seed=3, frauds=False)
-    write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
-    write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
-    svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
-    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
+    imported_county(svc, tmp_path, cases=40, seed=3, frauds=False)
     as_of = date(2026, 6, 8)  # dibao pays on the 10th, reminder 3 days ahead
     first = svc.reconciliation.remind_unapproved(as_of)
     late = list_findings(svc.db, period="2026-06", type_="payout_run_late")
