@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from ledger.errors import InvalidValue
 
@@ -73,9 +74,18 @@ def parse_staff_id(text: str) -> str:
     return value
 
 
+_NAMESPACE_BYTES = NAMESPACE.bytes
+
+
 def derived_id(kind: str, *key: str) -> UUID:
-    """A stable aggregate id from a business key: the same facts always give the same id."""
-    return uuid5(NAMESPACE, "/".join((kind, *key)))
+    """A stable aggregate id from a business key: the same facts always give the same id.
+
+    Exactly ``uuid5(NAMESPACE, "kind/key…")``, computed without uuid5's argument handling:
+    bulk work derives a million of these per run.
+    """
+    name = "/".join((kind, *key)).encode()
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()
+    return UUID(bytes=digest[:16], version=5)
 
 
 def mask_id_number(id_number: str) -> str:

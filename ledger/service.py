@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 
@@ -44,3 +45,16 @@ class LedgerService:
             return
         if not self.db.query("SELECT 1 FROM staff WHERE staff_id = ?", (staff_id,)):
             raise NotAuthorised(f"{staff_id!r} is not in the staff registry{hint}")
+
+
+class PhaseClock:
+    """Wall-clock seconds of a long job's consecutive phases (validate, write, project, …)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -44,9 +43,14 @@ from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter
 
 from ledger.errors import InputRefused, Problem
-from ledger.ids import NAMESPACE
-from ledger.payment import BankFile, Payment, bank_file_aggregate_id, bank_file_id
-from ledger.service import LedgerService
+from ledger.payment import (
+    BankFile,
+    Payment,
+    bank_file_aggregate_id,
+    bank_file_id,
+    payment_aggregate_id,
+)
+from ledger.service import LedgerService, PhaseClock
 from ledger.store import Tx, gc_paused
 from reconciliation.entries import REASON_CODES, BankEntry, BankFileRefused, GroupStatus
 
@@ -125,7 +129,7 @@ class BankImports(LedgerService):
     def import_file(
         self, path: Path, *, profile: str | None = None, by: str = "bank", today: date | None = None
     ) -> BankImportSummary:
-        clock = _Clock()
+        clock = PhaseClock()
         sha = file_sha256(path)
         fid = bank_file_id(sha)
         summary = BankImportSummary(filename=path.name, file_id=fid)
@@ -401,7 +405,7 @@ class _StoredResults:
         if fast:
             # A copy: orjson's bytes keep its 4 KiB buffer (a million of them would be 4 GiB).
             state = bytes(memoryview(self._json(e, pid)))
-            return StoredEvent(payment_uuid(pid), version, self.topics[kind], state)
+            return StoredEvent(payment_aggregate_id(pid), version, self.topics[kind], state)
         stored = self.mapper.to_stored_event(
             _result_event(e, pid, version, self.fid, self.by, self.today, self.timestamp)
         )
@@ -464,35 +468,12 @@ def _e2e(entry: BankEntry | None) -> str:
     return entry.end_to_end_id
 
 
-class _Clock:
-    """Wall-clock seconds of consecutive phases."""
-
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = round(now - self._last, 3)
-        self._last = now
-
-
 def _entry_record(e: BankEntry) -> dict[str, Any]:
     record = {k: v for k, v in asdict(e).items() if v is not None}
     for k in ("booking_date", "value_date"):
         if k in record:
             record[k] = record[k].isoformat()
     return record
-
-
-_NAMESPACE = NAMESPACE.bytes
-
-
-def payment_uuid(pid: str) -> UUID:
-    """`ledger.payment.payment_aggregate_id` (uuid5 of ``payment/<id>``), without its
-    per-call overhead: a million of them per file."""
-    digest = hashlib.sha1(_NAMESPACE + f"payment/{pid}".encode(), usedforsecurity=False)
-    return UUID(bytes=digest.digest()[:16], version=5)
 
 
 def _result_event(
@@ -504,7 +485,7 @@ def _result_event(
     today: date | None,
     timestamp: datetime,
 ) -> Payment.BankResult:
-    oid = payment_uuid(pid)
+    oid = payment_aggregate_id(pid)
     kind = e.kind
     if kind == "executed":
         return Payment.Executed(

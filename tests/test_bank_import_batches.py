@@ -26,7 +26,7 @@ from ledger.events import OrjsonTranscoder, PydanticMapper
 from ledger.payment import Payment, payment_aggregate_id
 from ledger.store import events_table
 from projections.runner import catch_up, reset
-from reconciliation.bank import _result_event, _StoredResults, payment_uuid
+from reconciliation.bank import _result_event, _StoredResults
 from reconciliation.banksim import Anomalies, Instructed, camt054, pain002
 from reconciliation.entries import BankEntry
 from tests.test_reconcile import AS_OF, exported_month
@@ -198,11 +198,6 @@ def test_a_rebuild_in_any_page_size_gives_the_tables_of_the_imports(
         reset(svc.db, svc.models)
         catch_up(svc.app, svc.db, svc.models, page_size=page_size)
         assert bank_tables(svc) == incremental
-
-
-def test_payment_uuid_is_the_payment_aggregate_id() -> None:
-    for pid in ("202612R12223CVYF3OCBVSIP4MXO", "202606A2ZZZZ", "", "回盘"):
-        assert payment_uuid(pid) == payment_aggregate_id(pid)
 
 
 TRICKY = ('王"秀\\兰\t', "O'Brien\u2028 😀", "\x7f名", "")
