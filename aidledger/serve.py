@@ -43,7 +43,7 @@ from prometheus_client.registry import Collector
 from aidledger.metrics_contract import JOBS, METRICS
 from aidledger.settings import Settings
 from aidledger.wiring import Services, open_services
-from ledger.store import JOB_STATUS_TABLE, Database, StoreURL, events_table, record_job
+from ledger.store import JOB_STATUS_TABLE, Database, StoreURL, log_head, record_job
 from projections.registers import all_models
 from projections.runner import positions
 
@@ -186,15 +186,7 @@ def payment_state_rows(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str, 
     return out
 
 
-class Snapshot:
-    """The metric families of one read of the store."""
-
-    def __init__(self, families: list[Metric], taken_at: float) -> None:
-        self.families = families
-        self.taken_at = taken_at
-
-
-def read_snapshot(db: Database, *, periods: int) -> Snapshot:
+def read_snapshot(db: Database, *, periods: int) -> list[Metric]:
     """Read every store-derived metric of the contract from the read models."""
     fams: dict[str, Any] = {}
 
@@ -237,11 +229,7 @@ def read_snapshot(db: Database, *, periods: int) -> Snapshot:
             counts.add_metric([period, program, state], n)
             amounts.add_metric([period, program, state], amount)
 
-    head_id = db.query(
-        f"SELECT MAX({'rowid' if db.dialect == 'sqlite' else 'notification_id'}) "
-        f"FROM {events_table(db.dialect)}"
-    )[0][0]
-    head = int(head_id or 0)
+    head = log_head(db)
     gauge("aidledger_event_log_head").add_metric([], head)
     lag = gauge("aidledger_projection_lag_events")
     for name, position in positions(db, all_models()).items():
@@ -258,7 +246,7 @@ def read_snapshot(db: Database, *, periods: int) -> Snapshot:
         at = stamps.get(job)
         if at is not None:
             last.add_metric([job], at)
-    return Snapshot(list(fams.values()), time.time())
+    return list(fams.values())
 
 
 class Exporter(Collector):
@@ -271,7 +259,7 @@ class Exporter(Collector):
         self.stats = stats
         self.leadership = leadership
         self.periods = periods
-        self._snapshot: Snapshot | None = None
+        self._snapshot: list[Metric] | None = None
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
@@ -292,11 +280,11 @@ class Exporter(Collector):
     def collect(self) -> Iterable[Metric]:
         with self._lock:
             snapshot = self._snapshot
-        if snapshot is None:
+        if snapshot is None:  # scraped before the first background refresh
             self.refresh()
-            snapshot = self._snapshot
-        assert snapshot is not None
-        yield from snapshot.families
+            with self._lock:
+                snapshot = self._snapshot or []
+        yield from snapshot
         spec = METRICS["aidledger_job_runs_total"]
         runs = CounterMetricFamily("aidledger_job_runs_total", spec.help, labels=list(spec.labels))
         with self.stats.lock:
@@ -427,8 +415,7 @@ class _QuietHandler(WSGIRequestHandler):
 def health(store: StoreURL, leadership: Leadership) -> tuple[int, dict[str, Any]]:
     db = Database(store)
     try:
-        head = db.query(f"SELECT COUNT(*) FROM {JOB_STATUS_TABLE}")  # the store answers
-        del head
+        db.query(f"SELECT COUNT(*) FROM {JOB_STATUS_TABLE}")  # the store answers, migrated
     except Exception as e:
         return 503, {"status": "unavailable", "store": store.dialect, "error": type(e).__name__}
     finally:

@@ -149,14 +149,12 @@ class Verdict:
 
 
 def _events_sql(dialect: str) -> str:
-    nid, table = (
-        ("rowid", "stored_events")
-        if dialect == "sqlite"
-        else ("notification_id", "aidledger_events")
-    )
+    from ledger.store import events_table, notification_column
+
+    nid = notification_column(dialect)
     return (
         f"SELECT {nid}, originator_id, originator_version, topic, state "
-        f"FROM {table} WHERE {nid} <= ? ORDER BY {nid}"
+        f"FROM {events_table(dialect)} WHERE {nid} <= ? ORDER BY {nid}"
     )
 
 
@@ -243,12 +241,11 @@ def verify(
     """
     # The newest event first, then the head: a batch committed in between is then covered by
     # the head, and events written behind the application's back after it are still checked.
-    bound = db.query(
-        f"SELECT max({'rowid' if db.dialect == 'sqlite' else 'notification_id'}) "
-        f"FROM {'stored_events' if db.dialect == 'sqlite' else 'aidledger_events'}"
-    )[0][0]
+    from ledger.store import log_head
+
+    bound = log_head(db)
     top = head(db)
-    limit_nid = max(top.notification_id if top else 0, int(bound or 0))
+    limit_nid = max(top.notification_id if top else 0, bound)
     limit_seq = top.seq if top else 0
     events: Generator[tuple[Any, ...], None, None] = db.stream(
         _events_sql(db.dialect), (limit_nid,), size=5000

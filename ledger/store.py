@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import unquote, urlsplit
@@ -349,6 +349,17 @@ def events_table(dialect: str) -> str:
     return "stored_events" if dialect == "sqlite" else f"{APPLICATION_NAME}_events"
 
 
+def notification_column(dialect: str) -> str:
+    """The events table's notification id (SQLite: the rowid)."""
+    return "rowid" if dialect == "sqlite" else "notification_id"
+
+
+def log_head(db: Database) -> int:
+    """Notification id of the newest stored event (0 for an empty log), read through ``db``."""
+    column, table = notification_column(db.dialect), events_table(db.dialect)
+    return int(db.query(f"SELECT MAX({column}) FROM {table}")[0][0] or 0)
+
+
 def select_events_of(
     app: LedgerApp, db: Database, aggregate_ids: Sequence[UUID]
 ) -> dict[UUID, list[Any]]:
@@ -468,8 +479,6 @@ JOB_STATUS_TABLE = "aidledger_job_status"
 def record_job(db: Database, job: str, *, error: str | None = None, detail: str = "") -> None:
     """Note that ``job`` just succeeded (or failed with ``error``): operational status for the
     metrics, not ledger data. Never personal data in ``error`` or ``detail``."""
-    from datetime import UTC, datetime
-
     at = datetime.now(UTC).isoformat()
     column = "last_success_at" if error is None else "last_error_at"
     with db.transaction() as tx:
