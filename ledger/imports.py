@@ -13,7 +13,6 @@ completes it, because ids are derived from business keys and unchanged rows writ
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from ledger.registry import (
     file_aggregate_id,
     staff_aggregate_id,
 )
-from ledger.service import LedgerService
+from ledger.service import LedgerService, PhaseClock
 from ledger.store import EventBatch, as_date, gc_paused, select_events_of
 from ledger.validation import duplicate_keys, validate_cases, validate_deaths, validate_staff
 
@@ -72,17 +71,6 @@ class ImportSummary:
 Progress = Callable[[int], None]
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = round(now - self._t, 3)
-        self._t = now
-
-
 R = TypeVar("R", StaffRow, DeathRow)
 
 _FIRST_STAFF = (
@@ -106,23 +94,23 @@ class _Plan:
     unchanged: int = 0
     events: int = 0
 
+    def count_written(self, done: tuple[int, int] | None) -> None:
+        """A row that matches the registers: unchanged, unless a killed run of this same file
+        wrote it (``done``: the row's version and line), then that run's new (version 1) or
+        changed row, as a clean import would count it."""
+        if done is None:
+            self.unchanged += 1
+        elif done[0] == 1:
+            self.new += 1
+        else:
+            self.changed += 1
+
 
 def file_tag(filename: str, sha256: str) -> str:
     """How events name the file they come from: ``cases.csv@1a2b3c4d5e6f`` (name and content),
     followed by ``:line``. An auditor sees which version of a file decided; a rerun of a killed
     import recognises the rows its first run already wrote."""
     return f"{filename}@{sha256[:12]}"
-
-
-def _count_unchanged(plan: _Plan, resumed_version: int | None) -> None:
-    """A row that matches the registers: unchanged, unless a killed run of this same file
-    wrote it (then it counts as that run's new or changed row, as a clean import would)."""
-    if resumed_version is None:
-        plan.unchanged += 1
-    elif resumed_version == 1:
-        plan.new += 1
-    else:
-        plan.changed += 1
 
 
 class Importer(LedgerService):
@@ -141,7 +129,7 @@ class Importer(LedgerService):
         progress: Progress | None = None,
     ) -> ImportSummary:
         """Import one file. Raises InputRefused (nothing recorded) or NotAuthorised."""
-        clock = _Clock()
+        clock = PhaseClock()
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
         summary = ImportSummary(kind=kind, filename=path.name, sha256=sha)
@@ -254,11 +242,14 @@ class Importer(LedgerService):
                 done = resumed.get(row.case_id)
                 if done is not None and line <= done[1]:
                     # Written by a killed run of this file: count it as it was, write nothing.
-                    if row.case_id in done_lines:
-                        outcome = done_lines[row.case_id].get(line, "unchanged")
+                    if row.case_id not in done_lines:
+                        plan.count_written(done)
+                    elif (outcome := done_lines[row.case_id].get(line)) == "new":
+                        plan.new += 1
+                    elif outcome == "changed":
+                        plan.changed += 1
                     else:
-                        outcome = "new" if done[0] == 1 else "changed"
-                    setattr(plan, outcome, getattr(plan, outcome) + 1)
+                        plan.unchanged += 1
                     continue
                 case = touched.get(row.case_id)
                 if case is None:
@@ -346,7 +337,7 @@ class Importer(LedgerService):
                 plan.aggregates.append(create(row, source))
                 plan.new += 1
             elif old == row:
-                _count_unchanged(plan, resumed.get(key(row), (None,))[0])
+                plan.count_written(resumed.get(key(row)))
             else:
                 aggregate = load(row)
                 change(aggregate, row, source)
