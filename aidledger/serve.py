@@ -44,6 +44,7 @@ from aidledger.metrics_contract import JOBS, METRICS
 from aidledger.settings import Settings
 from aidledger.wiring import Services, open_services
 from ledger.store import JOB_STATUS_TABLE, Database, StoreURL, log_head, record_job
+from projections.bank import RESULTS_JOIN, STATUS
 from projections.registers import all_models
 from projections.runner import positions
 
@@ -219,10 +220,10 @@ def read_snapshot(db: Database, *, periods: int) -> list[Metric]:
     counts, amounts = gauge("aidledger_payments"), gauge("aidledger_payments_amount_fen")
     if recent:
         rows = db.query(
-            "SELECT p.period, p.program, p.status, p.held <> '', COUNT(*), SUM(p.amount) "
-            "FROM payments p JOIN runs r ON r.run_id = p.run_id "
+            f"SELECT p.period, p.program, {STATUS}, p.held <> '', COUNT(*), SUM(p.amount) "
+            f"FROM payments p JOIN runs r ON r.run_id = p.run_id {RESULTS_JOIN} "
             f"WHERE r.status <> 'prepared' AND p.period IN ({', '.join('?' * len(recent))}) "
-            "GROUP BY p.period, p.program, p.status, p.held <> ''",
+            f"GROUP BY p.period, p.program, {STATUS}, p.held <> ''",
             recent,
         )
         for (period, program, state), (n, amount) in sorted(payment_state_rows(rows).items()):

@@ -55,6 +55,7 @@ from ledger.payment import (
 from ledger.period import Period
 from ledger.service import LedgerService
 from ledger.store import EventBatch, as_date, gc_paused, select_events_of
+from projections.bank import RESULTS_JOIN, STATUS, VERSION
 
 Progress = Callable[[int], None]
 
@@ -291,12 +292,12 @@ class Payouts(LedgerService):
         """Returned or rejected payments whose case now has a corrected account or name."""
         marks = ", ".join("?" * len(programs))
         rows = self.db.query(
-            "SELECT p.payment_id, p.case_id, p.program, p.period, p.amount, p.version, "
+            f"SELECT p.payment_id, p.case_id, p.program, p.period, p.amount, {VERSION}, "
             "c.region_code, c.bank_account, c.account_name, c.id_number, "
             "(SELECT COUNT(*) FROM payments r WHERE r.case_id = p.case_id AND "
             " r.program = p.program AND r.period = p.period AND r.kind = 'reissue') + 1 "
-            "FROM payments p JOIN cases c ON c.case_id = p.case_id "
-            f"WHERE p.status IN ('returned', 'rejected') AND p.program IN ({marks}) "
+            f"FROM payments p JOIN cases c ON c.case_id = p.case_id {RESULTS_JOIN} "
+            f"WHERE pr.status IN ('returned', 'rejected') AND p.program IN ({marks}) "
             "AND (c.bank_account <> p.creditor_account OR c.account_name <> p.creditor_name) "
             "ORDER BY p.payment_id",
             programs,
@@ -326,7 +327,9 @@ class Payouts(LedgerService):
         """Mark a returned or rejected payment refunded to the fund (it will not be resent)."""
         self.sync()
         self.require_staff(by)
-        rows = self.db.query("SELECT status FROM payments WHERE payment_id = ?", (pid,))
+        rows = self.db.query(
+            f"SELECT {STATUS} FROM payments p {RESULTS_JOIN} WHERE p.payment_id = ?", (pid,)
+        )
         if not rows:
             raise NotFound(f"no payment {pid!r}")
         if rows[0][0] not in ("returned", "rejected"):

@@ -14,7 +14,8 @@ same transaction, under the same lock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from uuid import UUID
 
@@ -23,12 +24,23 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg import InterfaceError, OperationalError
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger import chain
+from ledger.store import Tx
 
 #: Below this many events a batch is INSERTed (on PostgreSQL) rather than COPYed.
 COPY_THRESHOLD = 64
+
+#: ``insert_events(events, around=...)``: a context manager entered with the writing
+#: transaction (under the lock) before the events are written and left after them, for work
+#: that must commit with them (`projections.runner.written_through`).
+Around = Callable[[Tx], AbstractContextManager[object]]
+
+
+def _around(around: Around | None, tx: Tx) -> AbstractContextManager[object]:
+    return around(tx) if around is not None else nullcontext()
 
 
 class CopyPostgresRecorder(PostgresApplicationRecorder):
@@ -42,45 +54,62 @@ class CopyPostgresRecorder(PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], *, around: Around | None = None, **_: Any
     ) -> Sequence[int] | None:
         if not stored_events:
             return None
-        schema, name = Identifier(self.datastore.schema), Identifier(self.events_table_name)
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)
-            rows = [
-                (s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events
-            ]
-            if len(rows) < COPY_THRESHOLD:
-                curs.executemany(
-                    SQL(
-                        "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
-                        "VALUES (%s, %s, %s, %s)"
-                    ).format(schema, name),
-                    rows,
-                )
-            else:
-                copy_sql = SQL(
-                    "COPY {0}.{1} (originator_id, originator_version, topic, state) "
-                    "FROM STDIN (FORMAT BINARY)"
-                ).format(schema, name)
-                with curs.copy(copy_sql) as copy:
-                    copy.set_types(["uuid", "int8", "text", "bytea"])
-                    for row in rows:
-                        copy.write_row(row)
-            chain.append_postgres(
-                curs, f"{self.datastore.schema}.{self.events_table_name}", stored_events
-            )
+            with (
+                conn.cursor(row_factory=tuple_row) as ours,
+                _around(around, Tx(ours, "postgresql")),
+            ):
+                self._insert(curs, stored_events)
         # The ids are not needed by aidledger (Application.save then returns no recordings).
         return None
+
+    def _insert(self, curs: Any, stored_events: Sequence[StoredEvent]) -> None:
+        schema, name = Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        rows = ((s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events)
+        if len(stored_events) < COPY_THRESHOLD:
+            curs.executemany(
+                SQL(
+                    "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
+                    "VALUES (%s, %s, %s, %s)"
+                ).format(schema, name),
+                list(rows),
+            )
+        else:
+            copy_sql = SQL(
+                "COPY {0}.{1} (originator_id, originator_version, topic, state) "
+                "FROM STDIN (FORMAT BINARY)"
+            ).format(schema, name)
+            # Row by row as they are read: a lazy sequence builds each event meanwhile.
+            with curs.copy(copy_sql) as copy:
+                copy.set_types(["uuid", "int8", "text", "bytea"])
+                for row in rows:
+                    copy.write_row(row)
+        chain.append_postgres(
+            curs, f"{self.datastore.schema}.{self.events_table_name}", stored_events
+        )
 
 
 class BatchSQLiteRecorder(SQLiteApplicationRecorder):
     """SQLite application recorder that inserts a batch with one executemany."""
 
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        around: Around | None = None,
+        **_: Any,
+    ) -> Sequence[int] | None:
+        with _around(around, Tx(c.sqlite_cursor, "sqlite")):
+            return self._insert(c, stored_events)
+
+    def _insert(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]
     ) -> Sequence[int] | None:
         if len(stored_events) < COPY_THRESHOLD:
             ids = super()._insert_events(c, stored_events)

@@ -27,7 +27,7 @@ from ledger.errors import StoreError
 from ledger.events import OrjsonTranscoder, PydanticMapper
 
 #: The Alembic revision this code expects. A test checks it equals the scripts' head.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 #: The application name pins the PostgreSQL table names (``aidledger_events``).
 APPLICATION_NAME = "aidledger"
@@ -194,7 +194,7 @@ class Tx:
             marks = ", ".join("?" * len(columns))
             self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
-    def update_from(
+    def upsert_from(
         self,
         table: str,
         key: str,
@@ -202,23 +202,25 @@ class Tx:
         rows: Sequence[Sequence[Any]],
         assignments: str,
     ) -> None:
-        """One ``UPDATE table SET <assignments> FROM <rows>`` instead of a statement per row.
+        """Insert ``rows`` into ``table``, or where its ``key`` is there already, update that
+        row with ``assignments`` (which name the new values ``excluded.<column>``).
 
         ``rows`` are (key, *columns) with at most one row per key; ``columns`` are (name, SQL
-        type); ``assignments`` refer to the new values as ``u.name``. The rows go into a
-        temporary table (COPY on PostgreSQL), then one joined UPDATE (SQLite has UPDATE FROM
-        since 3.33).
+        type). The rows go into a temporary table (COPY on PostgreSQL), then one
+        ``INSERT .. SELECT .. ON CONFLICT DO UPDATE`` instead of a statement per row.
         """
         if not rows:
             return
-        names = [key, *(n for n, _ in columns)]
+        names = ", ".join([key, *(n for n, _ in columns)])
         types = ", ".join(f"{n} {t}" for n, t in [(key, "TEXT"), *columns])
-        self.execute(f"CREATE TEMP TABLE bulk_update ({types})")
-        self.copy_rows("bulk_update", names, rows)
+        self.execute(f"CREATE TEMP TABLE bulk_upsert ({types})")
+        self.copy_rows("bulk_upsert", names.split(", "), rows)
+        # "WHERE true": SQLite would read ON CONFLICT as part of a join without it.
         self.execute(
-            f"UPDATE {table} SET {assignments} FROM bulk_update u WHERE {table}.{key} = u.{key}"
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM bulk_upsert WHERE true "
+            f"ON CONFLICT ({key}) DO UPDATE SET {assignments}"
         )
-        self.execute("DROP TABLE bulk_update")
+        self.execute("DROP TABLE bulk_upsert")
 
 
 class Database:
@@ -318,18 +320,23 @@ def current_revision(db: Database) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def upgrade_store(store: StoreURL) -> str:
-    """Create or upgrade the store to the head revision with Alembic. Returns the revision."""
+def alembic_config(store: StoreURL) -> Any:
+    """Alembic's configuration for the store (its scripts and its database)."""
     from alembic.config import Config
 
+    cfg = Config()
+    cfg.set_main_option("script_location", str(alembic_dir()))
+    cfg.set_main_option("sqlalchemy.url", store.sqlalchemy_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_store(store: StoreURL) -> str:
+    """Create or upgrade the store to the head revision with Alembic. Returns the revision."""
     from alembic import command
 
     if store.dialect == "sqlite":
         Path(store.path).parent.mkdir(parents=True, exist_ok=True)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(alembic_dir()))
-    cfg.set_main_option("sqlalchemy.url", store.sqlalchemy_url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    command.upgrade(alembic_config(store), "head")
     return HEAD_REVISION
 
 

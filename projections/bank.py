@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from datetime import date
 from typing import Any, ClassVar
 
 from ledger.events import LedgerEvent
@@ -42,10 +42,10 @@ _MONTHS: dict[Any, str] = {}  # a month's file has a few dozen distinct days
 
 
 class BankResultsModel(ReadModel):
-    """``bank_files``, ``bank_entries`` and the result columns of ``payments``."""
+    """``bank_files``, ``bank_entries`` and ``payment_results`` (each payment's bank status)."""
 
     name: ClassVar[str] = "bank_results"
-    tables: ClassVar[tuple[str, ...]] = ("bank_files", "bank_entries")
+    tables: ClassVar[tuple[str, ...]] = ("bank_files", "bank_entries", "payment_results")
     topics: ClassVar[frozenset[str]] = frozenset(
         cls.TOPIC
         for cls in (
@@ -60,95 +60,45 @@ class BankResultsModel(ReadModel):
         )
     )
 
-    def reset(self, tx: Tx) -> None:
-        super().reset(tx)
-        tx.execute(
-            "UPDATE payments SET status = 'instructed', executions = 0, executed_amount = NULL, "
-            "executed_on = NULL, reported_account = NULL, reported_name = NULL, "
-            "result_on = NULL, result_reason = NULL"
-        )
-
     def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
-        entries: list[tuple[Any, ...]] = []
-        # Per payment, what the page leaves on its row: each column as the last event that
-        # writes it left it, as if the events were applied one by one (so a rebuild, which
-        # pages the log differently, gives the same rows).
-        rows: dict[str, list[Any]] = {}
+        page = ResultsPage()
         for e in events:
             if isinstance(e, Payment.Executed):
-                pid = e.payment_id
-                row = rows.get(pid) or _new_row(rows, pid)
-                row[1] = "executed"
-                row[2] += 1
-                row[3:7] = e.amount, e.booking_date, e.creditor_account, e.creditor_name
-                row[10] = e.originator_version
-                entries.append(
-                    (
-                        e.file_id,
-                        e.entry_seq,
-                        "executed",
-                        pid,
-                        e.amount,
-                        e.booking_date,
-                        e.creditor_name,
-                        e.creditor_account,
-                        None,
-                        None,
-                        e.entry_ref,
-                        1,
-                        _month(e.booking_date),
-                    )
+                page.executed(
+                    e.payment_id,
+                    e.originator_version,
+                    e.file_id,
+                    e.entry_seq,
+                    e.entry_ref,
+                    e.amount,
+                    e.booking_date,
+                    e.creditor_name,
+                    e.creditor_account,
                 )
             elif isinstance(e, Payment.Rejected | Payment.Returned):
-                kind = "rejected" if isinstance(e, Payment.Rejected) else "returned"
-                day = e.reported_on if isinstance(e, Payment.Rejected) else e.booking_date
-                day = day or e.timestamp.date()
-                amount = e.amount if isinstance(e, Payment.Returned) else None
-                pid = e.payment_id
-                row = rows.get(pid) or _new_row(rows, pid)
-                row[1] = kind
-                row[7:11] = 1, day, e.reason_code or e.reason_text, e.originator_version
-                entries.append(
-                    (
-                        e.file_id,
-                        e.entry_seq,
-                        kind,
-                        pid,
-                        amount,
-                        day,
-                        None,
-                        None,
-                        e.reason_code,
-                        e.reason_text,
-                        e.entry_ref,
-                        1,
-                        _month(day),
-                    )
+                if isinstance(e, Payment.Returned):
+                    kind, amount, day = "returned", e.amount, e.booking_date
+                else:
+                    kind, amount, day = "rejected", None, e.reported_on
+                page.failed(
+                    e.payment_id,
+                    e.originator_version,
+                    e.file_id,
+                    e.entry_seq,
+                    e.entry_ref,
+                    kind,
+                    amount,
+                    day or e.timestamp.date(),
+                    e.reason_code,
+                    e.reason_text,
                 )
             elif isinstance(e, Payment.StatusReported):
-                row = rows.get(e.payment_id) or _new_row(rows, e.payment_id)
-                row[10] = e.originator_version
-                entries.append(
-                    (
-                        e.file_id,
-                        e.entry_seq,
-                        "accepted",
-                        e.payment_id,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        e.status,
-                        e.entry_ref,
-                        1,
-                        None,
-                    )
-                )
+                pid, version = e.payment_id, e.originator_version
+                page.accepted(pid, version, e.file_id, e.entry_seq, e.entry_ref, e.status)
             elif isinstance(e, Payment.Reissued | Payment.Refunded):
-                row = rows.get(e.payment_id) or _new_row(rows, e.payment_id)
-                row[1] = "reissued" if isinstance(e, Payment.Reissued) else "refunded"
-                row[10] = e.originator_version
+                row = page.row(e.payment_id)
+                row[1] = e.originator_version
+                row[2] = "reissued" if isinstance(e, Payment.Reissued) else "refunded"
             elif isinstance(e, BankFile.Imported):
                 tx.execute(
                     "INSERT INTO bank_files (file_id, kind, filename, sha256, profile, entries, "
@@ -168,7 +118,7 @@ class BankResultsModel(ReadModel):
                     ),
                 )
             elif isinstance(e, BankFile.EntriesUnmatched):
-                entries.extend(
+                page.entries.extend(
                     (
                         e.file_id,
                         x["seq"],
@@ -186,72 +136,128 @@ class BankResultsModel(ReadModel):
                     )
                     for x in e.entries
                 )
-        # One joined UPDATE per page, not one statement per payment (a month is ~1M rows), in
-        # the order the page names the payments (the importer writes them in disk order).
-        with _index_joins(tx):
-            tx.update_from("payments", "payment_id", _ROW_COLUMNS, list(rows.values()), _ROW_SET)
+        page.write(tx)
+
+
+class ResultsPage:
+    """What a page of bank results writes: a row of ``bank_entries`` per entry, and per payment
+    the ``payment_results`` row the page leaves, each column as the last event that writes it
+    left it, as if the events were applied one by one (so a rebuild, which pages the log
+    differently, gives the same rows).
+
+    Fed from decoded events by `BankResultsModel.apply`, or by the bank import straight from
+    the entries it records (`reconciliation.bank`), in the transaction that records them.
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Any, ...]] = []
+        #: payment id -> (payment_id, version, then `_RESULT_COLUMNS`' values).
+        self.rows: dict[str, list[Any]] = {}
+
+    def row(self, pid: str) -> list[Any]:
+        row = self.rows.get(pid)
+        if row is None:
+            row = self.rows[pid] = [pid, 0, None, 0, None, None, None, None, None, None]
+        return row
+
+    def executed(
+        self,
+        pid: str,
+        version: int,
+        file_id: str,
+        seq: int,
+        ref: str | None,
+        amount: int | None,
+        day: date | None,
+        name: str | None,
+        account: str | None,
+    ) -> None:
+        row = self.row(pid)
+        row[1:8] = version, "executed", row[3] + 1, amount, day, account, name
+        self.entries.append(
+            (file_id, seq, "executed", pid, amount, day, name, account, None, None, ref, 1,
+             _month(day))
+        )  # fmt: skip
+
+    def failed(
+        self,
+        pid: str,
+        version: int,
+        file_id: str,
+        seq: int,
+        ref: str | None,
+        kind: str,
+        amount: int | None,
+        day: date,
+        code: str | None,
+        text: str | None,
+    ) -> None:
+        row = self.row(pid)
+        row[1], row[2] = version, kind
+        row[8:10] = day, code or text
+        self.entries.append(
+            (file_id, seq, kind, pid, amount, day, None, None, code, text, ref, 1, _month(day))
+        )
+
+    def accepted(
+        self, pid: str, version: int, file_id: str, seq: int, ref: str | None, status: str | None
+    ) -> None:
+        self.row(pid)[1] = version
+        self.entries.append(
+            (file_id, seq, "accepted", pid, None, None, None, None, None, status, ref, 1, None)
+        )
+
+    def write(self, tx: Tx) -> None:
+        # One statement for the page's payments, not one per payment (a month is ~1M rows).
+        rows, self.rows = list(self.rows.values()), {}
+        tx.upsert_from("payment_results", "payment_id", _RESULT_COLUMNS, rows, _RESULT_SET)
+        del rows
         # In payment order: the entries' index by payment then takes them leaf by leaf.
+        entries, self.entries = self.entries, []
         entries.sort(key=_by_payment)
         tx.copy_rows("bank_entries", ENTRY_COLUMNS, entries)
 
 
-#: A page's row of one payment: (payment_id, then these), see `_new_row`.
-_ROW_COLUMNS = (
-    ("status", "TEXT"),  # 1: the last status an event set, NULL if none did
-    ("n", "INTEGER"),  # 2: executions in the page
-    ("amount", "BIGINT"),  # 3-6: the last execution's amount, day, account and name
-    ("day", "DATE"),
-    ("account", "TEXT"),
-    ("name", "TEXT"),
-    ("failed", "INTEGER"),  # 7-9: 1 if rejected or returned, with the last one's day, reason
-    ("result_day", "DATE"),
-    ("reason", "TEXT"),
-    ("version", "INTEGER"),  # 10: the payment's version after the page
+#: A payment's row of ``payment_results`` after ``payment_id``. A page's row carries what the
+#: page did: its executions, the last execution's values, the last failure's day and reason
+#: (a failure always has a day), NULL status if no event set one.
+_RESULT_COLUMNS = (
+    ("version", "INTEGER"),
+    ("status", "TEXT"),
+    ("executions", "INTEGER"),
+    ("executed_amount", "BIGINT"),
+    ("executed_on", "DATE"),
+    ("reported_account", "TEXT"),
+    ("reported_name", "TEXT"),
+    ("result_on", "DATE"),
+    ("result_reason", "TEXT"),
 )
-_ROW_SET = (
-    "status = COALESCE(u.status, payments.status), "
-    "executions = payments.executions + u.n, "
-    "executed_amount = CASE WHEN u.n > 0 THEN u.amount ELSE payments.executed_amount END, "
-    "executed_on = CASE WHEN u.n > 0 THEN u.day ELSE payments.executed_on END, "
-    "reported_account = CASE WHEN u.n > 0 THEN u.account ELSE payments.reported_account END, "
-    "reported_name = CASE WHEN u.n > 0 THEN u.name ELSE payments.reported_name END, "
-    "result_on = CASE WHEN u.failed = 1 THEN u.result_day ELSE payments.result_on END, "
-    "result_reason = CASE WHEN u.failed = 1 THEN u.reason ELSE payments.result_reason END, "
-    "version = u.version"
+_RESULT_SET = ", ".join(
+    [
+        "version = excluded.version",
+        "status = COALESCE(excluded.status, payment_results.status)",
+        "executions = payment_results.executions + excluded.executions",
+        *(
+            f"{c} = CASE WHEN excluded.executions > 0 THEN excluded.{c} "
+            f"ELSE payment_results.{c} END"
+            for c in ("executed_amount", "executed_on", "reported_account", "reported_name")
+        ),
+        "result_on = COALESCE(excluded.result_on, payment_results.result_on)",
+        "result_reason = CASE WHEN excluded.result_on IS NOT NULL THEN excluded.result_reason "
+        "ELSE payment_results.result_reason END",
+    ]
 )
+
+#: How readers see a payment's bank status: ``payments p`` LEFT JOINed with its results ``pr``.
+RESULTS_JOIN = "LEFT JOIN payment_results pr ON pr.payment_id = p.payment_id"
+#: The payment's status, executions and version through `RESULTS_JOIN`.
+STATUS = "COALESCE(pr.status, 'instructed')"
+EXECUTIONS = "COALESCE(pr.executions, 0)"
+VERSION = "CASE WHEN pr.version > p.version THEN pr.version ELSE p.version END"
 
 
 def _by_payment(row: tuple[Any, ...]) -> str:
     return str(row[3] or "")
-
-
-def _new_row(rows: dict[str, list[Any]], pid: str) -> list[Any]:
-    row = rows[pid] = [pid, None, 0, None, None, None, None, 0, None, None, 0]
-    return row
-
-
-@contextmanager
-def _index_joins(tx: Tx) -> Iterator[None]:
-    """On PostgreSQL, join a page's rows to ``payments`` through its primary key.
-
-    Left to itself the planner hashes the whole ``payments`` table for every page (a month
-    is a million rows, and a page 20 thousand), which made the bank results' projection
-    quadratic in the size of the table. The settings are put back for the other models.
-    """
-    if tx.dialect != "postgresql":
-        yield
-        return
-    saved = tx.execute(
-        "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
-    ).fetchone()
-    tx.execute("SET LOCAL enable_hashjoin = off")
-    tx.execute("SET LOCAL enable_mergejoin = off")
-    yield
-    assert saved is not None
-    tx.execute(
-        "SELECT set_config('enable_hashjoin', ?, true), set_config('enable_mergejoin', ?, true)",
-        saved,
-    )
 
 
 def _month_text(day: str | None) -> str | None:

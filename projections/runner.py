@@ -15,14 +15,22 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import ClassVar, cast
 
 import psycopg
 
 from ledger.events import LedgerEvent
-from ledger.store import Database, LedgerApp, Tx, gc_paused
+from ledger.store import (
+    Database,
+    LedgerApp,
+    Tx,
+    events_table,
+    gc_paused,
+    notification_column,
+)
 
 TRACKING_TABLE = "aidledger_tracking"
 DEFERRED_INDEXES = "aidledger_deferred_indexes"
@@ -158,6 +166,52 @@ def _catch_up(
     if pos and min(pos.values()) >= head:
         restore_indexes(db)
     return applied
+
+
+@contextmanager
+def written_through(
+    tx: Tx,
+    models: Sequence[ReadModel],
+    topics: Collection[str],
+    appliers: Mapping[str, Callable[[], None]],
+) -> Iterator[bool]:
+    """Around the recording of events of ``topics`` in ``tx``, under the store's write lock:
+    project them in the same transaction instead of reading them back from the log.
+
+    If every model has read the log to its head, and every model that reads one of ``topics``
+    has an applier (``appliers[model.name]()`` writes that model's rows of the events being
+    recorded, in ``tx``), the appliers run and, once the events are recorded, every model moves
+    past them. Yields whether that happens; if not (a model is behind: another process is
+    catching up, say), nothing is applied and the next catch-up reads the events as any other.
+    """
+    column, table = notification_column(tx.dialect), events_table(tx.dialect)
+    head_sql = f"SELECT MAX({column}) FROM {table}"
+    before = _first_int(tx.execute(head_sql))
+    lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""  # SQLite: the write lock
+    rows = dict(
+        tx.execute(
+            f"SELECT application_name, notification_id FROM {TRACKING_TABLE}{lock}"
+        ).fetchall()
+    )
+    readers = [m for m in models if m.topics.intersection(topics)]
+    ready = (
+        bool(models)
+        and all(int(rows.get(m.name, 0)) == before for m in models)
+        and all(m.name in appliers for m in readers)
+    )
+    if ready:
+        for model in readers:
+            appliers[model.name]()
+    yield ready
+    if ready:
+        after = _first_int(tx.execute(head_sql))
+        for model in models:
+            _advance(tx, model.name, before, after)
+
+
+def _first_int(tx: Tx) -> int:
+    row = tx.fetchone()
+    return int(row[0] or 0) if row else 0
 
 
 def lag(app: LedgerApp, db: Database, models: Sequence[ReadModel]) -> int:

@@ -19,9 +19,8 @@ Result events are appended at the version the payments read model knows (a large
 a million payments; loading each aggregate would take minutes). The read models are brought up
 to date first, and a stale version fails the transaction rather than writing twice. Matching,
 versions and the write order come from one query: the file's ids go into a temporary table
-joined with ``payments``, in the order the payment rows lie on disk, so that the bank-results
-projection then updates ``payments`` front to back instead of at random (twice as fast on
-PostgreSQL). The events of one payment keep the file's order.
+joined with ``payments`` and ordered by payment, so that the bank-results read model is written
+front to back instead of at random. The events of one payment keep the file's order.
 """
 
 from __future__ import annotations
@@ -52,6 +51,8 @@ from ledger.payment import (
 )
 from ledger.service import LedgerService, PhaseClock
 from ledger.store import Tx, gc_paused
+from projections.bank import RESULTS_JOIN, VERSION, BankResultsModel, ResultsPage
+from projections.runner import written_through
 from reconciliation.entries import REASON_CODES, BankEntry, BankFileRefused, GroupStatus
 
 #: Unmatched entries per `BankFile.EntriesUnmatched` event.
@@ -173,19 +174,19 @@ class BankImports(LedgerService):
                     file_id=fid,
                     entries=tuple(unmatched[i : i + UNMATCHED_PER_EVENT]),
                 )
-            stored = _LazyEvents(
-                results,
-                _StoredResults(self.app.mapper, fid, by, today),
-                record.collect_events(),
-                self.app.mapper,
-            )
+            make = _StoredResults(self.app.mapper, fid, by, today)
+            records = record.collect_events()
+            stored = _LazyEvents(results, make, records, self.app.mapper)
+            projected = _WriteThrough(results, make, records)
             del results
-            # One transaction: every result and the file's record, or nothing. The events are
+            # One transaction: every result and the file's record, or nothing; with them, if
+            # the read models had read the whole log, their rows of the file. The events are
             # built while the first are copied (PostgreSQL works on them meanwhile).
-            self.app.recorder.insert_events(stored)
+            self.app.recorder.insert_events(stored, around=projected)
             del stored
         clock.lap("write")
-        self.sync()
+        if not projected.done:
+            self.sync()  # another writer came first: the file is read back from the log
         clock.lap("project")
         summary.seconds = clock.laps
         return summary
@@ -204,7 +205,7 @@ class BankImports(LedgerService):
         named = ((i, e.end_to_end_id) for i, e in enumerate(entries) if e and e.end_to_end_id)
         with self.db.transaction() as tx, _temporary(tx, _IDS, ("idx", "id"), named):
             done = {int(r[0]) for r in tx.execute(_DONE_SQL, (fid,)).fetchall()}
-            matches = tx.execute(_MATCH_SQL[tx.dialect]).fetchall()
+            matches = tx.execute(_MATCH_SQL).fetchall()
             settled = {_e2e(entries[idx]) for idx, _, has_result in matches if has_result}
             with _temporary(tx, _SETTLED, ("id",), [(pid,) for pid in settled]):
                 seen = set(tx.execute(_SEEN_SQL).fetchall())
@@ -278,14 +279,12 @@ class BankImports(LedgerService):
 # transaction (a file is never half-recorded since).
 _DONE_SQL = "SELECT seq FROM bank_entries WHERE file_id = ?"
 # (entry index, version, whether the payment has a result) of every entry naming a known
-# payment, in the payments' order on disk (PostgreSQL's ctid, SQLite's rowid), then the file's.
-_MATCH_SQL = {
-    dialect: (
-        f"SELECT t.idx, p.version, p.status <> 'instructed' FROM {_IDS} t "
-        f"JOIN payments p ON p.payment_id = t.id ORDER BY p.{position}, t.idx"
-    )
-    for dialect, position in (("postgresql", "ctid"), ("sqlite", "rowid"))
-}
+# payment, by payment then in the file's order: `payment_results` and the entries' index by
+# payment are then written front to back (appended to, for a new month's payments).
+_MATCH_SQL = (
+    f"SELECT t.idx, {VERSION}, pr.status IS NOT NULL FROM {_IDS} t "
+    f"JOIN payments p ON p.payment_id = t.id {RESULTS_JOIN} ORDER BY p.payment_id, t.idx"
+)
 # (payment, bank reference, kind) recorded from other files, for payments that have a result
 # already: banks repeat an entry in daily and monthly statements, and the same reference for the
 # same payment is one execution, not two. (By payment: bank_entries is indexed by it.)
@@ -372,6 +371,76 @@ class _LazyEvents(Sequence[StoredEvent]):
         return stored
 
 
+class _WriteThrough:
+    """The bank-results read model's rows of a file, written in the transaction that records
+    the file (`projections.runner.written_through`) straight from its entries: reading a
+    million events back from the log and decoding them would take longer than recording them.
+    The rows are the ones the model makes of the events (a test compares the two)."""
+
+    def __init__(
+        self, results: list[_Result | None], make: _StoredResults, records: Sequence[Any]
+    ) -> None:
+        self.results = results
+        self.make = make
+        self.records = records
+        self.topics = {get_topic(type(e)) for e in records} | set(make.topics.values())
+        self.calls = 0
+        self.done = False
+
+    @contextmanager
+    def __call__(self, tx: Tx) -> Iterator[None]:
+        from projections.registers import all_models  # the models import this package's peers
+
+        self.calls += 1
+        # A retried transaction finds results already turned into events (and let go of):
+        # it leaves the rows to the catch-up.
+        models = all_models() if self.calls == 1 else []
+        model = next((m for m in models if isinstance(m, BankResultsModel)), None)
+        appliers = {model.name: lambda: self._apply(tx, model)} if model else {}
+        with written_through(tx, models, self.topics, appliers) as ready:
+            yield
+        self.done = ready
+
+    def _apply(self, tx: Tx, model: BankResultsModel | None) -> None:
+        assert model is not None
+        page = ResultsPage()
+        fid, today, day_recorded = self.make.fid, self.make.today, self.make.timestamp.date()
+        for result in self.results:
+            assert result is not None
+            e, pid, version = result
+            kind, seq, ref = e.kind, e.seq, e.entry_ref
+            if kind == "executed":
+                page.executed(
+                    pid,
+                    version,
+                    fid,
+                    seq,
+                    ref,
+                    e.amount,
+                    e.booking_date,
+                    e.creditor_name,
+                    e.creditor_account,
+                )
+            elif kind == "accepted":
+                page.accepted(pid, version, fid, seq, ref, e.status)
+            else:
+                returned = kind == "returned"
+                page.failed(
+                    pid,
+                    version,
+                    fid,
+                    seq,
+                    ref,
+                    kind,
+                    e.amount if returned else None,
+                    (e.booking_date if returned else _reported_on(e, today)) or day_recorded,
+                    e.reason_code,
+                    _reason_text(e),
+                )
+        page.write(tx)
+        model.apply(tx, self.records)
+
+
 #: The result event of each kind of entry.
 _RESULT_CLASSES: dict[str, type[Payment.BankResult]] = {
     "executed": Payment.Executed,
@@ -442,7 +511,7 @@ class _StoredResults:
         }
         if kind == "accepted":
             return orjson.dumps({**head, "status": e.status})
-        reason_text = e.reason_text or (REASON_CODES.get(e.reason_code) if e.reason_code else None)
+        reason_text = _reason_text(e)
         if kind == "returned":
             return orjson.dumps(
                 {
@@ -458,9 +527,19 @@ class _StoredResults:
                 **head,
                 "reason_code": e.reason_code,
                 "reason_text": reason_text,
-                "reported_on": e.booking_date or self.today,
+                "reported_on": _reported_on(e, self.today),
             }
         )
+
+
+def _reason_text(e: BankEntry) -> str | None:
+    """A failure's reason as the event keeps it: the bank's words, else the code's meaning."""
+    return e.reason_text or (REASON_CODES.get(e.reason_code) if e.reason_code else None)
+
+
+def _reported_on(e: BankEntry, today: date | None) -> date | None:
+    """The day a rejection was reported: the file's, else the import's ``today``."""
+    return e.booking_date or today
 
 
 def _e2e(entry: BankEntry | None) -> str:
@@ -513,7 +592,7 @@ def _result_event(
         "entry_seq": e.seq,
         "entry_ref": e.entry_ref,
     }
-    reason_text = e.reason_text or (REASON_CODES.get(e.reason_code) if e.reason_code else None)
+    reason_text = _reason_text(e)
     if kind == "returned":
         return Payment.Returned(
             **common,
@@ -527,6 +606,6 @@ def _result_event(
             **common,
             reason_code=e.reason_code,
             reason_text=reason_text,
-            reported_on=e.booking_date or today,
+            reported_on=_reported_on(e, today),
         )
     return Payment.StatusReported(**common, status=e.status)

@@ -20,6 +20,7 @@ from ledger.payment import RESOLUTIONS, Finding, finding_aggregate_id, finding_i
 from ledger.period import Period
 from ledger.service import LedgerService
 from ledger.store import Database, EventBatch, as_date, gc_paused, record_job
+from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS
 from projections.payouts import APPROVED_RUN, FINDING_COLUMNS
 from reconciliation import checks
 from reconciliation.checks import Draft, PaymentView, UnmatchedEntry
@@ -29,10 +30,10 @@ REOPEN_AFTER = ("corrected", "recovered")
 
 _VIEW_SQL = (
     "SELECT p.payment_id, p.case_id, p.program, p.department, p.region_code, p.period, p.kind, "
-    "p.amount, p.payment_date, p.creditor_account, p.creditor_name, p.id_number, p.status, "
-    "p.executions, p.executed_amount, p.executed_on, p.reported_account, p.reported_name, "
-    "p.result_on, p.result_reason, r.status = 'exported', p.reissue_of, d.date_of_death "
-    "FROM payments p JOIN runs r ON r.run_id = p.run_id "
+    f"p.amount, p.payment_date, p.creditor_account, p.creditor_name, p.id_number, {STATUS}, "
+    f"{EXECUTIONS}, pr.executed_amount, pr.executed_on, pr.reported_account, pr.reported_name, "
+    "pr.result_on, pr.result_reason, r.status = 'exported', p.reissue_of, d.date_of_death "
+    f"FROM payments p JOIN runs r ON r.run_id = p.run_id {RESULTS_JOIN} "
     "LEFT JOIN deaths d ON d.id_number = p.id_number "
     "WHERE p.period = ? AND r.status <> 'prepared' AND p.held = ''"
 )
@@ -298,10 +299,11 @@ class Reconciliation(LedgerService):
     def _slot_candidates(self, period: Period) -> list[PaymentView]:
         """Payments sharing a case, program and slot with another executed one."""
         rows = self.db.query(
-            f"{_VIEW_SQL} AND p.executions > 0 AND p.case_id IN ("
-            "SELECT case_id FROM payments WHERE period = ? AND executions > 0 "
-            "GROUP BY case_id, program, CASE WHEN kind = 'reissue' THEN 'regular' ELSE kind END "
-            "HAVING COUNT(*) > 1)",
+            f"{_VIEW_SQL} AND pr.executions > 0 AND p.case_id IN ("
+            "SELECT p.case_id FROM payments p JOIN payment_results pr "
+            "ON pr.payment_id = p.payment_id WHERE p.period = ? AND pr.executions > 0 "
+            "GROUP BY p.case_id, p.program, "
+            "CASE WHEN p.kind = 'reissue' THEN 'regular' ELSE p.kind END HAVING COUNT(*) > 1)",
             (str(period), str(period)),
         )
         return [_view(r)[0] for r in rows]

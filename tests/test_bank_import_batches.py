@@ -21,11 +21,13 @@ from eventsourcing.cipher import AESCipher
 from eventsourcing.utils import Environment
 
 from aidledger.wiring import Services
+from alembic import command
 from ledger.errors import InputRefused
 from ledger.events import OrjsonTranscoder, PydanticMapper
-from ledger.payment import Payment, payment_aggregate_id
-from ledger.store import events_table
-from projections.runner import catch_up, reset
+from ledger.payment import Payment, Recovery, payment_aggregate_id, recovery_aggregate_id
+from ledger.store import alembic_config, events_table
+from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS, VERSION
+from projections.runner import catch_up, lag, reset
 from reconciliation.bank import _result_event, _StoredResults
 from reconciliation.banksim import Anomalies, Instructed, camt054, pain002
 from reconciliation.entries import BankEntry
@@ -47,8 +49,9 @@ def bank_tables(svc: Services) -> dict[str, list[tuple[Any, ...]]]:
         "entries": sorted(svc.db.query("SELECT * FROM bank_entries"), key=repr),
         "payments": sorted(
             svc.db.query(
-                "SELECT payment_id, version, status, executions, executed_amount, executed_on, "
-                "reported_account, reported_name, result_on, result_reason FROM payments"
+                f"SELECT p.payment_id, {VERSION}, {STATUS}, {EXECUTIONS}, pr.executed_amount, "
+                "pr.executed_on, pr.reported_account, pr.reported_name, pr.result_on, "
+                f"pr.result_reason FROM payments p {RESULTS_JOIN}"
             ),
             key=repr,
         ),
@@ -105,7 +108,9 @@ def test_an_import_killed_while_writing_leaves_nothing_and_a_rerun_records_the_f
     summary = svc.bank.import_file(booked, today=AS_OF)
     assert (summary.entries, summary.matched) == (len(payments) + 1, len(payments) + 1)
     assert head(svc) == before + len(payments) + 2  # every entry, and the file's record
-    executions = svc.db.query("SELECT executions, COUNT(*) FROM payments GROUP BY executions")
+    executions = svc.db.query(
+        f"SELECT {EXECUTIONS}, COUNT(*) FROM payments p {RESULTS_JOIN} GROUP BY {EXECUTIONS}"
+    )
     assert sorted(executions) == [(1, len(payments) - 1), (2, 1)]
     assert svc.bank.import_file(booked, today=AS_OF).already_imported
     assert head(svc) == before + len(payments) + 2
@@ -167,15 +172,20 @@ def test_results_of_one_payment_keep_the_files_order_and_consecutive_versions(
     booked = [x for x in events if isinstance(x, Payment.Executed | Payment.Returned)]
     assert [x.entry_seq for x in booked] == sorted(x.entry_seq for x in booked)
     row = svc.db.query(
-        "SELECT version, status, executions, result_reason FROM payments WHERE payment_id = ?",
+        f"SELECT {VERSION}, {STATUS}, {EXECUTIONS}, pr.result_reason FROM payments p "
+        f"{RESULTS_JOIN} WHERE p.payment_id = ?",
         (e,),
     )
     assert row == [(5, "returned", 2, "AC04")]
 
 
+@pytest.mark.parametrize("behind", [False, True], ids=["written-through", "read-back"])
 def test_a_rebuild_in_any_page_size_gives_the_tables_of_the_imports(
-    month: tuple[Services, list[Instructed], Path],
+    month: tuple[Services, list[Instructed], Path], behind: bool
 ) -> None:
+    """An import projects its file in the transaction that records it when the read models
+    had read the whole log, and leaves it to the catch-up when they had not: either way the
+    tables are the ones a rebuild makes of the log."""
     svc, payments, tmp_path = month
     e = [p.end_to_end_id for p in payments]
     anomalies = Anomalies(
@@ -189,7 +199,23 @@ def test_a_rebuild_in_any_page_size_gives_the_tables_of_the_imports(
     (tmp_path / "status.xml").write_bytes(pain002(payments, anomalies))
     (tmp_path / "booked.xml").write_bytes(camt054(payments, anomalies))
     svc.bank.import_file(tmp_path / "status.xml", today=AS_OF)
+    synced: list[int] = []
+    sync = svc.bank.sync
+
+    def counted_sync() -> object:
+        synced.append(1)
+        applied = sync()
+        if behind and len(synced) == 1:
+            # Another writer records an event the read models have not read yet when the
+            # file is recorded.
+            svc.app.save(recovery_raised())
+        return applied
+
+    svc.bank.sync = counted_sync
     svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
+    # Written through: no catch-up after the write, and none needed; read back: a catch-up.
+    assert len(synced) == (2 if behind else 1)
+    assert lag(svc.app, svc.db, svc.models) == 0
     svc.payouts.refund(e[1], by="S0003", reason="account closed")
     incremental = bank_tables(svc)
     assert len(incremental["entries"]) == 2 * len(payments)  # (n - 1) statuses, n + 1 booked
@@ -198,6 +224,51 @@ def test_a_rebuild_in_any_page_size_gives_the_tables_of_the_imports(
         reset(svc.db, svc.models)
         catch_up(svc.app, svc.db, svc.models, page_size=page_size)
         assert bank_tables(svc) == incremental
+
+
+def test_migration_0007_moves_results_out_of_payments_and_back(
+    month: tuple[Services, list[Instructed], Path],
+) -> None:
+    svc, payments, tmp_path = month
+    e = [p.end_to_end_id for p in payments]
+    anomalies = Anomalies(returned={e[1]: "AC04"}, rejected={e[2]: "AC01"}, twice={e[3]})
+    (tmp_path / "status.xml").write_bytes(pain002(payments, anomalies))
+    (tmp_path / "booked.xml").write_bytes(camt054(payments, anomalies))
+    svc.bank.import_file(tmp_path / "status.xml", today=AS_OF)
+    svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
+    svc.payouts.refund(e[1], by="S0003", reason="account closed")
+    tables = bank_tables(svc)
+    cfg = alembic_config(svc.store)
+
+    command.downgrade(cfg, "0006")  # the results back on the payments' rows, as before 0007
+    before_0007 = svc.db.query(
+        "SELECT payment_id, version, status, executions, executed_amount, executed_on, "
+        "reported_account, reported_name, result_on, result_reason FROM payments"
+    )
+    assert sorted(before_0007, key=repr) == tables["payments"]
+    assert {r[2] for r in before_0007} == {"executed", "refunded", "rejected"}
+
+    command.upgrade(cfg, "head")
+    assert bank_tables(svc) == tables
+
+
+def recovery_raised() -> Recovery:
+    return Recovery._create(
+        Recovery.Raised,
+        id=recovery_aggregate_id("R-test"),
+        by="S0003",
+        recovery_id="R-test",
+        run_id="202606-R1",
+        case_id="C001",
+        program="dibao",
+        department="civil_affairs",
+        region_code="110101",
+        period="2026-05",
+        amount=100,
+        paid=100,
+        owed=0,
+        reason="test",
+    )
 
 
 TRICKY = ('王"秀\\兰\t', "O'Brien\u2028 😀", "\x7f名", "")

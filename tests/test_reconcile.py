@@ -66,7 +66,7 @@ def test_a_clean_month_reconciles_to_zero_findings(month) -> None:  # type: igno
     result = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
     assert result.payments == len(payments) > 20
     assert finding_types(svc) == []
-    executed = svc.db.query("SELECT COUNT(*) FROM payments WHERE status = 'executed'")
+    executed = svc.db.query("SELECT COUNT(*) FROM payment_results WHERE status = 'executed'")
     assert executed == [(len(payments),)]
 
 
@@ -166,7 +166,7 @@ def test_returned_payment_is_reissued_once_the_account_is_corrected(month) -> No
             returned,
         )
     ]
-    assert svc.db.query("SELECT status FROM payments WHERE payment_id = ?", (returned,)) == [
+    assert svc.db.query("SELECT status FROM payment_results WHERE payment_id = ?", (returned,)) == [
         ("reissued",)
     ]
     assert july.run_id

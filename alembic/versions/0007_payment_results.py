@@ -1,0 +1,83 @@
+"""Bank results of payments in their own narrow table, out of ``payments``.
+
+A bank import of a month's camt.054 sets the result of a million payments. Written as an
+UPDATE of ``payments`` (a wide row with four indexes) that took half a minute at province
+scale; inserted into a narrow table keyed by payment it takes a fraction of that. A payment
+with no result has no row: readers LEFT JOIN and take ``instructed`` and no executions.
+``version`` is the payment's version after its last bank-side event (``payments.version``
+keeps the one its payout events left; the greater is the payment's).
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-04
+"""
+
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+RESULT_COLUMNS = (
+    "status",
+    "executions",
+    "executed_amount",
+    "executed_on",
+    "reported_account",
+    "reported_name",
+    "result_on",
+    "result_reason",
+)
+
+
+def _types() -> tuple[str, str]:
+    pg = op.get_bind().dialect.name == "postgresql"
+    return ("DATE", "BIGINT") if pg else ("TEXT", "INTEGER")
+
+
+def upgrade() -> None:
+    date, big = _types()
+    # status NULL: the bank's events so far left the status as the ledger set it (a status
+    # report only); readers take 'instructed'.
+    op.execute(
+        "CREATE TABLE payment_results ("
+        " payment_id TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT,"
+        f" executions INTEGER NOT NULL DEFAULT 0, executed_amount {big}, executed_on {date},"
+        f" reported_account TEXT, reported_name TEXT, result_on {date}, result_reason TEXT)"
+    )
+    columns = ", ".join(RESULT_COLUMNS)
+    op.execute(
+        f"INSERT INTO payment_results (payment_id, version, {columns}) "
+        f"SELECT payment_id, version, {columns} FROM payments "
+        "WHERE status <> 'instructed' OR executions > 0 OR result_on IS NOT NULL"
+    )
+    op.execute("DROP INDEX payments_status_idx")
+    for column in RESULT_COLUMNS:
+        op.execute(f"ALTER TABLE payments DROP COLUMN {column}")
+
+
+def downgrade() -> None:
+    date, big = _types()
+    for column in (
+        "status TEXT NOT NULL DEFAULT 'instructed'",
+        "executions INTEGER NOT NULL DEFAULT 0",
+        f"executed_amount {big}",
+        f"executed_on {date}",
+        "reported_account TEXT",
+        "reported_name TEXT",
+        f"result_on {date}",
+        "result_reason TEXT",
+    ):
+        op.execute(f"ALTER TABLE payments ADD COLUMN {column}")
+    sets = ", ".join(
+        f"{c} = COALESCE(r.{c}, payments.{c})" if c == "status" else f"{c} = r.{c}"
+        for c in RESULT_COLUMNS
+    )
+    op.execute(
+        f"UPDATE payments SET {sets}, version = CASE WHEN r.version > payments.version "
+        "THEN r.version ELSE payments.version END "
+        "FROM payment_results r WHERE r.payment_id = payments.payment_id"
+    )
+    op.execute("CREATE INDEX payments_status_idx ON payments (status)")
+    op.execute("DROP TABLE payment_results")
