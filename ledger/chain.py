@@ -55,29 +55,69 @@ def link(prev: bytes, originator_id: UUID, version: int, topic: str, state: byte
 
 def links(prev: bytes, stored_events: Iterable[StoredEvent]) -> list[bytes]:
     """The links of a batch of events after ``prev``, in order."""
-    out = []
-    for s in stored_events:
-        oid = s.originator_id if isinstance(s.originator_id, UUID) else UUID(str(s.originator_id))
-        prev = link(prev, oid, s.originator_version, s.topic, s.state)
-        out.append(prev)
-    return out
+    chained = Links(prev)
+    for _ in chained.through(stored_events):
+        pass
+    return chained.hashes
+
+
+class Links:
+    """The links of a batch after ``start``, computed as its events go by: a recorder hashes
+    each event while the database takes in the one before (`through`)."""
+
+    def __init__(self, start: bytes) -> None:
+        self.start = start
+        self.hashes: list[bytes] = []
+
+    def through(self, stored_events: Iterable[StoredEvent]) -> Iterator[StoredEvent]:
+        prev = self.hashes[-1] if self.hashes else self.start
+        for s in stored_events:
+            oid = s.originator_id
+            prev = link(
+                prev,
+                oid if isinstance(oid, UUID) else UUID(str(oid)),
+                s.originator_version,
+                s.topic,
+                s.state,
+            )
+            self.hashes.append(prev)
+            yield s
 
 
 def _rows(
-    head: tuple[int, bytes] | None, ids: Sequence[int], stored_events: Sequence[StoredEvent]
+    head: tuple[int, bytes] | None,
+    ids: Sequence[int],
+    stored_events: Sequence[StoredEvent],
+    linked: Links | None = None,
 ) -> list[tuple[int, int, bytes]]:
     if len(ids) != len(stored_events):
         raise RuntimeError(
             f"chain: {len(stored_events)} events written but {len(ids)} notification ids found"
         )
     seq, prev = head if head is not None else (0, GENESIS)
-    hashes = links(prev, stored_events)
+    if linked is not None and linked.start == prev and len(linked.hashes) == len(ids):
+        hashes = linked.hashes
+    else:
+        hashes = links(prev, stored_events)
     return [(seq + 1 + i, nid, h) for i, (nid, h) in enumerate(zip(ids, hashes, strict=True))]
 
 
-def append_postgres(curs: Any, events_table: str, stored_events: Sequence[StoredEvent]) -> None:
+def head_postgres(curs: Any) -> tuple[int, bytes] | None:
+    """(seq, hash) of the newest link, read in the writer's transaction (None: no chain yet)."""
+    curs.execute(f"SELECT seq, hash FROM {CHAIN_TABLE} ORDER BY seq DESC LIMIT 1")
+    row = curs.fetchone()
+    return (_values(row)[0], bytes(_values(row)[1])) if row is not None else None
+
+
+def append_postgres(
+    curs: Any,
+    events_table: str,
+    stored_events: Sequence[StoredEvent],
+    linked: Links | None = None,
+) -> None:
     """Chain a batch just inserted on PostgreSQL (``curs`` is in its transaction, under the
-    EXCLUSIVE lock, so the batch's events are the highest notification ids)."""
+    EXCLUSIVE lock, so the batch's events are the highest notification ids). ``linked``: the
+    batch's links if they were computed as it was written (after the same head)."""
     if not stored_events:
         return
     n = len(stored_events)
@@ -89,10 +129,7 @@ def append_postgres(curs: Any, events_table: str, stored_events: Sequence[Stored
     else:  # a gap (a rolled-back insert took some): read them
         curs.execute(f"SELECT notification_id FROM {newest} AS b")
         ids = sorted(_values(r)[0] for r in curs.fetchall())
-    curs.execute(f"SELECT seq, hash FROM {CHAIN_TABLE} ORDER BY seq DESC LIMIT 1")
-    row = curs.fetchone()
-    head = (_values(row)[0], bytes(_values(row)[1])) if row is not None else None
-    rows = _rows(head, ids, stored_events)
+    rows = _rows(head_postgres(curs), ids, stored_events, linked)
     if len(rows) >= 64:
         with curs.copy(
             f"COPY {CHAIN_TABLE} (seq, notification_id, hash) FROM STDIN (FORMAT BINARY)"

@@ -70,7 +70,12 @@ class CopyPostgresRecorder(PostgresApplicationRecorder):
 
     def _insert(self, curs: Any, stored_events: Sequence[StoredEvent]) -> None:
         schema, name = Identifier(self.datastore.schema), Identifier(self.events_table_name)
-        rows = ((s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events)
+        head = chain.head_postgres(curs)
+        linked = chain.Links(head[1] if head else chain.GENESIS)
+        rows = (
+            (s.originator_id, s.originator_version, s.topic, s.state)
+            for s in linked.through(stored_events)
+        )
         if len(stored_events) < COPY_THRESHOLD:
             curs.executemany(
                 SQL(
@@ -84,13 +89,14 @@ class CopyPostgresRecorder(PostgresApplicationRecorder):
                 "COPY {0}.{1} (originator_id, originator_version, topic, state) "
                 "FROM STDIN (FORMAT BINARY)"
             ).format(schema, name)
-            # Row by row as they are read: a lazy sequence builds each event meanwhile.
+            # Row by row as they are read: a lazy sequence builds each event meanwhile, and
+            # each is hashed into the chain while PostgreSQL takes in the one before.
             with curs.copy(copy_sql) as copy:
                 copy.set_types(["uuid", "int8", "text", "bytea"])
                 for row in rows:
                     copy.write_row(row)
         chain.append_postgres(
-            curs, f"{self.datastore.schema}.{self.events_table_name}", stored_events
+            curs, f"{self.datastore.schema}.{self.events_table_name}", stored_events, linked
         )
 
 

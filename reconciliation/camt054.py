@@ -28,9 +28,11 @@ from reconciliation.xmlstream import (
     Fields,
     Source,
     amount_fen,
+    cut,
     finished,
     iso_day,
     message_namespace,
+    read_in_parts,
     read_in_shares,
 )
 
@@ -111,12 +113,18 @@ def parse(source: Source, *, processes: int = 1) -> Iterator[BankEntry]:
     that cannot be read (amount, date, debit/credit indicator), naming the line. A refusal
     can come after some entries were yielded: consume the whole iterator before storing.
 
-    With ``processes`` > 1 (a file on disk), that many processes read the file at once, each
-    the fields of its share of the transactions (see `xmlstream.read_in_shares`); the result
-    is the same, refusal included.
+    With ``processes`` > 1 (a file on disk), that many processes read the file at once: each
+    a part of it cut at entries (`xmlstream.cut`), or where it cannot be cut so (one batch
+    entry) or a part is refused, each the fields of its share of the transactions (see
+    `xmlstream.read_in_shares`); the result is the same, refusal included.
     """
+    found: Iterable[Row] | None = None
     if processes > 1 and isinstance(source, Path):
-        found: Iterable[Row] = read_in_shares(rows, source, processes)
+        parts = cut(source, "Ntry", "Ntfctn", processes)
+        if parts is not None:
+            found = read_in_parts(rows, parts)
+        if found is None:
+            found = read_in_shares(rows, source, processes)
     else:
         found = (row for _, row in rows(source))
     for seq, row in enumerate(found, start=1):

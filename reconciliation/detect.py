@@ -10,7 +10,7 @@ from typing import Literal
 from lxml import etree
 
 from reconciliation.entries import BankFileRefused
-from reconciliation.xmlstream import Source, wrong_namespace, xml_input
+from reconciliation.xmlstream import File, wrong_namespace, xml_input
 
 Kind = Literal["camt054", "pain002", "csv"]
 
@@ -28,7 +28,7 @@ _BINARY = {
 }
 
 
-def detect_kind(source: Source) -> Kind:
+def detect_kind(source: File) -> Kind:
     """camt054 or pain002 by the XML root's namespace; other readable text is a CSV return.
 
     Refuses empty files, binary files (archives, spreadsheets, PDFs, anything with NUL
@@ -81,7 +81,7 @@ def _decodes(sample: bytes) -> bool:
     return False
 
 
-def _xml_kind(source: Source) -> Kind:
+def _xml_kind(source: File) -> Kind:
     try:
         events = etree.iterparse(
             xml_input(source), events=("start",), no_network=True, resolve_entities=False

@@ -23,6 +23,7 @@ import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -48,13 +49,151 @@ _OPTIONS = {
     "remove_pis": True,
 }
 
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a big file read as a document of its own (see `cut`): the file's first
+    ``head`` bytes (what comes before the first element it is cut at), then its bytes from
+    ``start`` to ``end``, then ``closers``, the end tags of what the head leaves open."""
+
+    path: Path
+    head: int
+    start: int
+    end: int
+    closers: bytes
+
+
 #: A bank file: its bytes, or its path (read in chunks, never whole).
-Source = bytes | Path
+File = bytes | Path
+#: What the readers read: a file, or a part of one.
+Source = File | Part
 
 
 def xml_input(source: Source) -> Any:
-    """What lxml's ``iterparse`` reads: a file name (libxml2 reads it in chunks) or a buffer."""
-    return str(source) if isinstance(source, Path) else io.BytesIO(source)
+    """What lxml's ``iterparse`` reads: a file name (libxml2 reads it in chunks), a buffer,
+    or a reader of a part."""
+    if isinstance(source, Path):
+        return str(source)
+    if isinstance(source, Part):
+        return _PartReader(source)
+    return io.BytesIO(source)
+
+
+class _PartReader:
+    """The bytes of a `Part`, in the chunks lxml asks for."""
+
+    def __init__(self, part: Part) -> None:
+        self._file = part.path.open("rb")
+        self._pieces = [(0, part.head), (part.start, part.end)]
+        self._closers = part.closers
+
+    def read(self, size: int = -1) -> bytes:
+        while self._pieces:
+            at, end = self._pieces[0]
+            if at >= end:
+                self._pieces.pop(0)
+                continue
+            self._file.seek(at)
+            data = self._file.read(end - at if size < 0 else min(size, end - at))
+            if not data:  # the file got shorter: what lxml reads next will not parse
+                self._pieces.clear()
+                break
+            self._pieces[0] = (at + len(data), end)
+            return data
+        self._file.close()
+        closers, self._closers = self._closers, b""
+        return closers
+
+
+#: A start tag of a name, with or without a namespace prefix (``name`` goes in as a regex).
+_START_TAG = rb"<(?:[A-Za-z_][\w.-]*:)?%s[\s/>]"
+#: How far past a planned cut the next start tag is looked for.
+_CUT_WINDOW = 4 * 2**20
+
+
+def cut(path: Path, element: str, container: str, parts: int) -> list[Part] | None:
+    """``path`` cut into ``parts`` documents at start tags of ``element``, each about the same
+    size, or None if it cannot be cut that way.
+
+    Each part is a well-formed document when the file is: the file's head (up to its first
+    ``element``) opens the same elements as before any later ``element``, and the end tags
+    that close them end all but the last part. That holds when every ``element`` is a child of
+    the file's one ``container`` (a camt.054 with one ``Ntfctn``): a file with other than one
+    ``container`` start tag is not cut. An ``element`` tag that is not such a child (inside a
+    comment, say) leaves a part that does not parse, and the caller reads the file whole.
+    """
+    tag = re.compile(_START_TAG % re.escape(element.encode()))
+    with path.open("rb") as f:
+        size = f.seek(0, io.SEEK_END)
+
+        def next_tag(at: int) -> int | None:
+            f.seek(at)
+            found = tag.search(f.read(_CUT_WINDOW))
+            return None if found is None else at + found.start()
+
+        head = next_tag(0)
+        if head is None or _start_tags(f, container) != 1:
+            return None
+        f.seek(0)
+        closers = _closers(f.read(head))
+        if closers is None:
+            return None
+        cuts = [head]
+        for k in range(1, parts):
+            at = next_tag(max(cuts[-1] + 1, size * k // parts))
+            if at is None:
+                return None
+            cuts.append(at)
+    cuts.append(size)
+    return [
+        Part(path, 0 if k == 0 else head, 0 if k == 0 else cuts[k], cuts[k + 1],
+             closers if k < parts - 1 else b"")
+        for k in range(parts)
+    ]  # fmt: skip
+
+
+def _start_tags(f: IO[bytes], name: str) -> int:
+    """How many start tags of local ``name`` a file has: read in chunks, the name searched at
+    memchr speed (a month's file in about a second), each find checked for a tag's shape:
+    ``<Ntfctn`` or ``<p:Ntfctn``, then a space, ``/`` or ``>`` (not an end tag, not a longer
+    name)."""
+    needle = name.encode()
+    opening = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?$")
+    keep = 256 + len(needle)  # bytes carried over, so that a find at a chunk's end is whole
+    count, tail = 0, b""
+    f.seek(0)
+    while chunk := f.read(_SCAN_CHUNK):
+        data = tail + chunk
+        at = data.find(needle)
+        while at >= 0:
+            end = at + len(needle) + 1  # with the byte after the name
+            # Counted in the chunk where it first is whole (not again from the carried tail).
+            if len(tail) < end <= len(data) and data[end - 1 : end] in _AFTER_NAME:
+                count += opening.search(data, max(0, at - 256), at) is not None
+            at = data.find(needle, at + 1)
+        tail = data[-keep:]
+    return count
+
+
+_SCAN_CHUNK = 2**22
+_AFTER_NAME = (b" ", b"\t", b"\r", b"\n", b"/", b">")
+
+
+def _closers(head: bytes) -> bytes | None:
+    """The end tags of the elements a file's head leaves open, innermost first."""
+    parser = etree.XMLPullParser(events=("start", "end"), **_OPTIONS)
+    stack: list[str] = []
+    try:
+        parser.feed(head)
+        for event, el in parser.read_events():
+            if event == "start":
+                local = etree.QName(el).localname
+                stack.append(f"{el.prefix}:{local}" if el.prefix else local)
+            else:
+                stack.pop()
+    except etree.XMLSyntaxError:
+        return None
+    return "".join(f"</{name}>" for name in reversed(stack)).encode() if stack else None
 
 
 def message_namespace(source: Source, message: str, message_element: str, what: str) -> str:
@@ -215,7 +354,7 @@ def iso_day(value: str | None) -> date | None:
 
 T = TypeVar("T")
 #: What a parser reads of one share of a file: (position, row) in file order.
-Shares = Callable[[Path, tuple[int, int]], Iterator[tuple[int, T]]]
+Shares = Callable[[Source, tuple[int, int]], Iterator[tuple[int, T]]]
 _CHUNK = 5000
 #: A share's reader: a plain interpreter running only this module's `_share_main` (not the
 #: caller's script, which multiprocessing's spawn would import again).
@@ -227,21 +366,49 @@ _SHARE_MAIN = "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); " + (
 def read_in_shares(reader: Shares[T], path: Path, processes: int) -> Iterator[T]:
     """Every row ``reader`` finds in a file, read by ``processes`` processes at once.
 
-    Each process parses the whole file (libxml2 is the cheap part) but reads the fields of
-    only its share of the rows (``reader(path, (k, processes))``), so that a month's file is
-    read in less time on several cores. This process reads share 0 while the others send
-    theirs through pipes; the rows come back in file order. A refusal is the first one in
-    the file of those the shares found, so it is what one process reading all would say.
-    ``reader`` must be a module-level function (the other processes import it). Should a
-    helper process fail, this one reads the whole file itself. Returns once all is read;
-    each row is let go of as it is handed over.
+    Each process parses the whole file but reads the fields of only its share of the rows
+    (``reader(path, (k, processes))``), so that a month's file is read in less time on several
+    cores. The rows come back in file order. A refusal is the first one in the file of those
+    the shares found, so it is what one process reading all would say. ``reader`` must be a
+    module-level function (the other processes import it). Should a helper process fail, this
+    one reads the whole file itself. Returns once all is read; each row is let go of as it is
+    handed over.
     """
-    shares: list[deque[tuple[int, T]]] = [deque() for _ in range(processes)]
+    shares, refusals, failures = _read_together(
+        reader, [(path, (k, processes)) for k in range(processes)]
+    )
+    if failures:  # never seen; but a helper's trouble must not refuse a good file
+        shares = [deque(reader(path, (0, 1)))]
+    elif refusals:
+        raise min(refusals, key=lambda e: e.position)
+    return (row for _, row in heapq.merge(*map(_drained, shares), key=lambda item: item[0]))
+
+
+def read_in_parts(reader: Shares[T], parts: Sequence[Part]) -> Iterator[T] | None:
+    r"""Every row ``reader`` finds in the `Part`\ s of a file (see `cut`), a process each, in
+    file order; or None if any part was refused or a helper failed: then the file is to be
+    read whole (parts of a good file parse; a bad one's refusal must name its own line).
+
+    Unlike `read_in_shares`, each process parses only its part: libxml2's share of the work
+    is divided too.
+    """
+    found, refusals, failures = _read_together(reader, [(part, (0, 1)) for part in parts])
+    if refusals or failures:
+        return None
+    return (row for rows in found for _, row in _drained(rows))
+
+
+def _read_together(
+    reader: Shares[T], jobs: Sequence[tuple[Source, tuple[int, int]]]
+) -> tuple[list[deque[tuple[int, T]]], list[BankFileRefused], list[str]]:
+    """Run ``reader`` on each job at once: the first here, the others in helper processes
+    that send their rows through pipes. Returns each job's rows, the refusals, the failures."""
+    found: list[deque[tuple[int, T]]] = [deque() for _ in jobs]
     refusals: list[BankFileRefused] = []
     failures: list[str] = []
     helpers = []
     try:
-        for k in range(1, processes):
+        for k, (job, (mine, shares)) in enumerate(jobs[1:], start=1):
             # Not a pipe: one could fill up and stall the helper. Its listener closes it.
             errors = tempfile.TemporaryFile()  # noqa: SIM115
             helper = subprocess.Popen(
@@ -252,23 +419,24 @@ def read_in_shares(reader: Shares[T], path: Path, processes: int) -> Iterator[T]
                     json.dumps(sys.path),
                     reader.__module__,
                     reader.__qualname__,
-                    str(path),
-                    str(k),
-                    str(processes),
+                    _source_arg(job),
+                    str(mine),
+                    str(shares),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=errors,
             )
             listener = threading.Thread(
-                target=_receive, args=(helper, errors, shares[k], refusals, failures), daemon=True
+                target=_receive, args=(helper, errors, found[k], refusals, failures), daemon=True
             )
             listener.start()
             helpers.append((helper, listener))
     except OSError as e:
         failures.append(f"cannot start a process: {e}")
+    source, share = jobs[0]
     try:
-        shares[0].extend(reader(path, (0, processes)))
+        found[0].extend(reader(source, share))
     except BankFileRefused as e:
         refusals.append(e)
     except BaseException:
@@ -278,11 +446,25 @@ def read_in_shares(reader: Shares[T], path: Path, processes: int) -> Iterator[T]
     for helper, listener in helpers:
         listener.join()
         helper.wait()
-    if failures:  # never seen; but a helper's trouble must not refuse a good file
-        shares = [deque(reader(path, (0, 1)))]
-    elif refusals:
-        raise min(refusals, key=lambda e: e.position)
-    return (row for _, row in heapq.merge(*map(_drained, shares), key=lambda item: item[0]))
+    return found, refusals, failures
+
+
+def _source_arg(source: Source) -> str:
+    """A file or part of one, for a helper's command line (`_source_of` reads it back)."""
+    if isinstance(source, Part):
+        fields = asdict(source)
+        fields.update(path=str(source.path), closers=source.closers.decode("latin-1"))
+        return json.dumps({"part": fields})
+    return json.dumps({"path": str(source)})
+
+
+def _source_of(arg: str) -> Source:
+    spec = json.loads(arg)
+    if "part" in spec:
+        fields = spec["part"]
+        fields.update(path=Path(fields["path"]), closers=fields["closers"].encode("latin-1"))
+        return Part(**fields)
+    return Path(spec["path"])
 
 
 def _drained(items: deque[tuple[int, T]]) -> Iterator[tuple[int, T]]:
@@ -292,13 +474,13 @@ def _drained(items: deque[tuple[int, T]]) -> Iterator[tuple[int, T]]:
 
 def _share_main(argv: Sequence[str]) -> None:
     """A helper process: pickle one share's rows to stdout in chunks, then None (or why not)."""
-    module, name, path, k, parts = argv
+    module, name, source, k, parts = argv
     gc.disable()
     reader: Shares[Any] = getattr(importlib.import_module(module), name)
     out = sys.stdout.buffer
     chunk: list[tuple[int, Any]] = []
     try:
-        for item in reader(Path(path), (int(k), int(parts))):
+        for item in reader(_source_of(source), (int(k), int(parts))):
             chunk.append(item)
             if len(chunk) >= _CHUNK:
                 pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciliation import camt054, csvreturn, pain002
+from reconciliation import camt054, csvreturn, pain002, xmlstream
 from reconciliation.banksim import Anomalies, Instructed
 from reconciliation.banksim import camt054 as sim_camt054
 from reconciliation.banksim import pain002 as sim_pain002
@@ -1067,7 +1067,16 @@ def _camt054_files(tmp_path: Path) -> list[Path]:
     return [tmp_path / name for name in sorted(texts)] + [tmp_path / "month.xml"]
 
 
-def test_reading_in_shares_gives_what_one_process_reads(tmp_path: Path) -> None:
+@pytest.fixture(params=["parts", "shares"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How several processes read a file: each a part of it (where the file can be cut at
+    entries), or each a share of its transactions (where it cannot)."""
+    if request.param == "shares":
+        monkeypatch.setattr(camt054, "cut", lambda *_: None)
+    return str(request.param)
+
+
+def test_reading_in_shares_gives_what_one_process_reads(tmp_path: Path, reading: str) -> None:
     files = _camt054_files(tmp_path)
     one = [list(camt054.parse(path)) for path in files]
     assert sum(map(len, one)) > 450
@@ -1121,7 +1130,7 @@ def _broken_month(tmp_path: Path, *changes: tuple[str, str, int]) -> Path:
     ],
 )
 def test_reading_in_shares_refuses_as_one_process_does(
-    tmp_path: Path, changes: list[tuple[str, str, int]]
+    tmp_path: Path, changes: list[tuple[str, str, int]], reading: str
 ) -> None:
     path = _broken_month(tmp_path, *changes)
     with pytest.raises(BankFileRefused) as one:
@@ -1132,10 +1141,75 @@ def test_reading_in_shares_refuses_as_one_process_does(
 
 
 def test_reading_in_shares_survives_a_helper_that_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str
 ) -> None:
-    from reconciliation import xmlstream
-
     path = _camt054_files(tmp_path)[-1]
     monkeypatch.setattr(xmlstream, "_SHARE_MAIN", "import sys; sys.exit('no helper today')")
     assert list(camt054.parse(path, processes=2)) == list(camt054.parse(path))
+
+
+def test_a_month_is_cut_at_entries_into_parts_that_parse_alone(tmp_path: Path) -> None:
+    path = _camt054_files(tmp_path)[-1]
+    data = path.read_bytes()
+    parts = xmlstream.cut(path, "Ntry", "Ntfctn", 3)
+    assert parts is not None
+    # The parts cover the file once, each after the first from an entry's start tag.
+    assert [(p.start, p.end) for p in parts] == [
+        (0, parts[1].start),
+        (parts[1].start, parts[2].start),
+        (parts[2].start, len(data)),
+    ]
+    assert [data[p.start : p.start + 6] for p in parts[1:]] == [b"<Ntry>", b"<Ntry>"]
+    assert [p.head for p in parts] == [0, data.index(b"<Ntry>"), data.index(b"<Ntry>")]
+    assert [p.closers for p in parts] == [b"</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"] * 2 + [
+        b""
+    ]
+    found = xmlstream.read_in_parts(camt054.rows, parts)
+    assert found is not None
+    assert [BankEntry(i, *row) for i, row in enumerate(found, 1)] == list(camt054.parse(path))
+
+
+def test_a_file_whose_entries_may_sit_in_two_notifications_or_one_batch_is_not_cut(
+    tmp_path: Path,
+) -> None:
+    month = _camt054_files(tmp_path)[-1]
+    two = tmp_path / "two.xml"
+    two.write_bytes(month.read_bytes().replace(b"</Ntfctn>", b"</Ntfctn><Ntfctn></Ntfctn>"))
+    batch = tmp_path / "batch.xml"
+    _write_big_camt054(batch, singles=0, batches=1, per_batch=300)
+    assert xmlstream.cut(month, "Ntry", "Ntfctn", 2) is not None
+    assert xmlstream.cut(two, "Ntry", "Ntfctn", 2) is None
+    assert xmlstream.cut(batch, "Ntry", "Ntfctn", 2) is None
+    assert list(camt054.parse(batch, processes=2)) == list(camt054.parse(batch))
+
+
+@pytest.mark.parametrize("chunk", [5, 64, 2**22])
+def test_start_tags_are_counted_by_name_whatever_the_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(xmlstream, "_SCAN_CHUNK", chunk)
+    text = (
+        '<Document><BkToCstmrDbtCdtNtfctn><Ntfctn><Id>1</Id></Ntfctn><c:Ntfctn xmlns:c="u">'
+        "</c:Ntfctn><Ntfctn\n/><NtfctnX/><Ntfctn\t></Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
+    )
+    path = tmp_path / "tags.xml"
+    path.write_bytes(text.encode())
+    with path.open("rb") as f:
+        assert xmlstream._start_tags(f, "Ntfctn") == 4
+        assert xmlstream._start_tags(f, "BkToCstmrDbtCdtNtfctn") == 1
+        assert xmlstream._start_tags(f, "Ntry") == 0
+
+
+def test_an_entry_tag_in_a_comment_at_the_cut_gets_the_file_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "two.xml"
+    _write_big_camt054(path, singles=2, batches=0, per_batch=0)
+    data = path.read_bytes()
+    second = data.index(b"<Ntry>", data.index(b"<Ntry>") + 1)
+    path.write_bytes(data[:second] + b"<!--<Ntry>-->" + data[second:])
+    parts = xmlstream.cut(path, "Ntry", "Ntfctn", 2)
+    assert parts is not None and parts[1].start == second + len(b"<!--")  # in the comment
+    assert xmlstream.read_in_parts(camt054.rows, parts) is None  # a part does not parse
+    assert [e.end_to_end_id for e in camt054.parse(path, processes=2)] == [
+        e.end_to_end_id for e in camt054.parse(path)
+    ]
+    assert len(list(camt054.parse(path))) == 2
