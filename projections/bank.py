@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
@@ -207,9 +207,16 @@ class ResultsPage:
             (file_id, seq, "accepted", pid, None, None, None, None, None, status, ref, 1, None)
         )
 
-    def write(self, tx: Tx) -> None:
-        # One statement for the page's payments, not one per payment (a month is ~1M rows).
+    def write(self, tx: Tx, existing: Container[str] | None = None) -> None:
+        """Write the page. ``existing``: the payments known to have a row of results already
+        (None: unknown). The others' rows are copied in as they are; the rest are merged with
+        what is there, in one statement, not one per payment (a month is ~1M rows)."""
         rows, self.rows = list(self.rows.values()), {}
+        if existing is not None:
+            new = [r for r in rows if r[0] not in existing]
+            rows = [r for r in rows if r[0] in existing]
+            tx.copy_rows("payment_results", ("payment_id", *_NAMES), new)
+            del new
         tx.upsert_from("payment_results", "payment_id", _RESULT_COLUMNS, rows, _RESULT_SET)
         del rows
         # In payment order: the entries' index by payment then takes them leaf by leaf.
@@ -232,6 +239,7 @@ _RESULT_COLUMNS = (
     ("result_on", "DATE"),
     ("result_reason", "TEXT"),
 )
+_NAMES = tuple(name for name, _ in _RESULT_COLUMNS)
 _RESULT_SET = ", ".join(
     [
         "version = excluded.version",
