@@ -86,9 +86,21 @@ def head(url: str) -> int:
         return int(row.fetchone()[0])  # type: ignore[index]
 
 
-def run_stage(name: str, url: str, cases: int) -> dict[str, object]:
+def run_stage(name: str, url: str, cases: int, label: str = "month") -> dict[str, object]:
+    """One stage of `payout_month.py` in its own process (its files in ``out/<label>``)."""
     proc = subprocess.run(
-        [sys.executable, str(STAGE_SCRIPT), "--stage", name, "--url", url, "--cases", str(cases)],
+        [
+            sys.executable,
+            str(STAGE_SCRIPT),
+            "--stage",
+            name,
+            "--url",
+            url,
+            "--cases",
+            str(cases),
+            "--label",
+            label,
+        ],
         capture_output=True,
         text=True,
     )
