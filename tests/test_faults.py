@@ -637,8 +637,8 @@ KILL_BEFORE_THE_FILE_COMMITS = """
 import os, signal
 from ledger import chain
 def dying(append):
-    def append_and_die_before_the_file_commits(cursor, table, stored_events):
-        append(cursor, table, stored_events)
+    def append_and_die_before_the_file_commits(cursor, table, stored_events, *links):
+        append(cursor, table, stored_events, *links)
         if any(e.topic == "aidledger.BankFileImported" for e in stored_events):
             os.kill(os.getpid(), signal.SIGKILL)
     return append_and_die_before_the_file_commits
