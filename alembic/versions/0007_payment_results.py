@@ -19,60 +19,51 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-RESULT_COLUMNS = (
-    "status",
-    "executions",
-    "executed_amount",
-    "executed_on",
-    "reported_account",
-    "reported_name",
-    "result_on",
-    "result_reason",
-)
 
-
-def _types() -> tuple[str, str]:
+def _columns() -> dict[str, str]:
+    """The result columns 0003 put on ``payments``, with their types in this dialect."""
     pg = op.get_bind().dialect.name == "postgresql"
-    return ("DATE", "BIGINT") if pg else ("TEXT", "INTEGER")
+    date, big = ("DATE", "BIGINT") if pg else ("TEXT", "INTEGER")
+    return {
+        "status": "TEXT NOT NULL DEFAULT 'instructed'",
+        "executions": "INTEGER NOT NULL DEFAULT 0",
+        "executed_amount": big,
+        "executed_on": date,
+        "reported_account": "TEXT",
+        "reported_name": "TEXT",
+        "result_on": date,
+        "result_reason": "TEXT",
+    }
 
 
 def upgrade() -> None:
-    date, big = _types()
+    types = _columns()
     # status NULL: the bank's events so far left the status as the ledger set it (a status
     # report only); readers take 'instructed'.
     op.execute(
         "CREATE TABLE payment_results ("
         " payment_id TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT,"
-        f" executions INTEGER NOT NULL DEFAULT 0, executed_amount {big}, executed_on {date},"
-        f" reported_account TEXT, reported_name TEXT, result_on {date}, result_reason TEXT)"
+        f" executions INTEGER NOT NULL DEFAULT 0, executed_amount {types['executed_amount']},"
+        f" executed_on {types['executed_on']}, reported_account TEXT, reported_name TEXT,"
+        f" result_on {types['result_on']}, result_reason TEXT)"
     )
-    columns = ", ".join(RESULT_COLUMNS)
+    columns = ", ".join(types)
     op.execute(
         f"INSERT INTO payment_results (payment_id, version, {columns}) "
         f"SELECT payment_id, version, {columns} FROM payments "
         "WHERE status <> 'instructed' OR executions > 0 OR result_on IS NOT NULL"
     )
     op.execute("DROP INDEX payments_status_idx")
-    for column in RESULT_COLUMNS:
+    for column in types:
         op.execute(f"ALTER TABLE payments DROP COLUMN {column}")
 
 
 def downgrade() -> None:
-    date, big = _types()
-    for column in (
-        "status TEXT NOT NULL DEFAULT 'instructed'",
-        "executions INTEGER NOT NULL DEFAULT 0",
-        f"executed_amount {big}",
-        f"executed_on {date}",
-        "reported_account TEXT",
-        "reported_name TEXT",
-        f"result_on {date}",
-        "result_reason TEXT",
-    ):
-        op.execute(f"ALTER TABLE payments ADD COLUMN {column}")
+    types = _columns()
+    for column, kind in types.items():
+        op.execute(f"ALTER TABLE payments ADD COLUMN {column} {kind}")
     sets = ", ".join(
-        f"{c} = COALESCE(r.{c}, payments.{c})" if c == "status" else f"{c} = r.{c}"
-        for c in RESULT_COLUMNS
+        f"{c} = COALESCE(r.{c}, payments.{c})" if c == "status" else f"{c} = r.{c}" for c in types
     )
     op.execute(
         f"UPDATE payments SET {sets}, version = CASE WHEN r.version > payments.version "
