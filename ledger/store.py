@@ -211,13 +211,14 @@ class Tx:
         """
         if not rows:
             return
-        names = ", ".join([key, *(n for n, _ in columns)])
+        names = [key, *(n for n, _ in columns)]
+        listed = ", ".join(names)
         types = ", ".join(f"{n} {t}" for n, t in [(key, "TEXT"), *columns])
         self.execute(f"CREATE TEMP TABLE bulk_upsert ({types})")
-        self.copy_rows("bulk_upsert", names.split(", "), rows)
+        self.copy_rows("bulk_upsert", names, rows)
         # "WHERE true": SQLite would read ON CONFLICT as part of a join without it.
         self.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM bulk_upsert WHERE true "
+            f"INSERT INTO {table} ({listed}) SELECT {listed} FROM bulk_upsert WHERE true "
             f"ON CONFLICT ({key}) DO UPDATE SET {assignments}"
         )
         self.execute("DROP TABLE bulk_upsert")
@@ -363,14 +364,32 @@ def notification_column(dialect: str) -> str:
 
 def log_head(db: Database) -> int:
     """Notification id of the newest stored event (0 for an empty log), read through ``db``."""
-    column, table = notification_column(db.dialect), events_table(db.dialect)
-    return int(db.query(f"SELECT MAX({column}) FROM {table}")[0][0] or 0)
+    with db.transaction(write=False) as tx:
+        return log_head_in(tx)
+
+
+def log_head_in(tx: Tx) -> int:
+    """`log_head` read in a transaction of one's own (a writer's, under its lock, say)."""
+    column, table = notification_column(tx.dialect), events_table(tx.dialect)
+    row = tx.execute(f"SELECT MAX({column}) FROM {table}").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+#: Values per ``IN (...)`` list: well inside SQLite's limit on a statement's parameters.
+PARAM_CHUNK = 500
+
+
+def param_chunks(items: Sequence[Any], size: int = PARAM_CHUNK) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of ``size``, one ``IN (...)`` query each."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def select_events_of(
     app: LedgerApp, db: Database, aggregate_ids: Sequence[UUID]
 ) -> dict[UUID, list[Any]]:
-    """Every event of many aggregates in one query per 500 ids (the library has no multi-get).
+    """Every event of many aggregates, a query per `PARAM_CHUNK` ids (the library has no
+    multi-get).
 
     Reads the library's own table through its documented layout and decodes with the
     application's mapper (so the cipher applies). Events come back in version order.
@@ -380,8 +399,7 @@ def select_events_of(
     out: dict[UUID, list[Any]] = {}
     ids = list(aggregate_ids)
     sqlite = db.dialect == "sqlite"
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
+    for chunk in param_chunks(ids):
         params = [u.hex if sqlite else u for u in chunk]
         rows = db.query(
             "SELECT originator_id, originator_version, topic, state "

@@ -6,14 +6,14 @@ reconciliation looks beneficiaries up by id_number and bank account through thei
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ledger.case import CASE_COLUMNS, Case, CaseDecision, CaseState
 from ledger.events import LedgerEvent
 from ledger.ids import county_of
 from ledger.registry import DeathReport, ImportedFile, StaffMember
-from ledger.store import Database, Tx, as_date
+from ledger.store import Database, Tx, as_date, param_chunks
 from projections.runner import ReadModel
 
 _CASE_TABLE_COLUMNS = (
@@ -25,12 +25,6 @@ _CASE_TABLE_COLUMNS = (
     "start_date",
     "source",
 )
-_PARAM_CHUNK = 500
-
-
-def _chunks(items: Sequence[Any], size: int = _PARAM_CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _upsert(table: str, columns: Sequence[str], key: str) -> str:
@@ -75,7 +69,7 @@ def load_cases(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, tuple[Ca
     ] == 0
     if empty:
         return out
-    for chunk in _chunks(list(case_ids)):
+    for chunk in param_chunks(list(case_ids)):
         sql = f"{CASE_SELECT} WHERE case_id IN ({', '.join('?' * len(chunk))})"
         rows = (
             db.query(sql, chunk) if isinstance(db, Database) else db.execute(sql, chunk).fetchall()
@@ -114,7 +108,7 @@ class CasesModel(ReadModel):
             e.originator_id for e in events if isinstance(e, Case.Approved)
         }
         if missing:
-            for chunk in _chunks(sorted(str(m) for m in missing)):
+            for chunk in param_chunks(sorted(str(m) for m in missing)):
                 sql = f"{CASE_SELECT} WHERE aggregate_id IN ({', '.join('?' * len(chunk))})"
                 for row in tx.execute(sql, chunk).fetchall():
                     loaded_ids.append(row[0])

@@ -23,14 +23,7 @@ from typing import ClassVar, cast
 import psycopg
 
 from ledger.events import LedgerEvent
-from ledger.store import (
-    Database,
-    LedgerApp,
-    Tx,
-    events_table,
-    gc_paused,
-    notification_column,
-)
+from ledger.store import Database, LedgerApp, Tx, gc_paused, log_head_in
 
 TRACKING_TABLE = "aidledger_tracking"
 DEFERRED_INDEXES = "aidledger_deferred_indexes"
@@ -59,7 +52,16 @@ class ConcurrentCatchUp(Exception):
 
 def positions(db: Database, models: Sequence[ReadModel]) -> dict[str, int]:
     """Each model's position in the notification log (0 when it has read nothing)."""
-    rows = dict(db.query(f"SELECT application_name, notification_id FROM {TRACKING_TABLE}"))
+    with db.transaction(write=False) as tx:
+        return _positions_in(tx, models)
+
+
+def _positions_in(tx: Tx, models: Sequence[ReadModel], *, lock: bool = False) -> dict[str, int]:
+    """`positions` read in ``tx``; with ``lock``, their rows held until it ends (PostgreSQL;
+    a writing SQLite transaction holds the whole store)."""
+    held = " FOR UPDATE" if lock and tx.dialect == "postgresql" else ""
+    sql = f"SELECT application_name, notification_id FROM {TRACKING_TABLE}{held}"
+    rows = dict(tx.execute(sql).fetchall())
     return {m.name: int(rows.get(m.name, 0)) for m in models}
 
 
@@ -184,19 +186,12 @@ def written_through(
     past them. Yields whether that happens; if not (a model is behind: another process is
     catching up, say), nothing is applied and the next catch-up reads the events as any other.
     """
-    column, table = notification_column(tx.dialect), events_table(tx.dialect)
-    head_sql = f"SELECT MAX({column}) FROM {table}"
-    before = _first_int(tx.execute(head_sql))
-    lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""  # SQLite: the write lock
-    rows = dict(
-        tx.execute(
-            f"SELECT application_name, notification_id FROM {TRACKING_TABLE}{lock}"
-        ).fetchall()
-    )
+    before = log_head_in(tx)
+    read = _positions_in(tx, models, lock=True)
     readers = [m for m in models if m.topics.intersection(topics)]
     ready = (
         bool(models)
-        and all(int(rows.get(m.name, 0)) == before for m in models)
+        and all(p == before for p in read.values())
         and all(m.name in appliers for m in readers)
     )
     if ready:
@@ -204,14 +199,9 @@ def written_through(
             appliers[model.name]()
     yield ready
     if ready:
-        after = _first_int(tx.execute(head_sql))
+        after = log_head_in(tx)
         for model in models:
             _advance(tx, model.name, before, after)
-
-
-def _first_int(tx: Tx) -> int:
-    row = tx.fetchone()
-    return int(row[0] or 0) if row else 0
 
 
 def lag(app: LedgerApp, db: Database, models: Sequence[ReadModel]) -> int:

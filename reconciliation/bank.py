@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any, cast, overload
@@ -284,9 +285,8 @@ class BankImports(LedgerService):
 # transaction (a file is never half-recorded since).
 _DONE_SQL = "SELECT seq FROM bank_entries WHERE file_id = ?"
 # (entry index, version, whether the payment has a result, and a row of results) of every
-# entry naming a known
-# payment, by payment then in the file's order: `payment_results` and the entries' index by
-# payment are then written front to back (appended to, for a new month's payments).
+# entry naming a known payment, by payment then in the file's order: `payment_results` and the
+# entries' index by payment are then written front to back (appended to, for a new month's).
 _MATCH_SQL = (
     f"SELECT t.idx, {VERSION}, pr.status IS NOT NULL, pr.version IS NOT NULL FROM {_IDS} t "
     f"JOIN payments p ON p.payment_id = t.id {RESULTS_JOIN} ORDER BY p.payment_id, t.idx"
@@ -408,18 +408,18 @@ class _WriteThrough:
         # it leaves the rows to the catch-up.
         models = all_models() if self.calls == 1 else []
         model = next((m for m in models if isinstance(m, BankResultsModel)), None)
-        appliers = {model.name: lambda: self._apply(tx, model)} if model else {}
+        appliers = {model.name: partial(self._apply, tx, model)} if model is not None else {}
         with written_through(tx, models, self.topics, appliers) as ready:
             yield
         self.done = ready
 
-    def _apply(self, tx: Tx, model: BankResultsModel | None) -> None:
-        assert model is not None
+    def _apply(self, tx: Tx, model: BankResultsModel) -> None:
         started = time.perf_counter()
         page = ResultsPage()
         fid, today, day_recorded = self.make.fid, self.make.today, self.make.timestamp.date()
         for result in self.results:
-            assert result is not None
+            if result is None:  # only a retried transaction sees results let go of
+                raise RuntimeError("bank import: results already turned into events")
             e, pid, version = result
             kind, seq, ref = e.kind, e.seq, e.entry_ref
             if kind == "executed":

@@ -19,7 +19,7 @@ from ledger.errors import AidLedgerError, NotAuthorised, NotFound
 from ledger.payment import RESOLUTIONS, Finding, finding_aggregate_id, finding_id
 from ledger.period import Period
 from ledger.service import LedgerService
-from ledger.store import Database, EventBatch, as_date, gc_paused, record_job
+from ledger.store import Database, EventBatch, as_date, gc_paused, param_chunks, record_job
 from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS
 from projections.payouts import APPROVED_RUN, FINDING_COLUMNS
 from reconciliation import checks
@@ -332,8 +332,7 @@ class Reconciliation(LedgerService):
             )
         ]
         views: list[PaymentView] = []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
+        for chunk in param_chunks(ids):
             rows = self.db.query(
                 f"{_VIEW_SQL} AND p.payment_id IN ({', '.join('?' * len(chunk))})", (p, *chunk)
             )

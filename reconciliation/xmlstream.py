@@ -105,8 +105,10 @@ class _PartReader:
         return closers
 
 
+#: The opening of a start tag, up to its local name: ``<`` or ``<prefix:``.
+_TAG_OPENING = rb"<(?:[A-Za-z_][\w.-]*:)?"
 #: A start tag of a name, with or without a namespace prefix (``name`` goes in as a regex).
-_START_TAG = rb"<(?:[A-Za-z_][\w.-]*:)?%s[\s/>]"
+_START_TAG = _TAG_OPENING + rb"%s[\s/>]"
 #: How far past a planned cut the next start tag is looked for.
 _CUT_WINDOW = 4 * 2**20
 
@@ -158,7 +160,7 @@ def _start_tags(f: IO[bytes], name: str) -> int:
     ``<Ntfctn`` or ``<p:Ntfctn``, then a space, ``/`` or ``>`` (not an end tag, not a longer
     name)."""
     needle = name.encode()
-    opening = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?$")
+    opening = re.compile(_TAG_OPENING + rb"$")
     keep = 256 + len(needle)  # bytes carried over, so that a find at a chunk's end is whole
     count, tail = 0, b""
     f.seek(0)
