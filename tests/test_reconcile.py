@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -258,3 +258,58 @@ def test_every_finding_type_from_one_county_with_planted_frauds(
     assert set(finding_types(svc)) == SPEC_FINDING_TYPES
     dead = [f for f in list_findings(svc.db, period=PERIOD, type_="paid_after_death")]
     assert [f["payment_id"] for f in dead] == [e[7]]
+
+
+def test_reading_only_payments_worth_checking_misses_no_finding(
+    svc: Services, tmp_path: Path
+) -> None:
+    """Reconcile reads only the payments a per-payment check could raise a finding on; over a
+    month with every kind of bank mistake, a death, and a name that differs only in spacing,
+    at payment-day edges of ``missing_result``, that raises what reading all of them raises."""
+    payments = exported_month(svc, tmp_path, cases=200, seed=4, frauds=True, held=True)
+    e = [p.end_to_end_id for p in payments]
+    ((name,),) = svc.db.query("SELECT creditor_name FROM payments WHERE payment_id = ?", (e[9],))
+    # A death on a payment the bank got right: only the death makes it worth checking.
+    ((id_number,),) = svc.db.query("SELECT id_number FROM payments WHERE payment_id = ?", (e[11],))
+    bank_answers(
+        svc,
+        tmp_path,
+        payments,
+        Anomalies(
+            amount={e[0]: "1.00"},
+            account={e[1]: "6217000000009999"},
+            name={e[2]: "冒名者", e[9]: f" {name[:1]} {name[1:]} "},
+            late_days={e[3]: 3},
+            returned={e[4]: "AC04"},
+            rejected={e[8]: "AC01"},
+            twice={e[5]},
+            missing={e[6], e[10]},
+        ),
+    )
+    deaths = tmp_path / "deaths.csv"
+    deaths.write_text(
+        f"id_number,date_of_death,source\n{id_number},2026-06-05,公安\n", encoding="utf-8"
+    )
+    svc.importer.import_file("deaths", deaths, by="S0001", today=AS_OF)
+    ((day,),) = svc.db.query("SELECT MIN(payment_date) FROM payments")
+    first = date.fromisoformat(str(day))
+    reconciliation = svc.reconciliation
+    seen = set()
+    for as_of in (first, first + timedelta(5), first + timedelta(6), AS_OF, date(2026, 12, 31)):
+        found = {}
+        for only in (True, False):
+            reconciliation.only_worth_checking = only
+            drafts = reconciliation.payment_drafts(Period.parse(PERIOD), as_of)
+            found[only] = sorted((d.type, d.key, d.detail) for d in drafts)
+        assert found[True] == found[False]
+        seen |= {t for t, _, _ in found[True]}
+    assert seen == {
+        "amount_mismatch",
+        "account_mismatch",
+        "name_mismatch",
+        "late_payment",
+        "missing_result",
+        "returned_not_reissued",
+        "duplicate_payment",
+        "paid_after_death",
+    }
