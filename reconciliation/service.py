@@ -321,9 +321,9 @@ class Reconciliation(LedgerService):
         """The period's payments a per-payment check may raise a finding on (all of them if
         not `only_worth_checking`), ``chunk`` at a time, from one streamed query. ``last_due``:
         the last payment day whose result can be missing by now."""
-        sql, params = _VIEW_SQL, (str(period),)
+        sql, params = _VIEW_SQL, [str(period)]
         if self.only_worth_checking:
-            sql, params = f"{sql} AND ({_WORTH_CHECKING})", (str(period), last_due)
+            sql, params = f"{sql} AND ({_WORTH_CHECKING})", [str(period), last_due.isoformat()]
         chunk: list[tuple[PaymentView, date | None]] = []
         for row in self.db.stream(f"{sql} ORDER BY p.payment_id", params):
             chunk.append(_view(row))
