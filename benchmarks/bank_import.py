@@ -71,6 +71,8 @@ def main() -> None:
             drop_store(url)
         print(f"run {n}", json.dumps(run), flush=True)
         runs.append(run)
+    if not runs:
+        return  # --runs 0: the month is built, nothing measured
     body = table(runs, args.cases)
     print(body)
     if not args.no_write:
