@@ -126,6 +126,8 @@ class Reconciliation(LedgerService):
     def reconcile(self, period: Period, *, as_of: date, by: str = "reconcile") -> ReconcileResult:
         """Run every check for ``period`` with ``as_of`` as today; raise what is new."""
         self.sync()
+        # The month's payments and results may be minutes old (prepare, a bank import).
+        self.db.analyze("payments", "payment_results", "runs", "deaths", "bank_entries")
         result = ReconcileResult(period=str(period), as_of=as_of.isoformat())
         known = {
             fid: (status, resolution)
@@ -304,7 +306,9 @@ class Reconciliation(LedgerService):
             )
             out += checks.check_paid_after_death(views, deaths)
             out += [d for d in checks.check_duplicate_payment(views) if len(d.key) == 2]
-        return out
+        # In one order whatever order the rows came in (the query has none: it would make
+        # PostgreSQL walk the payments by key, twice as slow as hashing them).
+        return sorted(out, key=lambda d: (d.type, d.key))
 
     #: Whether `reconcile` reads only the payments worth checking (`_WORTH_CHECKING`); a test
     #: turns it off to compare with checking all of them.
@@ -325,7 +329,7 @@ class Reconciliation(LedgerService):
         if self.only_worth_checking:
             sql, params = f"{sql} AND ({_WORTH_CHECKING})", [str(period), last_due.isoformat()]
         chunk: list[tuple[PaymentView, date | None]] = []
-        for row in self.db.stream(f"{sql} ORDER BY p.payment_id", params):
+        for row in self.db.stream(sql, params):
             chunk.append(_view(row))
             if len(chunk) >= self.chunk:
                 yield chunk
@@ -351,21 +355,26 @@ class Reconciliation(LedgerService):
         Their ids first, from ``payments`` alone (a province's month is 1.5M rows: joined
         with the results for every row, the same question took twice as long), then their
         views. More than one case per person or account: ``MIN <> MAX`` lets PostgreSQL
-        aggregate by hashing, where ``COUNT(DISTINCT)`` sorts."""
+        aggregate by hashing, where ``COUNT(DISTINCT)`` sorts. One query per reason, put
+        together by ``UNION``: with ``OR`` between them PostgreSQL cannot join, and tests the
+        grouped subqueries for each of a month's payments."""
         p = str(period)
+        paid = f"SELECT payment_id FROM payments WHERE period = ? AND held = '' AND {APPROVED_RUN}"
+
+        def shared(column: str) -> str:
+            return (
+                f"{paid} AND {column} IN (SELECT {column} FROM payments WHERE period = ? "
+                f"AND held = '' AND {APPROVED_RUN} GROUP BY {column} "
+                "HAVING MIN(case_id) <> MAX(case_id))"
+            )
+
         ids = [
             r[0]
             for r in self.db.query(
-                f"SELECT payment_id FROM payments WHERE period = ? AND held = '' AND "
-                f"{APPROVED_RUN} AND (id_number IN (SELECT id_number FROM payments "
-                f"WHERE period = ? AND held = '' AND {APPROVED_RUN} GROUP BY id_number "
-                "HAVING MIN(case_id) <> MAX(case_id)) "
-                "OR creditor_account IN (SELECT creditor_account FROM payments "
-                f"WHERE period = ? AND held = '' AND {APPROVED_RUN} GROUP BY creditor_account "
-                "HAVING MIN(case_id) <> MAX(case_id)) "
-                "OR id_number IN (SELECT id_number FROM staff) "
+                f"{shared('id_number')} UNION {shared('creditor_account')} UNION {paid} AND "
+                "(id_number IN (SELECT id_number FROM staff) "
                 "OR creditor_account IN (SELECT bank_account FROM staff)) ORDER BY payment_id",
-                (p, p, p),
+                (p, p, p, p, p),
             )
         ]
         views: list[PaymentView] = []
