@@ -30,7 +30,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
 from itertools import islice
@@ -562,7 +562,7 @@ def _e2e(entry: BankEntry | None) -> str:
 
 
 def _entry_record(e: BankEntry) -> dict[str, Any]:
-    record = {k: v for k, v in asdict(e).items() if v is not None}
+    record = {k: v for k, v in e._asdict().items() if v is not None}
     for k in ("booking_date", "value_date"):
         if k in record:
             record[k] = record[k].isoformat()
