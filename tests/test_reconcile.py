@@ -56,6 +56,15 @@ def bank_answers(
     svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
 
 
+def report_death(svc: Services, tmp_path: Path, id_number: str, died: date) -> None:
+    """The deaths feed reports one death (as the public security bureau's feed does)."""
+    deaths = tmp_path / "deaths.csv"
+    deaths.write_text(
+        f"id_number,date_of_death,source\n{id_number},{died.isoformat()},公安\n", encoding="utf-8"
+    )
+    svc.importer.import_file("deaths", deaths, by="S0001", today=AS_OF)
+
+
 def finding_types(svc: Services) -> list[str]:
     return sorted(f["type"] for f in list_findings(svc.db, period=PERIOD, status="all"))
 
@@ -225,6 +234,19 @@ def test_a_malformed_bank_file_is_refused_and_records_nothing(month) -> None:  #
     assert svc.app.recorder.max_notification_id() == head
 
 
+def bank_mistakes(e: list[str]) -> Anomalies:
+    """One of each mistake a bank makes, on the first seven payments (ids ``e``)."""
+    return Anomalies(
+        amount={e[0]: "1.00"},
+        account={e[1]: "6217000000009999"},
+        name={e[2]: "冒名者"},
+        late_days={e[3]: 3},
+        returned={e[4]: "AC04"},
+        twice={e[5]},
+        missing={e[6]},
+    )
+
+
 def test_every_finding_type_from_one_county_with_planted_frauds(
     svc: Services, tmp_path: Path
 ) -> None:
@@ -232,28 +254,12 @@ def test_every_finding_type_from_one_county_with_planted_frauds(
     a death reported after payment are raised by reconciliation: all twelve types, no others."""
     payments = exported_month(svc, tmp_path, cases=200, seed=4, frauds=True, held=True)
     e = [p.end_to_end_id for p in payments]
-    bank_answers(
-        svc,
-        tmp_path,
-        payments,
-        Anomalies(
-            amount={e[0]: "1.00"},
-            account={e[1]: "6217000000009999"},
-            name={e[2]: "冒名者"},
-            late_days={e[3]: 3},
-            returned={e[4]: "AC04"},
-            twice={e[5]},
-            missing={e[6]},
-            unknown=[("202606R1NOSUCHPAYMENTNOSUCHPA", "10.00", date(2026, 6, 12))],
-        ),
-    )
+    mistakes = bank_mistakes(e)
+    mistakes.unknown = [("202606R1NOSUCHPAYMENTNOSUCHPA", "10.00", date(2026, 6, 12))]
+    bank_answers(svc, tmp_path, payments, mistakes)
     # The beneficiary of e[7] died on 2026-06-05; the feed reports it only now.
     ((id_number,),) = svc.db.query("SELECT id_number FROM payments WHERE payment_id = ?", (e[7],))
-    deaths = tmp_path / "deaths.csv"
-    deaths.write_text(
-        f"id_number,date_of_death,source\n{id_number},2026-06-05,公安\n", encoding="utf-8"
-    )
-    svc.importer.import_file("deaths", deaths, by="S0001", today=AS_OF)
+    report_death(svc, tmp_path, id_number, date(2026, 6, 5))
     svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
     assert set(finding_types(svc)) == SPEC_FINDING_TYPES
     dead = [f for f in list_findings(svc.db, period=PERIOD, type_="paid_after_death")]
@@ -271,26 +277,12 @@ def test_reading_only_payments_worth_checking_misses_no_finding(
     ((name,),) = svc.db.query("SELECT creditor_name FROM payments WHERE payment_id = ?", (e[9],))
     # A death on a payment the bank got right: only the death makes it worth checking.
     ((id_number,),) = svc.db.query("SELECT id_number FROM payments WHERE payment_id = ?", (e[11],))
-    bank_answers(
-        svc,
-        tmp_path,
-        payments,
-        Anomalies(
-            amount={e[0]: "1.00"},
-            account={e[1]: "6217000000009999"},
-            name={e[2]: "冒名者", e[9]: f" {name[:1]} {name[1:]} "},
-            late_days={e[3]: 3},
-            returned={e[4]: "AC04"},
-            rejected={e[8]: "AC01"},
-            twice={e[5]},
-            missing={e[6], e[10]},
-        ),
-    )
-    deaths = tmp_path / "deaths.csv"
-    deaths.write_text(
-        f"id_number,date_of_death,source\n{id_number},2026-06-05,公安\n", encoding="utf-8"
-    )
-    svc.importer.import_file("deaths", deaths, by="S0001", today=AS_OF)
+    mistakes = bank_mistakes(e)
+    mistakes.name[e[9]] = f" {name[:1]} {name[1:]} "
+    mistakes.rejected[e[8]] = "AC01"
+    mistakes.missing.add(e[10])
+    bank_answers(svc, tmp_path, payments, mistakes)
+    report_death(svc, tmp_path, id_number, date(2026, 6, 5))
     ((day,),) = svc.db.query("SELECT MIN(payment_date) FROM payments")
     first = date.fromisoformat(str(day))
     reconciliation = svc.reconciliation
