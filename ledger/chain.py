@@ -32,6 +32,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from ledger.store import copy_binary
+
 CHAIN_TABLE = "aidledger_chain"
 GENESIS = bytes(32)
 
@@ -131,12 +133,8 @@ def append_postgres(
         ids = sorted(_values(r)[0] for r in curs.fetchall())
     rows = _rows(head_postgres(curs), ids, stored_events, linked)
     if len(rows) >= 64:
-        with curs.copy(
-            f"COPY {CHAIN_TABLE} (seq, notification_id, hash) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["int8", "int8", "bytea"])
-            for r in rows:
-                copy.write_row(r)
+        sql = f"COPY {CHAIN_TABLE} (seq, notification_id, hash) FROM STDIN (FORMAT BINARY)"
+        copy_binary(curs, sql, ("int8", "int8", "bytea"), rows)
     else:
         curs.executemany(
             f"INSERT INTO {CHAIN_TABLE} (seq, notification_id, hash) VALUES (%s, %s, %s)", rows

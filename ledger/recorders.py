@@ -28,7 +28,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger import chain
-from ledger.store import Tx
+from ledger.store import Tx, copy_binary
 
 #: Below this many events a batch is INSERTed (on PostgreSQL) rather than COPYed.
 COPY_THRESHOLD = 64
@@ -91,10 +91,7 @@ class CopyPostgresRecorder(PostgresApplicationRecorder):
             ).format(schema, name)
             # Row by row as they are read: a lazy sequence builds each event meanwhile, and
             # each is hashed into the chain while PostgreSQL takes in the one before.
-            with curs.copy(copy_sql) as copy:
-                copy.set_types(["uuid", "int8", "text", "bytea"])
-                for row in rows:
-                    copy.write_row(row)
+            copy_binary(curs, copy_sql, ("uuid", "int8", "text", "bytea"), rows)
         chain.append_postgres(
             curs, f"{self.datastore.schema}.{self.events_table_name}", stored_events, linked
         )
