@@ -8,7 +8,7 @@ and one resolved as corrected or recovered is reopened if its cause is found aga
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -49,7 +49,7 @@ _WORTH_CHECKING = (
     " OR (pr.reported_account <> '' AND pr.reported_account <> p.creditor_account)"  # account
     " OR pr.reported_name <> p.creditor_name"  # name_mismatch (which ignores spaces)
     " OR pr.executed_on > p.payment_date"  # late_payment
-    " OR (pr.status IS NULL AND p.payment_date <= ?)"  # missing_result
+    f" OR ({STATUS} = 'instructed' AND p.payment_date <= ?)"  # missing_result
     " OR pr.status IN ('returned', 'rejected')"  # returned_not_reissued
     " OR d.date_of_death IS NOT NULL"  # paid_after_death
 )
@@ -137,7 +137,7 @@ class Reconciliation(LedgerService):
         }
         with gc_paused(), EventBatch(self.app, self.batch_events) as batch:
 
-            def emit(drafts: Sequence[Draft]) -> None:
+            def emit(drafts: Iterable[Draft]) -> None:
                 for d in drafts:
                     self._raise(d, known, batch, result, by)
 
@@ -288,27 +288,25 @@ class Reconciliation(LedgerService):
             known[fid] = ("open", None)
             result.reopened += 1
 
-    def payment_drafts(self, period: Period, as_of: date) -> list[Draft]:
-        """What the per-payment checks raise over the period's payments."""
+    def payment_drafts(self, period: Period, as_of: date) -> Iterator[Draft]:
+        """What the per-payment checks raise over the period's payments, in payment order,
+        a chunk of payments at a time (a month where every payment raises something must not
+        hold 1.5M drafts at once)."""
         rules = self.config.reconciliation
-        out: list[Draft] = []
         last_due = as_of - timedelta(rules.missing_result_days + 1)
         for chunk in self._payment_chunks(period, last_due):
             views = [v for v, _ in chunk]
             deaths = {v.id_number: died for v, died in chunk if died is not None}
-            out += checks.check_amount_mismatch(views)
-            out += checks.check_account_mismatch(views)
-            out += checks.check_name_mismatch(views)
-            out += checks.check_late_payment(views)
-            out += checks.check_missing_result(views, as_of, rules.missing_result_days)
-            out += checks.check_returned_not_reissued(
+            yield from checks.check_amount_mismatch(views)
+            yield from checks.check_account_mismatch(views)
+            yield from checks.check_name_mismatch(views)
+            yield from checks.check_late_payment(views)
+            yield from checks.check_missing_result(views, as_of, rules.missing_result_days)
+            yield from checks.check_returned_not_reissued(
                 views, as_of, rules.returned_not_reissued_days
             )
-            out += checks.check_paid_after_death(views, deaths)
-            out += [d for d in checks.check_duplicate_payment(views) if len(d.key) == 2]
-        # In one order whatever order the rows came in (the query has none: it would make
-        # PostgreSQL walk the payments by key, twice as slow as hashing them).
-        return sorted(out, key=lambda d: (d.type, d.key))
+            yield from checks.check_paid_after_death(views, deaths)
+            yield from (d for d in checks.check_duplicate_payment(views) if len(d.key) == 2)
 
     #: Whether `reconcile` reads only the payments worth checking (`_WORTH_CHECKING`); a test
     #: turns it off to compare with checking all of them.
@@ -328,6 +326,13 @@ class Reconciliation(LedgerService):
         sql, params = _VIEW_SQL, [str(period)]
         if self.only_worth_checking:
             sql, params = f"{sql} AND ({_WORTH_CHECKING})", [str(period), last_due.isoformat()]
+        if self.db.dialect == "postgresql":
+            # Found first, then sorted: PostgreSQL cannot tell how few rows the condition
+            # leaves, and asked for them in order it walks all the month's payments by key,
+            # twice as slow as hashing them (OFFSET 0 keeps the two apart).
+            sql = f"SELECT * FROM ({sql} OFFSET 0) v ORDER BY v.payment_id"
+        else:
+            sql += " ORDER BY p.payment_id"
         chunk: list[tuple[PaymentView, date | None]] = []
         for row in self.db.stream(sql, params):
             chunk.append(_view(row))

@@ -305,3 +305,50 @@ def test_reading_only_payments_worth_checking_misses_no_finding(
         "duplicate_payment",
         "paid_after_death",
     }
+
+
+def test_worth_checking_holds_for_results_rows_of_every_shape(month) -> None:  # type: ignore[no-untyped-def]
+    """Results rows no bank file of the tests makes (an accepted-only row with no status, a
+    reissued or refunded payment whose beneficiary died, an empty reported account, a name
+    that differs only in spacing, no row at all, "instructed" written out): reading only the payments worth checking
+    raises what reading them all raises, at any ``missing_result_days``."""
+    svc, payments, tmp_path = month
+    bank_answers(svc, tmp_path, payments)
+    e = [p.end_to_end_id for p in payments]
+    ((name,),) = svc.db.query("SELECT creditor_name FROM payments WHERE payment_id = ?", (e[4],))
+    with svc.db.transaction() as tx:
+        tx.execute(
+            "UPDATE payment_results SET status = NULL, executions = 0 WHERE payment_id = ?", (e[0],)
+        )
+        for pid, status in ((e[1], "reissued"), (e[2], "refunded")):
+            tx.execute("UPDATE payment_results SET status = ? WHERE payment_id = ?", (status, pid))
+        tx.execute("UPDATE payment_results SET reported_account = '' WHERE payment_id = ?", (e[3],))
+        tx.execute(
+            "UPDATE payment_results SET reported_name = ? WHERE payment_id = ?",
+            (f"{name[:1]}  {name[1:]}", e[4]),
+        )
+        tx.execute("DELETE FROM payment_results WHERE payment_id = ?", (e[5],))
+        tx.execute("UPDATE payment_results SET status = 'instructed' WHERE payment_id = ?", (e[6],))
+    for pid in (e[1], e[2]):
+        ((id_number,),) = svc.db.query(
+            "SELECT id_number FROM payments WHERE payment_id = ?", (pid,)
+        )
+        report_death(svc, tmp_path, id_number, date(2026, 6, 1))
+    ((day,),) = svc.db.query("SELECT MIN(payment_date) FROM payments")
+    first = date.fromisoformat(str(day))
+    reconciliation = svc.reconciliation
+    rules = reconciliation.config.reconciliation
+    seen = set()
+    for days in (0, 1, 5):
+        reconciliation.config = reconciliation.config.model_copy(
+            update={"reconciliation": rules.model_copy(update={"missing_result_days": days})}
+        )
+        for as_of in (first, first + timedelta(days), first + timedelta(days + 1), AS_OF):
+            found = {}
+            for only in (True, False):
+                reconciliation.only_worth_checking = only
+                drafts = reconciliation.payment_drafts(Period.parse(PERIOD), as_of)
+                found[only] = [(d.type, d.key, d.detail) for d in drafts]
+            assert found[True] == found[False]
+            seen |= {t for t, _, _ in found[True]}
+    assert seen == {"missing_result", "paid_after_death"}
