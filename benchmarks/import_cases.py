@@ -160,15 +160,15 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        n = int(r["cases"])  # type: ignore[call-overload]
-        rate = n / float(r["seconds"])  # type: ignore[arg-type]
-        em = n / float(r["executemany"])  # type: ignore[arg-type]
-        cp = n / float(r["copy"]) if r["copy"] else None  # type: ignore[arg-type]
-        phases = ", ".join(f"{k} {v}" for k, v in r["phases"].items())  # type: ignore[union-attr]
+        n = int(r["cases"])
+        rate = n / float(r["seconds"])
+        em = n / float(r["executemany"])
+        cp = n / float(r["copy"]) if r["copy"] else None
+        phases = ", ".join(f"{k} {v}" for k, v in r["phases"].items())
         lines.append(
-            f"| {r['dialect']} | {n:,} | {float(r['seconds']):.1f} | {rate:,.0f} | {em:,.0f} | "  # type: ignore[arg-type]
+            f"| {r['dialect']} | {n:,} | {float(r['seconds']):.1f} | {rate:,.0f} | {em:,.0f} | "
             f"{rate / em:.2f} | {f'{cp:,.0f}' if cp else 'n/a'} | "
-            f"{f'{rate / cp:.2f}' if cp else 'n/a'} | {float(r['rss']):.0f} | {phases} |"  # type: ignore[arg-type]
+            f"{f'{rate / cp:.2f}' if cp else 'n/a'} | {float(r['rss']):.0f} | {phases} |"
         )
     table = "\n".join(lines)
     print(table)

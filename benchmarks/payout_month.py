@@ -271,7 +271,10 @@ def main() -> None:
     if set(chosen) != set(STAGES):
         return  # the table needs every stage
     r = results
-    rate = lambda s: float(r[s]["items"]) / float(r[s]["seconds"])  # noqa: E731
+
+    def rate(stage: str) -> float:
+        return float(r[stage]["items"]) / float(r[stage]["seconds"])
+
     log = r["log_read"]
     decode_rate = float(log["items"]) / float(log["decoded_seconds"])
     lines = [

@@ -310,8 +310,9 @@ def test_reading_only_payments_worth_checking_misses_no_finding(
 def test_worth_checking_holds_for_results_rows_of_every_shape(month) -> None:  # type: ignore[no-untyped-def]
     """Results rows no bank file of the tests makes (an accepted-only row with no status, a
     reissued or refunded payment whose beneficiary died, an empty reported account, a name
-    that differs only in spacing, no row at all, "instructed" written out): reading only the payments worth checking
-    raises what reading them all raises, at any ``missing_result_days``."""
+    that differs only in spacing, no row at all, "instructed" written out): reading only the
+    payments worth checking raises what reading them all raises, at any
+    ``missing_result_days``."""
     svc, payments, tmp_path = month
     bank_answers(svc, tmp_path, payments)
     e = [p.end_to_end_id for p in payments]
