@@ -104,14 +104,13 @@ def _reader(
         return kind, None, camt054.parse(source, processes=_processes_for(source))
     if kind == "pain002":
         return kind, None, pain002.parse(source)
-    data = source.read_bytes() if isinstance(source, Path) else source
-    chosen = csvreturn.load_profile(profile) if profile else csvreturn.detect_profile(data)
+    chosen = csvreturn.load_profile(profile) if profile else csvreturn.detect_profile(source)
     if chosen is None:
         raise BankFileRefused(
             "a CSV return file needs a bank profile: none matched its header; name one with "
             f"--profile ({', '.join(csvreturn.list_profiles())})"
         )
-    return kind, chosen.name, csvreturn.parse(data, chosen)
+    return kind, chosen.name, csvreturn.parse(source, chosen)
 
 
 #: Files from this size are read by several processes at once (a process takes ~0.3 s to start).

@@ -111,14 +111,15 @@ def load_profile(name: str) -> BankProfile:
         raise BankFileRefused(f"bank profile {path}: {e}") from None
 
 
-def detect_profile(data: bytes) -> BankProfile | None:
+def detect_profile(source: bytes | Path) -> BankProfile | None:
     """The profile whose header names all appear in the file's first line, if exactly one.
 
     Profiles without a header row cannot be recognised: name them (``--profile ccb``). When
-    several match, the one naming the most columns wins; a tie is None, never a guess.
+    several match, the one naming the most columns wins; a tie is None, never a guess. Given a
+    path, reads only the first line.
     """
     matches: list[tuple[int, BankProfile]] = []
-    first_line = data.split(b"\n", 1)[0]
+    first_line = _first_line(source)
     for name in list_profiles():
         profile = load_profile(name)
         if not profile.has_header:
@@ -137,27 +138,23 @@ def detect_profile(data: bytes) -> BankProfile | None:
     return matches[0][1]
 
 
-def parse(data: bytes, profile: BankProfile) -> Iterator[BankEntry]:
-    """Every row of a 回盘 file as an entry: success is executed, failure is rejected.
+def parse(source: bytes | Path, profile: BankProfile) -> Iterator[BankEntry]:
+    """Every row of a 回盘 file (its bytes, or its path) as an entry: success is executed,
+    failure is rejected. Streamed: a file is read and decoded a chunk at a time.
 
     Rows are checked to the end, and if any is bad (a status that is neither a success nor a
     failure word, a malformed amount or date, too few fields) the file is refused with every
     bad line number and reason; entries stop being yielded at the first bad row, so consume
-    the whole iterator before storing anything.
+    the whole iterator before storing anything. Text that is not in the profile's encoding
+    refuses the file at the first byte that is not, after the rows before it were yielded.
     """
-    try:
-        text = data.decode(profile.encoding)
-    except UnicodeDecodeError as e:
-        raise BankFileRefused(
-            f"not {profile.encoding} text (byte {e.start}); is this a {profile.bank} file?"
-        ) from None
     positions: dict[str, int] = {f: c for f, c in profile.columns.items() if isinstance(c, int)}
     problems: list[str] = []
     seq = 0
-    # Split on line feeds only: csv quoting does not exist in these files, and a stray quote
-    # in a name must not swallow the lines after it.
-    for line_no, raw in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
+    for line_no, raw in enumerate(_lines(source, profile), start=1):
         line = raw.rstrip("\r")
+        if line_no == 1:
+            line = line.lstrip("\ufeff")
         if line_no == 1 and profile.has_header:
             positions.update(_header_positions(line, profile))
             continue
@@ -179,6 +176,55 @@ def parse(data: bytes, profile: BankProfile) -> Iterator[BankEntry]:
         raise BankFileRefused(
             f"{len(problems)} bad row(s) in a {profile.bank} ({profile.name}) file: {listed}{more}"
         )
+
+
+#: How much of a file is read and decoded at a time.
+CHUNK_BYTES = 2**20
+
+
+def _chunks(source: bytes | Path) -> Iterator[bytes]:
+    if isinstance(source, bytes):
+        yield source
+        return
+    with source.open("rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            yield chunk
+
+
+def _first_line(source: bytes | Path) -> bytes:
+    """A file's bytes up to its first line feed."""
+    line = b""
+    for chunk in _chunks(source):
+        head, feed, _ = chunk.partition(b"\n")
+        line += head
+        if feed:
+            break
+    return line
+
+
+def _lines(source: bytes | Path, profile: BankProfile) -> Iterator[str]:
+    """A file's text split on line feeds only (csv quoting does not exist in these files, and
+    a stray quote in a name must not swallow the lines after it), decoded as it is read."""
+    decoder = codecs.getincrementaldecoder(profile.encoding)()
+    read = 0  # bytes handed to the decoder so far
+    rest = ""  # the last line so far, not yet ended
+
+    def decode(chunk: bytes, final: bool = False) -> str:
+        held = len(decoder.getstate()[0])  # a character's first bytes, from the last chunk
+        try:
+            return decoder.decode(chunk, final)
+        except UnicodeDecodeError as e:
+            raise BankFileRefused(
+                f"not {profile.encoding} text (byte {read - held + e.start}); "
+                f"is this a {profile.bank} file?"
+            ) from None
+
+    for chunk in _chunks(source):
+        text = rest + decode(chunk)
+        read += len(chunk)
+        *lines, rest = text.split("\n")
+        yield from lines
+    yield rest + decode(b"", final=True)
 
 
 class _RowProblem(ValueError):

@@ -948,6 +948,62 @@ def test_a_profile_that_cannot_work_is_refused(tmp_path: Path, toml: str, reason
         csvreturn.load_profile(str(path))
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 2**20])
+@pytest.mark.parametrize("profile", ["icbc", "ccb", "abc"])
+def test_a_return_file_read_from_disk_a_chunk_at_a_time_reads_as_its_bytes(
+    monkeypatch: pytest.MonkeyPatch, profile: str, chunk: int
+) -> None:
+    """Characters of two bytes and CR LF line ends cut between chunks are read whole."""
+    monkeypatch.setattr(csvreturn, "CHUNK_BYTES", chunk)
+    path = BANK / f"{profile}.txt"
+    chosen = csvreturn.load_profile(profile)
+    assert list(csvreturn.parse(path, chosen)) == list(csvreturn.parse(path.read_bytes(), chosen))
+    assert csvreturn.detect_profile(path) == csvreturn.detect_profile(path.read_bytes())
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 2**20])
+@pytest.mark.parametrize("where", ["in a name", "a character cut off at the end"])
+def test_a_return_file_not_in_its_encoding_is_refused_at_the_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, where: str
+) -> None:
+    monkeypatch.setattr(csvreturn, "CHUNK_BYTES", chunk)
+    good = (BANK / "icbc.txt").read_bytes()
+    if where == "in a name":
+        at = good.index("李德明".encode("gb18030"))
+        bad = good[:at] + b"\xff" + good[at + 1 :]
+    else:
+        at, bad = len(good), good + "张".encode("gb18030")[:1]
+    path = tmp_path / "bad.txt"
+    path.write_bytes(bad)
+    for source in (path, bad):
+        with pytest.raises(BankFileRefused, match=rf"^not gb18030 text \(byte {at}\); is this"):
+            list(csvreturn.parse(source, csvreturn.load_profile("icbc")))
+
+
+@pytest.mark.slow
+def test_a_100k_row_return_file_is_read_in_flat_memory(tmp_path: Path) -> None:
+    header, row = (BANK / "icbc.txt").read_bytes().decode("gb18030").split("\r\n")[:2]
+    path = tmp_path / "big.txt"
+    with path.open("wb") as f:
+        f.write(f"{header}\r\n".encode("gb18030"))
+        for i in range(100_000):
+            f.write(f"{row.replace(PAID, f'202612R1{i:020d}')}\r\n".encode("gb18030"))
+    count = fen = 0
+    last = None
+    tracemalloc.start()
+    try:
+        for entry in csvreturn.parse(path, csvreturn.load_profile("icbc")):
+            count, fen, last = count + 1, fen + (entry.amount or 0), entry
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 100_000 and fen == 100_000 * 156000
+    assert last is not None and last.end_to_end_id == f"202612R1{count - 1:020d}"
+    # The file is 10 MB; read whole, its bytes, text and lines would hold over 50 MB at once.
+    assert path.stat().st_size > 9 * 2**20
+    assert peak < 16 * 2**20, f"Python peak {peak / 2**20:.1f} MiB"
+
+
 # ---------------------------------------------------------------------------------------
 # Scale: 200,000 transactions in flat memory
 # ---------------------------------------------------------------------------------------
