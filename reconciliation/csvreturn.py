@@ -204,25 +204,32 @@ def _first_line(source: bytes | Path) -> bytes:
 
 def _lines(source: bytes | Path, profile: BankProfile) -> Iterator[str]:
     """A file's text split on line feeds only (csv quoting does not exist in these files, and
-    a stray quote in a name must not swallow the lines after it), decoded as it is read."""
+    a stray quote in a name must not swallow the lines after it), decoded as it is read.
+
+    Bytes that are not text in the profile's encoding refuse the file, naming their line and
+    their offset in the file."""
     decoder = codecs.getincrementaldecoder(profile.encoding)()
     read = 0  # bytes handed to the decoder so far
+    ended = 0  # lines ended so far
     rest = ""  # the last line so far, not yet ended
 
     def decode(chunk: bytes, final: bool = False) -> str:
-        held = len(decoder.getstate()[0])  # a character's first bytes, from the last chunk
+        held = decoder.getstate()[0]  # a character's first bytes, from the last chunk
         try:
             return decoder.decode(chunk, final)
         except UnicodeDecodeError as e:
+            # What precedes the bad byte is text: its line feeds say which line it is on.
+            before = (held + chunk)[: e.start].decode(profile.encoding, errors="replace")
             raise BankFileRefused(
-                f"not {profile.encoding} text (byte {read - held + e.start}); "
-                f"is this a {profile.bank} file?"
+                f"line {ended + before.count(chr(10)) + 1}: not {profile.encoding} text "
+                f"(byte {read - len(held) + e.start}); is this a {profile.bank} file?"
             ) from None
 
     for chunk in _chunks(source):
         text = rest + decode(chunk)
         read += len(chunk)
         *lines, rest = text.split("\n")
+        ended += len(lines)
         yield from lines
     yield rest + decode(b"", final=True)
 
