@@ -56,6 +56,7 @@ STAGES = (
     "camt",
     "bank_import",
     "reconcile",
+    "reimport",
     "log_read",
     "rebuild",
     "raw_copy",
@@ -118,6 +119,12 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
         elif name == "reconcile":
             r = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=date(2027, 1, 31))
             result.update(items=r.payments, raised=r.raised)
+        elif name == "reimport":
+            # Next month's register: the same file with 1% of the cases in effect raised.
+            next_month = next_month_file(files(cases)[1])
+            t0 = time.perf_counter()
+            s = svc.importer.import_file("cases", next_month, by="S0001", today=date.today())
+            result.update(items=s.rows, changed=s.changed, phases=s.seconds)
         elif name == "rebuild":
             from projections.runner import catch_up, reset
 
@@ -183,6 +190,30 @@ def files(cases: int) -> tuple[Path, Path]:
         write_csv(staff, staff_rows_for(cases), STAFF_COLUMNS)
         write_csv(case_file, iter_case_rows(cases=cases), CASE_COLUMNS)
     return staff, case_file
+
+
+def next_month_file(case_file: Path) -> Path:
+    """``case_file`` as next month's register: every 100th case in effect raised by 10 yuan
+    from 2027-01-01, the other rows as they were (written once, streaming)."""
+    import csv
+    from decimal import Decimal
+
+    path = case_file.with_name(f"{case_file.stem}_next.csv")
+    if path.exists():
+        return path
+    with (
+        case_file.open(encoding="utf-8", newline="") as src,
+        path.open("w", encoding="utf-8", newline="") as dst,
+    ):
+        reader = csv.DictReader(src)
+        writer = csv.DictWriter(dst, reader.fieldnames or [], lineterminator="\n")
+        writer.writeheader()
+        for n, row in enumerate(reader):
+            if n % 100 == 0 and not row["effective_to"]:
+                amount = Decimal(row["monthly_amount"]) + 10
+                row.update(monthly_amount=f"{amount:.2f}", effective_from="2027-01-01")
+            writer.writerow(row)
+    return path
 
 
 def out_dir(label: str) -> Path:

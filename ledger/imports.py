@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -219,13 +219,18 @@ class Importer(LedgerService):
         """Check the rows against the cases as they stand, then write their events streaming.
 
         The only conflict a row can have with stored cases (a different program) is found
-        before anything is written; then events go out in batches and are dropped, so
-        memory holds the rows, not a million aggregates.
+        before anything is written, from the stored cases' programs alone; then the rows are
+        compared with the cases as they stand a chunk of rows at a time, and events go out in
+        batches and are dropped, so memory holds the rows, not a province's register twice
+        (a month's re-import of the whole register is the common case) nor a million
+        aggregates.
         """
-        from projections.registers import load_cases  # projections are ledger's readers
+        from projections.registers import has_cases, load_cases, load_programs
 
-        existing = load_cases(self.db, sorted({r.case_id for _, r in rows}))
-        self._refuse_if(source, program_conflicts(rows, existing))
+        ids = sorted({r.case_id for _, r in rows})
+        self._refuse_if(source, program_conflicts(rows, load_programs(self.db, ids)))
+        del ids
+        stored = has_cases(self.db)  # if not, no row has a case as it stands to compare with
         plan = _Plan()
         repeated = {cid for cid, n in Counter(r.case_id for _, r in rows).items() if n > 1}
         resumed = self._written_by_this_file("cases", "case_id", filename)
@@ -237,7 +242,7 @@ class Importer(LedgerService):
             gc_paused(),
             EventBatch(self.app, self.batch_events, after_flush=progress) as batch,
         ):
-            for line, row in rows:
+            for line, row, existing in _with_existing(rows, touched, stored, self.db, load_cases):
                 source_line = f"{filename}:{line}"
                 done = resumed.get(row.case_id)
                 if done is not None and line <= done[1]:
@@ -385,14 +390,37 @@ class Importer(LedgerService):
         return batch.written
 
 
+#: Rows compared at a time with the cases as they stand (a query per 500 of their cases).
+EXISTING_CHUNK = 5000
+
+
+def _with_existing(
+    rows: Sequence[tuple[int, CaseRow]],
+    touched: Mapping[str, Case],
+    stored: bool,
+    db: Any,
+    load: Callable[[Any, Sequence[str]], Mapping[str, tuple[CaseState, int]]],
+) -> Iterator[tuple[int, CaseRow, Mapping[str, tuple[CaseState, int]]]]:
+    """Each row with the stored cases of its chunk of rows, loaded as the chunk comes up:
+    those cases not touched by earlier rows of this file (the caller keeps those itself)."""
+    none: Mapping[str, tuple[CaseState, int]] = {}
+    for at in range(0, len(rows), EXISTING_CHUNK):
+        chunk = rows[at : at + EXISTING_CHUNK]
+        ids = sorted({r.case_id for _, r in chunk if r.case_id not in touched})
+        existing = load(db, ids) if stored and ids else none
+        for line, row in chunk:
+            yield line, row, existing
+
+
 def program_conflicts(
-    rows: Sequence[tuple[int, CaseRow]], existing: Mapping[str, tuple[CaseState, int]]
+    rows: Sequence[tuple[int, CaseRow]], stored: Mapping[str, str]
 ) -> list[Problem]:
-    """Rows that would move a case to another program (a new case_id is needed for that)."""
-    program = {case_id: state.program for case_id, (state, _) in existing.items()}
+    """Rows that would move a case to another program (a new case_id is needed for that),
+    given the program of each stored case."""
+    first: dict[str, str] = {}  # the program of each new case's first row
     problems = []
     for line, row in rows:
-        known = program.setdefault(row.case_id, row.program)
+        known = stored.get(row.case_id) or first.setdefault(row.case_id, row.program)
         if known != row.program:
             problems.append(
                 Problem(

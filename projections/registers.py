@@ -6,7 +6,8 @@ reconciliation looks beneficiaries up by id_number and bank account through thei
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from sys import intern
 from typing import Any, ClassVar
 
 from ledger.case import CASE_COLUMNS, Case, CaseDecision, CaseState
@@ -63,21 +64,37 @@ CASE_SELECT = f"SELECT {', '.join(_CASE_TABLE_COLUMNS)} FROM cases"
 def load_cases(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, tuple[CaseState, int]]:
     """Current state and aggregate version of the given cases (those that exist)."""
     out: dict[str, tuple[CaseState, int]] = {}
-    count = "SELECT COUNT(*) FROM cases"
-    empty = (db.query(count) if isinstance(db, Database) else db.execute(count).fetchall())[0][
-        0
-    ] == 0
-    if empty:
+    if not has_cases(db):
         return out
+    for row in _cases_where_id_in(db, CASE_SELECT, case_ids):
+        state = case_state_from_row(row)
+        out[state.case_id] = (state, int(row[2]))
+    return out
+
+
+def load_programs(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, str]:
+    """The program of each of the given cases that exists (a province's register in some
+    100 bytes a case, where `load_cases` would hold the whole rows)."""
+    if not has_cases(db):
+        return {}
+    rows = _cases_where_id_in(db, "SELECT case_id, program FROM cases", case_ids)
+    return {case_id: intern(program) for case_id, program in rows}
+
+
+def has_cases(db: Database | Tx) -> bool:
+    """Whether the ``cases`` read model holds any case (a first import need ask nothing)."""
+    sql = "SELECT 1 FROM cases LIMIT 1"
+    return bool(db.query(sql) if isinstance(db, Database) else db.execute(sql).fetchall())
+
+
+def _cases_where_id_in(
+    db: Database | Tx, select: str, case_ids: Sequence[str]
+) -> Iterator[Sequence[Any]]:
     for chunk in param_chunks(list(case_ids)):
-        sql = f"{CASE_SELECT} WHERE case_id IN ({', '.join('?' * len(chunk))})"
-        rows = (
+        sql = f"{select} WHERE case_id IN ({', '.join('?' * len(chunk))})"
+        yield from (
             db.query(sql, chunk) if isinstance(db, Database) else db.execute(sql, chunk).fetchall()
         )
-        for row in rows:
-            state = case_state_from_row(row)
-            out[state.case_id] = (state, int(row[2]))
-    return out
 
 
 class CasesModel(ReadModel):

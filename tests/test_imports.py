@@ -336,3 +336,57 @@ def test_rerun_of_a_killed_import_with_a_case_on_two_lines_writes_nothing_again(
     summary = load(svc, "cases", path)
     assert (summary.new, summary.changed, summary.unchanged) == (30, 1, 0)
     assert svc.app.recorder.max_notification_id() == (head or 0) + 1  # the file record only
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 5000])
+def test_a_reimport_compared_a_chunk_of_rows_at_a_time_decides_every_row_as_a_whole(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """A month's re-import of the register: rows are compared with the stored cases a chunk at
+    a time (so a province's register is not held twice), whatever chunk a case's rows fall in."""
+    import csv
+    from decimal import Decimal
+
+    from ledger import imports
+    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
+
+    with_staff(svc)
+    path = tmp_path / "county.csv"
+    write_csv(path, generate_county(cases=60, seed=11, frauds=False).cases, CASE_COLUMNS)
+    load(svc, "cases", path)
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+
+    def raised(row: dict[str, str], yuan: int, day: str) -> dict[str, str]:
+        return dict(
+            row, monthly_amount=str(Decimal(row["monthly_amount"]) + yuan), effective_from=day
+        )
+
+    open_ = [r for r in rows if not r["effective_to"]]  # cases in effect: a raise applies
+    changed, twice = open_[:10], open_[10]
+    fresh = [dict(open_[0], case_id=f"N{i:03d}", id_number=rows[i]["id_number"]) for i in range(5)]
+    rest = [r for r in rows if r not in changed and r is not twice]
+    month = [
+        *(raised(r, 10, "2026-11-01") for r in changed),
+        raised(twice, 20, "2026-11-01"),  # and again below
+        *rest[:30],  # unchanged
+        *fresh,  # new; N000 changed again below
+        raised(twice, 30, "2026-12-01"),
+        raised(fresh[0], 5, "2026-12-01"),
+        *rest[30:],  # unchanged
+    ]
+    second = tmp_path / "month.csv"
+    write_csv(second, month, CASE_COLUMNS)
+    monkeypatch.setattr(imports, "EXISTING_CHUNK", chunk)
+    summary = load(svc, "cases", second)
+    assert len(rest) == 49
+    assert (summary.new, summary.changed, summary.unchanged) == (5, 10 + 2 + 1, 49)
+    assert history_types(svc, twice["case_id"]) == [
+        "CaseApproved",
+        "MonthlyAmountChanged",
+        "MonthlyAmountChanged",
+    ]
+    assert history_types(svc, "N000") == ["CaseApproved", "MonthlyAmountChanged"]
+    amounts = dict(svc.db.query("SELECT case_id, monthly_amount FROM cases"))
+    assert len(amounts) == 65
+    expected = {r["case_id"]: int(Decimal(r["monthly_amount"]) * 100) for r in month}
+    assert amounts == expected
