@@ -2,9 +2,11 @@
 
 Order of work: parse and validate every row (refuse the file with every problem if any);
 bring the register read models up to date; recognise a file imported before by its content
-hash; plan each row against the current registers (new, changed, unchanged); refuse again if
-planning finds a conflict; only then write, in batches of whole aggregates, and finally
-record the file. Nothing is written before the whole file has been checked.
+hash; check the rows against the current registers for conflicts (a case moved to another
+program) and refuse again if there is one; only then decide each row against the register as
+it stands (new, changed, unchanged; for cases, a chunk of rows at a time) and write, in
+batches of whole aggregates, and finally record the file. Nothing is written before the
+whole file has been checked.
 
 A crash while writing leaves the batches written so far; running the same import again
 completes it, because ids are derived from business keys and unchanged rows write nothing.
