@@ -390,3 +390,32 @@ def test_a_reimport_compared_a_chunk_of_rows_at_a_time_decides_every_row_as_a_wh
     assert len(amounts) == 65
     expected = {r["case_id"]: int(Decimal(r["monthly_amount"]) * 100) for r in month}
     assert amounts == expected
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_big_reimport_first_brings_the_statistics_of_what_it_reads_up_to_date(
+    svc: Services, tmp_path: Path
+) -> None:
+    """Stale statistics after a month's bulk writes made PostgreSQL read each changed case's
+    events with a parallel scan: a province's re-import took 269 s instead of some 60."""
+    import csv
+
+    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
+
+    analyzed = (
+        "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL "
+        "AND relname IN ('aidledger_events', 'cases') ORDER BY relname"
+    )
+    with_staff(svc)
+    path = tmp_path / "county.csv"
+    write_csv(path, generate_county(cases=40, seed=2, frauds=False).cases, CASE_COLUMNS)
+    load(svc, "cases", path)  # a first import: there is nothing stored to read
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    for n, name in enumerate(("small.csv", "big.csv"), start=1):
+        write_csv(tmp_path / name, [*rows, dict(rows[0], case_id=f"N{n}")], CASE_COLUMNS)
+    assert load(svc, "cases", tmp_path / "small.csv").new == 1
+    assert svc.db.query(analyzed) == []  # 41 rows: not worth a second's sampling
+    svc.importer.analyze_above = 10
+    assert load(svc, "cases", tmp_path / "big.csv").new == 1
+    assert svc.db.query(analyzed) == [("aidledger_events",), ("cases",)]
