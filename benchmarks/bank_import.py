@@ -25,7 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from benchmarks.common import PG_ADMIN, drop_store, git_revision, machine, today, write_section
+from benchmarks.common import (
+    PG_ADMIN,
+    drop_store,
+    git_revision,
+    machine,
+    server_settings,
+    today,
+    write_section,
+)
 from benchmarks.payout_month import copy_store, out_dir
 from benchmarks.province import head, run_stage
 
@@ -127,7 +135,7 @@ def table(runs: list[dict[str, dict[str, object]]], cases: int) -> str:
     lines = [
         f"Run {today()} at commit {git_revision()} on {machine()}.",
         f"Command: `.venv/bin/python benchmarks/bank_import.py --cases {cases} --runs "
-        f"{len(runs)}` (PostgreSQL, default server settings; each stage a separate process; "
+        f"{len(runs)}` (PostgreSQL: {server_settings()}; each stage a separate process; "
         f"{len(runs)} runs, each from a copy of the same month, shown run by run).",
         "",
         "| stage | entries | seconds | entries/s | peak RSS MiB |",

@@ -67,6 +67,31 @@ def machine() -> str:
     )
 
 
+#: The server settings that move these numbers most, named in each section's header.
+SERVER_SETTINGS = (
+    "shared_buffers",
+    "work_mem",
+    "max_wal_size",
+    "synchronous_commit",
+    "autovacuum",
+)
+
+
+def server_settings() -> str:
+    """The PostgreSQL server's settings that matter here, as they were for the run: a
+    machine's configuration may differ from the defaults (this one's CI turns autovacuum off,
+    which the code does not count on: jobs analyze what they read after bulk writes)."""
+    try:
+        with psycopg.connect(PG_ADMIN) as conn:
+            shown = [
+                f"{name} {conn.execute(f'SHOW {name}').fetchone()[0]}"  # type: ignore[index]
+                for name in SERVER_SETTINGS
+            ]
+    except psycopg.OperationalError:
+        return "server unreachable"
+    return ", ".join(shown)
+
+
 def today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 

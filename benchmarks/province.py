@@ -32,6 +32,7 @@ from benchmarks.common import (
     git_revision,
     machine,
     peak_rss_mib,
+    server_settings,
     today,
     write_section,
 )
@@ -168,8 +169,8 @@ def table(r: dict[str, dict[str, object]], written: dict[str, int], cases: int) 
     events_rate = (written["import"] + written["prepare"]) / (sec("import") + sec("prepare"))
     lines = [
         f"Run {today()} at commit {git_revision()} on {machine()}.",
-        f"Command: `.venv/bin/python benchmarks/province.py --cases {cases}` (PostgreSQL, "
-        "default server settings; each stage a separate process).",
+        f"Command: `.venv/bin/python benchmarks/province.py --cases {cases}` (PostgreSQL: "
+        f"{server_settings()}; each stage a separate process).",
         "",
         "| stage | items | seconds | items/s | peak RSS MiB |",
         "|---|---|---|---|---|",
