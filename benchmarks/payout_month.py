@@ -120,7 +120,7 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
             r = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=date(2027, 1, 31))
             result.update(items=r.payments, raised=r.raised)
         elif name == "reimport":
-            # Next month's register: the same file with 1% of the cases in effect raised.
+            # Next month's register: the same file with every 100th case in effect raised.
             next_month = next_month_file(files(cases)[1])
             t0 = time.perf_counter()
             s = svc.importer.import_file("cases", next_month, by="S0001", today=date.today())
@@ -193,17 +193,19 @@ def files(cases: int) -> tuple[Path, Path]:
 
 
 def next_month_file(case_file: Path) -> Path:
-    """``case_file`` as next month's register: every 100th case in effect raised by 10 yuan
-    from 2027-01-01, the other rows as they were (written once, streaming)."""
+    """``case_file`` as next month's register: every 100th row raised by 10 yuan from
+    2027-01-01 if its case is in effect (some 0.8% of the cases), the other rows as they were.
+    Written once, streaming, and renamed into place when whole."""
     import csv
     from decimal import Decimal
 
     path = case_file.with_name(f"{case_file.stem}_next.csv")
     if path.exists():
         return path
+    partial = path.with_suffix(".partial")
     with (
         case_file.open(encoding="utf-8", newline="") as src,
-        path.open("w", encoding="utf-8", newline="") as dst,
+        partial.open("w", encoding="utf-8", newline="") as dst,
     ):
         reader = csv.DictReader(src)
         writer = csv.DictWriter(dst, reader.fieldnames or [], lineterminator="\n")
@@ -213,6 +215,7 @@ def next_month_file(case_file: Path) -> Path:
                 amount = Decimal(row["monthly_amount"]) + 10
                 row.update(monthly_amount=f"{amount:.2f}", effective_from="2027-01-01")
             writer.writerow(row)
+    partial.replace(path)
     return path
 
 

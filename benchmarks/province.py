@@ -177,7 +177,7 @@ def table(r: dict[str, dict[str, object]], written: dict[str, int], cases: int) 
     ]
     names = {
         "camt": "camt (the simulated bank writes its file; not aidledger)",
-        "reimport": "re-import (next month's register: 1% of the cases raised)",
+        "reimport": "re-import (next month's register: every 100th case in effect raised)",
     }
     for s in (*MONTH, "reimport", "rebuild"):
         lines.append(

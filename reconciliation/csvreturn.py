@@ -61,6 +61,13 @@ class BankProfile(BaseModel):
     @classmethod
     def _known_encoding(cls, value: str) -> str:
         codecs.lookup(value)  # LookupError names the unknown encoding
+        # A file is cut into lines at line feed bytes, and its first line read as bytes: the
+        # encoding must write ASCII as ASCII (UTF-16 and UTF-32 do not).
+        if _ASCII_SAMPLE.encode(decoded_as(value)) != _ASCII_SAMPLE.encode("ascii"):
+            raise ValueError(
+                f"{value} does not write ASCII as ASCII; a 回盘 must be in an encoding that does "
+                "(gb18030, gbk, utf-8...)"
+            )
         return value
 
     @field_validator("delimiter")
@@ -92,6 +99,16 @@ class BankProfile(BaseModel):
         if both:
             raise ValueError(f"words both success and failure: {sorted(both)}")
         return self
+
+
+_ASCII_SAMPLE = "Az09\r\n|,;\t "
+
+
+def decoded_as(encoding: str) -> str:
+    """The codec a file in ``encoding`` is decoded with: UTF-8 with a signature as plain UTF-8
+    (`parse` drops the mark from the first line; the signature's decoder would hide its three
+    bytes from the offsets of refusals)."""
+    return "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
 
 
 def list_profiles() -> list[str]:
@@ -146,7 +163,7 @@ def parse(source: bytes | Path, profile: BankProfile) -> Iterator[BankEntry]:
     failure word, a malformed amount or date, too few fields) the file is refused with every
     bad line number and reason; entries stop being yielded at the first bad row, so consume
     the whole iterator before storing anything. Text that is not in the profile's encoding
-    refuses the file at the first byte that is not, after the rows before it were yielded.
+    refuses the file at the first byte that is not (some rows may have been yielded before).
     """
     positions: dict[str, int] = {f: c for f, c in profile.columns.items() if isinstance(c, int)}
     problems: list[str] = []
@@ -208,10 +225,11 @@ def _lines(source: bytes | Path, profile: BankProfile) -> Iterator[str]:
 
     Bytes that are not text in the profile's encoding refuse the file, naming their line and
     their offset in the file."""
-    decoder = codecs.getincrementaldecoder(profile.encoding)()
+    encoding = decoded_as(profile.encoding)
+    decoder = codecs.getincrementaldecoder(encoding)()
     read = 0  # bytes handed to the decoder so far
     ended = 0  # lines ended so far
-    rest = ""  # the last line so far, not yet ended
+    rest: list[str] = []  # the line being read, in pieces (a file may have no line feed)
 
     def decode(chunk: bytes, final: bool = False) -> str:
         held = decoder.getstate()[0]  # a character's first bytes, from the last chunk
@@ -219,19 +237,23 @@ def _lines(source: bytes | Path, profile: BankProfile) -> Iterator[str]:
             return decoder.decode(chunk, final)
         except UnicodeDecodeError as e:
             # What precedes the bad byte is text: its line feeds say which line it is on.
-            before = (held + chunk)[: e.start].decode(profile.encoding, errors="replace")
+            before = (held + chunk)[: e.start].decode(encoding, errors="replace")
             raise BankFileRefused(
                 f"line {ended + before.count(chr(10)) + 1}: not {profile.encoding} text "
                 f"(byte {read - len(held) + e.start}); is this a {profile.bank} file?"
             ) from None
 
     for chunk in _chunks(source):
-        text = rest + decode(chunk)
+        *lines, tail = decode(chunk).split("\n")
         read += len(chunk)
-        *lines, rest = text.split("\n")
-        ended += len(lines)
-        yield from lines
-    yield rest + decode(b"", final=True)
+        if lines:
+            lines[0] = "".join(rest) + lines[0]
+            rest = []
+            ended += len(lines)
+            yield from lines
+        rest.append(tail)
+    rest.append(decode(b"", final=True))
+    yield "".join(rest)
 
 
 class _RowProblem(ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import time
@@ -938,6 +939,7 @@ def test_a_file_in_another_layout_is_refused_at_its_header() -> None:
             "ISO",
         ),
         ('encoding = "gbk2"\n[columns]\nend_to_end_id = 0\namount = 1\nstatus = 2', "gbk2"),
+        ('encoding = "utf-16"\n[columns]\nend_to_end_id = 0\namount = 1\nstatus = 2', "ASCII"),
     ],
 )
 def test_a_profile_that_cannot_work_is_refused(tmp_path: Path, toml: str, reason: str) -> None:
@@ -982,6 +984,42 @@ def test_a_return_file_not_in_its_encoding_is_refused_at_the_byte(
         assert refused.value.reason == (
             f"not gb18030 text (byte {at}); is this a 中国工商银行 file?"
         )
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 2**20])
+def test_a_utf8_return_file_with_a_signature_is_read_and_refused_where_its_bytes_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """The signature's three bytes count in a refusal's offset (its own decoder hides them)."""
+    monkeypatch.setattr(csvreturn, "CHUNK_BYTES", chunk)
+    toml = (csvreturn.PROFILES / "icbc.toml").read_text(encoding="utf-8")
+    profile_path = tmp_path / "icbc-utf8.toml"
+    profile_path.write_text(toml.replace('encoding = "gb18030"', 'encoding = "utf-8-sig"'), "utf-8")
+    profile = csvreturn.load_profile(str(profile_path))
+    good = codecs.BOM_UTF8 + (BANK / "icbc.txt").read_bytes().decode("gb18030").encode("utf-8")
+    path = tmp_path / "good.txt"
+    path.write_bytes(good)
+    icbc = csvreturn.load_profile("icbc")
+    assert list(csvreturn.parse(path, profile)) == list(csvreturn.parse(BANK / "icbc.txt", icbc))
+    at = good.index("李德明".encode())
+    path.write_bytes(good[:at] + b"\xff" + good[at + 1 :])
+    with pytest.raises(BankFileRefused) as refused:
+        list(csvreturn.parse(path, profile))
+    assert (refused.value.line, refused.value.reason) == (
+        3,
+        f"not utf-8-sig text (byte {at}); is this a 中国工商银行 file?",
+    )
+
+
+def test_a_return_file_without_line_feeds_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines end at line feeds only: a file of CR line ends is one line, refused at its header."""
+    monkeypatch.setattr(csvreturn, "CHUNK_BYTES", 5)
+    path = tmp_path / "cr.txt"
+    path.write_bytes((BANK / "icbc.txt").read_bytes().replace(b"\r\n", b"\r"))
+    with pytest.raises(BankFileRefused, match="line 1: the header has no column '银行流水号'"):
+        list(csvreturn.parse(path, csvreturn.load_profile("icbc")))
 
 
 @pytest.mark.slow
