@@ -48,6 +48,7 @@ from benchmarks.common import (
 )
 
 PERIOD = "2026-12"
+NEXT_PERIOD = "2027-01"
 STAGES = (
     "import",
     "prepare",
@@ -57,6 +58,7 @@ STAGES = (
     "bank_import",
     "reconcile",
     "reimport",
+    "prepare_next",
     "log_read",
     "rebuild",
     "raw_copy",
@@ -125,6 +127,10 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
             t0 = time.perf_counter()
             s = svc.importer.import_file("cases", next_month, by="S0001", today=date.today())
             result.update(items=s.rows, changed=s.changed, phases=s.seconds)
+        elif name == "prepare_next":
+            # The next month's run, after the re-import: the changed cases read from the log.
+            r = svc.payouts.prepare(Period.parse(NEXT_PERIOD), program=None, by="S0002")
+            result.update(items=r.payments, run_id=r.run_id, held=r.held)
         elif name == "rebuild":
             from projections.runner import catch_up, reset
 

@@ -38,8 +38,9 @@ from benchmarks.common import (
 )
 
 MONTH = ("import", "prepare", "approve", "export", "camt", "bank_import", "reconcile")
-#: After the month: next month's register re-imported, then the rebuild and the references.
-AFTER = ("reimport", "log_read", "rebuild", "raw_copy")
+#: After the month: next month's register re-imported and its run prepared, then the
+#: rebuild and the references.
+AFTER = ("reimport", "prepare_next", "log_read", "rebuild", "raw_copy")
 STAGE_SCRIPT = Path(__file__).resolve().parent / "payout_month.py"
 
 
@@ -162,7 +163,7 @@ def table(r: dict[str, dict[str, object]], written: dict[str, int], cases: int) 
     ours = [s for s in MONTH if s != "camt"]
     month = sum(sec(s) for s in ours)
     # aidledger's own stages (the simulated bank and the raw references are not aidledger).
-    rss = max(float(r[s]["rss"]) for s in (*ours, "reimport", "rebuild"))  # type: ignore[arg-type]
+    rss = max(float(r[s]["rss"]) for s in (*ours, *AFTER[:2], "rebuild"))  # type: ignore[arg-type]
     log = r["log_read"]
     decoded = float(log["items"]) / float(log["decoded_seconds"])  # type: ignore[arg-type]
     raw = rate("raw_events")
@@ -178,8 +179,9 @@ def table(r: dict[str, dict[str, object]], written: dict[str, int], cases: int) 
     names = {
         "camt": "camt (the simulated bank writes its file; not aidledger)",
         "reimport": "re-import (next month's register: every 100th case in effect raised)",
+        "prepare_next": "prepare (next month, after the re-import)",
     }
-    for s in (*MONTH, "reimport", "rebuild"):
+    for s in (*MONTH, "reimport", "prepare_next", "rebuild"):
         lines.append(
             f"| {names.get(s, s)} | {int(r[s]['items']):,} | {sec(s):.1f} | "  # type: ignore[call-overload]
             f"{rate(s):,.0f} | {float(r[s]['rss']):.0f} |"  # type: ignore[arg-type]
@@ -200,7 +202,8 @@ def table(r: dict[str, dict[str, object]], written: dict[str, int], cases: int) 
         f"log {rate('log_read'):,.0f} events/s raw ({rate('rebuild') / rate('log_read'):.2f}) and "
         f"{decoded:,.0f} events/s decoded ({rate('rebuild') / decoded:.2f}).",
         f"Re-import of next month's register: {int(r['reimport']['changed']):,} cases "  # type: ignore[call-overload]
-        f"changed, the other rows compared and left (not in the whole month above).",
+        f"changed, the other rows compared and left; then next month's run prepared (neither in "
+        "the whole month above).",
         f"Import phases (s): {r['import'].get('phases')}; re-import phases (s): "
         f"{r['reimport'].get('phases')}; bank import phases (s): "
         f"{r['bank_import'].get('phases')}.",
