@@ -140,6 +140,7 @@ class Importer(LedgerService):
         source = str(path)
         problems: list[Problem] = []
         rows = iter_rows(data, COLUMNS[kind], problems)
+        del data  # the rows' reader holds it until it has read them all, not the whole import
         self.sync()
         previous = self._previous_import(kind, sha)
         if previous is not None:
