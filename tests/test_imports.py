@@ -377,6 +377,8 @@ def test_a_reimport_compared_a_chunk_of_rows_at_a_time_decides_every_row_as_a_wh
     second = tmp_path / "month.csv"
     write_csv(second, month, CASE_COLUMNS)
     monkeypatch.setattr(imports, "EXISTING_CHUNK", chunk)
+    # With a second process projecting the rows written while later chunks are read.
+    svc.importer.follow_above = 10
     summary = load(svc, "cases", second)
     assert len(rest) == 49
     assert (summary.new, summary.changed, summary.unchanged) == (5, 10 + 2 + 1, 49)
