@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -230,17 +231,19 @@ class Importer(LedgerService):
         (a month's re-import of the whole register is the common case) nor a million
         aggregates.
         """
-        from projections.registers import has_cases, load_cases, load_programs
+        from projections.registers import has_cases, load_cases, stored_programs
 
-        ids = sorted({r.case_id for _, r in rows})
-        self._refuse_if(source, program_conflicts(rows, load_programs(self.db, ids)))
-        del ids
-        stored = has_cases(self.db)  # if not, no row has a case as it stands to compare with
+        # A first import has no stored case to conflict with or compare with: no queries.
+        stored = has_cases(self.db)
+        programs = stored_programs(self.db, sorted({r.case_id for _, r in rows})) if stored else {}
+        self._refuse_if(source, program_conflicts(rows, programs))
+        del programs
         if stored and len(rows) > self.analyze_above:
             # A case is read by id from `cases`, and a changed one's events from the log:
             # with statistics from before the last bulk writes, PostgreSQL takes each id for
             # thousands of rows and scans in parallel (50 ms a case, not 0.1 ms).
             self.db.analyze(events_table(self.db.dialect), "cases")
+        load = partial(load_cases, self.db) if stored else None
         plan = _Plan()
         repeated = {cid for cid, n in Counter(r.case_id for _, r in rows).items() if n > 1}
         resumed = self._written_by_this_file("cases", "case_id", filename)
@@ -252,7 +255,7 @@ class Importer(LedgerService):
             gc_paused(),
             EventBatch(self.app, self.batch_events, after_flush=progress) as batch,
         ):
-            for line, row, existing in _with_existing(rows, touched, stored, self.db, load_cases):
+            for line, row, existing in _with_existing(rows, touched, load):
                 source_line = f"{filename}:{line}"
                 done = resumed.get(row.case_id)
                 if done is not None and line <= done[1]:
@@ -407,17 +410,16 @@ EXISTING_CHUNK = 5000
 def _with_existing(
     rows: Sequence[tuple[int, CaseRow]],
     touched: Mapping[str, Case],
-    stored: bool,
-    db: Any,
-    load: Callable[[Any, Sequence[str]], Mapping[str, tuple[CaseState, int]]],
+    load: Callable[[Sequence[str]], Mapping[str, tuple[CaseState, int]]] | None,
 ) -> Iterator[tuple[int, CaseRow, Mapping[str, tuple[CaseState, int]]]]:
-    """Each row with the stored cases of its chunk of rows, loaded as the chunk comes up:
-    those cases not touched by earlier rows of this file (the caller keeps those itself)."""
+    """Each row with the stored cases of its chunk of rows, loaded (``load``, None when
+    nothing is stored) as the chunk comes up: those cases not touched by earlier rows of this
+    file (the caller keeps those itself)."""
     none: Mapping[str, tuple[CaseState, int]] = {}
     for at in range(0, len(rows), EXISTING_CHUNK):
         chunk = rows[at : at + EXISTING_CHUNK]
         ids = sorted({r.case_id for _, r in chunk if r.case_id not in touched})
-        existing = load(db, ids) if stored and ids else none
+        existing = load(ids) if load is not None and ids else none
         for line, row in chunk:
             yield line, row, existing
 

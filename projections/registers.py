@@ -62,21 +62,18 @@ CASE_SELECT = f"SELECT {', '.join(_CASE_TABLE_COLUMNS)} FROM cases"
 
 
 def load_cases(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, tuple[CaseState, int]]:
-    """Current state and aggregate version of the given cases (those that exist)."""
+    """Current state and aggregate version of the given cases (those that exist; a query per
+    500 ids, so a caller that may find the register empty asks `has_cases` first)."""
     out: dict[str, tuple[CaseState, int]] = {}
-    if not has_cases(db):
-        return out
     for row in _cases_where_id_in(db, CASE_SELECT, case_ids):
         state = case_state_from_row(row)
         out[state.case_id] = (state, int(row[2]))
     return out
 
 
-def load_programs(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, str]:
+def stored_programs(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, str]:
     """The program of each of the given cases that exists (a province's register in some
     100 bytes a case, where `load_cases` would hold the whole rows)."""
-    if not has_cases(db):
-        return {}
     rows = _cases_where_id_in(db, "SELECT case_id, program FROM cases", case_ids)
     return {case_id: intern(program) for case_id, program in rows}
 
