@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,14 +13,25 @@ from rich.console import Console
 from rich.table import Table
 
 from aidledger.settings import Settings
-from aidledger.wiring import Services, open_services
+from aidledger.wiring import Services, init_store
 from ledger import chain
 from ledger.case import CASE_COLUMNS, case_aggregate_id
-from ledger.errors import NotAuthorised
+from ledger.errors import AidLedgerError
 from ledger.history import case_history
 from ledger.money import format_fen, parse_fen
 from ledger.period import Period
-from ledger.synthetic import DEATH_COLUMNS, STAFF_COLUMNS, County, generate_county, write_csv
+from ledger.synthetic import (
+    ADMIN,
+    CASEWORKER,
+    DEATH_COLUMNS,
+    FINANCE,
+    FINANCE_APPROVER,
+    STAFF_COLUMNS,
+    SUPERVISOR_2,
+    County,
+    generate_county,
+    write_csv,
+)
 from projections.reports import payouts_report
 from reconciliation.banksim import Anomalies, camt054, pain002, read_pain001
 
@@ -38,26 +50,23 @@ def run_demo(out: Console, *, keep: Path | None = None) -> None:
                 Path(f"{keep}{suffix}").unlink(missing_ok=True)
         county = generate_county(cases=DEMO_CASES, seed=7)
         files = _write_inputs(county, work)
-        svc = open_services(Settings(database_url=str(store)))
+        svc = init_store(Settings(database_url=str(store), today=TODAY))
         try:
             out.print(
                 f"[bold]aidledger demo[/bold]: county 610102, {DEMO_CASES} cases, "
                 f"{len(county.staff)} staff, store {store}"
             )
-            _import(svc, out, "staff", files["staff"], by=county.staff[0]["staff_id"])
-            finance = county.staff[1]["staff_id"]
-            _import(svc, out, "cases", files["cases"], by=finance)
-            _import(svc, out, "deaths", files["deaths"], by=finance)
+            _import(svc, out, "staff", files["staff"], by=ADMIN)
+            _import(svc, out, "cases", files["cases"], by=CASEWORKER)
+            _import(svc, out, "deaths", files["deaths"], by=CASEWORKER)
             out.print("re-importing the same cases file:")
-            _import(svc, out, "cases", files["cases"], by=finance)
+            _import(svc, out, "cases", files["cases"], by=CASEWORKER)
             changes, changed_case = _monthly_changes(county, work)
             out.print("this month's decisions (raises, account changes, terminations):")
-            _import(svc, out, "cases", changes, by=finance)
+            _import(svc, out, "cases", changes, by=CASEWORKER)
             _print_registers(svc, out)
             _print_history(svc, out, changed_case)
-            _run_month(
-                svc, out, county, work, preparer=finance, approver=county.staff[2]["staff_id"]
-            )
+            _run_month(svc, out, county, work)
         finally:
             svc.close()
     out.print(f"done in {time.perf_counter() - started:.1f} s")
@@ -111,32 +120,56 @@ def _monthly_changes(county: County, work: Path) -> tuple[Path, str]:
     return path, rows[0]["case_id"]
 
 
-def _run_month(
-    svc: Services, out: Console, county: County, work: Path, *, preparer: str, approver: str
-) -> None:
-    """Prepare December, have a second person approve it, export the bank file."""
+def _run_month(svc: Services, out: Console, county: County, work: Path) -> None:
+    """November paid; December prepared, found stale after a late decision and brought up to
+    date, a self-interested release refused, approved by a second person, exported."""
     period = Period.parse("2026-12")
-    first = svc.payouts.prepare(period.previous(), program=None, by=preparer)
-    svc.payouts.approve(first.run_id or "", by=approver)
+    first = svc.payouts.prepare(period.previous(), program=None, by=FINANCE)
+    nov = svc.payouts.approve(first.run_id or "", by=FINANCE_APPROVER)
+    svc.payouts.export(first.run_id or "", fmt="pain001", out=work / "nov.xml", by=FINANCE)
     out.print(
-        f"November run {first.run_id}: {first.payments} payments, "
-        f"{format_fen(first.amount)}, approved by {approver}"
+        f"November run {first.run_id}: {first.payments} payments, {format_fen(first.amount)} "
+        f"({nov.held.payments} held), approved by {FINANCE_APPROVER} and exported"
     )
-    result = svc.payouts.prepare(period, program=None, by=preparer)
+    result = svc.payouts.prepare(period, program=None, by=FINANCE)
     run_id = result.run_id or ""
     out.print(
-        f"December run {run_id} prepared by {preparer}: {result.payments} payments, "
+        f"December run {run_id} prepared by {FINANCE} (finance): {result.payments} payments, "
         f"{format_fen(result.amount)}; {result.held} held by pre-payment checks; "
         f"{result.recoveries} recoveries ({format_fen(result.recovery_amount)} to recover)"
     )
-    try:
-        svc.payouts.approve(run_id, by=preparer)
-    except NotAuthorised as e:
-        out.print(f"  approval by the preparer refused: {e}")
-    svc.payouts.approve(run_id, by=approver)
+    _refused(out, "approval by the preparer", lambda: svc.payouts.approve(run_id, by=FINANCE))
+    late = _late_decision(county, work)
+    svc.importer.import_file("cases", late, by=CASEWORKER, today=TODAY)
+    out.print(f"  a late decision recorded after the run was prepared ({late.name})")
+    _refused(
+        out, "approval of the stale run", lambda: svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    )
+    again = svc.payouts.prepare(period, program=None, by=FINANCE)
+    out.print(
+        f"  prepared again: {again.amended} payment changed, {again.added} added, "
+        f"{again.cancelled} removed; the run is up to date"
+    )
+    held = _held_payment_of(svc, county.seeded["staff_account"][0])
+    if held is not None:
+        _refused(
+            out,
+            f"release by {SUPERVISOR_2}, whose own card the held payment goes to",
+            lambda: svc.payouts.release(held, by=SUPERVISOR_2, reason="known family, fine"),
+        )
+    approval = svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    total = approval.payable.payments + approval.held.payments
+    out.print(
+        f"  approved by {FINANCE_APPROVER} (finance approver): {total} payments: "
+        f"{approval.payable.payments} payable, {format_fen(approval.payable.amount)}; "
+        f"{approval.held.payments} held"
+    )
     bank_file = work / f"{run_id}.xml"
-    n, amount = svc.payouts.export(run_id, fmt="pain001", out=bank_file, by=preparer)
-    out.print(f"  approved by {approver}; pain.001 written: {n} payments, {format_fen(amount)}")
+    x = svc.payouts.export(run_id, fmt="pain001", out=bank_file, by=FINANCE)
+    out.print(
+        f"  pain.001 written: {x.payments} payments, {format_fen(x.amount)} "
+        "(checked against the approval in the event log)"
+    )
     rows = payouts_report(svc.db, str(period), ["program", "department"])
     table = Table(title=f"payouts {period} by program and department (approved runs)")
     for col in ("program", "department", "cases", "payments", "amount"):
@@ -155,8 +188,8 @@ def _run_month(
     table = Table(title=f"findings {period}: pre-payment holds and reconciliation")
     for col in ("type", "severity", "findings", "amount"):
         table.add_column(col, justify="right" if col in ("findings", "amount") else "left")
-    for t, sev, n_found, total in findings:
-        table.add_row(t, sev, str(n_found), format_fen(int(total or 0)))
+    for t, sev, n_found, total_amount in findings:
+        table.add_row(t, sev, str(n_found), format_fen(int(total_amount or 0)))
     out.print(table)
     planted = {k: len(v) for k, v in county.seeded.items()}
     out.print(f"planted in the generated county: {planted}")
@@ -165,6 +198,46 @@ def _run_month(
         f"tamper-evident log: {verdict.events} events, chain "
         f"{'intact' if verdict.ok else 'BROKEN: ' + str(verdict.problem)}; head {verdict.head}"
     )
+
+
+def _refused(out: Console, what: str, act: Callable[[], object]) -> None:
+    """Try something the duties forbid, and show the refusal."""
+    try:
+        act()
+    except AidLedgerError as e:
+        out.print(f"  {what} refused: {e}")
+        return
+    raise AssertionError(f"the demo expected {what} to be refused")
+
+
+def _late_decision(county: County, work: Path) -> Path:
+    """One more decision, recorded after December's run was prepared: a raise from December."""
+    case = next(
+        c
+        for c in county.cases
+        if c["program"] == "dibao"
+        and not c["effective_to"]
+        and c["effective_from"] < "2026-06"
+        and c["case_id"] not in {x for v in county.seeded.values() for x in v}
+    )
+    row = dict(case)
+    row["monthly_amount"] = format_fen(parse_fen(row["monthly_amount"]) + 5000)
+    row["effective_from"] = "2026-12-01"
+    path = work / "late-decision-2026-12.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CASE_COLUMNS)
+        writer.writeheader()
+        writer.writerow(row)
+    return path
+
+
+def _held_payment_of(svc: Services, case_id: str) -> str | None:
+    rows = svc.db.query(
+        "SELECT payment_id FROM payments WHERE case_id = ? AND held <> '' AND cancelled = 0 "
+        "ORDER BY period DESC LIMIT 1",
+        (case_id,),
+    )
+    return str(rows[0][0]) if rows else None
 
 
 def _bank_returns(svc: Services, out: Console, work: Path, bank_file: Path) -> None:
@@ -184,16 +257,20 @@ def _bank_returns(svc: Services, out: Console, work: Path, bank_file: Path) -> N
     (work / "status.xml").write_bytes(pain002(payments, anomalies))
     (work / "booked.xml").write_bytes(camt054(payments, anomalies))
     for name in ("status.xml", "booked.xml"):
-        s = svc.bank.import_file(work / name, by="bank", today=TODAY)
+        s = svc.bank.import_file(work / name, by=FINANCE, today=TODAY)
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.by_kind.items()))
         out.print(
             f"  bank file {name} ({s.kind}): {s.entries} entries, {s.matched} matched "
             f"({kinds}), {s.unmatched} unmatched"
         )
-    result = svc.reconciliation.reconcile(Period.parse("2026-12"), as_of=date(2027, 1, 31))
+    result = svc.reconciliation.reconcile(
+        Period.parse("2026-12"), as_of=date(2027, 1, 31), by=FINANCE
+    )
     raised = ", ".join(f"{t} {n}" for t, n in sorted(result.raised.items()))
     out.print(f"  reconciled 2026-12 as of 2027-01-31: {result.payments} payments; new: {raised}")
-    again = svc.reconciliation.reconcile(Period.parse("2026-12"), as_of=date(2027, 1, 31))
+    again = svc.reconciliation.reconcile(
+        Period.parse("2026-12"), as_of=date(2027, 1, 31), by=FINANCE
+    )
     out.print(f"  reconciled again: {sum(again.raised.values())} new findings")
 
 

@@ -28,7 +28,6 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import IO, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-from zoneinfo import ZoneInfo
 
 import psycopg
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -42,7 +41,8 @@ from prometheus_client.registry import Collector
 
 from aidledger.metrics_contract import JOBS, METRICS
 from aidledger.settings import Settings
-from aidledger.wiring import Services, open_services
+from aidledger.wiring import Services, init_store, open_services
+from ledger.duties import SCHEDULER
 from ledger.store import JOB_STATUS_TABLE, Database, StoreURL, log_head, record_job
 from projections.bank import RESULTS_JOIN, STATUS
 from projections.registers import all_models
@@ -360,7 +360,7 @@ class Jobs:
         periods = svc.reconciliation.open_periods(today, self.settings.open_periods_months)
         raised = 0
         for period in periods:
-            result = svc.reconciliation.reconcile(period, as_of=today, by="scheduler")
+            result = svc.reconciliation.reconcile(period, as_of=today, by=SCHEDULER)
             raised += sum(result.raised.values()) + result.reopened
         return f"{len(periods)} open periods, {raised} findings raised or reopened"
 
@@ -460,15 +460,14 @@ class Server:
 
     def start(self) -> Server:
         store = StoreURL.parse(self.settings.database_url)
-        open_services(self.settings).close()  # create or upgrade the store first
+        init_store(self.settings).close()  # create or upgrade the store first
         self.leadership = Leadership(store)
         stats = JobStats()
         exporter = Exporter(store, stats, self.leadership, periods=self.settings.metrics_periods)
         registry = CollectorRegistry(auto_describe=True)
         registry.register(exporter)
-        zone = ZoneInfo(self.settings.timezone)
         self.jobs = Jobs(
-            self.settings, self.leadership, stats, self.today or (lambda: datetime.now(zone).date())
+            self.settings, self.leadership, stats, self.today or self.settings.current_date
         )
         self.leadership.check()
         self.scheduler = build_scheduler(self.settings, self.jobs, exporter)

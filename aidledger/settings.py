@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,7 +18,10 @@ class Settings(BaseSettings):
         default="aidledger.db",
         description="SQLite file path (or sqlite:///path), or postgresql://user@host/db",
     )
-    config: Path | None = Field(default=None, description="programs config (TOML)")
+    today: date | None = Field(
+        default=None,
+        description="'today' for every command (YYYY-MM-DD): drills, tests, replays",
+    )
     cipher_key: str | None = Field(
         default=None, description="base64 AES key: stored event payloads are encrypted"
     )
@@ -33,3 +37,7 @@ class Settings(BaseSettings):
     metrics_periods: int = Field(default=3, ge=1, description="periods shown in payment metrics")
     metrics_refresh_seconds: int = Field(default=30, ge=1, description="metrics re-read interval")
     leader_check_seconds: int = Field(default=5, ge=1, description="scheduler lock re-check")
+
+    def current_date(self) -> date:
+        """Today in the bureau's time zone, or ``AIDLEDGER_TODAY``."""
+        return self.today or datetime.now(ZoneInfo(self.timezone)).date()

@@ -6,15 +6,17 @@ import multiprocessing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from typing import Any, TypeVar
 
 from aidledger.settings import Settings
 from disbursement.runs import Payouts
+from ledger.config_store import Configs, load_config
 from ledger.imports import Importer
-from ledger.programs import ProgramsConfig, load_programs
+from ledger.programs import ProgramsConfig
 from ledger.service import LedgerService
-from ledger.store import Database, LedgerApp, StoreURL, ensure_store, ledger_env
+from ledger.store import Database, LedgerApp, StoreURL, check_cipher, ensure_store, ledger_env
 from projections.registers import all_models
 from projections.runner import ReadModel, catch_up
 from reconciliation.bank import BankImports
@@ -36,6 +38,10 @@ class Services:
     @cached_property
     def models(self) -> list[ReadModel]:
         return all_models()
+
+    @property
+    def today(self) -> date:
+        return self.settings.current_date()
 
     def sync(self, on_page: object = None) -> int:
         """Bring every read model up to the head of the event log."""
@@ -80,12 +86,21 @@ class Services:
     def reconciliation(self) -> Reconciliation:
         return self._service(Reconciliation)
 
+    @cached_property
+    def configs(self) -> Configs:
+        return self._service(Configs)
+
+    def service(self, cls: type[S]) -> S:
+        """A service of ``cls`` over this store (for those without a property here)."""
+        return self._service(cls)
+
     def _service(self, cls: type[S]) -> S:
         return cls(
             self.app,
             self.db,
             self.config,
             self.sync,
+            today=self.today,
             batch_events=self.settings.batch_events,
             follow=self.follow,
         )
@@ -108,10 +123,45 @@ def _follow_log(settings: Settings, stop: Any) -> None:
         svc.close()
 
 
-def open_services(settings: Settings) -> Services:
-    """Open (creating or upgrading if needed) the store named by the settings."""
-    config = load_programs(settings.config)
+def _open(settings: Settings, *, init: bool) -> tuple[StoreURL, LedgerApp, Database]:
     store = StoreURL.parse(settings.database_url)
     ensure_store(store)
-    app = LedgerApp(ledger_env(store, settings.cipher_key))
-    return Services(settings=settings, store=store, app=app, db=Database(store), config=config)
+    db = Database(store)
+    try:
+        check_cipher(db, settings.cipher_key, record=init)
+        app = LedgerApp(ledger_env(store, settings.cipher_key))
+    except BaseException:
+        db.close()
+        raise
+    return store, app, db
+
+
+def open_services(settings: Settings) -> Services:
+    """Open the store named by the settings, with the programs config in force today."""
+    store, app, db = _open(settings, init=False)
+    try:
+        catch_up(app, db, all_models(), page_size=settings.page_size)
+        config = load_config(app, db, settings.current_date())
+    except BaseException:
+        db.close()
+        app.close()
+        raise
+    return Services(settings=settings, store=store, app=app, db=db, config=config)
+
+
+def init_store(settings: Settings) -> Services:
+    """`aidledger init`: create or upgrade the store, apply the shipped programs config if it
+    has none, and open it."""
+    _, app, db = _open(settings, init=True)
+    try:
+        catch_up(app, db, all_models(), page_size=settings.page_size)
+        shipped = Configs(app, db, _NO_CONFIG, lambda: catch_up(app, db, all_models()))
+        shipped.apply_shipped()
+    finally:
+        db.close()
+        app.close()
+    return open_services(settings)
+
+
+#: The config of a service that only applies configs (it reads none).
+_NO_CONFIG = ProgramsConfig(programs={}, departments={})

@@ -74,12 +74,12 @@ def raw_rows(path: Path) -> list[tuple[object, ...]]:
 
 def one_store(dialect: str, cases: int, batch: int) -> dict[str, object]:
     from aidledger.settings import Settings
-    from aidledger.wiring import open_services
+    from aidledger.wiring import init_store
     from ledger.case import CASE_COLUMNS
 
     staff_path, cases_path = make_files(cases)
     url = fresh_store(dialect, f"import_{dialect}")
-    svc = open_services(Settings(database_url=url, batch_events=batch))
+    svc = init_store(Settings(database_url=url, batch_events=batch))
     try:
         svc.importer.import_file("staff", staff_path, by="S0001", today=date.today())
         t0 = time.perf_counter()

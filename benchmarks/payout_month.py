@@ -67,9 +67,9 @@ STAGES = (
 
 def _services(url: str):  # type: ignore[no-untyped-def]
     from aidledger.settings import Settings
-    from aidledger.wiring import open_services
+    from aidledger.wiring import init_store
 
-    return open_services(Settings(database_url=url, batch_events=5000, page_size=20000))
+    return init_store(Settings(database_url=url, batch_events=5000, page_size=20000))
 
 
 def stage(name: str, url: str, cases: int, out_dir: Path, profile: bool) -> dict[str, object]:

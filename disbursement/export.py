@@ -68,9 +68,12 @@ class ExportGroup:
     amount: int
 
 
+#: The payments a bank file of a run holds: not held, not cancelled, in the approval batches
+#: it writes (1: the run's approval; later ones: payments released after it).
+_EXPORTABLE = "run_id = ? AND held = '' AND cancelled = 0 AND batch BETWEEN ? AND ?"
 _LINE_SQL = (
     "SELECT payment_id, program, department, period, kind, amount, payment_date, "
-    "creditor_account, creditor_name FROM payments WHERE run_id = ? AND held = '' "
+    f"creditor_account, creditor_name FROM payments WHERE {_EXPORTABLE} "
 )
 
 
@@ -78,29 +81,30 @@ def _line(r: Sequence[Any]) -> ExportLine:
     return ExportLine(r[0], r[1], r[2], r[3], r[4], int(r[5]), as_date(r[6]), r[7], r[8])  # type: ignore[arg-type]
 
 
-def run_groups(db: Database, run_id: str) -> list[ExportGroup]:
+def run_groups(db: Database, run_id: str, batches: tuple[int, int] = (1, 1)) -> list[ExportGroup]:
     """The exportable payments of a run, grouped as PmtInf blocks, in file order."""
     rows = db.query(
         "SELECT program, payment_date, COUNT(*), SUM(amount) FROM payments "
-        "WHERE run_id = ? AND held = '' GROUP BY program, payment_date "
-        "ORDER BY program, payment_date",
-        (run_id,),
+        f"WHERE {_EXPORTABLE} GROUP BY program, payment_date ORDER BY program, payment_date",
+        (run_id, *batches),
     )
     return [ExportGroup(p, as_date(d), int(n), int(a)) for p, d, n, a in rows]  # type: ignore[arg-type]
 
 
-def group_lines(db: Database, run_id: str, group: ExportGroup) -> Iterator[ExportLine]:
+def group_lines(
+    db: Database, run_id: str, group: ExportGroup, batches: tuple[int, int] = (1, 1)
+) -> Iterator[ExportLine]:
     """The payments of one block ordered by payment id, streamed from one query."""
     rows = db.stream(
         _LINE_SQL + "AND program = ? AND payment_date = ? ORDER BY payment_id",
-        (run_id, group.program, group.payment_date),
+        (run_id, *batches, group.program, group.payment_date),
     )
     return (_line(r) for r in rows)
 
 
-def run_lines(db: Database, run_id: str) -> list[ExportLine]:
+def run_lines(db: Database, run_id: str, batches: tuple[int, int] = (1, 1)) -> list[ExportLine]:
     """The exportable (not held) payments of a run, in file order (small runs, tests)."""
-    return [x for g in run_groups(db, run_id) for x in group_lines(db, run_id, g)]
+    return [x for g in run_groups(db, run_id, batches) for x in group_lines(db, run_id, g, batches)]
 
 
 class _Hashing:

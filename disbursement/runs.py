@@ -1,10 +1,17 @@
-"""Payout runs: prepare (entitlements and pre-payment checks), approve (a second person), release.
+"""Payout runs: prepare (entitlements, holds), approve (a second person), release, cancel, export.
 
 Preparing streams the cases in chunks ordered by case_id, computes what each is owed with the
-pure rules of `entitlements`, holds payments with a known conflict (`checks`), and saves the
-new payment, recovery and finding aggregates in batches, each batch in one transaction with
-the run's `PaymentsAdded` event. Because every id is derived from its facts, preparing again
-(or after a crash half-way) creates only what is missing.
+pure rules of `entitlements`, holds payments with a known conflict (`ledger.conflicts`), and
+compares that with what the period's unapproved run already holds: payments are added,
+amended or cancelled, recoveries raised, revised or withdrawn, until the run pays exactly what a
+fresh prepare would. Each batch of changes is recorded in one transaction with the run's event
+for it (count, total and digest deltas); the run's ``Completed`` event marks the prepare done
+and the log position it is up to date with. A prepare killed half-way leaves a run that cannot
+be approved; the next prepare completes that same run.
+
+Approving checks the run against its own events (`disbursement.review`): what the read models
+say it pays must be what was recorded, or nothing is approved. Exporting writes the approved
+payments and checks the file against the approval before it is put in place.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from disbursement.entitlements import (
     Timeline,
     dues,
 )
-from disbursement.export import group_lines, run_groups, write_daifa_csv, write_pain001
+from disbursement.export import ExportLine, group_lines, run_groups, write_daifa_csv, write_pain001
+from disbursement.review import Review
 from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
 from ledger.conflicts import (
     Beneficiary,
@@ -36,13 +44,17 @@ from ledger.conflicts import (
     check_shared_account,
     check_staff_account,
 )
-from ledger.errors import AidLedgerError, NotAuthorised, NotFound
-from ledger.money import format_fen
+from ledger.duties import Actor, DutyRefused
+from ledger.errors import AidLedgerError, InvalidValue, NotFound
 from ledger.payment import (
+    BudgetExceeded,
     Finding,
     Payment,
     PayoutRun,
     Recovery,
+    RunBatch,
+    RunClosed,
+    Tally,
     finding_aggregate_id,
     finding_id,
     payment_aggregate_id,
@@ -54,35 +66,39 @@ from ledger.payment import (
 )
 from ledger.period import Period
 from ledger.service import LedgerService
-from ledger.store import EventBatch, as_date, gc_paused, select_events_of
+from ledger.store import EventBatch, as_date, gc_paused, log_head, param_chunks, select_events_of
 from projections.bank import RESULTS_JOIN, STATUS, VERSION
+from projections.payouts import APPROVED_STATUSES, standing
+
+__all__ = ["BudgetExceeded", "Payouts", "PrepareResult", "RunClosed"]
 
 Progress = Callable[[int], None]
 
 
-class BudgetExceeded(AidLedgerError):
-    """Approving would take a month above a configured budget, and no override was given."""
-
-
-class RunClosed(AidLedgerError):
-    """The run is not in a state that allows this (already approved, not approved, ...)."""
-
-
 @dataclass
 class PrepareResult:
-    """What a prepare did: the run it filled and the totals it added."""
+    """What a prepare did: the run it filled or brought up to date, and what changed."""
 
     period: str
     scope: str
     run_id: str | None = None
     new_run: bool = False
-    payments: int = 0
+    payments: int = 0  # the run's payments after the prepare
     amount: int = 0
-    held: int = 0
-    recoveries: int = 0
+    added: int = 0
+    amended: int = 0
+    cancelled: int = 0
+    added_amount: int = 0
+    held: int = 0  # payments added or amended held
+    recoveries: int = 0  # recoveries raised or revised
     recovery_amount: int = 0
+    recoveries_withdrawn: int = 0
     findings: int = 0
     by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.amended or self.cancelled or self.recoveries)
 
 
 @dataclass
@@ -92,64 +108,137 @@ class _CaseRow:
     died: date | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Standing:
+    """A payment of the open run, as the read model holds it."""
+
+    payment_id: str
+    kind: str
+    amount: int
+    account: str
+    name: str
+    id_number: str
+    region_code: str
+    held: tuple[str, ...]
+    released: tuple[str, ...]
+    version: int
+
+    @property
+    def share(self) -> Tally:
+        t = Tally()
+        t.add(self.payment_id, self.amount, self.account, self.name)
+        return t
+
+
+@dataclass(frozen=True, slots=True)
+class _StandingRecovery:
+    recovery_id: str
+    amount: int
+    paid: int
+    owed: int
+    reason: str
+    version: int
+
+
+@dataclass
+class _ChunkMoney:
+    """`_Money` per (case, program) of a chunk of cases, and the version of every payment and
+    recovery of those cases that exists (a cancelled one instructed again continues its
+    aggregate)."""
+
+    cases: dict[tuple[str, str], _Money] = field(default_factory=lambda: defaultdict(_Money))
+    payments: dict[str, int] = field(default_factory=dict)
+    recoveries: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Money:
+    """One case and program's money as the read models hold it, for one prepare."""
+
+    instructed: dict[tuple[Period, str], int] = field(default_factory=dict)  # other runs
+    sent: dict[Period, int] = field(default_factory=lambda: defaultdict(int))
+    recovered: set[Period] = field(default_factory=set)  # other runs' standing recoveries
+    mine: dict[str, _Standing] = field(default_factory=dict)  # the open run's payments
+    my_recoveries: dict[str, _StandingRecovery] = field(default_factory=dict)
+
+    def paid_so_far(self) -> PaidSoFar:
+        return PaidSoFar(self.instructed, dict(self.sent), frozenset(self.recovered))
+
+
 _CASE_COLUMNS_SQL = (
     ", ".join(f"c.{c}" for c in (*CASE_COLUMNS, "start_date", "version")) + ", d.date_of_death"
 )
 
 
 class Payouts(LedgerService):
-    """Finance staff's monthly job up to the bank: prepare, approve, release, export."""
+    """Finance staff's monthly job up to the bank: prepare, approve, release, cancel, export."""
 
     #: Cases read per query while preparing (keyset pagination).
     chunk_cases = 5000
 
+    @property
+    def review(self) -> Review:
+        return Review(self.app, self.db, self.config, self.today)
+
     # -- prepare --------------------------------------------------------------------------
 
     def prepare(
-        self, period: Period, *, program: str | None, by: str, progress: Progress | None = None
+        self,
+        period: Period,
+        *,
+        program: str | None,
+        by: str | Actor,
+        progress: Progress | None = None,
     ) -> PrepareResult:
-        """Compute the month's payments (regular, arrears) and recoveries into a run."""
+        """Compute the month's payments (regular, arrears, reissues) and recoveries into the
+        period's unapproved run (a new one if there is none), bringing it up to date."""
         self.sync()
-        self.require_staff(by)
+        actor = self.actor(by)
+        actor.require("finance", to="prepare a payout run")
+        self._refuse_far_period(period)
         programs = [self.config.program(program).code] if program else sorted(self.config.programs)
+        self._refuse_out_of_scope(actor, programs)
         scope = program or "all"
+        through = log_head(self.db)
         result = PrepareResult(period=str(period), scope=scope)
         run, next_seq = self._open_run(period, scope)
-        if run is not None:
-            result.run_id = run.run_id
+        run_id = run.run_id if run is not None else run_id_for(str(period), scope, next_seq)
+        result.run_id = run.run_id if run is not None else None
         first = self._first_periods(programs, period)
         conflicts = self._conflicts(period)
         known_findings = {r[0] for r in self.db.query("SELECT finding_id FROM findings")}
-        counts: dict[str, int] = defaultdict(int)
-        planned_run_id = run.run_id if run is not None else run_id_for(str(period), scope, next_seq)
+        work = RunBatch()
 
-        def run_totals(_items: int) -> list[Any]:
+        def run_events(_items: int) -> list[Any]:
             """The run's events for this batch, recorded in the same transaction."""
-            nonlocal run
+            nonlocal run, work
             if run is None:
-                run = PayoutRun.prepare(period=str(period), scope=scope, seq=next_seq, by=by)
+                run = PayoutRun.prepare(actor, period=str(period), scope=scope, seq=next_seq)
                 result.run_id, result.new_run = run.run_id, True
-            run.trigger_event(
-                PayoutRun.PaymentsAdded,
-                by=by,
-                run_id=run.run_id,
-                **{k: counts.pop(k, 0) for k in ("payments", "amount", "held", "recoveries")},
-            )
+            if not work.empty:
+                run.record_batch(actor.staff_id, work)
+                work = RunBatch()
             return list(run.collect_events())
+
+        prepared = _Preparer(
+            self, period, actor.staff_id, run_id, conflicts, known_findings, work_of=lambda: work
+        )
+        counted = [0]
 
         def advanced(_items: int) -> None:
             if progress:
-                progress(counts.pop("cases", 0))
+                progress(counted[0])
+            counted[0] = 0
 
         with (
             self.following(self._count_cases(programs) > 20_000),
             gc_paused(),
             EventBatch(
-                self.app, self.batch_events, before_flush=run_totals, after_flush=advanced
+                self.app, self.batch_events, before_flush=run_events, after_flush=advanced
             ) as batch,
         ):
             for chunk in self._case_chunks(programs):
-                paid = self._paid_so_far(chunk)
+                money = self._money(chunk, run_id)
                 events = select_events_of(
                     self.app,
                     self.db,
@@ -163,211 +252,68 @@ class Payouts(LedgerService):
                         if row.version == 1
                         else EventTimeline(events[case_aggregate_id(s.case_id)])
                     )
+                    had = money.cases.get((s.case_id, s.program))
                     pays, recs = dues(
                         timeline,
                         period=period,
                         rule=prog.mid_month,
                         first_period=first[s.program],
-                        paid=paid.get((s.case_id, s.program), NOTHING_PAID),
+                        paid=had.paid_so_far() if had is not None else NOTHING_PAID,
                         died=row.died,
                     )
-                    counts["cases"] += 1
-                    for due in pays:
-                        terms = timeline.terms_on(max(timeline.start, due.period.first_day))
-                        held = list(conflicts.get(s.case_id, []))
-                        if row.died is not None:
-                            held += check_dead(
-                                [_beneficiary(terms)], {s.id_number: row.died}, due.period.first_day
-                            )
-                        pid = payment_id(s.case_id, s.program, str(due.period), due.kind)
-                        # The payment, its findings and its share of the run's totals go into
-                        # one batch.add: a flush (a transaction) never splits them, so a kill
-                        # between transactions loses none of them.
-                        together: list[Any] = [
-                            Payment.instruction(
-                                by=by,
-                                payment_id=pid,
-                                run_id=planned_run_id,
-                                case_id=s.case_id,
-                                program=s.program,
-                                department=prog.department,
-                                region_code=terms.region_code,
-                                period=str(due.period),
-                                kind=due.kind,
-                                amount=due.amount,
-                                payment_date=period.day(prog.payment_day),
-                                creditor_account=terms.bank_account,
-                                creditor_name=terms.account_name,
-                                id_number=terms.id_number,
-                                held=tuple(sorted({c.type for c in held})),
-                            )
-                        ]
-                        counts["payments"] += 1
-                        counts["amount"] += due.amount
-                        result.payments += 1
-                        result.amount += due.amount
-                        result.by_kind[due.kind] += due.amount
-                        if held:
-                            counts["held"] += 1
-                            result.held += 1
-                        for c in held:
-                            fid = finding_id(c.type, s.case_id, str(due.period))
-                            if fid not in known_findings:
-                                known_findings.add(fid)
-                                finding = self._finding(
-                                    fid, c, s, str(due.period), pid, due.amount, by
-                                )
-                                together += finding.collect_events()
-                                result.findings += 1
+                    counted[0] += 1
+                    for together in prepared.case(
+                        row, timeline, pays, recs, had or _Money(), money, result
+                    ):
                         batch.add(*together)
-                    for rec in recs:
-                        rid = recovery_id(s.case_id, s.program, str(rec.period))
-                        counts["recoveries"] += 1
-                        result.recoveries += 1
-                        result.recovery_amount += rec.amount
-                        batch.add_aggregate(
-                            Recovery._create(
-                                Recovery.Raised,
-                                id=recovery_aggregate_id(rid),
-                                by=by,
-                                recovery_id=rid,
-                                run_id=planned_run_id,
-                                case_id=s.case_id,
-                                program=s.program,
-                                department=prog.department,
-                                region_code=s.region_code,
-                                period=str(rec.period),
-                                amount=rec.amount,
-                                paid=rec.paid,
-                                owed=rec.owed,
-                                reason=rec.reason,
-                            )
-                        )
-            for original in self._reissues_due(programs):
-                prog = self.config.programs[original["program"]]
-                pid = payment_id(
-                    original["case_id"],
-                    original["program"],
-                    original["period"],
-                    "reissue",
-                    original["n"],
-                )
-                counts["payments"] += 1
-                counts["amount"] += original["amount"]
-                result.payments += 1
-                result.amount += original["amount"]
-                result.by_kind["reissue"] += original["amount"]
-                batch.add(
-                    Payment.instruction(
-                        by=by,
-                        payment_id=pid,
-                        run_id=planned_run_id,
-                        case_id=original["case_id"],
-                        program=original["program"],
-                        department=prog.department,
-                        region_code=original["region_code"],
-                        period=original["period"],
-                        kind="reissue",
-                        amount=original["amount"],
-                        payment_date=period.day(prog.payment_day),
-                        creditor_account=original["bank_account"],
-                        creditor_name=original["account_name"],
-                        id_number=original["id_number"],
-                        reissue_of=original["payment_id"],
-                    ),
-                    Payment.Reissued(
-                        originator_id=payment_aggregate_id(original["payment_id"]),
-                        originator_version=original["version"] + 1,
-                        timestamp=Payment.Reissued.create_timestamp(),
-                        by=by,
-                        payment_id=original["payment_id"],
-                        reissue_payment_id=pid,
-                        run_id=planned_run_id,
-                    ),
-                )
+            for together in prepared.reissues(programs, result):
+                batch.add(*together)
+        if run is None:
+            return result  # nothing due and no run to bring up to date
+        run = self._run(run.run_id)
+        result.payments, result.amount = run.payments, run.amount
+        if run.complete and not result.changed and not self.review.staleness(run).stale:
+            return result  # up to date: nothing to record
+        run.finish(
+            actor.staff_id,
+            through=through,
+            added=result.added,
+            amended=result.amended,
+            cancelled=result.cancelled,
+        )
+        self.app.save(run)
         self.sync()
         return result
 
-    def _reissues_due(self, programs: Sequence[str]) -> list[dict[str, Any]]:
-        """Returned or rejected payments whose case now has a corrected account or name."""
-        marks = ", ".join("?" * len(programs))
-        rows = self.db.query(
-            f"SELECT p.payment_id, p.case_id, p.program, p.period, p.amount, {VERSION}, "
-            "c.region_code, c.bank_account, c.account_name, c.id_number, "
-            "(SELECT COUNT(*) FROM payments r WHERE r.case_id = p.case_id AND "
-            " r.program = p.program AND r.period = p.period AND r.kind = 'reissue') + 1 "
-            f"FROM payments p JOIN cases c ON c.case_id = p.case_id {RESULTS_JOIN} "
-            f"WHERE pr.status IN ('returned', 'rejected') AND p.program IN ({marks}) "
-            "AND (c.bank_account <> p.creditor_account OR c.account_name <> p.creditor_name) "
-            "ORDER BY p.payment_id",
-            programs,
-        )
-        keys = (
-            "payment_id",
-            "case_id",
-            "program",
-            "period",
-            "amount",
-            "version",
-            "region_code",
-            "bank_account",
-            "account_name",
-            "id_number",
-            "n",
-        )
-        return [
-            {
-                k: (int(v) if k in ("amount", "version", "n") else v)
-                for k, v in zip(keys, r, strict=True)
-            }
-            for r in rows
-        ]
-
-    def refund(self, pid: str, *, by: str, reason: str) -> None:
-        """Mark a returned or rejected payment refunded to the fund (it will not be resent)."""
-        self.sync()
-        self.require_staff(by)
-        rows = self.db.query(
-            f"SELECT {STATUS} FROM payments p {RESULTS_JOIN} WHERE p.payment_id = ?", (pid,)
-        )
-        if not rows:
-            raise NotFound(f"no payment {pid!r}")
-        if rows[0][0] not in ("returned", "rejected"):
-            raise RunClosed(
-                f"payment {pid} is {rows[0][0]}: only a returned or rejected "
-                "payment can be marked refunded"
+    def _refuse_far_period(self, period: Period) -> None:
+        limit = Period.of(self.today).next()
+        if period > limit:
+            raise InvalidValue(
+                f"period {period} is more than one month after today ({self.today.isoformat()}): "
+                f"the latest period that can be prepared now is {limit} (is the period a typo?)"
             )
-        if not reason.strip():
-            raise AidLedgerError("a refund needs a reason")
-        payment: Payment = self.app.repository.get(payment_aggregate_id(pid))
-        payment.trigger_event(Payment.Refunded, by=by, payment_id=pid, reason=reason)
-        self.app.save(payment)
-        self.sync()
+
+    def _refuse_out_of_scope(self, actor: Actor, programs: Sequence[str]) -> None:
+        if actor.system or not actor.region:
+            return
+        marks = ", ".join("?" * len(programs))
+        outside = int(
+            self.db.query(
+                f"SELECT COUNT(*) FROM cases WHERE program IN ({marks}) "
+                "AND substr(region_code, 1, ?) <> ?",
+                (*programs, len(actor.region), actor.region),
+            )[0][0]
+        )
+        if outside:
+            raise DutyRefused(
+                f"{actor.staff_id} may not prepare this run: {outside} of its cases are outside "
+                f"{actor.staff_id}'s region {actor.region}"
+            )
 
     def _count_cases(self, programs: Sequence[str]) -> int:
         marks = ", ".join("?" * len(programs))
         return int(
             self.db.query(f"SELECT COUNT(*) FROM cases WHERE program IN ({marks})", programs)[0][0]
-        )
-
-    def _finding(
-        self, fid: str, c: Conflict, s: CaseState, period: str, pid: str, amount: int, by: str
-    ) -> Finding:
-        return Finding._create(
-            Finding.Raised,
-            id=finding_aggregate_id(fid),
-            by=by,
-            finding_id=fid,
-            type=c.type,
-            severity=c.severity,
-            period=period,
-            program=s.program,
-            department=self.config.programs[s.program].department,
-            region_code=s.region_code,
-            case_id=s.case_id,
-            payment_id=pid,
-            amount=amount,
-            detail=f"payment held before export: {c.detail}",
         )
 
     def _open_run(self, period: Period, scope: str) -> tuple[PayoutRun | None, int]:
@@ -381,14 +327,15 @@ class Payouts(LedgerService):
             return None, 1
         run_id, seq, status = rows[0]
         if status == "prepared":
-            return self.app.repository.get(run_aggregate_id(run_id)), int(seq)
+            return self._run(run_id), int(seq)
         return None, int(seq) + 1
 
     def _first_periods(self, programs: Sequence[str], period: Period) -> dict[str, Period]:
         """Per program, the period of its first approved run (``period`` if none yet)."""
         firsts = dict(
             self.db.query(
-                "SELECT scope, MIN(period) FROM runs WHERE status <> 'prepared' GROUP BY scope"
+                f"SELECT scope, MIN(period) FROM runs WHERE status IN {APPROVED_STATUSES} "
+                "GROUP BY scope"
             )
         )
         out = {}
@@ -442,111 +389,242 @@ class Payouts(LedgerService):
             yield [_case_row(r) for r in rows]
             after = rows[-1][0]
 
-    def _paid_so_far(self, chunk: Sequence[_CaseRow]) -> dict[tuple[str, str], PaidSoFar]:
+    def _money(self, chunk: Sequence[_CaseRow], run_id: str) -> _ChunkMoney:
+        """What the chunk's cases were instructed, sent and charged, per case and program; the
+        payments and recoveries of the open run ``run_id`` apart."""
         lo, hi = chunk[0].state.case_id, chunk[-1].state.case_id
-        instructed: dict[tuple[str, str], dict[tuple[Period, str], int]] = defaultdict(dict)
-        approved: dict[tuple[str, str], dict[Period, int]] = defaultdict(lambda: defaultdict(int))
-        for case_id, program, period, kind, amount, is_approved in self.db.query(
-            "SELECT p.case_id, p.program, p.period, p.kind, p.amount, r.status <> 'prepared' "
-            "FROM payments p JOIN runs r ON r.run_id = p.run_id "
+        found = _ChunkMoney()
+        out = found.cases
+        for (
+            pid,
+            run,
+            case_id,
+            program,
+            period,
+            kind,
+            amount,
+            account,
+            name,
+            idn,
+            region,
+            held,
+            released,
+            cancelled,
+            batch,
+            run_status,
+            exported_batch,
+            status,
+            version,
+        ) in self.db.query(
+            "SELECT p.payment_id, p.run_id, p.case_id, p.program, p.period, p.kind, p.amount, "
+            "p.creditor_account, p.creditor_name, p.id_number, p.region_code, p.held, "
+            f"p.released, p.cancelled, p.batch, r.status, r.exported_batch, {STATUS}, {VERSION} "
+            f"FROM payments p JOIN runs r ON r.run_id = p.run_id {RESULTS_JOIN} "
             "WHERE p.case_id >= ? AND p.case_id <= ?",
             (lo, hi),
         ):
-            key, month = (case_id, program), Period.parse(period)
-            instructed[key][(month, kind)] = int(amount)
-            if is_approved and kind in ("regular", "arrears"):
-                approved[key][month] += int(amount)
-        recovered: dict[tuple[str, str], set[Period]] = defaultdict(set)
-        for case_id, program, period in self.db.query(
-            "SELECT case_id, program, period FROM recoveries WHERE case_id >= ? AND case_id <= ?",
+            found.payments[pid] = int(version)
+            if cancelled or run_status == "cancelled":
+                continue
+            money = out[(case_id, program)]
+            if run == run_id:
+                money.mine[pid] = _Standing(
+                    pid,
+                    kind,
+                    int(amount),
+                    account,
+                    name,
+                    idn,
+                    region,
+                    _types(held),
+                    _types(released),
+                    int(version),
+                )
+                continue
+            month = Period.parse(period)
+            money.instructed[(month, kind)] = int(amount)
+            if (
+                not held
+                and batch is not None
+                and run_status in ("approved", "exported")
+                and int(batch) <= int(exported_batch)
+                and status not in ("returned", "rejected", "refunded")
+            ):
+                money.sent[month] += int(amount)
+        for (
+            rid,
+            run,
+            case_id,
+            program,
+            period,
+            amount,
+            paid,
+            owed,
+            reason,
+            status,
+            version,
+            rs,
+        ) in self.db.query(
+            "SELECT rc.recovery_id, rc.run_id, rc.case_id, rc.program, rc.period, rc.amount, "
+            "rc.paid, rc.owed, rc.reason, rc.status, rc.version, r.status FROM recoveries rc "
+            "JOIN runs r ON r.run_id = rc.run_id WHERE rc.case_id >= ? AND rc.case_id <= ?",
             (lo, hi),
         ):
-            recovered[(case_id, program)].add(Period.parse(period))
-        keys = set(instructed) | set(recovered)
+            found.recoveries[rid] = int(version)
+            if status == "withdrawn" or rs == "cancelled":
+                continue
+            money = out[(case_id, program)]
+            if run == run_id:
+                money.my_recoveries[rid] = _StandingRecovery(
+                    rid, int(amount), int(paid), int(owed), reason, int(version)
+                )
+            else:
+                money.recovered.add(Period.parse(period))
+        return found
+
+    def payment_versions(self, ids: Sequence[str]) -> dict[str, int]:
+        """The versions of the payments of ``ids`` that exist (cancelled ones too): a new
+        instruction of one of them continues its aggregate."""
+        out: dict[str, int] = {}
+        for chunk in param_chunks(list(ids)):
+            marks = ", ".join("?" * len(chunk))
+            for k, v in self.db.query(
+                f"SELECT p.payment_id, {VERSION} FROM payments p {RESULTS_JOIN} "
+                f"WHERE p.payment_id IN ({marks})",
+                chunk,
+            ):
+                out[k] = int(v)
+        return out
+
+    def open_reissues(self, run_id: str) -> dict[str, _Standing]:
+        """The standing reissue payments of the open run."""
+        rows = self.db.query(
+            "SELECT p.payment_id, p.kind, p.amount, p.creditor_account, p.creditor_name, "
+            f"p.id_number, p.region_code, p.held, p.released, {VERSION} FROM payments p "
+            f"{RESULTS_JOIN} WHERE p.run_id = ? AND p.kind = 'reissue' AND p.cancelled = 0",
+            (run_id,),
+        )
         return {
-            k: PaidSoFar(
-                instructed.get(k, {}), dict(approved.get(k, {})), frozenset(recovered.get(k, set()))
+            r[0]: _Standing(
+                r[0], r[1], int(r[2]), r[3], r[4], r[5], r[6], _types(r[7]), _types(r[8]), int(r[9])
             )
-            for k in keys
+            for r in rows
         }
 
-    # -- approve and release ---------------------------------------------------------------
+    def reissues_due(self, programs: Sequence[str], run_id: str) -> list[dict[str, Any]]:
+        """Returned or rejected payments whose case now has a corrected account or name, and
+        that no standing reissue of another run pays again. ``n``: the reissue's number for
+        its case, program and month (1 + those standing elsewhere)."""
+        marks = ", ".join("?" * len(programs))
+        elsewhere = (
+            f"FROM payments x WHERE x.kind = 'reissue' AND x.run_id <> ? AND {standing('x.')}"
+        )
+        rows = self.db.query(
+            f"SELECT p.payment_id, p.case_id, p.program, p.period, p.amount, {VERSION}, "
+            "c.region_code, c.bank_account, c.account_name, c.id_number, "
+            f"(SELECT COUNT(*) {elsewhere} AND x.case_id = p.case_id AND x.program = p.program "
+            "AND x.period = p.period) + 1 "
+            f"FROM payments p JOIN cases c ON c.case_id = p.case_id {RESULTS_JOIN} "
+            f"WHERE pr.status IN ('returned', 'rejected', 'reissued') AND p.program IN ({marks}) "
+            f"AND NOT EXISTS (SELECT 1 {elsewhere} AND x.reissue_of = p.payment_id) "
+            "AND (c.bank_account <> p.creditor_account OR c.account_name <> p.creditor_name) "
+            "ORDER BY p.payment_id",
+            (run_id, *programs, run_id),
+        )
+        keys = (
+            "payment_id",
+            "case_id",
+            "program",
+            "period",
+            "amount",
+            "version",
+            "region_code",
+            "bank_account",
+            "account_name",
+            "id_number",
+            "n",
+        )
+        return [
+            {
+                k: (int(v) if k in ("amount", "version", "n") else v)
+                for k, v in zip(keys, r, strict=True)
+            }
+            for r in rows
+        ]
 
-    def approve(self, run_id: str, *, by: str, override_reason: str | None = None) -> PayoutRun:
-        """Second-person approval; above a budget only with an explicit, recorded override."""
+    # -- approve, release, cancel -----------------------------------------------------------
+
+    def approve(
+        self, run_id: str, *, by: str | Actor, override_reason: str | None = None
+    ) -> Approval:
+        """Second-person approval of a run (or, once approved, of payments released since);
+        above a budget only with an explicit, recorded override."""
         self.sync()
-        self.require_staff(by)
+        actor = self.actor(by)
         run = self._run(run_id)
         if run.approved_by is not None:
-            raise RunClosed(f"run {run_id} was already approved by {run.approved_by}")
-        if by in run.preparers:
-            raise NotAuthorised(
-                f"{by} prepared run {run_id}: a second person must approve it (maker-checker)"
-            )
-        payments, amount = self.db.query(
-            "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM payments "
-            "WHERE run_id = ? AND held = ''",
-            (run_id,),
-        )[0]
-        over = self._over_budget(run)
-        if over and not override_reason:
-            raise BudgetExceeded(
-                f"approving {run_id} exceeds the monthly budget: {'; '.join(over)}. "
-                "Approve with --override-reason to record why."
-            )
-        run.trigger_event(
-            PayoutRun.Approved,
-            by=by,
-            run_id=run_id,
-            payments=int(payments),
-            amount=int(amount),
-            over_budget=tuple(over),
-            override_reason=override_reason if over else None,
+            released = self.review.released_awaiting(run, actor)
+            tally = run.approve_releases(actor, released)
+            self.app.save(run)
+            self.sync()
+            return Approval(run, tally, Tally(), releases=True)
+        review = self.review.before_approval(run, actor)
+        payable = run.approve(actor, review, override_reason=override_reason)
+        self.app.save(run)
+        self.sync()
+        return Approval(run, payable, review.held)
+
+    def release(self, pid: str, *, by: str | Actor, reason: str) -> Payment:
+        """Release a held payment (duties in `Payment.release`); recorded on its findings."""
+        self.sync()
+        actor = self.actor(by)
+        payment = self._payment(pid)
+        run = self._run(payment.run_id)
+        if run.cancelled:
+            raise RunClosed(f"payment {pid}'s run {run.run_id} was cancelled")
+        hold = payment.held
+        payment.release(
+            actor,
+            reason=reason,
+            run_preparers=run.preparers,
+            run_approved=run.approved_by is not None,
+            case_parties=self.case_parties(payment.instructed.case_id),
         )
+        complete = not payment.held
+        findings = []
+        for hold_type in hold:
+            fid = finding_id(hold_type, payment.instructed.case_id, payment.instructed.period)
+            try:
+                finding: Finding = self.app.repository.get(finding_aggregate_id(fid))
+            except AggregateNotFoundError:
+                continue
+            finding.record_release(actor, payment_id=pid, reason=reason, complete=complete)
+            findings.append(finding)
+        self.app.save(payment, *findings)
+        self.sync()
+        return payment
+
+    def cancel(self, run_id: str, *, by: str | Actor, reason: str) -> PayoutRun:
+        """Cancel an unapproved run: none of its payments or recoveries stands any more."""
+        self.sync()
+        actor = self.actor(by)
+        run = self._run(run_id)
+        run.cancel(actor, reason=reason)
         self.app.save(run)
         self.sync()
         return run
 
-    def _over_budget(self, run: PayoutRun) -> list[str]:
-        totals = self.db.query(
-            "SELECT p.program, p.department, SUM(p.amount) FROM payments p "
-            "JOIN runs r ON r.run_id = p.run_id "
-            "WHERE r.period = ? AND p.held = '' AND (r.status <> 'prepared' OR p.run_id = ?) "
-            "GROUP BY p.program, p.department",
-            (run.period, run.run_id),
-        )
-        over = []
-        by_department: dict[str, int] = defaultdict(int)
-        for program, department, total in totals:
-            by_department[department] += int(total)
-            budget = self.config.programs[program].budget_fen
-            if budget is not None and int(total) > budget:
-                over.append(f"{program} {format_fen(int(total))} > budget {format_fen(budget)}")
-        for department, total in sorted(by_department.items()):
-            budget = self.config.departments[department].budget_fen
-            if budget is not None and total > budget:
-                over.append(f"{department} {format_fen(total)} > budget {format_fen(budget)}")
-        return over
-
-    def release(self, pid: str, *, by: str, reason: str) -> Payment:
-        """Release a held payment for export: another person than the preparer, with a reason."""
+    def refund(self, pid: str, *, by: str | Actor, reason: str) -> None:
+        """Mark a returned or rejected payment refunded to the fund (it will not be resent)."""
         self.sync()
-        self.require_staff(by)
-        if not reason.strip():
-            raise AidLedgerError("a release needs a reason")
-        try:
-            payment: Payment = self.app.repository.get(payment_aggregate_id(pid))
-        except AggregateNotFoundError:
-            raise NotFound(f"no payment {pid!r}") from None
-        if not payment.held:
-            raise RunClosed(f"payment {pid} is not held")
-        run = self._run(payment.instructed.run_id)
-        if by in run.preparers:
-            raise NotAuthorised(f"{by} prepared run {run.run_id}: another person must release")
-        payment.release(by=by, reason=reason)
+        actor = self.actor(by)
+        rows = self.db.query(
+            f"SELECT {STATUS} FROM payments p {RESULTS_JOIN} WHERE p.payment_id = ?", (pid,)
+        )
+        payment = self._payment(pid)
+        payment.refund(actor, reason=reason, status=rows[0][0] if rows else "instructed")
         self.app.save(payment)
         self.sync()
-        return payment
 
     # -- export ---------------------------------------------------------------------------
 
@@ -556,53 +634,433 @@ class Payouts(LedgerService):
         *,
         fmt: str,
         out: Path,
-        by: str,
+        by: str | Actor,
         encoding: str = "utf-8",
         now: datetime | None = None,
-    ) -> tuple[int, int]:
-        """Write the bank file of an approved run; returns (payments, amount). Recorded."""
+    ) -> Exported:
+        """Write the bank file of an approved run: the approved payments not yet written (or,
+        when all were, all of them again). Checked against the approval before it is put in
+        place; recorded. Returns what was written."""
         self.sync()
+        actor = self.actor(by)
+        actor.require("finance", to="export a bank file")
         run = self._run(run_id)
-        if run.approved_by is None:
-            raise RunClosed(f"run {run_id} is not approved: only approved runs are exported")
         if fmt not in ("pain001", "csv"):
             raise AidLedgerError(f"unknown export format {fmt!r}: use pain001 or csv")
-        groups = run_groups(self.db, run_id)
-        tmp = out.with_name(out.name + ".part")
-        with tmp.open("wb") as f:
-            if fmt == "pain001":
-                digest = write_pain001(
-                    f,
-                    run_id,
-                    groups,
-                    lambda g: group_lines(self.db, run_id, g),
-                    self.config,
-                    created=now or datetime.now(UTC),
-                )
-            else:
-                lines = (x for g in groups for x in group_lines(self.db, run_id, g))
-                digest = write_daifa_csv(f, lines, self.config, encoding=encoding)
-        tmp.replace(out)  # never leave a half-written bank file under the real name
-        count, amount = sum(g.count for g in groups), sum(g.amount for g in groups)
-        run.trigger_event(
-            PayoutRun.Exported,
-            by=by,
-            run_id=run_id,
-            format=fmt,
-            filename=out.name,
-            sha256=digest,
-            payments=count,
-            amount=amount,
-        )
+        batches = run.batches_to_export()
+        written = Tally()
+
+        def counted(lines: Iterator[ExportLine]) -> Iterator[ExportLine]:
+            for x in lines:
+                written.add(x.payment_id, x.amount, x.account, x.name)
+                yield x
+
+        groups = run_groups(self.db, run_id, batches)
+        tmp = out.with_name(f".{out.name}.part")
+        try:
+            with tmp.open("wb") as f:
+                if fmt == "pain001":
+                    digest = write_pain001(
+                        f,
+                        run_id,
+                        groups,
+                        lambda g: counted(group_lines(self.db, run_id, g, batches)),
+                        self.config,
+                        created=now or datetime.now(UTC),
+                    )
+                else:
+                    lines = (x for g in groups for x in group_lines(self.db, run_id, g, batches))
+                    digest = write_daifa_csv(f, counted(lines), self.config, encoding=encoding)
+            run.record_export(
+                actor,
+                batches=batches,
+                written=written,
+                fmt=fmt,
+                filename=out.name,
+                sha256=digest,
+            )
+            tmp.replace(out)  # never a half-written or unchecked bank file under the real name
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         self.app.save(run)
         self.sync()
-        return count, amount
+        awaiting = self.review.awaiting_count(run_id)
+        return Exported(written.payments, written.amount, batches, awaiting, digest)
 
     def _run(self, run_id: str) -> PayoutRun:
         try:
             return self.app.repository.get(run_aggregate_id(run_id))
         except AggregateNotFoundError:
-            raise NotFound(f"no payout run {run_id!r}") from None
+            raise NotFound(
+                f"no payout run {run_id!r} (aidledger payout list shows the runs)"
+            ) from None
+
+    def _payment(self, pid: str) -> Payment:
+        try:
+            return self.app.repository.get(payment_aggregate_id(pid))
+        except AggregateNotFoundError:
+            raise NotFound(f"no payment {pid!r}") from None
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What an approval approved: payable (and held apart), or payments released after it."""
+
+    run: PayoutRun
+    payable: Tally
+    held: Tally
+    releases: bool = False
+
+
+@dataclass(frozen=True)
+class Exported:
+    payments: int
+    amount: int
+    batches: tuple[int, int]
+    awaiting: int  # payments released after approval, not yet approved for export
+    sha256: str
+
+
+class _Preparer:
+    """The events one prepare records, case by case: what is due against what the open run
+    already holds (new, amended, cancelled), with the holds and their findings."""
+
+    def __init__(
+        self,
+        payouts: Payouts,
+        period: Period,
+        by: str,
+        run_id: str,
+        conflicts: dict[str, list[Conflict]],
+        known_findings: set[str],
+        *,
+        work_of: Callable[[], RunBatch],
+    ) -> None:
+        self.p = payouts
+        self.period = period
+        self.by = by
+        self.run_id = run_id
+        self.conflicts = conflicts
+        self.known_findings = known_findings
+        self.work_of = work_of
+
+    def case(
+        self,
+        row: _CaseRow,
+        timeline: Timeline,
+        pays: Sequence[Any],
+        recs: Sequence[Any],
+        had: _Money,
+        chunk: _ChunkMoney,
+        result: PrepareResult,
+    ) -> Iterator[list[Any]]:
+        """Lists of events, each list to be recorded in one transaction with its share."""
+        s = row.state
+        prog = self.p.config.programs[s.program]
+        mine = dict(had.mine)
+        targets = []
+        for due in pays:
+            terms = timeline.terms_on(max(timeline.start, due.period.first_day))
+            held = list(self.conflicts.get(s.case_id, []))
+            if row.died is not None:
+                held += check_dead(
+                    [_beneficiary(terms)], {s.id_number: row.died}, due.period.first_day
+                )
+            targets.append(
+                (
+                    due,
+                    terms,
+                    held,
+                    payment_id(s.case_id, s.program, str(due.period), due.kind),
+                )
+            )
+        for due, terms, held, pid in targets:
+            fields = {
+                "payment_id": pid,
+                "run_id": self.run_id,
+                "case_id": s.case_id,
+                "program": s.program,
+                "department": prog.department,
+                "region_code": terms.region_code,
+                "period": str(due.period),
+                "kind": due.kind,
+                "amount": due.amount,
+                "payment_date": self.period.day(prog.payment_day),
+                "creditor_account": terms.bank_account,
+                "creditor_name": terms.account_name,
+                "id_number": terms.id_number,
+                "held": tuple(sorted({c.type for c in held})),
+            }
+            findings = self._findings(held, s, str(due.period), pid, due.amount)
+            standing = mine.pop(pid, None)
+            yield [*self.instruct(fields, standing, chunk.payments.get(pid), result), *findings]
+            result.by_kind[due.kind] += due.amount
+        for left in mine.values():
+            if left.kind != "reissue":  # reissues are brought up to date by `reissues`
+                yield self.cancel(left, result)
+        yield from self._recoveries(s, prog.department, recs, had, chunk.recoveries, result)
+
+    def instruct(
+        self,
+        fields: dict[str, Any],
+        standing: _Standing | None,
+        known: int | None,
+        result: PrepareResult,
+    ) -> list[Any]:
+        """The events that make a payment be as ``fields`` say in the open run."""
+        work = self.work_of()
+        pid, held = fields["payment_id"], fields["held"]
+        new = Tally()
+        new.add(pid, fields["amount"], fields["creditor_account"], fields["creditor_name"])
+        if standing is None:
+            work.tally = work.tally.plus(new)
+            work.added += 1
+            result.added += 1
+            result.added_amount += fields["amount"]
+            if held:
+                work.held += 1
+                work.held_amount += fields["amount"]
+                work.held_ids.append(pid)
+                result.held += 1
+            if known is None:
+                return [Payment.instruction(by=self.by, **fields)]
+            return [
+                Payment.Reinstructed(
+                    originator_id=payment_aggregate_id(pid),
+                    originator_version=known + 1,
+                    timestamp=Payment.Reinstructed.create_timestamp(),
+                    by=self.by,
+                    **fields,
+                )
+            ]
+        # A release stands while the hold it lifted is all that would hold the payment.
+        if not standing.held and standing.released and set(held) <= set(standing.released):
+            held = ()
+        before = {
+            "amount": standing.amount,
+            "creditor_account": standing.account,
+            "creditor_name": standing.name,
+            "id_number": standing.id_number,
+            "region_code": standing.region_code,
+            "held": standing.held,
+        }
+        after = {k: (held if k == "held" else fields[k]) for k in before}
+        if before == after:
+            return []
+        work.tally = work.tally.minus(standing.share).plus(new)
+        work.amended += 1
+        result.amended += 1
+        if standing.held:
+            work.held -= 1
+            work.held_amount -= standing.amount
+        if held:
+            work.held += 1
+            work.held_amount += fields["amount"]
+            work.held_ids.append(pid)
+            result.held += 1
+        return [
+            Payment.Amended(
+                originator_id=payment_aggregate_id(pid),
+                originator_version=standing.version + 1,
+                timestamp=Payment.Amended.create_timestamp(),
+                by=self.by,
+                payment_id=pid,
+                run_id=self.run_id,
+                changes={k: (before[k], after[k]) for k in before if before[k] != after[k]},
+                **{k: v for k, v in after.items()},
+            )
+        ]
+
+    def cancel(self, standing: _Standing, result: PrepareResult) -> list[Any]:
+        work = self.work_of()
+        work.tally = work.tally.minus(standing.share)
+        work.cancelled += 1
+        result.cancelled += 1
+        if standing.held:
+            work.held -= 1
+            work.held_amount -= standing.amount
+        return [
+            Payment.Cancelled(
+                originator_id=payment_aggregate_id(standing.payment_id),
+                originator_version=standing.version + 1,
+                timestamp=Payment.Cancelled.create_timestamp(),
+                by=self.by,
+                payment_id=standing.payment_id,
+                run_id=self.run_id,
+                reason="no longer due: a decision recorded since the run was prepared",
+            )
+        ]
+
+    def _findings(
+        self, held: Sequence[Conflict], s: CaseState, period: str, pid: str, amount: int
+    ) -> list[Any]:
+        out: list[Any] = []
+        for c in held:
+            fid = finding_id(c.type, s.case_id, period)
+            if fid in self.known_findings:
+                continue
+            self.known_findings.add(fid)
+            finding = Finding._create(
+                Finding.Raised,
+                id=finding_aggregate_id(fid),
+                by=self.by,
+                finding_id=fid,
+                type=c.type,
+                severity=c.severity,
+                period=period,
+                program=s.program,
+                department=self.p.config.programs[s.program].department,
+                region_code=s.region_code,
+                case_id=s.case_id,
+                payment_id=pid,
+                amount=amount,
+                detail=f"payment held before export: {c.detail}",
+            )
+            out += finding.collect_events()
+        return out
+
+    def _recoveries(
+        self,
+        s: CaseState,
+        department: str,
+        recs: Sequence[Any],
+        had: _Money,
+        known: dict[str, int],
+        result: PrepareResult,
+    ) -> Iterator[list[Any]]:
+        mine = dict(had.my_recoveries)
+        for rec in recs:
+            rid = recovery_id(s.case_id, s.program, str(rec.period))
+            standing = mine.pop(rid, None)
+            values = {
+                "run_id": self.run_id,
+                "amount": rec.amount,
+                "paid": rec.paid,
+                "owed": rec.owed,
+                "reason": rec.reason,
+            }
+            if standing is None:
+                work = self.work_of()
+                work.recoveries += 1
+                work.recovery_amount += rec.amount
+                result.recoveries += 1
+                result.recovery_amount += rec.amount
+                if rid in known:
+                    yield [
+                        Recovery.Revised(
+                            originator_id=recovery_aggregate_id(rid),
+                            originator_version=known[rid] + 1,
+                            timestamp=Recovery.Revised.create_timestamp(),
+                            by=self.by,
+                            recovery_id=rid,
+                            **values,
+                        )
+                    ]
+                    continue
+                yield list(
+                    Recovery._create(
+                        Recovery.Raised,
+                        id=recovery_aggregate_id(rid),
+                        by=self.by,
+                        recovery_id=rid,
+                        case_id=s.case_id,
+                        program=s.program,
+                        department=department,
+                        region_code=s.region_code,
+                        period=str(rec.period),
+                        **values,
+                    ).collect_events()
+                )
+            elif (standing.amount, standing.paid, standing.owed, standing.reason) != (
+                rec.amount,
+                rec.paid,
+                rec.owed,
+                rec.reason,
+            ):
+                work = self.work_of()
+                work.recovery_amount += rec.amount - standing.amount
+                work.amended += 0  # a revised recovery changes no payment
+                result.recoveries += 1
+                result.recovery_amount += rec.amount
+                yield [
+                    Recovery.Revised(
+                        originator_id=recovery_aggregate_id(rid),
+                        originator_version=standing.version + 1,
+                        timestamp=Recovery.Revised.create_timestamp(),
+                        by=self.by,
+                        recovery_id=rid,
+                        **values,
+                    )
+                ]
+        for left in mine.values():
+            work = self.work_of()
+            work.recoveries -= 1
+            work.recovery_amount -= left.amount
+            work.recoveries_withdrawn += 1
+            result.recoveries_withdrawn += 1
+            yield [
+                Recovery.Withdrawn(
+                    originator_id=recovery_aggregate_id(left.recovery_id),
+                    originator_version=left.version + 1,
+                    timestamp=Recovery.Withdrawn.create_timestamp(),
+                    by=self.by,
+                    recovery_id=left.recovery_id,
+                    reason="no longer owed: a decision recorded since the run was prepared",
+                )
+            ]
+
+    def reissues(self, programs: Sequence[str], result: PrepareResult) -> Iterator[list[Any]]:
+        """Returned or rejected payments whose case now has a corrected account or name, paid
+        again (kind reissue); those of the open run no longer due are cancelled."""
+        mine = self.p.open_reissues(self.run_id)
+        due = self.p.reissues_due(programs, self.run_id)
+        fresh = [
+            payment_id(o["case_id"], o["program"], o["period"], "reissue", o["n"]) for o in due
+        ]
+        known = self.p.payment_versions(fresh) if fresh else {}
+        for original, pid in zip(due, fresh, strict=True):
+            prog = self.p.config.programs[original["program"]]
+            fields = {
+                "payment_id": pid,
+                "run_id": self.run_id,
+                "case_id": original["case_id"],
+                "program": original["program"],
+                "department": prog.department,
+                "region_code": original["region_code"],
+                "period": original["period"],
+                "kind": "reissue",
+                "amount": original["amount"],
+                "payment_date": self.period.day(prog.payment_day),
+                "creditor_account": original["bank_account"],
+                "creditor_name": original["account_name"],
+                "id_number": original["id_number"],
+                "held": (),
+                "reissue_of": original["payment_id"],
+            }
+            standing = mine.pop(pid, None)
+            events = self.instruct(fields, standing, known.get(pid), result)
+            if standing is None:
+                result.by_kind["reissue"] += original["amount"]
+                events.append(
+                    Payment.Reissued(
+                        originator_id=payment_aggregate_id(original["payment_id"]),
+                        originator_version=original["version"] + 1,
+                        timestamp=Payment.Reissued.create_timestamp(),
+                        by=self.by,
+                        payment_id=original["payment_id"],
+                        reissue_payment_id=pid,
+                        run_id=self.run_id,
+                    )
+                )
+            if events:
+                yield events
+        for left in mine.values():
+            yield self.cancel(left, result)
+
+
+def _types(text: str | None) -> tuple[str, ...]:
+    return tuple(t for t in (text or "").split(",") if t)
 
 
 def _case_row(r: Sequence[Any]) -> _CaseRow:

@@ -1,4 +1,4 @@
-"""Importing cases, deaths and staff files: all or nothing, idempotent, written in batches.
+"""Importing cases, deaths, staff and relatives files: all or nothing, idempotent, in batches.
 
 Order of work: parse and validate every row (refuse the file with every problem if any);
 bring the register read models up to date; recognise a file imported before by its content
@@ -30,26 +30,46 @@ from ledger.csvfile import iter_rows
 from ledger.errors import InputRefused, Problem
 from ledger.registry import (
     DEATH_COLUMNS,
+    RELATIVE_COLUMNS,
     STAFF_COLUMNS,
     DeathReport,
     DeathRow,
     ImportedFile,
+    Relative,
+    RelativeRow,
     StaffMember,
     StaffRow,
     death_aggregate_id,
     file_aggregate_id,
+    relative_aggregate_id,
     staff_aggregate_id,
 )
 from ledger.service import LedgerService, PhaseClock
 from ledger.store import EventBatch, as_date, events_table, gc_paused, select_events_of
-from ledger.validation import duplicate_keys, validate_cases, validate_deaths, validate_staff
+from ledger.validation import (
+    check_case_duties,
+    check_staff_duties,
+    duplicate_keys,
+    validate_cases,
+    validate_deaths,
+    validate_relatives,
+    validate_staff,
+)
 
-Kind = Literal["cases", "deaths", "staff"]
-KINDS: tuple[Kind, ...] = ("cases", "deaths", "staff")
+Kind = Literal["cases", "deaths", "staff", "relatives"]
+KINDS: tuple[Kind, ...] = ("cases", "deaths", "staff", "relatives")
 COLUMNS: dict[Kind, tuple[str, ...]] = {
     "cases": CASE_COLUMNS,
     "deaths": DEATH_COLUMNS,
     "staff": STAFF_COLUMNS,
+    "relatives": RELATIVE_COLUMNS,
+}
+#: The role that may import each kind of file.
+IMPORTER_ROLE: dict[Kind, str] = {
+    "cases": "caseworker",
+    "deaths": "caseworker",
+    "staff": "admin",
+    "relatives": "caseworker",
 }
 
 
@@ -74,15 +94,15 @@ class ImportSummary:
 Progress = Callable[[int], None]
 
 
-R = TypeVar("R", StaffRow, DeathRow)
-
-_FIRST_STAFF = (
-    ": import the staff file first (the first staff import may name a staff id from that same file)"
-)
+R = TypeVar("R", StaffRow, DeathRow, RelativeRow)
 
 
 def _staff_key(row: StaffRow) -> str:
     return row.staff_id
+
+
+def _relative_key(row: RelativeRow) -> str:
+    return f"{row.staff_id}/{row.id_number}"
 
 
 def _death_key(row: DeathRow) -> str:
@@ -130,10 +150,11 @@ class Importer(LedgerService):
         path: Path,
         *,
         by: str,
-        today: date,
+        today: date | None = None,
         progress: Progress | None = None,
     ) -> ImportSummary:
         """Import one file. Raises InputRefused (nothing recorded) or NotAuthorised."""
+        today = today or self.today
         clock = PhaseClock()
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
@@ -149,12 +170,15 @@ class Importer(LedgerService):
             summary.previously = previous
             return summary
 
+        directory = self.directory()
+        if kind != "staff":
+            directory.actor(by, today).require(IMPORTER_ROLE[kind], to=f"import a {kind} file")
         if kind == "cases":
             cases, invalid = validate_cases(rows, self.config)
             summary.rows = len(cases) + len({p.line for p in invalid})
             self._refuse_if(source, problems + invalid)
+            self._refuse_if(source, check_case_duties(cases, directory, directory.actor(by, today)))
             clock.lap("validate")
-            self.require_staff(by, hint=_FIRST_STAFF)
             plan = self._import_cases(
                 cases, source=source, by=by, filename=file_tag(path.name, sha), progress=progress
             )
@@ -164,15 +188,22 @@ class Importer(LedgerService):
             self._refuse_if(
                 source, problems + invalid + duplicate_keys(staff, _staff_key, "staff_id")
             )
-            self.require_staff(by, also={r.staff_id for _, r in staff}, hint=_FIRST_STAFF)
-            plan = self._plan_staff(staff, by=by, filename=file_tag(path.name, sha))
+            self._refuse_if(source, check_staff_duties(staff, directory, by, today))
+            plan = self._plan_staff(staff, by=by, filename=file_tag(path.name, sha), today=today)
+        elif kind == "relatives":
+            relatives, invalid = validate_relatives(rows, directory)
+            summary.rows = len(relatives)
+            self._refuse_if(
+                source,
+                problems + invalid + duplicate_keys(relatives, _relative_key, "id_number"),
+            )
+            plan = self._plan_relatives(relatives, by=by, filename=file_tag(path.name, sha))
         else:
             deaths, invalid = validate_deaths(rows, today)
             summary.rows = len(deaths)
             self._refuse_if(
                 source, problems + invalid + duplicate_keys(deaths, _death_key, "id_number")
             )
-            self.require_staff(by, hint=_FIRST_STAFF)
             plan = self._plan_deaths(deaths, by=by, filename=file_tag(path.name, sha))
 
         if plan.aggregates:
@@ -236,7 +267,11 @@ class Importer(LedgerService):
         # A first import has no stored case to conflict with or compare with: no queries.
         stored = has_cases(self.db)
         programs = stored_programs(self.db, sorted({r.case_id for _, r in rows})) if stored else {}
-        self._refuse_if(source, program_conflicts(rows, programs))
+        self._refuse_if(
+            source,
+            program_conflicts(rows, programs)
+            + (reinstatements_after_death(rows, self._ended_on_death()) if stored else []),
+        )
         del programs
         if stored and len(rows) > self.analyze_above:
             # A case is read by id from `cases`, and a changed one's events from the log:
@@ -296,7 +331,20 @@ class Importer(LedgerService):
         plan.events = batch.written
         return plan
 
-    def _plan_staff(self, rows: Sequence[tuple[int, StaffRow]], *, by: str, filename: str) -> _Plan:
+    def _ended_on_death(self) -> dict[str, date]:
+        """Cases ended on their holder's reported date of death (应退尽退)."""
+        return {
+            case_id: day
+            for case_id, ended in self.db.query(
+                "SELECT c.case_id, c.effective_to FROM cases c JOIN deaths d "
+                "ON d.id_number = c.id_number WHERE c.effective_to = d.date_of_death"
+            )
+            if (day := as_date(ended)) is not None
+        }
+
+    def _plan_staff(
+        self, rows: Sequence[tuple[int, StaffRow]], *, by: str, filename: str, today: date
+    ) -> _Plan:
         existing = {
             r[0]: StaffRow(*r)
             for r in self.db.query(f"SELECT {', '.join(STAFF_COLUMNS)} FROM staff")
@@ -309,7 +357,35 @@ class Importer(LedgerService):
             self._written_by_this_file("staff", "staff_id", filename),
             create=lambda row, src: StaffMember.register(row, by=by, source=src),
             load=lambda row: self.app.repository.get(staff_aggregate_id(row.staff_id)),
-            change=lambda member, row, src: member.update(row, by=by, source=src),
+            change=lambda member, row, src: member.update(row, by=by, source=src, on=today),
+        )
+
+    def _plan_relatives(
+        self, rows: Sequence[tuple[int, RelativeRow]], *, by: str, filename: str
+    ) -> _Plan:
+        existing = {
+            f"{s}/{i}": RelativeRow(s, i, r)
+            for s, i, r in self.db.query("SELECT staff_id, id_number, relation FROM relatives")
+        }
+        written = {
+            f"{s}/{i}": (int(v), int(str(src).rsplit(":", 1)[1]))
+            for s, i, v, src in self.db.query(
+                "SELECT staff_id, id_number, version, source FROM relatives "
+                "WHERE substr(source, 1, ?) = ?",
+                (len(filename) + 1, f"{filename}:"),
+            )
+        }
+        return self._plan_register(
+            rows,
+            existing,
+            _relative_key,
+            filename,
+            written,
+            create=lambda row, src: Relative.register(row, by=by, source=src),
+            load=lambda row: self.app.repository.get(
+                relative_aggregate_id(row.staff_id, row.id_number)
+            ),
+            change=lambda relative, row, src: relative.change(row, by=by, source=src),
         )
 
     def _plan_deaths(
@@ -422,6 +498,25 @@ def _with_existing(
         existing = load(ids) if load is not None and ids else none
         for line, row in chunk:
             yield line, row, existing
+
+
+def reinstatements_after_death(
+    rows: Sequence[tuple[int, CaseRow]], ended: Mapping[str, date]
+) -> list[Problem]:
+    """Rows that would put back in effect a case ended on its holder's reported death."""
+    return [
+        Problem(
+            line,
+            "effective_to",
+            f"case {row.case_id} ended on its holder's reported death ({ended[row.case_id]}): "
+            "it stays ended while the death report stands (a corrected deaths file first; "
+            "surviving household members need a new case)",
+            "" if row.effective_to is None else row.effective_to.isoformat(),
+        )
+        for line, row in rows
+        if row.case_id in ended
+        and (row.effective_to is None or row.effective_to > ended[row.case_id])
+    ]
 
 
 def program_conflicts(

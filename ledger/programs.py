@@ -1,4 +1,9 @@
-"""The programs config: programs, departments and payout rules, validated at load."""
+"""The programs config: programs, departments and payout rules, validated at load.
+
+The config lives in the store (`ledger.config_store`): ``aidledger config apply`` records a
+file's text as an event, in force from a date, and every command reads the one in force on its
+date. The shipped file (``programs.toml``) is what ``aidledger init`` applies to a new store.
+"""
 
 from __future__ import annotations
 
@@ -63,6 +68,34 @@ class ReconciliationRules(BaseModel):
     approval_reminder_days: int = Field(default=3, ge=0)
 
 
+class Bureau(BaseModel):
+    """The bureau itself: its name (notices) and the region prefixes it covers (empty: any)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = ""
+    regions: tuple[str, ...] = ()
+
+    @field_validator("regions")
+    @classmethod
+    def _prefixes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for code in v:
+            if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12):
+                raise ValueError(f"region prefix {code!r} must be 2, 4, 6, 9 or 12 digits")
+        return v
+
+    def covers(self, region_code: str) -> bool:
+        return not self.regions or region_code.startswith(self.regions)
+
+
+class Regions(BaseModel):
+    """Optional place names by region code (for print-ready notices)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    names: dict[str, str] = {}
+
+
 class ProgramsConfig(BaseModel):
     """Every program and department, with the cross-checks between them."""
 
@@ -71,6 +104,8 @@ class ProgramsConfig(BaseModel):
     programs: dict[str, Program]
     departments: dict[str, Department]
     reconciliation: ReconciliationRules = ReconciliationRules()
+    bureau: Bureau = Bureau()
+    regions: Regions = Regions()
 
     @model_validator(mode="after")
     def _cross_check(self) -> ProgramsConfig:
@@ -103,15 +138,29 @@ def shipped_config_path() -> Path:
     return Path(__file__).with_name("programs.toml")
 
 
-def load_programs(path: Path | None = None) -> ProgramsConfig:
-    """Load and validate a programs config (the shipped one when ``path`` is None)."""
-    path = path or shipped_config_path()
+def read_config_text(path: Path) -> str:
+    """The text of a programs config file (UTF-8), or a ConfigError naming the file."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a programs config file") from None
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read programs config: {e}") from None
+        raise ConfigError(f"{path}: cannot read programs config: {e.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: programs config must be UTF-8 text") from None
+
+
+def load_programs(path: Path | None = None) -> ProgramsConfig:
+    """Load and validate a programs config file (the shipped one when ``path`` is None)."""
+    path = path or shipped_config_path()
+    return parse_programs(read_config_text(path), str(path))
+
+
+def parse_programs(text: str, source: str) -> ProgramsConfig:
+    """Validate a programs config's TOML text; ``source`` names it in a refusal."""
+    path = source
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     for section, key_name in (("programs", "code"), ("departments", "code")):

@@ -1,4 +1,5 @@
-"""The staff registry, deaths from the data-comparison feed, and the record of imported files."""
+"""The staff registry and staff members' relatives, deaths from the data-comparison feed, and
+the record of imported files."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from ledger.ids import derived_id
 
 @dataclass(frozen=True)
 class StaffRow:
-    """One validated row of a staff file."""
+    """One validated row of a staff file (``role``: one or more roles, ``;``-separated, in
+    the order of `ledger.duties.ROLES`; ``region_code``: the prefix the member acts on)."""
 
     staff_id: str
     name: str
@@ -24,6 +26,18 @@ class StaffRow:
 
 
 STAFF_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(StaffRow))
+
+
+@dataclass(frozen=True)
+class RelativeRow:
+    """One validated row of a relatives file: a staff member's relative (for 回避)."""
+
+    staff_id: str
+    id_number: str
+    relation: str
+
+
+RELATIVE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RelativeRow))
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,10 @@ DEATH_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DeathRow))
 
 def staff_aggregate_id(staff_id: str) -> UUID:
     return derived_id("staff", staff_id)
+
+
+def relative_aggregate_id(staff_id: str, id_number: str) -> UUID:
+    return derived_id("relative", staff_id, id_number)
 
 
 def death_aggregate_id(id_number: str) -> UUID:
@@ -67,6 +85,9 @@ class StaffMember(LedgerAggregate):
             aggregate.row = StaffRow(**{n: getattr(self, n) for n in STAFF_COLUMNS})
 
     class DetailsChanged(LedgerAggregate.Event):
+        """Changed details, roles or region, in force from ``effective_from`` (the day of the
+        import; None in events recorded before it was kept: the day recorded)."""
+
         TOPIC: ClassVar[str] = "aidledger.StaffDetailsChanged"
         staff_id: str
         name: str
@@ -75,6 +96,11 @@ class StaffMember(LedgerAggregate):
         role: str
         region_code: str
         source: str = ""
+        effective_from: date | None = None
+
+        @property
+        def in_force_from(self) -> date:
+            return self.effective_from or self.timestamp.date()
 
         def apply(self, aggregate: StaffMember) -> None:
             aggregate.row = StaffRow(**{n: getattr(self, n) for n in STAFF_COLUMNS})
@@ -89,12 +115,64 @@ class StaffMember(LedgerAggregate):
             cls.Registered, id=staff_aggregate_id(row.staff_id), by=by, source=source, **values
         )
 
-    def update(self, row: StaffRow, *, by: str, source: str) -> bool:
-        """Record changed details; returns False when the row is identical."""
+    def update(self, row: StaffRow, *, by: str, source: str, on: date) -> bool:
+        """Record changed details in force from ``on``; returns False when the row is identical."""
         if row == self.row:
             return False
         values = {n: getattr(row, n) for n in STAFF_COLUMNS}
-        self.trigger_event(self.DetailsChanged, by=by, source=source, **values)
+        self.trigger_event(self.DetailsChanged, by=by, source=source, effective_from=on, **values)
+        return True
+
+
+class Relative(LedgerAggregate):
+    """A registered relative of a staff member: their cases are the staff member's interest."""
+
+    class Registered(LedgerAggregate.Created):
+        TOPIC: ClassVar[str] = "aidledger.RelativeRegistered"
+        staff_id: str
+        id_number: str
+        relation: str
+        source: str = ""
+
+        def apply(self, aggregate: Relative) -> None:
+            aggregate.row = RelativeRow(self.staff_id, self.id_number, self.relation)
+
+    class RelationChanged(LedgerAggregate.Event):
+        TOPIC: ClassVar[str] = "aidledger.RelativeRelationChanged"
+        staff_id: str
+        id_number: str
+        relation: str
+        source: str = ""
+
+        def apply(self, aggregate: Relative) -> None:
+            aggregate.row = RelativeRow(self.staff_id, self.id_number, self.relation)
+
+    if TYPE_CHECKING:
+        row: RelativeRow
+
+    @classmethod
+    def register(cls, row: RelativeRow, *, by: str, source: str) -> Self:
+        return cls._create(
+            cls.Registered,
+            id=relative_aggregate_id(row.staff_id, row.id_number),
+            by=by,
+            source=source,
+            staff_id=row.staff_id,
+            id_number=row.id_number,
+            relation=row.relation,
+        )
+
+    def change(self, row: RelativeRow, *, by: str, source: str) -> bool:
+        if row == self.row:
+            return False
+        self.trigger_event(
+            self.RelationChanged,
+            by=by,
+            source=source,
+            staff_id=row.staff_id,
+            id_number=row.id_number,
+            relation=row.relation,
+        )
         return True
 
 
@@ -197,5 +275,6 @@ class ImportedFile(LedgerAggregate):
 
 
 register_event_topics(StaffMember, "aidledger.StaffMember")
+register_event_topics(Relative, "aidledger.Relative")
 register_event_topics(DeathReport, "aidledger.DeathReport")
 register_event_topics(ImportedFile, "aidledger.ImportedFile")

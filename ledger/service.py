@@ -1,21 +1,25 @@
-"""What every service over one ledger holds, and the check every staff action needs."""
+"""What every service over one ledger holds: the store, the config, today, and the actor."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from datetime import date
 
-from ledger.errors import NotAuthorised
+from ledger.duties import Actor, StaffDirectory
+from ledger.payment import Parties
 from ledger.programs import ProgramsConfig
 from ledger.store import Database, LedgerApp
 
 
 class LedgerService:
-    """The event store, the read-model database, the programs config, and ``sync``.
+    """The event store, the read-model database, the programs config in force, ``today`` and
+    ``sync``.
 
     ``sync`` brings the read models up to the head of the log; ``follow``, when given, keeps
     them caught up from a second process during a long write (see `aidledger.wiring`).
+    ``today`` is the date of every act (``AIDLEDGER_TODAY`` sets it for drills and tests).
     """
 
     def __init__(
@@ -25,6 +29,7 @@ class LedgerService:
         config: ProgramsConfig,
         sync: Callable[[], object],
         *,
+        today: date | None = None,
         batch_events: int = 2000,
         follow: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
@@ -32,6 +37,7 @@ class LedgerService:
         self.db = db
         self.config = config
         self.sync = sync
+        self.today = today or date.today()
         self.batch_events = batch_events
         self.follow = follow
 
@@ -39,12 +45,32 @@ class LedgerService:
         """The background projector for big work; nothing for small work."""
         return self.follow() if big and self.follow is not None else nullcontext()
 
-    def require_staff(self, staff_id: str, *, also: Iterable[str] = (), hint: str = "") -> None:
-        """Refuse an action by someone not in the staff registry (or in ``also``)."""
-        if staff_id in set(also):
-            return
-        if not self.db.query("SELECT 1 FROM staff WHERE staff_id = ?", (staff_id,)):
-            raise NotAuthorised(f"{staff_id!r} is not in the staff registry{hint}")
+    def directory(self) -> StaffDirectory:
+        """The staff registry through time, with relatives, as the read models hold it."""
+        from projections.registers import load_directory
+
+        return load_directory(self.db)
+
+    def actor(self, by: str | Actor, on: date | None = None) -> Actor:
+        """The staff member acting (``by``: a staff id), as they stand on ``on`` (default:
+        today). In-process jobs pass their own `Actor` (`ledger.duties.SCHEDULER`): a staff id
+        typed on a command line can never name one."""
+        if isinstance(by, Actor):
+            return by
+        return self.directory().actor(by, on or self.today)
+
+    def case_parties(self, case_id: str) -> Parties:
+        """The case's people and account as its events say now (for interest checks)."""
+        return _parties_of(self.app, case_id)
+
+
+def _parties_of(app: LedgerApp, case_id: str) -> Parties:
+    from ledger.case import case_aggregate_id, current_state
+
+    state = current_state(app.events.get(case_aggregate_id(case_id)))  # type: ignore[arg-type]
+    if state is None:
+        return Parties()
+    return Parties(frozenset({state.id_number}), frozenset({state.bank_account}))
 
 
 class PhaseClock:

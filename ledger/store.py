@@ -9,6 +9,7 @@ not to create tables itself.
 from __future__ import annotations
 
 import gc
+import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from ledger.errors import StoreError
 from ledger.events import OrjsonTranscoder, PydanticMapper
 
 #: The Alembic revision this code expects. A test checks it equals the scripts' head.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 #: The application name pins the PostgreSQL table names (``aidledger_events``).
 APPLICATION_NAME = "aidledger"
@@ -383,6 +384,46 @@ def ensure_store(store: StoreURL) -> None:
     finally:
         db.close()
     upgrade_store(store)
+
+
+STORE_TABLE = "aidledger_store"
+
+
+def cipher_fingerprint(cipher_key: str | None) -> str:
+    """What the store keeps of its key: ``none``, or a hash that tells one key from another
+    (it reveals nothing of the key)."""
+    if not cipher_key:
+        return "none"
+    return "sha256:" + hashlib.sha256(b"aidledger cipher key\x00" + cipher_key.encode()).hexdigest()
+
+
+def check_cipher(db: Database, cipher_key: str | None, *, record: bool) -> None:
+    """Refuse to open a store with another key than it was made with (or with a key when it
+    has none, or none when it has one): never a mix of clear and encrypted events. With
+    ``record`` (``init``), a store that has no fingerprint yet gets this one."""
+    mine = cipher_fingerprint(cipher_key)
+    rows = db.query(f"SELECT value FROM {STORE_TABLE} WHERE name = 'cipher'")
+    if not rows:
+        if record:
+            with db.transaction() as tx:
+                tx.execute(
+                    f"INSERT INTO {STORE_TABLE} (name, value) VALUES ('cipher', ?) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    (mine,),
+                )
+            check_cipher(db, cipher_key, record=False)
+        return
+    theirs = str(rows[0][0])
+    if theirs == mine:
+        return
+    if theirs == "none":
+        raise StoreError(
+            "this store's events are not encrypted, and AIDLEDGER_CIPHER_KEY is set: unset it "
+            "(a store is encrypted from its creation or never)"
+        )
+    if mine == "none":
+        raise StoreError("this store's events are encrypted: set AIDLEDGER_CIPHER_KEY to its key")
+    raise StoreError("AIDLEDGER_CIPHER_KEY is not this store's key: set the key it was made with")
 
 
 def events_table(dialect: str) -> str:

@@ -65,7 +65,30 @@ ANOMALIES: tuple[str, ...] = (
     "staff_relative",
 )
 
-ROLES: tuple[str, ...] = ("caseworker", "reviewer", "approver", "finance", "auditor")
+#: The roles of the first staff members, one each, in staff id order (S0001 the admin who
+#: imports the staff file, S0002 a county caseworker who imports the cases, ...); the
+#: others are drawn from `_LATER_ROLES`.
+ROLES: tuple[str, ...] = (
+    "admin",
+    "caseworker",
+    "approver",
+    "finance",
+    "finance_approver",
+    "supervisor",
+    "auditor",
+    "caseworker",  # a township's
+    "finance_approver",
+    "supervisor",
+    "approver",
+    "caseworker",
+)
+ADMIN, CASEWORKER, APPROVER, FINANCE, FINANCE_APPROVER, SUPERVISOR, AUDITOR = (
+    f"S{i:04d}" for i in range(1, 8)
+)
+#: The second finance approver, supervisor, approver and county caseworker (four eyes and
+#: 回避 need two of each).
+FINANCE_APPROVER_2, SUPERVISOR_2, APPROVER_2, CASEWORKER_2 = "S0009", "S0010", "S0011", "S0012"
+_LATER_ROLES: tuple[str, ...] = ("caseworker", "approver", "finance", "finance_approver", "auditor")
 
 # Program mix of a typical county (share of cases).
 _PROGRAM_MIX: tuple[tuple[str, float], ...] = (
@@ -288,10 +311,11 @@ def iter_case_rows(
 
 
 def staff_rows_for(cases: int, seed: int = 7, county: str = "610102") -> list[dict[str, str]]:
-    """The staff rows of a county of ``cases`` cases: ``max(8, cases // 400)`` people.
+    """The staff rows of a county of ``cases`` cases: ``max(len(ROLES), cases // 400)`` people.
 
-    The first five hold one role each (caseworker, reviewer, approver, finance, auditor), so
-    ``S0001`` is always a caseworker and ``S0002`` a reviewer.
+    The first seven hold one role each, in the order of :data:`ROLES` (``S0001`` the admin,
+    ``S0002`` a county caseworker, ... :data:`CASEWORKER` and the others name them); later
+    caseworkers sit in a township office (a 9-digit region), the others at the county.
     """
     _check_arguments(cases, county)
     rng = random.Random(f"aidledger.synthetic/{seed}/{county}/staff")
@@ -300,15 +324,15 @@ def staff_rows_for(cases: int, seed: int = 7, county: str = "610102") -> list[di
     ids = _IdAllocator(county, _SEQ_STAFF, _SEQ_LIMIT_STAFF)
     ref = _STAFF_REFERENCE.toordinal()
     oldest, youngest = ref - 60 * 366, ref - 22 * 366  # working age, 22 to 60
-    weights = (0.5, 0.2, 0.1, 0.12, 0.08)
+    weights = (0.6, 0.15, 0.1, 0.08, 0.07)
     rows = []
-    for i in range(max(8, cases // 400)):
-        role = ROLES[i] if i < len(ROLES) else rng.choices(ROLES, weights)[0]
+    for i in range(max(len(ROLES), cases // 400)):
+        role = ROLES[i] if i < len(ROLES) else rng.choices(_LATER_ROLES, weights)[0]
         male = rng.random() < 0.5
         born = rng.randint(oldest, youngest)
-        # Caseworkers and reviewers sit in a township office (its code padded with 000).
-        township_office = role in ("caseworker", "reviewer")
-        region = rng.choice(townships)[0] + "000" if township_office else county
+        # Later caseworkers sit in a township office (its 9-digit code: their region).
+        township_office = role == "caseworker" and (i == 7 or i >= len(ROLES))
+        region = rng.choice(townships)[0] if township_office else county
         rows.append(
             {
                 "staff_id": f"S{i + 1:04d}",
@@ -473,14 +497,19 @@ class _CaseFactory:
         if unknown:
             raise ValueError(f"the programs config lacks {sorted(unknown)}")
         self.townships = _regions(seed, county)
-        self.deciders = [s["staff_id"] for s in staff if s["role"] in ("caseworker", "reviewer")]
+        self.deciders = [s["staff_id"] for s in staff if s["role"] == "caseworker"]
         self.approvers = [s["staff_id"] for s in staff if s["role"] == "approver"]
         # A township's cases are decided by its own caseworkers where it has any.
         by_township: dict[str, list[str]] = {}
         for s in staff:
-            if s["role"] in ("caseworker", "reviewer") and len(s["region_code"]) == 12:
-                by_township.setdefault(s["region_code"][:9], []).append(s["staff_id"])
-        self.township_deciders = [by_township.get(t, self.deciders) for t, _ in self.townships]
+            if s["role"] == "caseworker" and len(s["region_code"]) == 9:
+                by_township.setdefault(s["region_code"], []).append(s["staff_id"])
+        # Elsewhere the county's caseworkers decide (a township's may not: out of region).
+        county_deciders = [
+            s["staff_id"] for s in staff if s["role"] == "caseworker" and len(s["region_code"]) == 6
+        ]
+        self.township_deciders = [by_township.get(t, county_deciders) for t, _ in self.townships]
+        self.county_deciders = county_deciders
         # Dates as ordinals, ISO strings cached: there are only a few thousand distinct ones.
         self._iso: dict[int, str] = {}
         self.start_ord = start.toordinal()
@@ -731,11 +760,17 @@ class _Planter:
 
     def plant(self) -> None:
         rows, seeded = self.rows, self.seeded
-        deciders = [s for s in self.staff if s["role"] in ("caseworker", "reviewer")]
         # Distinct staff members each time: one staff card paid for two cases would also be a
         # shared account, and one staff member in two dibao cases a duplicate beneficiary.
-        cards = self.rng.sample(self.staff, self.count)
-        relatives = self.rng.sample(self.staff, self.count)
+        # Among staff who work cases (not the money's finance staff and supervisors, who must
+        # stay free to approve and release the county's runs), except the first card: that of
+        # the second supervisor, whose own interest then shows when they try to release it.
+        pool = [
+            s for s in self.staff if s["role"] not in ("finance", "finance_approver", "supervisor")
+        ]
+        supervisor = next(s for s in self.staff if s["staff_id"] == SUPERVISOR_2)
+        cards = [supervisor, *self.rng.sample(pool, self.count - 1)]
+        relatives = self.rng.sample(pool, self.count)
         for k in range(self.count):
             # dead_before_start: the death was never acted on.
             i = self.pick("dibao", "tekun", "elderly", "disability_living", "disability_care")
@@ -777,19 +812,29 @@ class _Planter:
             # staff_account: a beneficiary's money goes to a staff member's card (截留).
             i = self.pick("dibao", "elderly", "disability_living")
             rows[i]["bank_account"] = cards[k]["bank_account"]
+            self.decided_by_others(rows[i], cards[k]["staff_id"])
             seeded["staff_account"].append(rows[i]["case_id"])
 
-            # staff_relative (人情保): a staff member is a beneficiary, decided by themselves
-            # where their role decides cases.
+            # staff_relative (人情保): a staff member is a beneficiary (decided and approved by
+            # colleagues: the staff member's own decision would be refused at import, 回避).
             member = relatives[k]
             i = self.pick("dibao", "disability_living", "disability_care")
             row = rows[i]
             row["name"] = row["account_name"] = member["name"]
             row["id_number"] = member["id_number"]
             row["bank_account"] = self.factory.fresh_account()
-            if member in deciders:
-                row["decided_by"] = member["staff_id"]
+            self.decided_by_others(row, member["staff_id"])
             seeded["staff_relative"].append(row["case_id"])
+
+    def decided_by_others(self, row: dict[str, str], staff_id: str) -> None:
+        """Make sure ``staff_id`` neither decided nor approved ``row`` (the county's first
+        caseworker or approver who is someone else takes over)."""
+        for column, pool in (
+            ("decided_by", self.factory.county_deciders),
+            ("approved_by", self.factory.approvers),
+        ):
+            if row[column] == staff_id:
+                row[column] = next(s for s in pool if s != staff_id)
 
     def pick(self, *programs: str, convert_to: str | None = None) -> int:
         """An unused open case of one of ``programs`` (or, in a small county, one converted)."""

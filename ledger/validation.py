@@ -12,16 +12,17 @@ from typing import TypeVar
 
 from ledger.case import CaseRow
 from ledger.csvfile import CsvRow, shown
+from ledger.duties import Actor, DutyRefused, StaffDirectory, format_roles, parse_roles, parse_scope
 from ledger.errors import InvalidValue, Problem
 from ledger.ids import parse_id_number, parse_region_code, parse_staff_id
 from ledger.money import format_fen, parse_fen
 from ledger.period import parse_date
 from ledger.programs import ProgramsConfig
-from ledger.registry import DeathRow, StaffRow
+from ledger.registry import DeathRow, RelativeRow, StaffRow
 
 T = TypeVar("T")
 
-_ACCOUNT = re.compile(r"^[0-9A-Za-z]{4,34}$")
+_ACCOUNT = re.compile(r"^[0-9]{12,30}$")
 _CASE_ID = re.compile(r"^[^\s,\x00-\x1f]{1,64}$")
 
 
@@ -60,7 +61,7 @@ def _text(max_len: int) -> Callable[[str], str]:
 
 def _account(raw: str) -> str:
     if not _ACCOUNT.match(raw):
-        raise InvalidValue("bank account must be 4-34 letters or digits")
+        raise InvalidValue("bank account must be 12 to 30 digits")
     return raw
 
 
@@ -92,9 +93,9 @@ def validate_cases(
     for row in rows:
         c = _RowChecker(row, problems)
         program = c.value("program", lambda s: config.program(s).code, "")
-        amount = c.value("monthly_amount", parse_fen, 0)
-        if amount < 0:
-            c.fail("monthly_amount", "must not be negative")
+        amount = c.value("monthly_amount", parse_fen, 1)
+        if amount <= 0:
+            c.fail("monthly_amount", "must be above 0.00 (a case ends by effective_to)")
         elif program and amount > config.programs[program].max_monthly_fen:
             limit = format_fen(config.programs[program].max_monthly_fen)
             c.fail("monthly_amount", f"exceeds the {program} maximum of {limit} a month")
@@ -106,10 +107,16 @@ def validate_cases(
         approved = c.value("approved_by", parse_staff_id, "")
         if decided and decided == approved:
             c.fail("approved_by", "the approver must not be the person who decided")
+        region = c.value("region_code", parse_region_code, "")
+        if region and not config.bureau.covers(region):
+            c.fail(
+                "region_code",
+                f"is outside the bureau's regions ({', '.join(config.bureau.regions)})",
+            )
         case = CaseRow(
             case_id=c.value("case_id", _case_id, ""),
             program=program,
-            region_code=c.value("region_code", parse_region_code, ""),
+            region_code=region,
             name=c.value("name", _text(64), ""),
             id_number=c.value("id_number", parse_id_number, ""),
             household_size=c.value("household_size", _household, 1),
@@ -137,11 +144,33 @@ def validate_staff(rows: Iterable[CsvRow]) -> tuple[list[tuple[int, StaffRow]], 
             name=c.value("name", _text(64), ""),
             id_number=c.value("id_number", parse_id_number, ""),
             bank_account=c.value("bank_account", _account, ""),
-            role=c.value("role", _text(32), ""),
-            region_code=c.value("region_code", parse_region_code, ""),
+            role=c.value("role", lambda raw: format_roles(parse_roles(raw)), ""),
+            region_code=c.value("region_code", parse_scope, ""),
         )
         if c.ok:
             good.append((row.line, staff))
+    return good, problems
+
+
+def validate_relatives(
+    rows: Iterable[CsvRow], directory: StaffDirectory
+) -> tuple[list[tuple[int, RelativeRow]], list[Problem]]:
+    """Typed relative rows with their line numbers, and every problem found (a staff id not in
+    the registry is one)."""
+    good: list[tuple[int, RelativeRow]] = []
+    problems: list[Problem] = []
+    for row in rows:
+        c = _RowChecker(row, problems)
+        staff_id = c.value("staff_id", parse_staff_id, "")
+        if staff_id and staff_id not in directory:
+            c.fail("staff_id", "is not in the staff registry (import the staff file first)")
+        relative = RelativeRow(
+            staff_id=staff_id,
+            id_number=c.value("id_number", parse_id_number, ""),
+            relation=c.value("relation", _text(32), ""),
+        )
+        if c.ok:
+            good.append((row.line, relative))
     return good, problems
 
 
@@ -179,4 +208,116 @@ def duplicate_keys(
                 Problem(line, column, f"conflicts with line {seen[k][0]} for the same {column}")
             )
         seen.setdefault(k, (line, row))
+    return problems
+
+
+def check_case_duties(
+    rows: Iterable[tuple[int, CaseRow]], directory: StaffDirectory, importer: Actor
+) -> list[Problem]:
+    """Every row's duties, as `ledger.duties` says: the importer's region covers the case; the
+    decider holds ``caseworker`` and the approver ``approver``, both registered and covering the
+    case's region on the decision's ``effective_from``; neither has an interest in the case."""
+    problems: list[Problem] = []
+    for line, row in rows:
+        if not importer.covers(row.region_code):
+            problems.append(
+                Problem(
+                    line,
+                    "region_code",
+                    f"is outside the importer {importer.staff_id}'s region {importer.region}",
+                    row.region_code,
+                )
+            )
+        interested = directory.interested([row.id_number], [row.bank_account])
+        for column, staff_id, role in (
+            ("decided_by", row.decided_by, "caseworker"),
+            ("approved_by", row.approved_by, "approver"),
+        ):
+            try:
+                actor = directory.actor(staff_id, row.effective_from)
+            except DutyRefused as e:
+                problems.append(Problem(line, column, str(e), staff_id))
+                continue
+            if not actor.holds(role):
+                problems.append(
+                    Problem(
+                        line,
+                        column,
+                        f"{staff_id} did not hold the role {role} on "
+                        f"{row.effective_from.isoformat()} (held: {format_roles(actor.roles)})",
+                        staff_id,
+                    )
+                )
+            elif not actor.covers(row.region_code):
+                problems.append(
+                    Problem(
+                        line,
+                        column,
+                        f"the case's region {row.region_code} is outside {staff_id}'s region "
+                        f"{actor.region}",
+                        staff_id,
+                    )
+                )
+            if staff_id in interested:
+                problems.append(
+                    Problem(
+                        line,
+                        column,
+                        f"{staff_id} has an interest in this case (the beneficiary is the staff "
+                        "member or a registered relative, or the account is the staff member's "
+                        "own): another staff member must decide and approve it (回避)",
+                        staff_id,
+                    )
+                )
+    return problems
+
+
+def check_staff_duties(
+    rows: Sequence[tuple[int, StaffRow]],
+    directory: StaffDirectory,
+    by: str,
+    today: date,
+) -> list[Problem]:
+    """A staff file's duties: the first one (an empty registry) by an admin named in it; later
+    ones by a registered admin whose region covers each row, who does not change their own row."""
+    if directory.is_empty():
+        mine = [row for _, row in rows if row.staff_id == by]
+        if not mine or "admin" not in parse_roles(mine[0].role):
+            raise DutyRefused(
+                f"{by} may not import the first staff file: the first staff import must be by "
+                "an admin (role admin) named in that same file"
+            )
+        return []
+    actor = directory.actor(by, today)
+    actor.require("admin", to="import a staff file")
+    problems = []
+    for line, row in rows:
+        if not row.region_code.startswith(actor.region):
+            problems.append(
+                Problem(
+                    line,
+                    "region_code",
+                    f"is outside the importer {by}'s region {actor.region}",
+                    row.region_code,
+                )
+            )
+        if row.staff_id == by:
+            theirs = directory.people.get(by)
+            same = (
+                theirs is not None
+                and (theirs.name, theirs.id_number, theirs.bank_account)
+                == (row.name, row.id_number, row.bank_account)
+                and parse_roles(row.role) == actor.roles
+                and row.region_code == actor.region
+            )
+            if not same:
+                problems.append(
+                    Problem(
+                        line,
+                        "staff_id",
+                        f"{by} may not change their own row (roles, region or details): "
+                        "another admin must",
+                        row.staff_id,
+                    )
+                )
     return problems

@@ -8,12 +8,45 @@ from typing import Any, ClassVar
 from ledger.events import LedgerEvent
 from ledger.ids import county_of
 from ledger.payment import Finding, Payment, PayoutRun, Recovery
-from ledger.store import Tx
+from ledger.store import Tx, param_chunks
 from projections.runner import ReadModel
 
-#: SQL condition: the payment belongs to an approved (or exported) run. A payment counts as
-#: paid once its run is approved; there is no per-payment flag to update.
-APPROVED_RUN = "run_id IN (SELECT run_id FROM runs WHERE status <> 'prepared')"
+#: Run statuses whose payments count as paid (a payment counts once its run is approved; the
+#: bank result comes later and is reconciled on its own).
+APPROVED_STATUSES = "('approved', 'exported')"
+
+
+def approved_run(alias: str = "") -> str:
+    """SQL condition: the payment (``alias``: ``"p."`` or empty) belongs to an approved run."""
+    return f"{alias}run_id IN (SELECT run_id FROM runs WHERE status IN {APPROVED_STATUSES})"
+
+
+def paid(alias: str = "") -> str:
+    """SQL condition: the payment counts as paid. Its run is approved, and the payment is not
+    held, not cancelled, and covered by an approval (a payment released after its run's
+    approval waits, ``batch`` NULL, for one of its own)."""
+    a = alias
+    return f"{a}held = '' AND {a}cancelled = 0 AND {a}batch IS NOT NULL AND {approved_run(a)}"
+
+
+def standing(alias: str = "") -> str:
+    """SQL condition: the payment stands (not cancelled, nor its run): a case is never
+    instructed twice for a month and kind while one stands."""
+    return (
+        f"{alias}cancelled = 0 AND {alias}run_id NOT IN "
+        "(SELECT run_id FROM runs WHERE status = 'cancelled')"
+    )
+
+
+#: SQL condition on ``payments p JOIN runs r``: the payment was sent (in an exported bank file
+#: of its approved run). Whether the bank returned or rejected it is `projections.bank`'s.
+SENT = (
+    "p.held = '' AND p.cancelled = 0 AND p.batch IS NOT NULL "
+    f"AND r.status IN {APPROVED_STATUSES} AND p.batch <= r.exported_batch"
+)
+
+#: Kept for readers that only ask whether the run is approved.
+APPROVED_RUN = approved_run()
 
 PAYMENT_COLUMNS = (
     "payment_id",
@@ -65,7 +98,7 @@ FINDING_COLUMNS = (
 )
 
 
-def _payment_row(e: Payment.Instructed) -> tuple[Any, ...]:
+def _payment_row(e: Payment.Instructed | Payment.Reinstructed) -> tuple[Any, ...]:
     return (
         e.payment_id,
         e.run_id,
@@ -95,12 +128,23 @@ class PayoutsModel(ReadModel):
         cls.TOPIC
         for cls in (
             Payment.Instructed,
+            Payment.Reinstructed,
+            Payment.Amended,
+            Payment.Cancelled,
             Payment.Released,
             PayoutRun.Prepared,
             PayoutRun.PaymentsAdded,
+            PayoutRun.PaymentsRevised,
+            PayoutRun.Completed,
             PayoutRun.Approved,
+            PayoutRun.ReleasesApproved,
             PayoutRun.Exported,
+            PayoutRun.Cancelled,
             Recovery.Raised,
+            Recovery.Revised,
+            Recovery.Withdrawn,
+            Recovery.Collected,
+            Recovery.Waived,
         )
     )
 
@@ -117,17 +161,36 @@ class PayoutsModel(ReadModel):
         tx.copy_rows("payments", PAYMENT_COLUMNS, new_payments)
 
     def _apply_one(self, tx: Tx, e: LedgerEvent) -> None:
-        if isinstance(e, Payment.Released):
+        if isinstance(e, Payment.Reinstructed):
             tx.execute(
-                "UPDATE payments SET held = '', version = ? WHERE payment_id = ?",
+                f"UPDATE payments SET {', '.join(f'{c} = ?' for c in PAYMENT_COLUMNS[1:])}, "
+                "version = ?, batch = 1, cancelled = 0, released = '' WHERE payment_id = ?",
+                (*_payment_row(e)[1:], e.originator_version, e.payment_id),
+            )
+        elif isinstance(e, Payment.Amended):
+            tx.execute(
+                "UPDATE payments SET amount = ?, creditor_account = ?, creditor_name = ?, "
+                "id_number = ?, region_code = ?, county = ?, held = ?, released = '', "
+                "version = ? WHERE payment_id = ?",
+                (
+                    e.amount,
+                    e.creditor_account,
+                    e.creditor_name,
+                    e.id_number,
+                    e.region_code,
+                    county_of(e.region_code),
+                    ",".join(e.held),
+                    e.originator_version,
+                    e.payment_id,
+                ),
+            )
+        elif isinstance(e, Payment.Cancelled):
+            tx.execute(
+                "UPDATE payments SET cancelled = 1, version = ? WHERE payment_id = ?",
                 (e.originator_version, e.payment_id),
             )
-            self._add_monthly(
-                tx,
-                "SELECT period, program, department, county, kind, 1, amount "
-                f"FROM payments WHERE payment_id = ? AND {APPROVED_RUN}",
-                (e.payment_id,),
-            )
+        elif isinstance(e, Payment.Released):
+            self._release(tx, e)
         elif isinstance(e, PayoutRun.Prepared):
             tx.execute(
                 "INSERT INTO runs (run_id, period, scope, seq, status, prepared_by, payments, "
@@ -135,18 +198,56 @@ class PayoutsModel(ReadModel):
                 "0, 0, ?)",
                 (e.run_id, e.period, e.scope, e.seq, e.by, e.timestamp.isoformat()),
             )
-        elif isinstance(e, PayoutRun.PaymentsAdded):
+        elif isinstance(e, PayoutRun.PaymentsAdded | PayoutRun.PaymentsRevised):
             tx.execute(
                 "UPDATE runs SET payments = payments + ?, amount = amount + ?, held = held + ?, "
-                "recoveries = recoveries + ? WHERE run_id = ?",
-                (e.payments, e.amount, e.held, e.recoveries, e.run_id),
+                "held_amount = held_amount + ?, recoveries = recoveries + ?, "
+                "recovery_amount = recovery_amount + ?, complete = 0 WHERE run_id = ?",
+                (
+                    e.payments,
+                    e.amount,
+                    e.held,
+                    e.held_amount,
+                    e.recoveries,
+                    e.recovery_amount,
+                    e.run_id,
+                ),
+            )
+        elif isinstance(e, PayoutRun.Completed):
+            tx.execute(
+                "UPDATE runs SET complete = 1, prepared_through = ?, payments = ?, amount = ? "
+                "WHERE run_id = ?",
+                (e.through, e.payments, e.amount, e.run_id),
             )
         elif isinstance(e, PayoutRun.Approved):
             self._approve(tx, e)
+        elif isinstance(e, PayoutRun.ReleasesApproved):
+            for chunk in param_chunks(list(e.payment_ids)):
+                marks = ", ".join("?" * len(chunk))
+                tx.execute(
+                    f"UPDATE payments SET batch = ? WHERE payment_id IN ({marks})",
+                    (e.batch, *chunk),
+                )
+                self._add_monthly(
+                    tx,
+                    "SELECT period, program, department, county, kind, COUNT(*), SUM(amount) "
+                    f"FROM payments WHERE payment_id IN ({marks}) "
+                    "GROUP BY period, program, department, county, kind",
+                    chunk,
+                )
+            tx.execute("UPDATE runs SET approved_batch = ? WHERE run_id = ?", (e.batch, e.run_id))
         elif isinstance(e, PayoutRun.Exported):
             tx.execute(
-                "UPDATE runs SET status = 'exported', exported_at = ? WHERE run_id = ?",
-                (e.timestamp.isoformat(), e.run_id),
+                "UPDATE runs SET status = 'exported', exported_at = ?, "
+                "exported_batch = CASE WHEN exported_batch > ? THEN exported_batch ELSE ? END "
+                "WHERE run_id = ?",
+                (e.timestamp.isoformat(), e.batch, e.batch, e.run_id),
+            )
+        elif isinstance(e, PayoutRun.Cancelled):
+            tx.execute(
+                "UPDATE runs SET status = 'cancelled', cancelled_by = ?, cancelled_at = ?, "
+                "cancel_reason = ? WHERE run_id = ?",
+                (e.by, e.timestamp.isoformat(), e.reason, e.run_id),
             )
         elif isinstance(e, Recovery.Raised):
             tx.execute(
@@ -167,22 +268,76 @@ class PayoutsModel(ReadModel):
                     e.reason,
                 ),
             )
+        elif isinstance(e, Recovery.Revised):
+            tx.execute(
+                "UPDATE recoveries SET run_id = ?, amount = ?, paid = ?, owed = ?, reason = ?, "
+                "status = 'open', version = ? WHERE recovery_id = ?",
+                (
+                    e.run_id,
+                    e.amount,
+                    e.paid,
+                    e.owed,
+                    e.reason,
+                    e.originator_version,
+                    e.recovery_id,
+                ),
+            )
+        elif isinstance(e, Recovery.Withdrawn):
+            tx.execute(
+                "UPDATE recoveries SET status = 'withdrawn', version = ? WHERE recovery_id = ?",
+                (e.originator_version, e.recovery_id),
+            )
+        elif isinstance(e, Recovery.Collected):
+            tx.execute(
+                "UPDATE recoveries SET collected = collected + ?, version = ?, "
+                "status = CASE WHEN collected + ? >= amount THEN 'collected' ELSE status END "
+                "WHERE recovery_id = ?",
+                (e.amount, e.originator_version, e.amount, e.recovery_id),
+            )
+        elif isinstance(e, Recovery.Waived):
+            tx.execute(
+                "UPDATE recoveries SET status = 'waived', version = ? WHERE recovery_id = ?",
+                (e.originator_version, e.recovery_id),
+            )
+
+    @staticmethod
+    def _release(tx: Tx, e: Payment.Released) -> None:
+        if not e.complete:  # a first release of a critical hold: still held
+            tx.execute(
+                "UPDATE payments SET version = ? WHERE payment_id = ?",
+                (e.originator_version, e.payment_id),
+            )
+            return
+        tx.execute(
+            "UPDATE runs SET held = held - 1, held_amount = held_amount - "
+            "(SELECT amount FROM payments WHERE payment_id = ?) "
+            "WHERE run_id = (SELECT run_id FROM payments WHERE payment_id = ?)",
+            (e.payment_id, e.payment_id),
+        )
+        # Released after its run's approval: it waits (batch NULL) for an approval of its own.
+        tx.execute(
+            "UPDATE payments SET held = '', released = ?, version = ?"
+            + (", batch = NULL" if e.needs_approval else "")
+            + " WHERE payment_id = ?",
+            (",".join(e.hold), e.originator_version, e.payment_id),
+        )
 
     @staticmethod
     def _approve(tx: Tx, e: PayoutRun.Approved) -> None:
         tx.execute(
             "UPDATE runs SET status = 'approved', approved_by = ?, approved_at = ?, "
-            "override_reason = ? WHERE run_id = ?",
+            "override_reason = ?, approved_batch = 1 WHERE run_id = ?",
             (e.by, e.timestamp.isoformat(), e.override_reason, e.run_id),
         )
         PayoutsModel._add_monthly(
             tx,
             "SELECT period, program, department, county, kind, COUNT(*), SUM(amount) "
-            "FROM payments WHERE run_id = ? AND held = '' "
+            "FROM payments WHERE run_id = ? AND held = '' AND cancelled = 0 "
             "GROUP BY period, program, department, county, kind "
             "UNION ALL "
             "SELECT period, program, department, county, 'recovery', COUNT(*), SUM(amount) "
-            "FROM recoveries WHERE run_id = ? GROUP BY period, program, department, county",
+            "FROM recoveries WHERE run_id = ? AND status <> 'withdrawn' "
+            "GROUP BY period, program, department, county",
             (e.run_id, e.run_id),
         )
 
@@ -210,6 +365,7 @@ class FindingsModel(ReadModel):
             Finding.Raised.TOPIC,
             Finding.Assigned.TOPIC,
             Finding.Commented.TOPIC,
+            Finding.PaymentReleased.TOPIC,
             Finding.Resolved.TOPIC,
             Finding.Reopened.TOPIC,
         }
@@ -229,6 +385,10 @@ class FindingsModel(ReadModel):
                 tx.execute(
                     "UPDATE findings SET assigned_to = ?, updated_at = ? WHERE finding_id = ?",
                     (e.assignee, at, e.finding_id),
+                )
+            elif isinstance(e, Finding.PaymentReleased):
+                tx.execute(
+                    "UPDATE findings SET updated_at = ? WHERE finding_id = ?", (at, e.finding_id)
                 )
             elif isinstance(e, Finding.Commented):
                 tx.execute(

@@ -7,13 +7,16 @@ reconciliation looks beneficiaries up by id_number and bank account through thei
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import date
 from sys import intern
 from typing import Any, ClassVar
 
 from ledger.case import CASE_COLUMNS, Case, CaseDecision, CaseState
+from ledger.config_store import ConfigVersion
+from ledger.duties import SINCE_EVER, Person, StaffDirectory, Terms, parse_roles
 from ledger.events import LedgerEvent
 from ledger.ids import county_of
-from ledger.registry import DeathReport, ImportedFile, StaffMember
+from ledger.registry import DeathReport, ImportedFile, Relative, StaffMember
 from ledger.store import Database, Tx, as_date, param_chunks
 from projections.runner import ReadModel
 
@@ -162,12 +165,18 @@ class CasesModel(ReadModel):
 
 
 class StaffModel(ReadModel):
-    """``staff``: the staff registry as it stands."""
+    """``staff`` (the registry as it stands), ``staff_terms`` (each member's roles and region
+    from a date on) and ``relatives`` (registered relatives, for 回避)."""
 
     name: ClassVar[str] = "staff"
-    tables: ClassVar[tuple[str, ...]] = ("staff",)
+    tables: ClassVar[tuple[str, ...]] = ("staff", "staff_terms", "relatives")
     topics: ClassVar[frozenset[str]] = frozenset(
-        {StaffMember.Registered.TOPIC, StaffMember.DetailsChanged.TOPIC}
+        {
+            StaffMember.Registered.TOPIC,
+            StaffMember.DetailsChanged.TOPIC,
+            Relative.Registered.TOPIC,
+            Relative.RelationChanged.TOPIC,
+        }
     )
     _columns = (
         "staff_id",
@@ -179,9 +188,13 @@ class StaffModel(ReadModel):
         "region_code",
         "source",
     )
+    _terms = ("staff_id", "version", "since", "roles", "region_code")
+    _relatives = ("staff_id", "id_number", "version", "relation", "source")
 
     def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
         latest: dict[str, tuple[Any, ...]] = {}
+        terms: list[tuple[Any, ...]] = []
+        relatives: dict[tuple[str, str], tuple[Any, ...]] = {}
         for e in events:
             if isinstance(e, StaffMember.Registered | StaffMember.DetailsChanged):
                 latest[e.staff_id] = (
@@ -194,7 +207,59 @@ class StaffModel(ReadModel):
                     e.region_code,
                     e.source,
                 )
+                since = SINCE_EVER if isinstance(e, StaffMember.Registered) else e.in_force_from
+                terms.append((e.staff_id, e.originator_version, since, e.role, e.region_code))
+            elif isinstance(e, Relative.Registered | Relative.RelationChanged):
+                relatives[(e.staff_id, e.id_number)] = (
+                    e.staff_id,
+                    e.id_number,
+                    e.originator_version,
+                    e.relation,
+                    e.source,
+                )
         tx.executemany(_upsert("staff", self._columns, "staff_id"), list(latest.values()))
+        tx.executemany(
+            f"INSERT INTO staff_terms ({', '.join(self._terms)}) VALUES (?, ?, ?, ?, ?)", terms
+        )
+        tx.executemany(
+            _upsert("relatives", self._relatives, "staff_id, id_number"),
+            list(relatives.values()),
+        )
+
+
+def load_directory(db: Database) -> StaffDirectory:
+    """The staff registry through time, with relatives (a few thousand rows for a province)."""
+    terms: dict[str, list[Terms]] = {}
+    for staff_id, since, roles, region in db.query(
+        "SELECT staff_id, since, roles, region_code FROM staff_terms ORDER BY staff_id, version"
+    ):
+        history = terms.setdefault(staff_id, [])
+        day = as_date(since) or SINCE_EVER
+        # A change recorded twice on one day: the later one is what held from that day.
+        if history and history[-1].since >= day:
+            history[:] = [t for t in history if t.since < day]
+        history.append(Terms(day, _roles(roles), region))
+    people = {
+        staff_id: Person(name, id_number, account)
+        for staff_id, name, id_number, account in db.query(
+            "SELECT staff_id, name, id_number, bank_account FROM staff"
+        )
+    }
+    relatives: dict[str, set[str]] = {}
+    for staff_id, id_number in db.query("SELECT staff_id, id_number FROM relatives"):
+        relatives.setdefault(staff_id, set()).add(id_number)
+    return StaffDirectory(
+        terms, people, {staff_id: frozenset(ids) for staff_id, ids in relatives.items()}
+    )
+
+
+def _roles(text: str) -> frozenset[str]:
+    """Roles as stored; a role of staff rows recorded before roles were checked is kept as it
+    was (it grants nothing: no duty asks for it)."""
+    try:
+        return parse_roles(text)
+    except ValueError:
+        return frozenset(r.strip() for r in text.split(";") if r.strip())
 
 
 class DeathsModel(ReadModel):
@@ -260,9 +325,51 @@ class ImportedFilesModel(ReadModel):
         tx.executemany(_upsert("imported_files", self._columns, "aggregate_id"), rows)
 
 
+class ConfigModel(ReadModel):
+    """``config_versions``: which programs config is in force from which day (its text stays
+    in the event log, read from there)."""
+
+    name: ClassVar[str] = "config"
+    tables: ClassVar[tuple[str, ...]] = ("config_versions",)
+    topics: ClassVar[frozenset[str]] = frozenset({ConfigVersion.Applied.TOPIC})
+    _columns = (
+        "aggregate_id",
+        "effective_from",
+        "sha256",
+        "filename",
+        "applied_by",
+        "recorded_at",
+    )
+
+    def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
+        rows = [
+            (
+                str(e.originator_id),
+                e.effective_from,
+                e.sha256,
+                e.filename,
+                e.by,
+                e.timestamp.isoformat(),
+            )
+            for e in events
+            if isinstance(e, ConfigVersion.Applied)
+        ]
+        tx.executemany(_upsert("config_versions", self._columns, "aggregate_id"), rows)
+
+
+def config_version_in_force(db: Database, on: date) -> str | None:
+    """The aggregate id of the config version in force on ``on`` (None: no config yet)."""
+    rows = db.query(
+        "SELECT aggregate_id FROM config_versions WHERE effective_from <= ? "
+        "ORDER BY effective_from DESC, recorded_at DESC LIMIT 1",
+        (on,),
+    )
+    return str(rows[0][0]) if rows else None
+
+
 def register_models() -> list[ReadModel]:
     """The read models of the registers, in the order they are applied."""
-    return [CasesModel(), StaffModel(), DeathsModel(), ImportedFilesModel()]
+    return [CasesModel(), StaffModel(), DeathsModel(), ImportedFilesModel(), ConfigModel()]
 
 
 def all_models() -> list[ReadModel]:

@@ -43,6 +43,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter
 
+from ledger.duties import Actor
 from ledger.errors import InputRefused, Problem
 from ledger.payment import (
     BankFile,
@@ -129,9 +130,18 @@ class BankImports(LedgerService):
     """Imports bank return files into one ledger."""
 
     def import_file(
-        self, path: Path, *, profile: str | None = None, by: str = "bank", today: date | None = None
+        self,
+        path: Path,
+        *,
+        profile: str | None = None,
+        by: str | Actor,
+        today: date | None = None,
     ) -> BankImportSummary:
         clock = PhaseClock()
+        actor = self.actor(by)
+        actor.require("finance", to="import a bank file")
+        by = actor.staff_id
+        today = today or self.today
         sha = file_sha256(path)
         fid = bank_file_id(sha)
         summary = BankImportSummary(filename=path.name, file_id=fid)

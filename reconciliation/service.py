@@ -15,8 +15,9 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
-from ledger.errors import AidLedgerError, NotAuthorised, NotFound
-from ledger.payment import RESOLUTIONS, Finding, finding_aggregate_id, finding_id
+from ledger.duties import SCHEDULER, Actor
+from ledger.errors import NotFound
+from ledger.payment import Finding, Parties, Payment, finding_aggregate_id, finding_id
 from ledger.period import Period
 from ledger.service import LedgerService
 from ledger.store import Database, EventBatch, as_date, gc_paused, param_chunks, record_job
@@ -123,9 +124,12 @@ class Reconciliation(LedgerService):
     #: Payments per chunk of the streamed period query.
     chunk = 20000
 
-    def reconcile(self, period: Period, *, as_of: date, by: str = "reconcile") -> ReconcileResult:
+    def reconcile(self, period: Period, *, as_of: date, by: str | Actor) -> ReconcileResult:
         """Run every check for ``period`` with ``as_of`` as today; raise what is new."""
         self.sync()
+        actor = self.actor(by)
+        actor.require("finance", to="reconcile")
+        by = actor.staff_id
         # The month's payments and results may be minutes old (prepare, a bank import).
         self.db.analyze("payments", "payment_results", "runs", "deaths", "bank_entries")
         result = ReconcileResult(period=str(period), as_of=as_of.isoformat())
@@ -182,7 +186,7 @@ class Reconciliation(LedgerService):
         )
         return [Period.parse(r[0]) for r in rows]
 
-    def remind_unapproved(self, as_of: date, by: str = "scheduler") -> ReconcileResult:
+    def remind_unapproved(self, as_of: date, by: str = SCHEDULER.staff_id) -> ReconcileResult:
         """Raise ``payout_run_late`` for every program whose run for this month (or next) is not
         approved ``approval_reminder_days`` before its payment day."""
         self.sync()
@@ -409,36 +413,46 @@ class Reconciliation(LedgerService):
         except AggregateNotFoundError:
             raise NotFound(f"no finding {fid!r}") from None
 
-    def _staff(self, staff_id: str) -> None:
-        if not self.db.query("SELECT 1 FROM staff WHERE staff_id = ?", (staff_id,)):
-            raise NotAuthorised(f"{staff_id!r} is not in the staff registry")
-
-    def assign(self, fid: str, *, to: str, by: str) -> None:
-        self._staff(by)
-        self._staff(to)
+    def assign(self, fid: str, *, to: str, by: str | Actor) -> None:
+        """A supervisor assigns the finding (duties in `Finding.assign`)."""
+        self.sync()
         finding = self._finding(fid)
-        finding.trigger_event(Finding.Assigned, by=by, finding_id=fid, assignee=to)
+        finding.assign(self.actor(by), to=self.actor(to), parties=self._parties(finding))
         self._save(finding)
 
-    def comment(self, fid: str, *, text: str, by: str) -> None:
-        self._staff(by)
-        if not text.strip():
-            raise AidLedgerError("a comment needs text")
+    def comment(self, fid: str, *, text: str, by: str | Actor) -> None:
+        self.sync()
         finding = self._finding(fid)
-        finding.trigger_event(Finding.Commented, by=by, finding_id=fid, comment=text)
+        finding.comment(self.actor(by), text=text)
         self._save(finding)
 
-    def resolve(self, fid: str, *, resolution: str, comment: str, by: str) -> None:
-        self._staff(by)
-        if resolution not in RESOLUTIONS:
-            raise AidLedgerError(f"resolution must be one of {', '.join(RESOLUTIONS)}")
+    def resolve(self, fid: str, *, resolution: str, comment: str, by: str | Actor) -> None:
+        """Resolve with a reason (duties in `Finding.resolve`)."""
+        self.sync()
         finding = self._finding(fid)
-        if finding.status == "resolved":
-            raise AidLedgerError(f"finding {fid} is already resolved ({finding.resolution})")
-        finding.trigger_event(
-            Finding.Resolved, by=by, finding_id=fid, resolution=resolution, comment=comment
+        finding.resolve(
+            self.actor(by), resolution=resolution, comment=comment, parties=self._parties(finding)
         )
         self._save(finding)
+
+    def _parties(self, finding: Finding) -> Parties:
+        """The people and accounts of the finding's case and payment, as their events say."""
+        from ledger.case import case_aggregate_id, current_state
+        from ledger.payment import payment_aggregate_id
+
+        raised = finding.raised
+        parties = Parties()
+        if raised.case_id:
+            state = current_state(self.app.events.get(case_aggregate_id(raised.case_id)))  # type: ignore[arg-type]
+            if state is not None:
+                parties = Parties(frozenset({state.id_number}), frozenset({state.bank_account}))
+        if raised.payment_id:
+            try:
+                payment: Payment = self.app.repository.get(payment_aggregate_id(raised.payment_id))
+            except AggregateNotFoundError:
+                return parties
+            parties = parties.plus(Parties.of_payment(payment.instructed))
+        return parties
 
     def _save(self, finding: Finding) -> None:
         self.app.save(finding)

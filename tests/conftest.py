@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -17,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aidledger.settings import Settings
-from aidledger.wiring import Services, open_services
+from aidledger.wiring import Services, init_store
 from ledger.store import StoreURL, upgrade_store
 
 PG_ADMIN = os.environ.get("AIDLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -78,25 +79,34 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         drop_pg_database(name)
 
 
+#: "Today" in the tests' stores (AIDLEDGER_TODAY): months up to 2027-01 can be prepared.
+TEST_TODAY = date(2026, 12, 15)
+
+
 @pytest.fixture
 def settings(store_url: str) -> Settings:
-    return Settings(database_url=store_url, batch_events=50, page_size=100)
+    return Settings(database_url=store_url, batch_events=50, page_size=100, today=TEST_TODAY)
 
 
 @pytest.fixture
 def svc(settings: Settings) -> Iterator[Services]:
-    services = open_services(settings)
+    """The services of a new store, as `aidledger init` leaves it (the shipped config)."""
+    services = init_store(settings)
     yield services
     services.close()
 
 
 @pytest.fixture
-def cli(store_url: str):  # type: ignore[no-untyped-def]
-    """Run the command line against the test store: cli("import", "cases", ...)."""
+def cli(store_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run the command line against the test store (made by `aidledger init` first):
+    cli("import", "cases", ...)."""
     runner = CliRunner()
     from aidledger.cli import app
+
+    monkeypatch.setenv("AIDLEDGER_TODAY", TEST_TODAY.isoformat())
 
     def run(*args: str):  # type: ignore[no-untyped-def]
         return runner.invoke(app, ["--db", store_url, *args], catch_exceptions=False)
 
+    assert run("init").exit_code == 0
     return run

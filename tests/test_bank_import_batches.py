@@ -96,7 +96,18 @@ def test_an_import_killed_while_writing_leaves_nothing_and_a_rerun_records_the_f
 
     prelude = f"import os, signal\n{KILLS[moment]}from aidledger.cli import app\napp()"
     proc = subprocess.run(
-        [sys.executable, "-c", prelude, "--db", store_url, "bank", "import", str(booked)],
+        [
+            sys.executable,
+            "-c",
+            prelude,
+            "--db",
+            store_url,
+            "bank",
+            "import",
+            str(booked),
+            "--by",
+            "S0004",
+        ],
         capture_output=True,
         timeout=300,
         env={**os.environ, "AIDLEDGER_BATCH_EVENTS": "5"},
@@ -105,14 +116,14 @@ def test_an_import_killed_while_writing_leaves_nothing_and_a_rerun_records_the_f
     assert head(svc) == before, "nothing of the file is stored"
     assert bank_tables(svc) == tables
 
-    summary = svc.bank.import_file(booked, today=AS_OF)
+    summary = svc.bank.import_file(booked, by="S0004", today=AS_OF)
     assert (summary.entries, summary.matched) == (len(payments) + 1, len(payments) + 1)
     assert head(svc) == before + len(payments) + 2  # every entry, and the file's record
     executions = svc.db.query(
         f"SELECT {EXECUTIONS}, COUNT(*) FROM payments p {RESULTS_JOIN} GROUP BY {EXECUTIONS}"
     )
     assert sorted(executions) == [(1, len(payments) - 1), (2, 1)]
-    assert svc.bank.import_file(booked, today=AS_OF).already_imported
+    assert svc.bank.import_file(booked, by="S0004", today=AS_OF).already_imported
     assert head(svc) == before + len(payments) + 2
 
 
@@ -131,7 +142,7 @@ def test_a_bad_entry_anywhere_refuses_the_file_naming_it_and_records_nothing(
         path = tmp_path / "bad.xml"
         path.write_bytes(bad)
         with pytest.raises(InputRefused) as refused:
-            svc.bank.import_file(path, today=AS_OF)
+            svc.bank.import_file(path, by="S0004", today=AS_OF)
         (problem,) = refused.value.problems
         assert reason in problem.reason
         if reason != "malformed XML":  # the last entry: after every other one was read
@@ -157,8 +168,8 @@ def test_results_of_one_payment_keep_the_files_order_and_consecutive_versions(
     (tmp_path / "booked.xml").write_bytes(
         camt054(payments, Anomalies(twice={e}, returned={e: "AC04"}))
     )
-    svc.bank.import_file(tmp_path / "status.xml", today=AS_OF)
-    svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
+    svc.bank.import_file(tmp_path / "status.xml", by="S0004", today=AS_OF)
+    svc.bank.import_file(tmp_path / "booked.xml", by="S0004", today=AS_OF)
 
     events = list(svc.app.events.get(payment_aggregate_id(e)))
     assert [type(x).__name__ for x in events] == [
@@ -198,7 +209,7 @@ def test_a_rebuild_in_any_page_size_gives_the_tables_of_the_imports(
     )
     (tmp_path / "status.xml").write_bytes(pain002(payments, anomalies))
     (tmp_path / "booked.xml").write_bytes(camt054(payments, anomalies))
-    svc.bank.import_file(tmp_path / "status.xml", today=AS_OF)
+    svc.bank.import_file(tmp_path / "status.xml", by="S0004", today=AS_OF)
     synced: list[int] = []
     sync = svc.bank.sync
 
@@ -212,11 +223,11 @@ def test_a_rebuild_in_any_page_size_gives_the_tables_of_the_imports(
         return applied
 
     svc.bank.sync = counted_sync
-    svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
+    svc.bank.import_file(tmp_path / "booked.xml", by="S0004", today=AS_OF)
     # Written through: no catch-up after the write, and none needed; read back: a catch-up.
     assert len(synced) == (2 if behind else 1)
     assert lag(svc.app, svc.db, svc.models) == 0
-    svc.payouts.refund(e[1], by="S0003", reason="account closed")
+    svc.payouts.refund(e[1], by="S0004", reason="account closed")
     incremental = bank_tables(svc)
     assert len(incremental["entries"]) == 2 * len(payments)  # (n - 1) statuses, n + 1 booked
 
@@ -234,9 +245,9 @@ def test_migration_0007_moves_results_out_of_payments_and_back(
     anomalies = Anomalies(returned={e[1]: "AC04"}, rejected={e[2]: "AC01"}, twice={e[3]})
     (tmp_path / "status.xml").write_bytes(pain002(payments, anomalies))
     (tmp_path / "booked.xml").write_bytes(camt054(payments, anomalies))
-    svc.bank.import_file(tmp_path / "status.xml", today=AS_OF)
-    svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
-    svc.payouts.refund(e[1], by="S0003", reason="account closed")
+    svc.bank.import_file(tmp_path / "status.xml", by="S0004", today=AS_OF)
+    svc.bank.import_file(tmp_path / "booked.xml", by="S0004", today=AS_OF)
+    svc.payouts.refund(e[1], by="S0004", reason="account closed")
     tables = bank_tables(svc)
     cfg = alembic_config(svc.store)
 

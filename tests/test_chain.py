@@ -10,7 +10,7 @@ import pytest
 from alembic.config import Config
 
 from aidledger.settings import Settings
-from aidledger.wiring import Services, open_services
+from aidledger.wiring import Services, init_store, open_services
 from alembic import command
 from ledger import chain
 from ledger.store import alembic_dir
@@ -23,13 +23,14 @@ CASES = 150
 def store(store_url: str, tmp_path: Path) -> Iterator[Services]:
     """A store with events written through both paths: staff through the library's INSERT (a
     small batch), cases through the batched COPY/executemany writer."""
-    svc = open_services(Settings(database_url=store_url, batch_events=1000))
+    svc = init_store(Settings(database_url=store_url, batch_events=1000))
     county = generate_county(cases=CASES, seed=5)
     staff, cases = tmp_path / "staff.csv", tmp_path / "cases.csv"
-    write_csv(staff, county.staff, STAFF_COLUMNS)
+    # The city's staff (region 6101): the tests below also write cases of 610103 and 610104.
+    write_csv(staff, [{**s, "region_code": "6101"} for s in county.staff], STAFF_COLUMNS)
     write_csv(cases, county.cases, CASE_COLUMNS)
     svc.importer.import_file("staff", staff, by="S0001", today=date(2026, 6, 1))
-    svc.importer.import_file("cases", cases, by="S0001", today=date(2026, 6, 1))
+    svc.importer.import_file("cases", cases, by="S0002", today=date(2026, 6, 1))
     yield svc
     svc.close()
 
@@ -201,7 +202,7 @@ def test_two_writers_at_once_keep_one_unbroken_chain(store: Services, tmp_path: 
             rows = generate_county(cases=120, seed=9, county=county, frauds=False).cases
             path = tmp_path / f"{county}.csv"
             write_csv(path, rows, CASE_COLUMNS)
-            svc.importer.import_file("cases", path, by="S0001", today=date(2026, 6, 1))
+            svc.importer.import_file("cases", path, by="S0002", today=date(2026, 6, 1))
         except BaseException as e:
             errors.append(e)
         finally:

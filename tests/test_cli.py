@@ -10,7 +10,7 @@ from tests.conftest import FIXTURES
 
 
 def test_import_then_history_json_has_the_documented_fields(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    assert cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001").exit_code == 0
+    assert cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007").exit_code == 0
     assert cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001").exit_code == 0
     result = cli("case", "history", "C002", "--as-of", "2026-03-01", "--format", "json")
     assert result.exit_code == 0
@@ -28,14 +28,14 @@ def test_import_then_history_json_has_the_documented_fields(cli, tmp_path: Path)
 
 
 def test_history_before_the_case_began_has_no_state(cli) -> None:  # type: ignore[no-untyped-def]
-    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007")
     cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001")
     result = cli("case", "history", "C005", "--as-of", "2026-02-28", "--format", "json")
     assert json.loads(result.stdout)["state"] is None
 
 
 def test_refused_input_exits_1_and_lists_every_problem(cli) -> None:  # type: ignore[no-untyped-def]
-    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007")
     result = cli("import", "cases", str(FIXTURES / "cases_bad.csv"), "--by", "S001")
     assert result.exit_code == 1
     for line in (2, 3, 4, 5, 6):
@@ -44,14 +44,14 @@ def test_refused_input_exits_1_and_lists_every_problem(cli) -> None:  # type: ig
 
 
 def test_reimport_says_so(cli) -> None:  # type: ignore[no-untyped-def]
-    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
-    first = cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007")
+    first = cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007")
     assert "already imported" in first.stdout and first.exit_code == 0
 
 
 def test_json_import_summary_is_only_json(cli) -> None:  # type: ignore[no-untyped-def]
-    result = cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001", "--format", "json")
-    assert json.loads(result.stdout)["new"] == 4
+    result = cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007", "--format", "json")
+    assert json.loads(result.stdout)["new"] == 7
 
 
 def test_unknown_case_exits_1(cli) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +65,7 @@ def test_usage_errors_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_monthly_payout_through_the_command_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007")
     cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001")
     prepared = cli("payout", "prepare", "--period", "2026-04", "--by", "S003", "--format", "json")
     doc = json.loads(prepared.stdout)
@@ -73,16 +73,11 @@ def test_monthly_payout_through_the_command_line(cli, tmp_path: Path) -> None:  
     assert (doc["payments"], doc["amount"]) == (5, "5111.00")
     run_id = doc["run_id"]
     assert cli("payout", "approve", run_id, "--by", "S003").exit_code == 1  # the preparer
-    assert (
-        cli(
-            "payout", "export", run_id, "--format", "pain001", "--out", str(tmp_path / "x.xml")
-        ).exit_code
-        == 1
-    )  # not approved yet
-    assert cli("payout", "approve", run_id, "--by", "S002").exit_code == 0
-    exported = cli(
-        "payout", "export", run_id, "--format", "pain001", "--out", str(tmp_path / "x.xml")
-    )
+    assert cli("payout", "approve", run_id, "--by", "S002").exit_code == 1  # not finance
+    export = ("payout", "export", run_id, "--format", "pain001", "--out", str(tmp_path / "x.xml"))
+    assert cli(*export, "--by", "S003").exit_code == 1  # not approved yet
+    assert cli("payout", "approve", run_id, "--by", "S005").exit_code == 0
+    exported = cli(*export, "--by", "S003")
     assert exported.exit_code == 0 and (tmp_path / "x.xml").read_bytes().startswith(b"<?xml")
     report = cli("report", "payouts", "--period", "2026-04", "--by", "program", "--format", "json")
     rows = json.loads(report.stdout)
@@ -106,12 +101,12 @@ def test_monthly_payout_through_the_command_line(cli, tmp_path: Path) -> None:  
 
 
 def test_public_notice_masks_names_and_id_numbers(cli) -> None:  # type: ignore[no-untyped-def]
-    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S001")
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007")
     cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001")
     run_id = json.loads(
         cli("payout", "prepare", "--period", "2026-04", "--by", "S003", "--format", "json").stdout
     )["run_id"]
-    cli("payout", "approve", run_id, "--by", "S002")
+    cli("payout", "approve", run_id, "--by", "S005")
     result = cli(
         "report", "notice", "--period", "2026-04", "--region", "610102001", "--format", "json"
     )

@@ -19,6 +19,8 @@ def test_demo_runs_a_month_end_to_end_and_finds_the_planted_frauds(tmp_path: Pat
     assert result.exit_code == 0, result.output
     out = result.output
     assert "approval by the preparer refused" in out
+    assert "approval of the stale run refused" in out and "prepared again: 1 payment changed" in out
+    assert re.search(r"release by S0010, whose own card .* refused: .*interest", out)
     assert "payouts 2026-12 by program and department" in out
     assert "reconciled again: 0 new findings" in out
     for planted in ("paid_after_death", "staff_account", "shared_account", "duplicate_beneficiary"):

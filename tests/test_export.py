@@ -14,8 +14,8 @@ from aidledger.wiring import Services
 from disbursement.export import PAIN001_NS, PAIN001_XSD
 from disbursement.runs import RunClosed
 from ledger.period import Period
+from tests.builders import load, with_staff
 from tests.conftest import FIXTURES
-from tests.test_imports import load, with_staff
 
 NS = {"p": PAIN001_NS}
 
@@ -31,7 +31,7 @@ def approved_run(svc: Services, period: str = "2026-06") -> str:
     load(svc, "deaths", FIXTURES / "deaths.csv")  # C003 died 2026-04-12: held
     run_id = svc.payouts.prepare(Period.parse(period), program=None, by="S003").run_id
     assert run_id is not None
-    svc.payouts.approve(run_id, by="S002")
+    svc.payouts.approve(run_id, by="S005")
     return run_id
 
 
@@ -40,7 +40,8 @@ def test_exported_pain001_is_valid_and_leaves_out_held_payments(
 ) -> None:
     run_id = approved_run(svc)
     out = tmp_path / "run.xml"
-    n, amount = svc.payouts.export(run_id, fmt="pain001", out=out, by="S003")
+    exported = svc.payouts.export(run_id, fmt="pain001", out=out, by="S003")
+    n, amount = exported.payments, exported.amount
     schema.validate(str(out))  # raises on any schema error
     doc = etree.parse(str(out))
     ids = doc.xpath("//p:CdtTrfTxInf/p:PmtId/p:EndToEndId/text()", namespaces=NS)

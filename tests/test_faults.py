@@ -35,7 +35,7 @@ import psycopg
 import pytest
 
 from aidledger.settings import Settings
-from aidledger.wiring import Services, open_services
+from aidledger.wiring import Services, init_store
 from ledger import chain
 from ledger.imports import Kind
 from ledger.period import Period
@@ -55,12 +55,23 @@ from tests.conftest import PG_ADMIN, drop_pg_database, new_pg_database
 CASES = 3000
 PERIOD = "2026-12"
 AS_OF = "2027-01-31"
-ADMIN, PREPARER, APPROVER = "S0001", "S0002", "S0003"
+ADMIN, CASEWORKER, PREPARER, APPROVER = "S0001", "S0002", "S0004", "S0005"
 #: One event per write transaction (a run's totals so far): how many depends on the batch size.
-PER_BATCH_TOPICS = frozenset({"aidledger.PayoutRunPaymentsAdded"})
-#: Read-model columns that say when something was recorded: they differ between two stores.
+PER_BATCH_TOPICS = frozenset(
+    {"aidledger.PayoutRunPaymentsAdded", "aidledger.PayoutRunPaymentsRevised"}
+)
+#: Read-model columns that say when something was recorded (a time, or a position in the
+#: log): they differ between two stores.
 TIMESTAMPS = frozenset(
-    {"recorded_at", "prepared_at", "approved_at", "exported_at", "raised_at", "updated_at"}
+    {
+        "recorded_at",
+        "prepared_at",
+        "approved_at",
+        "exported_at",
+        "raised_at",
+        "updated_at",
+        "prepared_through",
+    }
 )
 
 
@@ -238,7 +249,7 @@ def stores(
 
 @contextmanager
 def services(url: str) -> Iterator[Services]:
-    svc = open_services(Settings(database_url=url))
+    svc = init_store(Settings(database_url=url))
     try:
         yield svc
     finally:
@@ -249,7 +260,8 @@ def imported(url: str, inputs: Inputs, *kinds: Kind) -> None:
     """Import the county's files of these kinds (in-process: the history, not the test)."""
     with services(url) as svc:
         for kind in kinds:
-            svc.importer.import_file(kind, getattr(inputs, kind), by=ADMIN, today=date.today())
+            by = ADMIN if kind == "staff" else CASEWORKER
+            svc.importer.import_file(kind, getattr(inputs, kind), by=by, today=date.today())
 
 
 def paid(url: str, out: Path | None = None) -> str:
@@ -447,7 +459,7 @@ def test_a_run_killed_after_a_held_payment_keeps_its_totals_and_finding(stores: 
 def test_import_killed_half_way_then_rerun_equals_a_clean_run(stores: Stores) -> None:
     for url in stores.both:
         imported(url, stores.inputs, "staff")
-    cases = ("import", "cases", str(stores.inputs.cases), "--by", ADMIN)
+    cases = ("import", "cases", str(stores.inputs.cases), "--by", CASEWORKER)
     run_ok(stores.clean, *cases)
 
     start = events(stores.crashed)
@@ -463,7 +475,7 @@ def test_import_killed_half_way_then_rerun_equals_a_clean_run(stores: Stores) ->
 
 def test_a_rerun_import_records_the_file_as_a_clean_import(store_url: str, inputs: Inputs) -> None:
     imported(store_url, inputs, "staff")
-    cases = ("import", "cases", str(inputs.cases), "--by", ADMIN)
+    cases = ("import", "cases", str(inputs.cases), "--by", CASEWORKER)
     start = events(store_url)
     proc = aidledger(store_url, *cases, env=small_batches(10))
     kill_when_events_pass(store_url, proc, start + 100)
@@ -529,7 +541,7 @@ def import_being_projected(url: str, cases: Path) -> tuple[subprocess.Popen[byte
         "cases",
         str(cases),
         "--by",
-        ADMIN,
+        CASEWORKER,
         env=small_batches(10),
         before=FOLLOW_ALWAYS,
     )
@@ -547,7 +559,7 @@ def test_import_and_its_projector_killed_half_way_then_rerun_equals_a_clean_run(
 ) -> None:
     for url in stores.both:
         imported(url, stores.inputs, "staff")
-    cases = ("import", "cases", str(stores.inputs.cases), "--by", ADMIN)
+    cases = ("import", "cases", str(stores.inputs.cases), "--by", CASEWORKER)
     run_ok(stores.clean, *cases)
 
     proc, helpers = import_being_projected(stores.crashed, stores.inputs.cases)
@@ -578,7 +590,7 @@ def test_a_killed_import_leaves_no_projecting_process_behind(
 
 # -- a month up to the bank ---------------------------------------------------------------------
 
-RECONCILE = ("reconcile", "--period", PERIOD, "--as-of", AS_OF)
+RECONCILE = ("reconcile", "--period", PERIOD, "--as-of", AS_OF, "--by", PREPARER)
 
 
 def exported_month(stores: Stores, *urls: str) -> Path:
@@ -600,8 +612,10 @@ def month_with_bank_results(stores: Stores) -> None:
     statement = exported_month(stores, *stores.both)
     for url in stores.both:
         with services(url) as svc:
-            svc.bank.import_file(statement, today=date.today())
-            svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=date.fromisoformat(AS_OF))
+            svc.bank.import_file(statement, by="S0004", today=date.today())
+            svc.reconciliation.reconcile(
+                Period.parse(PERIOD), as_of=date.fromisoformat(AS_OF), by="S0004"
+            )
 
 
 def test_rebuild_and_catch_up_killed_half_way_then_a_command_catches_up(stores: Stores) -> None:
@@ -648,7 +662,7 @@ chain.append_sqlite = dying(chain.append_sqlite)
 
 
 def test_bank_import_killed_then_rerun_records_the_file_once(stores: Stores) -> None:
-    bank = ("bank", "import", str(exported_month(stores, *stores.both)))
+    bank = ("bank", "import", str(exported_month(stores, *stores.both)), "--by", PREPARER)
     start = events(stores.clean)
     run_ok(stores.clean, *bank)
     whole = events(stores.clean) - start
@@ -728,7 +742,7 @@ def test_postgresql_restarted_under_a_command_then_rerun_equals_a_clean_run(
     finish: Callable[[str], object]
     if command == "import":
         files, history, finish = stores.inputs, ("staff",), paid
-        args: tuple[str, ...] = ("import", "cases", str(files.cases), "--by", ADMIN)
+        args: tuple[str, ...] = ("import", "cases", str(files.cases), "--by", CASEWORKER)
     else:  # with frauds and deaths: held payments and their findings too
         files, history, finish = stores.inputs, ("staff", "cases", "deaths"), approved
         args = PREPARE

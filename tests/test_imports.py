@@ -11,35 +11,17 @@ from aidledger.wiring import Services
 from ledger.case import case_aggregate_id, state_as_of
 from ledger.errors import InputRefused, NotAuthorised
 from ledger.events import event_type_name
-from tests.conftest import FIXTURES
+from tests.builders import (
+    case_rows,
+    fixture_row,
+    head,
+    load,
+    with_county_staff,
+    with_staff,
+)
+from tests.conftest import FIXTURES, TEST_TODAY
 
-TODAY = date(2026, 11, 23)
-HEADER = (FIXTURES / "cases.csv").read_text(encoding="utf-8").splitlines()[0]
-
-
-def head(svc: Services) -> int:
-    return svc.app.recorder.max_notification_id() or 0
-
-
-def load(svc: Services, kind: str, path: Path, by: str = "S001"):  # type: ignore[no-untyped-def]
-    return svc.importer.import_file(kind, path, by=by, today=TODAY)  # type: ignore[arg-type]
-
-
-def with_staff(svc: Services) -> None:
-    load(svc, "staff", FIXTURES / "staff.csv")
-
-
-def case_rows(tmp_path: Path, name: str, *rows: str) -> Path:
-    path = tmp_path / name
-    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-    return path
-
-
-def fixture_row(case_id: str) -> str:
-    for line in (FIXTURES / "cases.csv").read_text(encoding="utf-8").splitlines():
-        if line.startswith(case_id + ","):
-            return line
-    raise KeyError(case_id)
+TODAY = TEST_TODAY
 
 
 def history_types(svc: Services, case_id: str) -> list[str]:
@@ -182,14 +164,18 @@ def test_moving_a_case_to_another_program_is_refused(svc: Services, tmp_path: Pa
     assert head(svc) == before
 
 
-def test_by_must_be_registered_staff(svc: Services) -> None:
+def test_by_must_be_registered_staff_holding_the_importing_role(svc: Services) -> None:
     with pytest.raises(NotAuthorised):
         load(svc, "cases", FIXTURES / "cases.csv", by="S001")
-    # The first staff import may name a staff id from that same file.
-    load(svc, "staff", FIXTURES / "staff.csv", by="S003")
+    # The first staff import must be by an admin named in that same file.
+    with pytest.raises(NotAuthorised, match="admin"):
+        load(svc, "staff", FIXTURES / "staff.csv", by="S003")
+    load(svc, "staff", FIXTURES / "staff.csv", by="S007")
     with pytest.raises(NotAuthorised):
         load(svc, "deaths", FIXTURES / "deaths.csv", by="NOBODY")
-    assert load(svc, "deaths", FIXTURES / "deaths.csv", by="S004").new == 2
+    with pytest.raises(NotAuthorised, match="caseworker"):
+        load(svc, "deaths", FIXTURES / "deaths.csv", by="S004")  # an auditor
+    assert load(svc, "deaths", FIXTURES / "deaths.csv", by="S001").new == 2
 
 
 def test_gbk_and_bom_files_are_read(svc: Services, tmp_path: Path) -> None:
@@ -240,6 +226,7 @@ def test_large_files_are_written_in_batches(
     from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
 
     county = generate_county(cases=230, seed=3, frauds=False)
+    with_county_staff(svc, tmp_path, cases=230, seed=3)
     path = tmp_path / "county.csv"
     write_csv(path, county.cases, CASE_COLUMNS)
     saves: list[int] = []
@@ -263,6 +250,7 @@ def test_an_import_that_crashed_half_way_completes_when_run_again(
     from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
 
     county = generate_county(cases=180, seed=5, frauds=False)
+    with_county_staff(svc, tmp_path, cases=180, seed=5)
     path = tmp_path / "county.csv"
     write_csv(path, county.cases, CASE_COLUMNS)
     original = svc.app.events.put
@@ -297,6 +285,7 @@ def test_projecting_from_a_second_process_while_importing_gives_the_same_read_mo
 
     with_staff(svc)
     county = generate_county(cases=400, seed=9, frauds=False)
+    with_county_staff(svc, tmp_path, cases=400, seed=9)
     path = tmp_path / "county.csv"
     write_csv(path, county.cases, CASE_COLUMNS)
     svc.importer.follow_above = 10  # force the background follower for this small file
@@ -321,6 +310,7 @@ def test_rerun_of_a_killed_import_with_a_case_on_two_lines_writes_nothing_again(
     with_staff(svc)
     path = tmp_path / "county.csv"
     write_csv(path, generate_county(cases=30, seed=5, frauds=False).cases, CASE_COLUMNS)
+    with_county_staff(svc, tmp_path, cases=30, seed=5)
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     again = dict(rows[0], monthly_amount=f"{float(rows[0]['monthly_amount']) + 10:.2f}")
     write_csv(path, [*rows, again], CASE_COLUMNS)
@@ -353,6 +343,7 @@ def test_a_reimport_compared_a_chunk_of_rows_at_a_time_decides_every_row_as_a_wh
     with_staff(svc)
     path = tmp_path / "county.csv"
     write_csv(path, generate_county(cases=60, seed=11, frauds=False).cases, CASE_COLUMNS)
+    with_county_staff(svc, tmp_path, cases=60, seed=11)
     load(svc, "cases", path)
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
 
@@ -412,6 +403,7 @@ def test_a_big_reimport_first_brings_the_statistics_of_what_it_reads_up_to_date(
     with_staff(svc)
     path = tmp_path / "county.csv"
     write_csv(path, generate_county(cases=40, seed=2, frauds=False).cases, CASE_COLUMNS)
+    with_county_staff(svc, tmp_path, cases=40, seed=2)
     load(svc, "cases", path)  # a first import: there is nothing stored to read
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     for n, name in enumerate(("small.csv", "big.csv"), start=1):

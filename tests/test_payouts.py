@@ -10,17 +10,26 @@ from aidledger.wiring import Services
 from disbursement.runs import BudgetExceeded, Payouts
 from ledger.errors import NotAuthorised
 from ledger.period import Period
+from tests.builders import (
+    FINANCE,
+    FINANCE_APPROVER,
+    SUPERVISOR,
+    case_rows,
+    fixture_row,
+    load,
+    with_staff,
+)
 from tests.conftest import FIXTURES
-from tests.test_imports import case_rows, fixture_row, load, with_staff
 
 P = Period.parse
 
 
 @pytest.fixture
-def payouts(svc: Services) -> Payouts:
+def payouts(svc: Services, tmp_path: Path) -> Payouts:
     with_staff(svc)
-    payouts = Payouts(svc.app, svc.db, svc.config, svc.sync, batch_events=4)
+    payouts = Payouts(svc.app, svc.db, svc.config, svc.sync, today=svc.today, batch_events=4)
     payouts.chunk_cases = 2  # many small chunks: exercises the keyset pagination
+    payouts.bank_files = tmp_path  # type: ignore[attr-defined]
     return payouts
 
 
@@ -34,10 +43,14 @@ def paid(svc: Services, case_id: str) -> list[tuple[str, str, int]]:
     ]
 
 
-def run_month(p: Payouts, period: str) -> str:
-    result = p.prepare(P(period), program=None, by="S003")
+def run_month(p: Payouts, period: str, *, export: bool = True) -> str:
+    """Prepare (finance), approve (finance approver) and export the month: its money sent."""
+    result = p.prepare(P(period), program=None, by=FINANCE)
     assert result.run_id is not None
-    p.approve(result.run_id, by="S002")
+    p.approve(result.run_id, by=FINANCE_APPROVER)
+    if export:
+        out = p.bank_files / f"{result.run_id}.xml"  # type: ignore[attr-defined]
+        p.export(result.run_id, fmt="pain001", out=out, by=FINANCE)
     return result.run_id
 
 
@@ -143,7 +156,8 @@ def test_preparing_the_same_period_again_records_nothing(svc: Services, payouts:
     first = payouts.prepare(P("2026-04"), program=None, by="S003")
     head = svc.app.recorder.max_notification_id()
     again = payouts.prepare(P("2026-04"), program=None, by="S003")
-    assert (again.payments, again.recoveries, again.run_id) == (0, 0, first.run_id)
+    assert (again.added, again.amended, again.cancelled, again.recoveries) == (0, 0, 0, 0)
+    assert (again.run_id, again.payments) == (first.run_id, first.payments)
     assert svc.app.recorder.max_notification_id() == head
 
 
@@ -152,8 +166,8 @@ def test_the_preparer_cannot_approve(svc: Services, payouts: Payouts) -> None:
     result = payouts.prepare(P("2026-04"), program=None, by="S003")
     with pytest.raises(NotAuthorised):
         payouts.approve(result.run_id or "", by="S003")
-    payouts.approve(result.run_id or "", by="S004")
-    assert svc.db.query("SELECT status, approved_by FROM runs") == [("approved", "S004")]
+    payouts.approve(result.run_id or "", by="S005")
+    assert svc.db.query("SELECT status, approved_by FROM runs") == [("approved", "S005")]
 
 
 def test_budget_needs_an_override_with_a_reason(svc: Services, payouts: Payouts) -> None:
@@ -168,11 +182,11 @@ def test_budget_needs_an_override_with_a_reason(svc: Services, payouts: Payouts)
     )
     result = payouts.prepare(P("2026-04"), program="dibao", by="S003")
     with pytest.raises(BudgetExceeded):
-        payouts.approve(result.run_id or "", by="S002")
-    run = payouts.approve(
-        result.run_id or "", by="S002", override_reason="standard raised mid-year"
+        payouts.approve(result.run_id or "", by="S005")
+    approval = payouts.approve(
+        result.run_id or "", by="S005", override_reason="standard raised mid-year"
     )
-    assert run.approved_by == "S002"
+    assert approval.run.approved_by == "S005"
     assert svc.db.query("SELECT override_reason FROM runs") == [("standard raised mid-year",)]
 
 
@@ -183,7 +197,10 @@ def test_held_payment_release_needs_another_person(svc: Services, payouts: Payou
     ((pid,),) = svc.db.query("SELECT payment_id FROM payments WHERE held <> ''")
     with pytest.raises(NotAuthorised):
         payouts.release(pid, by="S003", reason="checked")
-    payouts.release(pid, by="S004", reason="death record was for a namesake; verified in person")
+    payouts.release(pid, by="S005", reason="death record was for a namesake; verified in person")
+    # paid_after_death is critical: a second release, by a supervisor.
+    assert svc.db.query("SELECT held FROM payments WHERE payment_id = ?", (pid,)) != [("",)]
+    payouts.release(pid, by=SUPERVISOR, reason="seen the person, alive")
     assert svc.db.query("SELECT held FROM payments WHERE payment_id = ?", (pid,)) == [("",)]
 
 
@@ -200,7 +217,8 @@ def test_rebuilt_payout_read_models_equal_incremental_ones(
     load(svc, "cases", case_rows(tmp_path, "end.csv", ended))
     run_id = run_month(payouts, "2026-06")
     ((held,),) = svc.db.query("SELECT payment_id FROM payments WHERE held <> ''")
-    payouts.release(held, by="S004", reason="verified alive at home visit")
+    payouts.release(held, by=FINANCE_APPROVER, reason="verified alive at home visit")
+    payouts.release(held, by=SUPERVISOR, reason="verified alive at home visit")
 
     def everything() -> dict[str, object]:
         tables = ("runs", "payments", "recoveries", "findings", "payouts_monthly")

@@ -25,19 +25,19 @@ def imported_county(svc: Services, tmp_path: Path, *, cases: int, seed: int, fra
     write_csv(tmp_path / "staff.csv", county.staff, STAFF_COLUMNS)
     write_csv(tmp_path / "cases.csv", county.cases, CASE_COLUMNS)
     svc.importer.import_file("staff", tmp_path / "staff.csv", by="S0001", today=AS_OF)
-    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0001", today=AS_OF)
+    svc.importer.import_file("cases", tmp_path / "cases.csv", by="S0002", today=AS_OF)
 
 
 def exported_month(
     svc: Services, tmp_path: Path, *, cases: int, seed: int, frauds: bool, held: bool = False
 ) -> list[Instructed]:
-    """A county imported, June prepared (by S0002), approved (S0003) and exported as
+    """A county imported, June prepared (by S0004, finance), approved (S0005) and exported as
     ``run.xml``: the payments as the bank reads them."""
     imported_county(svc, tmp_path, cases=cases, seed=seed, frauds=frauds)
-    run = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
+    run = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0004")
     assert run.run_id and (run.held > 0) is held
-    svc.payouts.approve(run.run_id, by="S0003")
-    svc.payouts.export(run.run_id, fmt="pain001", out=tmp_path / "run.xml", by="S0002")
+    svc.payouts.approve(run.run_id, by="S0005")
+    svc.payouts.export(run.run_id, fmt="pain001", out=tmp_path / "run.xml", by="S0004")
     return read_pain001((tmp_path / "run.xml").read_bytes())
 
 
@@ -52,8 +52,8 @@ def bank_answers(
 ) -> None:
     (tmp_path / "status.xml").write_bytes(pain002(payments, anomalies))
     (tmp_path / "booked.xml").write_bytes(camt054(payments, anomalies))
-    svc.bank.import_file(tmp_path / "status.xml", today=AS_OF)
-    svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
+    svc.bank.import_file(tmp_path / "status.xml", by="S0004", today=AS_OF)
+    svc.bank.import_file(tmp_path / "booked.xml", by="S0004", today=AS_OF)
 
 
 def report_death(svc: Services, tmp_path: Path, id_number: str, died: date) -> None:
@@ -62,7 +62,7 @@ def report_death(svc: Services, tmp_path: Path, id_number: str, died: date) -> N
     deaths.write_text(
         f"id_number,date_of_death,source\n{id_number},{died.isoformat()},公安\n", encoding="utf-8"
     )
-    svc.importer.import_file("deaths", deaths, by="S0001", today=AS_OF)
+    svc.importer.import_file("deaths", deaths, by="S0002", today=AS_OF)
 
 
 def finding_types(svc: Services) -> list[str]:
@@ -72,7 +72,7 @@ def finding_types(svc: Services) -> list[str]:
 def test_a_clean_month_reconciles_to_zero_findings(month) -> None:  # type: ignore[no-untyped-def]
     svc, payments, tmp_path = month
     bank_answers(svc, tmp_path, payments)
-    result = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    result = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     assert result.payments == len(payments) > 20
     assert finding_types(svc) == []
     executed = svc.db.query("SELECT COUNT(*) FROM payment_results WHERE status = 'executed'")
@@ -94,7 +94,7 @@ def test_one_seeded_anomaly_of_each_type_gives_exactly_those_findings(month) -> 
         unknown=[("202606R1UNKNOWNUNKNOWNUNKNO", "300.00", date(2026, 6, 10))],
     )
     bank_answers(svc, tmp_path, payments, anomalies)
-    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     assert finding_types(svc) == sorted(
         [
             "amount_mismatch",
@@ -118,11 +118,11 @@ def test_reimporting_and_reconciling_again_changes_nothing(month) -> None:  # ty
     svc, payments, tmp_path = month
     anomalies = Anomalies(amount={payments[0].end_to_end_id: "1.00"})
     bank_answers(svc, tmp_path, payments, anomalies)
-    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     before = (svc.app.recorder.max_notification_id(), list_findings(svc.db, period=PERIOD))
-    again = svc.bank.import_file(tmp_path / "booked.xml", today=AS_OF)
+    again = svc.bank.import_file(tmp_path / "booked.xml", by="S0004", today=AS_OF)
     assert again.already_imported
-    second = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    second = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     assert second.raised == {}
     assert (svc.app.recorder.max_notification_id(), list_findings(svc.db, period=PERIOD)) == before
 
@@ -131,8 +131,9 @@ def test_the_same_entry_in_another_statement_is_not_a_second_execution(month) ->
     svc, payments, tmp_path = month
     bank_answers(svc, tmp_path, payments)
     (tmp_path / "monthly.xml").write_bytes(camt054(payments) + b"\n")  # same entries, new file
-    assert not svc.bank.import_file(tmp_path / "monthly.xml", today=AS_OF).already_imported
-    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    monthly = svc.bank.import_file(tmp_path / "monthly.xml", by="S0004", today=AS_OF)
+    assert not monthly.already_imported
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     assert finding_types(svc) == []
 
 
@@ -160,8 +161,8 @@ def test_returned_payment_is_reissued_once_the_account_is_corrected(month) -> No
     fixed.write_text(
         lines[0] + "\n" + row.replace(account, "6217000011112222333") + "\n", encoding="utf-8"
     )
-    svc.importer.import_file("cases", fixed, by="S0001", today=AS_OF)
-    july = svc.payouts.prepare(Period.parse("2026-07"), program=None, by="S0002")
+    svc.importer.import_file("cases", fixed, by="S0002", today=AS_OF)
+    july = svc.payouts.prepare(Period.parse("2026-07"), program=None, by="S0004")
     reissue = svc.db.query(
         "SELECT period, kind, amount, creditor_account, reissue_of FROM payments "
         "WHERE kind = 'reissue'"
@@ -179,7 +180,7 @@ def test_returned_payment_is_reissued_once_the_account_is_corrected(month) -> No
         ("reissued",)
     ]
     assert july.run_id
-    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     assert "returned_not_reissued" not in finding_types(svc)
 
 
@@ -187,23 +188,23 @@ def test_refunded_payment_ends_returned_not_reissued(month) -> None:  # type: ig
     svc, payments, tmp_path = month
     returned = payments[0].end_to_end_id
     bank_answers(svc, tmp_path, payments, Anomalies(returned={returned: "MD07"}))
-    svc.payouts.refund(returned, by="S0003", reason="beneficiary deceased; money back to fund")
-    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    svc.payouts.refund(returned, by="S0004", reason="beneficiary deceased; money back to fund")
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     assert finding_types(svc) == []
 
 
 def test_finding_workflow_and_reopening(month) -> None:  # type: ignore[no-untyped-def]
     svc, payments, tmp_path = month
     bank_answers(svc, tmp_path, payments, Anomalies(missing={payments[0].end_to_end_id}))
-    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     (finding,) = list_findings(svc.db, period=PERIOD)
     fid = finding["finding_id"]
-    svc.reconciliation.assign(fid, to="S0005", by="S0003")
+    svc.reconciliation.assign(fid, to="S0005", by="S0006")  # a supervisor assigns
     svc.reconciliation.comment(fid, text="called the bank", by="S0005")
     svc.reconciliation.resolve(fid, resolution="corrected", comment="bank resent", by="S0005")
     assert list_findings(svc.db, period=PERIOD) == []
     # The cause is still there: the next reconciliation reopens it.
-    result = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    result = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     assert result.reopened == 1
     (reopened,) = list_findings(svc.db, period=PERIOD)
     assert (reopened["finding_id"], reopened["status"], reopened["assigned_to"]) == (
@@ -230,7 +231,7 @@ def test_a_malformed_bank_file_is_refused_and_records_nothing(month) -> None:  #
     )
     head = svc.app.recorder.max_notification_id()
     with pytest.raises(InputRefused):
-        svc.bank.import_file(bad, today=AS_OF)
+        svc.bank.import_file(bad, by="S0004", today=AS_OF)
     assert svc.app.recorder.max_notification_id() == head
 
 
@@ -260,7 +261,7 @@ def test_every_finding_type_from_one_county_with_planted_frauds(
     # The beneficiary of e[7] died on 2026-06-05; the feed reports it only now.
     ((id_number,),) = svc.db.query("SELECT id_number FROM payments WHERE payment_id = ?", (e[7],))
     report_death(svc, tmp_path, id_number, date(2026, 6, 5))
-    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     assert set(finding_types(svc)) == SPEC_FINDING_TYPES
     dead = [f for f in list_findings(svc.db, period=PERIOD, type_="paid_after_death")]
     assert [f["payment_id"] for f in dead] == [e[7]]

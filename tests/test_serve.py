@@ -29,7 +29,7 @@ from aidledger.serve import (
     payment_state_rows,
 )
 from aidledger.settings import Settings
-from aidledger.wiring import Services, open_services
+from aidledger.wiring import Services, init_store
 from ledger.period import Period
 from reconciliation.banksim import Anomalies
 from reconciliation.checks import RunDue, check_run_approval
@@ -65,7 +65,7 @@ def reconciled(svc: Services, tmp_path: Path) -> Services:
     payments = exported_month(svc, tmp_path, cases=80, seed=21, frauds=True, held=True)
     e = [p.end_to_end_id for p in payments]
     bank_answers(svc, tmp_path, payments, Anomalies(returned={e[0]: "AC04"}, missing={e[1]}))
-    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF)
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
     jobs = Jobs(svc.settings, Leadership(svc.store), JobStats(), lambda: AS_OF)
     jobs.catch_up(svc)
     jobs.remind(svc)
@@ -194,9 +194,9 @@ def test_the_reminder_raises_then_closes_on_approval(svc: Services, tmp_path: Pa
     assert {f["program"] for f in late} >= {"dibao"}
     assert all(f["department"] for f in late)
     assert svc.reconciliation.remind_unapproved(as_of).raised == {}  # raised once
-    run = svc.payouts.prepare(Period.parse("2026-06"), program=None, by="S0002")
+    run = svc.payouts.prepare(Period.parse("2026-06"), program=None, by="S0004")
     assert run.run_id
-    svc.payouts.approve(run.run_id, by="S0003")
+    svc.payouts.approve(run.run_id, by="S0005")
     svc.reconciliation.remind_unapproved(as_of)
     assert list_findings(svc.db, period="2026-06", type_="payout_run_late") == []
     closed = list_findings(svc.db, period="2026-06", type_="payout_run_late", status="all")
@@ -290,7 +290,7 @@ def wait_for(check, timeout: float = 30):  # type: ignore[no-untyped-def]
 
 
 def test_two_serve_processes_run_each_job_on_one_only(store_url: str) -> None:
-    open_services(Settings(database_url=store_url)).close()
+    init_store(Settings(database_url=store_url)).close()
     ports = [free_port(), free_port()]
     procs = [start_serve(store_url, p) for p in ports]
     try:
@@ -383,7 +383,7 @@ def test_health_does_not_wait_for_a_long_write_on_sqlite(tmp_path: Path) -> None
     from ledger.store import StoreURL
 
     path = str(tmp_path / "a.db")
-    open_services(Settings(database_url=path)).close()
+    init_store(Settings(database_url=path)).close()
     store = StoreURL.parse(path)
     writer = sqlite3.connect(path, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # a bank import's single write transaction, say

@@ -1,0 +1,62 @@
+"""The `aidledger` command line. Exit codes: 0 done, 1 input refused, 2 usage error.
+
+Each area's commands live in their own module (`records`, `money`, `audit`, `ops`); this one
+puts them together under one ``app`` and reads the global options.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from aidledger.cli import audit, money, ops, records
+
+app = typer.Typer(
+    help="aidledger: event-sourced ledger and disbursement tracker for social assistance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Store: SQLite file (default ./aidledger.db) or postgresql://…",
+            envvar="AIDLEDGER_DATABASE_URL",
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    from aidledger.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if db:
+        overrides["database_url"] = db
+    ctx.obj = Settings(**overrides)
+
+
+app.command()(records.init)
+app.add_typer(records.import_app, name="import")
+app.add_typer(records.config_app, name="config")
+app.add_typer(records.cases_app, name="cases")
+app.add_typer(money.payout_app, name="payout")
+app.add_typer(money.bank_app, name="bank")
+app.command("reconcile")(money.reconcile)
+app.command("recoveries")(money.recoveries)
+app.add_typer(money.recovery_app, name="recovery")
+app.add_typer(audit.case_app, name="case")
+app.command("findings")(audit.findings)
+app.add_typer(audit.finding_app, name="finding")
+app.add_typer(audit.report_app, name="report")
+app.add_typer(audit.projections_app, name="projections")
+app.command("verify")(audit.verify)
+app.command("serve")(ops.serve)
+app.command("demo")(ops.demo)
+
+__all__ = ["app"]

@@ -1,0 +1,5 @@
+"""``python -m aidledger.cli``: the command line."""
+
+from aidledger.cli import app
+
+app()

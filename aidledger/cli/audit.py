@@ -1,0 +1,267 @@
+"""Commands that read and work what was recorded: case history, findings, reports, the chain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from aidledger.cli.common import (
+    BY,
+    ReportFormat,
+    TableFormat,
+    day_or_today,
+    fail,
+    out,
+    parsed,
+    period,
+    print_head,
+    print_rows,
+    progress_bar,
+    services,
+    write_json,
+)
+
+case_app = typer.Typer(help="One case: its full history and its state as of a date.")
+finding_app = typer.Typer(help="Work a finding: assign, comment, resolve.")
+report_app = typer.Typer(help="Reports from the read models.")
+projections_app = typer.Typer(help="Read models built from the event log.")
+
+
+@case_app.command("history")
+def history(
+    ctx: typer.Context,
+    case_id: str,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+) -> None:
+    """Every event of a case in order, and its state as in force on a date."""
+    from ledger.case import case_aggregate_id
+    from ledger.history import case_history
+
+    day = day_or_today(ctx, as_of)
+    with services(ctx) as svc:
+        events = list(svc.app.events.get(case_aggregate_id(case_id)))
+        if not events:
+            fail(f"no case {case_id!r} in {svc.store.describe()}")
+        doc = case_history(case_id, events, day)  # type: ignore[arg-type]
+    if fmt is TableFormat.json:
+        write_json(doc, indent=2)
+        return
+    _print_history_table(doc)
+
+
+def _print_history_table(doc: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"case {doc['case_id']}: history")
+    for col in ("#", "type", "by", "recorded at (UTC)", "effective from", "details"):
+        table.add_column(col)
+    skip = {"type", "version", "by", "recorded_at", "effective_from"}
+    for e in doc["events"]:
+        details = ", ".join(
+            f"{k}={v}" for k, v in e.items() if k not in skip and v not in ("", None)
+        )
+        table.add_row(
+            str(e["version"]),
+            e["type"],
+            e["by"],
+            e["recorded_at"][:19],
+            e["effective_from"] or "",
+            details,
+        )
+    out.print(table)
+    state = doc["state"]
+    if state is None:
+        out.print(f"as of {doc['as_of']}: not in effect")
+        return
+    out.print(f"as of {doc['as_of']}: in effect")
+    for k, v in state.items():
+        out.print(f"  {k}: {'' if v is None else v}")
+
+
+def findings(
+    ctx: typer.Context,
+    period_: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    type_: Annotated[str | None, typer.Option("--type")] = None,
+    status: Annotated[str, typer.Option("--status", help="open or all")] = "open",
+    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+) -> None:
+    """List the findings of a period."""
+    from reconciliation.service import list_findings
+
+    if status not in ("open", "all"):
+        raise typer.BadParameter("--status must be open or all")
+    month = period(period_)
+    with services(ctx) as svc:
+        rows = list_findings(svc.db, period=str(month), type_=type_, status=status)
+    if fmt is TableFormat.json:
+        write_json(rows)
+    else:
+        _findings_table(rows, f"findings {month} ({status})")
+
+
+def _findings_table(rows: list[dict[str, Any]], title: str) -> None:
+    from rich.table import Table
+
+    cols = (
+        "finding_id",
+        "type",
+        "severity",
+        "program",
+        "case_id",
+        "amount",
+        "status",
+        "assigned_to",
+        "detail",
+    )
+    table = Table(title=title)
+    for col in cols:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*("" if r[c] is None else str(r[c]) for c in cols))
+    out.print(table)
+
+
+@finding_app.command("assign")
+def finding_assign(
+    ctx: typer.Context,
+    finding_id: str,
+    to: Annotated[str, typer.Option("--to", help="staff id")],
+    by: Annotated[str, BY],
+) -> None:
+    """Assign a finding to a staff member (supervisor)."""
+    with services(ctx) as svc:
+        svc.reconciliation.assign(finding_id, to=to, by=by)
+    out.print(f"{finding_id} assigned to {to}")
+
+
+@finding_app.command("comment")
+def finding_comment(
+    ctx: typer.Context,
+    finding_id: str,
+    text: Annotated[str, typer.Option("--text")],
+    by: Annotated[str, BY],
+) -> None:
+    """Add a comment to a finding (any staff member in its region, auditors included)."""
+    with services(ctx) as svc:
+        svc.reconciliation.comment(finding_id, text=text, by=by)
+    out.print(f"{finding_id}: comment recorded")
+
+
+@finding_app.command("resolve")
+def finding_resolve(
+    ctx: typer.Context,
+    finding_id: str,
+    reason: Annotated[
+        str, typer.Option("--reason", help="recovered, false_positive, corrected or referred")
+    ],
+    by: Annotated[str, BY],
+    comment: Annotated[str, typer.Option("--comment")] = "",
+) -> None:
+    """Resolve a finding with a reason (supervisor or finance_approver, no interest; a
+    critical finding's false_positive needs a supervisor)."""
+    with services(ctx) as svc:
+        svc.reconciliation.resolve(finding_id, resolution=reason, comment=comment, by=by)
+    out.print(f"{finding_id} resolved ({reason})")
+
+
+@finding_app.command("history")
+def finding_history(ctx: typer.Context, finding_id: str) -> None:
+    """Every event of a finding (JSON)."""
+    with services(ctx) as svc:
+        events = svc.reconciliation.history(finding_id)
+    if not events:
+        fail(f"no finding {finding_id!r}")
+    write_json(events, indent=2)
+
+
+@report_app.command("payouts")
+def report_payouts(
+    ctx: typer.Context,
+    period_: Annotated[str, typer.Option("--period", help="payment period YYYY-MM")],
+    by_dims: Annotated[str, typer.Option("--by")] = "program,department,region",
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+) -> None:
+    """Monthly payouts (approved runs) per program, department and region."""
+    from projections.reports import REPORT_FIELDS, parse_dimensions, payouts_report
+
+    month = period(period_)
+    dims = parsed(parse_dimensions, by_dims)
+    with services(ctx) as svc:
+        rows = payouts_report(svc.db, str(month), dims)
+        print_rows(
+            rows,
+            fmt,
+            title=f"payouts {month}",
+            fields=REPORT_FIELDS,
+            right=("cases", "payments", "amount"),
+        )
+        print_head(svc)
+
+
+@report_app.command("notice")
+def report_notice(
+    ctx: typer.Context,
+    period_: Annotated[str, typer.Option("--period", help="payment period YYYY-MM")],
+    region: Annotated[str, typer.Option("--region", help="6- or 12-digit region code")],
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+) -> None:
+    """The public-notice 公示 list: names and id numbers masked, amounts and programs shown."""
+    from ledger.ids import parse_region_code
+    from projections.reports import NOTICE_FIELDS, notice_report
+
+    month = period(period_)
+    code = parsed(parse_region_code, region)
+    with services(ctx) as svc:
+        rows = notice_report(svc.db, str(month), code)
+    print_rows(rows, fmt, title=f"公示 {month} {code}", fields=NOTICE_FIELDS, right=("amount",))
+
+
+@projections_app.command("rebuild")
+def rebuild(ctx: typer.Context) -> None:
+    """Drop and rebuild every read model from the event log."""
+    from projections.runner import reset
+
+    with services(ctx) as svc:
+        reset(svc.db, svc.models)
+        head = svc.app.recorder.max_notification_id() or 0
+        with progress_bar("rebuilding read models", head) as advance:
+            last = [0]
+
+            def on_page(position: int, _head: int) -> None:
+                if advance:
+                    advance(position - last[0])
+                last[0] = position
+
+            applied = svc.sync(on_page)
+        out.print(f"read models rebuilt: {applied} events applied, log head {head}")
+
+
+def verify(
+    ctx: typer.Context,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head", help="a head hash anchored earlier (hex): must still be in the chain"
+        ),
+    ] = None,
+) -> None:
+    """Re-check the tamper-evident chain over the stored events; exit 1 naming the first broken."""
+    from ledger import chain
+
+    anchor = None
+    if head is not None:
+        try:
+            anchor = bytes.fromhex(head.removeprefix("sha256:"))
+        except ValueError:
+            raise typer.BadParameter("--head must be a hex SHA-256 hash") from None
+    with services(ctx) as svc:
+        total = svc.app.recorder.max_notification_id() or 0
+        with progress_bar("verifying the chain", total) as advance:
+            verdict = chain.verify(svc.db, anchor, advance)
+    if not verdict.ok:
+        fail(f"chain broken: {verdict.problem} ({verdict.events} events verified before it)")
+    if anchor is not None and not verdict.anchor_found:
+        fail(f"anchored head {head} is not in the chain: the log was rewritten since")
+    out.print(f"chain intact: {verdict.events} events; head {verdict.head or '(empty log)'}")

@@ -1,0 +1,387 @@
+"""Commands of the monthly payout: runs, releases, export, bank files, reconcile, recoveries."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aidledger.cli.common import (
+    BY,
+    FMT,
+    REASON,
+    Format,
+    TableFormat,
+    day_or_today,
+    err,
+    fail,
+    fen,
+    out,
+    period,
+    print_head,
+    print_rows,
+    progress_bar,
+    services,
+    write_json,
+)
+
+payout_app = typer.Typer(help="The monthly payout: prepare, review, approve, release, export.")
+bank_app = typer.Typer(help="Bank return files: pain.002, camt.054, CSV 回盘 by profile.")
+recovery_app = typer.Typer(help="Work a recovery (追回): collect, waive.")
+
+
+class ExportFormat(StrEnum):
+    pain001 = "pain001"
+    csv = "csv"
+
+
+@payout_app.command("prepare")
+def payout_prepare(
+    ctx: typer.Context,
+    period_: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    by: Annotated[str, BY],
+    program: Annotated[str | None, typer.Option("--program")] = None,
+    fmt: Annotated[Format, FMT] = Format.text,
+) -> None:
+    """Compute the month's payments and recoveries into a run (finance); prepare again to
+    complete an interrupted run or bring a stale one up to date."""
+    from ledger.money import format_fen
+
+    month = period(period_)
+    with services(ctx) as svc:
+        total = svc.db.query("SELECT COUNT(*) FROM cases")[0][0]
+        with progress_bar(f"preparing {month}", int(total)) as advance:
+            r = svc.payouts.prepare(month, program=program, by=by, progress=advance)
+    if fmt is Format.json:
+        write_json(
+            {
+                "run_id": r.run_id,
+                "payments": r.payments,
+                "amount": format_fen(r.amount),
+                "added": r.added,
+                "amended": r.amended,
+                "cancelled": r.cancelled,
+                "held": r.held,
+                "recoveries": r.recoveries,
+                "recovery_amount": format_fen(r.recovery_amount),
+                "recoveries_withdrawn": r.recoveries_withdrawn,
+                "findings": r.findings,
+            }
+        )
+        return
+    if r.run_id is None:
+        out.print(f"nothing to pay for {month} ({r.scope}): no payments due")
+        return
+    out.print(r.run_id)
+    if r.new_run:
+        kinds = ", ".join(f"{k} {format_fen(v)}" for k, v in sorted(r.by_kind.items()))
+        err.print(
+            f"{r.run_id}: {r.added} payments, {format_fen(r.added_amount)}"
+            + (f" ({kinds})" if kinds else "")
+            + f"; {r.held} held; {r.recoveries} recoveries "
+            f"({format_fen(r.recovery_amount)} to recover)"
+        )
+    elif r.changed:
+        err.print(
+            f"{r.run_id} brought up to date: {r.added} payments added, {r.amended} changed, "
+            f"{r.cancelled} removed; recoveries {r.recoveries} raised or changed, "
+            f"{r.recoveries_withdrawn} withdrawn; now {r.payments} payments, "
+            f"{format_fen(r.amount)}"
+        )
+    else:
+        err.print(
+            f"{r.run_id} is up to date: nothing changed ({r.payments} payments, "
+            f"{format_fen(r.amount)})"
+        )
+
+
+@payout_app.command("approve")
+def payout_approve(
+    ctx: typer.Context,
+    run_id: str,
+    by: Annotated[str, BY],
+    override_reason: Annotated[
+        str | None, typer.Option("--override-reason", help="approve above budget, recorded")
+    ] = None,
+) -> None:
+    """Second-person approval (finance_approver; never the preparer); once approved, approves
+    the payments released since."""
+    from ledger.money import format_fen
+
+    with services(ctx) as svc:
+        a = svc.payouts.approve(run_id, by=by, override_reason=override_reason)
+        if a.releases:
+            out.print(
+                f"{run_id}: {a.payable.payments} released payments approved by {by}, "
+                f"{format_fen(a.payable.amount)}: the next export writes them"
+            )
+        else:
+            total = a.payable.payments + a.held.payments
+            out.print(
+                f"{run_id} approved by {by}: {total} payments: {a.payable.payments} payable, "
+                f"{format_fen(a.payable.amount)}; {a.held.payments} held"
+                + (f" ({format_fen(a.held.amount)})" if a.held.payments else "")
+            )
+        print_head(svc)
+
+
+@payout_app.command("release")
+def payout_release(
+    ctx: typer.Context,
+    payment_id: str,
+    by: Annotated[str, BY],
+    reason: Annotated[str, typer.Option("--reason", help="why the hold no longer applies")],
+) -> None:
+    """Release a held payment (finance_approver or supervisor, not the preparer, no interest;
+    a critical hold needs a second release by a supervisor)."""
+    with services(ctx) as svc:
+        payment = svc.payouts.release(payment_id, by=by, reason=reason)
+    if payment.held:
+        out.print(
+            f"{payment_id}: first release by {by} recorded; its hold "
+            f"({', '.join(payment.held)}) is critical: a supervisor must release it a second time"
+        )
+    else:
+        out.print(f"{payment_id} released by {by}")
+
+
+@payout_app.command("cancel")
+def payout_cancel(
+    ctx: typer.Context,
+    run_id: str,
+    by: Annotated[str, BY],
+    reason: Annotated[str, REASON],
+) -> None:
+    """Cancel an unapproved run (finance): its payments are cancelled; the next prepare makes
+    a new run."""
+    with services(ctx) as svc:
+        svc.payouts.cancel(run_id, by=by, reason=reason)
+    out.print(f"{run_id} cancelled by {by}")
+
+
+@payout_app.command("export")
+def payout_export(
+    ctx: typer.Context,
+    run_id: str,
+    fmt: Annotated[ExportFormat, typer.Option("--format")],
+    out_file: Annotated[Path, typer.Option("--out", help="file to write")],
+    by: Annotated[str, BY],
+    encoding: Annotated[str, typer.Option("--encoding", help="csv: utf-8 or gb18030")] = "utf-8",
+) -> None:
+    """Write the bank file of an approved run (finance): what was approved, checked against
+    its events; held payments are left out."""
+    from ledger.money import format_fen
+
+    if encoding not in ("utf-8", "gb18030"):
+        raise typer.BadParameter("--encoding must be utf-8 or gb18030")
+    with services(ctx) as svc:
+        x = svc.payouts.export(run_id, fmt=fmt.value, out=out_file, by=by, encoding=encoding)
+    note = "" if x.batches == (1, 1) else f" (approvals {x.batches[0]} to {x.batches[1]})"
+    out.print(f"{out_file}: {x.payments} payments, {format_fen(x.amount)} ({fmt.value}){note}")
+    if x.awaiting:
+        err.print(
+            f"{x.awaiting} payments released since the approval wait for a further approval "
+            f"(aidledger payout approve {run_id}) and are not in this file"
+        )
+
+
+@payout_app.command("refund")
+def payout_refund(
+    ctx: typer.Context,
+    payment_id: str,
+    by: Annotated[str, BY],
+    reason: Annotated[str, REASON],
+) -> None:
+    """Mark a returned or rejected payment as refunded to the fund (finance)."""
+    with services(ctx) as svc:
+        svc.payouts.refund(payment_id, by=by, reason=reason)
+    out.print(f"{payment_id} marked refunded by {by}")
+
+
+@payout_app.command("list")
+def payout_list(
+    ctx: typer.Context,
+    period_: Annotated[str | None, typer.Option("--period", help="YYYY-MM")] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+) -> None:
+    """One row per run: status, who prepared and approved, payable and held, stale."""
+    from disbursement.review import RUN_FIELDS
+
+    month = str(period(period_)) if period_ else None
+    with services(ctx) as svc:
+        rows = svc.payouts.review.list_runs(month)
+    print_rows(
+        rows,
+        fmt,
+        title="payout runs",
+        fields=RUN_FIELDS,
+        right=("payments", "amount", "held", "held_amount", "payable", "payable_amount"),
+    )
+
+
+@payout_app.command("show")
+def payout_show(
+    ctx: typer.Context,
+    run_id: str,
+    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+) -> None:
+    """A run before approval: totals, by program and kind, held payments and why, and the
+    changes against last month's approved run."""
+    with services(ctx) as svc:
+        doc = svc.payouts.review.show(run_id)
+    if fmt is TableFormat.json:
+        write_json(doc, indent=2)
+        return
+    _print_show(doc)
+
+
+def _print_show(doc: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    t = doc["totals"]
+    stale = " [bold red]STALE: prepare again[/bold red]" if doc["stale"] else ""
+    out.print(
+        f"[bold]{doc['run_id']}[/bold] {doc['period']} {doc['status']}, prepared by "
+        f"{doc['prepared_by']}"
+        + (f", approved by {doc['approved_by']}" if doc["approved_by"] else "")
+        + stale
+    )
+    if doc["stale"]:
+        out.print(f"  {doc['changed_cases']} case(s) changed since it was prepared")
+    out.print(
+        f"  {t['payments']} payments, {t['amount']}: {t['payable']} payable, "
+        f"{t['payable_amount']}; {t['held']} held, {t['held_amount']}"
+    )
+    prev = doc["previous"]
+    if prev:
+        out.print(
+            f"  against {prev['run_id']}: {prev['added_cases']} cases added, "
+            f"{prev['removed_cases']} removed, {prev['changed_cases']} paid another amount; "
+            f"total {prev['amount_delta']}"
+        )
+    for key, cols in (
+        ("by_program", ("program", "department", "payments", "amount")),
+        ("by_kind", ("kind", "payments", "amount")),
+        ("held", ("payment_id", "case_id", "kind", "amount", "reason", "finding_id")),
+    ):
+        if not doc[key]:
+            continue
+        table = Table(title=key.replace("_", " "))
+        for c in cols:
+            table.add_column(c, justify="right" if c in ("payments", "amount") else "left")
+        for r in doc[key]:
+            table.add_row(*(str(r[c]) for c in cols))
+        out.print(table)
+
+
+@bank_app.command("import")
+def bank_import(
+    ctx: typer.Context,
+    file: Path,
+    by: Annotated[str, BY],
+    profile: Annotated[str | None, typer.Option("--profile", help="CSV bank profile")] = None,
+    fmt: Annotated[Format, FMT] = Format.text,
+) -> None:
+    """Record a pain.002, camt.054 or CSV return file (kind detected from content; finance)."""
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    with services(ctx) as svc:
+        s = svc.bank.import_file(file, profile=profile, by=by)
+    if fmt is Format.json:
+        write_json(s.__dict__)
+    elif s.already_imported:
+        out.print(f"{s.filename}: already imported ({s.file_id}); nothing recorded")
+    else:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.by_kind.items()))
+        out.print(
+            f"{s.filename}: {s.kind}{f' ({s.profile})' if s.profile else ''}, "
+            f"{s.entries} entries: {s.matched} matched ({kinds}), {s.unmatched} unmatched"
+        )
+
+
+def reconcile(
+    ctx: typer.Context,
+    period_: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    by: Annotated[str, BY],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="'today' for time-based checks")
+    ] = None,
+    fmt: Annotated[Format, FMT] = Format.text,
+) -> None:
+    """Run every check for a period; raise the findings that are new (finance)."""
+    month, day = period(period_), day_or_today(ctx, as_of)
+    with services(ctx) as svc:
+        r = svc.reconciliation.reconcile(month, as_of=day, by=by)
+    if fmt is Format.json:
+        write_json(r.__dict__)
+        return
+    raised = ", ".join(f"{t} {n}" for t, n in sorted(r.raised.items())) or "none"
+    out.print(
+        f"reconciled {r.period} as of {r.as_of}: {r.payments} payments checked; "
+        f"new findings: {raised}; reopened {r.reopened}; open findings {r.open_total}"
+    )
+
+
+class RecoveryStatus(StrEnum):
+    open = "open"
+    collected = "collected"
+    waived = "waived"
+    all = "all"
+
+
+def recoveries(
+    ctx: typer.Context,
+    case: Annotated[str | None, typer.Option("--case", help="one case")] = None,
+    status: Annotated[RecoveryStatus, typer.Option("--status")] = RecoveryStatus.open,
+    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+) -> None:
+    """The recoveries register (追回): money sent that was not owed."""
+    from disbursement.recoveries import RECOVERY_FIELDS, Recoveries
+
+    with services(ctx) as svc:
+        rows = svc.service(Recoveries).list(case_id=case, status=status.value)
+    print_rows(
+        rows,
+        fmt,
+        title=f"recoveries ({status.value})",
+        fields=RECOVERY_FIELDS,
+        right=("amount", "collected", "outstanding"),
+    )
+
+
+@recovery_app.command("collect")
+def recovery_collect(
+    ctx: typer.Context,
+    recovery_id: str,
+    amount: Annotated[str, typer.Option("--amount", help="yuan collected, e.g. 120.50")],
+    by: Annotated[str, BY],
+    reason: Annotated[str, REASON],
+) -> None:
+    """Record money collected on a recovery (finance; never above what is outstanding)."""
+    from disbursement.recoveries import Recoveries
+    from ledger.money import format_fen
+
+    fen_amount = fen(amount)
+    with services(ctx) as svc:
+        r = svc.service(Recoveries).collect(recovery_id, amount=fen_amount, by=by, reason=reason)
+    out.print(
+        f"{recovery_id}: {format_fen(fen_amount)} collected; outstanding "
+        f"{format_fen(r.outstanding)} ({r.status})"
+    )
+
+
+@recovery_app.command("waive")
+def recovery_waive(
+    ctx: typer.Context,
+    recovery_id: str,
+    by: Annotated[str, BY],
+    reason: Annotated[str, REASON],
+) -> None:
+    """Waive what is outstanding on a recovery (supervisor)."""
+    from disbursement.recoveries import Recoveries
+
+    with services(ctx) as svc:
+        svc.service(Recoveries).waive(recovery_id, by=by, reason=reason)
+    out.print(f"{recovery_id} waived by {by}")

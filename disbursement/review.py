@@ -1,0 +1,503 @@
+"""Reviewing payout runs before and after approval: what a run pays, what is held, whether it
+is stale, how it differs from last month's, and whether the read models still say what its
+events recorded.
+
+Read-only: nothing here records an event. `disbursement.runs` asks it before an approval, the
+command line and the console show what it finds (``payout list``, ``payout show``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, cast
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.case import Case
+from ledger.config_store import ConfigVersion
+from ledger.duties import Actor
+from ledger.errors import NotFound
+from ledger.events import LedgerEvent
+from ledger.money import format_fen
+from ledger.payment import (
+    Finding,
+    Payment,
+    PayoutRun,
+    ReadModelTampered,
+    Recovery,
+    Released,
+    RunReview,
+    Tally,
+    finding_id,
+    payment_aggregate_id,
+)
+from ledger.period import Period
+from ledger.programs import ProgramsConfig
+from ledger.registry import DeathReport, StaffMember
+from ledger.store import Database, LedgerApp, param_chunks, select_events_of
+from projections.payouts import APPROVED_STATUSES
+
+#: Event topics that can change what a fresh prepare of a run would pay, when recorded after
+#: it was prepared (its own payments' and findings' events aside, see `_own`).
+STALE_TOPICS = frozenset(
+    {
+        Case.Approved.TOPIC,
+        Case.MonthlyAmountChanged.TOPIC,
+        Case.AccountChanged.TOPIC,
+        Case.DetailsCorrected.TOPIC,
+        Case.Reviewed.TOPIC,
+        Case.Terminated.TOPIC,
+        Case.Reinstated.TOPIC,
+        DeathReport.Reported.TOPIC,
+        DeathReport.Corrected.TOPIC,
+        ConfigVersion.Applied.TOPIC,
+        StaffMember.Registered.TOPIC,
+        StaffMember.DetailsChanged.TOPIC,
+        Payment.Released.TOPIC,
+        Payment.Cancelled.TOPIC,
+        Payment.Returned.TOPIC,
+        Payment.Rejected.TOPIC,
+        Payment.Refunded.TOPIC,
+        PayoutRun.Approved.TOPIC,
+        PayoutRun.ReleasesApproved.TOPIC,
+        PayoutRun.Exported.TOPIC,
+        PayoutRun.Cancelled.TOPIC,
+        Recovery.Withdrawn.TOPIC,
+        Finding.Resolved.TOPIC,
+    }
+)
+
+#: Columns of ``payout list`` (and its JSON).
+RUN_FIELDS = (
+    "run_id",
+    "period",
+    "program",
+    "status",
+    "prepared_by",
+    "approved_by",
+    "payments",
+    "amount",
+    "held",
+    "held_amount",
+    "payable",
+    "payable_amount",
+    "stale",
+)
+
+
+@dataclass
+class Staleness:
+    """What was recorded after a run was prepared that a fresh prepare would see."""
+
+    cases: set[str] = field(default_factory=set)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.reasons)
+
+
+class Review:
+    """Questions about runs, answered from the read models and (where it matters) the log."""
+
+    def __init__(self, app: LedgerApp, db: Database, config: ProgramsConfig, today: date) -> None:
+        self.app = app
+        self.db = db
+        self.config = config
+        self.today = today
+
+    # -- staleness ------------------------------------------------------------------------
+
+    def staleness(self, run: PayoutRun) -> Staleness:
+        """What was recorded after the run's prepare (its ``through`` position) and could
+        change what it pays. An approved or cancelled run is never stale."""
+        found = Staleness()
+        if run.approved_by is not None or run.cancelled or not run.complete:
+            return found
+        programs = set(self.config.programs) if run.scope == "all" else {run.scope}
+        start = run.through + 1
+        while True:
+            notes = self.app.recorder.select_notifications(
+                start=start, limit=5000, topics=sorted(STALE_TOPICS)
+            )
+            if not notes:
+                return found
+            for note in notes:
+                self._why_stale(run, programs, note, found)
+            start = notes[-1].id + 1
+
+    def _why_stale(
+        self, run: PayoutRun, programs: set[str], note: StoredEvent, found: Staleness
+    ) -> None:
+        event = cast(LedgerEvent, self.app.mapper.to_domain_event(note))
+        if isinstance(event, Case.Event):
+            row = self.db.query(
+                "SELECT case_id, program FROM cases WHERE aggregate_id = ?",
+                (str(event.originator_id),),
+            )
+            if row and row[0][1] in programs:
+                found.cases.add(row[0][0])
+                found.reasons["decision"] += 1
+        elif isinstance(event, DeathReport.Reported | DeathReport.Corrected):
+            cases = self.db.query(
+                "SELECT case_id, program FROM cases WHERE id_number = ?", (event.id_number,)
+            )
+            mine = {c for c, p in cases if p in programs}
+            if mine:
+                found.cases |= mine
+                found.reasons["death"] += 1
+        elif isinstance(event, ConfigVersion.Applied):
+            found.reasons["config"] += 1
+        elif isinstance(event, StaffMember.Event):
+            found.reasons["staff"] += 1
+        elif isinstance(event, PayoutRun.Event):
+            if getattr(event, "run_id", None) != run.run_id:
+                found.reasons["run"] += 1
+        elif isinstance(event, Payment.Event):
+            pid = getattr(event, "payment_id", "")
+            rows = self.db.query("SELECT run_id FROM payments WHERE payment_id = ?", (pid,))
+            if not rows or rows[0][0] != run.run_id:
+                found.reasons["payment"] += 1
+        elif isinstance(event, Recovery.Event):
+            found.reasons["recovery"] += 1
+        elif isinstance(event, Finding.Resolved) and event.resolution == "false_positive":
+            found.reasons["finding"] += 1
+
+    # -- before an approval ---------------------------------------------------------------
+
+    def before_approval(self, run: PayoutRun, actor: Actor) -> RunReview:
+        """Everything `PayoutRun.approve` checks: staleness, the approver's interest and
+        region, the read models against the run's events, the held payments, budgets."""
+        stale = self.staleness(run)
+        read_model = Tally()
+        read_held: set[str] = set()
+        for pid, amount, account, name, held in self.db.stream(
+            "SELECT payment_id, amount, creditor_account, creditor_name, held FROM payments "
+            "WHERE run_id = ? AND cancelled = 0",
+            (run.run_id,),
+        ):
+            read_model.add(pid, int(amount), account, name)
+            if held:
+                read_held.add(pid)
+        held, held_ids = self.held_by_log(run)
+        tampered: tuple[str, ...] = ()
+        if read_model != run.tally:
+            tampered = tuple(self.tampered(run.run_id))
+        return RunReview(
+            stale=stale.stale,
+            changed_cases=len(stale.cases),
+            interested=self._interested(run.run_id, actor),
+            outside_scope=self._outside(run.run_id, actor),
+            read_model=read_model,
+            read_model_held=frozenset(read_held),
+            held=held,
+            held_ids=frozenset(held_ids),
+            tampered=tampered,
+            over_budget=tuple(self.over_budget(run)),
+        )
+
+    def held_by_log(self, run: PayoutRun) -> tuple[Tally, set[str]]:
+        """The run's payments still held, as their own events say (count, total, digest)."""
+        held = Tally()
+        ids: set[str] = set()
+        aggregates = [payment_aggregate_id(pid) for pid in sorted(run.held_ids)]
+        for events in select_events_of(self.app, self.db, aggregates).values():
+            payment = _replay(events)
+            if payment.held and not payment.cancelled and payment.run_id == run.run_id:
+                held = held.plus(payment.share)
+                ids.add(payment.payment_id)
+        return held, ids
+
+    def tampered(self, run_id: str) -> list[str]:
+        """Payments of the run whose read-model row differs from their events (slow: reads
+        every payment's events; only asked once the totals disagree)."""
+        out: list[str] = []
+        rows = self.db.query(
+            "SELECT payment_id, amount, creditor_account, creditor_name FROM payments "
+            "WHERE run_id = ? AND cancelled = 0 ORDER BY payment_id",
+            (run_id,),
+        )
+        for chunk in param_chunks(rows):
+            ids = {payment_aggregate_id(r[0]): r for r in chunk}
+            found = select_events_of(self.app, self.db, list(ids))
+            for aggregate_id, row in ids.items():
+                events = found.get(aggregate_id)
+                if not events:
+                    out.append(f"{row[0]} (no such payment in the event log)")
+                    continue
+                i = _replay(events).instructed
+                if (i.amount, i.creditor_account, i.creditor_name) != (
+                    int(row[1]),
+                    row[2],
+                    row[3],
+                ):
+                    out.append(row[0])
+        return out
+
+    def _interested(self, run_id: str, actor: Actor) -> int:
+        people = sorted({actor.id_number, *actor.relatives} - {""})
+        marks = ", ".join("?" * len(people)) or "NULL"
+        return int(
+            self.db.query(
+                "SELECT COUNT(*) FROM payments WHERE run_id = ? AND cancelled = 0 AND "
+                f"(id_number IN ({marks}) OR creditor_account = ?)",
+                (run_id, *people, actor.bank_account or "\x00"),
+            )[0][0]
+        )
+
+    def _outside(self, run_id: str, actor: Actor) -> int:
+        if actor.system or not actor.region:
+            return 0
+        return int(
+            self.db.query(
+                "SELECT COUNT(*) FROM payments WHERE run_id = ? AND cancelled = 0 "
+                "AND substr(region_code, 1, ?) <> ?",
+                (run_id, len(actor.region), actor.region),
+            )[0][0]
+        )
+
+    def over_budget(self, run: PayoutRun) -> list[str]:
+        """Budgets (config in force today) the month would exceed with this run approved."""
+        totals = self.db.query(
+            "SELECT p.program, p.department, SUM(p.amount) FROM payments p "
+            "JOIN runs r ON r.run_id = p.run_id "
+            "WHERE r.period = ? AND p.held = '' AND p.cancelled = 0 AND p.batch IS NOT NULL "
+            f"AND (r.status IN {APPROVED_STATUSES} OR p.run_id = ?) "
+            "GROUP BY p.program, p.department",
+            (run.period, run.run_id),
+        )
+        over = []
+        by_department: dict[str, int] = defaultdict(int)
+        for program, department, total in totals:
+            by_department[department] += int(total)
+            budget = self.config.programs[program].budget_fen
+            if budget is not None and int(total) > budget:
+                over.append(f"{program} {format_fen(int(total))} > budget {format_fen(budget)}")
+        for department, total in sorted(by_department.items()):
+            budget = self.config.departments[department].budget_fen
+            if budget is not None and total > budget:
+                over.append(f"{department} {format_fen(total)} > budget {format_fen(budget)}")
+        return over
+
+    # -- released after approval ----------------------------------------------------------
+
+    def released_awaiting(self, run: PayoutRun, actor: Actor) -> list[Released]:
+        """Payments released after the run's approval that wait for an approval of their own,
+        each checked against its events: released after approval, once held in this run, not
+        in an earlier batch (a read-model row cannot smuggle a payment into a second file)."""
+        ids = [
+            r[0]
+            for r in self.db.query(
+                "SELECT payment_id FROM payments WHERE run_id = ? AND batch IS NULL "
+                "AND held = '' AND cancelled = 0 ORDER BY payment_id",
+                (run.run_id,),
+            )
+        ]
+        already = {pid for batch in run.release_batches.values() for pid in batch}
+        found = select_events_of(self.app, self.db, [payment_aggregate_id(p) for p in ids])
+        out = []
+        people = {actor.id_number, *actor.relatives} - {""}
+        for pid in ids:
+            events = found.get(payment_aggregate_id(pid), [])
+            payment = _replay(events) if events else None
+            last = next((e for e in reversed(events) if isinstance(e, Payment.Released)), None)
+            if (
+                payment is None
+                or payment.held
+                or pid not in run.held_ids
+                or pid in already
+                or last is None
+                or not last.needs_approval
+            ):
+                raise ReadModelTampered(
+                    f"run {run.run_id}: payment {pid} waits for approval in the read models, but "
+                    "its events say it was not released after the run's approval. Nothing was "
+                    "approved. Run aidledger projections rebuild, and report it"
+                )
+            i = payment.instructed
+            out.append(
+                Released(
+                    pid,
+                    tuple(e.by for e in events if isinstance(e, Payment.Released)),
+                    payment.share,
+                    i.id_number in people or i.creditor_account == actor.bank_account,
+                )
+            )
+        return out
+
+    def awaiting_count(self, run_id: str) -> int:
+        return int(
+            self.db.query(
+                "SELECT COUNT(*) FROM payments WHERE run_id = ? AND batch IS NULL "
+                "AND held = '' AND cancelled = 0",
+                (run_id,),
+            )[0][0]
+        )
+
+    # -- payout list and payout show ------------------------------------------------------
+
+    def list_runs(self, period: str | None = None) -> list[dict[str, Any]]:
+        """One row per run (`RUN_FIELDS`), newest period first."""
+        sql = (
+            "SELECT run_id, period, scope, status, prepared_by, approved_by, payments, amount, "
+            "held, held_amount, complete FROM runs"
+        )
+        params: list[Any] = []
+        if period:
+            sql += " WHERE period = ?"
+            params.append(period)
+        rows = self.db.query(sql + " ORDER BY period DESC, scope, seq DESC", params)
+        out = []
+        for run_id, per, scope, status, prep, appr, n, amount, held, held_amount, complete in rows:
+            stale = False
+            if status == "prepared" and complete:
+                stale = self.staleness(self.run(run_id)).stale
+            out.append(
+                {
+                    "run_id": run_id,
+                    "period": per,
+                    "program": scope,
+                    "status": status if complete or status != "prepared" else "incomplete",
+                    "prepared_by": prep,
+                    "approved_by": appr,
+                    "payments": int(n),
+                    "amount": format_fen(int(amount)),
+                    "held": int(held),
+                    "held_amount": format_fen(int(held_amount)),
+                    "payable": int(n) - int(held),
+                    "payable_amount": format_fen(int(amount) - int(held_amount)),
+                    "stale": stale,
+                }
+            )
+        return out
+
+    def run(self, run_id: str) -> PayoutRun:
+        from eventsourcing.application import AggregateNotFoundError
+
+        from ledger.payment import run_aggregate_id
+
+        try:
+            return self.app.repository.get(run_aggregate_id(run_id))
+        except AggregateNotFoundError:
+            raise NotFound(
+                f"no payout run {run_id!r} (aidledger payout list shows the runs)"
+            ) from None
+
+    def show(self, run_id: str) -> dict[str, Any]:
+        """The document of ``payout show``: totals, by program and kind, what is held and why,
+        and the changes against last month's approved run of the same programs."""
+        run = self.run(run_id)
+        rows = self.db.query(
+            "SELECT status, prepared_by, approved_by, complete FROM runs WHERE run_id = ?",
+            (run_id,),
+        )
+        if not rows:
+            raise NotFound(
+                f"no payout run {run_id!r} in the read models: aidledger projections rebuild"
+            )
+        status, prepared_by, approved_by, complete = rows[0]
+        stale = self.staleness(run)
+        totals = self.db.query(
+            "SELECT COUNT(*), COALESCE(SUM(amount), 0), "
+            "COALESCE(SUM(CASE WHEN held <> '' THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN held <> '' THEN amount ELSE 0 END), 0) "
+            "FROM payments WHERE run_id = ? AND cancelled = 0",
+            (run_id,),
+        )[0]
+        n, amount, held, held_amount = (int(x) for x in totals)
+        by_program = [
+            {"program": p, "department": d, "payments": int(c), "amount": format_fen(int(a))}
+            for p, d, c, a in self.db.query(
+                "SELECT program, department, COUNT(*), SUM(amount) FROM payments "
+                "WHERE run_id = ? AND cancelled = 0 GROUP BY program, department "
+                "ORDER BY program",
+                (run_id,),
+            )
+        ]
+        by_kind = [
+            {"kind": k, "payments": int(c), "amount": format_fen(int(a))}
+            for k, c, a in self.db.query(
+                "SELECT kind, COUNT(*), SUM(amount) FROM payments WHERE run_id = ? "
+                "AND cancelled = 0 GROUP BY kind ORDER BY kind",
+                (run_id,),
+            )
+        ]
+        held_rows = [
+            {
+                "payment_id": pid,
+                "case_id": case_id,
+                "kind": kind,
+                "amount": format_fen(int(a)),
+                "reason": reasons,
+                "finding_id": finding_id(reasons.split(",")[0], case_id, period),
+            }
+            for pid, case_id, kind, a, reasons, period in self.db.query(
+                "SELECT payment_id, case_id, kind, amount, held, period FROM payments "
+                "WHERE run_id = ? AND cancelled = 0 AND held <> '' ORDER BY payment_id",
+                (run_id,),
+            )
+        ]
+        return {
+            "run_id": run_id,
+            "period": run.period,
+            "status": status if complete or status != "prepared" else "incomplete",
+            "prepared_by": prepared_by,
+            "approved_by": approved_by,
+            "stale": stale.stale,
+            "changed_cases": len(stale.cases),
+            "totals": {
+                "payments": n,
+                "amount": format_fen(amount),
+                "held": held,
+                "held_amount": format_fen(held_amount),
+                "payable": n - held,
+                "payable_amount": format_fen(amount - held_amount),
+            },
+            "by_program": by_program,
+            "by_kind": by_kind,
+            "held": held_rows,
+            "previous": self.previous(run),
+        }
+
+    def previous(self, run: PayoutRun) -> dict[str, Any] | None:
+        """This run against the last approved run of the same programs for the month before:
+        cases added, removed, and paid another amount; the difference in total."""
+        before = str(Period.parse(run.period).previous())
+        rows = self.db.query(
+            f"SELECT run_id FROM runs WHERE period = ? AND scope = ? AND status IN "
+            f"{APPROVED_STATUSES} ORDER BY seq DESC LIMIT 1",
+            (before, run.scope),
+        )
+        if not rows:
+            return None
+        previous = str(rows[0][0])
+        now = self._per_case(run.run_id)
+        then = self._per_case(previous)
+        return {
+            "run_id": previous,
+            "added_cases": len(now.keys() - then.keys()),
+            "removed_cases": len(then.keys() - now.keys()),
+            "changed_cases": sum(1 for c in now.keys() & then.keys() if now[c] != then[c]),
+            "amount_delta": format_fen(sum(now.values()) - sum(then.values())),
+        }
+
+    def _per_case(self, run_id: str) -> dict[str, int]:
+        return {
+            c: int(a)
+            for c, a in self.db.query(
+                "SELECT case_id, SUM(amount) FROM payments WHERE run_id = ? AND cancelled = 0 "
+                "GROUP BY case_id",
+                (run_id,),
+            )
+        }
+
+
+def _replay(events: Iterable[Any]) -> Payment:
+    """A payment from its events (those `select_events_of` read), as the repository would."""
+    aggregate: Any = None
+    for e in events:
+        aggregate = e.mutate(aggregate)
+    return aggregate  # type: ignore[no-any-return]
