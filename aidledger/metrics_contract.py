@@ -65,6 +65,12 @@ METRICS: dict[str, MetricSpec] = {
     "aidledger_scheduler_leader": MetricSpec(
         "gauge", "1 when this process holds the scheduler lock and runs the jobs, else 0.", ()
     ),
+    "aidledger_store_up": MetricSpec(
+        "gauge",
+        "1 when this process's last metrics refresh read the store, else 0 (unreachable, or "
+        "no store yet); the store's metrics then keep the last values read.",
+        (),
+    ),
 }
 
 # Finding types beyond the twelve of reconciliation: raised by the scheduled reminder when a

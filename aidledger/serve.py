@@ -9,6 +9,11 @@ the leader dies another ``serve`` takes over at its next leadership check.
 Metrics are read from the read models by a background refresh (every process, every
 ``metrics_refresh_seconds``), so a scrape never waits on a group-by over a province's payments.
 No label carries personal data (see ``aidledger.metrics_contract``).
+
+The store may be unreachable (a database restarting, a network cut) or not there yet (before
+``aidledger init``: serve never creates a store). Serve keeps running meanwhile: ``/healthz``
+answers 503 with the reason, ``/metrics`` the last values read with ``aidledger_store_up 0``,
+no process leads, and each of them looks again at its next turn, so all is back once the store is.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import fcntl
 import json
 import logging
 import re
+import sqlite3
 import threading
 import time
 from collections import defaultdict
@@ -41,9 +47,17 @@ from prometheus_client.registry import Collector
 
 from aidledger.metrics_contract import JOBS, METRICS
 from aidledger.settings import Settings
-from aidledger.wiring import Services, init_store, open_services
+from aidledger.wiring import Services, open_services
 from ledger.duties import SCHEDULER
-from ledger.store import JOB_STATUS_TABLE, Database, StoreURL, log_head, record_job
+from ledger.errors import StoreError
+from ledger.store import (
+    JOB_STATUS_TABLE,
+    Database,
+    StoreURL,
+    current_revision,
+    log_head,
+    record_job,
+)
 from projections.bank import RESULTS_JOIN, STATUS
 from projections.registers import all_models
 from projections.runner import positions
@@ -55,6 +69,58 @@ SCHEDULED = ("projection_catch_up", "reconciliation", "run_reminder")
 
 #: The advisory lock key of the scheduler: any fixed 64-bit number unique to aidledger.
 SCHEDULER_LOCK_KEY = 0x6169646C65646772  # "aidledgr"
+
+#: What reading a store that is unreachable or not there raises: a connection refused or cut
+#: (StoreError is the refused one), a missing file, folder, database or table.
+UNAVAILABLE: tuple[type[Exception], ...] = (StoreError, psycopg.Error, sqlite3.Error, OSError)
+
+#: /healthz's reason when there is no store: the command that makes one.
+NO_STORE = "no store: run aidledger init"
+
+
+class NoStore(StoreError):
+    """Nothing where the settings point to a store: only ``aidledger init`` creates one."""
+
+
+# -- the store, without ever creating it ------------------------------------------------------
+
+
+def existing_database(store: StoreURL) -> Database:
+    """The store's database; NoStore when an SQLite store's file is missing (connecting to it
+    would create an empty one)."""
+    if store.dialect == "sqlite" and not Path(store.path).is_file():
+        raise NoStore(f"no store at {store.describe()}: run aidledger init")
+    return Database(store)
+
+
+def check_store(db: Database) -> None:
+    """Raise NoStore unless ``db`` holds a store (migrated by ``aidledger init``)."""
+    if current_revision(db) is None:
+        raise NoStore(f"no store at {db.store.describe()}: run aidledger init")
+
+
+def unavailable_because(e: Exception) -> str:
+    """What an UNAVAILABLE error says about the store, for /healthz and the log: never the
+    driver's message (it can quote data) nor the URL (it can carry a password)."""
+    if isinstance(e, NoStore):
+        return NO_STORE
+    if isinstance(e, StoreError):
+        return "cannot connect to the store"
+    return f"cannot read the store ({type(e).__name__})"
+
+
+def store_problem(store: StoreURL) -> str | None:
+    """Why serve cannot use the store now, or None."""
+    try:
+        db = existing_database(store)
+        try:
+            check_store(db)
+            db.query(f"SELECT COUNT(*) FROM {JOB_STATUS_TABLE}")  # the table serve writes
+        finally:
+            db.close()
+    except UNAVAILABLE as e:
+        return unavailable_because(e)
+    return None
 
 
 # -- schedules ----------------------------------------------------------------------------------
@@ -79,26 +145,38 @@ def parse_schedule(text: str, timezone: str = "Asia/Shanghai") -> BaseTrigger:
 
 class Leadership:
     """Whether this process runs the jobs. ``check()`` takes the lock when it is free and
-    confirms it is still held (the lock lives as long as its connection or file)."""
+    confirms it is still held (the lock lives as long as its connection or file).
+
+    ``term`` counts the times this process took the lock: connections opened in an earlier
+    term may have died with the store since (a restarted database cut them)."""
 
     def __init__(self, store: StoreURL) -> None:
         self.store = store
         self.leader = False
+        self.term = 0
         self._conn: psycopg.Connection[Any] | None = None
         self._file: IO[bytes] | None = None
         self._lock = threading.Lock()
+        self._failing = False
 
     def check(self) -> bool:
         with self._lock:
             try:
                 self.leader = self._check()
+                self._failing = False
             except (psycopg.Error, OSError) as e:
-                log.warning("scheduler lock check failed: %s", type(e).__name__)
+                if not self._failing:  # once per outage, not at every check
+                    log.warning("scheduler lock check failed: %s", type(e).__name__)
+                    self._failing = True
                 self._drop()
             return self.leader
 
     def _check(self) -> bool:
         if self.store.dialect == "sqlite":
+            if not Path(self.store.path).is_file():
+                # No store, no jobs to lead (and no lock file left beside a store not made).
+                self._release_file()
+                return False
             if self._file is None:
                 path = Path(f"{self.store.path}.scheduler.lock")
                 f = path.open("ab")
@@ -108,16 +186,22 @@ class Leadership:
                     f.close()
                     return False
                 self._file = f
+                self.term += 1
             return True
+        held = self.leader
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.store.conninfo, autocommit=True, connect_timeout=5)
-        if self.leader:
+            held = False  # the lock went with the session before
+        if held:
             self._conn.execute("SELECT 1")  # the session (and so the lock) is still there
             return True
         row = self._conn.execute(
             "SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK_KEY,)
         ).fetchone()
-        return bool(row and row[0])
+        if row and row[0]:
+            self.term += 1
+            return True
+        return False
 
     def _drop(self) -> None:
         self.leader = False
@@ -126,12 +210,15 @@ class Leadership:
                 self._conn.close()
             self._conn = None
 
+    def _release_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
     def release(self) -> None:
         with self._lock:
             self._drop()
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            self._release_file()
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -251,7 +338,8 @@ def read_snapshot(db: Database, *, periods: int) -> list[Metric]:
 
 
 class Exporter(Collector):
-    """Serves the latest snapshot plus this process's own job counters and leadership."""
+    """Serves the latest snapshot plus this process's own job counters, leadership, and
+    whether the last refresh could read the store."""
 
     def __init__(
         self, store: StoreURL, stats: JobStats, leadership: Leadership, *, periods: int
@@ -260,17 +348,33 @@ class Exporter(Collector):
         self.stats = stats
         self.leadership = leadership
         self.periods = periods
-        self._snapshot: list[Metric] | None = None
+        self._snapshot: list[Metric] = []
+        self._refreshed = False
+        self._problem: str | None = None
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
-        db = Database(self.store)
+        """Read the store's metrics again. When it cannot be read, the last values read stay
+        (with ``aidledger_store_up`` 0): dropping them would resolve every open-findings alert
+        during an outage, and fire them all again when it ends."""
+        problem = None
         try:
-            snapshot = read_snapshot(db, periods=self.periods)
-        finally:
-            db.close()
+            db = existing_database(self.store)
+            try:
+                snapshot = read_snapshot(db, periods=self.periods)
+            finally:
+                db.close()
+        except UNAVAILABLE as e:
+            problem = unavailable_because(e)
         with self._lock:
-            self._snapshot = snapshot
+            before, first = self._problem, not self._refreshed
+            self._refreshed, self._problem = True, problem
+            if problem is None:
+                self._snapshot = snapshot
+        if problem is not None and (first or before is None):  # once per outage
+            log.warning("metrics: %s: serving the last values read", problem)
+        elif problem is None and before is not None:
+            log.info("metrics: the store answers again")
 
     def describe(self) -> Iterable[Metric]:
         # Registration asks for descriptions: give them without touching the store.
@@ -280,11 +384,11 @@ class Exporter(Collector):
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            snapshot = self._snapshot
-        if snapshot is None:  # scraped before the first background refresh
+            refreshed = self._refreshed
+        if not refreshed:  # scraped before the first background refresh
             self.refresh()
-            with self._lock:
-                snapshot = self._snapshot or []
+        with self._lock:
+            snapshot, problem = self._snapshot, self._problem
         yield from snapshot
         spec = METRICS["aidledger_job_runs_total"]
         runs = CounterMetricFamily("aidledger_job_runs_total", spec.help, labels=list(spec.labels))
@@ -297,6 +401,9 @@ class Exporter(Collector):
         )
         leader.add_metric([], 1 if self.leadership.leader else 0)
         yield leader
+        up = GaugeMetricFamily("aidledger_store_up", METRICS["aidledger_store_up"].help)
+        up.add_metric([], 0 if problem else 1)
+        yield up
 
 
 # -- the jobs ---------------------------------------------------------------------------------
@@ -318,11 +425,21 @@ class Jobs:
         self.stats = stats
         self.today = today
         self._svc: Services | None = None
+        self._term = 0  # the leadership term in which _svc was opened
 
-    @property
-    def svc(self) -> Services:
+    def services(self) -> Services:
+        """The services, opened on first use in each leadership term; NoStore when there is
+        no store (open_services would create one: only ``aidledger init`` does)."""
+        if self._svc is not None and self._term != self.leadership.term:
+            self._reset()  # opened before the lock was lost: perhaps to a restarted database
         if self._svc is None:
+            db = existing_database(StoreURL.parse(self.settings.database_url))
+            try:
+                check_store(db)
+            finally:
+                db.close()
             self._svc = open_services(self.settings)
+            self._term = self.leadership.term
         return self._svc
 
     def run(self, job: str, work: Callable[[Services], str]) -> None:
@@ -330,16 +447,18 @@ class Jobs:
             return
         started = time.monotonic()
         try:
-            detail = work(self.svc)
+            detail = work(self.services())
         except Exception as e:  # a job failing must not stop the scheduler
             self.stats.count(job, "error")
             # The exception's type only: messages can quote input, and logs carry no personal data.
             log.error("job %s failed: %s", job, type(e).__name__)
             self._reset()
-            db = Database(StoreURL.parse(self.settings.database_url))
             with contextlib.suppress(Exception):  # the store may be what failed
-                record_job(db, job, error=type(e).__name__)
-            db.close()
+                db = existing_database(StoreURL.parse(self.settings.database_url))
+                try:
+                    record_job(db, job, error=type(e).__name__)
+                finally:
+                    db.close()
             return
         self.stats.count(job, "ok")
         log.info("job %s ok in %.1f s: %s", job, time.monotonic() - started, detail)
@@ -414,13 +533,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def health(store: StoreURL, leadership: Leadership) -> tuple[int, dict[str, Any]]:
-    db = Database(store)
-    try:
-        db.query(f"SELECT COUNT(*) FROM {JOB_STATUS_TABLE}")  # the store answers, migrated
-    except Exception as e:
-        return 503, {"status": "unavailable", "store": store.dialect, "error": type(e).__name__}
-    finally:
-        db.close()
+    """200 when the store answers (and is a store), else 503 with the reason."""
+    problem = store_problem(store)
+    if problem is not None:
+        return 503, {"status": "unavailable", "store": store.dialect, "reason": problem}
     return 200, {"status": "ok", "store": store.dialect, "leader": leadership.leader}
 
 
@@ -459,8 +575,9 @@ class Server:
     _thread: threading.Thread | None = None
 
     def start(self) -> Server:
+        """Serve and schedule, whether or not the store answers yet (it is not touched here
+        beyond a first look): a bad schedule is refused at once."""
         store = StoreURL.parse(self.settings.database_url)
-        init_store(self.settings).close()  # create or upgrade the store first
         self.leadership = Leadership(store)
         stats = JobStats()
         exporter = Exporter(store, stats, self.leadership, periods=self.settings.metrics_periods)

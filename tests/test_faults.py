@@ -1,13 +1,14 @@
 """Crashes: a process killed half-way, then run again, ends where a clean run ends.
 
 Each test gives two stores of one kind the same history, interrupts the command under test in
-one of them (SIGKILL once another connection sees part of its work stored, or a PostgreSQL
-restart), runs it again there, runs it once without interruption in the other, and compares
-the two stores: the events per topic, the tamper-evident chain, every read model (timestamps
-aside), the read models' indexes and `report payouts`. Small transactions
-(AIDLEDGER_BATCH_EVENTS) and pages (AIDLEDGER_PAGE_SIZE) make the interrupted command long
-enough to be caught half-way; where a test needs a precise moment, a few lines of Python run
-in the command's process first (``aidledger(..., before=...)``) and kill it from inside.
+one of them (SIGKILL once another connection sees part of its work stored, or a restart of
+PostgreSQL: of a throwaway cluster, never the shared server), runs it again there, runs it
+once without interruption in the other, and compares the two stores: the events per topic,
+the tamper-evident chain, every read model (timestamps aside), the read models' indexes and
+`report payouts`. Small transactions (AIDLEDGER_BATCH_EVENTS) and pages (AIDLEDGER_PAGE_SIZE)
+make the interrupted command long enough to be caught half-way; where a test needs a precise
+moment, a few lines of Python run in the command's process first (``aidledger(...,
+before=...)``) and kill it from inside.
 
 The xfail(strict) tests are bugs found this way, each described in its reason.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,8 @@ from ledger.synthetic import (
 from projections.registers import all_models
 from projections.runner import DEFERRED_INDEXES, positions
 from reconciliation.banksim import Anomalies, camt054, read_pain001
-from tests.conftest import PG_ADMIN, drop_pg_database, new_pg_database
+from tests.conftest import drop_pg_database, new_pg_database
+from tests.pgcluster import Cluster
 
 CASES = 3000
 PERIOD = "2026-12"
@@ -694,48 +694,17 @@ def test_bank_import_killed_then_rerun_records_the_file_once(stores: Stores) -> 
 # -- PostgreSQL restarted under a running command ------------------------------------------------
 
 
-def restart_postgresql() -> None:
-    """Restart the local cluster (fast shutdown: sessions are cut) and wait until it answers."""
-    version = sorted(os.listdir("/etc/postgresql"))[0]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with psycopg.connect(PG_ADMIN, connect_timeout=2):
-                return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 @pytest.fixture
-def pg_stores(
-    inputs: Inputs, request: pytest.FixtureRequest, tmp_path: Path, pg_template: str
-) -> Stores:
-    """Two PostgreSQL stores of a server this test may restart (skipped otherwise)."""
-    if shutil.which("pg_ctlcluster") is None or not os.path.isdir("/etc/postgresql"):
-        pytest.skip("needs a local PostgreSQL cluster managed by pg_ctlcluster")
-    if StoreURL.parse(PG_ADMIN).host not in ("127.0.0.1", "localhost"):
-        pytest.skip(f"PostgreSQL at {PG_ADMIN} is not local: not restarting it")
-    urls = []
-    for _ in range(2):
-        name = new_pg_database(pg_template)
-        request.addfinalizer(partial(drop_pg_database, name))
-        urls.append(f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}")
-    return Stores(urls[0], urls[1], inputs, tmp_path)
+def pg_stores(inputs: Inputs, tmp_path: Path, pg_cluster_store: Callable[[], str]) -> Stores:
+    """Two stores on the throwaway cluster (`pg_cluster`), which this test restarts."""
+    return Stores(pg_cluster_store(), pg_cluster_store(), inputs, tmp_path)
 
 
 @pytest.mark.postgres
 @pytest.mark.pg_restart
 @pytest.mark.parametrize("command", ["import", "prepare"])
 def test_postgresql_restarted_under_a_command_then_rerun_equals_a_clean_run(
-    command: str, pg_stores: Stores
+    command: str, pg_stores: Stores, pg_cluster: Cluster
 ) -> None:
     stores = pg_stores
     history: tuple[Kind, ...]
@@ -754,7 +723,7 @@ def test_postgresql_restarted_under_a_command_then_rerun_equals_a_clean_run(
     proc = aidledger(stores.crashed, *args, env=small_batches(1))
     with peek(stores.crashed) as p:
         when(proc, lambda: p.events() > start + 50, "the command had written")
-    restart_postgresql()
+    pg_cluster.restart()
     _, err = proc.communicate(timeout=120)
     # The event recorder's pool reconnects and retries (a batch that had committed then fails
     # as a duplicate); the read models' connection does not: the command may fail anywhere,

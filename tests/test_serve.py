@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -11,9 +12,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -25,16 +28,19 @@ from aidledger.serve import (
     JobStats,
     Leadership,
     Server,
+    health,
     parse_schedule,
     payment_state_rows,
 )
 from aidledger.settings import Settings
 from aidledger.wiring import Services, init_store
 from ledger.period import Period
+from ledger.store import StoreURL
 from reconciliation.banksim import Anomalies
 from reconciliation.checks import RunDue, check_run_approval
 from reconciliation.service import list_findings
 from tests.conftest import _pg_url, drop_pg_database, new_pg_database
+from tests.pgcluster import Cluster
 from tests.test_reconcile import AS_OF, PERIOD, bank_answers, exported_month, imported_county
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
@@ -249,7 +255,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_serve(db: str, port: int) -> subprocess.Popen[bytes]:
+def start_serve(db: str, port: int, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`aidledger serve` in a process of its own, its jobs and checks every second (its log
+    in ``log``: an unread pipe would block it once full)."""
     env = {
         **os.environ,
         "AIDLEDGER_CATCH_UP_SCHEDULE": "every 1s",
@@ -260,7 +268,7 @@ def start_serve(db: str, port: int) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "aidledger.cli", "--db", db, "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb") if log else subprocess.DEVNULL,
     )
 
 
@@ -271,12 +279,36 @@ def scrape(port: int) -> dict[str, list[tuple[str, float]]] | None:
         return None
 
 
-def catch_ups(s: dict[str, list[tuple[str, float]]]) -> float:
+def catch_ups(s: dict[str, list[tuple[str, float]]], outcome: str = "ok") -> float:
     return sum(
         v
         for lab, v in s.get("aidledger_job_runs_total", [])
-        if 'task="projection_catch_up"' in lab and 'outcome="ok"' in lab
+        if 'task="projection_catch_up"' in lab and f'outcome="{outcome}"' in lab
     )
+
+
+def stop_serve(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=15)
+
+
+def healthz(port: int) -> tuple[int, dict[str, Any]]:
+    """/healthz's code and body; (0, {}) while nothing answers on the port."""
+    try:
+        code, body = get(f"http://127.0.0.1:{port}/healthz")
+    except OSError:
+        return 0, {}
+    return code, json.loads(body)
+
+
+def gauge(s: dict[str, list[tuple[str, float]]], name: str) -> float | None:
+    values = s.get(name, [])
+    return values[0][1] if values else None
 
 
 def wait_for(check, timeout: float = 30):  # type: ignore[no-untyped-def]
@@ -395,3 +427,134 @@ def test_health_does_not_wait_for_a_long_write_on_sqlite(tmp_path: Path) -> None
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+# -- the store unreachable or not there: serve keeps running and recovers ----------------------
+
+
+def test_without_a_store_metrics_and_health_answer_and_nothing_is_created(tmp_path: Path) -> None:
+    store = StoreURL.parse(str(tmp_path / "aidledger.db"))
+    leadership = Leadership(store)
+    stats = JobStats()
+    registry = CollectorRegistry()
+    registry.register(Exporter(store, stats, leadership, periods=3))
+    s = samples(generate_latest(registry).decode())
+    assert gauge(s, "aidledger_store_up") == 0
+    assert gauge(s, "aidledger_scheduler_leader") == 0
+    assert "aidledger_job_runs_total" in s
+    assert health(store, leadership) == (
+        503,
+        {"status": "unavailable", "store": "sqlite", "reason": "no store: run aidledger init"},
+    )
+    assert not leadership.check()
+    ran: list[str] = []
+    Jobs(Settings(database_url=store.path), leadership, stats).run(
+        "projection_catch_up", lambda _: ran.append("x") or ""
+    )
+    assert ran == []
+    assert list(tmp_path.iterdir()) == [], "only aidledger init creates a store"
+
+
+def test_metrics_keep_the_last_values_read_while_the_store_is_away(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    init_store(Settings(database_url=str(tmp_path / "a" / "x.db"))).close()
+    store = StoreURL.parse(str(tmp_path / "a" / "x.db"))
+    registry = CollectorRegistry()
+    exporter = Exporter(store, JobStats(), Leadership(store), periods=3)
+    registry.register(exporter)
+
+    def scrape_after_refresh() -> dict[str, list[tuple[str, float]]]:
+        exporter.refresh()
+        return samples(generate_latest(registry).decode())
+
+    seen = scrape_after_refresh()
+    assert gauge(seen, "aidledger_store_up") == 1
+    head = gauge(seen, "aidledger_event_log_head")
+    assert head == 1  # init recorded the shipped programs config
+    (tmp_path / "a").rename(tmp_path / "b")  # the disk unmounted, say
+    away = scrape_after_refresh()
+    assert gauge(away, "aidledger_store_up") == 0
+    assert gauge(away, "aidledger_event_log_head") == head, "the last value read"
+    assert "aidledger_projection_lag_events" in away
+    assert not (tmp_path / "a").exists(), "nothing created where the store was"
+    (tmp_path / "b").rename(tmp_path / "a")
+    assert gauge(scrape_after_refresh(), "aidledger_store_up") == 1
+
+
+def test_serve_without_a_store_answers_503_creates_nothing_and_starts_once_init_ran(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir()
+    db, port = str(folder / "aidledger.db"), free_port()
+    proc = start_serve(db, port, log=tmp_path / "serve.log")
+    try:
+        code, body = wait_for(lambda: (h := healthz(port))[0] and h)
+        assert (code, body["reason"]) == (503, "no store: run aidledger init")
+        s = scrape(port)
+        assert s and gauge(s, "aidledger_store_up") == 0
+        assert gauge(s, "aidledger_scheduler_leader") == 0
+        time.sleep(1.5)  # the jobs' and the checks' turns (every second) come and go
+        assert proc.poll() is None, "serve keeps running"
+        assert list(folder.iterdir()) == [], "only aidledger init creates a store"
+
+        init = subprocess.run(
+            [sys.executable, "-m", "aidledger.cli", "--db", db, "init"],
+            capture_output=True,
+            timeout=120,
+        )
+        assert init.returncode == 0, init.stderr.decode()
+        wait_for(lambda: healthz(port)[0] == 200)
+
+        def leading_and_caught_up() -> bool:
+            s = scrape(port)
+            return bool(
+                s
+                and gauge(s, "aidledger_store_up") == 1
+                and gauge(s, "aidledger_scheduler_leader") == 1
+                and catch_ups(s) >= 1
+            )
+
+        wait_for(leading_and_caught_up)
+    finally:
+        stop_serve(proc)
+
+
+@pytest.mark.postgres
+@pytest.mark.pg_restart
+def test_serve_rides_out_its_postgresql_going_down_and_recovers(
+    pg_cluster: Cluster, pg_cluster_store: Callable[[], str], tmp_path: Path
+) -> None:
+    secret = "pw-never-shown-4711"  # trust authentication: accepted, and ignored
+    db = pg_cluster_store().replace("postgres@", f"postgres:{secret}@", 1)
+    init_store(Settings(database_url=db)).close()
+    port, log = free_port(), tmp_path / "serve.log"
+    proc = start_serve(db, port, log=log)
+    seen: list[str] = []
+
+    def state() -> tuple[int, float | None, float | None, float, float]:
+        """(/healthz code, store up, leader, catch-ups ok, failed) as the process sees them."""
+        code, body = healthz(port)
+        s = scrape(port) or {}
+        seen.extend([json.dumps(body), json.dumps(s)])
+        up, leader = gauge(s, "aidledger_store_up"), gauge(s, "aidledger_scheduler_leader")
+        return code, up, leader, catch_ups(s), catch_ups(s, "error")
+
+    try:
+        wait_for(lambda: (st := state())[:3] == (200, 1, 1) and st[3] >= 1)
+        pg_cluster.kill()
+        code, body = healthz(port)
+        assert (code, body["status"]) == (503, "unavailable"), body
+        assert body["reason"] == "cannot connect to the store"
+        down = wait_for(lambda: (st := state())[:3] == (503, 0, 0) and st)
+        assert proc.poll() is None, "serve keeps running"
+
+        pg_cluster.start()
+        back = wait_for(lambda: (st := state())[:3] == (200, 1, 1) and st[3] >= down[3] + 2 and st)
+        # The lock retaken, the jobs open new connections: none fails on one the restart cut.
+        assert back[4] == down[4], "no catch-up failed after the store came back"
+        assert proc.poll() is None
+    finally:
+        stop_serve(proc)
+    assert all(secret not in text for text in seen), "no password in /healthz or /metrics"
+    assert secret not in log.read_text(encoding="utf-8", errors="replace"), "nor in the log"
