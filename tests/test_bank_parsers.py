@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 import re
 import time
@@ -20,8 +21,9 @@ from reconciliation.banksim import pain002 as sim_pain002
 from reconciliation.detect import detect_kind
 from reconciliation.entries import BankEntry, BankFileRefused, GroupStatus
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "iso20022"
 BANK = Path(__file__).parent / "fixtures" / "bank"
+#: Other banks' files, copied from public repositories (origin and hashes in SOURCES.md there).
+SAMPLES = BANK / "public"
 
 # Payment ids shaped like the ledger's (ledger.payment.payment_id): period, kind, n, base32.
 PAID = "202612R1HLSMJRZKUG4UH4NIAWJY"
@@ -44,7 +46,7 @@ def only_entries(found: list[BankEntry | GroupStatus]) -> list[BankEntry]:
 
 
 # ---------------------------------------------------------------------------------------
-# The public samples (/work/shared/samples/iso20022, see SOURCES.md there)
+# The public samples (tests/fixtures/bank/public, see SOURCES.md there)
 # ---------------------------------------------------------------------------------------
 
 
@@ -241,17 +243,21 @@ REFUSED: dict[str, str] = {
 
 
 def sample(name: str) -> bytes:
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"public samples not present at {SAMPLES}")
-    return path.read_bytes()
+    return (SAMPLES / name).read_bytes()
 
 
 def test_every_bank_return_sample_has_an_expectation() -> None:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"public samples not present at {SAMPLES}")
     returns = {p.name for p in SAMPLES.iterdir() if p.name.startswith(("pain.002", "camt.054"))}
     assert returns == set(PARSED) | set(REFUSED)
+
+
+def test_public_samples_are_the_files_their_sources_name() -> None:
+    """Each copy is byte for byte the file SOURCES.md names, and it names every copy."""
+    sources = (SAMPLES / "SOURCES.md").read_text(encoding="utf-8")
+    found = re.findall(r"^([0-9a-f]{64})  (\S+\.xml)$", sources, re.M)
+    listed = {name: digest for digest, name in found}
+    copies = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in SAMPLES.glob("*.xml")}
+    assert copies == listed
 
 
 @pytest.mark.parametrize("name", sorted(PARSED))
@@ -1157,8 +1163,7 @@ def test_200k_transactions_parse_in_flat_memory(tmp_path: Path) -> None:
 def _camt054_files(tmp_path: Path) -> list[Path]:
     """The camt.054 files we have: hand-made, public samples, and a month with batches."""
     texts = {"v02.xml": CAMT_V02.encode(), "v08.xml": CAMT_V08.encode()}
-    if SAMPLES.is_dir():
-        texts.update((p.name, p.read_bytes()) for p in SAMPLES.glob("camt.054*.xml"))
+    texts.update((p.name, p.read_bytes()) for p in SAMPLES.glob("camt.054*.xml"))
     for name, data in texts.items():
         (tmp_path / name).write_bytes(data)
     _write_big_camt054(tmp_path / "month.xml", singles=301, batches=3, per_batch=50)
