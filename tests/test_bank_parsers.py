@@ -1050,6 +1050,10 @@ def test_a_file_in_another_layout_is_refused_at_its_header() -> None:
         ),
         ('encoding = "gbk2"\n[columns]\nend_to_end_id = 0\namount = 1\nstatus = 2', "gbk2"),
         ('encoding = "utf-16"\n[columns]\nend_to_end_id = 0\namount = 1\nstatus = 2', "ASCII"),
+        (
+            '[columns]\nend_to_end_id = 0\namount = 1\nstatus = 2\n[currency_words]\n"美元" = "$"',
+            "ISO 4217",
+        ),
     ],
 )
 def test_a_profile_that_cannot_work_is_refused(tmp_path: Path, toml: str, reason: str) -> None:
@@ -1058,6 +1062,47 @@ def test_a_profile_that_cannot_work_is_refused(tmp_path: Path, toml: str, reason
     path.write_text(words + toml, encoding="utf-8")
     with pytest.raises(BankFileRefused, match=reason):
         csvreturn.load_profile(str(path))
+
+
+CURRENCY_PROFILE = """bank = "测试银行"
+encoding = "utf-8"
+success_words = ["成功"]
+failure_words = ["失败"]
+[columns]
+end_to_end_id = "付款编号"
+amount = "金额"
+status = "状态"
+currency = "币种"
+date = "日期"
+[currency_words]
+"美元" = "USD"
+"""
+
+
+def test_a_profile_naming_a_currency_column_reads_each_rows_currency(tmp_path: Path) -> None:
+    """ISO codes as they are, the profile's words and 人民币/RMB as their codes, an empty cell
+    as CNY (代发 is domestic); a word no one named refuses the file at its line."""
+    (tmp_path / "bank.toml").write_text(CURRENCY_PROFILE, encoding="utf-8")
+    profile = csvreturn.load_profile(str(tmp_path / "bank.toml"))
+    cells = ["人民币", "CNY", "RMB", "USD", "美元", ""]
+    rows = [f"{PAID}|100.00|成功|{c}|20261210" for c in cells]
+    data = "\n".join(["付款编号|金额|状态|币种|日期", *rows]).encode()
+    found = [e.currency for e in csvreturn.parse(data, profile)]
+    assert found == ["CNY", "CNY", "CNY", "USD", "USD", "CNY"]
+    bad = data + f"\n{PAID}|100.00|成功|US$|20261210".encode()
+    with pytest.raises(BankFileRefused, match=r"line 8: unknown currency 'US\$'"):
+        list(csvreturn.parse(bad, profile))
+
+
+def test_a_return_row_without_a_date_has_no_booking_day() -> None:
+    """Not today's: the importer decides the month it is shown in, and it is no execution day."""
+    data = (BANK / "icbc.txt").read_bytes().replace(b"|20261211|", b"||")
+    (undated,) = [
+        e
+        for e in csvreturn.parse(data, csvreturn.load_profile("icbc"))
+        if e.end_to_end_id == FROZEN
+    ]
+    assert undated.booking_date is None
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 2**20])
