@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from reconciliation.banksim import Instructed
+
+#: Bank files: our fixtures, and other banks' in ``public/``.
+BANK = Path(__file__).parent / "fixtures" / "bank"
+#: The payment ids our bank fixtures name (those of test_bank_parsers.py), for `answered`.
+F_PAID = "202612R1HLSMJRZKUG4UH4NIAWJY"
+F_WRONG_NAME = "202612R1XJGHNW4AOBWACCMPF7YR"
+F_NO_ACCOUNT = "202612R1IIEGPZID6YXDSECNLBOI"
+F_CLOSED = "202612R1NQHHPSD75TT6OLUVBBJR"
+F_FROZEN = "202612R1L2BGXCOT45W7IEUFZIRR"
+F_ARREARS = "202612A12XHM4XE3TOX3FQSHBU7J"
 
 #: An amount element's start tag (its group) and its number.
 _AMOUNT = re.compile(r"(<(?:\w+:)?(?:Amt|InstdAmt)\b[^>]*>)\s*[0-9][0-9.]*\s*(?=<)")

@@ -31,8 +31,8 @@ from projections.runner import catch_up, lag, reset
 from reconciliation.bank import _result_event, _StoredResults
 from reconciliation.banksim import Anomalies, Instructed, camt054, pain002
 from reconciliation.entries import BankEntry
-from tests.builders import answered
-from tests.test_reconcile import AS_OF, BANK, F_NO_ACCOUNT, F_WRONG_NAME, exported_month
+from tests.builders import BANK, F_NO_ACCOUNT, F_WRONG_NAME, answered
+from tests.test_reconcile import AS_OF, exported_month
 
 
 @pytest.fixture

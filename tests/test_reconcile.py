@@ -17,7 +17,16 @@ from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS
 from reconciliation.bank import BankImportSummary
 from reconciliation.banksim import Anomalies, Instructed, camt054, pain002, read_pain001
 from reconciliation.service import list_findings
-from tests.builders import answered
+from tests.builders import (
+    BANK,
+    F_ARREARS,
+    F_CLOSED,
+    F_FROZEN,
+    F_NO_ACCOUNT,
+    F_PAID,
+    F_WRONG_NAME,
+    answered,
+)
 from tests.test_checks import SPEC_FINDING_TYPES
 
 PERIOD = "2026-06"
@@ -364,15 +373,6 @@ def test_worth_checking_holds_for_results_rows_of_every_shape(month) -> None:  #
 # Other banks' files (tests/fixtures/bank/public) and fixtures of ours for what they lack, made
 # to answer this month's payments (tests/builders.py): only booked entries in the payment's
 # currency are results; the rest is kept with the file, shown and never counted.
-
-BANK = Path(__file__).parent / "fixtures" / "bank"
-# The payment ids the parser tests' fixtures name.
-F_PAID = "202612R1HLSMJRZKUG4UH4NIAWJY"
-F_WRONG_NAME = "202612R1XJGHNW4AOBWACCMPF7YR"
-F_NO_ACCOUNT = "202612R1IIEGPZID6YXDSECNLBOI"
-F_CLOSED = "202612R1NQHHPSD75TT6OLUVBBJR"
-F_FROZEN = "202612R1L2BGXCOT45W7IEUFZIRR"
-F_ARREARS = "202612A12XHM4XE3TOX3FQSHBU7J"
 
 
 def imported(svc: Services, path: Path, data: bytes, today: date = AS_OF) -> BankImportSummary:
