@@ -191,7 +191,8 @@ def test_staff_account_by_account_or_person() -> None:
     assert checks.check_beneficiaries([PAID], EXCLUDES, {"6217000000000000101": "S001"}, {}) == []
 
 
-#: The finding types of SPEC.md, written out from the spec (not from the code).
+#: The finding types of the product contract (README, "Bank files and findings"), written out
+#: from it, not from the code.
 SPEC_FINDING_TYPES = frozenset(
     {
         "duplicate_payment",
