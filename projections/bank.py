@@ -26,6 +26,9 @@ ENTRY_COLUMNS = (
     "entry_ref",
     "matched",
     "period",
+    "currency",
+    "status",
+    "aside",
 )
 
 
@@ -118,6 +121,10 @@ class BankResultsModel(ReadModel):
                     ),
                 )
             elif isinstance(e, BankFile.EntriesUnmatched):
+                # The entries of a file that are no payment's result: those naming no payment,
+                # and those set aside (``aside``), which may name one (``matched``). An entry
+                # without a booking day is shown in the month of the day it was recorded
+                # (``reported_on``), so that one naming no payment is still reported.
                 page.entries.extend(
                     (
                         e.file_id,
@@ -131,8 +138,11 @@ class BankResultsModel(ReadModel):
                         x.get("reason_code"),
                         x.get("reason_text"),
                         x.get("entry_ref"),
-                        0,
-                        _month_text(x.get("booking_date")),
+                        1 if x.get("matched") else 0,
+                        _month_text(x.get("booking_date") or x.get("reported_on")),
+                        x.get("currency"),
+                        x.get("status"),
+                        x.get("aside"),
                     )
                     for x in e.entries
                 )
@@ -176,7 +186,7 @@ class ResultsPage:
         row[1:8] = version, "executed", row[3] + 1, amount, day, account, name
         self.entries.append(
             (file_id, seq, "executed", pid, amount, day, name, account, None, None, ref, 1,
-             _month(day))
+             _month(day), None, None, None)
         )  # fmt: skip
 
     def failed(
@@ -196,16 +206,18 @@ class ResultsPage:
         row[1], row[2] = version, kind
         row[8:10] = day, code or text
         self.entries.append(
-            (file_id, seq, kind, pid, amount, day, None, None, code, text, ref, 1, _month(day))
-        )
+            (file_id, seq, kind, pid, amount, day, None, None, code, text, ref, 1, _month(day),
+             None, None, None)
+        )  # fmt: skip
 
     def accepted(
         self, pid: str, version: int, file_id: str, seq: int, ref: str | None, status: str | None
     ) -> None:
         self.row(pid)[1] = version
         self.entries.append(
-            (file_id, seq, "accepted", pid, None, None, None, None, None, status, ref, 1, None)
-        )
+            (file_id, seq, "accepted", pid, None, None, None, None, None, status, ref, 1, None,
+             None, status, None)
+        )  # fmt: skip
 
     def write(self, tx: Tx, existing: Container[str] | None = None) -> None:
         """Write the page. ``existing``: the payments known to have a row of results already

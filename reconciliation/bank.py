@@ -7,6 +7,19 @@ payment are kept on the file's own aggregate for the ``unknown_payment`` check. 
 pain.002 statuses apply to every payment of the message (run) or payment-information block they
 name.
 
+Only what moved the payment's money counts. An entry the parser set aside (`BankEntry.aside`:
+not booked, or a credit that is no return) and an entry naming a payment in a currency other
+than the payment's (every payment is in CNY; `entries.PAYMENT_CURRENCY`) become no result:
+they are kept on the file's aggregate with the entries that name no payment, with their
+status, currency and reason (``bank_entries.aside``), counted in the summary's ``set_aside``
+and, when they name a payment, among the matched as ``not counted (...)``. A foreign-currency
+entry is not refused: the file is the bank's record of what happened, and its other entries
+are good; reconciliation raises ``amount_mismatch`` for it, naming the currency, and the
+payment stays unpaid until a result in CNY comes (``missing_result`` if none does). An
+entry kept aside that names no payment raises no ``unknown_payment`` (nothing was booked, or
+the money came in); a foreign-currency one naming no payment does. An entry with no booking
+day at all (a 回盘 row with an empty date) is shown in the month of the import's ``today``.
+
 All or nothing, in one transaction. The file is streamed from disk (a province's camt.054 is
 some 800 MB) and parsed to the end first: a malformed file, or one bad amount or date anywhere,
 refuses the file before anything is written. Then every event of the file, the file's own
@@ -56,9 +69,15 @@ from ledger.service import LedgerService, PhaseClock
 from ledger.store import Tx, gc_paused
 from projections.bank import RESULTS_JOIN, VERSION, BankResultsModel, ResultsPage
 from projections.runner import written_through
-from reconciliation.entries import REASON_CODES, BankEntry, BankFileRefused, GroupStatus
+from reconciliation.entries import (
+    PAYMENT_CURRENCY,
+    REASON_CODES,
+    BankEntry,
+    BankFileRefused,
+    GroupStatus,
+)
 
-#: Unmatched entries per `BankFile.EntriesUnmatched` event.
+#: Entries that are no payment's result per `BankFile.EntriesUnmatched` event.
 UNMATCHED_PER_EVENT = 1000
 #: Temporary tables: the entries' ids; the payments among them with a result already.
 _IDS, _SETTLED = "bank_import_ids", "bank_import_settled"
@@ -73,7 +92,10 @@ class BankImportSummary:
     entries: int = 0
     matched: int = 0
     unmatched: int = 0
+    #: Entries naming a payment, by kind of result; those set aside as ``not counted (why)``.
     by_kind: dict[str, int] = field(default_factory=dict)
+    #: Every entry kept with the file and counted as nothing, by why (named or not).
+    set_aside: dict[str, int] = field(default_factory=dict)
     already_imported: bool = False
     #: Wall-clock seconds per phase (parse, match, build, write, project), for benchmarks.
     seconds: dict[str, float] = field(default_factory=dict)
@@ -161,7 +183,7 @@ class BankImports(LedgerService):
             entries = self._expand(parsed)
             del parsed
             summary.entries = len(entries)
-            results, with_rows = self._results(entries, fid, by, today, summary)
+            results, with_rows, kept = self._results(entries, fid, by, today, summary)
             clock.lap("match")
             record = BankFile._create(
                 BankFile.Imported,
@@ -176,14 +198,23 @@ class BankImports(LedgerService):
                 matched=summary.matched,
                 unmatched=summary.unmatched,
             )
-            unmatched = [_entry_record(e) for e in entries if e is not None]
+            # What is no payment's result stays on the file's record: entries naming no
+            # payment (for unknown_payment), and entries set aside, named or not.
+            day = today or datetime.now(UTC).date()
+            kept_records = [
+                _entry_record(e, i in kept, day) for i, e in enumerate(entries) if e is not None
+            ]
             del entries
-            for i in range(0, len(unmatched), UNMATCHED_PER_EVENT):
+            for x in kept_records:
+                if "aside" in x:
+                    why = _aside_label(x["aside"], x.get("status"), x.get("currency"))
+                    summary.set_aside[why] = summary.set_aside.get(why, 0) + 1
+            for i in range(0, len(kept_records), UNMATCHED_PER_EVENT):
                 record.trigger_event(
                     BankFile.EntriesUnmatched,
                     by=by,
                     file_id=fid,
-                    entries=tuple(unmatched[i : i + UNMATCHED_PER_EVENT]),
+                    entries=tuple(kept_records[i : i + UNMATCHED_PER_EVENT]),
                 )
             make = _StoredResults(self.app.mapper, fid, by, today)
             records = record.collect_events()
@@ -212,10 +243,12 @@ class BankImports(LedgerService):
         by: str,
         today: date | None,
         summary: BankImportSummary,
-    ) -> tuple[list[_Result | None], set[str]]:
-        """The result event to record for each entry that names a payment, by payment, and
-        the payments that have a row of results already. Each entry that names a payment
-        (recorded already, or to be) is set to None in ``entries``: what is left names none."""
+    ) -> tuple[list[_Result | None], set[str], set[int]]:
+        """The result event to record for each entry that names a payment, by payment; the
+        payments that have a row of results already; and the positions of the entries that
+        name a payment and count as nothing (set aside, in ``entries`` with their reason).
+        Each other entry that names a payment (recorded already, or to be) is set to None in
+        ``entries``: what is left names none, or is set aside."""
         named = ((i, e.end_to_end_id) for i, e in enumerate(entries) if e and e.end_to_end_id)
         with self.db.transaction() as tx, _temporary(tx, _IDS, ("idx", "id"), named):
             done = {int(r[0]) for r in tx.execute(_DONE_SQL, (fid,)).fetchall()}
@@ -226,11 +259,19 @@ class BankImports(LedgerService):
                 seen = set(tx.execute(_SEEN_SQL).fetchall())
         results: list[_Result | None] = []
         counts: dict[str, int] = {}
+        kept: set[int] = set()
         last_pid, version = "", 0
         for idx, known_version, _, _ in matches:
             entry = entries[idx]
-            entries[idx] = None
             assert entry is not None
+            aside = entry.aside or (None if entry.currency in _PAYMENTS_CURRENCY else "currency")
+            if aside is not None and entry.seq not in done:
+                entries[idx] = entry if aside == entry.aside else entry._replace(aside=aside)
+                kept.add(idx)
+                why = f"not counted ({_aside_label(aside, entry.status, entry.currency)})"
+                counts[why] = counts.get(why, 0) + 1
+                continue
+            entries[idx] = None
             pid = _e2e(entry)
             counts[entry.kind] = counts.get(entry.kind, 0) + 1
             if entry.seq in done or (pid, entry.entry_ref, entry.kind) in seen:
@@ -242,7 +283,7 @@ class BankImports(LedgerService):
         summary.matched = len(matches)
         summary.unmatched = summary.entries - len(matches)
         summary.by_kind = counts
-        return results, with_rows
+        return results, with_rows, kept
 
     def _expand(self, parsed: Sequence[BankEntry | GroupStatus]) -> list[BankEntry | None]:
         """Group statuses become one entry per payment of the message or block they name."""
@@ -302,11 +343,15 @@ _MATCH_SQL = (
 )
 # (payment, bank reference, kind) recorded from other files, for payments that have a result
 # already: banks repeat an entry in daily and monthly statements, and the same reference for the
-# same payment is one execution, not two. (By payment: bank_entries is indexed by it.)
+# same payment is one execution, not two. (By payment: bank_entries is indexed by it.) Not the
+# entries set aside: the pending entry of a daily statement does not make its booking a repeat.
 _SEEN_SQL = (
     "SELECT b.end_to_end_id, b.entry_ref, b.kind FROM bank_entries b "
-    f"JOIN {_SETTLED} s ON b.end_to_end_id = s.id"
+    f"JOIN {_SETTLED} s ON b.end_to_end_id = s.id WHERE b.aside IS NULL"
 )
+#: The currencies an entry can state and still be a result of one of our payments (None: the
+#: file states none, as a pain.002 status without the original amount).
+_PAYMENTS_CURRENCY = frozenset({None, PAYMENT_CURRENCY})
 
 
 @contextmanager
@@ -570,12 +615,28 @@ def _e2e(entry: BankEntry | None) -> str:
     return entry.end_to_end_id
 
 
-def _entry_record(e: BankEntry) -> dict[str, Any]:
+def _entry_record(e: BankEntry, matched: bool, day: date) -> dict[str, Any]:
+    """An entry that is no payment's result, as the file's aggregate keeps it: what the file
+    said, whether it names one of our payments (``matched``), and, if the file gave it no
+    booking day, the day it was recorded (``reported_on``: the month it is reported in)."""
     record = {k: v for k, v in e._asdict().items() if v is not None}
     for k in ("booking_date", "value_date"):
         if k in record:
             record[k] = record[k].isoformat()
+    if matched:
+        record["matched"] = True
+    if e.booking_date is None:
+        record["reported_on"] = day.isoformat()
     return record
+
+
+def _aside_label(aside: str, status: str | None, currency: str | None) -> str:
+    """Why an entry counts as nothing, in the words of the import summary."""
+    if aside == "not_booked":
+        return f"not booked: {status}"
+    if aside == "currency":
+        return f"in {currency}"
+    return "credit without return information"
 
 
 def _result_event(

@@ -2,14 +2,25 @@
 
 One `BankEntry` per transaction detail (`TxDtls`); a batch entry carries many, possibly a
 whole month's payments, so entries are yielded as each transaction ends and memory stays flat.
+What an entry means is read from what the bank says of it, never guessed:
 
+- Only a booked entry moves money: status BOOK (``<Sts>BOOK</Sts>`` in 001.02,
+  ``<Sts><Cd>BOOK</Cd></Sts>`` in 001.08), or no status at all where a variant leaves it out.
+  Any other status (PDNG, INFO, ...) is reported with ``aside="not_booked"``: kept with the
+  file for an auditor, counted as nothing. If the bank books it later, the booked entry counts.
 - DBIT: our account was debited, the payment was **executed**.
-- CRDT with return information (`RtrInf`) or a return sub-family (`BkTxCd` ``.../RRTN``): money
+- CRDT with return information (`RtrInf`), a reversal indicator (``RvslInd`` true) or a
+  return sub-family (`BkTxCd` ``.../RRTN``, the bank's own code for "payment returned"): money
   came back, **returned**.
-- CRDT without either but with an `EndToEndId`: also **returned**, unless the bank transaction
-  code says it is money someone else sent us (received transfers, direct debits, cheques):
-  a payer's own EndToEndId must not pass for one of ours.
-- Any other CRDT is an ordinary incoming credit, not ours, and is skipped.
+- Any other CRDT is money someone sent us (**credited**), kept with
+  ``aside="no_return_information"`` and never taken for a return, whatever EndToEndId the
+  payer put on it: a payer's own reference must not pass for one of ours.
+- The booking date is BookgDt, else the value date (ValDt), else the day the file was created
+  (GrpHdr/CreDtTm): an entry without one is still reported in a month. Both dates are the
+  bank's; the file's creation day is the latest the bank can have booked it.
+
+The currency is reported as the file states it (the transaction's, else the entry's); whether
+it is the payment's is the importer's question (`reconciliation.bank`).
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ from typing import Any
 
 from lxml import etree
 
-from reconciliation.entries import REASON_CODES, BankEntry, BankFileRefused
+from reconciliation.entries import REASON_CODES, AsideReason, BankEntry, BankFileRefused
 from reconciliation.xmlstream import (
     Fields,
     Source,
@@ -37,11 +48,12 @@ from reconciliation.xmlstream import (
 )
 
 MESSAGE = "camt.054"
-#: Bank transaction families of money that others send us: a credit in one of these is not
-#: the return of a payment of ours, even when it carries the sender's EndToEndId.
-RECEIVED_FAMILIES = frozenset({"RCDT", "RDDT", "RCHQ", "RRCT"})
 #: Bank transaction sub-families that say "a payment of yours came back".
 RETURN_SUBFAMILIES = frozenset({"RRTN"})
+#: The entry status of money actually posted to the account.
+BOOKED = "BOOK"
+#: ``RvslInd`` is an xs:boolean.
+_TRUE = frozenset({"true", "1"})
 
 #: What an `Ntry` says for all its transactions (all of it precedes NtryDtls in the schema),
 #: in the order `_read_entry` unpacks it. ``a|b`` takes whichever comes first in the file.
@@ -53,9 +65,10 @@ _ENTRY_FIELDS = (
     "ValDt/Dt|ValDt/DtTm",
     "NtryRef|AcctSvcrRef",
     "Sts",  # 001.02: <Sts>BOOK</Sts>; 001.08: <Sts><Cd>BOOK</Cd></Sts>; the text is BOOK either way
+    "RvslInd",
 )
-#: A credit's bank transaction code (only credits need it, read apart).
-_FAMILY_FIELDS = ("BkTxCd/Domn/Fmly/Cd", "BkTxCd/Domn/Fmly/SubFmlyCd")
+#: A credit's bank transaction sub-family (only credits need it, read apart).
+_FAMILY_FIELDS = ("BkTxCd/Domn/Fmly/SubFmlyCd",)
 #: What nearly every `TxDtls` says, and how many of the elements that only some have are
 #: there (a month of payments has none of them): when none, `_TX_FIELDS` needs no reading.
 _TX_COMMON_FIELDS = (
@@ -80,7 +93,6 @@ _TX_FIELDS = (
     "RltdPties/Cdtr/Nm|RltdPties/Cdtr/Pty/Nm",  # 001.08 wraps the party in Pty
     "RltdPties/CdtrAcct/Id/Othr/Id|RltdPties/CdtrAcct/Id/IBAN",
     "RtrInf/Rsn/Cd|RtrInf/Rsn/Prtry",
-    "BkTxCd/Domn/Fmly/Cd",
     "BkTxCd/Domn/Fmly/SubFmlyCd",
 )
 
@@ -97,8 +109,9 @@ class _Entry:
     valued: date | None
     ref: str | None
     status: str | None
-    family: str
+    reversal: bool  # RvslInd true: a credit that undoes a debit of ours is a return
     subfamily: str
+    aside: AsideReason | None  # not_booked for all its transactions, when it is not booked
 
 
 #: A transaction's `BankEntry` fields after ``seq`` (it is numbered once all are read).
@@ -143,6 +156,8 @@ def rows(source: Source, share: tuple[int, int] = (0, 1)) -> Iterator[tuple[int,
     ns = message_namespace(source, MESSAGE, "BkToCstmrDbtCdtNtfctn", "camt.054")
     fields = _Readers(ns)
     ntry_tag = f"{{{ns}}}Ntry"
+    tx_tag = f"{{{ns}}}TxDtls"
+    created: date | None = None  # GrpHdr/CreDtTm: the booking day of entries that state none
     position = -1
     number = 0  # of the current Ntry
     started = False  # its first TxDtls was seen
@@ -152,8 +167,8 @@ def rows(source: Source, share: tuple[int, int] = (0, 1)) -> Iterator[tuple[int,
     # takes the entry's amount if it states none; in a batch its reference gets a suffix.
     first: tuple[int, Row] | None = None
     try:
-        for el in finished(source, ns, ("TxDtls", "Ntry")):
-            if el.tag != ntry_tag:  # a TxDtls
+        for el in finished(source, ns, ("TxDtls", "Ntry", "GrpHdr")):
+            if el.tag == tx_tag:
                 position += 1
                 if not started:
                     number, started = number + 1, True
@@ -165,22 +180,21 @@ def rows(source: Source, share: tuple[int, int] = (0, 1)) -> Iterator[tuple[int,
                 if position % parts != mine:
                     continue
                 if entry is None:
-                    entry = _read_entry(fields, _ntry_of(el, ntry_tag), number)
+                    entry = _read_entry(fields, _ntry_of(el, ntry_tag), number, created)
                 row = _read_tx(fields, el, entry, count)
-                if row is None:
-                    continue
                 if count == 1:
                     first = (position, row)
                 else:
                     yield position, row
                 continue
+            if el.tag != ntry_tag:  # the GrpHdr, before any entry
+                created = _created(el, ns)
+                continue
             if not started:  # an Ntry without TxDtls
                 position, number = position + 1, number + 1
                 if position % parts == mine:
-                    entry = _read_entry(fields, el, number)
-                    row = _without_details(entry)
-                    if row is not None:
-                        first = (position, row)
+                    entry = _read_entry(fields, el, number, created)
+                    first = (position, _without_details(entry))
             if first is not None:
                 assert entry is not None
                 yield _with_entry_amount(first, entry)
@@ -194,7 +208,7 @@ def rows(source: Source, share: tuple[int, int] = (0, 1)) -> Iterator[tuple[int,
 def _suffixed(first: tuple[int, Row], ref: str | None) -> tuple[int, Row]:
     """The first transaction of a batch entry: its reference numbered like the others'."""
     position, row = first
-    return (position, (*row[:10], f"{ref}/1", row[11])) if ref else first
+    return (position, (*row[:10], f"{ref}/1", *row[11:])) if ref else first
 
 
 def _with_entry_amount(first: tuple[int, Row], entry: _Entry) -> tuple[int, Row]:
@@ -224,33 +238,46 @@ class _Readers:
         self.tx = Fields(ns, _TX_FIELDS)
 
 
-def _read_entry(fields: _Readers, ntry: etree._Element, number: int) -> _Entry:
-    (indicator, amount, currency, booked, valued, ref, status) = fields.entry.read(ntry)
-    family, subfamily = fields.family.read(ntry) if indicator == "CRDT" else ("", "")
+def _created(header: etree._Element, ns: str) -> date | None:
+    """The day a file was created (GrpHdr/CreDtTm), the bank's own local day."""
+    text = header.findtext(f"{{{ns}}}CreDtTm")
+    try:
+        return iso_day(text.strip() if text and text.strip() else None)
+    except BankFileRefused as e:
+        raise BankFileRefused(f"line {header.sourceline}, GrpHdr/CreDtTm: {e}") from None
+
+
+def _read_entry(
+    fields: _Readers, ntry: etree._Element, number: int, created: date | None
+) -> _Entry:
+    (indicator, amount, currency, booked, valued, ref, status, reversal) = fields.entry.read(ntry)
+    (subfamily,) = fields.family.read(ntry) if indicator == "CRDT" else ("",)
     try:
         if indicator not in ("DBIT", "CRDT"):
             raise BankFileRefused(f"CdtDbtInd must be DBIT or CRDT, not {indicator!r}")
+        value_day = iso_day(valued or None)
         return _Entry(
             number=number,
             credit=indicator == "CRDT",
             amount=amount_fen(amount or None),
             currency=intern(currency) if currency else None,
-            booked=iso_day(booked or None),
-            valued=iso_day(valued or None),
+            booked=iso_day(booked or None) or value_day or created,
+            valued=value_day,
             ref=ref or None,
             status=intern(status) if status else None,
-            family=family,
+            reversal=reversal in _TRUE,
             subfamily=subfamily,
+            aside=None if status in ("", BOOKED) else "not_booked",
         )
     except BankFileRefused as e:
         raise BankFileRefused(f"line {ntry.sourceline}, entry {number}: {e}") from None
 
 
-def _read_tx(fields: _Readers, tx: etree._Element, entry: _Entry, index: int) -> Row | None:
+def _read_tx(fields: _Readers, tx: etree._Element, entry: _Entry, index: int) -> Row:
     e2e, tx_amount, tx_currency, name, account, others = fields.tx_common.read(tx)
     if others == "0":
         tx_ref = amount = currency = instructed = instructed_currency = ""
-        code = family = subfamily = ""
+        code = subfamily = ""
         returns = "0"
     else:
         (
@@ -266,17 +293,21 @@ def _read_tx(fields: _Readers, tx: etree._Element, entry: _Entry, index: int) ->
             name,
             account,
             code,
-            family,
             subfamily,
         ) = fields.tx.read(tx)
     if e2e.upper() == "NOTPROVIDED":
         e2e = ""  # the ISO placeholder, shared by many transactions: it matches nothing
-    returned = returns != "0"
-    if entry.credit and not returned:
-        family = family or entry.family
-        subfamily = subfamily or entry.subfamily
-        if subfamily not in RETURN_SUBFAMILIES and (not e2e or family in RECEIVED_FAMILIES):
-            return None  # an ordinary incoming credit, not the result of a payment of ours
+    informed = returns != "0"  # the bank says why it came back (RtrInf)
+    aside = entry.aside
+    if entry.credit:
+        returned = (
+            informed or entry.reversal or (subfamily or entry.subfamily) in RETURN_SUBFAMILIES
+        )
+        kind = "returned" if returned else "credited"
+        if not returned:
+            aside = aside or "no_return_information"
+    else:
+        kind = "executed"
     # The booked amount first (TxAmt, or Amt under TxDtls in 001.08): what the bank executed.
     # InstdAmt is what was asked, possibly in another currency.
     if tx_amount:
@@ -293,7 +324,7 @@ def _read_tx(fields: _Readers, tx: etree._Element, entry: _Entry, index: int) ->
     else:
         ref = entry.ref or tx_ref or None
     return (
-        "returned" if entry.credit else "executed",
+        kind,
         e2e or None,
         fen,
         intern(currency) if currency else entry.currency,
@@ -301,10 +332,11 @@ def _read_tx(fields: _Readers, tx: etree._Element, entry: _Entry, index: int) ->
         entry.valued,
         name or None,
         account or None,
-        (code or None) if returned else None,
-        _return_reason(tx, code) if returned else None,
+        (code or None) if informed else None,
+        _return_reason(tx, code) if informed else None,
         ref,
         entry.status,
+        aside,
     )
 
 
@@ -315,16 +347,17 @@ def _return_reason(tx: etree._Element, code: str) -> str | None:
     return " ".join(t for x in lines if x.text and (t := x.text.strip())) or REASON_CODES.get(code)
 
 
-def _without_details(entry: _Entry) -> Row | None:
-    """An entry with no TxDtls: a debit is still a payment made; a credit only if a return."""
-    if entry.credit and entry.subfamily not in RETURN_SUBFAMILIES:
-        return None
-    kind = "returned" if entry.credit else "executed"
+def _without_details(entry: _Entry) -> Row:
+    """An entry with no TxDtls: a debit is still a payment made; a credit a return only if
+    the entry says so (a reversal, or the return sub-family), else money sent to us."""
+    if entry.credit:
+        returned = entry.reversal or entry.subfamily in RETURN_SUBFAMILIES
+        kind = "returned" if returned else "credited"
+        aside = entry.aside or (None if returned else "no_return_information")
+    else:
+        kind, aside = "executed", entry.aside
     return (
         (kind, None, entry.amount, entry.currency, entry.booked, entry.valued)
         + (None,) * 4
-        + (
-            entry.ref,
-            entry.status,
-        )
+        + (entry.ref, entry.status, aside)
     )

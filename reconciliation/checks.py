@@ -22,6 +22,7 @@ from ledger.conflicts import (
 from ledger.ids import mask_id_number
 from ledger.money import format_fen
 from ledger.period import Period
+from reconciliation.entries import PAYMENT_CURRENCY
 
 SEVERITY = {
     "duplicate_payment": "critical",
@@ -80,6 +81,23 @@ class UnmatchedEntry:
     amount: int | None
     booking_date: date | None
     creditor_account: str | None
+    currency: str | None = None
+    #: The month it is reported in, when the file gave it no booking day (the import's).
+    period: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignEntry:
+    """A bank entry naming one of our payments in another currency than the payment's: kept
+    with its file, counted as no result (`reconciliation.bank`)."""
+
+    file_id: str
+    seq: int
+    kind: str  # what it would have been: executed, returned, rejected, accepted
+    payment_id: str
+    amount: int | None  # in its own currency's minor units
+    currency: str
+    booking_date: date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,11 +213,23 @@ def check_name_mismatch(payments: Iterable[PaymentView]) -> list[Draft]:
     ]
 
 
+def _money(amount: int | None, currency: str | None) -> str:
+    """An amount as a finding's detail shows it: the currency named when it is not the
+    payments' (fen of another currency are that currency's minor units)."""
+    if amount is None:
+        return "no amount"
+    if currency in (None, PAYMENT_CURRENCY):
+        return format_fen(amount)
+    return f"{format_fen(amount)} {currency}"
+
+
 def check_unknown_payment(entries: Iterable[UnmatchedEntry]) -> list[Draft]:
-    """The bank reports a payment the ledger never instructed (period: the booking month)."""
+    """The bank reports a payment the ledger never instructed (period: the booking month, or
+    the month it was reported in when the file gave no booking day)."""
     out = []
     for e in entries:
-        period = str(Period.of(e.booking_date)) if e.booking_date else "unknown"
+        booked = str(Period.of(e.booking_date)) if e.booking_date else None
+        period = booked or e.period or "unknown"
         out.append(
             Draft(
                 "unknown_payment",
@@ -207,10 +237,37 @@ def check_unknown_payment(entries: Iterable[UnmatchedEntry]) -> list[Draft]:
                 period,
                 f"bank {e.kind} entry {e.seq} of file {e.file_id} names "
                 f"{e.end_to_end_id or 'no EndToEndId'}, which the ledger never instructed "
-                f"({format_fen(e.amount) if e.amount is not None else 'no amount'} to "
-                f"{_tail(e.creditor_account)})",
+                f"({_money(e.amount, e.currency)} to {_tail(e.creditor_account)})",
                 None,
                 e.amount,
+            )
+        )
+    return out
+
+
+def check_currency_mismatch(
+    entries: Iterable[ForeignEntry], payments: Mapping[str, PaymentView]
+) -> list[Draft]:
+    """``amount_mismatch``: the bank booked (or reported) one of our payments in another
+    currency than the one instructed. The entry counted as no result; the payment is still
+    unpaid in CNY. One finding per payment and currency, its amount the instructed one (an
+    amount in another currency is not comparable)."""
+    out = []
+    for e in entries:
+        p = payments.get(e.payment_id)
+        if p is None:
+            continue  # not a payment of this period's approved runs
+        out.append(
+            Draft(
+                "amount_mismatch",
+                (p.case_id, p.payment_id, e.currency),
+                p.period,
+                f"instructed {format_fen(p.amount)} {PAYMENT_CURRENCY}, bank {e.kind} "
+                f"{_money(e.amount, e.currency)} (entry {e.seq} of file {e.file_id}"
+                f"{f', booked {e.booking_date}' if e.booking_date else ''}): another currency, "
+                "not counted as a result",
+                p,
+                p.amount,
             )
         )
     return out

@@ -4,6 +4,12 @@ A profile (TOML in ``reconciliation/profiles/``, named by its file) says how one
 its 回盘: encoding, delimiter, whether there is a header row, where each field is (a header
 name or a 0-based position), the date format, whether amounts are yuan or fen, which status
 words mean success and failure, and which failure words mean which ISO reason code.
+
+代发 is domestic, so a row is in CNY unless the profile names a ``currency`` column and the row
+says otherwise: an ISO code (USD) or a word the profile's ``currency_words`` maps to one
+(人民币 and RMB are CNY already). A row in another currency is read as such; the importer
+keeps it aside and reconciliation reports it (`reconciliation.bank`). A row without a date
+gets no booking day; the importer shows it in the month of its ``today``.
 """
 
 from __future__ import annotations
@@ -20,18 +26,21 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from ledger.errors import InvalidValue
 from ledger.money import parse_fen
-from reconciliation.entries import REASON_CODES, BankEntry, BankFileRefused
+from reconciliation.entries import PAYMENT_CURRENCY, REASON_CODES, BankEntry, BankFileRefused
 
 PROFILES = Path(__file__).with_name("profiles")
 
 Field = Literal[
-    "end_to_end_id", "account", "name", "amount", "status", "reason", "date", "bank_ref"
+    "end_to_end_id", "account", "name", "amount", "status", "reason", "date", "bank_ref", "currency"
 ]
 #: Without these a row says nothing we can reconcile.
 REQUIRED: tuple[Field, ...] = ("end_to_end_id", "amount", "status")
 #: How many bad lines a refusal lists before it only counts the rest.
 MAX_LISTED = 20
 _FEN = re.compile(r"[0-9]{1,15}")
+_ISO_CURRENCY = re.compile(r"[A-Z]{3}")
+#: Currency words every profile knows, besides ISO codes.
+CURRENCY_WORDS = {"人民币": PAYMENT_CURRENCY, "RMB": PAYMENT_CURRENCY}
 
 
 class BankProfile(BaseModel):
@@ -54,6 +63,8 @@ class BankProfile(BaseModel):
     failure_words: tuple[str, ...]
     #: Words found in a failure's reason text -> ISO reason code, first match wins.
     reason_words: dict[str, str] = {}
+    #: Words of the ``currency`` column -> ISO 4217 code, besides `CURRENCY_WORDS`.
+    currency_words: dict[str, str] = {}
     #: Lines to ignore that start with one of these (summary lines such as 合计).
     skip_prefixes: tuple[str, ...] = ()
 
@@ -83,6 +94,14 @@ class BankProfile(BaseModel):
         bad = [code for code in value.values() if not re.fullmatch(r"[A-Z0-9]{4}", code)]
         if bad:
             raise ValueError(f"reason codes must be ISO external codes like AC04, not {bad}")
+        return value
+
+    @field_validator("currency_words")
+    @classmethod
+    def _currency_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [code for code in value.values() if not _ISO_CURRENCY.fullmatch(code)]
+        if bad:
+            raise ValueError(f"currencies must be ISO 4217 codes like CNY, not {bad}")
         return value
 
     @model_validator(mode="after")
@@ -297,6 +316,7 @@ def _entry(
     if amount is None and kind == "executed":
         raise _RowProblem("a successful row without an amount")
     when = _date(cell("date"), profile)
+    currency = _currency(cell("currency"), profile)
     reason = cell("reason") if kind == "rejected" else ""
     code = next((c for word, c in profile.reason_words.items() if word in reason), None)
     return BankEntry(
@@ -304,7 +324,7 @@ def _entry(
         kind=kind,
         end_to_end_id=cell("end_to_end_id") or None,
         amount=amount,
-        currency="CNY",  # 代发 is domestic: these files never state a currency
+        currency=currency,
         booking_date=when,
         creditor_name=cell("name") or None,
         creditor_account=cell("account") or None,
@@ -329,6 +349,19 @@ def _amount(raw: str, profile: BankProfile) -> int | None:
         return parse_fen(raw)
     except InvalidValue as e:
         raise _RowProblem(str(e)) from None
+
+
+def _currency(raw: str, profile: BankProfile) -> str:
+    """A row's currency: CNY when the file does not say (代发 is domestic)."""
+    if not raw:
+        return PAYMENT_CURRENCY
+    code = profile.currency_words.get(raw) or CURRENCY_WORDS.get(raw)
+    if code is None and not _ISO_CURRENCY.fullmatch(raw):
+        raise _RowProblem(
+            f"unknown currency {raw!r}: an ISO code (CNY, USD...) or a word in the profile's "
+            "currency_words"
+        )
+    return code or raw
 
 
 def _date(raw: str, profile: BankProfile) -> date | None:

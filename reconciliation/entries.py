@@ -13,17 +13,40 @@ from typing import Literal, NamedTuple
 
 #: executed: the bank debited our account and credited the beneficiary (camt.054 DBIT, a CSV
 #:   success row); returned: money came back after execution (camt.054 CRDT with return
-#:   information); rejected: the bank refused the instruction (pain.002 RJCT, a CSV failure
-#:   row); accepted: a status report that is neither (pain.002 ACCP/ACSC/ACSP/ACTC/PDNG...).
-EntryKind = Literal["executed", "returned", "rejected", "accepted"]
+#:   information or a reversal indicator); rejected: the bank refused the instruction
+#:   (pain.002 RJCT, a CSV failure row); accepted: a status report that is neither (pain.002
+#:   ACCP/ACSC/ACSP/ACTC/PDNG...); credited: money came in that is no return of ours (a
+#:   camt.054 CRDT without return information), kept for the record and never counted.
+EntryKind = Literal["executed", "returned", "rejected", "accepted", "credited"]
+
+#: The currency of every payment the ledger makes: amounts are fen of CNY inside, and the
+#: pain.001 export writes ``Ccy="CNY"`` on each of them.
+PAYMENT_CURRENCY = "CNY"
+
+#: Why an entry the bank reported is kept with its file but counts as no payment's result
+#: (`BankEntry.aside`). Stored in ``bank_entries.aside``: never rename one.
+#: not_booked: a camt.054 entry whose status is not BOOK (PDNG, INFO...): nothing has been
+#:   posted yet, or the bank only informs; the booked entry, if it comes, counts.
+#: no_return_information: a credit with neither return information nor a reversal indicator:
+#:   money someone sent us, not a payment of ours coming back.
+#: currency: an entry naming one of our payments in another currency than the payment's; the
+#:   bank moved other money than we instructed (reconciliation raises ``amount_mismatch``).
+AsideReason = Literal["not_booked", "no_return_information", "currency"]
 
 
 class BankEntry(NamedTuple):
     """One payment-level result reported by a bank file.
 
     A named tuple, not a frozen dataclass: a month's file makes 1.5M of them, and a frozen
-    dataclass's constructor sets each of its 13 fields through ``object.__setattr__`` (some
-    3 s more per file)."""
+    dataclass's constructor sets each of its 14 fields through ``object.__setattr__`` (some
+    3 s more per file).
+
+    ``booking_date`` is the day the bank booked or reported the entry, as far as the file
+    says: camt.054's BookgDt, else its ValDt, else the day the file was created (GrpHdr/
+    CreDtTm); pain.002's creation day; a 回盘's date column. An entry left without one (a 回盘
+    row with an empty date) is given a period by the importer's ``today``, never a booking
+    day it did not state.
+    """
 
     seq: int  # 1-based position of the entry in the file (for messages and provenance)
     kind: EntryKind
@@ -37,7 +60,9 @@ class BankEntry(NamedTuple):
     reason_code: str | None = None  # ISO external code (AC01, AC04, AM05...) or the bank's
     reason_text: str | None = None  # its meaning, or the bank's own words (户名不符)
     entry_ref: str | None = None  # the bank's reference for the entry (NtryRef, AcctSvcrRef..)
-    status: str | None = None  # the raw status (ACSC, RJCT, 成功, 失败...)
+    status: str | None = None  # the raw status (BOOK, PDNG, ACSC, RJCT, 成功, 失败...)
+    #: Why it counts as no payment's result though the file reports it (None: it counts).
+    aside: AsideReason | None = None
 
 
 @dataclass(frozen=True, slots=True)

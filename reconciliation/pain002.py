@@ -6,6 +6,12 @@ status (ACCP, ACSC, ACSP, ACTC, ACWC, PDNG...) **accepted**. The statuses of the
 (`OrgnlPmtInfAndSts/PmtInfSts`) become `GroupStatus` values, which the importer applies to the
 payments of the message or block they name. Both versions put these elements in the same
 places (checked against both XSDs). A block's status is yielded before its transactions.
+
+A status report moves no money, so only RJCT changes a payment (rejected); PDNG, ACSC and the
+rest are kept as status reports and never count as executed. Each entry is dated by the day the
+report was created, and carries the currency of the original amount it echoes
+(OrgnlTxRef/Amt/InstdAmt), when it does: a report on one of our payments in another currency
+than CNY is not taken for a report on our payment (`reconciliation.bank` keeps it aside).
 """
 
 from __future__ import annotations

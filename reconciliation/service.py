@@ -24,7 +24,7 @@ from ledger.store import Database, EventBatch, as_date, gc_paused, param_chunks,
 from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS
 from projections.payouts import APPROVED_RUN, FINDING_COLUMNS
 from reconciliation import checks
-from reconciliation.checks import Draft, PaymentView, UnmatchedEntry
+from reconciliation.checks import Draft, ForeignEntry, PaymentView, UnmatchedEntry
 
 #: Resolutions after which the same cause found again reopens the finding.
 REOPEN_AFTER = ("corrected", "recovered")
@@ -164,6 +164,8 @@ class Reconciliation(LedgerService):
                 )
             )
             emit(checks.check_unknown_payment(self._unmatched(period)))
+            foreign = self._foreign(period)
+            emit(checks.check_currency_mismatch(foreign, self._views_of(period, foreign)))
         self.sync()
         result.open_total = int(
             self.db.query(
@@ -386,24 +388,51 @@ class Reconciliation(LedgerService):
                 (p, p, p, p, p),
             )
         ]
+        return self._views(period, ids)
+
+    def _views(self, period: Period, ids: Sequence[str]) -> list[PaymentView]:
+        """The views of the period's payments with these ids (those `_VIEW_SQL` has)."""
         views: list[PaymentView] = []
         for chunk in param_chunks(ids):
             rows = self.db.query(
-                f"{_VIEW_SQL} AND p.payment_id IN ({', '.join('?' * len(chunk))})", (p, *chunk)
+                f"{_VIEW_SQL} AND p.payment_id IN ({', '.join('?' * len(chunk))})",
+                (str(period), *chunk),
             )
             views.extend(_view(r)[0] for r in rows)
         return views
 
     def _unmatched(self, period: Period) -> list[UnmatchedEntry]:
+        """Entries reported in the period that name no payment and were not set aside (an
+        entry not booked, or money sent to us, is no payment at all)."""
         rows = self.db.query(
-            "SELECT file_id, seq, kind, end_to_end_id, amount, booking_date, creditor_account "
-            "FROM bank_entries WHERE matched = 0 AND period = ?",
+            "SELECT file_id, seq, kind, end_to_end_id, amount, booking_date, creditor_account, "
+            "currency FROM bank_entries WHERE matched = 0 AND period = ? AND aside IS NULL",
             (str(period),),
         )
         return [
-            UnmatchedEntry(f, int(s), k, e, None if a is None else int(a), as_date(b), c)
-            for f, s, k, e, a, b, c in rows
+            UnmatchedEntry(
+                f, int(s), k, e, None if a is None else int(a), as_date(b), c, cur, str(period)
+            )
+            for f, s, k, e, a, b, c, cur in rows
         ]
+
+    def _foreign(self, period: Period) -> list[ForeignEntry]:
+        """Entries naming a payment of the period in another currency (set aside at import).
+        Few or none: found through the partial index of entries set aside."""
+        rows = self.db.query(
+            "SELECT b.file_id, b.seq, b.kind, b.end_to_end_id, b.amount, b.currency, "
+            "b.booking_date FROM bank_entries b JOIN payments p ON p.payment_id = b.end_to_end_id "
+            "WHERE b.aside = 'currency' AND p.period = ? ORDER BY b.file_id, b.seq",
+            (str(period),),
+        )
+        return [
+            ForeignEntry(f, int(s), k, e, None if a is None else int(a), cur, as_date(b))
+            for f, s, k, e, a, cur, b in rows
+        ]
+
+    def _views_of(self, period: Period, entries: Sequence[ForeignEntry]) -> dict[str, PaymentView]:
+        ids = sorted({e.payment_id for e in entries})
+        return {v.payment_id: v for v in self._views(period, ids)} if ids else {}
 
     # -- the finding workflow ----------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from projections.runner import catch_up, lag, reset
 from reconciliation.bank import _result_event, _StoredResults
 from reconciliation.banksim import Anomalies, Instructed, camt054, pain002
 from reconciliation.entries import BankEntry
+from tests.builders import BANK, F_NO_ACCOUNT, F_WRONG_NAME, answered
 from tests.test_reconcile import AS_OF, exported_month
 
 
@@ -228,8 +229,25 @@ def test_a_rebuild_in_any_page_size_gives_the_tables_of_the_imports(
     assert len(synced) == (2 if behind else 1)
     assert lag(svc.app, svc.db, svc.models) == 0
     svc.payouts.refund(e[1], by="S0004", reason="account closed")
+    # Entries kept aside, named or not; a 回盘 row naming no payment and without a date.
+    v08 = (BANK / "camt054_v08_what_entries_mean.xml").read_bytes()
+    set_aside = answered(v08, {F_NO_ACCOUNT: payments[5], F_WRONG_NAME: payments[6]})
+    (tmp_path / "v08.xml").write_bytes(set_aside)
+    assert svc.bank.import_file(tmp_path / "v08.xml", by="S0004", today=AS_OF).set_aside == {
+        "in USD": 1,
+        "not booked: PDNG": 1,
+        "not booked: INFO": 1,
+        "credit without return information": 1,
+    }
+    header, row = (BANK / "icbc.txt").read_bytes().split(b"\r\n")[:2]
+    (tmp_path / "huipan.txt").write_bytes(header + b"\r\n" + row.replace(b"|20261210|", b"||"))
+    svc.bank.import_file(tmp_path / "huipan.txt", by="S0004", today=AS_OF)
     incremental = bank_tables(svc)
-    assert len(incremental["entries"]) == 2 * len(payments)  # (n - 1) statuses, n + 1 booked
+    # (n - 1) statuses, n + 1 booked, the v08 file's 8 entries and the 回盘's one
+    assert len(incremental["entries"]) == 2 * len(payments) + 9
+    assert {("2026-12", "USD", "BOOK", "currency"), ("2026-07", "CNY", "成功", None)} <= {
+        r[-4:] for r in incremental["entries"]
+    }
 
     for page_size in (7, 1000):  # pages that split one payment's events, and one page
         reset(svc.db, svc.models)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 import re
 import time
@@ -20,8 +21,9 @@ from reconciliation.banksim import pain002 as sim_pain002
 from reconciliation.detect import detect_kind
 from reconciliation.entries import BankEntry, BankFileRefused, GroupStatus
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "iso20022"
 BANK = Path(__file__).parent / "fixtures" / "bank"
+#: Other banks' files, copied from public repositories (origin and hashes in SOURCES.md there).
+SAMPLES = BANK / "public"
 
 # Payment ids shaped like the ledger's (ledger.payment.payment_id): period, kind, n, base32.
 PAID = "202612R1HLSMJRZKUG4UH4NIAWJY"
@@ -44,29 +46,38 @@ def only_entries(found: list[BankEntry | GroupStatus]) -> list[BankEntry]:
 
 
 # ---------------------------------------------------------------------------------------
-# The public samples (/work/shared/samples/iso20022, see SOURCES.md there)
+# The public samples (tests/fixtures/bank/public, see SOURCES.md there)
 # ---------------------------------------------------------------------------------------
 
 
 def check_fffs_finland(found: list[BankEntry | GroupStatus]) -> None:
     entries = only_entries(found)
-    # Entries 1-3 are customers' incoming credits (3 without EndToEndId, 2 SEPA credits
-    # whose payer set one but whose BkTxCd says RCDT): not ours. Entry 4 is a debit batch of
-    # 3, entry 5 a debit batch of 2 in foreign currencies, entry 6 two failed collections.
-    assert [e.kind for e in entries] == ["executed"] * 5 + ["returned"] * 2
-    assert "EndToEndIdAT-41-001" not in {e.end_to_end_id for e in entries}
-    assert [e.amount for e in entries] == [200002, 100001, 123002, 50000, 50000, 4000, 6000]
-    first = entries[0]
+    # Entries 1-3 are customers' incoming credits (4 without EndToEndId, 2 SEPA credits whose
+    # payer set one): no return information, so kept and never returns. Entry 4 is a debit
+    # batch of 3, entry 5 a debit batch of 2 in foreign currencies, entry 6 two failed
+    # collections that are not booked (INFO).
+    assert [(e.kind, e.aside) for e in entries] == (
+        [("credited", "no_return_information")] * 6
+        + [("executed", None)] * 5
+        + [("returned", "not_booked")] * 2
+    )
+    payers = [e.end_to_end_id for e in entries[:6]]
+    assert payers == [None] * 4 + ["EndToEndIdAT-41-001", "EndToEndIdAT-41-002"]
+    assert [e.amount for e in entries] == [
+        *(190000, 10000, 40000, 10000, 250000, 50000),
+        *(200002, 100001, 123002, 50000, 50000, 4000, 6000),
+    ]
+    first = entries[6]
     assert (first.creditor_name, first.creditor_account, first.entry_ref) == (
         "Creditor Company",
         "29501800020582",
         "091029ACCTSTMTARCH03/1",
     )
     assert first.booking_date == first.value_date == date(2009, 10, 29)
-    usd = entries[3]  # instructed USD 750.00, booked EUR 500.00: the booked amount counts
+    usd = entries[9]  # instructed USD 750.00, booked EUR 500.00: the booked amount counts
     assert (usd.end_to_end_id, usd.amount, usd.currency) == ("ISSRBKREF12345678", 50000, "EUR")
     assert usd.booking_date == date(2009, 10, 30) and usd.value_date is None
-    assert [(e.reason_code, e.reason_text, e.status) for e in entries[5:]] == [
+    assert [(e.reason_code, e.reason_text, e.status) for e in entries[11:]] == [
         ("AC01", "1+TILIÄ EI LÖYDY", "INFO"),
         ("CUST", "4+MAKSAJA PERUUTTANUT", "INFO"),
     ]
@@ -115,17 +126,27 @@ def check_genkgo_v8(found: list[BankEntry | GroupStatus]) -> None:
 
 
 def check_prefixed_v8(found: list[BankEntry | GroupStatus]) -> None:
-    # The EUR credit is a received transfer (RCDT) with the payer's EndToEndId: not ours.
+    # The EUR credit is a received transfer with the payer's EndToEndId: kept, not a return.
+    # The USD debit is read as the file says; the importer compares currencies.
+    common = {"booking_date": date(2026, 1, 16), "status": "BOOK"}
     assert found == [
         BankEntry(
             seq=1,
+            kind="credited",
+            end_to_end_id="E2E-0001",
+            amount=150000,
+            currency="EUR",
+            aside="no_return_information",
+            **common,  # type: ignore[arg-type]
+        ),
+        BankEntry(
+            seq=2,
             kind="executed",
             end_to_end_id="E2E-0002",
             amount=4250,
             currency="USD",
-            booking_date=date(2026, 1, 16),
-            status="BOOK",
-        )
+            **common,  # type: ignore[arg-type]
+        ),
     ]
 
 
@@ -241,17 +262,21 @@ REFUSED: dict[str, str] = {
 
 
 def sample(name: str) -> bytes:
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"public samples not present at {SAMPLES}")
-    return path.read_bytes()
+    return (SAMPLES / name).read_bytes()
 
 
 def test_every_bank_return_sample_has_an_expectation() -> None:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"public samples not present at {SAMPLES}")
     returns = {p.name for p in SAMPLES.iterdir() if p.name.startswith(("pain.002", "camt.054"))}
     assert returns == set(PARSED) | set(REFUSED)
+
+
+def test_public_samples_are_the_files_their_sources_name() -> None:
+    """Each copy is byte for byte the file SOURCES.md names, and it names every copy."""
+    sources = (SAMPLES / "SOURCES.md").read_text(encoding="utf-8")
+    found = re.findall(r"^([0-9a-f]{64})  (\S+\.xml)$", sources, re.M)
+    listed = {name: digest for digest, name in found}
+    copies = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in SAMPLES.glob("*.xml")}
+    assert copies == listed
 
 
 @pytest.mark.parametrize("name", sorted(PARSED))
@@ -372,7 +397,7 @@ CAMT_V02 = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_camt054_v02_batch_debit_return_and_foreign_credit() -> None:
+def test_camt054_v02_batch_debit_return_and_credits_that_are_no_returns() -> None:
     assert list(camt054.parse(CAMT_V02.encode())) == [
         BankEntry(
             seq=1,
@@ -424,16 +449,27 @@ def test_camt054_v02_batch_debit_return_and_foreign_credit() -> None:
             entry_ref="ICBC20261214R007",
             status="BOOK",
         ),
-        # The RCDT credit from the finance bureau is skipped; a bare credit naming one of
-        # our payments is a return whose reason the bank did not give.
+        # The finance bureau's allocation and a bare credit naming one of our payments say
+        # nothing of a return: money sent to us, kept with the file and never counted.
         BankEntry(
             seq=5,
-            kind="returned",
+            kind="credited",
+            end_to_end_id="FINANCE-BUREAU-ALLOC-12",
+            amount=500000,
+            currency="CNY",
+            booking_date=date(2026, 12, 14),
+            status="BOOK",
+            aside="no_return_information",
+        ),
+        BankEntry(
+            seq=6,
+            kind="credited",
             end_to_end_id=FROZEN,
             amount=208000,
             currency="CNY",
             booking_date=date(2026, 12, 15),
             status="BOOK",
+            aside="no_return_information",
         ),
     ]
 
@@ -568,6 +604,80 @@ def test_a_debit_without_details_is_still_reported() -> None:
         147050,
         "CCB-B-77",
     )
+
+
+# Unknown to the ledger: payments no one made.
+UNDATED_UNKNOWN = "202612R1UNDATEDUNKNOWNUNDATE"
+PENDING_UNKNOWN = "202612R1PENDINGUNKNOWNPENDIN"
+
+
+def test_camt054_v08_says_what_each_entry_means() -> None:
+    """Booked or not, which currency, which day, and whether a credit is a return."""
+    found = list(camt054.parse((BANK / "camt054_v08_what_entries_mean.xml").read_bytes()))
+    assert [
+        (e.kind, e.end_to_end_id, e.amount, e.currency, e.booking_date, e.status, e.aside)
+        for e in found
+    ] == [
+        ("executed", PAID, 118050, "CNY", date(2026, 12, 10), "BOOK", None),
+        # Read as the file says; whether USD is the payment's currency is the importer's call.
+        ("executed", WRONG_NAME, 20000, "USD", date(2026, 12, 10), "BOOK", None),
+        ("executed", NO_ACCOUNT, 9000, "CNY", date(2026, 12, 15), "PDNG", "not_booked"),
+        ("executed", CLOSED, 9050, "CNY", date(2026, 12, 10), "INFO", "not_booked"),
+        # No BookgDt: the value date; neither: the day the file was created (GrpHdr/CreDtTm).
+        ("executed", ARREARS, 138050, "CNY", date(2026, 12, 11), "BOOK", None),
+        ("executed", UNDATED_UNKNOWN, 30000, "CNY", date(2026, 12, 12), "BOOK", None),
+        ("credited", FROZEN, 208000, "CNY", date(2026, 12, 14), "BOOK", "no_return_information"),
+        ("returned", PAID, 118050, "CNY", date(2026, 12, 14), "BOOK", None),  # RvslInd true
+    ]
+    assert found[4].value_date == date(2026, 12, 11) and found[5].value_date is None
+    assert (found[7].reason_code, found[7].reason_text) == (None, None)  # none given
+
+
+def test_camt054_v02_says_what_each_entry_means() -> None:
+    """A plain-text Sts PDNG; no Sts element at all (booked); USD booked inside a CNY entry;
+    a return without dates; a return coded RRTN without return information."""
+    found = list(camt054.parse((BANK / "camt054_v02_what_entries_mean.xml").read_bytes()))
+    created = date(2027, 1, 3)
+    assert [
+        (e.kind, e.end_to_end_id, e.amount, e.currency, e.booking_date, e.status, e.aside)
+        for e in found
+    ] == [
+        ("executed", PAID, 156000, "CNY", date(2026, 12, 16), "PDNG", "not_booked"),
+        ("executed", WRONG_NAME, 118050, "CNY", date(2026, 12, 10), None, None),
+        ("executed", ARREARS, 138050, "USD", date(2026, 12, 10), "BOOK", None),  # TxAmt's
+        ("returned", CLOSED, 9050, "CNY", created, "BOOK", None),
+        ("executed", PENDING_UNKNOWN, 30000, "CNY", created, "PDNG", "not_booked"),
+        ("returned", FROZEN, 208000, "CNY", date(2026, 12, 18), "BOOK", None),  # RRTN
+    ]
+    assert found[3].reason_code == "AC04"
+
+
+@pytest.mark.parametrize(
+    ("entry", "kind", "aside"),
+    [
+        ("<RvslInd>true</RvslInd>", "returned", None),
+        ("<RvslInd>1</RvslInd>", "returned", None),  # xs:boolean
+        ("<RvslInd>false</RvslInd>", "credited", "no_return_information"),
+        ("", "credited", "no_return_information"),
+        ("<RvslInd>true</RvslInd><Sts>PDNG</Sts>", "returned", "not_booked"),
+    ],
+)
+def test_a_credit_without_details_is_a_return_only_if_the_entry_says_so(
+    entry: str, kind: str, aside: str | None
+) -> None:
+    ntry = (
+        f'<Ntry><Amt Ccy="CNY">9.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>{entry}'
+        "<BookgDt><Dt>2026-12-14</Dt></BookgDt></Ntry>"
+    )
+    data = re.sub(r"<Ntry>.*</Ntry>", ntry, CAMT_V08, flags=re.S)
+    ((found_kind, found_aside),) = [(e.kind, e.aside) for e in camt054.parse(data.encode())]
+    assert (found_kind, found_aside) == (kind, aside)
+
+
+def test_a_malformed_file_creation_day_refuses_the_file() -> None:
+    data = CAMT_V08.replace("<CreDtTm>2026-12-10T18", "<CreDtTm>2026-13-10T18")
+    with pytest.raises(BankFileRefused, match=r"line 4, GrpHdr/CreDtTm: malformed date"):
+        list(camt054.parse(data.encode()))
 
 
 @pytest.mark.parametrize(
@@ -940,6 +1050,10 @@ def test_a_file_in_another_layout_is_refused_at_its_header() -> None:
         ),
         ('encoding = "gbk2"\n[columns]\nend_to_end_id = 0\namount = 1\nstatus = 2', "gbk2"),
         ('encoding = "utf-16"\n[columns]\nend_to_end_id = 0\namount = 1\nstatus = 2', "ASCII"),
+        (
+            '[columns]\nend_to_end_id = 0\namount = 1\nstatus = 2\n[currency_words]\n"美元" = "$"',
+            "ISO 4217",
+        ),
     ],
 )
 def test_a_profile_that_cannot_work_is_refused(tmp_path: Path, toml: str, reason: str) -> None:
@@ -948,6 +1062,47 @@ def test_a_profile_that_cannot_work_is_refused(tmp_path: Path, toml: str, reason
     path.write_text(words + toml, encoding="utf-8")
     with pytest.raises(BankFileRefused, match=reason):
         csvreturn.load_profile(str(path))
+
+
+CURRENCY_PROFILE = """bank = "测试银行"
+encoding = "utf-8"
+success_words = ["成功"]
+failure_words = ["失败"]
+[columns]
+end_to_end_id = "付款编号"
+amount = "金额"
+status = "状态"
+currency = "币种"
+date = "日期"
+[currency_words]
+"美元" = "USD"
+"""
+
+
+def test_a_profile_naming_a_currency_column_reads_each_rows_currency(tmp_path: Path) -> None:
+    """ISO codes as they are, the profile's words and 人民币/RMB as their codes, an empty cell
+    as CNY (代发 is domestic); a word no one named refuses the file at its line."""
+    (tmp_path / "bank.toml").write_text(CURRENCY_PROFILE, encoding="utf-8")
+    profile = csvreturn.load_profile(str(tmp_path / "bank.toml"))
+    cells = ["人民币", "CNY", "RMB", "USD", "美元", ""]
+    rows = [f"{PAID}|100.00|成功|{c}|20261210" for c in cells]
+    data = "\n".join(["付款编号|金额|状态|币种|日期", *rows]).encode()
+    found = [e.currency for e in csvreturn.parse(data, profile)]
+    assert found == ["CNY", "CNY", "CNY", "USD", "USD", "CNY"]
+    bad = data + f"\n{PAID}|100.00|成功|US$|20261210".encode()
+    with pytest.raises(BankFileRefused, match=r"line 8: unknown currency 'US\$'"):
+        list(csvreturn.parse(bad, profile))
+
+
+def test_a_return_row_without_a_date_has_no_booking_day() -> None:
+    """Not today's: the importer decides the month it is shown in, and it is no execution day."""
+    data = (BANK / "icbc.txt").read_bytes().replace(b"|20261211|", b"||")
+    (undated,) = [
+        e
+        for e in csvreturn.parse(data, csvreturn.load_profile("icbc"))
+        if e.end_to_end_id == FROZEN
+    ]
+    assert undated.booking_date is None
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 2**20])
@@ -1157,8 +1312,8 @@ def test_200k_transactions_parse_in_flat_memory(tmp_path: Path) -> None:
 def _camt054_files(tmp_path: Path) -> list[Path]:
     """The camt.054 files we have: hand-made, public samples, and a month with batches."""
     texts = {"v02.xml": CAMT_V02.encode(), "v08.xml": CAMT_V08.encode()}
-    if SAMPLES.is_dir():
-        texts.update((p.name, p.read_bytes()) for p in SAMPLES.glob("camt.054*.xml"))
+    texts.update((p.name, p.read_bytes()) for p in SAMPLES.glob("camt.054*.xml"))
+    texts.update((p.name, p.read_bytes()) for p in BANK.glob("camt054_*.xml"))
     for name, data in texts.items():
         (tmp_path / name).write_bytes(data)
     _write_big_camt054(tmp_path / "month.xml", singles=301, batches=3, per_batch=50)

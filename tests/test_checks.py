@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date
 
 from reconciliation import checks
-from reconciliation.checks import PaymentView, UnmatchedEntry
+from reconciliation.checks import ForeignEntry, PaymentView, UnmatchedEntry
 
 PAID = PaymentView(
     payment_id="202612R1AAAAAAAAAAAAAAAAAAAA",
@@ -85,6 +85,26 @@ def test_unknown_payment_takes_the_booking_month() -> None:
     (found,) = checks.check_unknown_payment([entry])
     assert (found.type, found.period, found.amount) == ("unknown_payment", "2026-11", 50000)
     assert checks.check_unknown_payment([]) == []
+
+
+def test_unknown_payment_without_booking_day_takes_the_month_it_was_reported_in() -> None:
+    e = UnmatchedEntry("BF-1", 3, "executed", "X1", 30000, None, None, "USD", "2027-01")
+    (found,) = checks.check_unknown_payment([e])
+    assert found.period == "2027-01"
+    assert "300.00 USD to none" in found.detail  # an amount not in CNY says so
+
+
+def test_a_payment_booked_in_another_currency_is_an_amount_mismatch() -> None:
+    usd = ForeignEntry("BF-1", 2, "executed", PAID.payment_id, 156000, "USD", date(2026, 12, 10))
+    pending = replace(PAID, status="instructed", executions=0, executed_amount=None)
+    (found,) = checks.check_currency_mismatch([usd], {PAID.payment_id: pending})
+    assert (found.type, found.period, found.amount) == ("amount_mismatch", "2026-12", 156000)
+    assert found.key == ("C1", PAID.payment_id, "USD")  # apart from a CNY amount's mismatch
+    assert "instructed 1560.00 CNY, bank executed 1560.00 USD (entry 2 of file BF-1" in (
+        found.detail
+    )
+    # A payment not among the period's approved ones raises nothing here.
+    assert checks.check_currency_mismatch([usd], {}) == []
 
 
 def test_late_payment() -> None:
@@ -171,7 +191,8 @@ def test_staff_account_by_account_or_person() -> None:
     assert checks.check_beneficiaries([PAID], EXCLUDES, {"6217000000000000101": "S001"}, {}) == []
 
 
-#: The finding types of SPEC.md, written out from the spec (not from the code).
+#: The finding types of the product contract (README, "Bank files and findings"), written out
+#: from it, not from the code.
 SPEC_FINDING_TYPES = frozenset(
     {
         "duplicate_payment",

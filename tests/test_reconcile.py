@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aidledger.wiring import Services
 from ledger.errors import InputRefused
 from ledger.period import Period
+from ledger.store import as_date
 from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
+from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS
+from reconciliation.bank import BankImportSummary
 from reconciliation.banksim import Anomalies, Instructed, camt054, pain002, read_pain001
 from reconciliation.service import list_findings
+from tests.builders import (
+    BANK,
+    F_ARREARS,
+    F_CLOSED,
+    F_FROZEN,
+    F_NO_ACCOUNT,
+    F_PAID,
+    F_WRONG_NAME,
+    answered,
+)
 from tests.test_checks import SPEC_FINDING_TYPES
 
 PERIOD = "2026-06"
@@ -354,3 +368,201 @@ def test_worth_checking_holds_for_results_rows_of_every_shape(month) -> None:  #
             assert found[True] == found[False]
             seen |= {t for t, _, _ in found[True]}
     assert seen == {"missing_result", "paid_after_death"}
+
+
+# -- what a bank file means -------------------------------------------------------------------
+# Other banks' files (tests/fixtures/bank/public) and fixtures of ours for what they lack, made
+# to answer this month's payments (tests/builders.py): only booked entries in the payment's
+# currency are results; the rest is kept with the file, shown and never counted.
+
+
+def imported(svc: Services, path: Path, data: bytes, today: date = AS_OF) -> BankImportSummary:
+    path.write_bytes(data)
+    return svc.bank.import_file(path, by="S0004", today=today)
+
+
+def results(svc: Services, *pids: str) -> list[tuple[str, int, Any]]:
+    """(status, executions, executed_on) of each payment, as reconciliation reads them."""
+    out = []
+    for pid in pids:
+        ((status, executions, on),) = svc.db.query(
+            f"SELECT {STATUS}, {EXECUTIONS}, pr.executed_on FROM payments p {RESULTS_JOIN} "
+            "WHERE p.payment_id = ?",
+            (pid,),
+        )
+        out.append((status, int(executions), as_date(on)))
+    return out
+
+
+def kept(svc: Services, file_id: str) -> list[tuple[Any, ...]]:
+    """The file's entries that are no payment's result: (seq, kind, payment, matched,
+    period, currency, status, aside)."""
+    rows = svc.db.query(
+        "SELECT seq, kind, end_to_end_id, matched, period, currency, status, aside "
+        "FROM bank_entries WHERE file_id = ? AND (aside IS NOT NULL OR matched = 0) ORDER BY seq",
+        (file_id,),
+    )
+    return [(int(s), k, e, int(m), *rest) for s, k, e, m, *rest in rows]
+
+
+def findings_of(svc: Services, period: str = PERIOD) -> list[tuple[str, str | None, str]]:
+    return sorted(
+        (f["type"], f["payment_id"], f["detail"])
+        for f in list_findings(svc.db, period=period, status="all")
+    )
+
+
+def test_a_booking_in_another_currency_is_no_execution_and_raises_amount_mismatch(month) -> None:  # type: ignore[no-untyped-def]
+    """Another bank's 001.08 sample: its USD debit names one of our CNY payments, for the very
+    number instructed. Not an execution: kept with the file, and amount_mismatch names USD. The
+    payment is paid when the bank executes it in CNY, and only once."""
+    svc, payments, tmp_path = month
+    e = [p.end_to_end_id for p in payments]
+    sample = (BANK / "public" / "camt.054.001.08_prefixed-ns_splmtrydata.xml").read_bytes()
+    data = answered(sample, {"E2E-0002": payments[0]})
+    assert f'Ccy="USD">{payments[0].amount}<'.encode() in data
+    summary = imported(svc, tmp_path / "usd.xml", data)
+    assert (summary.matched, summary.by_kind) == (1, {"not counted (in USD)": 1})
+    assert summary.set_aside == {"in USD": 1, "credit without return information": 1}
+    assert results(svc, e[0]) == [("instructed", 0, None)]
+    assert kept(svc, summary.file_id) == [
+        (1, "credited", "E2E-0001", 0, "2026-01", "EUR", "BOOK", "no_return_information"),
+        (2, "executed", e[0], 1, "2026-01", "USD", "BOOK", "currency"),
+    ]
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=payments[0].requested, by="S0004")
+    ((kind, pid, detail),) = findings_of(svc)
+    assert (kind, pid) == ("amount_mismatch", e[0])
+    assert f"instructed {payments[0].amount} CNY, bank executed {payments[0].amount} USD" in detail
+    # The bank pays it in CNY: executed once, and the USD booking is still reported.
+    (tmp_path / "cny.xml").write_bytes(camt054(payments[:1]))
+    svc.bank.import_file(tmp_path / "cny.xml", by="S0004", today=AS_OF)
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
+    assert results(svc, e[0]) == [("executed", 1, payments[0].requested)]
+    assert [k for k, p, _ in findings_of(svc) if p == e[0]] == ["amount_mismatch"]
+    assert findings_of(svc, "2026-01") == []  # money sent to us is no unknown payment
+
+
+def test_a_rejection_of_our_payment_in_another_currency_is_not_counted(month) -> None:  # type: ignore[no-untyped-def]
+    """The ISO example pain.002 rejects its payment in USD: named as one of ours, it is not
+    taken for our CNY payment's rejection (which would have it reissued)."""
+    svc, payments, tmp_path = month
+    sample = (BANK / "public" / "pain.002.001.03_iso-mdr-example_txsts-rjct-am05.xml").read_bytes()
+    data = answered(sample, {"VA100327/0123": payments[1]}, block="TxInfAndSts")
+    summary = imported(svc, tmp_path / "status.xml", data)
+    assert summary.by_kind == {"not counted (in USD)": 1}
+    assert results(svc, payments[1].end_to_end_id) == [("instructed", 0, None)]
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=AS_OF, by="S0004")
+    found = {(k, p): d for k, p, d in findings_of(svc)}
+    detail = found[("amount_mismatch", payments[1].end_to_end_id)]
+    assert f"bank rejected {payments[1].amount} USD" in detail
+    assert ("returned_not_reissued", payments[1].end_to_end_id) not in found
+
+
+def test_entries_not_booked_are_kept_with_the_file_and_never_counted(month) -> None:  # type: ignore[no-untyped-def]
+    """PDNG and INFO entries (001.08 Sts/Cd, 001.02 Sts) are shown, not executed; an entry
+    without a status element is booked; a pending entry naming no payment is no unknown
+    payment; the booking that follows a pending entry with the same reference counts."""
+    svc, payments, tmp_path = month
+    e = [p.end_to_end_id for p in payments]
+    v08 = (BANK / "camt054_v08_what_entries_mean.xml").read_bytes()
+    summary = imported(
+        svc, tmp_path / "v08.xml", answered(v08, {F_NO_ACCOUNT: payments[0], F_CLOSED: payments[1]})
+    )
+    assert summary.by_kind == {
+        "not counted (not booked: PDNG)": 1,
+        "not counted (not booked: INFO)": 1,
+    }
+    v02 = (BANK / "camt054_v02_what_entries_mean.xml").read_bytes()
+    summary02 = imported(
+        svc, tmp_path / "v02.xml", answered(v02, {F_PAID: payments[2], F_WRONG_NAME: payments[3]})
+    )
+    assert summary02.by_kind == {"executed": 1, "not counted (not booked: PDNG)": 1}
+    assert summary02.set_aside["not booked: PDNG"] == 2  # the unknown one too
+    assert results(svc, e[0], e[1], e[2], e[3]) == [
+        ("instructed", 0, None),
+        ("instructed", 0, None),
+        ("instructed", 0, None),
+        ("executed", 1, date(2026, 12, 10)),  # no Sts element: booked
+    ]
+    assert [r[1:] for r in kept(svc, summary.file_id) if r[2] in (e[0], e[1])] == [
+        ("executed", e[0], 1, "2026-12", "CNY", "PDNG", "not_booked"),
+        ("executed", e[1], 1, "2026-12", "CNY", "INFO", "not_booked"),
+    ]
+    # In January (the v02 file's creation day): its return naming a payment of no one is
+    # reported; its pending entry naming no payment is not.
+    svc.reconciliation.reconcile(Period.parse("2027-01"), as_of=AS_OF, by="S0004")
+    ((kind, _, detail),) = findings_of(svc, "2027-01")
+    assert kind == "unknown_payment" and f"returned entry 4 of file {summary02.file_id}" in detail
+    # The monthly statement books what the daily one had pending, under the same reference.
+    booked = answered(v08.replace(b"<Cd>PDNG</Cd>", b"<Cd>BOOK</Cd>"), {F_NO_ACCOUNT: payments[0]})
+    imported(svc, tmp_path / "monthly.xml", booked)
+    assert results(svc, e[0]) == [("executed", 1, date(2026, 12, 15))]
+
+
+def test_a_paid_payment_booked_again_after_a_pending_entry_is_paid_twice(month) -> None:  # type: ignore[no-untyped-def]
+    """A pending entry kept with its file does not make the booking that follows it, under the
+    same reference, look like a repeat of a statement: a second execution, reported."""
+    svc, payments, tmp_path = month
+    e0 = payments[0].end_to_end_id
+    imported(svc, tmp_path / "paid.xml", camt054(payments[:1]))
+    v08 = (BANK / "camt054_v08_what_entries_mean.xml").read_bytes()
+    imported(svc, tmp_path / "daily.xml", answered(v08, {F_NO_ACCOUNT: payments[0]}))
+    booked = v08.replace(b"<Cd>PDNG</Cd>", b"<Cd>BOOK</Cd>")
+    imported(svc, tmp_path / "monthly.xml", answered(booked, {F_NO_ACCOUNT: payments[0]}))
+    assert [r[:2] for r in results(svc, e0)] == [("executed", 2)]
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=payments[0].requested, by="S0004")
+    assert [k for k, p, _ in findings_of(svc) if p == e0] == ["duplicate_payment", "late_payment"]
+
+
+def test_an_entry_without_booking_date_is_reported_in_a_month(month) -> None:  # type: ignore[no-untyped-def]
+    """No BookgDt: booked on the value date; neither date: on the file's creation day
+    (GrpHdr/CreDtTm); a 回盘 row without a date naming no payment: in the month of the
+    import's today. Each unknown one raises unknown_payment in that month."""
+    svc, payments, tmp_path = month
+    v08 = (BANK / "camt054_v08_what_entries_mean.xml").read_bytes()
+    summary = imported(svc, tmp_path / "v08.xml", answered(v08, {F_ARREARS: payments[0]}))
+    assert results(svc, payments[0].end_to_end_id) == [("executed", 1, date(2026, 12, 11))]
+    unknown = [r for r in kept(svc, summary.file_id) if r[3] == 0 and r[7] is None]
+    assert [(r[2], r[4]) for r in unknown] == [
+        (F_PAID, "2026-12"),  # entries naming none of this month's payments
+        (F_WRONG_NAME, "2026-12"),
+        ("202612R1UNDATEDUNKNOWNUNDATE", "2026-12"),  # from CreDtTm 2026-12-12
+        (F_PAID, "2026-12"),
+    ]
+    icbc = (BANK / "icbc.txt").read_bytes()
+    header, first = icbc.split(b"\r\n")[:2]
+    row = first.replace(b"|20261210|", b"||").replace(
+        F_PAID.encode(), b"202607R1NOSUCHPAYMENTNOSUCHPA"
+    )
+    imported(svc, tmp_path / "huipan.txt", header + b"\r\n" + row + b"\r\n", date(2026, 7, 3))
+    svc.reconciliation.reconcile(Period.parse("2026-12"), as_of=AS_OF, by="S0004")
+    svc.reconciliation.reconcile(Period.parse("2026-07"), as_of=AS_OF, by="S0004")
+    undated = [kind for kind, _, d in findings_of(svc, "2026-12") if "UNDATEDUNKNOWN" in d]
+    assert undated == ["unknown_payment"]
+    ((kind, _, detail),) = findings_of(svc, "2026-07")
+    assert kind == "unknown_payment" and "202607R1NOSUCHPAYMENTNOSUCHPA" in detail
+
+
+def test_a_credit_is_a_return_only_when_the_bank_says_so(month) -> None:  # type: ignore[no-untyped-def]
+    """A credit naming an executed payment, without return information or a reversal, is money
+    sent to us: the payment stays executed and is never reported returned. A reversal
+    (RvslInd) and the bank's return code (RRTN) are returns, without a reason given."""
+    svc, payments, tmp_path = month
+    e = [p.end_to_end_id for p in payments]
+    imported(svc, tmp_path / "paid.xml", camt054(payments[:3]))
+    v08 = (BANK / "camt054_v08_what_entries_mean.xml").read_bytes()
+    # Entry 1 pays F_PAID again and entry 8 reverses it: here, both on payments[1].
+    summary = imported(
+        svc, tmp_path / "v08.xml", answered(v08, {F_FROZEN: payments[0], F_PAID: payments[1]})
+    )
+    assert summary.by_kind == {
+        "executed": 1,
+        "returned": 1,
+        "not counted (credit without return information)": 1,
+    }
+    v02 = (BANK / "camt054_v02_what_entries_mean.xml").read_bytes()
+    imported(svc, tmp_path / "v02.xml", answered(v02, {F_FROZEN: payments[2]}))
+    assert [r[0] for r in results(svc, *e[:3])] == ["executed", "returned", "returned"]
+    svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=date(2027, 2, 28), by="S0004")
+    returned = {p for k, p, _ in findings_of(svc) if k == "returned_not_reissued"}
+    assert returned == {e[1], e[2]}
