@@ -76,14 +76,15 @@ def one_store(dialect: str, cases: int, batch: int) -> dict[str, object]:
     from aidledger.settings import Settings
     from aidledger.wiring import init_store
     from ledger.case import CASE_COLUMNS
+    from ledger.synthetic import ADMIN, CASEWORKER
 
     staff_path, cases_path = make_files(cases)
     url = fresh_store(dialect, f"import_{dialect}")
     svc = init_store(Settings(database_url=url, batch_events=batch))
     try:
-        svc.importer.import_file("staff", staff_path, by="S0001", today=date.today())
+        svc.importer.import_file("staff", staff_path, by=ADMIN, today=date.today())
         t0 = time.perf_counter()
-        summary = svc.importer.import_file("cases", cases_path, by="S0001", today=date.today())
+        summary = svc.importer.import_file("cases", cases_path, by=CASEWORKER, today=date.today())
         seconds = time.perf_counter() - t0
         assert summary.new == cases, summary
         rss = peak_rss_mib()

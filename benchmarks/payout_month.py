@@ -69,7 +69,10 @@ def _services(url: str):  # type: ignore[no-untyped-def]
     from aidledger.settings import Settings
     from aidledger.wiring import init_store
 
-    return init_store(Settings(database_url=url, batch_events=5000, page_size=20000))
+    # "Today" in the month being paid: its run (and the next month's) may be prepared.
+    return init_store(
+        Settings(database_url=url, batch_events=5000, page_size=20000, today=date(2026, 12, 15))
+    )
 
 
 def stage(name: str, url: str, cases: int, out_dir: Path, profile: bool) -> dict[str, object]:
@@ -84,6 +87,7 @@ def stage(name: str, url: str, cases: int, out_dir: Path, profile: bool) -> dict
 
 def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
     from ledger.period import Period
+    from ledger.synthetic import ADMIN, CASEWORKER, FINANCE, FINANCE_APPROVER
 
     svc = _services(url)
     t0 = time.perf_counter()
@@ -91,21 +95,22 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
     try:
         if name == "import":
             staff, case_file = files(cases)
-            svc.importer.import_file("staff", staff, by="S0001", today=date.today())
+            svc.importer.import_file("staff", staff, by=ADMIN)
             t0 = time.perf_counter()
-            s = svc.importer.import_file("cases", case_file, by="S0001", today=date.today())
+            s = svc.importer.import_file("cases", case_file, by=CASEWORKER)
             result.update(items=s.new, phases=s.seconds)
         elif name == "prepare":
-            r = svc.payouts.prepare(Period.parse(PERIOD), program=None, by="S0002")
+            r = svc.payouts.prepare(Period.parse(PERIOD), program=None, by=FINANCE)
             result.update(items=r.payments, run_id=r.run_id, held=r.held)
         elif name == "approve":
             run_id = svc.db.query("SELECT run_id FROM runs WHERE period = ?", (PERIOD,))[0][0]
-            svc.payouts.approve(run_id, by="S0003")
+            svc.payouts.approve(run_id, by=FINANCE_APPROVER)
             result.update(items=1, run_id=run_id)
         elif name == "export":
             run_id = svc.db.query("SELECT run_id FROM runs WHERE period = ?", (PERIOD,))[0][0]
             path = out / f"{run_id}.xml"
-            n, _ = svc.payouts.export(run_id, fmt="pain001", out=path, by="S0003")
+            path.unlink(missing_ok=True)
+            n = svc.payouts.export(run_id, fmt="pain001", out=path, by=FINANCE).payments
             result.update(items=n, bytes=path.stat().st_size)
         elif name == "camt":
             from reconciliation.banksim import read_pain001, write_camt054
@@ -116,20 +121,22 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
                 write_camt054(f, payments)
             result.update(items=len(payments), bytes=(out / "camt054.xml").stat().st_size)
         elif name == "bank_import":
-            s = svc.bank.import_file(out / "camt054.xml", by="bank", today=date(2027, 1, 31))
+            s = svc.bank.import_file(out / "camt054.xml", by=FINANCE, today=date(2027, 1, 31))
             result.update(items=s.entries, matched=s.matched, phases=s.seconds)
         elif name == "reconcile":
-            r = svc.reconciliation.reconcile(Period.parse(PERIOD), as_of=date(2027, 1, 31))
+            r = svc.reconciliation.reconcile(
+                Period.parse(PERIOD), as_of=date(2027, 1, 31), by=FINANCE
+            )
             result.update(items=r.payments, raised=r.raised)
         elif name == "reimport":
             # Next month's register: the same file with every 100th case in effect raised.
             next_month = next_month_file(files(cases)[1])
             t0 = time.perf_counter()
-            s = svc.importer.import_file("cases", next_month, by="S0001", today=date.today())
+            s = svc.importer.import_file("cases", next_month, by=CASEWORKER)
             result.update(items=s.rows, changed=s.changed, phases=s.seconds)
         elif name == "prepare_next":
             # The next month's run, after the re-import: the changed cases read from the log.
-            r = svc.payouts.prepare(Period.parse(NEXT_PERIOD), program=None, by="S0002")
+            r = svc.payouts.prepare(Period.parse(NEXT_PERIOD), program=None, by=FINANCE)
             result.update(items=r.payments, run_id=r.run_id, held=r.held)
         elif name == "rebuild":
             from projections.runner import catch_up, reset

@@ -1,6 +1,6 @@
 """Entitlements: what a case is owed, as pure functions of its timeline and what was paid.
 
-Rules (SPEC.md "Payment rules"):
+Rules (the payment rules README describes):
 - regular: a case is paid for month M by the program's mid-month rule (programs.toml):
   ``first_day`` in effect on M's first day (the default); ``any_day`` in effect on any day of
   M; ``prorate`` amount x days in effect / days in M, rounded down to the fen. The amount is

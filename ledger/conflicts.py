@@ -1,7 +1,7 @@
 """Conflicts between beneficiaries: pure rules used before payment and in reconciliation.
 
 Before payment a conflict holds the payment back from export; in reconciliation it raises the
-finding type of SPEC.md. Each rule gives one conflict per case involved, so each can be worked
+finding type of the same name. Each rule gives one conflict per case involved, so each can be worked
 on its own.
 """
 

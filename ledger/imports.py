@@ -164,15 +164,16 @@ class Importer(LedgerService):
         rows = iter_rows(data, COLUMNS[kind], problems)
         del data  # the rows' reader holds it until it has read them all, not the whole import
         self.sync()
+        directory = self.directory()
+        if kind != "staff" or not directory.is_empty():
+            # Before anything else, even the "already imported" answer: the file is the act.
+            directory.actor(by, today).require(IMPORTER_ROLE[kind], to=f"import a {kind} file")
         previous = self._previous_import(kind, sha)
         if previous is not None:
             summary.already_imported = True
             summary.previously = previous
             return summary
 
-        directory = self.directory()
-        if kind != "staff":
-            directory.actor(by, today).require(IMPORTER_ROLE[kind], to=f"import a {kind} file")
         if kind == "cases":
             cases, invalid = validate_cases(rows, self.config)
             summary.rows = len(cases) + len({p.line for p in invalid})

@@ -18,6 +18,8 @@ from tests.conftest import FIXTURES, TEST_TODAY
 CASEWORKER, APPROVER, FINANCE, AUDITOR, FINANCE_APPROVER, SUPERVISOR, ADMIN = (
     f"S00{i}" for i in range(1, 8)
 )
+#: A second finance approver (four eyes on payments released after an approval).
+FINANCE_APPROVER_2 = "S008"
 HEADER = (FIXTURES / "cases.csv").read_text(encoding="utf-8").splitlines()[0]
 
 

@@ -27,7 +27,7 @@ DEPARTMENTS = {
     "medical_security",
     "housing",
 }
-# SPEC.md: "at least 5000.00 for dibao, 3000.00 for tekun, 500.00 for the disability programs,
+# The shipped ceilings are realistic: "at least 5000.00 for dibao, 3000.00 for tekun, 500.00 for the disability programs,
 # 1000.00 for elderly" — written here in fen.
 MINIMUM_CEILINGS_FEN = {
     "dibao": 5000_00,

@@ -1,0 +1,446 @@
+"""Payout controls that hold, on both stores: interrupted and stale runs, a tampered read model,
+cancel, release after approval, recoveries only for money sent, 应退尽退, config in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aidledger.wiring import Services
+from disbursement.recoveries import Recoveries
+from disbursement.runs import Payouts
+from eligibility.deceased import Deceased
+from ledger import chain
+from ledger.duties import DutyRefused
+from ledger.errors import ConfigError, InputRefused, InvalidValue, NotAuthorised
+from ledger.payment import ReadModelTampered, RunClosed
+from ledger.period import Period
+from ledger.store import EventBatch
+from projections.reports import payouts_report
+from tests.builders import (
+    ADMIN,
+    FINANCE,
+    FINANCE_APPROVER,
+    FINANCE_APPROVER_2,
+    SUPERVISOR,
+    case_rows,
+    fixture_row,
+    load,
+    with_staff,
+    write_file,
+)
+from tests.conftest import FIXTURES
+
+P = Period.parse
+
+
+@pytest.fixture
+def county(svc: Services) -> Services:
+    """The fixture staff and cases, imported."""
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+    return svc
+
+
+def payouts(svc: Services, **attrs: Any) -> Payouts:
+    p = svc.payouts
+    for k, v in attrs.items():
+        setattr(p, k, v)
+    return p
+
+
+def payments(svc: Services, run_id: str) -> list[tuple[str, int, str, str]]:
+    return [
+        (pid, int(a), acct, held)
+        for pid, a, acct, held in svc.db.query(
+            "SELECT payment_id, amount, creditor_account, held FROM payments "
+            "WHERE run_id = ? AND cancelled = 0 ORDER BY payment_id",
+            (run_id,),
+        )
+    ]
+
+
+def exported(svc: Services, period: str, out: Path) -> str:
+    """Prepare, approve and export a month: its money sent."""
+    run = svc.payouts.prepare(P(period), program=None, by=FINANCE)
+    assert run.run_id
+    svc.payouts.approve(run.run_id, by=FINANCE_APPROVER)
+    svc.payouts.export(run.run_id, fmt="pain001", out=out / f"{period}.xml", by=FINANCE)
+    return run.run_id
+
+
+class Crash(Exception):
+    pass
+
+
+def test_an_interrupted_prepare_cannot_be_approved_and_the_next_completes_the_same_run(
+    county: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = county
+    load(svc, "deaths", FIXTURES / "deaths.csv")  # a held payment and its finding too
+    p = payouts(svc, batch_events=2, chunk_cases=2)
+    flush, flushes = EventBatch.flush, [0]
+
+    def dying(self: EventBatch) -> None:
+        flushes[0] += 1
+        if flushes[0] == 3:  # killed between two transactions
+            raise Crash
+        flush(self)
+
+    monkeypatch.setattr(EventBatch, "flush", dying)
+    with pytest.raises(Crash):
+        p.prepare(P("2026-06"), program=None, by=FINANCE)
+    monkeypatch.setattr(EventBatch, "flush", flush)
+    svc.sync()  # what the next command does first
+    ((run_id, complete, written),) = svc.db.query("SELECT run_id, complete, payments FROM runs")
+    assert (complete, 0 < int(written) < 5) == (0, True)
+    assert svc.payouts.review.list_runs()[0]["status"] == "incomplete"
+    with pytest.raises(RunClosed, match="not completely prepared"):
+        svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+
+    again = p.prepare(P("2026-06"), program=None, by=FINANCE)
+    assert again.run_id == run_id and not again.new_run
+    assert svc.db.query("SELECT COUNT(*), MIN(complete) FROM runs") == [(1, 1)]
+    assert len(payments(svc, run_id)) == 5
+    # Exactly what a fresh prepare pays: preparing once more changes nothing, records nothing.
+    head = svc.app.recorder.max_notification_id()
+    up_to_date = p.prepare(P("2026-06"), program=None, by=FINANCE)
+    assert (up_to_date.added, up_to_date.amended, up_to_date.cancelled) == (0, 0, 0)
+    assert svc.app.recorder.max_notification_id() == head
+    assert svc.db.query("SELECT COUNT(*) FROM findings") == [(1,)]
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+
+
+@pytest.mark.parametrize("when", ["before approval", "after approval"])
+def test_a_payments_row_changed_behind_the_application_is_refused_never_sent(
+    county: Services, tmp_path: Path, when: str
+) -> None:
+    svc = county
+    run_id = svc.payouts.prepare(P("2026-04"), program=None, by=FINANCE).run_id or ""
+    if when == "after approval":
+        svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    # Someone with database access sends C002's money (1180.50) elsewhere, a hundred times over.
+    with svc.db.transaction() as tx:
+        tx.execute(
+            "UPDATE payments SET amount = 10203050, creditor_account = '6222999999999999' "
+            "WHERE case_id = 'C002'"
+        )
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "run.xml"
+    if when == "before approval":
+        with pytest.raises(ReadModelTampered, match="differ from what its events recorded"):
+            svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+        assert svc.db.query("SELECT status FROM runs") == [("prepared",)]
+    else:
+        with pytest.raises(ReadModelTampered, match="Nothing was written or sent"):
+            svc.payouts.export(run_id, fmt="pain001", out=out, by=FINANCE)
+        assert svc.db.query("SELECT status FROM runs") == [("approved",)]
+    assert list((tmp_path / "out").iterdir()) == [], "no bank file, no partial file"
+    assert chain.verify(svc.db).ok, "the log itself was not touched"
+
+
+def test_a_held_payment_marked_payable_behind_the_application_is_not_exported(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    run_id = svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE).run_id or ""
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    with svc.db.transaction() as tx:
+        tx.execute("UPDATE payments SET held = '' WHERE held <> ''")
+    with pytest.raises(ReadModelTampered):
+        svc.payouts.export(run_id, fmt="csv", out=tmp_path / "run.csv", by=FINANCE)
+    assert not (tmp_path / "run.csv").exists()
+
+
+def test_a_run_prepared_before_new_decisions_is_stale_until_prepared_again(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    exported(svc, "2026-11", tmp_path)
+    run_id = svc.payouts.prepare(P("2026-12"), program=None, by=FINANCE).run_id or ""
+    before = payments(svc, run_id)
+    raised = fixture_row("C001").replace("1560.00,2026-01-01", "1660.00,2026-12-01")
+    new_card = fixture_row("C002").replace("6228480000000000012", "6228480000000000099")
+    new_card = new_card.replace("2026-02-01", "2026-12-01")
+    ended = fixture_row("C005").replace("2026-03-01,,", "2026-03-01,2026-11-30,")
+    load(svc, "cases", case_rows(tmp_path, "changes.csv", raised, new_card, ended))
+    (listed,) = svc.payouts.review.list_runs("2026-12")
+    assert listed["stale"] is True
+    assert svc.payouts.review.show(run_id)["changed_cases"] == 3
+    with pytest.raises(RunClosed, match="stale: 3 case"):
+        svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+
+    again = svc.payouts.prepare(P("2026-12"), program=None, by=FINANCE)
+    assert (again.run_id, again.added, again.amended, again.cancelled) == (run_id, 0, 2, 1)
+    assert svc.payouts.review.list_runs("2026-12")[0]["stale"] is False
+    after = {pid: (amount, account) for pid, amount, account, _ in payments(svc, run_id)}
+    assert len(after) == len(before) - 1  # C005 ended with November
+    assert sorted(after.values()) == sorted(
+        [
+            (166000, "6228480000000000011"),
+            (118050, "6228480000000000099"),
+            (20000, "6228480000000000013"),
+            (9050, "6228480000000000014"),
+        ]
+    )
+    approval = svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    assert approval.payable.amount == 166000 + 118050 + 20000 + 9050
+
+
+def test_a_cancelled_run_pays_nothing_and_the_next_prepare_pays_the_same_ids(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    first = svc.payouts.prepare(P("2026-04"), program=None, by=FINANCE).run_id or ""
+    ids = [p[0] for p in payments(svc, first)]
+    with pytest.raises(DutyRefused):
+        svc.payouts.cancel(first, by=FINANCE_APPROVER, reason="wrong month")
+    svc.payouts.cancel(first, by=FINANCE, reason="prepared before the standard was raised")
+    with pytest.raises(RunClosed, match="cancelled"):
+        svc.payouts.approve(first, by=FINANCE_APPROVER)
+    second = svc.payouts.prepare(P("2026-04"), program=None, by=FINANCE).run_id or ""
+    assert second == first.replace("-1", "-2")
+    assert [p[0] for p in payments(svc, second)] == ids  # the same EndToEndIds
+    assert payments(svc, first) == []
+    svc.payouts.approve(second, by=FINANCE_APPROVER)
+    rows = payouts_report(svc.db, "2026-04", [])
+    assert (rows[0]["payments"], rows[0]["amount"]) == (5, "5111.00")
+    assert [r["status"] for r in svc.payouts.review.list_runs()] == ["approved", "cancelled"]
+
+
+def test_a_payment_released_after_approval_is_exported_after_a_second_approval(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    # C003's beneficiary died on 2026-04-12: June's payment is held (critical).
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    run_id = svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE).run_id or ""
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    x = svc.payouts.export(run_id, fmt="pain001", out=tmp_path / "1.xml", by=FINANCE)
+    assert x.payments == 4 and x.awaiting == 0
+    ((held,),) = svc.db.query("SELECT payment_id FROM payments WHERE held <> ''")
+    svc.payouts.release(held, by=FINANCE_APPROVER, reason="namesake in the death feed")
+    svc.payouts.release(held, by=SUPERVISOR, reason="visited: alive")
+    # Not in the next file until a finance approver who released none of it approves it.
+    again = svc.payouts.export(run_id, fmt="pain001", out=tmp_path / "2.xml", by=FINANCE)
+    assert (again.payments, again.awaiting) == (4, 1)
+    with pytest.raises(NotAuthorised, match="released 1 of these payments"):
+        svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER_2)
+    third = svc.payouts.export(run_id, fmt="pain001", out=tmp_path / "3.xml", by=FINANCE)
+    assert (third.payments, third.amount, third.batches) == (1, 20000, (2, 2))
+    assert held.encode() in (tmp_path / "3.xml").read_bytes()
+    assert held.encode() not in (tmp_path / "1.xml").read_bytes()
+    finding_events = [e["type"] for e in svc.reconciliation.history(_finding_of(svc, held))]
+    assert finding_events.count("FindingPaymentReleased") == 2
+
+
+def _finding_of(svc: Services, pid: str) -> str:
+    ((fid,),) = svc.db.query("SELECT finding_id FROM findings WHERE payment_id = ?", (pid,))
+    return str(fid)
+
+
+def test_recoveries_are_raised_only_for_money_sent(county: Services, tmp_path: Path) -> None:
+    svc = county
+    exported(svc, "2026-06", tmp_path)  # June sent
+    july = svc.payouts.prepare(P("2026-07"), program=None, by=FINANCE).run_id or ""
+    svc.payouts.approve(july, by=FINANCE_APPROVER)  # July approved, never exported
+    ended = fixture_row("C005").replace("2026-03-01,,", "2026-03-01,2026-05-31,")
+    load(svc, "cases", case_rows(tmp_path, "end.csv", ended))
+    # C003 died 2026-04-12: June's payment to it was sent (no death known then).
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    svc.payouts.prepare(P("2026-08"), program=None, by=FINANCE)
+    owed = sorted(
+        (c, p, r) for c, p, r in svc.db.query("SELECT case_id, period, reason FROM recoveries")
+    )
+    assert owed == [("C003", "2026-06", "death"), ("C005", "2026-06", "terminated")]
+
+
+def test_the_recoveries_register_collects_in_parts_and_waives(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    exported(svc, "2026-06", tmp_path)
+    ended = fixture_row("C005").replace("2026-03-01,,", "2026-03-01,2026-05-31,")
+    load(svc, "cases", case_rows(tmp_path, "end.csv", ended))
+    run = svc.payouts.prepare(P("2026-07"), program=None, by=FINANCE).run_id or ""
+    register = svc.service(Recoveries)
+    assert register.list() == [], "not owed before its run is approved"
+    svc.payouts.approve(run, by=FINANCE_APPROVER)
+    ((rid, amount, collected, outstanding, status),) = [
+        (r["recovery_id"], r["amount"], r["collected"], r["outstanding"], r["status"])
+        for r in register.list()
+    ]
+    assert (amount, collected, outstanding, status) == ("2080.00", "0.00", "2080.00", "open")
+    register.collect(rid, amount=50000, by=FINANCE, reason="receipt 0012")
+    with pytest.raises(Exception, match=r"more than the 1580.00 outstanding"):
+        register.collect(rid, amount=158001, by=FINANCE, reason="receipt 0013")
+    with pytest.raises(DutyRefused):
+        register.waive(rid, by=FINANCE, reason="poor")
+    register.waive(rid, by=SUPERVISOR, reason="household destitute after the death")
+    (row,) = register.list(status="all")
+    assert (row["collected"], row["outstanding"], row["status"]) == ("500.00", "0.00", "waived")
+    assert register.list(status="open") == []
+
+
+def test_end_deceased_ends_each_case_once_and_they_stop_raising_holds(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    load(svc, "deaths", FIXTURES / "deaths.csv")  # C003's beneficiary died 2026-04-12
+    deceased = svc.service(Deceased)
+    head = svc.app.recorder.max_notification_id()
+    dry = deceased.end_deceased(as_of=P("2026-12").first_day, by="S001", dry_run=True)
+    assert [(e.case_id, e.date_of_death.isoformat()) for e in dry.ended] == [("C003", "2026-04-12")]
+    assert svc.app.recorder.max_notification_id() == head, "a dry run records nothing"
+    with pytest.raises(DutyRefused):
+        deceased.end_deceased(as_of=P("2026-12").first_day, by=FINANCE, dry_run=False)
+    done = deceased.end_deceased(as_of=P("2026-12").first_day, by="S001", dry_run=False)
+    assert [e.case_id for e in done.ended] == ["C003"]
+    assert svc.db.query("SELECT effective_to FROM cases WHERE case_id = 'C003'") in (
+        [("2026-04-12",)],
+        [(P("2026-04").day(12),)],
+    )
+    again = deceased.end_deceased(as_of=P("2026-12").first_day, by="S001", dry_run=False)
+    assert again.ended == []
+    result = svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE)
+    assert result.held == 0 and svc.db.query("SELECT COUNT(*) FROM findings") == [(0,)]
+    # The old system's register still has the case open: that row is refused, by line.
+    with pytest.raises(InputRefused, match="ended on its holder's reported death"):
+        load(svc, "cases", case_rows(tmp_path, "again.csv", fixture_row("C003")))
+
+
+def test_a_dibao_holder_s_death_leaves_a_household_to_reassess(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    deaths = write_file(
+        tmp_path, "d.csv", "id_number,date_of_death,source", "610102195001010011,2026-05-02,公安"
+    )
+    load(svc, "deaths", deaths)
+    done = svc.service(Deceased).end_deceased(
+        as_of=P("2026-06").first_day, by="S001", dry_run=False
+    )
+    assert [(e.case_id, e.household_to_reassess) for e in done.ended] == [("C001", True)]
+
+
+def test_the_programs_config_is_applied_in_the_store_and_used_from_its_day(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    shipped = svc.configs
+    text = (FIXTURES.parent.parent / "ledger" / "programs.toml").read_text(encoding="utf-8")
+    budgeted = text.replace(
+        'max_monthly = "5000.00"\nmid_month = "first_day"',
+        'max_monthly = "5000.00"\nmid_month = "first_day"\nbudget = "1000.00"',
+        1,
+    )
+    path = tmp_path / "programs.toml"
+    path.write_text(budgeted, encoding="utf-8")
+    with pytest.raises(DutyRefused, match="admin"):
+        shipped.apply(path, effective_from=None, by=FINANCE)
+    applied = shipped.apply(path, effective_from=None, by=ADMIN)
+    assert applied.recorded and not shipped.apply(path, effective_from=None, by=ADMIN).recorded
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[programs.dibao]\nname = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        shipped.apply(bad, effective_from=None, by=ADMIN)
+    # A new process reads the config in force today from the store: dibao has a budget.
+    from aidledger.wiring import open_services
+
+    reopened = open_services(svc.settings)
+    try:
+        assert reopened.config.programs["dibao"].budget_fen == 100000
+        run = reopened.payouts.prepare(P("2026-04"), program="dibao", by=FINANCE).run_id or ""
+        from disbursement.runs import BudgetExceeded
+
+        with pytest.raises(BudgetExceeded):
+            reopened.payouts.approve(run, by=FINANCE_APPROVER)
+    finally:
+        reopened.close()
+
+
+def test_a_period_more_than_a_month_ahead_is_refused(county: Services) -> None:
+    # Today in the tests' stores is 2026-12-15: 2027-01 may be prepared, 2027-02 not.
+    with pytest.raises(InvalidValue, match="more than one month after today"):
+        county.payouts.prepare(P("2027-02"), program=None, by=FINANCE)
+    assert county.payouts.prepare(P("2027-01"), program=None, by=FINANCE).run_id
+
+
+def test_payout_show_has_the_documented_shape_and_compares_with_last_month(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    exported(svc, "2026-05", tmp_path)
+    new_case = (
+        fixture_row("C001")
+        .replace("C001", "C006")
+        .replace("610102195001010011", "610102198506060069")
+        .replace("2026-01-01", "2026-06-01")  # from June: no arrears for May
+    )
+    load(svc, "cases", case_rows(tmp_path, "new.csv", new_case))
+    run_id = svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE).run_id or ""
+    doc = svc.payouts.review.show(run_id)
+    assert set(doc) == {
+        "run_id",
+        "period",
+        "status",
+        "prepared_by",
+        "approved_by",
+        "stale",
+        "changed_cases",
+        "totals",
+        "by_program",
+        "by_kind",
+        "held",
+        "previous",
+    }
+    assert set(doc["totals"]) == {
+        "payments",
+        "amount",
+        "held",
+        "held_amount",
+        "payable",
+        "payable_amount",
+    }
+    assert set(doc["held"][0]) == {
+        "payment_id",
+        "case_id",
+        "kind",
+        "amount",
+        "reason",
+        "finding_id",
+    }
+    assert doc["held"][0]["reason"] == "paid_after_death"
+    assert doc["previous"]["added_cases"] == 1 and doc["previous"]["removed_cases"] == 0
+    assert doc["previous"]["amount_delta"] == "1560.00"
+    assert {r["kind"] for r in doc["by_kind"]} == {"regular"}
+
+
+def test_relatives_make_an_interest_in_decisions_and_approvals(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    # S002 (approver) and S005 (finance approver) each register a relative: 刘洋 of C005.
+    relatives = write_file(
+        tmp_path,
+        "relatives.csv",
+        "staff_id,id_number,relation",
+        "S005,610102198004040041,配偶",
+        "S002,610102196002020021,父亲",
+    )
+    assert load(svc, "relatives", relatives).new == 2
+    assert load(svc, "relatives", relatives).already_imported
+    # A decision on C002 approved by S002: refused by line.
+    raised = fixture_row("C002").replace("1180.50,2026-02-01", "1280.50,2026-12-01")
+    with pytest.raises(InputRefused, match="S002 has an interest in this case"):
+        load(svc, "cases", case_rows(tmp_path, "raise.csv", raised))
+    run_id = svc.payouts.prepare(P("2026-04"), program=None, by=FINANCE).run_id or ""
+    with pytest.raises(NotAuthorised, match="interest in 1 of its payments") as refused:
+        svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    assert "刘洋" not in str(refused.value) and "610102198004040041" not in str(refused.value)
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER_2)
