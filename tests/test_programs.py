@@ -27,8 +27,8 @@ DEPARTMENTS = {
     "medical_security",
     "housing",
 }
-# The shipped ceilings are realistic: "at least 5000.00 for dibao, 3000.00 for tekun, 500.00 for the disability programs,
-# 1000.00 for elderly" — written here in fen.
+# The shipped ceilings are realistic: at least 5000.00 for dibao, 3000.00 for tekun, 500.00 for
+# the disability programs, 1000.00 for elderly — written here in fen.
 MINIMUM_CEILINGS_FEN = {
     "dibao": 5000_00,
     "tekun": 3000_00,
