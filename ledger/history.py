@@ -11,11 +11,24 @@ from ledger.events import LedgerEvent, event_type_name
 from ledger.money import format_fen
 
 #: Event and state fields holding integer fen, shown as "1234.50".
-MONEY_FIELDS = frozenset({"monthly_amount", "amount"})
+MONEY_FIELDS = frozenset(
+    {
+        "monthly_amount",
+        "amount",
+        "instructed_amount",
+        "bank_amount",
+        "collected",
+        "paid",
+        "owed",
+        "held_amount",
+        "recovery_amount",
+    }
+)
 _HIDDEN = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 
 
-def _edge(name: str, value: Any) -> Any:
+def edge(name: str, value: Any) -> Any:
+    """A value as shown at the edge: fen as \"1234.50\", dates as ISO text."""
     if name in MONEY_FIELDS and isinstance(value, int):
         return format_fen(value)
     if isinstance(value, date):
@@ -25,7 +38,7 @@ def _edge(name: str, value: Any) -> Any:
 
 def event_record(event: LedgerEvent) -> dict[str, Any]:
     """What, who, recorded when, effective from when, and the event's own fields."""
-    payload = {k: _edge(k, v) for k, v in event.model_dump().items() if k not in _HIDDEN}
+    payload = {k: edge(k, v) for k, v in event.model_dump().items() if k not in _HIDDEN}
     if "type" in payload:  # a finding's own type must not hide the event's
         payload["finding_type"] = payload.pop("type")
     return {
@@ -42,7 +55,7 @@ def state_record(state: CaseState | None) -> dict[str, Any] | None:
     """A case state with the fields of the cases file (amounts as yuan strings)."""
     if state is None:
         return None
-    return {name: _edge(name, getattr(state, name)) for name in CASE_COLUMNS} | {
+    return {name: edge(name, getattr(state, name)) for name in CASE_COLUMNS} | {
         "start": state.start.isoformat()
     }
 

@@ -879,3 +879,5 @@ class _Planter:
         row["bank_account"] = self.factory.fresh_account()
         if same_region:
             row["region_code"] = person["region_code"]
+            # Decided where the case now is: a township's caseworker may not decide elsewhere.
+            row["decided_by"] = person["decided_by"]

@@ -529,7 +529,8 @@ class _StoredResults:
     def __init__(self, mapper: Mapper[UUID], fid: str, by: str, today: date | None) -> None:
         self.mapper = mapper
         self.fid, self.by, self.today = fid, by, today
-        self.timestamp = datetime.now(UTC)  # the file's results are recorded at one moment
+        # The file's results are recorded at one moment, read from the events' own clock.
+        self.timestamp = Payment.Executed.create_timestamp()
         self.ts = TypeAdapter(datetime).dump_python(self.timestamp, mode="json")
         self.topics = {kind: get_topic(cls) for kind, cls in _RESULT_CLASSES.items()}
         plain = mapper.cipher is None and mapper.compressor is None

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from aidledger.wiring import Services
 from reconciliation.banksim import Instructed
-from tests.conftest import FIXTURES, TEST_TODAY
+from tests.conftest import FIXTURES
 
 CASEWORKER, APPROVER, FINANCE, AUDITOR, FINANCE_APPROVER, SUPERVISOR, ADMIN = (
     f"S00{i}" for i in range(1, 8)
@@ -30,7 +31,7 @@ def head(svc: Services) -> int:
 def load(svc: Services, kind: str, path: Path, by: str | None = None) -> Any:
     """Import a file as the staff member whose role imports it (admin for staff files)."""
     who = by or (ADMIN if kind == "staff" else CASEWORKER)
-    return svc.importer.import_file(kind, path, by=who, today=TEST_TODAY)  # type: ignore[arg-type]
+    return svc.importer.import_file(kind, path, by=who)  # type: ignore[arg-type]
 
 
 def with_staff(svc: Services) -> None:
@@ -105,3 +106,28 @@ def answered(
         return out
 
     return re.sub(rf"<((?:\w+:)?){block}>.*?</\1{block}>", one, text, flags=re.S).encode("utf-8")
+
+
+class Clock:
+    """The events' clock, set by a test: a case recorded over months in seconds.
+
+    Every event's ``timestamp`` comes from the eventsourcing library's clock; this replaces
+    it (and ``today`` of the services) until the test ends."""
+
+    def __init__(self, monkeypatch: Any, svc: Services) -> None:
+        import eventsourcing.domain
+
+        self.svc = svc
+        self.now = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
+        monkeypatch.setattr(eventsourcing.domain, "datetime_now_with_tzinfo", self._tick)
+
+    def _tick(self) -> datetime:
+        self.now += timedelta(microseconds=1)  # distinct, in recorded order
+        return self.now
+
+    def set(self, day: date, hour: int = 2) -> None:
+        """Move to ``hour`` (UTC) of ``day``; commands act with ``day`` as today."""
+        self.now = datetime.combine(day, time(hour), tzinfo=UTC)
+        self.svc.settings.today = day
+        for name in ("importer", "payouts", "bank", "reconciliation", "configs"):
+            self.svc.__dict__.pop(name, None)  # services made again with the new today

@@ -15,7 +15,7 @@ def test_import_then_history_json_has_the_documented_fields(cli, tmp_path: Path)
     result = cli("case", "history", "C002", "--as-of", "2026-03-01", "--format", "json")
     assert result.exit_code == 0
     doc = json.loads(result.stdout)  # stdout carries only JSON
-    assert set(doc) == {"case_id", "as_of", "state", "events"}
+    assert set(doc) == {"case_id", "as_of", "known_at", "state", "events", "money"}
     assert doc["case_id"] == "C002" and doc["as_of"] == "2026-03-01"
     assert doc["state"]["monthly_amount"] == "1180.50"
     assert doc["state"]["program"] == "tekun"

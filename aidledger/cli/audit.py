@@ -32,52 +32,111 @@ projections_app = typer.Typer(help="Read models built from the event log.")
 def history(
     ctx: typer.Context,
     case_id: str,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="state in force on YYYY-MM-DD (default today)")
+    ] = None,
+    known_at: Annotated[
+        str | None,
+        typer.Option("--known-at", help="as the ledger knew it at the end of YYYY-MM-DD"),
+    ] = None,
     fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
 ) -> None:
-    """Every event of a case in order, and its state as in force on a date."""
-    from ledger.case import case_aggregate_id
-    from ledger.history import case_history
+    """Every decision of a case and every event of its money, who did it and when, its state
+    as of a date (as known at a date), and what it was due, sent and owed month by month."""
+    from ledger.period import parse_date
+    from projections.trail import history_document, load_trail
 
     day = day_or_today(ctx, as_of)
+    known = parsed(parse_date, known_at) if known_at is not None else None
     with services(ctx) as svc:
-        events = list(svc.app.events.get(case_aggregate_id(case_id)))
-        if not events:
+        trail = load_trail(svc.app, svc.db, case_id)
+        if trail is None:
             fail(f"no case {case_id!r} in {svc.store.describe()}")
-        doc = case_history(case_id, events, day)  # type: ignore[arg-type]
+        doc = history_document(
+            case_id,
+            trail,
+            as_of=day,
+            known_at=known,
+            timezone=svc.settings.timezone,
+            config=svc.config,
+        )
     if fmt is TableFormat.json:
         write_json(doc, indent=2)
         return
     _print_history_table(doc)
 
 
+#: The fields of an event shown in the table's details (JSON has them all).
+_DETAILS = (
+    "monthly_amount",
+    "household_size",
+    "kind",
+    "amount",
+    "status",
+    "reason",
+    "reason_code",
+    "booked_on",
+    "resolution",
+    "comment",
+    "finding_type",
+    "finding_id",
+    "changes",
+    "effective_to",
+    "bank_account",
+    "file_name",
+    "payment_id",
+    "run_id",
+    "recovery_id",
+    "decided_by",
+    "approved_by",
+    "date_of_death",
+)
+
+
 def _print_history_table(doc: dict[str, Any]) -> None:
     from rich.table import Table
 
-    table = Table(title=f"case {doc['case_id']}: history")
-    for col in ("#", "type", "by", "recorded at (UTC)", "effective from", "details"):
-        table.add_column(col)
-    skip = {"type", "version", "by", "recorded_at", "effective_from"}
+    known = f", as known at the end of {doc['known_at']}" if doc["known_at"] else ""
+    table = Table(title=f"case {doc['case_id']}: history{known}", show_lines=False)
+    for col in ("recorded (UTC)", "event", "by", "from / period", "details"):
+        table.add_column(col, overflow="fold")
     for e in doc["events"]:
         details = ", ".join(
-            f"{k}={v}" for k, v in e.items() if k not in skip and v not in ("", None)
+            f"{k}={_shown(e[k])}" for k in _DETAILS if e.get(k) not in ("", None, {}, [], ())
         )
+        who = e["by"] + (f" {e['by_name']}" if e.get("by_name") else "")
         table.add_row(
-            str(e["version"]),
+            e["recorded_at"][:16].replace("T", " "),
             e["type"],
-            e["by"],
-            e["recorded_at"][:19],
-            e["effective_from"] or "",
-            details,
+            who,
+            e["effective_from"] or e["period"] or "",
+            details + (f" [{e['source']}]" if e.get("source") else ""),
         )
     out.print(table)
     state = doc["state"]
     if state is None:
         out.print(f"as of {doc['as_of']}: not in effect")
-        return
-    out.print(f"as of {doc['as_of']}: in effect")
-    for k, v in state.items():
-        out.print(f"  {k}: {'' if v is None else v}")
+    else:
+        out.print(f"as of {doc['as_of']}: in effect")
+        for k, v in state.items():
+            out.print(f"  {k}: {'' if v is None else v}")
+    if doc["money"]:
+        from projections.trail import MONEY_FIELDS
+
+        money = Table(title="money by month (yuan)")
+        for col in MONEY_FIELDS:
+            money.add_column(
+                col.replace("_", " "), justify="left" if col in ("period", "program") else "right"
+            )
+        for row in doc["money"]:
+            money.add_row(*(str(row[c]) for c in MONEY_FIELDS))
+        out.print(money)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k} {a}→{b}" for k, (a, b) in value.items())
+    return str(value)
 
 
 def findings(
