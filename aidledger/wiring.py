@@ -8,19 +8,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aidledger.settings import Settings
-from disbursement.runs import Payouts
 from ledger.config_store import Configs, load_config
-from ledger.imports import Importer
 from ledger.programs import ProgramsConfig
 from ledger.service import LedgerService
 from ledger.store import Database, LedgerApp, StoreURL, check_cipher, ensure_store, ledger_env
 from projections.registers import all_models
 from projections.runner import ReadModel, catch_up
-from reconciliation.bank import BankImports
-from reconciliation.service import Reconciliation
+
+# The services are imported where they are first used: a command that only reads starts
+# without the writers, the XML parsers and the bank file schemas.
+if TYPE_CHECKING:
+    from disbursement.runs import Payouts
+    from ledger.imports import Importer
+    from reconciliation.bank import BankImports
+    from reconciliation.service import Reconciliation
 
 S = TypeVar("S", bound=LedgerService)
 
@@ -55,6 +59,8 @@ class Services:
 
     @cached_property
     def importer(self) -> Importer:
+        from ledger.imports import Importer
+
         return self._service(Importer)
 
     @contextmanager
@@ -76,14 +82,20 @@ class Services:
 
     @cached_property
     def payouts(self) -> Payouts:
+        from disbursement.runs import Payouts
+
         return self._service(Payouts)
 
     @cached_property
     def bank(self) -> BankImports:
+        from reconciliation.bank import BankImports
+
         return self._service(BankImports)
 
     @cached_property
     def reconciliation(self) -> Reconciliation:
+        from reconciliation.service import Reconciliation
+
         return self._service(Reconciliation)
 
     @cached_property
