@@ -1188,6 +1188,11 @@ class Finding(LedgerAggregate):
         payment_id: str | None
         amount: int | None
         detail: str
+        # What explains it, where a type has it (amounts in fen; the name masked).
+        instructed_amount: int | None = None
+        bank_amount: int | None = None
+        bank_name: str | None = None
+        file_id: str | None = None
 
         def apply(self, aggregate: Finding) -> None:
             aggregate.raised = self

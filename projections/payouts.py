@@ -93,6 +93,10 @@ FINDING_COLUMNS = (
     "payment_id",
     "amount",
     "detail",
+    "instructed_amount",
+    "bank_amount",
+    "bank_name",
+    "file_id",
     "status",
     "raised_at",
 )
@@ -424,6 +428,10 @@ class FindingsModel(ReadModel):
                 e.payment_id,
                 e.amount,
                 e.detail,
+                e.instructed_amount,
+                e.bank_amount,
+                e.bank_name,
+                e.file_id,
                 "open",
                 e.timestamp.isoformat(),
             )

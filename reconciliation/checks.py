@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from ledger.conflicts import (
     Beneficiary,
@@ -19,7 +20,7 @@ from ledger.conflicts import (
     check_shared_account,
     check_staff_account,
 )
-from ledger.ids import mask_id_number
+from ledger.ids import mask_id_number, mask_name
 from ledger.money import format_fen
 from ledger.period import Period
 from reconciliation.entries import PAYMENT_CURRENCY
@@ -112,13 +113,21 @@ class Draft:
     amount: int | None = None
     program: str | None = None  # when there is no payment to take them from
     department: str | None = None
+    # What explains it, where the type has it: the amounts instructed and reported by the
+    # bank (fen), the account holder's name the bank reported (masked), the bank file.
+    instructed_amount: int | None = None
+    bank_amount: int | None = None
+    bank_name: str | None = None
+    file_id: str | None = None
 
     @property
     def severity(self) -> str:
         return SEVERITY.get(self.type) or OPERATIONAL_SEVERITY[self.type]
 
 
-def _draft(type_: str, p: PaymentView, detail: str, amount: int | None = None) -> Draft:
+def _draft(
+    type_: str, p: PaymentView, detail: str, amount: int | None = None, **facts: Any
+) -> Draft:
     return Draft(
         type_,
         (p.case_id, p.payment_id),
@@ -126,6 +135,7 @@ def _draft(type_: str, p: PaymentView, detail: str, amount: int | None = None) -
         detail,
         p,
         p.amount if amount is None else amount,
+        **facts,
     )
 
 
@@ -142,6 +152,8 @@ def check_duplicate_payment(payments: Sequence[PaymentView]) -> list[Draft]:
             f"payment {p.payment_id} was executed {p.executions} times "
             f"({format_fen(p.amount)} instructed once)",
             p.amount * (p.executions - 1),
+            instructed_amount=p.amount,
+            bank_amount=p.amount * p.executions,
         )
         for p in payments
         if p.executions > 1
@@ -176,6 +188,8 @@ def check_amount_mismatch(payments: Iterable[PaymentView]) -> list[Draft]:
             p,
             f"instructed {format_fen(p.amount)}, bank executed {format_fen(p.executed_amount)}",
             abs(p.executed_amount - p.amount),
+            instructed_amount=p.amount,
+            bank_amount=p.executed_amount,
         )
         for p in payments
         if p.executed_amount is not None and p.executed_amount != p.amount
@@ -207,6 +221,7 @@ def check_name_mismatch(payments: Iterable[PaymentView]) -> list[Draft]:
             "name_mismatch",
             p,
             "the bank reports a different account holder name than the beneficiary's account name",
+            bank_name=mask_name(p.reported_name or ""),
         )
         for p in payments
         if p.reported_name and not _same_name(p.reported_name, p.creditor_name)
@@ -240,6 +255,8 @@ def check_unknown_payment(entries: Iterable[UnmatchedEntry]) -> list[Draft]:
                 f"({_money(e.amount, e.currency)} to {_tail(e.creditor_account)})",
                 None,
                 e.amount,
+                bank_amount=e.amount,
+                file_id=e.file_id,
             )
         )
     return out
@@ -268,6 +285,9 @@ def check_currency_mismatch(
                 "not counted as a result",
                 p,
                 p.amount,
+                instructed_amount=p.amount,
+                bank_amount=e.amount,
+                file_id=e.file_id,
             )
         )
     return out

@@ -281,6 +281,10 @@ class Reconciliation(LedgerService):
                     payment_id=p.payment_id if p else None,
                     amount=d.amount,
                     detail=d.detail,
+                    instructed_amount=d.instructed_amount,
+                    bank_amount=d.bank_amount,
+                    bank_name=d.bank_name,
+                    file_id=d.file_id or (self._file_of(p.payment_id, d.type) if p else None),
                 )
             )
             known[fid] = ("open", None)
@@ -293,6 +297,21 @@ class Reconciliation(LedgerService):
             batch.add_aggregate(finding)
             known[fid] = ("open", None)
             result.reopened += 1
+
+    def _file_of(self, pid: str, finding_type: str) -> str | None:
+        """The bank file whose entry for the payment a finding of this type is about: the last
+        return or rejection for `returned_not_reissued`, else the last execution (a finding is
+        raised once: a query for each of the few raised)."""
+        kinds = (
+            ("returned", "rejected") if finding_type == "returned_not_reissued" else ("executed",)
+        )
+        rows = self.db.query(
+            "SELECT e.file_id FROM bank_entries e JOIN bank_files b ON b.file_id = e.file_id "
+            f"WHERE e.end_to_end_id = ? AND e.kind IN ({', '.join('?' * len(kinds))}) "
+            "AND e.aside IS NULL ORDER BY b.recorded_at DESC, e.seq DESC LIMIT 1",
+            (pid, *kinds),
+        )
+        return str(rows[0][0]) if rows else None
 
     def payment_drafts(self, period: Period, as_of: date) -> Iterator[Draft]:
         """What the per-payment checks raise over the period's payments, in payment order,
@@ -500,21 +519,27 @@ FINDING_FIELDS = (*FINDING_COLUMNS[:-2], "status", "assigned_to", "resolution", 
 def list_findings(
     db: Database, *, period: str, type_: str | None = None, status: str = "open"
 ) -> list[dict[str, Any]]:
-    """Findings of a period as JSON-ready records (amounts as "1234.50")."""
+    """Findings of a period as JSON-ready records (amounts as "1234.50"), with the name of the
+    bank file that showed each (``file_name``) where there is one."""
     from ledger.money import format_fen
 
-    sql = f"SELECT {', '.join(FINDING_FIELDS)} FROM findings WHERE period = ?"
+    columns = ", ".join(f"f.{c}" for c in FINDING_FIELDS)
+    sql = (
+        f"SELECT {columns}, b.filename FROM findings f "
+        "LEFT JOIN bank_files b ON b.file_id = f.file_id WHERE f.period = ?"
+    )
     params: list[Any] = [period]
     if type_:
-        sql += " AND type = ?"
+        sql += " AND f.type = ?"
         params.append(type_)
     if status == "open":
-        sql += " AND status = 'open'"
-    rows = db.query(sql + " ORDER BY type, case_id, finding_id", params)
+        sql += " AND f.status = 'open'"
+    rows = db.query(sql + " ORDER BY f.type, f.case_id, f.finding_id", params)
     out = []
     for row in rows:
-        record = dict(zip(FINDING_FIELDS, row, strict=True))
-        if record["amount"] is not None:
-            record["amount"] = format_fen(int(record["amount"]))
+        record = dict(zip((*FINDING_FIELDS, "file_name"), row, strict=True))
+        for money in ("amount", "instructed_amount", "bank_amount"):
+            if record[money] is not None:
+                record[money] = format_fen(int(record[money]))
         out.append(record)
     return out

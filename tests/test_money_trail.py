@@ -314,3 +314,46 @@ def test_the_money_tables_of_all_cases_add_up_to_the_report_and_the_register(
         register[(r["period"], r["program"])] += parse_fen(r["amount"])
     assert {k: v for k, v in owed.items() if v} == dict(register)
     assert register, "the generated months raised recoveries"
+
+
+def test_findings_say_what_explains_them_and_fit_100_columns(svc: Services, out: Path) -> None:
+    from rich.console import Console
+
+    from aidledger.cli.audit import findings_table
+    from reconciliation.service import list_findings
+
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+    run = svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE).run_id or ""
+    svc.payouts.approve(run, by=FINANCE_APPROVER)
+    svc.payouts.export(run, fmt="pain001", out=out / "run.xml", by=FINANCE)
+    sent = read_pain001((out / "run.xml").read_bytes())
+    anomalies = Anomalies(
+        amount={sent[0].end_to_end_id: "1.00"},
+        name={sent[1].end_to_end_id: "王大力"},
+        unknown=[("202606R1XXXXXXXXXXXXXXXXXXXX", "888.00", date(2026, 6, 10))],
+    )
+    (out / "bank.xml").write_bytes(camt054(sent, anomalies))
+    svc.bank.import_file(out / "bank.xml", by=FINANCE)
+    svc.reconciliation.reconcile(P("2026-06"), as_of=date(2026, 6, 30), by=FINANCE)
+    found = {f["type"]: f for f in list_findings(svc.db, period="2026-06")}
+    amount = found["amount_mismatch"]
+    assert (amount["instructed_amount"], amount["bank_amount"]) == (sent[0].amount, "1.00")
+    assert (
+        amount["amount"]
+        == f"{parse_fen(sent[0].amount) - 100:d}"[:-2]
+        + "."
+        + f"{parse_fen(sent[0].amount) - 100:d}"[-2:]
+    )
+    assert amount["file_name"] == "bank.xml"
+    assert found["name_mismatch"]["bank_name"] == "王*力"  # masked
+    assert (found["unknown_payment"]["bank_amount"], found["unknown_payment"]["file_name"]) == (
+        "888.00",
+        "bank.xml",
+    )
+    console = Console(width=100, record=True, color_system=None)
+    console.print(findings_table(list(found.values()), "findings 2026-06"))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    for f in found.values():
+        assert f["finding_id"] in text and (f["case_id"] or "") in text

@@ -161,25 +161,32 @@ def findings(
 
 
 def _findings_table(rows: list[dict[str, Any]], title: str) -> None:
+    out.print(findings_table(rows, title))
+
+
+def findings_table(rows: list[dict[str, Any]], title: str) -> Any:
+    """Findings as a table that stays readable in 100 columns: the ids and amounts whole, the
+    detail folded beneath its width."""
     from rich.table import Table
 
-    cols = (
-        "finding_id",
-        "type",
-        "severity",
-        "program",
-        "case_id",
-        "amount",
-        "status",
-        "assigned_to",
-        "detail",
-    )
-    table = Table(title=title)
-    for col in cols:
-        table.add_column(col)
+    table = Table(title=title, expand=False)
+    table.add_column("finding", no_wrap=True, min_width=18)
+    table.add_column("type / severity", overflow="fold", max_width=22)
+    table.add_column("case", no_wrap=True)
+    table.add_column("amount", justify="right", no_wrap=True)
+    table.add_column("status", overflow="fold", max_width=10)
+    table.add_column("detail", overflow="fold", ratio=1)
     for r in rows:
-        table.add_row(*("" if r[c] is None else str(r[c]) for c in cols))
-    out.print(table)
+        status = r["status"] + (f" → {r['assigned_to']}" if r.get("assigned_to") else "")
+        table.add_row(
+            r["finding_id"],
+            f"{r['type']}\n{r['severity']}",
+            r["case_id"] or "",
+            r["amount"] or "",
+            status,
+            r["detail"] + (f" [{r['file_name']}]" if r.get("file_name") else ""),
+        )
+    return table
 
 
 @finding_app.command("assign")
