@@ -13,7 +13,7 @@ import pytest
 
 from aidledger.wiring import Services
 from disbursement.recoveries import Recoveries
-from ledger.money import parse_fen
+from ledger.money import format_fen, parse_fen
 from ledger.period import Period
 from projections.reports import payouts_report
 from projections.trail import history_document, load_trail
@@ -339,12 +339,7 @@ def test_findings_say_what_explains_them_and_fit_100_columns(svc: Services, out:
     found = {f["type"]: f for f in list_findings(svc.db, period="2026-06")}
     amount = found["amount_mismatch"]
     assert (amount["instructed_amount"], amount["bank_amount"]) == (sent[0].amount, "1.00")
-    assert (
-        amount["amount"]
-        == f"{parse_fen(sent[0].amount) - 100:d}"[:-2]
-        + "."
-        + f"{parse_fen(sent[0].amount) - 100:d}"[-2:]
-    )
+    assert amount["amount"] == format_fen(parse_fen(sent[0].amount) - 100)  # the difference
     assert amount["file_name"] == "bank.xml"
     assert found["name_mismatch"]["bank_name"] == "王*力"  # masked
     assert (found["unknown_payment"]["bank_amount"], found["unknown_payment"]["file_name"]) == (
