@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from ledger.errors import InvalidValue
-from ledger.money import format_fen
+from ledger.money import format_fen, parse_fen
+from ledger.programs import ProgramsConfig
 from ledger.store import Database
 from projections.payouts import APPROVED_RUN
 
@@ -66,6 +69,25 @@ def payouts_report(db: Database, period: str, dims: Sequence[str]) -> list[dict[
 
 
 NOTICE_FIELDS = ("region_code", "program", "name", "id_number", "household_size", "amount")
+#: The print-ready notice's columns (the rows also keep ``NOTICE_FIELDS``), and their headings.
+NOTICE_PRINT_FIELDS = (
+    "seq",
+    "place",
+    "program_name",
+    "name",
+    "id_number",
+    "household_size",
+    "amount",
+)
+NOTICE_LABELS = {
+    "seq": "序号",
+    "place": "地区",
+    "program_name": "救助项目",
+    "name": "姓名",
+    "id_number": "身份证号",
+    "household_size": "家庭人口",
+    "amount": "金额(元)",
+}
 
 
 def notice_report(db: Database, period: str, region: str) -> list[dict[str, Any]]:
@@ -95,3 +117,80 @@ def notice_report(db: Database, period: str, region: str) -> list[dict[str, Any]
         }
         for r, prog, name, idn, size, amount in rows
     ]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """The 公示 notice, print-ready: title, issuing department, date, rows, totals."""
+
+    title: str
+    issuer: str
+    issued_on: date
+    region: str
+    place: str
+    rows: list[dict[str, Any]]
+    totals: list[dict[str, Any]]  # one per program, then the whole
+
+    @property
+    def heading(self) -> list[str]:
+        return [self.title, f"发布单位：{self.issuer}", f"发布日期：{self.issued_on.isoformat()}"]
+
+
+def place_name(config: ProgramsConfig, region_code: str) -> str:
+    """The most specific place name the config knows for a region code (village, township,
+    county), with the names above it; the code itself when it knows none."""
+    names = config.regions.names
+    parts = [
+        names[region_code[:n]]
+        for n in (6, 9, 12)
+        if region_code[:n] in names and n <= len(region_code)
+    ]
+    return "".join(parts) or region_code
+
+
+def notice_document(
+    db: Database, config: ProgramsConfig, period: str, region: str, issued_on: date
+) -> Notice:
+    """The notice of who is paid what for ``period`` in ``region``, print-ready (names and id
+    numbers masked as in `notice_report`; Chinese program and place names; totals)."""
+    rows = notice_report(db, period, region)
+    totals: dict[str, list[int]] = {}
+    for n, r in enumerate(rows, start=1):
+        program = config.programs.get(r["program"])
+        r["seq"] = n
+        r["program_name"] = program.name if program else r["program"]
+        r["place"] = place_name(config, r["region_code"])
+        t = totals.setdefault(r["program_name"], [0, 0])
+        t[0] += 1
+        t[1] += parse_fen(r["amount"])
+    year, month = period.split("-")
+    place = place_name(config, region)
+    summary = [
+        {
+            "seq": None,
+            "place": "合计",
+            "program_name": name,
+            "name": f"{n}户",
+            "amount": format_fen(a),
+        }
+        for name, (n, a) in sorted(totals.items())
+    ]
+    if len(summary) != 1:
+        summary.append(
+            {
+                "seq": None,
+                "place": "总计",
+                "program_name": "",
+                "name": f"{len(rows)}户",
+                "amount": format_fen(sum(a for _, a in totals.values())),
+            }
+        )
+    return Notice(
+        title=f"{place}{int(year)}年{int(month)}月社会救助资金发放公示",
+        issuer=config.bureau.name or "民政局",
+        issued_on=issued_on,
+        region=region,
+        place=place,
+        rows=rows,
+        totals=summary,
+    )
