@@ -347,6 +347,15 @@ def _bank_result(e: Payment.BankResult, files: Mapping[str, str]) -> dict[str, A
     )
 
 
+def _run_record(e: LedgerEvent, type_: str, **fields: Any) -> dict[str, Any]:
+    """A run's event shown on one of its payments: the run's own totals named as the run's."""
+    record = _record(e, type_, **fields)
+    for key in ("payments", "amount", "held", "held_amount", "digest"):
+        if key in record:
+            record[f"run_{key}"] = record.pop(key)
+    return record
+
+
 def _run_records(
     pid: str,
     payment_events: Sequence[LedgerEvent],
@@ -364,18 +373,18 @@ def _run_records(
         for e in runs.get(run_id, []):
             if isinstance(e, PayoutRun.ReleasesApproved) and pid in e.payment_ids:
                 my_batch = e.batch
-                out.append(_record(e, "RunApproved", payment_id=pid, batch=e.batch))
+                out.append(_run_record(e, "RunApproved", payment_id=pid, batch=e.batch))
             elif isinstance(e, PayoutRun.Approved) and not released_after:
-                out.append(_record(e, "RunApproved", payment_id=pid))
+                out.append(_run_record(e, "RunApproved", payment_id=pid))
             elif isinstance(e, PayoutRun.Cancelled):
-                out.append(_record(e, "PaymentCancelled", payment_id=pid))
+                out.append(_run_record(e, "PaymentCancelled", payment_id=pid))
             elif (
                 isinstance(e, PayoutRun.Exported)
                 and my_batch is not None
                 and e.first_batch <= my_batch <= e.batch
             ):
                 out.append(
-                    _record(
+                    _run_record(
                         e,
                         "PaymentExported",
                         payment_id=pid,

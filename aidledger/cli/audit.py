@@ -126,7 +126,9 @@ def _print_history_table(doc: dict[str, Any]) -> None:
         money = Table(title="money by month (yuan)")
         for col in MONEY_FIELDS:
             money.add_column(
-                col.replace("_", " "), justify="left" if col in ("period", "program") else "right"
+                col.replace("_", " "),
+                justify="left" if col in ("period", "program") else "right",
+                overflow="fold",
             )
         for row in doc["money"]:
             money.add_row(*(str(row[c]) for c in MONEY_FIELDS))
