@@ -57,31 +57,16 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 @contextmanager
 def services(ctx: typer.Context, *, init: bool = False) -> Iterator[Services]:
-    """Open the store for one command. A refusal (a domain error, a lost race with another
-    command, an unreachable database) ends it with exit code 1 and one line saying what to do."""
-    import psycopg
-    from eventsourcing.persistence import IntegrityError, OperationalError
-
+    """Open the store for one command (``init``: create or upgrade it first), and close it
+    when the command is done. What goes wrong ends the command with one line
+    (`aidledger.cli.refusals`)."""
     from aidledger.wiring import init_store, open_services
-    from ledger.errors import AidLedgerError
 
-    svc: Services | None = None
+    svc = init_store(ctx.obj) if init else open_services(ctx.obj)
     try:
-        svc = init_store(ctx.obj) if init else open_services(ctx.obj)
         yield svc
-    except AidLedgerError as e:
-        fail(str(e))
-    except IntegrityError:
-        fail(
-            "another command recorded the same thing at the same moment and came first: "
-            "nothing of this one was recorded. Look at what it did (aidledger payout list, "
-            "aidledger import list), then run this command again if it is still needed"
-        )
-    except (OperationalError, psycopg.OperationalError) as e:
-        fail(f"the database is unreachable ({type(e).__name__}): check it is running, then retry")
     finally:
-        if svc is not None:
-            svc.close()
+        svc.close()
 
 
 def parsed(parse: Callable[[str], T], value: str) -> T:

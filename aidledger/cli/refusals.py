@@ -1,0 +1,120 @@
+"""How a command ends when it cannot do what was asked: one line on stderr saying what to do,
+exit 1 (2 for a usage error), never a Python traceback.
+
+`RefusingGroup` is the command line's top group, so this holds for every command and for
+everything a command does, inside `common.services` or not. `refusal` is the list of what a
+person can cause or meet, each with its line:
+
+- an ``AidLedgerError`` (input refused, a duty, a store missing, not a store, at another
+  schema, a wrong or malformed cipher key, an export target): its own message;
+- a lost race: another command recorded the same thing at the same moment (a unique
+  constraint of the event log or a read model, a serialisation failure or deadlock): every
+  record has an id derived from what it is, so nothing is recorded twice, and running the
+  command again completes or confirms the work;
+- the store busy (SQLite locked for longer than the wait), or gone in the middle of the work;
+- a file that cannot be read or written (``OSError``: permissions, a folder, a full disk).
+
+Anything else is a bug in aidledger and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from aidledger.cli.common import fail
+from ledger.errors import AidLedgerError
+
+#: What the loser of a race is told (two prepares of one period, two imports of one file).
+LOST_RACE = (
+    "another command recorded the same thing at the same moment and came first: this one "
+    "stopped. Nothing is recorded twice: run this command again to complete the work or to "
+    "see that it is done"
+)
+#: SQLite's lock waited for longer than its timeout.
+BUSY = (
+    "the store is busy: another command has held it for more than a minute; run this command "
+    "again once that one is done"
+)
+
+
+def refusal(e: BaseException, store: str = "the store") -> str | None:
+    """The line a person sees for ``e``, or None when ``e`` is a bug (it keeps its traceback).
+
+    ``store`` names the store for messages about it (never with a password)."""
+    if isinstance(e, AidLedgerError):
+        return str(e)
+    # Here, not on import: `aidledger --help` starts without the database drivers.
+    import psycopg
+    from eventsourcing.persistence import PersistenceError, RecordConflictError
+
+    from ledger.store import one_line
+
+    cause = _driver_error(e)
+    if _lost_race(cause) or (cause is e and isinstance(e, RecordConflictError)):
+        return LOST_RACE
+    if isinstance(cause, sqlite3.OperationalError):
+        if "locked" in str(cause) or "busy" in str(cause):
+            return BUSY
+        return f"{store} could not be read or written: {one_line(str(cause))}"
+    if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+        return (
+            f"the connection to {store} was lost ({type(cause).__name__}): check the database "
+            "is running, then run this command again (nothing is recorded twice)"
+        )
+    if isinstance(e, PersistenceError) and cause is e:
+        return f"{store} failed ({type(e).__name__}: {one_line(str(e))}): run the command again"
+    if isinstance(e, OSError):
+        if e.filename is not None:
+            return f"{e.filename}: {e.strerror or one_line(str(e))}"
+        return one_line(str(e)) or type(e).__name__
+    return None
+
+
+def _driver_error(e: BaseException) -> BaseException:
+    """The database driver's exception under the eventsourcing library's wrapping, or ``e``."""
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+
+    if isinstance(e, PersistenceError) and isinstance(e.__cause__, sqlite3.Error | psycopg.Error):
+        return e.__cause__
+    return e
+
+
+def _lost_race(e: BaseException) -> bool:
+    """A unique key taken by another transaction, or PostgreSQL rolling one back (a
+    serialisation failure or a deadlock): another command got there first."""
+    import psycopg
+
+    if isinstance(e, psycopg.errors.UniqueViolation | psycopg.errors.TransactionRollback):
+        return True
+    return isinstance(e, sqlite3.IntegrityError) and "UNIQUE" in str(e)
+
+
+class RefusingGroup(TyperGroup):
+    """The top command group: whatever a command raises that `refusal` knows becomes its line
+    on stderr and exit 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # an ending already chosen, or a usage error (exit 2)
+        except Exception as e:
+            line = refusal(e, _store_name(ctx))
+            if line is None:
+                raise
+            fail(line)
+
+
+def _store_name(ctx: Any) -> str:
+    from ledger.store import StoreURL
+
+    settings = ctx.obj
+    try:
+        return StoreURL.parse(settings.database_url).describe()
+    except (AttributeError, AidLedgerError):
+        return "the store"
