@@ -21,6 +21,7 @@ from ledger.store import (
     LedgerApp,
     StoreURL,
     check_cipher,
+    check_cipher_key,
     ensure_store,
     ledger_env,
     open_store,
@@ -135,6 +136,7 @@ def _open(settings: Settings, *, init: bool) -> tuple[StoreURL, LedgerApp, Datab
     """The store's application and database. Only ``init`` creates or upgrades a store; any
     other opening refuses one that is missing, not a store, or at another schema."""
     store = StoreURL.parse(settings.database_url)
+    check_cipher_key(settings.cipher_key)  # before init makes a store it would then refuse
     if init:
         ensure_store(store)
     db = open_store(store)
