@@ -403,6 +403,17 @@ def upgrade_store(store: StoreURL) -> str:
 # StoreError saying what to do, never the driver's exception.
 
 
+def store_files(store: StoreURL) -> tuple[Path, ...]:
+    """The files an SQLite store lives in: the database, its WAL, shared-memory and rollback
+    journal files, and serve's lock file beside it (whether they exist now or not). Nothing
+    aidledger writes may go over them. None for PostgreSQL."""
+    if store.dialect != "sqlite" or not store.path:
+        return ()
+    path = Path(store.path)
+    siblings = ("-wal", "-shm", "-journal", ".scheduler.lock")
+    return (path, *(path.with_name(path.name + s) for s in siblings))
+
+
 def open_store(store: StoreURL) -> Database:
     """The database of the store at ``store``, which must exist at `HEAD_REVISION`.
 

@@ -6,14 +6,14 @@ loading the writers, the XML schemas or the scheduler.
 
 from __future__ import annotations
 
-import csv
 import json
+import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -123,6 +123,35 @@ def write_json(data: Any, *, indent: int | None = None) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=indent) + "\n")
 
 
+#: What a spreadsheet takes for the start of a formula (OWASP, "CSV injection"). The bank
+#: file's writer refuses the same set (`disbursement.export.FORMULA_STARTS`).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A plain number ("-2.00"): a spreadsheet reads it as the number, not a formula.
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def csv_cell(value: Any) -> str:
+    """One cell of a CSV written for people, safe to open in a spreadsheet.
+
+    A text starting with a formula character gets a single quote in front and is quoted, as
+    OWASP recommends (``=1+2`` is written ``"'=1+2"``); a plain number, negative too, is left
+    as it is; anything else is quoted only where CSV needs it. Every CSV the command line
+    writes for people goes through here."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return '"' + ("'" + text).replace('"', '""') + '"'
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def write_csv(out: TextIO, fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A header and rows, each cell through `csv_cell`."""
+    out.write(",".join(csv_cell(f) for f in fields) + "\n")
+    for cells in rows:
+        out.write(",".join(csv_cell(c) for c in cells) + "\n")
+
+
 def print_rows(
     rows: Sequence[dict[str, Any]],
     fmt: ReportFormat | TableFormat,
@@ -137,9 +166,7 @@ def print_rows(
         return
     fields = tuple(rows[0]) if rows else tuple(fields)
     if fmt.value == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        write_csv(sys.stdout, fields, ([r.get(f) for f in fields] for r in rows))
         return
     from rich.table import Table
 

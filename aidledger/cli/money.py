@@ -169,15 +169,20 @@ def payout_export(
     out_file: Annotated[Path, typer.Option("--out", help="file to write")],
     by: Annotated[str, BY],
     encoding: Annotated[str, typer.Option("--encoding", help="csv: utf-8 or gb18030")] = "utf-8",
+    force: Annotated[
+        bool, typer.Option("--force", help="replace FILE if it exists (never the store)")
+    ] = False,
 ) -> None:
     """Write the bank file of an approved run (finance): what was approved, checked against
-    its events; held payments are left out."""
+    its events; held payments are left out. Refuses an existing FILE unless --force."""
     from ledger.money import format_fen
 
     if encoding not in ("utf-8", "gb18030"):
         raise typer.BadParameter("--encoding must be utf-8 or gb18030")
     with services(ctx) as svc:
-        x = svc.payouts.export(run_id, fmt=fmt.value, out=out_file, by=by, encoding=encoding)
+        x = svc.payouts.export(
+            run_id, fmt=fmt.value, out=out_file, by=by, encoding=encoding, replace=force
+        )
     note = "" if x.batches == (1, 1) else f" (approvals {x.batches[0]} to {x.batches[1]})"
     out.print(f"{out_file}: {x.payments} payments, {format_fen(x.amount)} ({fmt.value}){note}")
     if x.awaiting:
