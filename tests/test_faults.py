@@ -20,7 +20,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -49,6 +48,7 @@ from ledger.synthetic import (
 from projections.registers import all_models
 from projections.runner import DEFERRED_INDEXES, positions
 from reconciliation.banksim import Anomalies, camt054, read_pain001
+from tests.builders import cli_process as aidledger
 from tests.conftest import drop_pg_database, new_pg_database
 from tests.pgcluster import Cluster
 
@@ -76,23 +76,6 @@ TIMESTAMPS = frozenset(
 
 
 # -- running the command line in a process of its own -----------------------------------------
-
-
-def aidledger(
-    db: str, *args: str, env: dict[str, str] | None = None, before: str = ""
-) -> subprocess.Popen[bytes]:
-    """The command line in a process of its own (``before``: Python run first, in it)."""
-    command = (
-        ["-c", f"{before}\nfrom aidledger.cli import app\napp()"]
-        if before
-        else ["-m", "aidledger.cli"]
-    )
-    return subprocess.Popen(
-        [sys.executable, *command, "--db", db, *args],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
 
 
 def run_ok(db: str, *args: str) -> str:

@@ -7,11 +7,11 @@ person can cause or meet, each with its line:
 
 - an ``AidLedgerError`` (input refused, a duty, a store missing, not a store, at another
   schema, a wrong or malformed cipher key, an export target): its own message;
-- a lost race: another command recorded the same thing at the same moment (a unique
-  constraint of the event log or a read model, a serialisation failure or deadlock): every
-  record has an id derived from what it is, so nothing is recorded twice, and running the
-  command again completes or confirms the work;
-- the store busy (SQLite locked for longer than the wait), or gone in the middle of the work;
+- a lost race: another command wrote at the same moment (a unique key of the event log or a
+  read model taken, a serialisation failure or deadlock, SQLite's write lock held by another):
+  every record has an id derived from what it is, so nothing is recorded twice, and running
+  the command again completes or confirms the work;
+- the store gone in the middle of the work;
 - a file that cannot be read or written (``OSError``: permissions, a folder, a full disk).
 
 Anything else is a bug in aidledger and keeps its traceback.
@@ -30,14 +30,9 @@ from ledger.errors import AidLedgerError
 
 #: What the loser of a race is told (two prepares of one period, two imports of one file).
 LOST_RACE = (
-    "another command recorded the same thing at the same moment and came first: this one "
-    "stopped. Nothing is recorded twice: run this command again to complete the work or to "
-    "see that it is done"
-)
-#: SQLite's lock waited for longer than its timeout.
-BUSY = (
-    "the store is busy: another command has held it for more than a minute; run this command "
-    "again once that one is done"
+    "another command was writing to the store at the same moment and came first: this one "
+    "stopped. Nothing is recorded twice: run it again (once the other is done) to complete "
+    "its work or to see that it is done"
 )
 
 
@@ -57,8 +52,6 @@ def refusal(e: BaseException, store: str = "the store") -> str | None:
     if _lost_race(cause) or (cause is e and isinstance(e, RecordConflictError)):
         return LOST_RACE
     if isinstance(cause, sqlite3.OperationalError):
-        if "locked" in str(cause) or "busy" in str(cause):
-            return BUSY
         return f"{store} could not be read or written: {one_line(str(cause))}"
     if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
         return (
@@ -91,6 +84,11 @@ def _lost_race(e: BaseException) -> bool:
 
     if isinstance(e, psycopg.errors.UniqueViolation | psycopg.errors.TransactionRollback):
         return True
+    if isinstance(e, sqlite3.OperationalError):
+        # SQLite's lock: another transaction writing. Either this one waited for longer than
+        # the timeout, or (SQLite does not wait where waiting could deadlock) it had read
+        # and then found another's write in the way of its own.
+        return getattr(e, "sqlite_errorname", "").startswith("SQLITE_BUSY")
     return isinstance(e, sqlite3.IntegrityError) and "UNIQUE" in str(e)
 
 
