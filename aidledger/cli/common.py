@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import typer
@@ -67,6 +68,16 @@ def services(ctx: typer.Context, *, init: bool = False) -> Iterator[Services]:
         yield svc
     finally:
         svc.close()
+
+
+def check_input_file(path: Path) -> None:
+    """Refuse (exit 1) an input path that is missing, a folder, or not a regular file."""
+    if path.is_dir():
+        fail(f"{path} is a folder: name the file to read")
+    if not path.exists():
+        fail(f"{path}: no such file")
+    if not path.is_file():
+        fail(f"{path} is not a regular file: name the file to read")
 
 
 def parsed(parse: Callable[[str], T], value: str) -> T:

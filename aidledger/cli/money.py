@@ -14,9 +14,9 @@ from aidledger.cli.common import (
     REASON,
     Format,
     TableFormat,
+    check_input_file,
     day_or_today,
     err,
-    fail,
     fen,
     out,
     period,
@@ -214,7 +214,7 @@ def payout_list(
     """One row per run: status, who prepared and approved, payable and held, stale."""
     from disbursement.review import RUN_FIELDS
 
-    month = str(period(period_)) if period_ else None
+    month = str(period(period_)) if period_ is not None else None
     with services(ctx) as svc:
         rows = svc.payouts.review.list_runs(month)
     print_rows(
@@ -290,8 +290,7 @@ def bank_import(
     fmt: Annotated[Format, FMT] = Format.text,
 ) -> None:
     """Record a pain.002, camt.054 or CSV return file (kind detected from content; finance)."""
-    if not file.is_file():
-        fail(f"{file}: no such file")
+    check_input_file(file)
     with services(ctx) as svc:
         s = svc.bank.import_file(file, profile=profile, by=by)
     if fmt is Format.json:
