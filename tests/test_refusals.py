@@ -541,3 +541,12 @@ def test_init_in_a_real_process_never_creates_a_folder(tmp_path: Path) -> None:
     returncode, _, err = process(str(tmp_path / "new" / "aidledger.db"), "init")
     assert returncode == 1 and err.startswith("error: folder ") and "never creates" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_closed_by_its_reader_ends_quietly(good: Place) -> None:
+    proc = cli_process(good.ids["store_file"], "config", "show")
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # `| head -0`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert err == "", err

@@ -12,14 +12,18 @@ person can cause or meet, each with its line:
   every record has an id derived from what it is, so nothing is recorded twice, and running
   the command again completes or confirms the work;
 - the store gone in the middle of the work;
-- a file that cannot be read or written (``OSError``: permissions, a folder, a full disk).
+- a file that cannot be read or written (``OSError``: permissions, a folder, a full disk);
+- stdout closed by its reader (``| head``): exit 1 quietly, as other tools do.
 
 Anything else is a bug in aidledger and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import sqlite3
+import sys
 from typing import Any
 
 import typer
@@ -101,11 +105,23 @@ class RefusingGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # an ending already chosen, or a usage error (exit 2)
+        except BrokenPipeError:
+            _quiet_stdout()  # the reader went away (`| head`): nothing to say, to no one
+            raise typer.Exit(1) from None
         except Exception as e:
             line = refusal(e, _store_name(ctx))
             if line is None:
                 raise
             fail(line)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not fail once more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a file descriptor (a test's captured output)
 
 
 def _store_name(ctx: Any) -> str:
