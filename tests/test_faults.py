@@ -254,7 +254,8 @@ def paid(url: str, out: Path | None = None) -> str:
         assert run.run_id is not None and run.payments > 0
         svc.payouts.approve(run.run_id, by=APPROVER)
         if out is not None:
-            svc.payouts.export(run.run_id, fmt="pain001", out=out, by=PREPARER)
+            # Both stores of a test write their run to one file: the second replaces the first.
+            svc.payouts.export(run.run_id, fmt="pain001", out=out, by=PREPARER, replace=True)
         return run.run_id
 
 
