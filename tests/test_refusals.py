@@ -337,6 +337,8 @@ def bad_store(kind: str, folder: Path, stores: dict[str, Path]) -> BadStore:
         return BadStore(_pg_url("aidl_no_such_store"), {}, "the database does not exist")
     if kind == "unknown URL":
         return BadStore("mysql://db/aidledger", {}, "unsupported database URL")
+    if kind == "no name":
+        return BadStore("", {}, "no store named: give --db FILE")
     raise AssertionError(kind)
 
 
@@ -355,6 +357,7 @@ BAD_STORES = [
     "unreachable",
     pytest.param("missing database", marks=pytest.mark.postgres),
     "unknown URL",
+    "no name",
 ]
 
 

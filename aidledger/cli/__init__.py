@@ -43,7 +43,7 @@ def main(
     from aidledger.settings import Settings
 
     overrides: dict[str, Any] = {}
-    if db:
+    if db is not None:
         overrides["database_url"] = db
     try:
         ctx.obj = Settings(**overrides)
