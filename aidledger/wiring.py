@@ -14,7 +14,16 @@ from aidledger.settings import Settings
 from ledger.config_store import Configs, load_config
 from ledger.programs import ProgramsConfig
 from ledger.service import LedgerService
-from ledger.store import Database, LedgerApp, StoreURL, check_cipher, ensure_store, ledger_env
+from ledger.store import (
+    Database,
+    LedgerApp,
+    StoreURL,
+    check_cipher,
+    check_cipher_key,
+    ensure_store,
+    ledger_env,
+    open_store,
+)
 from projections.registers import all_models
 from projections.runner import ReadModel, catch_up
 
@@ -136,9 +145,13 @@ def _follow_log(settings: Settings, stop: Any) -> None:
 
 
 def _open(settings: Settings, *, init: bool) -> tuple[StoreURL, LedgerApp, Database]:
+    """The store's application and database. Only ``init`` creates or upgrades a store; any
+    other opening refuses one that is missing, not a store, or at another schema."""
     store = StoreURL.parse(settings.database_url)
-    ensure_store(store)
-    db = Database(store)
+    check_cipher_key(settings.cipher_key)  # before init makes a store it would then refuse
+    if init:
+        ensure_store(store)
+    db = open_store(store)
     try:
         check_cipher(db, settings.cipher_key, record=init)
         app = LedgerApp(ledger_env(store, settings.cipher_key))
@@ -149,7 +162,10 @@ def _open(settings: Settings, *, init: bool) -> tuple[StoreURL, LedgerApp, Datab
 
 
 def open_services(settings: Settings) -> Services:
-    """Open the store named by the settings, with the programs config in force today."""
+    """Open the store named by the settings, with the programs config in force today.
+
+    The store must exist at the schema this code expects (StoreError otherwise: only
+    `init_store` creates or upgrades one)."""
     store, app, db = _open(settings, init=False)
     try:
         catch_up(app, db, all_models(), page_size=settings.page_size)
@@ -163,7 +179,7 @@ def open_services(settings: Settings) -> Services:
 
 def init_store(settings: Settings) -> Services:
     """`aidledger init`: create or upgrade the store, apply the shipped programs config if it
-    has none, and open it."""
+    has none, and open it. Never creates a folder or a PostgreSQL database."""
     _, app, db = _open(settings, init=True)
     try:
         catch_up(app, db, all_models(), page_size=settings.page_size)

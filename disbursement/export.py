@@ -8,14 +8,24 @@ CSV 代发 layout (header row, then one row per payment, ordered as in the pain.
 ``seq,payment_id,account,name,amount,currency,program,period,kind,payment_date,debtor_account``
 - ``seq`` 1-based; ``payment_id`` the EndToEndId; ``amount`` yuan with two decimals;
   ``payment_date`` YYYY-MM-DD; UTF-8 by default, GB18030 with ``--encoding gb18030``.
+- No cell starts with ``=``, ``+``, ``-``, ``@``, tab or CR (a spreadsheet formula): such a
+  value is refused, not quoted (``ExportRefused``), and nothing is written.
+
+Either file is written beside its target and put in its place once complete and checked
+(`written_beside`): never over an existing file unless asked, never over the store itself,
+never a partial file left behind.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,6 +34,7 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
+from ledger.errors import AidLedgerError
 from ledger.money import format_fen
 from ledger.programs import ProgramsConfig
 from ledger.store import Database, as_date
@@ -43,6 +54,10 @@ CSV_COLUMNS = (
     "payment_date",
     "debtor_account",
 )
+
+
+class ExportRefused(AidLedgerError):
+    """A bank file was not written: its target, or a value it would carry (nothing written)."""
 
 
 @dataclass(frozen=True)
@@ -234,33 +249,126 @@ def _write_block(
     xf.write("\n")
 
 
+#: What a spreadsheet takes for the start of a formula (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _refuse_formula_cells(payment_id: str, row: Sequence[str]) -> None:
+    """A bank file is read by a bank's system, not a spreadsheet, so a formula-like cell is not
+    quoted away (the bank would pay "'=..." as the name): it is refused. Input files refuse
+    such names and ids; this is the last line, for a value that came in before they did."""
+    for column, value in zip(CSV_COLUMNS, row, strict=True):
+        if value.startswith(FORMULA_STARTS):
+            raise ExportRefused(
+                f"payment {payment_id}: its {column} starts with {value[0]!r}, which a "
+                "spreadsheet takes for a formula: a bank CSV never carries such a cell, so "
+                "nothing was written (correct the case's value, or export --format pain001)"
+            )
+
+
 def write_daifa_csv(
     out: BinaryIO, lines: Iterable[ExportLine], config: ProgramsConfig, *, encoding: str = "utf-8"
 ) -> str:
-    """Stream the plain CSV 代发 file (layout in this module's docstring); returns its SHA-256."""
+    """Stream the plain CSV 代发 file (layout in this module's docstring); returns its SHA-256.
+
+    Raises ExportRefused, before writing it, for a cell a spreadsheet would take for a
+    formula (`FORMULA_STARTS`): never written, and never quoted away either."""
     sink = _Hashing(out)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for seq, x in enumerate(lines, start=1):
-        writer.writerow(
-            (
-                seq,
-                x.payment_id,
-                x.account,
-                x.name,
-                format_fen(x.amount),
-                "CNY",
-                x.program,
-                x.period,
-                x.kind,
-                x.payment_date.isoformat(),
-                config.department_of(x.program).debtor_account,
-            )
+        row = (
+            str(seq),
+            x.payment_id,
+            x.account,
+            x.name,
+            format_fen(x.amount),
+            "CNY",
+            x.program,
+            x.period,
+            x.kind,
+            x.payment_date.isoformat(),
+            config.department_of(x.program).debtor_account,
         )
+        _refuse_formula_cells(x.payment_id, row)
+        writer.writerow(row)
         if seq % 5000 == 0:  # encode in slices: flat memory for a million rows
             sink.write(buffer.getvalue().encode(encoding))
             buffer.seek(0)
             buffer.truncate()
     sink.write(buffer.getvalue().encode(encoding))
     return sink.digest.hexdigest()
+
+
+# -- where the file goes --------------------------------------------------------------------------
+
+
+def check_target(out: Path, *, replace: bool, protected: Sequence[Path] = ()) -> None:
+    """Refuse a target a bank file must not be written to: one of the ``protected`` files (the
+    store's own), even with ``replace``; a folder, or a file in a folder that does not exist;
+    anything but a regular file; an existing file unless ``replace``."""
+    if any(_same_file(out, p) for p in protected):
+        raise ExportRefused(
+            f"{out} is the store's own file: a bank file is never written over the store; "
+            "choose another --out"
+        )
+    if out.is_dir():
+        raise ExportRefused(f"{out} is a folder: name the file to write (e.g. {out / 'run.xml'})")
+    if not out.parent.is_dir():
+        raise ExportRefused(f"folder {out.parent} does not exist: create it first, or check --out")
+    if out.exists() or out.is_symlink():
+        if not out.is_file():
+            raise ExportRefused(f"{out} is not a regular file: choose another --out")
+        if not replace:
+            raise ExportRefused(f"{out} exists: choose another --out, or add --force to replace it")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)  # a hard link to it
+    except OSError:
+        return False
+
+
+@contextmanager
+def written_beside(
+    out: Path, *, replace: bool, protected: Sequence[Path] = ()
+) -> Iterator[BinaryIO]:
+    """A file to write, beside ``out`` under a hidden unique name (mode 0600: it holds names
+    and accounts), put in ``out``'s place when the block ends without an error; on any error,
+    and if it cannot be put there, it is removed. Never a partial file under any name.
+
+    Without ``replace``, it is put there only if ``out`` still does not exist (a hard link, so
+    a file that appeared meanwhile is never overwritten). `check_target` first."""
+    check_target(out, replace=replace, protected=protected)
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())  # on disk before it takes the name
+        check_target(out, replace=replace, protected=protected)
+        _put_in_place(tmp, out, replace=replace)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _put_in_place(tmp: Path, out: Path, *, replace: bool) -> None:
+    if replace:
+        os.replace(tmp, out)
+        return
+    try:
+        os.link(tmp, out)  # fails if out exists: no check-then-write gap
+    except FileExistsError:
+        raise ExportRefused(
+            f"{out} appeared while the file was being written: it was left as it was"
+        ) from None
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        # A file system without hard links: the check above is as close as it gets.
+        os.replace(tmp, out)

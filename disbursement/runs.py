@@ -33,7 +33,16 @@ from disbursement.entitlements import (
     Timeline,
     dues,
 )
-from disbursement.export import ExportLine, group_lines, run_groups, write_daifa_csv, write_pain001
+from disbursement.export import (
+    ExportLine,
+    ExportRefused,
+    check_target,
+    group_lines,
+    run_groups,
+    write_daifa_csv,
+    write_pain001,
+    written_beside,
+)
 from disbursement.review import Review
 from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
 from ledger.conflicts import (
@@ -66,7 +75,15 @@ from ledger.payment import (
 )
 from ledger.period import Period
 from ledger.service import LedgerService
-from ledger.store import EventBatch, as_date, gc_paused, log_head, param_chunks, select_events_of
+from ledger.store import (
+    EventBatch,
+    as_date,
+    gc_paused,
+    log_head,
+    param_chunks,
+    select_events_of,
+    store_files,
+)
 from projections.bank import RESULTS_JOIN, STATUS, VERSION
 from projections.payouts import APPROVED_STATUSES, standing
 
@@ -636,17 +653,26 @@ class Payouts(LedgerService):
         out: Path,
         by: str | Actor,
         encoding: str = "utf-8",
+        replace: bool = False,
         now: datetime | None = None,
     ) -> Exported:
         """Write the bank file of an approved run: the approved payments not yet written (or,
-        when all were, all of them again). Checked against the approval before it is put in
-        place; recorded. Returns what was written."""
+        when all were, all of them again). Returns what was written.
+
+        ``out`` must not exist (unless ``replace``), nor be the store's own file or a folder
+        (`check_target`). The file is written beside it, checked against the approval, the
+        export recorded, and only then put in ``out``'s place: on any failure no file is left
+        under any name. A failure after the export was recorded (``out`` appeared meanwhile)
+        leaves the run exported without a file, never a file the ledger does not know of:
+        exporting again writes its approved payments again."""
         self.sync()
         actor = self.actor(by)
         actor.require("finance", to="export a bank file")
         run = self._run(run_id)
         if fmt not in ("pain001", "csv"):
             raise AidLedgerError(f"unknown export format {fmt!r}: use pain001 or csv")
+        protected = store_files(self.db.store)
+        check_target(out, replace=replace, protected=protected)
         batches = run.batches_to_export()
         written = Tally()
 
@@ -656,9 +682,9 @@ class Payouts(LedgerService):
                 yield x
 
         groups = run_groups(self.db, run_id, batches)
-        tmp = out.with_name(f".{out.name}.part")
+        recorded = False
         try:
-            with tmp.open("wb") as f:
+            with written_beside(out, replace=replace, protected=protected) as f:
                 if fmt == "pain001":
                     digest = write_pain001(
                         f,
@@ -671,19 +697,23 @@ class Payouts(LedgerService):
                 else:
                     lines = (x for g in groups for x in group_lines(self.db, run_id, g, batches))
                     digest = write_daifa_csv(f, counted(lines), self.config, encoding=encoding)
-            run.record_export(
-                actor,
-                batches=batches,
-                written=written,
-                fmt=fmt,
-                filename=out.name,
-                sha256=digest,
-            )
-            tmp.replace(out)  # never a half-written or unchecked bank file under the real name
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        self.app.save(run)
+                run.record_export(
+                    actor,
+                    batches=batches,
+                    written=written,
+                    fmt=fmt,
+                    filename=out.name,
+                    sha256=digest,
+                )
+                self.app.save(run)
+                recorded = True
+        except (ExportRefused, OSError) as e:
+            if not recorded:
+                raise
+            raise ExportRefused(
+                f"{e}; the export of {run_id} was recorded without its file: export it again "
+                "(to another --out) to write its approved payments again"
+            ) from None
         self.sync()
         awaiting = self.review.awaiting_count(run_id)
         return Exported(written.payments, written.amount, batches, awaiting, digest)

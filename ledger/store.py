@@ -8,6 +8,7 @@ not to create tables itself.
 
 from __future__ import annotations
 
+import base64
 import gc
 import hashlib
 import sqlite3
@@ -240,6 +241,21 @@ class Tx:
         self.execute("DROP TABLE bulk_upsert")
 
 
+class NoStore(StoreError):
+    """Nothing where the settings point to a store: only ``aidledger init`` creates one."""
+
+
+def _connect_refused(store: StoreURL, e: psycopg.OperationalError) -> StoreError:
+    """What a failed connection to PostgreSQL says, on one line (NoStore: no such database)."""
+    reason = one_line(str(e))
+    if f'database "{store.dbname}" does not exist' in reason:
+        return NoStore(
+            f"no store at {store.describe()}: the database does not exist; create it "
+            f"(createdb {store.dbname}), then run aidledger init"
+        )
+    return StoreError(f"cannot connect to {store.describe()}: {reason}")
+
+
 class Database:
     """A plain connection to the store's database, for read models and queries."""
 
@@ -253,8 +269,13 @@ class Database:
             if self.dialect == "sqlite":
                 # Dates go in as ISO text (the stdlib's own adapter is deprecated).
                 sqlite3.register_adapter(date, date.isoformat)
+                # mode=rw: never creates a file (only `ensure_store`, through Alembic, does).
                 conn = sqlite3.connect(
-                    self.store.path, timeout=60, isolation_level=None, check_same_thread=False
+                    Path(self.store.path).absolute().as_uri() + "?mode=rw",
+                    uri=True,
+                    timeout=60,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -263,7 +284,7 @@ class Database:
                 try:
                     self._conn = psycopg.connect(self.store.conninfo, connect_timeout=10)
                 except psycopg.OperationalError as e:
-                    raise StoreError(f"cannot connect to {self.store.describe()}: {e}") from None
+                    raise _connect_refused(self.store, e) from None
         return self._conn
 
     @contextmanager
@@ -366,24 +387,196 @@ def alembic_config(store: StoreURL) -> Any:
 
 
 def upgrade_store(store: StoreURL) -> str:
-    """Create or upgrade the store to the head revision with Alembic. Returns the revision."""
+    """Create or upgrade the store to the head revision with Alembic. Returns the revision.
+
+    The caller has checked there is room for a store there (`ensure_store` does)."""
     from alembic import command
 
-    if store.dialect == "sqlite":
-        Path(store.path).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(store), "head")
     return HEAD_REVISION
 
 
-def ensure_store(store: StoreURL) -> None:
-    """Bring the store to the head revision if it is not there (cheap when it is)."""
+# -- opening and creating stores ------------------------------------------------------------------
+#
+# Only `aidledger init` creates or upgrades a store (`ensure_store`); every other command opens
+# one that is there, at the schema this code expects (`open_store`). Each refusal is a
+# StoreError saying what to do, never the driver's exception.
+
+
+def store_files(store: StoreURL) -> tuple[Path, ...]:
+    """The files an SQLite store lives in: the database, its WAL, shared-memory and rollback
+    journal files, and serve's lock file beside it (whether they exist now or not). Nothing
+    aidledger writes may go over them. None for PostgreSQL."""
+    if store.dialect != "sqlite" or not store.path:
+        return ()
+    path = Path(store.path)
+    siblings = ("-wal", "-shm", "-journal", ".scheduler.lock")
+    return (path, *(path.with_name(path.name + s) for s in siblings))
+
+
+def open_store(store: StoreURL) -> Database:
+    """The database of the store at ``store``, which must exist at `HEAD_REVISION`.
+
+    Raises NoStore when there is none (a missing SQLite file, an empty database), StoreError
+    when what is there is no aidledger store (a folder, a text file, another application's
+    tables), is at an older schema (``aidledger init`` upgrades it) or a newer one, or cannot
+    be reached. Never creates nor changes anything."""
+    revision = _inspect(store, creating=False)
+    if revision != HEAD_REVISION:
+        raise _older_or_newer(store, revision)
     db = Database(store)
     try:
-        if current_revision(db) == HEAD_REVISION:
-            return
+        db.query("SELECT 1")  # connect now: a refusal here, not in the middle of a command
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def ensure_store(store: StoreURL) -> None:
+    """`aidledger init`: create the store, or bring an older one to `HEAD_REVISION` (cheap
+    when it is there). Never creates a folder or a PostgreSQL database, and refuses what is
+    not an empty place nor an aidledger store, and a store of a newer schema."""
+    revision = _inspect(store, creating=True)
+    if revision == HEAD_REVISION:
+        return
+    if revision is not None and revision not in known_revisions():
+        raise _older_or_newer(store, revision)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        upgrade_store(store)
+    except SQLAlchemyError as e:
+        cause = getattr(e, "orig", None) or e
+        # Two inits at once (one created a table the other was about to), or the database
+        # going away under it: the migrations are transactional, so running init again is safe.
+        raise StoreError(
+            f"could not create or upgrade the store at {store.describe()} "
+            f"({type(cause).__name__}): if another aidledger init ran at the same moment, run "
+            "aidledger init again"
+        ) from None
+
+
+def known_revisions() -> set[str]:
+    """The Alembic revisions this code has scripts for (the head and every one before it)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config(StoreURL(dialect="sqlite")))
+    return {r.revision for r in scripts.walk_revisions()}
+
+
+def _older_or_newer(store: StoreURL, revision: str | None) -> StoreError:
+    if revision is None:
+        return NoStore(f"no store at {store.describe()} (it is empty): run aidledger init")
+    if revision in known_revisions():
+        return StoreError(
+            f"the store at {store.describe()} has schema {revision}, this aidledger needs "
+            f"{HEAD_REVISION}: run aidledger init to upgrade it"
+        )
+    return StoreError(
+        f"the store at {store.describe()} has schema {revision}, which this aidledger does not "
+        f"know (its newest is {HEAD_REVISION}): use the aidledger that made the store, or a "
+        "newer one"
+    )
+
+
+def _inspect(store: StoreURL, *, creating: bool) -> str | None:
+    """The store's revision, or None where a store can be made (a missing SQLite file in an
+    existing folder, an empty file or database); StoreError for anything else."""
+    if store.dialect == "sqlite":
+        if not _sqlite_file_there(store, creating=creating):
+            return None
+        tables = _sqlite_tables(store)
+    else:
+        tables = _postgres_tables(store)
+    if "alembic_version" in tables:
+        return tables["alembic_version"]
+    if tables:
+        raise StoreError(
+            f"{store.describe()} holds tables of something else, not an aidledger store: "
+            "check --db (or AIDLEDGER_DATABASE_URL)"
+        )
+    return None
+
+
+def _sqlite_file_there(store: StoreURL, *, creating: bool) -> bool:
+    """Whether the SQLite file exists; refusals for a folder, a missing one, no name at all."""
+    if not store.path:
+        raise StoreError("no store named: give --db FILE or set AIDLEDGER_DATABASE_URL")
+    path = Path(store.path)
+    if path.is_dir():
+        raise StoreError(
+            f"{path} is a folder, not a store: name the store's file (e.g. {path / 'aidledger.db'})"
+        )
+    if path.exists():
+        if not path.is_file():
+            raise StoreError(f"{path} is not a regular file, so not a store: check --db")
+        return True
+    if not creating:
+        raise NoStore(f"no store at {store.describe()}: run aidledger init (or check --db)")
+    if not path.parent.is_dir():
+        raise StoreError(
+            f"folder {path.parent} does not exist: create it first (aidledger init never "
+            "creates folders), or check --db"
+        )
+    return False
+
+
+def _sqlite_tables(store: StoreURL) -> dict[str, str | None]:
+    """The file's tables (``alembic_version`` with its revision), read without changing it."""
+    uri = Path(store.path).absolute().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=60)
+        try:
+            tables: dict[str, str | None] = {
+                str(name): None
+                for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%'"
+                )
+            }
+            if "alembic_version" in tables:
+                row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                tables["alembic_version"] = str(row[0]) if row else None
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            raise StoreError(
+                f"{store.describe()} is locked by another program: try again in a moment"
+            ) from None
+        if "not a database" in str(e):
+            raise StoreError(
+                f"{store.path} is not an aidledger store (not an SQLite database): check --db"
+            ) from None
+        raise StoreError(f"cannot open {store.describe()}: {one_line(str(e))}") from None
+    return tables
+
+
+def _postgres_tables(store: StoreURL) -> dict[str, str | None]:
+    """The database's tables in its schema (``alembic_version`` with its revision)."""
+    db = Database(store)
+    try:
+        tables: dict[str, str | None] = {
+            str(name): None
+            for (name,) in db.query(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema()"
+            )
+        }
+        if "alembic_version" in tables:
+            rows = db.query("SELECT version_num FROM alembic_version")
+            tables["alembic_version"] = str(rows[0][0]) if rows else None
+        return tables
+    except psycopg.Error as e:
+        raise StoreError(f"cannot read {store.describe()}: {one_line(str(e))}") from None
     finally:
         db.close()
-    upgrade_store(store)
+
+
+def one_line(text: str) -> str:
+    """A driver's message (libpq's run over several lines) on one line, for a refusal."""
+    return " ".join(text.split())
 
 
 STORE_TABLE = "aidledger_store"
@@ -397,10 +590,32 @@ def cipher_fingerprint(cipher_key: str | None) -> str:
     return "sha256:" + hashlib.sha256(b"aidledger cipher key\x00" + cipher_key.encode()).hexdigest()
 
 
+#: AES key sizes, in bytes, the cipher takes.
+CIPHER_KEY_SIZES = (16, 24, 32)
+
+
+def check_cipher_key(cipher_key: str | None) -> None:
+    """Refuse a malformed ``AIDLEDGER_CIPHER_KEY`` (not base64, or not an AES key's size)
+    before the library meets it."""
+    if not cipher_key:
+        return
+    try:
+        size = len(base64.b64decode(cipher_key, validate=True))
+    except ValueError:
+        size = -1
+    if size not in CIPHER_KEY_SIZES:
+        raise StoreError(
+            "AIDLEDGER_CIPHER_KEY is malformed: it must be a base64 AES key of 16, 24 or 32 "
+            'bytes (make one with: python -c "from eventsourcing.cipher import AESCipher; '
+            'print(AESCipher.create_key(32))")'
+        )
+
+
 def check_cipher(db: Database, cipher_key: str | None, *, record: bool) -> None:
     """Refuse to open a store with another key than it was made with (or with a key when it
     has none, or none when it has one): never a mix of clear and encrypted events. With
     ``record`` (``init``), a store that has no fingerprint yet gets this one."""
+    check_cipher_key(cipher_key)
     mine = cipher_fingerprint(cipher_key)
     rows = db.query(f"SELECT value FROM {STORE_TABLE} WHERE name = 'cipher'")
     if not rows:

@@ -6,7 +6,10 @@ The staff fixture (``fixtures/staff.csv``) holds one member per role, all of cou
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -22,6 +25,23 @@ CASEWORKER, APPROVER, FINANCE, AUDITOR, FINANCE_APPROVER, SUPERVISOR, ADMIN = (
 #: A second finance approver (four eyes on payments released after an approval).
 FINANCE_APPROVER_2 = "S008"
 HEADER = (FIXTURES / "cases.csv").read_text(encoding="utf-8").splitlines()[0]
+
+
+def cli_process(
+    db: str, *args: str, env: dict[str, str] | None = None, before: str = ""
+) -> subprocess.Popen[bytes]:
+    """The command line in a process of its own (``before``: Python run first, in it)."""
+    command = (
+        ["-c", f"{before}\nfrom aidledger.cli import app\napp()"]
+        if before
+        else ["-m", "aidledger.cli"]
+    )
+    return subprocess.Popen(
+        [sys.executable, *command, "--db", db, *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def head(svc: Services) -> int:

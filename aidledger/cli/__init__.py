@@ -11,8 +11,10 @@ from typing import Annotated, Any
 import typer
 
 from aidledger.cli import audit, money, ops, records
+from aidledger.cli.refusals import RefusingGroup
 
 app = typer.Typer(
+    cls=RefusingGroup,
     help="aidledger: event-sourced ledger and disbursement tracker for social assistance.",
     no_args_is_help=True,
     add_completion=False,
@@ -33,12 +35,25 @@ def main(
         ),
     ] = None,
 ) -> None:
+    from zoneinfo import ZoneInfo
+
+    from pydantic import ValidationError
+
+    from aidledger.cli.common import fail
     from aidledger.settings import Settings
 
     overrides: dict[str, Any] = {}
-    if db:
+    if db is not None:
         overrides["database_url"] = db
-    ctx.obj = Settings(**overrides)
+    try:
+        ctx.obj = Settings(**overrides)
+        ZoneInfo(ctx.obj.timezone)
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = "AIDLEDGER_" + "_".join(str(part) for part in first["loc"]).upper()
+        fail(f"{name}: {first['msg']} (value {first.get('input')!r})", code=2)
+    except (ValueError, LookupError):  # ZoneInfoNotFoundError is a KeyError
+        fail(f"AIDLEDGER_TIMEZONE: no time zone {ctx.obj.timezone!r} (e.g. Asia/Shanghai)", code=2)
 
 
 app.command()(records.init)

@@ -6,14 +6,15 @@ loading the writers, the XML schemas or the scheduler.
 
 from __future__ import annotations
 
-import csv
 import json
+import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -57,31 +58,26 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 @contextmanager
 def services(ctx: typer.Context, *, init: bool = False) -> Iterator[Services]:
-    """Open the store for one command. A refusal (a domain error, a lost race with another
-    command, an unreachable database) ends it with exit code 1 and one line saying what to do."""
-    import psycopg
-    from eventsourcing.persistence import IntegrityError, OperationalError
-
+    """Open the store for one command (``init``: create or upgrade it first), and close it
+    when the command is done. What goes wrong ends the command with one line
+    (`aidledger.cli.refusals`)."""
     from aidledger.wiring import init_store, open_services
-    from ledger.errors import AidLedgerError
 
-    svc: Services | None = None
+    svc = init_store(ctx.obj) if init else open_services(ctx.obj)
     try:
-        svc = init_store(ctx.obj) if init else open_services(ctx.obj)
         yield svc
-    except AidLedgerError as e:
-        fail(str(e))
-    except IntegrityError:
-        fail(
-            "another command recorded the same thing at the same moment and came first: "
-            "nothing of this one was recorded. Look at what it did (aidledger payout list, "
-            "aidledger import list), then run this command again if it is still needed"
-        )
-    except (OperationalError, psycopg.OperationalError) as e:
-        fail(f"the database is unreachable ({type(e).__name__}): check it is running, then retry")
     finally:
-        if svc is not None:
-            svc.close()
+        svc.close()
+
+
+def check_input_file(path: Path) -> None:
+    """Refuse (exit 1) an input path that is missing, a folder, or not a regular file."""
+    if path.is_dir():
+        fail(f"{path} is a folder: name the file to read")
+    if not path.exists():
+        fail(f"{path}: no such file")
+    if not path.is_file():
+        fail(f"{path} is not a regular file: name the file to read")
 
 
 def parsed(parse: Callable[[str], T], value: str) -> T:
@@ -138,6 +134,35 @@ def write_json(data: Any, *, indent: int | None = None) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=indent) + "\n")
 
 
+#: What a spreadsheet takes for the start of a formula (OWASP, "CSV injection"). The bank
+#: file's writer refuses the same set (`disbursement.export.FORMULA_STARTS`).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A plain number ("-2.00"): a spreadsheet reads it as the number, not a formula.
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def csv_cell(value: Any) -> str:
+    """One cell of a CSV written for people, safe to open in a spreadsheet.
+
+    A text starting with a formula character gets a single quote in front and is quoted, as
+    OWASP recommends (``=1+2`` is written ``"'=1+2"``); a plain number, negative too, is left
+    as it is; anything else is quoted only where CSV needs it. Every CSV the command line
+    writes for people goes through here."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return '"' + ("'" + text).replace('"', '""') + '"'
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def write_csv(out: TextIO, fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A header and rows, each cell through `csv_cell`."""
+    out.write(",".join(csv_cell(f) for f in fields) + "\n")
+    for cells in rows:
+        out.write(",".join(csv_cell(c) for c in cells) + "\n")
+
+
 def print_rows(
     rows: Sequence[dict[str, Any]],
     fmt: ReportFormat | TableFormat,
@@ -152,9 +177,7 @@ def print_rows(
         return
     fields = tuple(rows[0]) if rows else tuple(fields)
     if fmt.value == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        write_csv(sys.stdout, fields, ([r.get(f) for f in fields] for r in rows))
         return
     from rich.table import Table
 

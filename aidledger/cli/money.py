@@ -14,9 +14,9 @@ from aidledger.cli.common import (
     REASON,
     Format,
     TableFormat,
+    check_input_file,
     day_or_today,
     err,
-    fail,
     fen,
     out,
     period,
@@ -169,15 +169,20 @@ def payout_export(
     out_file: Annotated[Path, typer.Option("--out", help="file to write")],
     by: Annotated[str, BY],
     encoding: Annotated[str, typer.Option("--encoding", help="csv: utf-8 or gb18030")] = "utf-8",
+    force: Annotated[
+        bool, typer.Option("--force", help="replace FILE if it exists (never the store)")
+    ] = False,
 ) -> None:
     """Write the bank file of an approved run (finance): what was approved, checked against
-    its events; held payments are left out."""
+    its events; held payments are left out. Refuses an existing FILE unless --force."""
     from ledger.money import format_fen
 
     if encoding not in ("utf-8", "gb18030"):
         raise typer.BadParameter("--encoding must be utf-8 or gb18030")
     with services(ctx) as svc:
-        x = svc.payouts.export(run_id, fmt=fmt.value, out=out_file, by=by, encoding=encoding)
+        x = svc.payouts.export(
+            run_id, fmt=fmt.value, out=out_file, by=by, encoding=encoding, replace=force
+        )
     note = "" if x.batches == (1, 1) else f" (approvals {x.batches[0]} to {x.batches[1]})"
     out.print(f"{out_file}: {x.payments} payments, {format_fen(x.amount)} ({fmt.value}){note}")
     if x.awaiting:
@@ -209,7 +214,7 @@ def payout_list(
     """One row per run: status, who prepared and approved, payable and held, stale."""
     from disbursement.review import RUN_FIELDS
 
-    month = str(period(period_)) if period_ else None
+    month = str(period(period_)) if period_ is not None else None
     with services(ctx) as svc:
         rows = svc.payouts.review.list_runs(month)
     print_rows(
@@ -285,8 +290,7 @@ def bank_import(
     fmt: Annotated[Format, FMT] = Format.text,
 ) -> None:
     """Record a pain.002, camt.054 or CSV return file (kind detected from content; finance)."""
-    if not file.is_file():
-        fail(f"{file}: no such file")
+    check_input_file(file)
     with services(ctx) as svc:
         s = svc.bank.import_file(file, profile=profile, by=by)
     if fmt is Format.json:

@@ -12,7 +12,10 @@ from aidledger.cli.common import err, fail, out
 
 def serve(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option("--port", help="HTTP port for /metrics and /healthz")] = 9108,
+    port: Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="HTTP port for /metrics and /healthz"),
+    ] = 9108,
     host: Annotated[
         str, typer.Option("--host", help="address to listen on (0.0.0.0: every interface)")
     ] = "127.0.0.1",
@@ -33,7 +36,9 @@ def serve(
         signal.signal(sig, lambda *_: stop.set())
     try:
         server = Server(ctx.obj, host=host, port=port).start()
-    except (AidLedgerError, OSError, ValueError) as e:
+    except OSError as e:
+        fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
+    except (AidLedgerError, ValueError) as e:
         fail(str(e))
     leadership = server.leadership
     leading = leadership is not None and leadership.leader
@@ -53,9 +58,13 @@ def demo(
 ) -> None:
     """Build a small realistic county in a fresh store, run it end to end, print what it found."""
     from aidledger.demo import run_demo
-    from ledger.errors import AidLedgerError
 
-    try:
-        run_demo(out, keep=keep)
-    except AidLedgerError as e:
-        fail(str(e))
+    if keep is not None:
+        # The demo makes its store afresh: never in place of a file that is there (a store).
+        if keep.is_dir():
+            fail(f"{keep} is a folder: name a new file for the demo's store (--keep)")
+        if keep.exists() or keep.is_symlink():
+            fail(f"{keep} exists: the demo keeps its store in a new file only (--keep)")
+        if not keep.parent.is_dir():
+            fail(f"folder {keep.parent} does not exist: create it first, or check --keep")
+    run_demo(out, keep=keep)

@@ -12,6 +12,7 @@ from aidledger.cli.common import (
     FMT,
     Format,
     TableFormat,
+    check_input_file,
     day_or_today,
     fail,
     out,
@@ -35,8 +36,7 @@ def init(ctx: typer.Context) -> None:
 
 
 def _import(ctx: typer.Context, kind: Kind, file: Path, by: str, fmt: Format) -> None:
-    if not file.is_file():
-        fail(f"{file}: no such file")
+    check_input_file(file)
     with services(ctx) as svc:
         rows = sum(1 for _ in file.open("rb"))
         with progress_bar(f"importing {file.name}", rows) as advance:
@@ -97,8 +97,7 @@ def config_apply(
     ] = None,
 ) -> None:
     """Record a programs config file in the store, in force from a date (admin)."""
-    if not file.is_file():
-        fail(f"{file}: no such file")
+    check_input_file(file)
     day = day_or_today(ctx, effective_from)
     with services(ctx) as svc:
         applied = svc.configs.apply(file, effective_from=day, by=by)
