@@ -61,10 +61,15 @@ class Sheet:
         return "int" if column in INT_COLUMNS else "text"
 
 
-def write_xlsx(path: Path, sheets: Sequence[Sheet]) -> None:
-    """Write the sheets to ``path`` (beside it first, then renamed: never half a file)."""
+def write_xlsx(
+    path: Path, sheets: Sequence[Sheet], *, replace: bool = False, protected: Sequence[Path] = ()
+) -> None:
+    """Write the sheets to ``path``: beside it first, in its place once whole (never over an
+    existing file unless ``replace``, never over a ``protected`` one: `ledger.outputs`)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
+
+    from ledger.outputs import written_beside
 
     book = Workbook()
     book.remove(book.active)
@@ -101,13 +106,8 @@ def write_xlsx(path: Path, sheets: Sequence[Sheet]) -> None:
             ws.column_dimensions[ws.cell(row=header, column=col).column_letter].width = min(
                 60, max(8, width + 2)
             )
-    partial = path.with_name(f".{path.name}.part")
-    try:
-        book.save(partial)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with written_beside(path, replace=replace, protected=protected) as f:
+        book.save(f)
 
 
 def _write_row(ws: Any, row: int, sheet: Sheet, record: Mapping[str, Any]) -> None:

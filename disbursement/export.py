@@ -19,13 +19,9 @@ never a partial file left behind.
 from __future__ import annotations
 
 import csv
-import errno
 import hashlib
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -34,8 +30,8 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from ledger.errors import AidLedgerError
 from ledger.money import format_fen
+from ledger.outputs import OutputRefused
 from ledger.programs import ProgramsConfig
 from ledger.store import Database, as_date
 
@@ -56,7 +52,7 @@ CSV_COLUMNS = (
 )
 
 
-class ExportRefused(AidLedgerError):
+class ExportRefused(OutputRefused):
     """A bank file was not written: its target, or a value it would carry (nothing written)."""
 
 
@@ -299,76 +295,3 @@ def write_daifa_csv(
             buffer.truncate()
     sink.write(buffer.getvalue().encode(encoding))
     return sink.digest.hexdigest()
-
-
-# -- where the file goes --------------------------------------------------------------------------
-
-
-def check_target(out: Path, *, replace: bool, protected: Sequence[Path] = ()) -> None:
-    """Refuse a target a bank file must not be written to: one of the ``protected`` files (the
-    store's own), even with ``replace``; a folder, or a file in a folder that does not exist;
-    anything but a regular file; an existing file unless ``replace``."""
-    if any(_same_file(out, p) for p in protected):
-        raise ExportRefused(
-            f"{out} is the store's own file: a bank file is never written over the store; "
-            "choose another --out"
-        )
-    if out.is_dir():
-        raise ExportRefused(f"{out} is a folder: name the file to write (e.g. {out / 'run.xml'})")
-    if not out.parent.is_dir():
-        raise ExportRefused(f"folder {out.parent} does not exist: create it first, or check --out")
-    if out.exists() or out.is_symlink():
-        if not out.is_file():
-            raise ExportRefused(f"{out} is not a regular file: choose another --out")
-        if not replace:
-            raise ExportRefused(f"{out} exists: choose another --out, or add --force to replace it")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)  # a hard link to it
-    except OSError:
-        return False
-
-
-@contextmanager
-def written_beside(
-    out: Path, *, replace: bool, protected: Sequence[Path] = ()
-) -> Iterator[BinaryIO]:
-    """A file to write, beside ``out`` under a hidden unique name (mode 0600: it holds names
-    and accounts), put in ``out``'s place when the block ends without an error; on any error,
-    and if it cannot be put there, it is removed. Never a partial file under any name.
-
-    Without ``replace``, it is put there only if ``out`` still does not exist (a hard link, so
-    a file that appeared meanwhile is never overwritten). `check_target` first."""
-    check_target(out, replace=replace, protected=protected)
-    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())  # on disk before it takes the name
-        check_target(out, replace=replace, protected=protected)
-        _put_in_place(tmp, out, replace=replace)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _put_in_place(tmp: Path, out: Path, *, replace: bool) -> None:
-    if replace:
-        os.replace(tmp, out)
-        return
-    try:
-        os.link(tmp, out)  # fails if out exists: no check-then-write gap
-    except FileExistsError:
-        raise ExportRefused(
-            f"{out} appeared while the file was being written: it was left as it was"
-        ) from None
-    except OSError as e:
-        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        # A file system without hard links: the check above is as close as it gets.
-        os.replace(tmp, out)

@@ -36,12 +36,10 @@ from disbursement.entitlements import (
 from disbursement.export import (
     ExportLine,
     ExportRefused,
-    check_target,
     group_lines,
     run_groups,
     write_daifa_csv,
     write_pain001,
-    written_beside,
 )
 from disbursement.review import Review
 from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
@@ -55,6 +53,7 @@ from ledger.conflicts import (
 )
 from ledger.duties import Actor, DutyRefused
 from ledger.errors import AidLedgerError, InvalidValue, NotFound
+from ledger.outputs import OutputRefused, check_target, written_beside
 from ledger.payment import (
     BudgetExceeded,
     Finding,
@@ -707,7 +706,7 @@ class Payouts(LedgerService):
                 )
                 self.app.save(run)
                 recorded = True
-        except (ExportRefused, OSError) as e:
+        except (OutputRefused, OSError) as e:
             if not recorded:
                 raise
             raise ExportRefused(

@@ -185,8 +185,10 @@ def notice_document(
                 "amount": format_fen(sum(a for _, a in totals.values())),
             }
         )
+    named = place != region
+    title = f"{int(year)}年{int(month)}月社会救助资金发放公示"
     return Notice(
-        title=f"{place}{int(year)}年{int(month)}月社会救助资金发放公示",
+        title=f"{place}{title}" if named else f"{title}（{region}）",
         issuer=config.bureau.name or "民政局",
         issued_on=issued_on,
         region=region,

@@ -19,6 +19,7 @@ from aidledger.wiring import Services, init_store
 from disbursement import export
 from disbursement.export import PAIN001_NS, PAIN001_XSD, ExportLine, ExportRefused
 from disbursement.runs import RunClosed
+from ledger.outputs import OutputRefused, written_beside
 from ledger.period import Period
 from tests.builders import load, with_staff
 from tests.conftest import FIXTURES, TEST_TODAY
@@ -143,7 +144,7 @@ def test_an_existing_file_is_refused_unless_replace(svc: Services, tmp_path: Pat
     out = tmp_path / "bank" / "run.xml"
     out.write_text("yesterday's file\n", encoding="utf-8")
     with pytest.raises(
-        ExportRefused, match=r"run\.xml exists: choose another --out, or add --force"
+        OutputRefused, match=r"run\.xml exists: choose another --out, or add --force"
     ):
         svc.payouts.export(run_id, fmt="pain001", out=out, by="S003")
     assert out.read_text(encoding="utf-8") == "yesterday's file\n"
@@ -171,7 +172,7 @@ def test_the_store_itself_is_never_written_over_even_with_replace(
         out = Path(name.format(db=db))
     before = db.read_bytes()
     with pytest.raises(
-        ExportRefused, match="is the store's own file: a bank file is never written"
+        OutputRefused, match="is the store's own file: nothing is ever written over the store"
     ):
         svc.payouts.export(run_id, fmt="pain001", out=out, by="S003", replace=True)
     assert db.read_bytes() == before
@@ -190,7 +191,7 @@ def test_a_folder_a_missing_folder_or_a_device_is_refused(
         "device": (Path("/dev/null"), "is not a regular file"),
     }[where]
     before = files_in(tmp_path)
-    with pytest.raises(ExportRefused, match=message):
+    with pytest.raises(OutputRefused, match=message):
         svc.payouts.export(run_id, fmt="pain001", out=out, by="S003", replace=True)
     assert files_in(tmp_path) == before
     assert exported_status(svc, run_id) == "approved"
@@ -239,8 +240,8 @@ def test_a_file_failing_its_check_against_the_approval_is_not_left(
 def test_a_file_appearing_while_writing_is_not_overwritten(tmp_path: Path) -> None:
     out = tmp_path / "run.xml"
     with (
-        pytest.raises(ExportRefused, match="exists"),
-        export.written_beside(out, replace=False) as f,
+        pytest.raises(OutputRefused, match="exists"),
+        written_beside(out, replace=False) as f,
     ):
         f.write(b"<bank file/>")
         out.write_text("someone else's\n", encoding="utf-8")

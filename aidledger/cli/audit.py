@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from aidledger.cli.common import (
     BY,
+    FORCE,
+    OUT,
     ReportFormat,
     TableFormat,
     day_or_today,
@@ -146,20 +149,32 @@ def findings(
     period_: Annotated[str, typer.Option("--period", help="YYYY-MM")],
     type_: Annotated[str | None, typer.Option("--type")] = None,
     status: Annotated[str, typer.Option("--status", help="open or all")] = "open",
-    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+    out_file: Annotated[Path | None, OUT] = None,
+    force: Annotated[bool, FORCE] = False,
 ) -> None:
     """List the findings of a period."""
-    from reconciliation.service import list_findings
+    from ledger.store import store_files
+    from reconciliation.service import FINDING_FIELDS, list_findings
 
     if status not in ("open", "all"):
         raise typer.BadParameter("--status must be open or all")
     month = period(period_)
     with services(ctx) as svc:
         rows = list_findings(svc.db, period=str(month), type_=type_, status=status)
-    if fmt is TableFormat.json:
-        write_json(rows)
-    else:
+        protected = store_files(svc.store)
+    if fmt is ReportFormat.table:
         _findings_table(rows, f"findings {month} ({status})")
+        return
+    print_rows(
+        rows,
+        fmt,
+        title=f"findings {month} ({status})",
+        fields=(*FINDING_FIELDS, "file_name"),
+        out_file=out_file,
+        force=force,
+        protected=protected,
+    )
 
 
 def _findings_table(rows: list[dict[str, Any]], title: str) -> None:
@@ -250,8 +265,11 @@ def report_payouts(
     period_: Annotated[str, typer.Option("--period", help="payment period YYYY-MM")],
     by_dims: Annotated[str, typer.Option("--by")] = "program,department,region",
     fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+    out_file: Annotated[Path | None, OUT] = None,
+    force: Annotated[bool, FORCE] = False,
 ) -> None:
     """Monthly payouts (approved runs) per program, department and region."""
+    from ledger.store import store_files
     from projections.reports import REPORT_FIELDS, parse_dimensions, payouts_report
 
     month = period(period_)
@@ -264,6 +282,9 @@ def report_payouts(
             title=f"payouts {month}",
             fields=REPORT_FIELDS,
             right=("cases", "payments", "amount"),
+            out_file=out_file,
+            force=force,
+            protected=store_files(svc.store),
         )
         print_head(svc)
 
@@ -274,16 +295,53 @@ def report_notice(
     period_: Annotated[str, typer.Option("--period", help="payment period YYYY-MM")],
     region: Annotated[str, typer.Option("--region", help="6- or 12-digit region code")],
     fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+    out_file: Annotated[Path | None, OUT] = None,
+    force: Annotated[bool, FORCE] = False,
 ) -> None:
-    """The public-notice 公示 list: names and id numbers masked, amounts and programs shown."""
+    """The public-notice 公示 list, print-ready: title, issuing department, date, Chinese
+    program and place names, totals; names and id numbers masked."""
+    from aidledger.spreadsheet import Sheet
     from ledger.ids import parse_region_code
-    from projections.reports import NOTICE_FIELDS, notice_report
+    from ledger.store import store_files
+    from projections.reports import NOTICE_LABELS, NOTICE_PRINT_FIELDS, notice_document
 
     month = period(period_)
     code = parsed(parse_region_code, region)
     with services(ctx) as svc:
-        rows = notice_report(svc.db, str(month), code)
-    print_rows(rows, fmt, title=f"公示 {month} {code}", fields=NOTICE_FIELDS, right=("amount",))
+        notice = notice_document(svc.db, svc.config, str(month), code, ctx.obj.current_date())
+        protected = store_files(svc.store)
+    if fmt is ReportFormat.json:
+        write_json(notice.rows)
+        return
+    if fmt is ReportFormat.table:
+        _print_notice(notice)
+        return
+    rows = [*notice.rows, *notice.totals]
+    sheet = Sheet("公示", NOTICE_PRINT_FIELDS, rows, heading=notice.heading, labels=NOTICE_LABELS)
+    labelled = [{NOTICE_LABELS[f]: r.get(f) for f in NOTICE_PRINT_FIELDS} for r in rows]
+    print_rows(
+        labelled,
+        fmt,
+        title=notice.title,
+        fields=[NOTICE_LABELS[f] for f in NOTICE_PRINT_FIELDS],
+        out_file=out_file,
+        force=force,
+        sheet=sheet,
+        protected=protected,
+    )
+
+
+def _print_notice(notice: Any) -> None:
+    from rich.table import Table
+
+    from projections.reports import NOTICE_LABELS, NOTICE_PRINT_FIELDS
+
+    table = Table(title=notice.title, caption="\n".join(notice.heading[1:]))
+    for f in NOTICE_PRINT_FIELDS:
+        table.add_column(NOTICE_LABELS[f], justify="right" if f == "amount" else "left")
+    for r in [*notice.rows, *notice.totals]:
+        table.add_row(*("" if r.get(f) is None else str(r[f]) for f in NOTICE_PRINT_FIELDS))
+    out.print(table)
 
 
 @projections_app.command("rebuild")

@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from aidledger.spreadsheet import Sheet
     from aidledger.wiring import Services
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -44,6 +45,11 @@ class ReportFormat(StrEnum):
     json = "json"
     csv = "csv"
     table = "table"
+    xlsx = "xlsx"
+
+
+OUT = typer.Option("--out", help="write to this file (needed for xlsx; csv: instead of stdout)")
+FORCE = typer.Option("--force", help="replace --out if it exists")
 
 
 BY = typer.Option("--by", help="Staff id of the person acting (recorded; their duties apply)")
@@ -170,14 +176,47 @@ def print_rows(
     title: str,
     fields: Sequence[str],
     right: Sequence[str] = (),
+    out_file: Path | None = None,
+    force: bool = False,
+    sheet: Sheet | None = None,
+    protected: Sequence[Path] = (),
 ) -> None:
-    """Rows as JSON, CSV or a table (the columns ``fields``, or the rows' own keys)."""
+    """Rows as JSON, CSV, XLSX or a table (the columns ``fields``, or the rows' own keys).
+
+    CSV and XLSX go to ``out_file`` when given (XLSX needs it), written beside it and put in
+    its place once whole; ``sheet`` is the spreadsheet's own layout (title lines, headings,
+    totals), else the rows under ``title``."""
     if fmt.value == "json":
         write_json(list(rows))
         return
     fields = tuple(rows[0]) if rows else tuple(fields)
+    if fmt.value == "xlsx":
+        from aidledger.spreadsheet import Sheet as SheetOf
+        from aidledger.spreadsheet import write_xlsx
+
+        if out_file is None:
+            raise typer.BadParameter("--format xlsx writes a file: give it with --out FILE")
+        write_xlsx(
+            out_file,
+            [sheet or SheetOf(title, fields, rows, heading=(title,))],
+            replace=force,
+            protected=protected,
+        )
+        out.print(f"{out_file}: {len(rows)} rows (xlsx)")
+        return
     if fmt.value == "csv":
-        write_csv(sys.stdout, fields, ([r.get(f) for f in fields] for r in rows))
+        if out_file is None:
+            write_csv(sys.stdout, fields, ([r.get(f) for f in fields] for r in rows))
+            return
+        import io
+
+        from ledger.outputs import written_beside
+
+        text = io.StringIO()
+        write_csv(text, fields, ([r.get(f) for f in fields] for r in rows))
+        with written_beside(out_file, replace=force, protected=protected) as target:
+            target.write(text.getvalue().encode("utf-8-sig"))  # BOM: spreadsheets read UTF-8
+        out.print(f"{out_file}: {len(rows)} rows (csv)")
         return
     from rich.table import Table
 

@@ -11,8 +11,11 @@ import typer
 from aidledger.cli.common import (
     BY,
     FMT,
+    FORCE,
+    OUT,
     REASON,
     Format,
+    ReportFormat,
     TableFormat,
     check_input_file,
     day_or_today,
@@ -230,16 +233,91 @@ def payout_list(
 def payout_show(
     ctx: typer.Context,
     run_id: str,
-    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+    out_file: Annotated[Path | None, OUT] = None,
+    force: Annotated[bool, FORCE] = False,
 ) -> None:
     """A run before approval: totals, by program and kind, held payments and why, and the
-    changes against last month's approved run."""
+    changes against last month's approved run (csv: one row per figure; xlsx: a sheet each)."""
+    from ledger.store import store_files
+
     with services(ctx) as svc:
         doc = svc.payouts.review.show(run_id)
-    if fmt is TableFormat.json:
+        protected = store_files(svc.store)
+    if fmt is ReportFormat.json:
         write_json(doc, indent=2)
         return
-    _print_show(doc)
+    if fmt is ReportFormat.table:
+        _print_show(doc)
+        return
+    from aidledger.spreadsheet import Sheet, write_xlsx
+
+    summary = [{"section": "totals", "item": k, "value": v} for k, v in doc["totals"].items()] + [
+        {"section": "previous", "item": k, "value": v} for k, v in (doc["previous"] or {}).items()
+    ]
+    if fmt is ReportFormat.csv:
+        rows = [
+            *(
+                {"section": "run", "item": k, "value": doc[k]}
+                for k in ("run_id", "period", "status", "prepared_by", "approved_by", "stale")
+            ),
+            *summary,
+            *(
+                {
+                    "section": "by_program",
+                    "item": f"{r['program']} payments",
+                    "value": r["payments"],
+                }
+                for r in doc["by_program"]
+            ),
+            *(
+                {"section": "by_program", "item": f"{r['program']} amount", "value": r["amount"]}
+                for r in doc["by_program"]
+            ),
+            *(
+                {
+                    "section": "held",
+                    "item": r["payment_id"],
+                    "value": f"{r['amount']} {r['reason']}",
+                }
+                for r in doc["held"]
+            ),
+        ]
+        print_rows(
+            rows,
+            fmt,
+            title=run_id,
+            fields=("section", "item", "value"),
+            out_file=out_file,
+            force=force,
+            protected=protected,
+        )
+        return
+    if out_file is None:
+        raise typer.BadParameter("--format xlsx writes a file: give it with --out FILE")
+    title = f"{doc['run_id']} {doc['period']} {doc['status']}"
+    write_xlsx(
+        out_file,
+        [
+            Sheet(
+                "run",
+                ("section", "item", "value"),
+                summary,
+                heading=(title,),
+                kinds={"value": "text"},
+            ),
+            Sheet("by program", ("program", "department", "payments", "amount"), doc["by_program"]),
+            Sheet("by kind", ("kind", "payments", "amount"), doc["by_kind"]),
+            Sheet(
+                "held",
+                ("payment_id", "case_id", "kind", "amount", "reason", "finding_id"),
+                doc["held"],
+            ),
+        ],
+        replace=force,
+        protected=protected,
+    )
+    out.print(f"{out_file}: run {run_id} (xlsx)")
 
 
 def _print_show(doc: dict[str, Any]) -> None:
@@ -339,19 +417,26 @@ def recoveries(
     ctx: typer.Context,
     case: Annotated[str | None, typer.Option("--case", help="one case")] = None,
     status: Annotated[RecoveryStatus, typer.Option("--status")] = RecoveryStatus.open,
-    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+    out_file: Annotated[Path | None, OUT] = None,
+    force: Annotated[bool, FORCE] = False,
 ) -> None:
     """The recoveries register (追回): money sent that was not owed."""
     from disbursement.recoveries import RECOVERY_FIELDS, Recoveries
+    from ledger.store import store_files
 
     with services(ctx) as svc:
         rows = svc.service(Recoveries).list(case_id=case, status=status.value)
+        protected = store_files(svc.store)
     print_rows(
         rows,
         fmt,
         title=f"recoveries ({status.value})",
         fields=RECOVERY_FIELDS,
         right=("amount", "collected", "outstanding"),
+        out_file=out_file,
+        force=force,
+        protected=protected,
     )
 
 
