@@ -13,6 +13,7 @@ from aidledger.cli.common import (
     OUT,
     ReportFormat,
     TableFormat,
+    check_out,
     day_or_today,
     fail,
     out,
@@ -154,6 +155,7 @@ def findings(
     force: Annotated[bool, FORCE] = False,
 ) -> None:
     """List the findings of a period."""
+    check_out(fmt, out_file)
     from ledger.store import store_files
     from reconciliation.service import FINDING_FIELDS, list_findings
 
@@ -269,6 +271,7 @@ def report_payouts(
     force: Annotated[bool, FORCE] = False,
 ) -> None:
     """Monthly payouts (approved runs) per program, department and region."""
+    check_out(fmt, out_file)
     from ledger.store import store_files
     from projections.reports import REPORT_FIELDS, parse_dimensions, payouts_report
 
@@ -300,6 +303,7 @@ def report_notice(
 ) -> None:
     """The public-notice 公示 list, print-ready: title, issuing department, date, Chinese
     program and place names, totals; names and id numbers masked."""
+    check_out(fmt, out_file)
     from aidledger.spreadsheet import Sheet
     from ledger.ids import parse_region_code
     from ledger.store import store_files
@@ -311,7 +315,7 @@ def report_notice(
         notice = notice_document(svc.db, svc.config, str(month), code, ctx.obj.current_date())
         protected = store_files(svc.store)
     if fmt is ReportFormat.json:
-        write_json(notice.rows)
+        write_json(notice.rows, out_file=out_file, force=force, protected=protected)
         return
     if fmt is ReportFormat.table:
         _print_notice(notice)

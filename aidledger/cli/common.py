@@ -135,8 +135,30 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None] | Non
         yield lambda n: bar.advance(task, n)
 
 
-def write_json(data: Any, *, indent: int | None = None) -> None:
-    """JSON on stdout, nothing else (``--format json``)."""
+def check_out(fmt: StrEnum, out_file: Path | None) -> None:
+    """``--out`` goes with a format that writes a file (csv, json, xlsx), and xlsx needs it:
+    refused as a usage error before anything is read."""
+    if out_file is not None and fmt.value == "table":
+        raise typer.BadParameter("--out writes a file: give --format csv, json or xlsx")
+    if out_file is None and fmt.value == "xlsx":
+        raise typer.BadParameter("--format xlsx writes a file: give it with --out FILE")
+
+
+def write_json(
+    data: Any,
+    *,
+    indent: int | None = None,
+    out_file: Path | None = None,
+    force: bool = False,
+    protected: Sequence[Path] = (),
+) -> None:
+    """JSON on stdout, nothing else (``--format json``); or into ``out_file``."""
+    if out_file is not None:
+        from ledger.outputs import written_beside
+
+        with written_beside(out_file, replace=force, protected=protected) as target:
+            target.write((json.dumps(data, ensure_ascii=False, indent=indent) + "\n").encode())
+        return
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=indent) + "\n")
 
 
@@ -187,7 +209,7 @@ def print_rows(
     its place once whole; ``sheet`` is the spreadsheet's own layout (title lines, headings,
     totals), else the rows under ``title``."""
     if fmt.value == "json":
-        write_json(list(rows))
+        write_json(list(rows), out_file=out_file, force=force, protected=protected)
         return
     fields = tuple(rows[0]) if rows else tuple(fields)
     if fmt.value == "xlsx":

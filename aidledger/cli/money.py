@@ -18,6 +18,7 @@ from aidledger.cli.common import (
     ReportFormat,
     TableFormat,
     check_input_file,
+    check_out,
     day_or_today,
     err,
     fen,
@@ -239,13 +240,14 @@ def payout_show(
 ) -> None:
     """A run before approval: totals, by program and kind, held payments and why, and the
     changes against last month's approved run (csv: one row per figure; xlsx: a sheet each)."""
+    check_out(fmt, out_file)
     from ledger.store import store_files
 
     with services(ctx) as svc:
         doc = svc.payouts.review.show(run_id)
         protected = store_files(svc.store)
     if fmt is ReportFormat.json:
-        write_json(doc, indent=2)
+        write_json(doc, indent=2, out_file=out_file, force=force, protected=protected)
         return
     if fmt is ReportFormat.table:
         _print_show(doc)
@@ -422,6 +424,7 @@ def recoveries(
     force: Annotated[bool, FORCE] = False,
 ) -> None:
     """The recoveries register (追回): money sent that was not owed."""
+    check_out(fmt, out_file)
     from disbursement.recoveries import RECOVERY_FIELDS, Recoveries
     from ledger.store import store_files
 
