@@ -15,6 +15,7 @@ away.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from aidledger.serve import UNAVAILABLE, Leadership, check_store, existing_database, health
@@ -140,7 +141,8 @@ def asgi_app(
 
     def healthz(request: Request) -> Response:
         code, body = health(store, leadership)
-        return JSONResponse(body, status_code=code)
+        # json.dumps's own spacing, as /healthz has always answered (probes may match on it).
+        return Response(json.dumps(body), status_code=code, media_type="application/json")
 
     return Starlette(
         routes=[

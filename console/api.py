@@ -147,11 +147,10 @@ class Api:
         from ledger.period import Period
 
         period = request.query_params.get("period")
-        month = str(Period.parse(period)) if period else None
 
         def work(ws: Workspace) -> list[dict[str, Any]]:
             authenticate(request, ws)
-            return ws.payouts.review.list_runs(month)
+            return ws.payouts.review.list_runs(str(Period.parse(period)) if period else None)
 
         return JSONResponse(await self.in_store(work))
 
