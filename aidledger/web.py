@@ -19,6 +19,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 
 from eventsourcing.persistence import PersistenceError
@@ -43,20 +44,31 @@ from ledger.store import StoreURL
 BROKEN: tuple[type[Exception], ...] = (*UNAVAILABLE, PersistenceError)
 
 
+@dataclass
+class _Pooled:
+    """Services in the pool, with the day and the programs config version they were opened
+    for (their "today" and config are those)."""
+
+    svc: Services
+    day: date
+    config: str | None
+
+
 class ServicePool:
     """The services that requests of the console and API borrow, one request at a time each.
 
     At most ``size`` are open at once (each holds the store's connections); a request waits
     for one when all are lent. They are opened when first needed — never creating a store —
     brought up to the head of the log when lent, closed when the store failed under them, and
-    replaced when the day changes (the programs config and "today" are those of their day).
+    replaced when the day or the programs config in force changed (they act with those of
+    when they were opened).
     """
 
     def __init__(self, settings: Settings, *, size: int, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.clock = clock
         self._slots = threading.BoundedSemaphore(size)
-        self._idle: list[tuple[date, Services]] = []
+        self._idle: list[_Pooled] = []
         self._lock = threading.Lock()
 
     @contextmanager
@@ -64,46 +76,56 @@ class ServicePool:
         """Services for a ``with`` block; `StoreError` (503) when the store cannot be used."""
         with self._slots:
             try:
-                svc = self._take()
-                svc.sync()
+                pooled = self._take()
             except BROKEN as e:
                 raise _unavailable(e) from None
             try:
-                yield svc
+                yield pooled.svc
             except BROKEN as e:
-                _close(svc)
+                _close(pooled.svc)
                 raise _unavailable(e) from None
             except BaseException:
-                self._give_back(svc)
+                self._give_back(pooled)
                 raise
-            self._give_back(svc)
+            self._give_back(pooled)
 
-    def _take(self) -> Services:
+    def _take(self) -> _Pooled:
         today = self.settings.current_date()
         with self._lock:
-            while self._idle:
-                day, svc = self._idle.pop()
-                if day == today:
-                    return svc
-                _close(svc)
+            pooled = self._idle.pop() if self._idle else None
+        if pooled is not None:
+            try:
+                pooled.svc.sync()
+                if pooled.day == today and pooled.config == _config_in_force(pooled.svc, today):
+                    return pooled
+            except BaseException:
+                _close(pooled.svc)
+                raise
+            _close(pooled.svc)
         db = existing_database(StoreURL.parse(self.settings.database_url))
         try:
             check_store(db)  # open_services would create a store: only `aidledger init` does
         finally:
             db.close()
-        svc = open_services(self.settings)
+        svc = open_services(self.settings)  # caught up, with the config in force today
         svc.clock = self.clock
-        return svc
+        return _Pooled(svc, today, _config_in_force(svc, today))
 
-    def _give_back(self, svc: Services) -> None:
+    def _give_back(self, pooled: _Pooled) -> None:
         with self._lock:
-            self._idle.append((svc.today, svc))
+            self._idle.append(pooled)
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
-        for _, svc in idle:
-            _close(svc)
+        for pooled in idle:
+            _close(pooled.svc)
+
+
+def _config_in_force(svc: Services, on: date) -> str | None:
+    from projections.registers import config_version_in_force
+
+    return config_version_in_force(svc.db, on)
 
 
 def _close(svc: Services) -> None:

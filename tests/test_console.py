@@ -375,6 +375,25 @@ def test_the_store_away_is_503_and_nothing_is_created(settings: Settings, tmp_pa
         pool.close()
 
 
+def test_the_pool_lends_services_again_until_the_day_or_the_config_changes(site: Site) -> None:
+    from datetime import timedelta
+
+    from ledger.programs import shipped_config_path
+
+    with site.pool.borrow() as first:
+        pass
+    with site.pool.borrow() as again:
+        assert again is first, "lent again, not opened anew"
+    with site.services() as svc:
+        today = svc.today
+        svc.configs.apply(shipped_config_path(), effective_from=today, by=ADMIN)
+    with site.pool.borrow() as after_config:
+        assert after_config is not first, "acts with the config in force now"
+    site.settings.today = today + timedelta(days=1)
+    with site.pool.borrow() as tomorrow:
+        assert tomorrow is not after_config and tomorrow.today == today + timedelta(days=1)
+
+
 # -- the console's pages ---------------------------------------------------------------------
 
 

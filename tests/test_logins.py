@@ -234,3 +234,36 @@ def test_staff_totp_prints_a_provisioning_uri(run, settings: Settings) -> None: 
     finally:
         svc.close()
     assert run("staff", "totp", FINANCE_APPROVER, "--by", FINANCE).exit_code == 1
+
+
+def test_with_a_cipher_key_no_table_holds_a_totp_secret_or_a_password_hash(
+    settings: Settings,
+) -> None:
+    from eventsourcing.cipher import AESCipher
+
+    key = AESCipher.create_key(16)
+    svc = init_store(settings.model_copy(update={**CHEAP_HASHING, "cipher_key": key}))
+    try:
+        with_staff(svc)
+        secrets = with_logins(svc)
+        login = svc.logins.login_of(FINANCE)
+        assert login is not None and login.password_hash
+        stored = every_table_as_text(svc)
+        assert secrets[FINANCE_APPROVER] not in stored
+        assert login.password_hash not in stored and "$argon2id$" not in stored
+        assert svc.logins.log_in(FINANCE, password_of(FINANCE)).token
+    finally:
+        svc.close()
+
+
+def test_the_chain_covers_the_login_events(run) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        run(
+            "staff", "password", FINANCE, "--password-stdin", "--by", ADMIN,
+            input="a-long-password-1\n",
+        ).exit_code
+        == 0
+    )  # fmt: skip
+    assert run("staff", "totp", FINANCE, "--by", ADMIN).exit_code == 0
+    verified = run("verify")
+    assert verified.exit_code == 0 and "intact" in verified.output
