@@ -555,10 +555,23 @@ class Server:
 
     def start(self) -> Server:
         """Serve and schedule, whether or not the store answers yet (it is not touched here
-        beyond a first look): a bad schedule, or a port taken, is refused at once."""
+        beyond a first look): a bad schedule, a port taken or a bad TLS certificate is refused
+        at once."""
+        store = StoreURL.parse(self.settings.database_url)
+        # The socket first: a port in use is refused before the lock is taken or a job planned.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.create_server((self.host, self.port), family=family)
+        self.port = int(sock.getsockname()[1])
+        try:
+            return self._start(store, sock)
+        except BaseException:
+            sock.close()
+            self.stop()
+            raise
+
+    def _start(self, store: StoreURL, sock: socket.socket) -> Server:
         from aidledger.web import ServicePool, asgi_app
 
-        store = StoreURL.parse(self.settings.database_url)
         self.leadership = Leadership(store)
         stats = JobStats()
         exporter = Exporter(store, stats, self.leadership, periods=self.settings.metrics_periods)
@@ -573,26 +586,22 @@ class Server:
             self.settings, size=self.settings.api_connections, clock=self.clock or utc_now
         )
         app = asgi_app(self.settings, registry=registry, leadership=self.leadership, pool=self.pool)
-        # The socket is bound here, so that a port in use is refused before anything starts.
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.create_server((self.host, self.port), family=family)
-        self.port = int(sock.getsockname()[1])
-        self.http = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                lifespan="off",
-                # uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the console
-                # decides (settings.trust_forwarded_proto).
-                proxy_headers=False,
-                # Access logs carry paths and queries (case ids, reasons): none are written.
-                access_log=False,
-                log_config=None,
-                server_header=False,
-                timeout_graceful_shutdown=5,
-                ssl_certfile=self.settings.tls_certfile,
-                ssl_keyfile=self.settings.tls_keyfile,
-            )
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            # uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the console
+            # decides (settings.trust_forwarded_proto).
+            proxy_headers=False,
+            # Access logs carry paths and queries (case ids, reasons): none are written.
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=5,
+            ssl_certfile=self.settings.tls_certfile,
+            ssl_keyfile=self.settings.tls_keyfile,
         )
+        config.load()  # here, so that a bad certificate is refused before anything runs
+        self.http = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self.http.run, kwargs={"sockets": [sock]}, name="http", daemon=True
         )
@@ -600,14 +609,13 @@ class Server:
         deadline = time.monotonic() + 30
         while not self.http.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
                 raise OSError(f"the HTTP server did not start on {self.host}:{self.port}")
             time.sleep(0.02)
         self.scheduler.start()
         return self
 
     def stop(self) -> None:
-        if self.scheduler is not None:
+        if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         if self.http is not None:
             self.http.should_exit = True

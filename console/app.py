@@ -31,12 +31,14 @@ def console_app(borrow: Borrow, options: Options | None = None) -> Starlette:
         routes=Api(borrow, options).routes(),
         exception_handlers={AidLedgerError: json_refusal},
     )
+    pages = Pages(borrow, options)
     return Starlette(
         routes=[
             Mount("/api/v1", app=api),
             Mount("/static", app=StaticFiles(directory=STATIC)),
-            *Pages(borrow, options).routes(),
+            *pages.routes(),
         ],
+        exception_handlers={AidLedgerError: pages.refusal},
         middleware=[Middleware(SecurityHeaders)],
         max_body_size=options.max_body_bytes,
     )

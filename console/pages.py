@@ -8,7 +8,7 @@ Every form posts with the session's CSRF token (the login form with its own, see
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -81,8 +81,15 @@ class Pages:
             Route("/logout", self.logout, methods=["POST"]),
             Route("/password", self.password_page, methods=["GET"]),
             Route("/password", self.change_password, methods=["POST"]),
-            *(Route(s.path, self.section, methods=["GET"]) for s in SECTIONS),
+            *(Route(s.path, self._section_page(s), methods=["GET"]) for s in SECTIONS),
         ]
+
+    async def refusal(self, request: Request, exc: Exception) -> Response:
+        """A refusal no page handled itself (the store away, say): an error page with its
+        status."""
+        if not isinstance(exc, AidLedgerError):  # registered for AidLedgerError only
+            raise exc
+        return self.render("error.html", status_for(exc), error=message_for(exc))
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(**context)
@@ -231,14 +238,16 @@ class Pages:
             csrf_token=caller.csrf_token,
         )
 
-    async def section(self, request: Request) -> Response:
-        caller = await self.caller(request)
-        if not isinstance(caller, Caller):
-            return caller
-        section = next(s for s in SECTIONS if s.path == request.url.path)
-        return self.render(
-            "section.html",
-            user=caller.staff_id,
-            section=section,
-            csrf_token=caller.csrf_token,
-        )
+    def _section_page(self, section: Section) -> Callable[[Request], Awaitable[Response]]:
+        async def page(request: Request) -> Response:
+            caller = await self.caller(request)
+            if not isinstance(caller, Caller):
+                return caller
+            return self.render(
+                "section.html",
+                user=caller.staff_id,
+                section=section,
+                csrf_token=caller.csrf_token,
+            )
+
+        return page

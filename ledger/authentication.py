@@ -207,11 +207,11 @@ class Logins(LedgerService):
     ) -> Outcome:
         if row.lockout.locked(now):
             return Outcome(None, row)  # refused without checking: guesses learn nothing
-        password_ok = (
-            login is not None
-            and login.password_hash is not None
-            and verify_password(self.hasher, login.password_hash, password)
-        )
+        stored = login.password_hash if login is not None else None
+        # A login without a password is checked against a dummy hash: the same work, so the
+        # answer's delay does not tell it apart.
+        checked = verify_password(self.hasher, stored or self._dummy(), password)
+        password_ok = stored is not None and checked
         step = None
         if password_ok and login is not None and login.totp_secret is not None and totp:
             step = totp_step(login.totp_secret, totp, now)

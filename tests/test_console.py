@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import stat
 import warnings
 from collections.abc import Iterator
@@ -596,5 +597,58 @@ def test_uvicorn_serves_the_console_and_the_api_beside_metrics(settings: Setting
         assert httpx.get(f"{base}/login").status_code == 200
         assert httpx.get(f"{base}/api/v1/runs").status_code == 401
         assert "aidledger_store_up" in httpx.get(f"{base}/metrics").text
+    finally:
+        server.stop()
+
+
+def test_a_port_in_use_is_refused_at_once(settings: Settings) -> None:
+    import socket
+
+    from aidledger.serve import Server
+
+    init_store(settings).close()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError):
+            Server(settings, port=port).start()
+
+
+def test_the_pages_answer_503_while_the_store_is_away(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "aidledger.db"
+    app, pool = in_process_app(settings.model_copy(update={"database_url": str(path)}))
+    try:
+        page = TestClient(app).get("/login")
+        assert page.status_code == 503 and "the store is unavailable" in page.text
+        assert page.headers["content-type"].startswith("text/html")
+    finally:
+        pool.close()
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs openssl to make a certificate")
+def test_over_https_the_session_cookie_is_secure(settings: Settings, tmp_path: Path) -> None:
+    """uvicorn serving TLS itself (AIDLEDGER_TLS_CERTFILE and _KEYFILE)."""
+    import subprocess
+
+    from aidledger.serve import Server
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    made, svc = make_site(settings, tls_certfile=str(cert), tls_keyfile=str(key))
+    svc.close()
+    made.pool.close()
+    server = Server(made.settings, port=0).start()
+    try:
+        answer = httpx.post(
+            f"https://127.0.0.1:{server.port}/api/v1/login",
+            json={"staff_id": FINANCE, "password": password_of(FINANCE)},
+            verify=False,
+        )
+        assert answer.status_code == 200
+        assert "secure" in set_cookie(answer, "aidledger_session").lower()
+        assert "strict-transport-security" in answer.headers
     finally:
         server.stop()
