@@ -5,6 +5,7 @@ burst of logins; and `aidledger login` against a real server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import stat
@@ -535,7 +536,7 @@ def test_a_burst_of_logins_locks_one_account_while_another_staff_member_is_serve
 
 
 def test_aidledger_login_keeps_a_personal_token_readable_by_its_owner_only(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from aidledger.cli import app as cli
     from aidledger.serve import Server
@@ -561,8 +562,6 @@ def test_aidledger_login_keeps_a_personal_token_readable_by_its_owner_only(
             os.umask(previous)
         assert result.exit_code == 0, result.output
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-        import json
-
         saved = json.loads(token_file.read_text())
         assert (saved["server"], saved["staff_id"]) == (url, FINANCE)
         bearer = {"Authorization": f"Bearer {saved['token']}"}
@@ -577,6 +576,24 @@ def test_aidledger_login_keeps_a_personal_token_readable_by_its_owner_only(
         )  # fmt: skip
         assert wrong.exit_code == 1 and "wrong staff id or password" in wrong.output
         assert not (tmp_path / "other").exists()
+
+        # Interactively, a temporary password is changed on the spot.
+        with made.services() as svc:
+            svc.logins.set_password(CASEWORKER, "temporary-pass-3", temporary=True, by=ADMIN)
+        typed = iter(["temporary-pass-3", "caseworker-own-secret", "caseworker-own-secret"])
+        monkeypatch.setattr("getpass.getpass", lambda prompt="": next(typed))
+        fresh = runner.invoke(
+            cli,
+            ["login", "--server", url, "--staff-id", CASEWORKER,
+             "--token-file", str(tmp_path / "caseworker")],
+            input="\n",  # no TOTP code
+            catch_exceptions=False,
+        )  # fmt: skip
+        assert fresh.exit_code == 0, fresh.output
+        assert "temporary" in fresh.output
+        caseworker = json.loads((tmp_path / "caseworker").read_text())["token"]
+        runs = httpx.get(f"{url}/api/v1/runs", headers={"Authorization": f"Bearer {caseworker}"})
+        assert runs.status_code == 200, "the password was changed: the session may do all"
 
         out = runner.invoke(cli, ["logout", "--token-file", str(token_file)])
         assert out.exit_code == 0, out.output
