@@ -1,10 +1,13 @@
-"""`aidledger serve`: Prometheus metrics, a health check, and the scheduled jobs.
+"""`aidledger serve`: Prometheus metrics, a health check, the console and JSON API, and the
+scheduled jobs.
 
-Every process serves ``/metrics`` and ``/healthz``. The jobs (projection catch-up, the daily
-reconciliation of open periods, the run-approval reminder) run on one process only: the one
-holding the scheduler lock — a PostgreSQL session advisory lock (or, on SQLite, an exclusive
-``flock`` beside the database file). The lock goes with the process or its connection, so when
-the leader dies another ``serve`` takes over at its next leadership check.
+Every process serves ``/metrics``, ``/healthz``, the console (``/``) and the API
+(``/api/v1/``) on one port, through uvicorn (the ASGI application is `aidledger.web`'s). The
+jobs (projection catch-up, the daily reconciliation of open periods, the run-approval
+reminder) run on one process only: the one holding the scheduler lock — a PostgreSQL session
+advisory lock (or, on SQLite, an exclusive ``flock`` beside the database file). The lock goes
+with the process or its connection, so when the leader dies another ``serve`` takes over at
+its next leadership check.
 
 Metrics are read from the read models by a background refresh (every process, every
 ``metrics_refresh_seconds``), so a scrape never waits on a group-by over a province's payments.
@@ -20,9 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import re
+import socket
 import sqlite3
 import threading
 import time
@@ -31,17 +34,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from socketserver import ThreadingMixIn
-from typing import IO, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from typing import IO, TYPE_CHECKING, Any
 
 import psycopg
+import uvicorn
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -50,6 +52,7 @@ from aidledger.settings import Settings
 from aidledger.wiring import Services, open_services
 from ledger.duties import SCHEDULER
 from ledger.errors import StoreError
+from ledger.logins import Clock, utc_now
 from ledger.store import (
     JOB_STATUS_TABLE,
     Database,
@@ -61,6 +64,9 @@ from ledger.store import (
 from projections.bank import RESULTS_JOIN, STATUS
 from projections.registers import all_models
 from projections.runner import positions
+
+if TYPE_CHECKING:
+    from aidledger.web import ServicePool
 
 log = logging.getLogger("aidledger.serve")
 
@@ -522,16 +528,6 @@ def build_scheduler(settings: Settings, jobs: Jobs, exporter: Exporter) -> Backg
 # -- HTTP ----------------------------------------------------------------------------------------
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def health(store: StoreURL, leadership: Leadership) -> tuple[int, dict[str, Any]]:
     """200 when the store answers (and is a store), else 503 with the reason."""
     problem = store_problem(store)
@@ -540,44 +536,42 @@ def health(store: StoreURL, leadership: Leadership) -> tuple[int, dict[str, Any]
     return 200, {"status": "ok", "store": store.dialect, "leader": leadership.leader}
 
 
-def wsgi_app(
-    registry: CollectorRegistry, store: StoreURL, leadership: Leadership
-) -> Callable[..., Iterable[bytes]]:
-    metrics = make_wsgi_app(registry)
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        if path == "/metrics":
-            return metrics(environ, start_response)  # type: ignore[no-any-return]
-        if path == "/healthz":
-            code, body = health(store, leadership)
-            status = "200 OK" if code == 200 else "503 Service Unavailable"
-            start_response(status, [("Content-Type", "application/json")])
-            return [json.dumps(body).encode()]
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"aidledger: /metrics and /healthz\n"]
-
-    return app
-
-
 @dataclass
 class Server:
-    """A running ``serve``: HTTP on a thread, the scheduler on its own threads."""
+    """A running ``serve``: uvicorn on a thread (the ASGI app of `aidledger.web`: metrics,
+    health, the console and the API), the scheduler on its own threads."""
 
     settings: Settings
     host: str = "127.0.0.1"
     port: int = 9108
     today: Callable[[], date] | None = None  # default: the date in settings.timezone
-    httpd: WSGIServer | None = None
+    clock: Clock | None = None  # of logins and sessions; default: the time now
+    http: uvicorn.Server | None = None
     scheduler: BackgroundScheduler | None = None
     leadership: Leadership | None = None
     jobs: Jobs | None = None
+    pool: ServicePool | None = None
     _thread: threading.Thread | None = None
 
     def start(self) -> Server:
         """Serve and schedule, whether or not the store answers yet (it is not touched here
-        beyond a first look): a bad schedule is refused at once."""
+        beyond a first look): a bad schedule, a port taken or a bad TLS certificate is refused
+        at once."""
         store = StoreURL.parse(self.settings.database_url)
+        # The socket first: a port in use is refused before the lock is taken or a job planned.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.create_server((self.host, self.port), family=family)
+        self.port = int(sock.getsockname()[1])
+        try:
+            return self._start(store, sock)
+        except BaseException:
+            sock.close()
+            self.stop()
+            raise
+
+    def _start(self, store: StoreURL, sock: socket.socket) -> Server:
+        from aidledger.web import ServicePool, asgi_app
+
         self.leadership = Leadership(store)
         stats = JobStats()
         exporter = Exporter(store, stats, self.leadership, periods=self.settings.metrics_periods)
@@ -588,25 +582,47 @@ class Server:
         )
         self.leadership.check()
         self.scheduler = build_scheduler(self.settings, self.jobs, exporter)
-        self.httpd = make_server(
-            self.host,
-            self.port,
-            wsgi_app(registry, store, self.leadership),
-            server_class=_Server,
-            handler_class=_QuietHandler,
+        self.pool = ServicePool(
+            self.settings, size=self.settings.api_connections, clock=self.clock or utc_now
         )
-        self.port = self.httpd.server_port
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
+        app = asgi_app(self.settings, registry=registry, leadership=self.leadership, pool=self.pool)
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            # uvicorn would believe X-Forwarded-* from 127.0.0.1 by default; the console
+            # decides (settings.trust_forwarded_proto).
+            proxy_headers=False,
+            # Access logs carry paths and queries (case ids, reasons): none are written.
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=5,
+            ssl_certfile=self.settings.tls_certfile,
+            ssl_keyfile=self.settings.tls_keyfile,
+        )
+        config.load()  # here, so that a bad certificate is refused before anything runs
+        self.http = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self.http.run, kwargs={"sockets": [sock]}, name="http", daemon=True
+        )
         self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self.http.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise OSError(f"the HTTP server did not start on {self.host}:{self.port}")
+            time.sleep(0.02)
         self.scheduler.start()
         return self
 
     def stop(self) -> None:
-        if self.scheduler is not None:
+        if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
-        if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()
+        if self.http is not None:
+            self.http.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        if self.pool is not None:
+            self.pool.close()
         if self.jobs is not None:
             self.jobs.close()
         if self.leadership is not None:

@@ -38,6 +38,26 @@ class Settings(BaseSettings):
     metrics_refresh_seconds: int = Field(default=30, ge=1, description="metrics re-read interval")
     leader_check_seconds: int = Field(default=5, ge=1, description="scheduler lock re-check")
 
+    # `serve`'s console and JSON API.
+    session_minutes: int = Field(
+        default=480, ge=1, description="lifetime of a login's session or personal token"
+    )
+    trust_forwarded_proto: bool = Field(
+        default=False,
+        description="believe X-Forwarded-Proto: https from the proxy in front (TLS ends "
+        "there): session cookies are then Secure",
+    )
+    tls_certfile: str | None = Field(default=None, description="serve HTTPS with this cert")
+    tls_keyfile: str | None = Field(default=None, description="... and this private key")
+    api_connections: int = Field(
+        default=4, ge=1, description="store connections the console and API use at most"
+    )
+    # argon2id's cost for new password hashes (RFC 9106's second option by default; each
+    # hash keeps its own, so changing them leaves older hashes valid).
+    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes")
+    argon2_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory (KiB)")
+    argon2_parallelism: int = Field(default=4, ge=1, description="argon2id lanes")
+
     def current_date(self) -> date:
         """Today in the bureau's time zone, or ``AIDLEDGER_TODAY``."""
         return self.today or datetime.now(ZoneInfo(self.timezone)).date()

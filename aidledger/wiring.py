@@ -5,13 +5,14 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aidledger.settings import Settings
 from ledger.config_store import Configs, load_config
+from ledger.logins import Clock, utc_now
 from ledger.programs import ProgramsConfig
 from ledger.service import LedgerService
 from ledger.store import (
@@ -31,6 +32,7 @@ from projections.runner import ReadModel, catch_up
 # without the writers, the XML parsers and the bank file schemas.
 if TYPE_CHECKING:
     from disbursement.runs import Payouts
+    from ledger.authentication import Logins
     from ledger.imports import Importer
     from reconciliation.bank import BankImports
     from reconciliation.service import Reconciliation
@@ -47,6 +49,8 @@ class Services:
     app: LedgerApp
     db: Database
     config: ProgramsConfig
+    #: The clock of logins and sessions (tests move their own).
+    clock: Clock = field(default=utc_now)
 
     @cached_property
     def models(self) -> list[ReadModel]:
@@ -106,6 +110,29 @@ class Services:
         from reconciliation.service import Reconciliation
 
         return self._service(Reconciliation)
+
+    @cached_property
+    def logins(self) -> Logins:
+        from ledger.authentication import Logins
+        from ledger.logins import password_hasher
+
+        s = self.settings
+        return Logins(
+            self.app,
+            self.db,
+            self.config,
+            self.sync,
+            today=self.today,
+            batch_events=s.batch_events,
+            follow=self.follow,
+            clock=self.clock,
+            hasher=password_hasher(
+                time_cost=s.argon2_time_cost,
+                memory_kib=s.argon2_memory_kib,
+                parallelism=s.argon2_parallelism,
+            ),
+            session_lifetime=timedelta(minutes=s.session_minutes),
+        )
 
     @cached_property
     def configs(self) -> Configs:

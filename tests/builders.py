@@ -151,3 +151,61 @@ class Clock:
         self.svc.settings.today = day
         for name in ("importer", "payouts", "bank", "reconciliation", "configs"):
             self.svc.__dict__.pop(name, None)  # services made again with the new today
+
+
+# -- logins ---------------------------------------------------------------------------------------
+
+#: argon2id at its cheapest, for tests that log in often (the cost is kept in each hash).
+CHEAP_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
+
+#: Staff of the fixture whose role needs TOTP, and the one left without it (S008).
+TOTP_STAFF = (FINANCE_APPROVER, SUPERVISOR, ADMIN)
+
+
+def password_of(staff_id: str) -> str:
+    """A test password for a staff member (long enough, without their staff id)."""
+    return f"horse-battery-{int(staff_id.lstrip('S')) * 7919}"
+
+
+def totp_secret(uri: str) -> str:
+    """The secret in an ``otpauth://`` provisioning URI."""
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(uri).query)["secret"][0]
+
+
+def with_logins(svc: Services) -> dict[str, str]:
+    """The fixture's staff with their passwords (`password_of`), set by the admin, who sets
+    their own first (no other admin can log in yet); TOTP for `TOTP_STAFF`, not S008.
+    Returns the TOTP secrets by staff id."""
+    secrets = {ADMIN: totp_secret(svc.logins.enrol_totp(ADMIN, by=ADMIN))}
+    svc.logins.set_password(ADMIN, password_of(ADMIN), temporary=False, by=ADMIN)
+    for staff_id in (CASEWORKER, APPROVER, FINANCE, AUDITOR, FINANCE_APPROVER, SUPERVISOR):
+        svc.logins.set_password(staff_id, password_of(staff_id), temporary=False, by=ADMIN)
+    svc.logins.set_password(
+        FINANCE_APPROVER_2, password_of(FINANCE_APPROVER_2), temporary=False, by=ADMIN
+    )
+    for staff_id in (FINANCE_APPROVER, SUPERVISOR):
+        secrets[staff_id] = totp_secret(svc.logins.enrol_totp(staff_id, by=ADMIN))
+    return secrets
+
+
+class MovingClock:
+    """The clock of logins and sessions, moved by a test (lockouts end without sleeping).
+    It starts at the real time: cookies and TOTP codes stay plausible."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def totp_code(secret: str, at: datetime) -> str:
+    """The TOTP code of ``secret`` at ``at`` (what the staff member's phone shows)."""
+    import pyotp
+
+    return pyotp.TOTP(secret).at(at)

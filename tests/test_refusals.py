@@ -40,8 +40,9 @@ TRACEBACK = ("Traceback", 'File "')
 #: Commands that run until stopped (serve keeps running while its store is away, by design):
 #: run only with values that must stop them at once.
 NEVER_ENDS = {("serve",)}
-#: Commands that make their own store, whatever --db says.
-OWN_STORE = {("demo",)}
+#: Commands that make their own store, whatever --db says, or open none (they talk to a
+#: server: login, logout).
+OWN_STORE = {("demo",), ("login",), ("logout",)}
 #: Path parameters that name a file to write (any other Path is a file to read).
 OUTPUTS = {"out_file", "keep"}
 

@@ -1,7 +1,7 @@
 """The `aidledger` command line. Exit codes: 0 done, 1 input refused, 2 usage error.
 
-Each area's commands live in their own module (`records`, `money`, `audit`, `ops`); this one
-puts them together under one ``app`` and reads the global options.
+Each area's commands live in their own module (`records`, `money`, `audit`, `ops`,
+`logins`); this one puts them together under one ``app`` and reads the global options.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aidledger.cli import audit, money, ops, records
+from aidledger.cli import audit, logins, money, ops, records
 from aidledger.cli.refusals import RefusingGroup
 
 app = typer.Typer(
@@ -72,6 +72,9 @@ app.add_typer(audit.report_app, name="report")
 app.add_typer(audit.projections_app, name="projections")
 app.command("verify")(audit.verify)
 app.command("serve")(ops.serve)
+app.add_typer(logins.staff_app, name="staff")
+app.command("login")(logins.login)
+app.command("logout")(logins.logout)
 app.command("demo")(ops.demo)
 
 __all__ = ["app"]

@@ -14,13 +14,16 @@ def serve(
     ctx: typer.Context,
     port: Annotated[
         int,
-        typer.Option("--port", min=0, max=65535, help="HTTP port for /metrics and /healthz"),
+        typer.Option(
+            "--port", min=0, max=65535, help="HTTP port of /metrics, /healthz, the console and API"
+        ),
     ] = 9108,
     host: Annotated[
         str, typer.Option("--host", help="address to listen on (0.0.0.0: every interface)")
     ] = "127.0.0.1",
 ) -> None:
-    """Serve Prometheus metrics and /healthz, and run the scheduled jobs (one server leads)."""
+    """Serve Prometheus metrics, /healthz, the console (/) and the JSON API (/api/v1/), and
+    run the scheduled jobs (one server leads)."""
     import logging
     import signal
     import threading
@@ -43,7 +46,9 @@ def serve(
     leadership = server.leadership
     leading = leadership is not None and leadership.leader
     role = "leader: running the jobs" if leading else "standby: another serve leads"
-    err.print(f"serving http://{host}:{server.port}/metrics and /healthz ({role})", markup=False)
+    scheme = "https" if ctx.obj.tls_certfile else "http"
+    base = f"{scheme}://{host}:{server.port}"
+    err.print(f"serving {base}/ (console), /api/v1/, /metrics and /healthz ({role})", markup=False)
     try:
         while not stop.wait(1):
             pass

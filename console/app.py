@@ -1,0 +1,44 @@
+"""The console (``/``) and the JSON API (``/api/v1/``) as one ASGI application.
+
+`aidledger.serve` mounts it beside ``/metrics`` and ``/healthz`` and lends it the store's
+services (``borrow``). The API answers refusals as JSON (``{"error": ...}``); the pages render
+theirs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from console.api import Api
+from console.backend import Borrow, Options
+from console.errors import json_refusal
+from console.pages import Pages
+from console.security import SecurityHeaders
+from ledger.errors import AidLedgerError
+
+STATIC = Path(__file__).parent / "static"
+
+
+def console_app(borrow: Borrow, options: Options | None = None) -> Starlette:
+    """The console and the API over the services ``borrow`` lends."""
+    options = options or Options()
+    api = Starlette(
+        routes=Api(borrow, options).routes(),
+        exception_handlers={AidLedgerError: json_refusal},
+    )
+    pages = Pages(borrow, options)
+    return Starlette(
+        routes=[
+            Mount("/api/v1", app=api),
+            Mount("/static", app=StaticFiles(directory=STATIC)),
+            *pages.routes(),
+        ],
+        exception_handlers={AidLedgerError: pages.refusal},
+        middleware=[Middleware(SecurityHeaders)],
+        max_body_size=options.max_body_bytes,
+    )

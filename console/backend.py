@@ -1,0 +1,44 @@
+"""What the console asks of the store, and the options the composition root gives it.
+
+The composition root (`aidledger.serve`) lends each request a `Workspace` — the same services
+the command line opens (`aidledger.wiring.Services` is one) — for the length of the request,
+through a ``borrow`` callable. When the store cannot be reached, ``borrow`` raises
+`ledger.errors.StoreError` and the request answers 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from disbursement.runs import Payouts
+    from ledger.authentication import Logins
+
+
+class Workspace(Protocol):
+    """The services of one store, used by one request at a time."""
+
+    @property
+    def logins(self) -> Logins: ...
+
+    @property
+    def payouts(self) -> Payouts: ...
+
+
+#: Lends a request the store's services for a ``with`` block.
+Borrow = Callable[[], AbstractContextManager[Workspace]]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The server's settings the console needs (from `aidledger.settings.Settings`)."""
+
+    #: Seconds a session cookie lives (the session itself ends at its expiry in the store).
+    session_seconds: int = 8 * 3600
+    #: Believe ``X-Forwarded-Proto: https`` from a proxy in front that ends TLS.
+    trust_forwarded_proto: bool = False
+    #: The largest request body accepted (bytes): the console's forms and JSON are small.
+    max_body_bytes: int = 64 * 1024
