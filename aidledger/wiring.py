@@ -55,7 +55,9 @@ class Services:
 
     @cached_property
     def importer(self) -> Importer:
-        return self._service(Importer)
+        importer = self._service(Importer)
+        importer.max_input_bytes = self.settings.max_input_bytes
+        return importer
 
     @contextmanager
     def follow(self) -> Iterator[None]:

@@ -71,6 +71,8 @@ TIMESTAMPS = frozenset(
         "raised_at",
         "updated_at",
         "prepared_through",
+        "started_at",
+        "completed_at",
     }
 )
 

@@ -11,6 +11,7 @@ from aidledger.wiring import Services
 from ledger.case import case_aggregate_id, state_as_of
 from ledger.errors import InputRefused, NotAuthorised
 from ledger.events import event_type_name
+from projections.registers import open_imports
 from tests.builders import (
     case_rows,
     fixture_row,
@@ -230,17 +231,21 @@ def test_large_files_are_written_in_batches(
     path = tmp_path / "county.csv"
     write_csv(path, county.cases, CASE_COLUMNS)
     saves: list[int] = []
+    firsts: list[str] = []
     original = svc.app.events.put
 
     def counting_put(events, **kwargs):  # type: ignore[no-untyped-def]
         saves.append(len(events))
+        firsts.append(event_type_name(events[0]))
         return original(events, **kwargs)
 
     monkeypatch.setattr(svc.app.events, "put", counting_put)
     summary = load(svc, "cases", path)
-    assert summary.new == 230
-    # batch_events=50 in the test settings: 5 batches of cases plus the file record.
-    assert saves[:-1] == [50, 50, 50, 50, 30] and saves[-1] == 1
+    assert (summary.new, summary.events) == (230, 230)
+    # batch_events=50 in the test settings: 5 batches of cases, the first beginning with the
+    # import's start, then the file's record.
+    assert saves == [50, 50, 50, 50, 31, 1]
+    assert firsts == ["ImportStarted", *["CaseApproved"] * 4, "FileImported"]
 
 
 def test_an_import_that_crashed_half_way_completes_when_run_again(
@@ -267,12 +272,15 @@ def test_an_import_that_crashed_half_way_completes_when_run_again(
         load(svc, "cases", path)
     monkeypatch.setattr(svc.app.events, "put", original)
     svc.sync()
-    assert svc.db.query("SELECT COUNT(*) FROM cases") == [(100,)]
+    # Two batches of 50 events: the import's start and 49 cases, then 50 cases.
+    assert svc.db.query("SELECT COUNT(*) FROM cases") == [(99,)]
+    assert [i.filename for i in open_imports(svc.db)] == ["county.csv"]
     summary = load(svc, "cases", path)
     # The file's record counts it as a clean import would: the rows the crashed run wrote are
     # this file's own new rows (their events name this file and its content), not unchanged.
     assert (summary.new, summary.unchanged) == (180, 0)
-    assert summary.events == 80  # what this run wrote
+    assert summary.events == 81  # what this run wrote
+    assert open_imports(svc.db) == []
     assert svc.db.query("SELECT COUNT(*) FROM cases") == [(180,)]
     assert load(svc, "cases", path).already_imported
 
