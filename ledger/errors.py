@@ -54,6 +54,10 @@ class Problems:
         for problem in problems:
             self.append(problem)
 
+    def also(self, count: int) -> None:
+        """Count problems found beyond those that can be listed."""
+        self.count += count
+
     def __bool__(self) -> bool:
         return self.count > 0
 

