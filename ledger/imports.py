@@ -4,14 +4,14 @@ Order of work. The file is opened and, if it is larger than the limit, refused a
 first reading hashes it: a file imported before (same kind and content) records nothing.
 Another import left open (interrupted, or running) refuses this one. Then a second reading
 checks every row as it goes (values, duties, the program of each case against the stored
-cases) and keeps only what the checks across rows need, in some 20 bytes a row
+cases) and keeps only what the checks across rows need, in 13 to 20 bytes a row
 (`validation.LineKeys`): the few lines those point at are read once more to be sure. Any
 problem refuses the file, with every problem (the first thousand listed), before anything is
 written. Only then a last reading decides each row against the registers as they stand (new,
 changed, unchanged; for cases a chunk of rows at a time) and writes in batches of whole
 aggregates, and finally records the file. Each reading checks the file's bytes are those the
-first one hashed (`csvfile.InputFile`). Memory holds a chunk of rows and those 20 bytes a
-row, not the file.
+first one hashed (`csvfile.InputFile`). Memory holds a chunk of rows and those few bytes a
+row, not the file's rows.
 
 An import that writes records that it started (`registry.FileImport`) in its first
 transaction and ends with the file's record (`ImportedFile`). A crash in between leaves the
@@ -351,7 +351,7 @@ class Importer(LedgerService):
 
         stored = has_cases(self.db)  # a first import has no stored case: no queries
         ended = self._ended_on_death() if stored else {}
-        keys = LineKeys()
+        keys = LineKeys(small_tags=True)
         program_tag = {code: n for n, code in enumerate(self.config.programs)}
         checked = _Checked(hash_of=keys.hash_of)
 

@@ -269,9 +269,9 @@ def death_rows(
 
 
 class LineKeys:
-    """The key of each line of a file, in 20 bytes a line: to find, once the file is read, the
-    lines that share a key (a case on several lines, a duplicate in a register) without
-    holding the keys or the rows.
+    """The key of each line of a file, in 13 to 20 bytes a line: to find, once the file is
+    read, the lines that share a key (a case on several lines, a duplicate in a register)
+    without holding the keys or the rows.
 
     A key is kept as its 64-bit `hash`, with the line and a tag (what a check compares across
     the lines of one key: a case's program). Lines whose keys share a hash most likely share
@@ -284,12 +284,13 @@ class LineKeys:
     #: holds a bucket's worth of Python ints, not the file's.
     BUCKETS = 256
 
-    def __init__(self, hash_of: Callable[[str], int] = hash) -> None:
+    def __init__(self, *, small_tags: bool = False, hash_of: Callable[[str], int] = hash) -> None:
+        """``small_tags``: tags from -128 to 127 (a program's number), kept in a byte."""
         #: The 64-bit hash of a key (a test gives one that makes keys collide).
         self.hash_of = hash_of
         self._hashes = [array("q") for _ in range(self.BUCKETS)]
         self._lines = [array("I") for _ in range(self.BUCKETS)]
-        self._tags = [array("q") for _ in range(self.BUCKETS)]
+        self._tags = [array("b" if small_tags else "q") for _ in range(self.BUCKETS)]
 
     def add(self, key: str, line: int, tag: int = 0) -> None:
         """Record the key of a line, and its tag."""

@@ -13,6 +13,7 @@ from ledger.errors import InputRefused, NotAuthorised
 from ledger.events import event_type_name
 from projections.registers import open_imports
 from tests.builders import (
+    HEADER,
     case_rows,
     fixture_row,
     head,
@@ -620,8 +621,8 @@ def test_case_ids_that_share_a_hash_are_told_apart(
     from ledger.validation import LineKeys
 
     class Colliding(LineKeys):
-        def __init__(self) -> None:
-            super().__init__(hash_of=lambda _: 7)
+        def __init__(self, *, small_tags: bool = False) -> None:
+            super().__init__(small_tags=small_tags, hash_of=lambda _: 7)
 
     monkeypatch.setattr(imports, "LineKeys", Colliding)
     with_staff(svc)
@@ -658,3 +659,67 @@ def test_a_register_file_repeating_a_line_writes_it_once(svc: Services, tmp_path
     with pytest.raises(InputRefused) as refused:
         load(svc, "deaths", other)
     assert [(p.line, p.column) for p in refused.value.problems] == [(3, "id_number")]
+
+
+#: Run in a process of its own: a fresh store with the fixture staff, then the import of a
+#: large cases file; prints the refusal and the peak memory before and after it.
+_LARGE_IMPORT = """
+import json, resource, sys
+from pathlib import Path
+from aidledger.settings import Settings
+from aidledger.wiring import init_store
+from ledger.errors import InputRefused
+store, staff, cases = sys.argv[1:4]
+svc = init_store(Settings(database_url=store))
+svc.importer.import_file("staff", Path(staff), by="S007")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+try:
+    svc.importer.import_file("cases", Path(cases), by="S001")
+    refused = None
+except InputRefused as e:
+    refused = [[p.line, p.column] for p in e.problems]
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"refused": refused, "before": before, "after": after}))
+"""
+
+
+@pytest.mark.slow
+def test_a_large_file_with_one_bad_row_at_the_end_is_refused_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    """Some 50 MB of good rows and one bad row at the end: refused naming that row, while the
+    importing process grows by a fraction of the file (it held every row before: 1.6 GiB
+    for 1.5M rows)."""
+    import json
+    import subprocess
+    import sys
+
+    good = fixture_row("C001").split(",", 1)[1]  # all but the case id
+    bad = good.replace("610102195001010011", "610102195001010012")  # a wrong check digit
+    path = tmp_path / "large.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write(HEADER + "\n")
+        rows = 0
+        while f.tell() < 50 * 2**20:
+            f.write("".join(f"L{rows + n:08d},{good}\n" for n in range(10_000)))
+            rows += 10_000
+        f.write(f"L{rows:08d},{bad}\n")
+    size = path.stat().st_size
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _LARGE_IMPORT,
+            str(tmp_path / "store.db"),
+            str(FIXTURES / "staff.csv"),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["refused"] == [[rows + 2, "id_number"]]
+    grown = result["after"] - result["before"]
+    assert grown < size / 3, f"grew by {grown / 2**20:.0f} MiB for a {size / 2**20:.0f} MiB file"
