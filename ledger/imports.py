@@ -42,7 +42,14 @@ from ledger.csvfile import (
     reread_values,
 )
 from ledger.duties import StaffDirectory
-from ledger.errors import ImportIncomplete, InputTooLarge, Problem, Problems, ProblemSink
+from ledger.errors import (
+    ImportIncomplete,
+    InputChanged,
+    InputTooLarge,
+    Problem,
+    Problems,
+    ProblemSink,
+)
 from ledger.registry import (
     DEATH_COLUMNS,
     RELATIVE_COLUMNS,
@@ -281,17 +288,25 @@ class Importer(LedgerService):
             else FileImport.start(kind=kind, filename=name, sha256=sha, by=by).collect_events()
         )
         batch = _ImportBatch(self.app, self.batch_events, opening=opening, after_flush=progress)
-        with (
-            self.following(kind == "cases" and checked.rows > self.follow_above),
-            gc_paused(),
-            batch,
-        ):
-            if kind == "cases":
-                plan = self._write_cases(file, checked, batch, by=by, tag=tag)
-            else:
-                plan = self._write_register(
-                    kind, file, checked, batch, directory, by=by, today=today, tag=tag
-                )
+        try:
+            with (
+                self.following(kind == "cases" and checked.rows > self.follow_above),
+                gc_paused(),
+                batch,
+            ):
+                if kind == "cases":
+                    plan = self._write_cases(file, checked, batch, by=by, tag=tag)
+                else:
+                    plan = self._write_register(
+                        kind, file, checked, batch, directory, by=by, today=today, tag=tag
+                    )
+        except InputChanged as e:
+            if not batch.written:
+                raise
+            raise InputChanged(
+                f"{e}; the batches written before stay, and the import stays open until the "
+                f"file as it was checked (sha256 {sha}) is imported again"
+            ) from None
         plan.events = batch.rows_written
         clock.lap("write")
         summary.new, summary.changed, summary.unchanged = plan.new, plan.changed, plan.unchanged

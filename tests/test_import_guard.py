@@ -195,3 +195,38 @@ def test_the_command_line_refuses_with_one_clear_line(
     result = cli("import", "cases", str(path), "--by", CASEWORKER)
     assert result.exit_code == 0, result.output
     assert cli("payout", "prepare", "--period", "2026-12", "--by", FINANCE).exit_code == 0
+
+
+def test_a_file_rewritten_while_it_is_written_leaves_the_import_open_until_it_is_back(
+    month: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each block of the file is checked against the first reading before its rows are
+    written: a file rewritten half-way stops the import there, open, and the message says
+    which content completes it."""
+    from ledger import csvfile, imports
+    from ledger.errors import InputChanged
+
+    svc = month
+    path = county_file(svc, tmp_path)
+    original = path.read_bytes()
+    monkeypatch.setattr(csvfile, "BLOCK", 4096)  # blocks of a few dozen rows
+    monkeypatch.setattr(imports, "EXISTING_CHUNK", 10)  # rows read ahead of the writes
+    put = svc.app.events.put
+
+    def rewrite_after_the_first_batch(events: Any, **kwargs: Any) -> Any:
+        result = put(events, **kwargs)
+        path.write_bytes(original[:-60] + original[-60:].replace(b"0", b"1"))  # the last row
+        return result
+
+    monkeypatch.setattr(svc.app.events, "put", rewrite_after_the_first_batch)
+    with pytest.raises(InputChanged) as changed:
+        load(svc, "cases", path)
+    monkeypatch.setattr(svc.app.events, "put", put)
+    assert "changed while it was being imported" in str(changed.value)
+    assert "the import stays open until the file as it was checked" in str(changed.value)
+    svc.sync()
+    assert [i.filename for i in open_imports(svc.db)] == ["county.csv"]
+
+    path.write_bytes(original)
+    assert load(svc, "cases", path).new == CASES
+    assert open_imports(svc.db) == []
