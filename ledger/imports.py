@@ -573,69 +573,89 @@ class Importer(LedgerService):
         tag: str,
     ) -> _Plan:
         """Read the checked file again and write its rows: new, changed or unchanged per row of
-        a register (staff, relatives, deaths)."""
+        a register (staff, relatives, deaths); a line repeating an earlier one is left out."""
         rows = self._typed(
             kind, reread_rows(file, COLUMNS[kind]), SecondReading(file), directory, today
         )
-        rows = ((line, row) for line, row in rows if line not in checked.skip)
+        kept = ((line, row) for line, row in rows if line not in checked.skip)
         if kind == "staff":
-            plan = _write_rows(
-                rows,
-                {
-                    r[0]: StaffRow(*r)
-                    for r in self.db.query(f"SELECT {', '.join(STAFF_COLUMNS)} FROM staff")
-                },
-                _staff_key,
-                tag,
-                self._written_by_this_file("staff", "staff_id", tag),
-                batch,
-                create=lambda row, src: StaffMember.register(row, by=by, source=src),
-                load=lambda row: self.app.repository.get(staff_aggregate_id(row.staff_id)),
-                change=lambda member, row, src: member.update(row, by=by, source=src, on=today),
+            return self._write_staff(kept, batch, by=by, today=today, tag=tag)
+        if kind == "relatives":
+            return self._write_relatives(kept, batch, by=by, tag=tag)
+        return self._write_deaths(kept, batch, by=by, tag=tag)
+
+    def _write_staff(
+        self,
+        rows: Iterable[tuple[int, StaffRow]],
+        batch: EventBatch,
+        *,
+        by: str,
+        today: date,
+        tag: str,
+    ) -> _Plan:
+        existing = {
+            r[0]: StaffRow(*r)
+            for r in self.db.query(f"SELECT {', '.join(STAFF_COLUMNS)} FROM staff")
+        }
+        return _write_rows(
+            rows,
+            existing,
+            _staff_key,
+            tag,
+            self._written_by_this_file("staff", "staff_id", tag),
+            batch,
+            create=lambda row, src: StaffMember.register(row, by=by, source=src),
+            load=lambda row: self.app.repository.get(staff_aggregate_id(row.staff_id)),
+            change=lambda member, row, src: member.update(row, by=by, source=src, on=today),
+        )
+
+    def _write_relatives(
+        self, rows: Iterable[tuple[int, RelativeRow]], batch: EventBatch, *, by: str, tag: str
+    ) -> _Plan:
+        existing = {
+            f"{s}/{i}": RelativeRow(s, i, r)
+            for s, i, r in self.db.query("SELECT staff_id, id_number, relation FROM relatives")
+        }
+        written = {
+            f"{s}/{i}": (int(v), int(str(src).rsplit(":", 1)[1]))
+            for s, i, v, src in self.db.query(
+                "SELECT staff_id, id_number, version, source FROM relatives "
+                "WHERE substr(source, 1, ?) = ?",
+                (len(tag) + 1, f"{tag}:"),
             )
-        elif kind == "relatives":
-            written = {
-                f"{s}/{i}": (int(v), int(str(src).rsplit(":", 1)[1]))
-                for s, i, v, src in self.db.query(
-                    "SELECT staff_id, id_number, version, source FROM relatives "
-                    "WHERE substr(source, 1, ?) = ?",
-                    (len(tag) + 1, f"{tag}:"),
-                )
-            }
-            plan = _write_rows(
-                rows,
-                {
-                    f"{s}/{i}": RelativeRow(s, i, r)
-                    for s, i, r in self.db.query(
-                        "SELECT staff_id, id_number, relation FROM relatives"
-                    )
-                },
-                _relative_key,
-                tag,
-                written,
-                batch,
-                create=lambda row, src: Relative.register(row, by=by, source=src),
-                load=lambda row: self.app.repository.get(
-                    relative_aggregate_id(row.staff_id, row.id_number)
-                ),
-                change=lambda relative, row, src: relative.change(row, by=by, source=src),
-            )
-        else:
-            plan = _write_rows(
-                rows,
-                {
-                    r[0]: DeathRow(r[0], as_date(r[1]), r[2])  # type: ignore[arg-type]
-                    for r in self.db.query("SELECT id_number, date_of_death, feed FROM deaths")
-                },
-                _death_key,
-                tag,
-                self._written_by_this_file("deaths", "id_number", tag),
-                batch,
-                create=lambda row, src: DeathReport.report(row, by=by, source=src),
-                load=lambda row: self.app.repository.get(death_aggregate_id(row.id_number)),
-                change=lambda report, row, src: report.correct(row, by=by, source=src),
-            )
-        return plan
+        }
+        return _write_rows(
+            rows,
+            existing,
+            _relative_key,
+            tag,
+            written,
+            batch,
+            create=lambda row, src: Relative.register(row, by=by, source=src),
+            load=lambda row: self.app.repository.get(
+                relative_aggregate_id(row.staff_id, row.id_number)
+            ),
+            change=lambda relative, row, src: relative.change(row, by=by, source=src),
+        )
+
+    def _write_deaths(
+        self, rows: Iterable[tuple[int, DeathRow]], batch: EventBatch, *, by: str, tag: str
+    ) -> _Plan:
+        existing = {
+            r[0]: DeathRow(r[0], as_date(r[1]), r[2])  # type: ignore[arg-type]
+            for r in self.db.query("SELECT id_number, date_of_death, feed FROM deaths")
+        }
+        return _write_rows(
+            rows,
+            existing,
+            _death_key,
+            tag,
+            self._written_by_this_file("deaths", "id_number", tag),
+            batch,
+            create=lambda row, src: DeathReport.report(row, by=by, source=src),
+            load=lambda row: self.app.repository.get(death_aggregate_id(row.id_number)),
+            change=lambda report, row, src: report.correct(row, by=by, source=src),
+        )
 
     def _written_by_this_file(self, table: str, key: str, tag: str) -> dict[str, tuple[int, int]]:
         """Rows whose latest event came from this very file (same name and content): written
