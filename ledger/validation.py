@@ -86,7 +86,8 @@ def _case_id(raw: str) -> str:
 
 
 def _household(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 30:
+    # ASCII digits only: "³" is a digit to str.isdigit, and int() refuses it.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 30:
         raise InvalidValue("household_size must be a whole number from 1 to 30")
     return int(raw)
 

@@ -129,6 +129,13 @@ def test_deaths_source_and_staff_name_refuse_formulas() -> None:
     assert [(p.line, p.column) for p in invalid] == [(2, "name")]
 
 
+@pytest.mark.parametrize("size", ["³", "٣", "0", "31", "2.0", "-1"])
+def test_a_household_size_not_in_ascii_digits_from_1_to_30_is_refused(size: str) -> None:
+    rows, _ = read_rows(csv_bytes(CASE_COLUMNS, {**ROW, "household_size": size}), CASE_COLUMNS)
+    _, invalid = validate_cases(rows, CONFIG)
+    assert [p.column for p in invalid] == ["household_size"]
+
+
 def _checked_and_converted(rows: list[dict[str, str]]) -> tuple[list[object], list[object]]:
     parsed, problems = read_rows(csv_bytes(CASE_COLUMNS, *rows), CASE_COLUMNS)
     assert problems == []
