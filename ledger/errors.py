@@ -93,9 +93,9 @@ class InputTooLarge(InputRefused):
     def __init__(self, source: str, size: int, limit: int) -> None:
         AidLedgerError.__init__(
             self,
-            f"{source}: refused, {size:,} bytes ({_gib(size)}) is more than the largest input "
-            f"file allowed, {limit:,} bytes ({_gib(limit)}); nothing was recorded. To import "
-            "it, raise the limit: AIDLEDGER_MAX_INPUT_BYTES (bytes)",
+            f"{source}: refused: {size:,} bytes ({_gib(size)}), more than the largest input "
+            f"file allowed ({limit:,} bytes, {_gib(limit)}); nothing was read or recorded. "
+            "To import it, raise AIDLEDGER_MAX_INPUT_BYTES (in bytes) above its size",
         )
         self.source = source
         self.problems = []
