@@ -23,6 +23,7 @@ from ledger.service import LedgerService
 from ledger.store import Database, EventBatch, as_date, gc_paused, param_chunks, record_job
 from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS
 from projections.payouts import APPROVED_RUN, FINDING_COLUMNS
+from projections.registers import refuse_while_importing
 from reconciliation import checks
 from reconciliation.checks import Draft, ForeignEntry, PaymentView, UnmatchedEntry
 
@@ -127,6 +128,7 @@ class Reconciliation(LedgerService):
     def reconcile(self, period: Period, *, as_of: date, by: str | Actor) -> ReconcileResult:
         """Run every check for ``period`` with ``as_of`` as today; raise what is new."""
         self.sync()
+        refuse_while_importing(self.db)
         actor = self.actor(by)
         actor.require("finance", to="reconcile")
         by = actor.staff_id
@@ -520,9 +522,11 @@ def list_findings(
     db: Database, *, period: str, type_: str | None = None, status: str = "open"
 ) -> list[dict[str, Any]]:
     """Findings of a period as JSON-ready records (amounts as "1234.50"), with the name of the
-    bank file that showed each (``file_name``) where there is one."""
+    bank file that showed each (``file_name``) where there is one; refused while an import is
+    open."""
     from ledger.money import format_fen
 
+    refuse_while_importing(db)
     columns = ", ".join(f"f.{c}" for c in FINDING_FIELDS)
     sql = (
         f"SELECT {columns}, b.filename FROM findings f "
