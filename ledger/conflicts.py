@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from ledger.ids import mask_id_number
+from ledger.ids import mask_account, mask_id_number
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,6 @@ class Conflict:
     severity: str
     case_id: str
     detail: str
-
-
-def _tail(account: str) -> str:
-    return f"****{account[-4:]}"
 
 
 def check_dead(
@@ -113,7 +109,7 @@ def check_shared_account(people: Iterable[Beneficiary]) -> list[Conflict]:
                     "shared_account",
                     "high",
                     b.case_id,
-                    f"account {_tail(account)} receives for {len(households)} households "
+                    f"account {mask_account(account)} receives for {len(households)} households "
                     f"({len(cases)} cases: {', '.join(sorted(c.case_id for c in cases))})",
                 )
             )
@@ -136,7 +132,7 @@ def check_staff_account(
                     "staff_account",
                     "critical",
                     b.case_id,
-                    f"account {_tail(b.bank_account)} belongs to staff {by_account}",
+                    f"account {mask_account(b.bank_account)} belongs to staff {by_account}",
                 )
             )
         elif by_person:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ledger.case import CASE_COLUMNS, CaseState, state_as_of
 from ledger.events import LedgerEvent, event_type_name
+from ledger.ids import mask_account, mask_id_number, mask_name
 from ledger.money import format_fen
 
 #: Event and state fields holding integer fen, shown as "1234.50".
@@ -34,6 +35,24 @@ def edge(name: str, value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+#: How each personal field of a case is shown where it must not be read in full.
+_MASKS = {
+    "name": mask_name,
+    "account_name": mask_name,
+    "id_number": mask_id_number,
+    "bank_account": mask_account,
+}
+
+
+def masked_changes(changes: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """``{field: [before, after]}`` with names, id numbers and accounts masked."""
+    out: dict[str, list[Any]] = {}
+    for name, values in changes.items():
+        mask = _MASKS.get(name)
+        out[name] = [mask(v) if v else v for v in values] if mask is not None else list(values)
+    return out
 
 
 def event_record(event: LedgerEvent) -> dict[str, Any]:

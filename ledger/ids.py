@@ -104,6 +104,11 @@ def mask_id_number(id_number: str) -> str:
     )
 
 
+def mask_account(account: str | None) -> str:
+    """Mask a bank account to its last four digits: ``****1234`` (``none`` when empty)."""
+    return f"****{account[-4:]}" if account else "none"
+
+
 def mask_name(name: str) -> str:
     """Mask a name for public notices: ``张三 -> 张*``, ``张小三 -> 张*三``."""
     if len(name) <= 1:

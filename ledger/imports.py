@@ -116,6 +116,14 @@ class ImportSummary:
     previously: dict[str, str] = field(default_factory=dict)
     #: Seconds spent reading+validating, writing events, updating read models.
     seconds: dict[str, float] = field(default_factory=dict)
+    #: A dry run: what would be recorded was only reported (`Importer.import_file`'s
+    #: ``report``), nothing recorded.
+    dry_run: bool = False
+
+
+#: What a dry run reports for each row: ``{"line", "key", "outcome", "changes"}`` (outcome
+#: new, changed, terminated, reinstated or unchanged; changes ``{field: [before, after]}``).
+RowReport = Callable[[dict[str, Any]], None]
 
 
 Progress = Callable[[int], None]
@@ -166,6 +174,14 @@ class _Plan:
     changed: int = 0
     unchanged: int = 0
     events: int = 0
+    #: A dry run's reader of what each row would record (None: a real import).
+    report: RowReport | None = None
+
+    def tell(
+        self, line: int, key: str, outcome: str, changes: dict[str, list[Any]] | None = None
+    ) -> None:
+        if self.report is not None:
+            self.report({"line": line, "key": key, "outcome": outcome, "changes": changes or {}})
 
     def count_written(self, done: tuple[int, int] | None) -> None:
         """A row that matches the registers: unchanged, unless a killed run of this same file
@@ -177,6 +193,14 @@ class _Plan:
             self.new += 1
         else:
             self.changed += 1
+
+
+class _DryBatch(EventBatch):
+    """A dry run's batches: counted, never written."""
+
+    def flush(self) -> None:
+        self.written += len(self.events)
+        self.events, self.items = [], 0
 
 
 class _ImportBatch(EventBatch):
@@ -242,13 +266,17 @@ class Importer(LedgerService):
         by: str,
         today: date | None = None,
         progress: Progress | None = None,
+        report: RowReport | None = None,
     ) -> ImportSummary:
         """Import one file. Raises InputRefused (nothing recorded; InputTooLarge for a file
         above `max_input_bytes`), NotAuthorised, or ImportIncomplete (another import is open:
-        it must be completed first)."""
+        it must be completed first).
+
+        With ``report`` it is a dry run: every check as for the import, then each row's
+        outcome handed to ``report`` as it is decided, and nothing recorded."""
         clock = PhaseClock()
         with InputFile(path, max_bytes=self.max_input_bytes) as file:
-            return self._import(kind, file, by, today or self.today, progress, clock)
+            return self._import(kind, file, by, today or self.today, progress, clock, report)
 
     def _import(
         self,
@@ -258,9 +286,10 @@ class Importer(LedgerService):
         today: date,
         progress: Progress | None,
         clock: PhaseClock,
+        report: RowReport | None = None,
     ) -> ImportSummary:
         sha, name = file.sha256, file.path.name
-        summary = ImportSummary(kind=kind, filename=name, sha256=sha)
+        summary = ImportSummary(kind=kind, filename=name, sha256=sha, dry_run=report is not None)
         self.sync()
         directory = self.directory()
         if kind != "staff" or not directory.is_empty():
@@ -285,10 +314,14 @@ class Importer(LedgerService):
         tag = file_tag(name, sha)
         opening = (
             ()
-            if resuming
+            if resuming or report is not None
             else FileImport.start(kind=kind, filename=name, sha256=sha, by=by).collect_events()
         )
-        batch = _ImportBatch(self.app, self.batch_events, opening=opening, after_flush=progress)
+        batch: EventBatch = (
+            _DryBatch(self.app, self.batch_events)
+            if report is not None
+            else _ImportBatch(self.app, self.batch_events, opening=opening, after_flush=progress)
+        )
         try:
             with (
                 self.following(kind == "cases" and checked.rows > self.follow_above),
@@ -296,10 +329,18 @@ class Importer(LedgerService):
                 batch,
             ):
                 if kind == "cases":
-                    plan = self._write_cases(file, checked, batch, by=by, tag=tag)
+                    plan = self._write_cases(file, checked, batch, by=by, tag=tag, report=report)
                 else:
                     plan = self._write_register(
-                        kind, file, checked, batch, directory, by=by, today=today, tag=tag
+                        kind,
+                        file,
+                        checked,
+                        batch,
+                        directory,
+                        by=by,
+                        today=today,
+                        tag=tag,
+                        report=report,
                     )
         except InputChanged as e:
             if not batch.written:
@@ -308,10 +349,12 @@ class Importer(LedgerService):
                 f"{e}; the batches written before stay, and the import stays open until the "
                 f"file as it was checked (sha256 {sha}) is imported again"
             ) from None
-        plan.events = batch.rows_written
+        plan.events = batch.rows_written if isinstance(batch, _ImportBatch) else batch.written
         clock.lap("write")
         summary.new, summary.changed, summary.unchanged = plan.new, plan.changed, plan.unchanged
         summary.events = plan.events
+        if report is not None:
+            return summary  # a dry run: nothing recorded
         record = ImportedFile.record(
             kind=kind,
             filename=name,
@@ -501,7 +544,14 @@ class Importer(LedgerService):
     # -- writing --------------------------------------------------------------------------
 
     def _write_cases(
-        self, file: InputFile, checked: _Checked, batch: EventBatch, *, by: str, tag: str
+        self,
+        file: InputFile,
+        checked: _Checked,
+        batch: EventBatch,
+        *,
+        by: str,
+        tag: str,
+        report: RowReport | None = None,
     ) -> _Plan:
         """Read the checked file again and write its rows' events, deciding each row against
         the cases as they stand a chunk of rows at a time (a month's re-import of the whole
@@ -515,7 +565,7 @@ class Importer(LedgerService):
             # thousands of rows and scans in parallel (50 ms a case, not 0.1 ms).
             self.db.analyze(events_table(self.db.dialect), "cases")
         load = partial(load_cases, self.db) if stored else None
-        plan = _Plan()
+        plan = _Plan(report=report)
         repeated, hash_of = checked.repeated, checked.hash_of
         resumed = self._written_by_this_file("cases", "case_id", tag)
         # Cases on several lines that a killed run of this file wrote: what each line did.
@@ -542,6 +592,7 @@ class Importer(LedgerService):
                 known = existing.get(row.case_id)
                 if known is None:
                     plan.new += 1
+                    plan.tell(line, row.case_id, "new", _row_changes(None, row))
                     if hash_of(row.case_id) in repeated:
                         case = touched[row.case_id] = Case.approve(row, by=by, source=source_line)
                         batch.add_aggregate(case)
@@ -550,15 +601,19 @@ class Importer(LedgerService):
                     continue
                 if known[0].as_row() == row:
                     plan.unchanged += 1
+                    plan.tell(line, row.case_id, "unchanged")
                     continue
                 case = touched[row.case_id] = self.app.repository.get(
                     case_aggregate_id(row.case_id)
                 )
+            before = case.state.as_row()
             if case.decide(row, by=by, source=source_line):
                 plan.changed += 1
+                plan.tell(line, row.case_id, _outcome(before, row), _row_changes(before, row))
                 batch.add_aggregate(case)
             else:
                 plan.unchanged += 1
+                plan.tell(line, row.case_id, "unchanged")
         return plan
 
     def _write_register(
@@ -572,6 +627,7 @@ class Importer(LedgerService):
         by: str,
         today: date,
         tag: str,
+        report: RowReport | None = None,
     ) -> _Plan:
         """Read the checked file again and write its rows: new, changed or unchanged per row of
         a register (staff, relatives, deaths); a line repeating an earlier one is left out."""
@@ -580,10 +636,12 @@ class Importer(LedgerService):
         )
         kept = ((line, row) for line, row in rows if line not in checked.skip)
         if kind == "staff":
-            return self._write_staff(kept, batch, by=by, today=today, tag=tag)
-        if kind == "relatives":
-            return self._write_relatives(kept, batch, by=by, tag=tag)
-        return self._write_deaths(kept, batch, by=by, tag=tag)
+            plan = self._write_staff(kept, batch, by=by, today=today, tag=tag, report=report)
+        elif kind == "relatives":
+            plan = self._write_relatives(kept, batch, by=by, tag=tag, report=report)
+        else:
+            plan = self._write_deaths(kept, batch, by=by, tag=tag, report=report)
+        return plan
 
     def _write_staff(
         self,
@@ -593,6 +651,7 @@ class Importer(LedgerService):
         by: str,
         today: date,
         tag: str,
+        report: RowReport | None = None,
     ) -> _Plan:
         existing = {
             r[0]: StaffRow(*r)
@@ -608,10 +667,17 @@ class Importer(LedgerService):
             create=lambda row, src: StaffMember.register(row, by=by, source=src),
             load=lambda row: self.app.repository.get(staff_aggregate_id(row.staff_id)),
             change=lambda member, row, src: member.update(row, by=by, source=src, on=today),
+            report=report,
         )
 
     def _write_relatives(
-        self, rows: Iterable[tuple[int, RelativeRow]], batch: EventBatch, *, by: str, tag: str
+        self,
+        rows: Iterable[tuple[int, RelativeRow]],
+        batch: EventBatch,
+        *,
+        by: str,
+        tag: str,
+        report: RowReport | None = None,
     ) -> _Plan:
         existing = {
             f"{s}/{i}": RelativeRow(s, i, r)
@@ -637,10 +703,17 @@ class Importer(LedgerService):
                 relative_aggregate_id(row.staff_id, row.id_number)
             ),
             change=lambda relative, row, src: relative.change(row, by=by, source=src),
+            report=report,
         )
 
     def _write_deaths(
-        self, rows: Iterable[tuple[int, DeathRow]], batch: EventBatch, *, by: str, tag: str
+        self,
+        rows: Iterable[tuple[int, DeathRow]],
+        batch: EventBatch,
+        *,
+        by: str,
+        tag: str,
+        report: RowReport | None = None,
     ) -> _Plan:
         existing = {
             r[0]: DeathRow(r[0], as_date(r[1]), r[2])  # type: ignore[arg-type]
@@ -655,7 +728,8 @@ class Importer(LedgerService):
             batch,
             create=lambda row, src: DeathReport.report(row, by=by, source=src),
             load=lambda row: self.app.repository.get(death_aggregate_id(row.id_number)),
-            change=lambda report, row, src: report.correct(row, by=by, source=src),
+            change=lambda death, row, src: death.correct(row, by=by, source=src),
+            report=report,
         )
 
     def _written_by_this_file(self, table: str, key: str, tag: str) -> dict[str, tuple[int, int]]:
@@ -696,23 +770,55 @@ def _write_rows(
     create: Callable[[R, str], Any],
     load: Callable[[R], Any],
     change: Callable[[Any, R, str], object],
+    report: RowReport | None = None,
 ) -> _Plan:
     """New, changed or unchanged per row of a register, each written as it comes."""
-    plan = _Plan()
+    plan = _Plan(report=report)
     for line, row in rows:
         source = f"{tag}:{line}"
         old = existing.get(key(row))
         if old is None:
             batch.add_aggregate(create(row, source))
             plan.new += 1
+            plan.tell(line, key(row), "new", _row_changes(None, row))
         elif old == row:
             plan.count_written(resumed.get(key(row)))
+            plan.tell(line, key(row), "unchanged")
         else:
             aggregate = load(row)
             change(aggregate, row, source)
             batch.add_aggregate(aggregate)
             plan.changed += 1
+            plan.tell(line, key(row), "changed", _row_changes(old, row))
     return plan
+
+
+def _row_changes(before: Any, after: Any) -> dict[str, list[Any]]:
+    """Each field a row changes, as ``[before, after]`` shown at the edge (fen as "1234.50");
+    a new row: its fields as ``[None, value]``."""
+    from dataclasses import fields
+
+    from ledger.history import edge
+
+    out: dict[str, list[Any]] = {}
+    for f in fields(after):
+        new = getattr(after, f.name)
+        old = getattr(before, f.name) if before is not None else None
+        if before is None or old != new:
+            out[f.name] = [edge(f.name, old), edge(f.name, new)]
+    return out
+
+
+def _outcome(before: CaseRow, after: CaseRow) -> str:
+    """What a changed cases row does: terminated (a new or earlier end), reinstated (the end
+    cleared or later), or changed (amount, account, details, who decided)."""
+    if before.effective_to != after.effective_to:
+        if after.effective_to is not None and (
+            before.effective_to is None or after.effective_to < before.effective_to
+        ):
+            return "terminated"
+        return "reinstated"
+    return "changed"
 
 
 T = TypeVar("T")

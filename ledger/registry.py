@@ -8,6 +8,7 @@ from datetime import date
 from typing import TYPE_CHECKING, ClassVar, Self
 from uuid import UUID
 
+from ledger.errors import AidLedgerError
 from ledger.events import LedgerAggregate, register_event_topics
 from ledger.ids import derived_id
 
@@ -66,6 +67,12 @@ def death_aggregate_id(id_number: str) -> UUID:
 
 def file_aggregate_id(kind: str, sha256: str) -> UUID:
     return derived_id("file", kind, sha256)
+
+
+def import_id(kind: str, sha256: str) -> str:
+    """How commands name an import (`import list`, `import revert`): its kind and the start
+    of its content hash, ``cases-1a2b3c4d5e6f``."""
+    return f"{kind}-{sha256[:12]}"
 
 
 def import_aggregate_id(kind: str, sha256: str) -> UUID:
@@ -247,9 +254,39 @@ class ImportedFile(LedgerAggregate):
 
         def apply(self, aggregate: ImportedFile) -> None:
             aggregate.summary = self
+            aggregate.reverted = None
+
+    class Reverted(LedgerAggregate.Event):
+        """The file's decisions undone by compensating decisions (`eligibility.revert`),
+        effective as the undone ones were: recorded with the reason and what it touched."""
+
+        TOPIC: ClassVar[str] = "aidledger.FileReverted"
+        reason: str
+        cases: int
+        events: int
+
+        def apply(self, aggregate: ImportedFile) -> None:
+            aggregate.reverted = self
 
     if TYPE_CHECKING:
         summary: ImportedFile.Imported
+        reverted: ImportedFile.Reverted | None
+
+    def revert(self, *, by: str, reason: str, cases: int, events: int) -> None:
+        """Record that the file's decisions were undone (once; a reason is required)."""
+        self.check_revert(reason)
+        self.trigger_event(self.Reverted, by=by, reason=reason, cases=cases, events=events)
+
+    def check_revert(self, reason: str) -> None:
+        """Refuse a revert without a reason, or of a file already reverted."""
+        if not reason.strip():
+            raise AidLedgerError("a revert needs a reason (--reason): what was wrong with the file")
+        if self.reverted is not None:
+            raise AidLedgerError(
+                f"{self.summary.filename} was already reverted by {self.reverted.by} at "
+                f"{self.reverted.timestamp.isoformat()[:19]} ({self.reverted.reason}); "
+                "nothing recorded"
+            )
 
     @classmethod
     def record(

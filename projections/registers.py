@@ -28,6 +28,7 @@ from ledger.registry import (
     Relative,
     StaffMember,
     file_aggregate_id,
+    import_id,
 )
 from ledger.store import Database, Tx, as_date, param_chunks
 from projections.runner import ReadModel
@@ -306,7 +307,7 @@ class ImportedFilesModel(ReadModel):
     name: ClassVar[str] = "imported_files"
     tables: ClassVar[tuple[str, ...]] = ("imported_files", "import_runs")
     topics: ClassVar[frozenset[str]] = frozenset(
-        {ImportedFile.Imported.TOPIC, FileImport.Started.TOPIC}
+        {ImportedFile.Imported.TOPIC, ImportedFile.Reverted.TOPIC, FileImport.Started.TOPIC}
     )
     _columns = (
         "aggregate_id",
@@ -357,6 +358,15 @@ class ImportedFilesModel(ReadModel):
             "UPDATE import_runs SET completed_at = ? WHERE file_id = ?",
             [(r[5], r[0]) for r in rows],
         )
+        tx.executemany(
+            "UPDATE imported_files SET reverted_by = ?, reverted_at = ?, revert_reason = ? "
+            "WHERE aggregate_id = ?",
+            [
+                (e.by, e.timestamp.isoformat(), e.reason, str(e.originator_id))
+                for e in events
+                if isinstance(e, ImportedFile.Reverted)
+            ],
+        )
 
 
 _IMPORT_RUN_COLUMNS = ("file_id", "kind", "filename", "sha256", "started_by", "started_at")
@@ -390,6 +400,64 @@ def open_imports(db: Database) -> list[OpenImport]:
             "WHERE completed_at IS NULL ORDER BY started_at"
         )
     ]
+
+
+def list_imports(db: Database) -> list[dict[str, Any]]:
+    """Every import, newest first, with its id (`eligibility.revert.import_id`) and status:
+    ``complete``, ``reverted``, or ``open`` (started, not completed: interrupted or running)."""
+    done = db.query(
+        "SELECT kind, filename, sha256, imported_by, recorded_at, rows_total, rows_new, "
+        "rows_changed, rows_unchanged, reverted_by, reverted_at, revert_reason "
+        "FROM imported_files"
+    )
+    rows: list[dict[str, Any]] = []
+    for kind, name, sha, by, at, total, new, changed, same, r_by, r_at, why in done:
+        rows.append(
+            {
+                "import_id": import_id(kind, sha),
+                "kind": kind,
+                "filename": name,
+                "sha256": sha,
+                "imported_by": by,
+                "recorded_at": at,
+                "started_by": None,
+                "started_at": None,
+                "rows": total,
+                "new": new,
+                "changed": changed,
+                "unchanged": same,
+                "status": "reverted" if r_by else "complete",
+                "reverted_by": r_by,
+                "reverted_at": r_at,
+                "revert_reason": why,
+            }
+        )
+    for kind, name, sha, by, at in db.query(
+        "SELECT kind, filename, sha256, started_by, started_at FROM import_runs "
+        "WHERE completed_at IS NULL"
+    ):
+        rows.append(
+            {
+                "import_id": import_id(kind, sha),
+                "kind": kind,
+                "filename": name,
+                "sha256": sha,
+                "imported_by": None,
+                "recorded_at": None,
+                "started_by": by,
+                "started_at": at,
+                "rows": None,
+                "new": None,
+                "changed": None,
+                "unchanged": None,
+                "status": "open",
+                "reverted_by": None,
+                "reverted_at": None,
+                "revert_reason": None,
+            }
+        )
+    rows.sort(key=lambda r: r["recorded_at"] or r["started_at"] or "", reverse=True)
+    return rows
 
 
 def describe_open_imports(imports: Sequence[OpenImport]) -> str:

@@ -20,7 +20,7 @@ from ledger.conflicts import (
     check_shared_account,
     check_staff_account,
 )
-from ledger.ids import mask_id_number, mask_name
+from ledger.ids import mask_account, mask_id_number, mask_name
 from ledger.money import format_fen
 from ledger.period import Period
 from reconciliation.entries import PAYMENT_CURRENCY
@@ -139,10 +139,6 @@ def _draft(
     )
 
 
-def _tail(account: str | None) -> str:
-    return f"****{account[-4:]}" if account else "none"
-
-
 def check_duplicate_payment(payments: Sequence[PaymentView]) -> list[Draft]:
     """A payment executed more than once, or one case paid twice for a program, period, kind."""
     out = [
@@ -202,8 +198,8 @@ def check_account_mismatch(payments: Iterable[PaymentView]) -> list[Draft]:
         _draft(
             "account_mismatch",
             p,
-            f"instructed account {_tail(p.creditor_account)}, bank "
-            f"credited {_tail(p.reported_account)}",
+            f"instructed account {mask_account(p.creditor_account)}, bank "
+            f"credited {mask_account(p.reported_account)}",
         )
         for p in payments
         if p.reported_account and p.reported_account != p.creditor_account
@@ -252,7 +248,7 @@ def check_unknown_payment(entries: Iterable[UnmatchedEntry]) -> list[Draft]:
                 period,
                 f"bank {e.kind} entry {e.seq} of file {e.file_id} names "
                 f"{e.end_to_end_id or 'no EndToEndId'}, which the ledger never instructed "
-                f"({_money(e.amount, e.currency)} to {_tail(e.creditor_account)})",
+                f"({_money(e.amount, e.currency)} to {mask_account(e.creditor_account)})",
                 None,
                 e.amount,
                 bank_amount=e.amount,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -35,13 +36,63 @@ def init(ctx: typer.Context) -> None:
         out.print(f"store ready: {svc.store.describe()}")
 
 
-def _import(ctx: typer.Context, kind: Kind, file: Path, by: str, fmt: Format) -> None:
+def _import(ctx: typer.Context, kind: Kind, file: Path, by: str, fmt: Format, dry: bool) -> None:
     check_input_file(file)
     with services(ctx) as svc:
+        if dry:
+            _dry_run(svc, kind, file, by, fmt)
+            return
         rows = svc.importer.count_lines(file)
         with progress_bar(f"importing {file.name}", rows) as advance:
             summary = svc.importer.import_file(kind, file, by=by, progress=advance)
         _print_summary(summary, fmt)
+
+
+def _dry_run(svc: Any, kind: Kind, file: Path, by: str, fmt: Format) -> None:
+    """Every row's outcome as the import decides it, streamed; nothing recorded. Personal
+    fields are shown masked (the file itself holds them)."""
+    import sys
+
+    from ledger.history import masked_changes
+
+    first = True
+
+    def as_json(row: dict[str, Any]) -> None:
+        nonlocal first
+        row = {**row, "changes": masked_changes(row["changes"])}
+        sys.stdout.write(("[\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
+        first = False
+
+    def as_text(row: dict[str, Any]) -> None:
+        if row["outcome"] == "unchanged":
+            return
+        changes = "; ".join(
+            f"{k} {_shown(a)} → {_shown(b)}" if a is not None else f"{k} {_shown(b)}"
+            for k, (a, b) in masked_changes(row["changes"]).items()
+        )
+        out.print(f"line {row['line']}  {row['key']}  {row['outcome']}  {changes}", markup=False)
+
+    report = as_json if fmt is Format.json else as_text
+    summary = svc.importer.import_file(kind, file, by=by, report=report)
+    if fmt is Format.json:
+        if summary.already_imported:
+            write_json({"dry_run": True, **summary.__dict__})
+            return
+        sys.stdout.write("[]\n" if first else "\n]\n")
+        return
+    if summary.already_imported:
+        _print_summary(summary, fmt)
+        return
+    out.print(
+        f"dry run: {summary.filename}: {summary.rows} rows: {summary.new} new, "
+        f"{summary.changed} changed, {summary.unchanged} unchanged (not listed; --format json "
+        f"lists every row); {summary.events} events would be recorded; nothing recorded",
+        markup=False,
+    )
+
+
+def _shown(value: Any) -> str:
+    return "(empty)" if value in (None, "") else str(value)
 
 
 def _print_summary(s: ImportSummary, fmt: Format) -> None:
@@ -61,14 +112,20 @@ def _print_summary(s: ImportSummary, fmt: Format) -> None:
     )
 
 
+DRY_RUN = typer.Option(
+    "--dry-run", help="print what each row would record (new, changed, unchanged); record nothing"
+)
+
+
 def _import_command(kind: Kind, help_text: str) -> None:
     def command(
         ctx: typer.Context,
         file: Path,
         by: Annotated[str, BY],
         fmt: Annotated[Format, FMT] = Format.text,
+        dry_run: Annotated[bool, DRY_RUN] = False,
     ) -> None:
-        _import(ctx, kind, file, by, fmt)
+        _import(ctx, kind, file, by, fmt, dry_run)
 
     command.__doc__ = help_text
     import_app.command(kind)(command)
@@ -85,6 +142,78 @@ _import_command(
 _import_command(
     "relatives", "Import staff members' relatives (staff_id, id_number, relation); caseworker."
 )
+
+
+@import_app.command("list")
+def import_list(
+    ctx: typer.Context,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="table or json")] = (
+        TableFormat.table
+    ),
+) -> None:
+    """The imports, newest first: id (for import revert), file, who, when, rows, status."""
+    from projections.registers import list_imports
+
+    with services(ctx) as svc:
+        svc.sync()
+        imports = list_imports(svc.db)
+    if fmt is TableFormat.json:
+        write_json(imports)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"imports: {len(imports)}")
+    for column in ("import_id", "file", "by", "recorded_at", "rows", "new", "changed", "status"):
+        table.add_column(
+            column, justify="right" if column in ("rows", "new", "changed") else "left"
+        )
+    for i in imports:
+        status = i["status"] + (f" by {i['reverted_by']}" if i["status"] == "reverted" else "")
+        table.add_row(
+            i["import_id"],
+            i["filename"],
+            i["imported_by"] or i["started_by"] or "",
+            (i["recorded_at"] or i["started_at"] or "")[:19].replace("T", " "),
+            str(i["rows"] if i["rows"] is not None else ""),
+            str(i["new"] if i["new"] is not None else ""),
+            str(i["changed"] if i["changed"] is not None else ""),
+            status,
+        )
+    out.print(table)
+
+
+@import_app.command("revert")
+def import_revert(
+    ctx: typer.Context,
+    import_ref: Annotated[str, typer.Argument(metavar="IMPORT_ID", help="from import list")],
+    by: Annotated[str, BY],
+    reason: Annotated[str, typer.Option("--reason", help="what was wrong with the file")],
+    fmt: Annotated[Format, FMT] = Format.text,
+) -> None:
+    """Undo a mistaken cases file's decisions with compensating decisions (approver)."""
+    from eligibility.revert import Reverter
+
+    with services(ctx) as svc:
+        result = svc.service(Reverter).revert(import_ref, by=by, reason=reason)
+    if fmt is Format.json:
+        write_json(result.__dict__)
+        return
+    out.print(
+        f"{result.import_id} ({result.filename}) reverted: {result.cases} cases, "
+        f"{result.opened} of them opened by the file and now ended from their first day; "
+        f"{result.events} compensating events recorded. The next payout prepare pays arrears "
+        "or raises recoveries for months already paid",
+        markup=False,
+    )
+    if result.open_recoveries:
+        out.print(
+            f"{len(result.open_recoveries)} recoveries raised before the revert are open on "
+            f"these cases ({', '.join(result.open_recoveries[:5])}"
+            f"{', …' if len(result.open_recoveries) > 5 else ''}): a month the revert gives "
+            "back may no longer be owed; review each (aidledger recoveries --case …) and waive "
+            "those not owed (aidledger recovery waive, supervisor)",
+            markup=False,
+        )
 
 
 @config_app.command("apply")
