@@ -13,14 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aidledger.settings import Settings
-from aidledger.wiring import Services, init_store
-from ledger import chain
-from ledger.case import CASE_COLUMNS, case_aggregate_id
-from ledger.errors import AidLedgerError
-from ledger.history import case_history
-from ledger.money import format_fen, parse_fen
-from ledger.period import Period
-from ledger.synthetic import (
+from aidledger.synthetic import (
     ADMIN,
     CASEWORKER,
     DEATH_COLUMNS,
@@ -32,6 +25,13 @@ from ledger.synthetic import (
     generate_county,
     write_csv,
 )
+from aidledger.wiring import Services, init_store
+from ledger import chain
+from ledger.case import CASE_COLUMNS, case_aggregate_id
+from ledger.errors import AidLedgerError
+from ledger.history import case_history
+from ledger.money import format_fen, parse_fen
+from ledger.period import Period
 from projections.reports import payouts_report
 from reconciliation.banksim import Anomalies, camt054, pain002, read_pain001
 

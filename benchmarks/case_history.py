@@ -56,8 +56,8 @@ def services(url: str, day: date):  # type: ignore[no-untyped-def]
 
 def build(url: str, cases: int, out: Path) -> dict[str, float]:
     """The province store: cases, a year of one program's months, December for all."""
+    from aidledger.synthetic import ADMIN, CASEWORKER, FINANCE, FINANCE_APPROVER
     from ledger.period import Period
-    from ledger.synthetic import ADMIN, CASEWORKER, FINANCE, FINANCE_APPROVER
     from reconciliation.banksim import read_pain001, write_camt054
 
     laps: dict[str, float] = {}

@@ -41,7 +41,7 @@ RAW_TABLE = (
 
 
 def make_files(cases: int) -> tuple[Path, Path]:
-    from ledger.synthetic import (
+    from aidledger.synthetic import (
         CASE_COLUMNS,
         STAFF_COLUMNS,
         iter_case_rows,
@@ -59,9 +59,9 @@ def make_files(cases: int) -> tuple[Path, Path]:
 
 
 def raw_rows(path: Path) -> list[tuple[object, ...]]:
+    from aidledger.synthetic import CASE_COLUMNS
     from ledger.csvfile import read_rows
     from ledger.programs import load_programs
-    from ledger.synthetic import CASE_COLUMNS
     from ledger.validation import validate_cases
 
     rows, _ = read_rows(path.read_bytes(), CASE_COLUMNS)
@@ -74,9 +74,9 @@ def raw_rows(path: Path) -> list[tuple[object, ...]]:
 
 def one_store(dialect: str, cases: int, batch: int) -> dict[str, object]:
     from aidledger.settings import Settings
+    from aidledger.synthetic import ADMIN, CASEWORKER
     from aidledger.wiring import init_store
     from ledger.case import CASE_COLUMNS
-    from ledger.synthetic import ADMIN, CASEWORKER
 
     staff_path, cases_path = make_files(cases)
     url = fresh_store(dialect, f"import_{dialect}")

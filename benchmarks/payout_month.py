@@ -86,8 +86,8 @@ def stage(name: str, url: str, cases: int, out_dir: Path, profile: bool) -> dict
 
 
 def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
+    from aidledger.synthetic import ADMIN, CASEWORKER, FINANCE, FINANCE_APPROVER
     from ledger.period import Period
-    from ledger.synthetic import ADMIN, CASEWORKER, FINANCE, FINANCE_APPROVER
 
     svc = _services(url)
     t0 = time.perf_counter()
@@ -189,7 +189,7 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
 
 
 def files(cases: int) -> tuple[Path, Path]:
-    from ledger.synthetic import (
+    from aidledger.synthetic import (
         CASE_COLUMNS,
         STAFF_COLUMNS,
         iter_case_rows,

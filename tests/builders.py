@@ -80,7 +80,7 @@ def write_file(tmp_path: Path, name: str, header: str, *rows: str) -> Path:
 def with_county_staff(svc: Services, tmp_path: Path, *, cases: int, seed: int) -> None:
     """Register the staff a generated county's cases name (S0001...), beside the fixture's
     (S001...): imported by the fixture's admin."""
-    from ledger.synthetic import STAFF_COLUMNS, staff_rows_for, write_csv
+    from aidledger.synthetic import STAFF_COLUMNS, staff_rows_for, write_csv
 
     path = tmp_path / f"county-staff-{seed}.csv"
     write_csv(path, staff_rows_for(cases, seed), STAFF_COLUMNS)

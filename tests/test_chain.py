@@ -10,11 +10,11 @@ import pytest
 from alembic.config import Config
 
 from aidledger.settings import Settings
+from aidledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
 from aidledger.wiring import Services, init_store, open_services
 from alembic import command
 from ledger import chain
 from ledger.store import alembic_dir
-from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
 
 CASES = 150
 

@@ -33,18 +33,18 @@ import psycopg
 import pytest
 
 from aidledger.settings import Settings
-from aidledger.wiring import Services, init_store
-from ledger import chain
-from ledger.imports import Kind
-from ledger.period import Period
-from ledger.store import Database, StoreURL, events_table
-from ledger.synthetic import (
+from aidledger.synthetic import (
     CASE_COLUMNS,
     DEATH_COLUMNS,
     STAFF_COLUMNS,
     generate_county,
     write_csv,
 )
+from aidledger.wiring import Services, init_store
+from ledger import chain
+from ledger.imports import Kind
+from ledger.period import Period
+from ledger.store import Database, StoreURL, events_table
 from projections.registers import all_models
 from projections.runner import DEFERRED_INDEXES, positions
 from reconciliation.banksim import Anomalies, camt054, read_pain001

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from aidledger.settings import Settings
+from aidledger.synthetic import CASE_COLUMNS, generate_county, write_csv
 from aidledger.wiring import Services, init_store
 from ledger.errors import ImportIncomplete
 from ledger.period import Period
-from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
 from projections.registers import open_imports
 from projections.reports import notice_report, payouts_report
 from projections.runner import catch_up, reset

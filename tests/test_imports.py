@@ -225,7 +225,7 @@ def test_large_files_are_written_in_batches(
     svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with_staff(svc)
-    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
+    from aidledger.synthetic import CASE_COLUMNS, generate_county, write_csv
 
     county = generate_county(cases=230, seed=3, frauds=False)
     with_county_staff(svc, tmp_path, cases=230, seed=3)
@@ -253,7 +253,7 @@ def test_an_import_that_crashed_half_way_completes_when_run_again(
     svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with_staff(svc)
-    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
+    from aidledger.synthetic import CASE_COLUMNS, generate_county, write_csv
 
     county = generate_county(cases=180, seed=5, frauds=False)
     with_county_staff(svc, tmp_path, cases=180, seed=5)
@@ -289,7 +289,7 @@ def test_an_import_that_crashed_half_way_completes_when_run_again(
 def test_projecting_from_a_second_process_while_importing_gives_the_same_read_models(
     svc: Services, tmp_path: Path
 ) -> None:
-    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
+    from aidledger.synthetic import CASE_COLUMNS, generate_county, write_csv
     from projections.runner import catch_up, reset
 
     with_staff(svc)
@@ -313,8 +313,8 @@ def test_rerun_of_a_killed_import_with_a_case_on_two_lines_writes_nothing_again(
     earlier line's decision nor redo the later one, and must count both as a clean run does."""
     import csv
 
+    from aidledger.synthetic import CASE_COLUMNS, generate_county, write_csv
     from ledger.registry import ImportedFile
-    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
 
     with_staff(svc)
     path = tmp_path / "county.csv"
@@ -346,8 +346,8 @@ def test_a_reimport_compared_a_chunk_of_rows_at_a_time_decides_every_row_as_a_wh
     import csv
     from decimal import Decimal
 
+    from aidledger.synthetic import CASE_COLUMNS, generate_county, write_csv
     from ledger import imports
-    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
 
     with_staff(svc)
     path = tmp_path / "county.csv"
@@ -403,7 +403,7 @@ def test_a_big_reimport_first_brings_the_statistics_of_what_it_reads_up_to_date(
     events with a parallel scan: a province's re-import took 269 s instead of some 60."""
     import csv
 
-    from ledger.synthetic import CASE_COLUMNS, generate_county, write_csv
+    from aidledger.synthetic import CASE_COLUMNS, generate_county, write_csv
 
     analyzed = (
         "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL "

@@ -234,7 +234,7 @@ def test_the_money_tables_of_all_cases_add_up_to_the_report_and_the_register(
     every case, the money tables equal `report payouts` and the recoveries register."""
     import random
 
-    from ledger.synthetic import (
+    from aidledger.synthetic import (
         ADMIN,
         CASE_COLUMNS,
         CASEWORKER,
@@ -253,8 +253,8 @@ def test_the_money_tables_of_all_cases_add_up_to_the_report_and_the_register(
         write_csv(tmp_path / f"{name}.csv", rows, cols)
     svc.importer.import_file("staff", tmp_path / "staff.csv", by=ADMIN)
     svc.importer.import_file("cases", tmp_path / "cases.csv", by=CASEWORKER)
-    from ledger.synthetic import FINANCE as F
-    from ledger.synthetic import FINANCE_APPROVER as FA
+    from aidledger.synthetic import FINANCE as F
+    from aidledger.synthetic import FINANCE_APPROVER as FA
 
     for i, period in enumerate(("2026-06", "2026-07", "2026-08")):
         run = svc.payouts.prepare(P(period), program=None, by=F).run_id or ""

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from aidledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
 from aidledger.wiring import Services
 from ledger.errors import InputRefused
 from ledger.period import Period
 from ledger.store import as_date
-from ledger.synthetic import CASE_COLUMNS, STAFF_COLUMNS, generate_county, write_csv
 from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS
 from reconciliation.bank import BankImportSummary
 from reconciliation.banksim import Anomalies, Instructed, camt054, pain002, read_pain001

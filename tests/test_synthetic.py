@@ -9,12 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import case, registry
-from ledger.csvfile import detect_encoding, read_rows
-from ledger.ids import birth_date, parse_id_number
-from ledger.money import parse_fen
-from ledger.programs import load_programs
-from ledger.synthetic import (
+from aidledger.synthetic import (
     ANOMALIES,
     CASE_COLUMNS,
     DEATH_COLUMNS,
@@ -26,6 +21,11 @@ from ledger.synthetic import (
     staff_rows_for,
     write_csv,
 )
+from ledger import case, registry
+from ledger.csvfile import detect_encoding, read_rows
+from ledger.ids import birth_date, parse_id_number
+from ledger.money import parse_fen
+from ledger.programs import load_programs
 from ledger.validation import validate_cases, validate_deaths, validate_staff
 
 START = date(2026, 1, 1)

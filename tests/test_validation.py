@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aidledger.synthetic import generate_county
 from ledger.case import CASE_COLUMNS
 from ledger.csvfile import formula_lead, read_rows
 from ledger.errors import Problem, Problems
 from ledger.programs import load_programs
-from ledger.synthetic import generate_county
 from ledger.validation import (
     LineKeys,
     case_row,

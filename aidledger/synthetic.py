@@ -318,7 +318,7 @@ def staff_rows_for(cases: int, seed: int = 7, county: str = "610102") -> list[di
     caseworkers sit in a township office (a 9-digit region), the others at the county.
     """
     _check_arguments(cases, county)
-    rng = random.Random(f"aidledger.synthetic/{seed}/{county}/staff")
+    rng = random.Random(f"aidaidledger.synthetic/{seed}/{county}/staff")
     townships = _regions(seed, county)
     namer = _Namer(rng)
     ids = _IdAllocator(county, _SEQ_STAFF, _SEQ_LIMIT_STAFF)
@@ -379,7 +379,7 @@ def _check_arguments(cases: int, county: str) -> None:
 
 def _regions(seed: int, county: str) -> list[tuple[str, list[str]]]:
     """Townships (9-digit codes) with their villages (12-digit codes), about 15 x 10."""
-    rng = random.Random(f"aidledger.synthetic/{seed}/{county}/regions")
+    rng = random.Random(f"aidaidledger.synthetic/{seed}/{county}/regions")
     townships = []
     for t in range(1, rng.randint(12, 18) + 1):
         code = f"{county}{t:03d}"
@@ -487,7 +487,7 @@ class _CaseFactory:
         self.seed = seed
         self.county = county
         self.start = start
-        self.rng = random.Random(f"aidledger.synthetic/{seed}/{county}/{start}/cases")
+        self.rng = random.Random(f"aidaidledger.synthetic/{seed}/{county}/{start}/cases")
         self.namer = _Namer(self.rng)
         self.ids = _IdAllocator(county, _SEQ_BENEFICIARY, _SEQ_LIMIT_BENEFICIARY)
         self.extra_accounts = 0
@@ -708,7 +708,7 @@ class _CaseFactory:
 
     def unrelated_deaths(self, count: int) -> list[dict[str, str]]:
         """Deaths in the feed of people who receive nothing (the feed covers everyone)."""
-        rng = random.Random(f"aidledger.synthetic/{self.seed}/{self.county}/{self.start}/deaths")
+        rng = random.Random(f"aidaidledger.synthetic/{self.seed}/{self.county}/{self.start}/deaths")
         lo, hi = self.bounds["adult"]
         rows = []
         for _ in range(count):
@@ -741,7 +741,7 @@ class _Planter:
         self.staff = staff
         self.seeded = seeded
         f = factory
-        self.rng = random.Random(f"aidledger.synthetic/{f.seed}/{f.county}/{f.start}/frauds")
+        self.rng = random.Random(f"aidaidledger.synthetic/{f.seed}/{f.county}/{f.start}/frauds")
         # Mildly with size: 1 for tens of cases, 3 for thousands, 5 from a hundred thousand.
         self.count = max(1, min(5, int(math.log10(max(len(rows), 1)))))
         self.start = f.start.isoformat()
