@@ -30,6 +30,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -52,6 +53,7 @@ NEXT_PERIOD = "2027-01"
 STAGES = (
     "import",
     "prepare",
+    "checks",
     "approve",
     "export",
     "camt",
@@ -102,6 +104,9 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
         elif name == "prepare":
             r = svc.payouts.prepare(Period.parse(PERIOD), program=None, by=FINANCE)
             result.update(items=r.payments, run_id=r.run_id, held=r.held)
+        elif name == "checks":
+            result.update(_checks(svc, Period.parse(PERIOD)))
+            t0 = time.perf_counter() - float(result["total"])  # type: ignore[arg-type]
         elif name == "approve":
             run_id = svc.db.query("SELECT run_id FROM runs WHERE period = ?", (PERIOD,))[0][0]
             svc.payouts.approve(run_id, by=FINANCE_APPROVER)
@@ -186,6 +191,57 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
         return result
     finally:
         svc.close()
+
+
+def _checks(svc: Any, period: Any) -> dict[str, object]:
+    """What each control costs on the prepared month, each timed alone (before the approval):
+    preparing the month again when nothing changed (every case's dues compared with the run's
+    payments: the diff that keeps a run up to date; it records nothing), the staleness scan of
+    the log since the prepare, the payments read model streamed into its digest, the held
+    payments replayed from their own events, and the digest alone over every payment."""
+    from aidledger.synthetic import FINANCE, FINANCE_APPROVER
+    from ledger.payment import Tally
+
+    laps: dict[str, float] = {}
+
+    def timed(name: str, work: Any) -> Any:
+        t = time.perf_counter()
+        value = work()
+        laps[name] = round(time.perf_counter() - t, 3)
+        return value
+
+    head = svc.app.recorder.max_notification_id()
+    again = timed(
+        "prepare_unchanged", lambda: svc.payouts.prepare(period, program=None, by=FINANCE)
+    )
+    if svc.app.recorder.max_notification_id() != head or again.added or again.amended:
+        raise RuntimeError("preparing an up-to-date run recorded something")
+    run = svc.payouts._run(again.run_id)
+    review = svc.payouts.review
+    actor = svc.payouts.actor(FINANCE_APPROVER)
+    timed("staleness", lambda: review.staleness(run))
+    rows = timed(
+        "read_model_digest",
+        lambda: [
+            (pid, int(a), acct, name)
+            for pid, a, acct, name in svc.db.stream(
+                "SELECT payment_id, amount, creditor_account, creditor_name FROM payments "
+                "WHERE run_id = ? AND cancelled = 0",
+                (run.run_id,),
+            )
+        ],
+    )
+    timed("held_by_log", lambda: review.held_by_log(run))
+
+    def digest() -> Tally:
+        t = Tally()
+        for pid, amount, account, name in rows:
+            t.add(pid, amount, account, name)
+        return t
+
+    timed("digest_only", digest)
+    timed("before_approval_all", lambda: review.before_approval(run, actor))
+    return {"items": len(rows), "checks": laps, "total": sum(laps.values())}
 
 
 def files(cases: int) -> tuple[Path, Path]:
