@@ -9,10 +9,10 @@ command line and the console show what it finds (``payout list``, ``payout show`
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from eventsourcing.persistence import StoredEvent
 
@@ -39,6 +39,9 @@ from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, StaffMember
 from ledger.store import Database, LedgerApp, param_chunks, select_events_of
 from projections.payouts import APPROVED_STATUSES
+
+if TYPE_CHECKING:
+    from disbursement.export import ExportLine
 
 #: Event topics that can change what a fresh prepare of a run would pay, when recorded after
 #: it was prepared (its own payments' and findings' events aside, see `_own`).
@@ -235,6 +238,47 @@ class Review:
                     row[3],
                 ):
                     out.append(row[0])
+        return out
+
+    def differing_lines(self, run_id: str, lines: Sequence[ExportLine]) -> list[str]:
+        """Which of these lines of a bank file differ from their payments' own events (id,
+        run, program, period, kind, amount, date, account, name; not cancelled, not held).
+
+        The run's digest (`Tally`) is a sum of hashes: cheap, and it catches a changed row,
+        but a sum can be balanced by forged changes to many rows at once; this check of every
+        line against its own events cannot."""
+        out: list[str] = []
+        ids = {payment_aggregate_id(x.payment_id): x for x in lines}
+        found = select_events_of(self.app, self.db, list(ids))
+        for aggregate_id, x in ids.items():
+            events = found.get(aggregate_id)
+            if not events:
+                out.append(f"{x.payment_id} (no such payment in the event log)")
+                continue
+            p = _replay(events)
+            i = p.instructed
+            recorded = (
+                i.run_id,
+                i.program,
+                i.period,
+                i.kind,
+                i.amount,
+                i.payment_date,
+                i.creditor_account,
+                i.creditor_name,
+            )
+            shown = (
+                run_id,
+                x.program,
+                x.period,
+                x.kind,
+                x.amount,
+                x.payment_date,
+                x.account,
+                x.name,
+            )
+            if recorded != shown or p.cancelled or p.held:
+                out.append(x.payment_id)
         return out
 
     def _interested(self, run_id: str, actor: Actor) -> int:

@@ -59,6 +59,7 @@ from ledger.payment import (
     Finding,
     Payment,
     PayoutRun,
+    ReadModelTampered,
     Recovery,
     RunBatch,
     RunClosed,
@@ -77,6 +78,7 @@ from ledger.service import LedgerService
 from ledger.store import (
     EventBatch,
     as_date,
+    batched,
     gc_paused,
     log_head,
     param_chunks,
@@ -185,6 +187,10 @@ class _Money:
 _CASE_COLUMNS_SQL = (
     ", ".join(f"c.{c}" for c in (*CASE_COLUMNS, "start_date", "version")) + ", d.date_of_death"
 )
+
+
+#: Lines of a bank file checked against their payments' events per query.
+EXPORT_CHECK_CHUNK = 2000
 
 
 class Payouts(LedgerService):
@@ -678,9 +684,20 @@ class Payouts(LedgerService):
         written = Tally()
 
         def counted(lines: Iterator[ExportLine]) -> Iterator[ExportLine]:
-            for x in lines:
-                written.add(x.payment_id, x.amount, x.account, x.name)
-                yield x
+            """Each line checked against its payment's events before it is written."""
+            for chunk in batched(lines, EXPORT_CHECK_CHUNK):
+                differing = self.review.differing_lines(run_id, chunk)
+                if differing:
+                    raise ReadModelTampered(
+                        f"run {run_id}: {len(differing)} payment(s) of the bank file differ "
+                        f"from their own events ({', '.join(differing[:5])}"
+                        f"{' …' if len(differing) > 5 else ''}). Nothing was written or sent. "
+                        "Run aidledger verify, then aidledger projections rebuild, and report "
+                        "it: a read-model row was changed outside aidledger"
+                    )
+                for x in chunk:
+                    written.add(x.payment_id, x.amount, x.account, x.name)
+                    yield x
 
         groups = run_groups(self.db, run_id, batches)
         recorded = False

@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
-from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -68,7 +67,15 @@ from ledger.registry import (
     staff_aggregate_id,
 )
 from ledger.service import LedgerService, PhaseClock
-from ledger.store import EventBatch, LedgerApp, as_date, events_table, gc_paused, select_events_of
+from ledger.store import (
+    EventBatch,
+    LedgerApp,
+    as_date,
+    batched,
+    events_table,
+    gc_paused,
+    select_events_of,
+)
 from ledger.validation import (
     LineKeys,
     case_row,
@@ -415,7 +422,7 @@ class Importer(LedgerService):
         checked = _Checked(hash_of=keys.hash_of)
 
         def against_the_store(rows: Iterable[tuple[int, CaseRow]]) -> Iterator[tuple[int, CaseRow]]:
-            for chunk in _chunks(rows, EXISTING_CHUNK):
+            for chunk in batched(rows, EXISTING_CHUNK):
                 programs = stored_programs(self.db, sorted({r.case_id for _, r in chunk}))
                 problems.extend(
                     program_conflicts([(n, r) for n, r in chunk if r.case_id in programs], programs)
@@ -824,12 +831,6 @@ def _outcome(before: CaseRow, after: CaseRow) -> str:
 T = TypeVar("T")
 
 
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
-
-
 def _counted(rows: Iterable[CsvRow], checked: _Checked) -> Iterator[CsvRow]:
     """The rows, counted into ``checked.rows`` as they pass."""
     for row in rows:
@@ -864,7 +865,7 @@ def _with_existing(
     nothing is stored) as the chunk comes up: those cases not touched by earlier rows of this
     file (the caller keeps those itself)."""
     none: Mapping[str, tuple[CaseState, int]] = {}
-    for chunk in _chunks(rows, EXISTING_CHUNK):
+    for chunk in batched(rows, EXISTING_CHUNK):
         ids = sorted({r.case_id for _, r in chunk if r.case_id not in touched})
         existing = load(ids) if load is not None and ids else none
         for line, row in chunk:

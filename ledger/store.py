@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
@@ -28,6 +29,8 @@ from psycopg.adapt import PyFormat
 
 from ledger.errors import StoreError
 from ledger.events import OrjsonTranscoder, PydanticMapper
+
+T = TypeVar("T")
 
 #: The Alembic revision this code expects. A test checks it equals the scripts' head.
 HEAD_REVISION = "0013"
@@ -672,6 +675,13 @@ def param_chunks(items: Sequence[Any], size: int = PARAM_CHUNK) -> Iterator[Sequ
     """``items`` in slices of ``size``, one ``IN (...)`` query each."""
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter), read as they come."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 def select_events_of(

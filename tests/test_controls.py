@@ -141,6 +141,34 @@ def test_a_payments_row_changed_behind_the_application_is_refused_never_sent(
     assert chain.verify(svc.db).ok, "the log itself was not touched"
 
 
+def test_every_line_of_a_bank_file_is_checked_against_its_events_even_when_the_digest_is_fooled(
+    county: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's digest is a sum of hashes: changes to many rows can be forged to leave the sum
+    as it was. Stand for such a forgery with a digest blind to accounts and names: the account
+    changed behind the application is still refused, line by line, before anything is written."""
+    import ledger.payment
+
+    svc = county
+    real = ledger.payment.payment_digest
+    monkeypatch.setattr(
+        ledger.payment,
+        "payment_digest",
+        lambda pid, amount, account, name: real(pid, amount, "", ""),
+    )
+    run_id = svc.payouts.prepare(P("2026-04"), program=None, by=FINANCE).run_id or ""
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    with svc.db.transaction() as tx:
+        tx.execute(
+            "UPDATE payments SET creditor_account = '6217000000000000103' WHERE case_id = 'C002'"
+        )
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ReadModelTampered, match=r"1 payment\(s\) of the bank file differ"):
+        svc.payouts.export(run_id, fmt="pain001", out=tmp_path / "out" / "r.xml", by=FINANCE)
+    assert list((tmp_path / "out").iterdir()) == []
+    assert svc.db.query("SELECT status FROM runs") == [("approved",)]
+
+
 def test_a_held_payment_marked_payable_behind_the_application_is_not_exported(
     county: Services, tmp_path: Path
 ) -> None:
