@@ -32,6 +32,7 @@ from disbursement.entitlements import (
     PaidSoFar,
     Timeline,
     dues,
+    entitled,
 )
 from disbursement.export import (
     ExportLine,
@@ -46,10 +47,9 @@ from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
 from ledger.conflicts import (
     Beneficiary,
     Conflict,
-    check_dead,
+    PrePaymentHolds,
     check_duplicate_beneficiary,
     check_shared_account,
-    check_staff_account,
 )
 from ledger.duties import Actor, DutyRefused
 from ledger.errors import AidLedgerError, InvalidValue, NotFound
@@ -229,7 +229,7 @@ class Payouts(LedgerService):
         run_id = run.run_id if run is not None else run_id_for(str(period), scope, next_seq)
         result.run_id = run.run_id if run is not None else None
         first = self._first_periods(programs, period)
-        conflicts = self._conflicts(period)
+        holds = self._holds(period)
         known_findings = {r[0] for r in self.db.query("SELECT finding_id FROM findings")}
         work = RunBatch()
 
@@ -245,7 +245,7 @@ class Payouts(LedgerService):
             return list(run.collect_events())
 
         prepared = _Preparer(
-            self, period, actor.staff_id, run_id, conflicts, known_findings, work_of=lambda: work
+            self, period, actor.staff_id, run_id, holds, known_findings, work_of=lambda: work
         )
         counted = [0]
 
@@ -368,8 +368,9 @@ class Payouts(LedgerService):
             out[p] = min([*known, period])
         return out
 
-    def _conflicts(self, period: Period) -> dict[str, list[Conflict]]:
-        """Pre-payment conflicts per case_id (SQL narrows the candidates; pure checks decide)."""
+    def _holds(self, period: Period) -> PrePaymentHolds:
+        """The month's pre-payment holds: the checks among its cases (SQL narrows the
+        candidates; pure checks decide) and what the checks of each payee need."""
         first, last = period.first_day, period.last_day
         live = (
             "SELECT case_id, program, region_code, id_number, bank_account, account_name "
@@ -379,23 +380,17 @@ class Payouts(LedgerService):
             f"WITH live AS ({live}) SELECT * FROM live WHERE "
             "id_number IN (SELECT id_number FROM live GROUP BY id_number HAVING COUNT(*) > 1) "
             "OR bank_account IN (SELECT bank_account FROM live GROUP BY bank_account "
-            "HAVING COUNT(*) > 1) "
-            "OR id_number IN (SELECT id_number FROM staff) "
-            "OR bank_account IN (SELECT bank_account FROM staff)",
+            "HAVING COUNT(*) > 1)",
             (last, first),
         )
         people = [Beneficiary(*r) for r in rows]
         staff = self.db.query("SELECT staff_id, id_number, bank_account FROM staff")
         excludes = {code: p.excludes for code, p in self.config.programs.items()}
-        found = [
-            *check_duplicate_beneficiary(people, excludes),
-            *check_shared_account(people),
-            *check_staff_account(people, {a: s for s, _, a in staff}, {i: s for s, i, _ in staff}),
-        ]
-        out: dict[str, list[Conflict]] = defaultdict(list)
+        found = [*check_duplicate_beneficiary(people, excludes), *check_shared_account(people)]
+        among: dict[str, list[Conflict]] = defaultdict(list)
         for c in found:
-            out[c.case_id].append(c)
-        return out
+            among[c.case_id].append(c)
+        return PrePaymentHolds(among, {a: s for s, _, a in staff}, {i: s for s, i, _ in staff})
 
     def _case_chunks(self, programs: Sequence[str]) -> Iterator[list[_CaseRow]]:
         """Cases of the programs, ordered by case_id, a chunk at a time (keyset pagination)."""
@@ -547,8 +542,9 @@ class Payouts(LedgerService):
             f"SELECT p.payment_id, p.case_id, p.program, p.period, p.amount, {VERSION}, "
             "c.region_code, c.bank_account, c.account_name, c.id_number, "
             f"(SELECT COUNT(*) {elsewhere} AND x.case_id = p.case_id AND x.program = p.program "
-            "AND x.period = p.period) + 1 "
+            "AND x.period = p.period) + 1, d.date_of_death "
             f"FROM payments p JOIN cases c ON c.case_id = p.case_id {RESULTS_JOIN} "
+            "LEFT JOIN deaths d ON d.id_number = c.id_number "
             f"WHERE pr.status IN ('returned', 'rejected', 'reissued') AND p.program IN ({marks}) "
             f"AND NOT EXISTS (SELECT 1 {elsewhere} AND x.reissue_of = p.payment_id) "
             "AND (c.bank_account <> p.creditor_account OR c.account_name <> p.creditor_name) "
@@ -567,6 +563,7 @@ class Payouts(LedgerService):
             "account_name",
             "id_number",
             "n",
+            "died",
         )
         return [
             {
@@ -780,7 +777,7 @@ class _Preparer:
         period: Period,
         by: str,
         run_id: str,
-        conflicts: dict[str, list[Conflict]],
+        holds: PrePaymentHolds,
         known_findings: set[str],
         *,
         work_of: Callable[[], RunBatch],
@@ -789,7 +786,7 @@ class _Preparer:
         self.period = period
         self.by = by
         self.run_id = run_id
-        self.conflicts = conflicts
+        self.holds = holds
         self.known_findings = known_findings
         self.work_of = work_of
 
@@ -808,17 +805,16 @@ class _Preparer:
         prog = self.p.config.programs[s.program]
         mine = dict(had.mine)
         targets = []
+        # Who is paid, and where: as the case stands for the month being prepared, for its
+        # arrears too (an account of an earlier month may be closed, or may be one the
+        # pre-payment checks, which look at the case as it stands, never saw).
+        payee = timeline.terms_on(max(timeline.start, self.period.first_day))
         for due in pays:
-            terms = timeline.terms_on(max(timeline.start, due.period.first_day))
-            held = list(self.conflicts.get(s.case_id, []))
-            if row.died is not None:
-                held += check_dead(
-                    [_beneficiary(terms)], {s.id_number: row.died}, due.period.first_day
-                )
+            held = self.holds.of(_beneficiary(payee), row.died, due.period.first_day)
             targets.append(
                 (
                     due,
-                    terms,
+                    payee,
                     held,
                     payment_id(s.case_id, s.program, str(due.period), due.kind),
                 )
@@ -840,7 +836,7 @@ class _Preparer:
                 "id_number": terms.id_number,
                 "held": tuple(sorted({c.type for c in held})),
             }
-            findings = self._findings(held, s, str(due.period), pid, due.amount)
+            findings = self._findings(held, _beneficiary(payee), str(due.period), pid, due.amount)
             standing = mine.pop(pid, None)
             yield [*self.instruct(fields, standing, chunk.payments.get(pid), result), *findings]
             result.by_kind[due.kind] += due.amount
@@ -941,7 +937,7 @@ class _Preparer:
         ]
 
     def _findings(
-        self, held: Sequence[Conflict], s: CaseState, period: str, pid: str, amount: int
+        self, held: Sequence[Conflict], s: Beneficiary, period: str, pid: str, amount: int
     ) -> list[Any]:
         out: list[Any] = []
         for c in held:
@@ -1067,8 +1063,24 @@ class _Preparer:
             payment_id(o["case_id"], o["program"], o["period"], "reissue", o["n"]) for o in due
         ]
         known = self.p.payment_versions(fresh) if fresh else {}
+        timelines = self._timelines({o["case_id"] for o in due})
         for original, pid in zip(due, fresh, strict=True):
             prog = self.p.config.programs[original["program"]]
+            # Never more than the month is owed now (a back-dated end or decrease since).
+            month = Period.parse(original["period"])
+            owed = entitled(timelines[original["case_id"]], month, prog.mid_month)
+            amount = min(original["amount"], owed)
+            if amount <= 0:
+                continue
+            payee = Beneficiary(
+                original["case_id"],
+                original["program"],
+                original["region_code"],
+                original["id_number"],
+                original["bank_account"],
+                original["account_name"],
+            )
+            held = self.holds.of(payee, as_date(original["died"]), month.first_day)
             fields = {
                 "payment_id": pid,
                 "run_id": self.run_id,
@@ -1078,18 +1090,19 @@ class _Preparer:
                 "region_code": original["region_code"],
                 "period": original["period"],
                 "kind": "reissue",
-                "amount": original["amount"],
+                "amount": amount,
                 "payment_date": self.period.day(prog.payment_day),
                 "creditor_account": original["bank_account"],
                 "creditor_name": original["account_name"],
                 "id_number": original["id_number"],
-                "held": (),
+                "held": tuple(sorted({c.type for c in held})),
                 "reissue_of": original["payment_id"],
             }
             standing = mine.pop(pid, None)
             events = self.instruct(fields, standing, known.get(pid), result)
+            events += self._findings(held, payee, original["period"], pid, amount)
             if standing is None:
-                result.by_kind["reissue"] += original["amount"]
+                result.by_kind["reissue"] += amount
                 events.append(
                     Payment.Reissued(
                         originator_id=payment_aggregate_id(original["payment_id"]),
@@ -1105,6 +1118,13 @@ class _Preparer:
                 yield events
         for left in mine.values():
             yield self.cancel(left, result)
+
+
+    def _timelines(self, case_ids: set[str]) -> dict[str, Timeline]:
+        """The cases' timelines, from their events."""
+        ids = {case_aggregate_id(c): c for c in case_ids}
+        found = select_events_of(self.p.app, self.p.db, list(ids))
+        return {ids[a]: EventTimeline(events) for a, events in found.items()}
 
 
 def _types(text: str | None) -> tuple[str, ...]:

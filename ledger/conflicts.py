@@ -145,3 +145,26 @@ def check_staff_account(
                 )
             )
     return out
+
+
+@dataclass(frozen=True)
+class PrePaymentHolds:
+    """What holds a payment back, as the checks above find it.
+
+    The checks among the month's cases (one person in two cases, one account for several
+    households) are found once for the month and kept by case; the checks of one payee (an
+    account or a person in the staff registry, a death before the month paid) are made on each
+    payment, on the account and the person it actually goes to: an arrears or a reissue is
+    held as a regular payment would be."""
+
+    among_cases: Mapping[str, list[Conflict]]
+    staff_by_account: Mapping[str, str]
+    staff_by_id_number: Mapping[str, str]
+
+    def of(self, payee: Beneficiary, died: date | None, first_day: date) -> list[Conflict]:
+        """The holds of one payment to ``payee`` for the month beginning ``first_day``."""
+        out = list(self.among_cases.get(payee.case_id, ()))
+        out += check_staff_account([payee], self.staff_by_account, self.staff_by_id_number)
+        if died is not None:
+            out += check_dead([payee], {payee.id_number: died}, first_day)
+        return out

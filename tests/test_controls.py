@@ -169,6 +169,51 @@ def test_every_line_of_a_bank_file_is_checked_against_its_events_even_when_the_d
     assert svc.db.query("SELECT status FROM runs") == [("approved",)]
 
 
+STAFF_S003_ACCOUNT = "6217000000000000103"
+NEW_CASE = (
+    "C007,tekun,610102001003,赵六,610102196002020099,1,1500.00,2026-11-01,,{account},赵六,S001,S002"
+)
+
+
+def test_arrears_are_paid_to_the_account_the_case_has_now_never_an_earlier_one(
+    county: Services, tmp_path: Path
+) -> None:
+    """A case recorded late for November with a staff member's card, its account then changed
+    from December: November's arrears go to the card it has now, which the checks looked at."""
+    svc = county
+    exported(svc, "2026-11", tmp_path)
+    load(svc, "cases", case_rows(tmp_path, "c7.csv", NEW_CASE.format(account=STAFF_S003_ACCOUNT)))
+    clean = NEW_CASE.format(account="6228480000000000777").replace("2026-11-01", "2026-12-01")
+    load(svc, "cases", case_rows(tmp_path, "c7-card.csv", clean))
+    run_id = svc.payouts.prepare(P("2026-12"), program=None, by=FINANCE).run_id
+    paid = svc.db.query(
+        "SELECT period, kind, creditor_account, held FROM payments "
+        "WHERE run_id = ? AND case_id = 'C007' ORDER BY period",
+        (run_id,),
+    )
+    assert paid == [
+        ("2026-11", "arrears", "6228480000000000777", ""),
+        ("2026-12", "regular", "6228480000000000777", ""),
+    ]
+
+
+def test_arrears_of_a_case_ended_before_the_month_are_held_as_a_regular_payment_would_be(
+    county: Services, tmp_path: Path
+) -> None:
+    """November only, to a staff member's card, recorded after November's run: the case is not
+    in effect in December, yet its arrears are checked like any payment and held."""
+    svc = county
+    exported(svc, "2026-11", tmp_path)
+    november = NEW_CASE.format(account=STAFF_S003_ACCOUNT).replace(
+        "2026-11-01,,", "2026-11-01,2026-11-30,"
+    )
+    load(svc, "cases", case_rows(tmp_path, "c7.csv", november))
+    run_id = svc.payouts.prepare(P("2026-12"), program=None, by=FINANCE).run_id
+    assert svc.db.query(
+        "SELECT period, kind, held FROM payments WHERE run_id = ? AND case_id = 'C007'", (run_id,)
+    ) == [("2026-11", "arrears", "staff_account")]
+
+
 def test_a_held_payment_marked_payable_behind_the_application_is_not_exported(
     county: Services, tmp_path: Path
 ) -> None:

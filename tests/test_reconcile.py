@@ -198,6 +198,59 @@ def test_returned_payment_is_reissued_once_the_account_is_corrected(month) -> No
     assert "returned_not_reissued" not in finding_types(svc)
 
 
+def _returned_then_corrected(
+    svc: Services, tmp_path: Path, payments: list[Instructed], change: Any
+) -> tuple[str, str]:
+    """The first payment returned by the bank, then its case's row changed by ``change``."""
+    returned = payments[0].end_to_end_id
+    bank_answers(svc, tmp_path, payments, Anomalies(returned={returned: "AC04"}))
+    ((case_id,),) = svc.db.query("SELECT case_id FROM payments WHERE payment_id = ?", (returned,))
+    lines = (tmp_path / "cases.csv").read_text(encoding="utf-8").splitlines()
+    row = next(line for line in lines if line.startswith(case_id + ","))
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text(lines[0] + "\n" + change(row) + "\n", encoding="utf-8")
+    svc.importer.import_file("cases", fixed, by="S0002", today=AS_OF)
+    return returned, case_id
+
+
+def test_a_reissue_to_a_staff_members_account_is_held_as_any_payment(month) -> None:  # type: ignore[no-untyped-def]
+    svc, payments, tmp_path = month
+    ((staff_id, staff_account),) = svc.db.query(
+        "SELECT staff_id, bank_account FROM staff WHERE staff_id = 'S0006'"
+    )
+
+    def to_staff(row: str) -> str:
+        fields = row.split(",")
+        fields[9] = staff_account
+        return ",".join(fields)
+
+    _, case_id = _returned_then_corrected(svc, tmp_path, payments, to_staff)
+    svc.payouts.prepare(Period.parse("2026-07"), program=None, by="S0004")
+    reissue = svc.db.query(
+        "SELECT held, creditor_account FROM payments WHERE kind = 'reissue' AND case_id = ?",
+        (case_id,),
+    )
+    assert reissue == [("staff_account", staff_account)]
+    held = list_findings(svc.db, period=PERIOD, status="all")
+    assert [(f["type"], f["case_id"]) for f in held] == [("staff_account", case_id)]
+    assert staff_id not in {f.get("detail") for f in held}
+
+
+def test_a_returned_payment_for_a_month_no_longer_owed_is_not_reissued(month) -> None:  # type: ignore[no-untyped-def]
+    """The case ended, back-dated, before the returned month began: nothing to send again."""
+    svc, payments, tmp_path = month
+
+    def ended_and_new_card(row: str) -> str:
+        fields = row.split(",")
+        fields[8] = "2026-05-31"
+        fields[9] = "6217000011112222333"
+        return ",".join(fields)
+
+    _returned_then_corrected(svc, tmp_path, payments, ended_and_new_card)
+    svc.payouts.prepare(Period.parse("2026-07"), program=None, by="S0004")
+    assert svc.db.query("SELECT COUNT(*) FROM payments WHERE kind = 'reissue'") == [(0,)]
+
+
 def test_refunded_payment_ends_returned_not_reissued(month) -> None:  # type: ignore[no-untyped-def]
     svc, payments, tmp_path = month
     returned = payments[0].end_to_end_id
