@@ -17,7 +17,7 @@ payments and checks the file against the approval before it is put in place.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -66,6 +66,7 @@ from ledger.payment import (
     Tally,
     finding_aggregate_id,
     finding_id,
+    is_critical,
     payment_aggregate_id,
     payment_id,
     recovery_aggregate_id,
@@ -168,6 +169,9 @@ class _ChunkMoney:
     cases: dict[tuple[str, str], _Money] = field(default_factory=lambda: defaultdict(_Money))
     payments: dict[str, int] = field(default_factory=dict)
     recoveries: dict[str, int] = field(default_factory=dict)
+    #: Critical holds of payments cancelled while held (their run cancelled, or no longer
+    #: due): instructed again, the payment is held again until released.
+    critical_before: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -444,6 +448,9 @@ class Payouts(LedgerService):
         ):
             found.payments[pid] = int(version)
             if cancelled or run_status == "cancelled":
+                critical = _critical(_types(held))
+                if critical:
+                    found.critical_before[pid] = critical
                 continue
             money = out[(case_id, program)]
             if run == run_id:
@@ -838,7 +845,14 @@ class _Preparer:
             }
             findings = self._findings(held, _beneficiary(payee), str(due.period), pid, due.amount)
             standing = mine.pop(pid, None)
-            yield [*self.instruct(fields, standing, chunk.payments.get(pid), result), *findings]
+            events = self.instruct(
+                fields,
+                standing,
+                chunk.payments.get(pid),
+                result,
+                held_before=chunk.critical_before.get(pid, frozenset()),
+            )
+            yield [*events, *findings]
             result.by_kind[due.kind] += due.amount
         for left in mine.values():
             if left.kind != "reissue":  # reissues are brought up to date by `reissues`
@@ -851,9 +865,18 @@ class _Preparer:
         standing: _Standing | None,
         known: int | None,
         result: PrepareResult,
+        *,
+        held_before: frozenset[str] = frozenset(),
     ) -> list[Any]:
-        """The events that make a payment be as ``fields`` say in the open run."""
+        """The events that make a payment be as ``fields`` say in the open run.
+
+        A critical hold, once set, is lifted only by its releases (`Payment.release`: two
+        people, the second a supervisor), never by a register changed since (a death date
+        moved, a staff member's card re-registered) nor by cancelling the run and preparing
+        it again: it stays on the payment (``held_before``: a cancelled instance's)."""
         work = self.work_of()
+        sticky = _critical(standing.held) if standing is not None else held_before
+        fields = {**fields, "held": tuple(sorted(set(fields["held"]) | sticky))}
         pid, held = fields["payment_id"], fields["held"]
         new = Tally()
         new.add(pid, fields["amount"], fields["creditor_account"], fields["creditor_name"])
@@ -1125,6 +1148,10 @@ class _Preparer:
         ids = {case_aggregate_id(c): c for c in case_ids}
         found = select_events_of(self.p.app, self.p.db, list(ids))
         return {ids[a]: EventTimeline(events) for a, events in found.items()}
+
+
+def _critical(hold_types: Iterable[str]) -> frozenset[str]:
+    return frozenset(t for t in hold_types if is_critical([t]))
 
 
 def _types(text: str | None) -> tuple[str, ...]:

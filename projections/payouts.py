@@ -173,8 +173,11 @@ class PayoutsModel(ReadModel):
             )
         elif isinstance(e, Payment.Amended):
             tx.execute(
+                # As the aggregate: a release stands unless the amendment changes the holds
+                # (the right-hand sides read the row as it was).
                 "UPDATE payments SET amount = ?, creditor_account = ?, creditor_name = ?, "
-                "id_number = ?, region_code = ?, county = ?, held = ?, released = '', "
+                "id_number = ?, region_code = ?, county = ?, held = ?, "
+                "released = CASE WHEN held = ? THEN released ELSE '' END, "
                 "version = ? WHERE payment_id = ?",
                 (
                     e.amount,
@@ -183,6 +186,7 @@ class PayoutsModel(ReadModel):
                     e.id_number,
                     e.region_code,
                     county_of(e.region_code),
+                    ",".join(e.held),
                     ",".join(e.held),
                     e.originator_version,
                     e.payment_id,

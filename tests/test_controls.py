@@ -263,6 +263,69 @@ def test_a_run_prepared_before_new_decisions_is_stale_until_prepared_again(
     assert approval.payable.amount == 166000 + 118050 + 20000 + 9050
 
 
+def test_a_critical_hold_is_lifted_by_its_two_releases_never_by_a_register_changed_since(
+    county: Services, tmp_path: Path
+) -> None:
+    """C003's holder is reported dead on 2026-04-12: June is held. One caseworker moves the
+    date of death past June, prepares again, even cancels and prepares anew: still held. Only
+    two releases, the second by a supervisor, let it go."""
+    svc = county
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    run_id = svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE).run_id or ""
+
+    def c003(run: str) -> list[tuple[str, str]]:
+        return [
+            (pid, held)
+            for pid, _, _, held in payments(svc, run)
+            if svc.db.query("SELECT case_id FROM payments WHERE payment_id = ?", (pid,))[0][0]
+            == "C003"
+        ]
+
+    ((pid, held),) = c003(run_id)
+    assert held == "paid_after_death"
+    moved = write_file(
+        tmp_path, "later.csv", "id_number,date_of_death,source", "610102193505050050,2026-11-05,x"
+    )
+    load(svc, "deaths", moved)
+    svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE)
+    assert c003(run_id) == [(pid, "paid_after_death")]
+    svc.payouts.cancel(run_id, by=FINANCE, reason="prepare it anew")
+    again = svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE).run_id or ""
+    assert c003(again) == [(pid, "paid_after_death")]
+    svc.payouts.release(pid, by=FINANCE_APPROVER, reason="the feed corrected the date")
+    assert c003(again) == [(pid, "paid_after_death")]  # a first release of a critical hold
+    svc.payouts.release(pid, by=SUPERVISOR, reason="checked with the police station")
+    assert c003(again) == [(pid, "")]
+    svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE)
+    assert c003(again) == [(pid, "")]
+
+
+def test_a_release_stands_through_later_prepares_while_the_hold_it_lifted_is_unchanged(
+    county: Services, tmp_path: Path
+) -> None:
+    """C006 shares C001's account: both held (shared_account). C001's is released, then its
+    amount changes and the run is prepared again, and again: still released, and the last
+    prepare, with nothing new, records nothing."""
+    svc = county
+    shared = NEW_CASE.format(account="6228480000000000011").replace("C007", "C006")
+    load(svc, "cases", case_rows(tmp_path, "c6.csv", shared))
+    run_id = svc.payouts.prepare(P("2026-12"), program=None, by=FINANCE).run_id or ""
+    ((pid,),) = svc.db.query(
+        "SELECT payment_id FROM payments WHERE case_id = 'C001' AND held = 'shared_account'"
+    )
+    svc.payouts.release(pid, by=FINANCE_APPROVER, reason="a couple's joint account")
+    raised = fixture_row("C001").replace("1560.00,2026-01-01", "1660.00,2026-12-01")
+    load(svc, "cases", case_rows(tmp_path, "raise.csv", raised))
+    svc.payouts.prepare(P("2026-12"), program=None, by=FINANCE)
+    held = "SELECT amount, held FROM payments WHERE payment_id = ?"
+    assert svc.db.query(held, (pid,)) == [(166000, "")]
+    before = svc.app.recorder.max_notification_id()
+    svc.payouts.prepare(P("2026-12"), program=None, by=FINANCE)
+    assert svc.db.query(held, (pid,)) == [(166000, "")]
+    assert svc.app.recorder.max_notification_id() == before
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER_2)
+
+
 def test_a_cancelled_run_pays_nothing_and_the_next_prepare_pays_the_same_ids(
     county: Services, tmp_path: Path
 ) -> None:
