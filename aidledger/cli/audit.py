@@ -304,8 +304,8 @@ def report_notice(
     """The public-notice 公示 list, print-ready: title, issuing department, date, Chinese
     program and place names, totals; names and id numbers masked."""
     check_out(fmt, out_file)
-    from aidledger.spreadsheet import Sheet
     from ledger.ids import parse_region_code
+    from ledger.spreadsheet import Sheet
     from ledger.store import store_files
     from projections.reports import NOTICE_LABELS, NOTICE_PRINT_FIELDS, notice_document
 

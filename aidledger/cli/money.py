@@ -252,7 +252,7 @@ def payout_show(
     if fmt is ReportFormat.table:
         _print_show(doc)
         return
-    from aidledger.spreadsheet import Sheet, write_xlsx
+    from ledger.spreadsheet import Sheet, write_xlsx
 
     summary = [{"section": "totals", "item": k, "value": v} for k, v in doc["totals"].items()] + [
         {"section": "previous", "item": k, "value": v} for k, v in (doc["previous"] or {}).items()
