@@ -15,8 +15,10 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
+from ledger.access import Viewer
 from ledger.duties import SCHEDULER, Actor
 from ledger.errors import NotFound
+from ledger.masking import masked_rows
 from ledger.payment import Finding, Parties, Payment, finding_aggregate_id, finding_id
 from ledger.period import Period
 from ledger.service import LedgerService
@@ -506,6 +508,40 @@ class Reconciliation(LedgerService):
         self.app.save(finding)
         self.sync()
 
+    def findings(
+        self,
+        *,
+        period: str,
+        viewer: Viewer,
+        type_: str | None = None,
+        status: str = "open",
+        region: str | None = None,
+        severity: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """`list_findings` as ``viewer`` sees it (masked by role, `ledger.masking`), the
+        listing recorded in the access log with the cases it shows (`ledger.access`)."""
+        rows = list_findings(
+            self.db, period=period, type_=type_, status=status, region=region, severity=severity
+        )
+        shown = masked_rows(rows, viewer.actor, reason=viewer.reason)
+        filters = ", ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("type", type_),
+                ("status", status),
+                ("region", region),
+                ("severity", severity),
+            )
+            if v
+        )
+        self.record_view(
+            viewer,
+            kind="findings",
+            subject=f"findings {period} ({filters})",
+            case_ids=sorted({r["case_id"] for r in rows if r["case_id"]}),
+        )
+        return shown
+
     def history(self, fid: str) -> list[dict[str, Any]]:
         from ledger.history import event_record
 
@@ -516,13 +552,27 @@ class Reconciliation(LedgerService):
 FINDING_FIELDS = (*FINDING_COLUMNS[:-2], "status", "assigned_to", "resolution", "raised_at")
 
 
+#: What ``findings --status`` takes.
+FINDING_STATUSES = ("open", "resolved", "all")
+
+
 def list_findings(
-    db: Database, *, period: str, type_: str | None = None, status: str = "open"
+    db: Database,
+    *,
+    period: str,
+    type_: str | None = None,
+    status: str = "open",
+    region: str | None = None,
+    severity: str | None = None,
 ) -> list[dict[str, Any]]:
     """Findings of a period as JSON-ready records (amounts as "1234.50"), with the name of the
-    bank file that showed each (``file_name``) where there is one."""
+    bank file that showed each (``file_name``) where there is one: of one type, status
+    (open, resolved or all), severity, and region (a prefix of the region code)."""
+    from ledger.errors import InvalidValue
     from ledger.money import format_fen
 
+    if status not in FINDING_STATUSES:
+        raise InvalidValue(f"status must be one of {', '.join(FINDING_STATUSES)}")
     columns = ", ".join(f"f.{c}" for c in FINDING_FIELDS)
     sql = (
         f"SELECT {columns}, b.filename FROM findings f "
@@ -532,8 +582,17 @@ def list_findings(
     if type_:
         sql += " AND f.type = ?"
         params.append(type_)
-    if status == "open":
-        sql += " AND f.status = 'open'"
+    if status != "all":
+        sql += " AND f.status = ?"
+        params.append(status)
+    if severity:
+        sql += " AND f.severity = ?"
+        params.append(severity)
+    if region:
+        if not (region.isascii() and region.isdigit()):
+            raise InvalidValue("region must be digits: a region code or its first digits")
+        sql += " AND f.region_code LIKE ?"
+        params.append(region + "%")
     rows = db.query(sql + " ORDER BY f.type, f.case_id, f.finding_id", params)
     out = []
     for row in rows:

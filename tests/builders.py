@@ -149,7 +149,16 @@ class Clock:
         """Move to ``hour`` (UTC) of ``day``; commands act with ``day`` as today."""
         self.now = datetime.combine(day, time(hour), tzinfo=UTC)
         self.svc.settings.today = day
-        for name in ("importer", "payouts", "bank", "reconciliation", "configs"):
+        for name in (
+            "importer",
+            "payouts",
+            "bank",
+            "reconciliation",
+            "configs",
+            "recoveries",
+            "history",
+            "access",
+        ):
             self.svc.__dict__.pop(name, None)  # services made again with the new today
 
 

@@ -54,6 +54,14 @@ FORCE = typer.Option("--force", help="replace --out if it exists")
 BY = typer.Option("--by", help="Staff id of the person acting (recorded; their duties apply)")
 FMT = typer.Option("--format", help="text or json")
 REASON = typer.Option("--reason", help="why (recorded)")
+#: A read command's viewer: with it, personal data is masked as that staff member sees it and
+#: the view is recorded in the access log; without it, the store's operator sees it all.
+VIEWER = typer.Option(
+    "--by", help="staff id of the person looking (masked by their role; the view is logged)"
+)
+VIEW_REASON = typer.Option(
+    "--reason", help="why you look (recorded; auditors and supervisors must give one)"
+)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
