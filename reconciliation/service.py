@@ -569,33 +569,45 @@ def list_findings(
     bank file that showed each (``file_name``) where there is one: of one type, status
     (open, resolved or all), severity, and region (a prefix of the region code)."""
     from ledger.errors import InvalidValue
-    from ledger.money import format_fen
 
     if status not in FINDING_STATUSES:
         raise InvalidValue(f"status must be one of {', '.join(FINDING_STATUSES)}")
-    columns = ", ".join(f"f.{c}" for c in FINDING_FIELDS)
-    sql = (
-        f"SELECT {columns}, b.filename FROM findings f "
-        "LEFT JOIN bank_files b ON b.file_id = f.file_id WHERE f.period = ?"
-    )
+    where = ["f.period = ?"]
     params: list[Any] = [period]
     if type_:
-        sql += " AND f.type = ?"
+        where.append("f.type = ?")
         params.append(type_)
     if status != "all":
-        sql += " AND f.status = ?"
+        where.append("f.status = ?")
         params.append(status)
     if severity:
-        sql += " AND f.severity = ?"
+        where.append("f.severity = ?")
         params.append(severity)
     if region:
         if not (region.isascii() and region.isdigit()):
             raise InvalidValue("region must be digits: a region code or its first digits")
-        sql += " AND f.region_code LIKE ?"
+        where.append("f.region_code LIKE ?")
         params.append(region + "%")
-    rows = db.query(sql + " ORDER BY f.type, f.case_id, f.finding_id", params)
+    return _finding_rows(db, " AND ".join(where), params)
+
+
+def finding_record(db: Database, finding_id: str) -> dict[str, Any] | None:
+    """One finding as `list_findings` lists it, or None."""
+    rows = _finding_rows(db, "f.finding_id = ?", [finding_id])
+    return rows[0] if rows else None
+
+
+def _finding_rows(db: Database, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    from ledger.money import format_fen
+
+    columns = ", ".join(f"f.{c}" for c in FINDING_FIELDS)
+    sql = (
+        f"SELECT {columns}, b.filename FROM findings f "
+        f"LEFT JOIN bank_files b ON b.file_id = f.file_id WHERE {where} "
+        "ORDER BY f.type, f.case_id, f.finding_id"
+    )
     out = []
-    for row in rows:
+    for row in db.query(sql, params):
         record = dict(zip((*FINDING_FIELDS, "file_name"), row, strict=True))
         for money in ("amount", "instructed_amount", "bank_amount"):
             if record[money] is not None:

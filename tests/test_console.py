@@ -350,8 +350,10 @@ def test_logging_in_and_out_through_the_console(site: Site) -> None:
     home = client.get("/")
     assert home.status_code == 200 and "郑海燕（S003）" in home.text and "财务" in home.text
     for link in ("/runs", "/findings", "/cases", "/recoveries", "/reports", "/notice",
-                 "/staff", "/access-log", "/healthz"):  # fmt: skip
+                 "/health"):  # fmt: skip
         assert f'href="{link}"' in home.text
+    for link in ("/staff", "/access-log"):  # an admin's, an auditor's
+        assert f'href="{link}"' not in home.text
     assert client.get("/findings").status_code == 200
     assert client.get("/login").headers["location"] == "/"
     out = client.post("/logout", data={"csrf_token": csrf_of(client)})
