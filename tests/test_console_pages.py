@@ -347,7 +347,7 @@ def test_recoveries_are_listed(site: Site, june: dict[str, str]) -> None:
     assert finance.get("/recoveries", status="lost").status_code == 422
 
 
-# -- staff and logins, the access log, health -------------------------------------------------------
+# -- staff and logins, the access log, health --------------------------------------------
 
 
 def test_an_admin_sets_a_temporary_password_shown_once(site: Site) -> None:
