@@ -249,20 +249,29 @@ def test_the_findings_queue_filters_and_its_workflow(site: Site, june: dict[str,
 def test_text_typed_or_imported_is_shown_escaped_and_breaks_nothing(
     site: Site, june: dict[str, str], tmp_path: Path
 ) -> None:
+    staff = (FIXTURES / "staff.csv").read_text(encoding="utf-8").replace("吴秀英", SCRIPT)
     with site.services() as svc:
         renamed = fixture_row("C001").replace("王秀兰", SCRIPT)
         load(svc, "cases", case_rows(tmp_path, "names.csv", renamed))
+        (tmp_path / "staff.csv").write_text(staff, encoding="utf-8")
+        load(svc, "staff", tmp_path / "staff.csv")
     auditor, supervisor = As(site, AUDITOR), As(site, SUPERVISOR)
+    approver = As(site, FINANCE_APPROVER)
     fid = june["finding"]
     for text in (SCRIPT, SQL):
         assert auditor.post(f"/findings/{fid}/comment", text=text).status_code == 303
+    release = f"/payments/{june['held']}/release"
+    assert approver.post(release, reason=SCRIPT, run_id=june["run"]).status_code == 303
     assert supervisor.get("/cases", case_id="C001", reason=SQL).status_code == 200
     assert supervisor.get("/cases", case_id="C001", reason=SCRIPT).status_code == 200
     for page in (
         auditor.get(f"/findings/{fid}"),
         supervisor.get("/cases", case_id="C001", reason="audit"),
+        supervisor.get("/cases", case_id="C001", reason="audit", known_at="2099-12-31"),
         auditor.get("/access-log"),
         auditor.get("/findings", period=PERIOD, reason=SCRIPT),
+        As(site, ADMIN).get("/staff"),
+        As(site, APPROVER).get("/"),
     ):
         assert page.status_code == 200
         assert "<script>alert" not in page.text
