@@ -41,6 +41,7 @@ from ledger.access import Viewer
 from ledger.duties import ROLES, Actor
 from ledger.errors import AidLedgerError, InvalidValue, StoreError
 from ledger.logins import NotLoggedIn, PasswordChangeRequired, check_acting_as
+from ledger.payment import COMMENTERS
 
 T = TypeVar("T")
 
@@ -90,11 +91,8 @@ FORMS: dict[str, frozenset[str]] = {
     "cancel": _roles("finance"),
     "release": _roles("finance_approver", "supervisor"),
     "assign": _roles("supervisor"),
-    "comment": _roles(
-        "caseworker", "approver", "finance", "finance_approver", "supervisor", "auditor"
-    ),
+    "comment": frozenset(COMMENTERS),
     "resolve": _roles("supervisor", "finance_approver"),
-    "logins": _roles("admin"),
 }
 
 
