@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     )
     batch_events: int = Field(default=2000, ge=1, description="events per write transaction")
     page_size: int = Field(default=20000, ge=1, description="events per projection page")
+    max_input_bytes: int = Field(
+        default=4 * 2**30,
+        ge=1,
+        description="largest input file read (bytes); a larger one is refused before reading",
+    )
 
     # `serve`: schedules are "every N[s|m|h]" or a five-field crontab, in `timezone`.
     timezone: str = Field(default="Asia/Shanghai", description="the bureau's time zone")

@@ -77,7 +77,9 @@ class Services:
     def importer(self) -> Importer:
         from ledger.imports import Importer
 
-        return self._service(Importer)
+        importer = self._service(Importer)
+        importer.max_input_bytes = self.settings.max_input_bytes
+        return importer
 
     @contextmanager
     def follow(self) -> Iterator[None]:

@@ -86,6 +86,7 @@ from ledger.store import (
 )
 from projections.bank import RESULTS_JOIN, STATUS, VERSION
 from projections.payouts import APPROVED_STATUSES, standing
+from projections.registers import refuse_while_importing
 
 __all__ = ["BudgetExceeded", "Payouts", "PrepareResult", "RunClosed"]
 
@@ -210,6 +211,7 @@ class Payouts(LedgerService):
         """Compute the month's payments (regular, arrears, reissues) and recoveries into the
         period's unapproved run (a new one if there is none), bringing it up to date."""
         self.sync()
+        refuse_while_importing(self.db)
         actor = self.actor(by)
         actor.require("finance", to="prepare a payout run")
         self._refuse_far_period(period)

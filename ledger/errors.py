@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 class AidLedgerError(Exception):
@@ -24,6 +26,48 @@ class Problem:
         return f"{where}: {self.reason}{shown}"
 
 
+class ProblemSink(Protocol):
+    """Where problems go while a file is read: a list, or :class:`Problems`."""
+
+    def append(self, problem: Problem, /) -> None: ...
+
+
+#: Problems listed in a refusal at most: a file of a million bad rows is refused with the
+#: first ones and a count of the rest, not a message of a million lines.
+LISTED = 1000
+
+
+class Problems:
+    """The problems of one file: every one counted, the first ``listed`` kept."""
+
+    def __init__(self, listed: int = LISTED) -> None:
+        self.listed = listed
+        self.kept: list[Problem] = []
+        self.count = 0
+
+    def append(self, problem: Problem, /) -> None:
+        self.count += 1
+        if len(self.kept) < self.listed:
+            self.kept.append(problem)
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.append(problem)
+
+    def also(self, count: int) -> None:
+        """Count problems found beyond those that can be listed."""
+        self.count += count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def refuse_if_any(self, source: str) -> None:
+        """Raise InputRefused listing the problems kept (by line) and counting the rest."""
+        if self.count:
+            kept = sorted(self.kept, key=lambda p: p.line)
+            raise InputRefused(source, kept, more=self.count - len(kept))
+
+
 class InvalidValue(AidLedgerError, ValueError):
     """A single value (amount, date, id number...) does not parse."""
 
@@ -31,13 +75,46 @@ class InvalidValue(AidLedgerError, ValueError):
 class InputRefused(AidLedgerError):
     """An input file was refused; nothing from it was recorded."""
 
-    def __init__(self, source: str, problems: list[Problem]) -> None:
+    def __init__(self, source: str, problems: list[Problem], *, more: int = 0) -> None:
         self.source = source
         self.problems = problems
+        #: Problems found beyond those listed (see `Problems`).
+        self.more = more
         lines = "\n".join(f"  {source}: {p}" for p in problems)
-        super().__init__(
-            f"{source}: refused, {len(problems)} problem(s); nothing was recorded\n{lines}"
+        count = f"{len(problems) + more:,} problem(s)"
+        if more:
+            count += f", the first {len(problems):,} by line listed"
+        super().__init__(f"{source}: refused, {count}; nothing was recorded\n{lines}")
+
+
+class InputTooLarge(InputRefused):
+    """An input file larger than the configured maximum: refused before it is read."""
+
+    def __init__(self, source: str, size: int, limit: int) -> None:
+        AidLedgerError.__init__(
+            self,
+            f"{source}: refused: {size:,} bytes ({_gib(size)}), more than the largest input "
+            f"file allowed ({limit:,} bytes, {_gib(limit)}); nothing was read or recorded. "
+            "To import it, raise AIDLEDGER_MAX_INPUT_BYTES (in bytes) above its size",
         )
+        self.source = source
+        self.problems = []
+        self.more = 0
+        self.size = size
+        self.limit = limit
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.2f} GiB"
+
+
+class InputChanged(AidLedgerError):
+    """An input file's bytes changed between two readings of one import."""
+
+
+class ImportIncomplete(AidLedgerError):
+    """An import was interrupted (or is still running): its rows are not all recorded, so
+    nothing that reads them may run until the same import, run again, completes it."""
 
 
 class ConfigError(AidLedgerError):

@@ -1,39 +1,62 @@
 """Importing cases, deaths, staff and relatives files: all or nothing, idempotent, in batches.
 
-Order of work: parse and validate every row (refuse the file with every problem if any);
-bring the register read models up to date; recognise a file imported before by its content
-hash; check the rows against the current registers for conflicts (a case moved to another
-program) and refuse again if there is one; only then decide each row against the register as
-it stands (new, changed, unchanged; for cases, a chunk of rows at a time) and write, in
-batches of whole aggregates, and finally record the file. Nothing is written before the
-whole file has been checked.
+Order of work. The file is opened and, if it is larger than the limit, refused at once; a
+first reading hashes it: a file imported before (same kind and content) records nothing.
+Another import left open (interrupted, or running) refuses this one. Then a second reading
+checks every row as it goes (values, duties, the program of each case against the stored
+cases) and keeps only what the checks across rows need, in 13 to 20 bytes a row
+(`validation.LineKeys`): the few lines those point at are read once more to be sure. Any
+problem refuses the file, with every problem (the first thousand listed), before anything is
+written. Only then a last reading decides each row against the registers as they stand (new,
+changed, unchanged; for cases a chunk of rows at a time) and writes in batches of whole
+aggregates, and finally records the file. Each reading checks the file's bytes are those the
+first one hashed (`csvfile.InputFile`). Memory holds a chunk of rows and those few bytes a
+row, not the file's rows.
 
-A crash while writing leaves the batches written so far; running the same import again
-completes it, because ids are derived from business keys and unchanged rows write nothing.
+An import that writes records that it started (`registry.FileImport`) in its first
+transaction and ends with the file's record (`ImportedFile`). A crash in between leaves the
+batches written so far, and an open import: payout runs, reconciliation and reports refuse
+to read until it completes (`projections.registers.refuse_while_importing`). Running the
+same import again completes it, because ids are derived from business keys and rows it
+already wrote are recognised by their source (file name, content hash, line).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from eventsourcing.domain import BaseAggregate
-
 from ledger.case import CASE_COLUMNS, Case, CaseRow, CaseState, case_aggregate_id
-from ledger.csvfile import iter_rows
-from ledger.errors import InputRefused, Problem
+from ledger.csvfile import (
+    BLOCK,
+    CsvRow,
+    InputFile,
+    SecondReading,
+    iter_rows,
+    reread_rows,
+    reread_values,
+)
+from ledger.duties import StaffDirectory
+from ledger.errors import (
+    ImportIncomplete,
+    InputChanged,
+    InputTooLarge,
+    Problem,
+    Problems,
+    ProblemSink,
+)
 from ledger.registry import (
     DEATH_COLUMNS,
     RELATIVE_COLUMNS,
     STAFF_COLUMNS,
     DeathReport,
     DeathRow,
+    FileImport,
     ImportedFile,
     Relative,
     RelativeRow,
@@ -45,15 +68,17 @@ from ledger.registry import (
     staff_aggregate_id,
 )
 from ledger.service import LedgerService, PhaseClock
-from ledger.store import EventBatch, as_date, events_table, gc_paused, select_events_of
+from ledger.store import EventBatch, LedgerApp, as_date, events_table, gc_paused, select_events_of
 from ledger.validation import (
+    LineKeys,
+    case_row,
+    case_rows,
     check_case_duties,
     check_staff_duties,
+    death_rows,
     duplicate_keys,
-    validate_cases,
-    validate_deaths,
-    validate_relatives,
-    validate_staff,
+    relative_rows,
+    staff_rows,
 )
 
 Kind = Literal["cases", "deaths", "staff", "relatives"]
@@ -71,6 +96,8 @@ IMPORTER_ROLE: dict[Kind, str] = {
     "staff": "admin",
     "relatives": "caseworker",
 }
+#: The largest input file read unless the settings say otherwise (`max_input_bytes`).
+DEFAULT_MAX_INPUT_BYTES = 4 * 2**30
 
 
 @dataclass
@@ -87,7 +114,7 @@ class ImportSummary:
     events: int = 0
     already_imported: bool = False
     previously: dict[str, str] = field(default_factory=dict)
-    #: Seconds spent reading+validating, planning, writing events, updating read models.
+    #: Seconds spent reading+validating, writing events, updating read models.
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -109,9 +136,32 @@ def _death_key(row: DeathRow) -> str:
     return row.id_number
 
 
+#: Each register's key, and the column a duplicate key is reported on.
+REGISTER_KEYS: dict[Kind, tuple[Callable[[Any], str], str]] = {
+    "staff": (_staff_key, "staff_id"),
+    "relatives": (_relative_key, "id_number"),
+    "deaths": (_death_key, "id_number"),
+}
+
+#: The tag of a case line in `LineKeys` when the case is stored: checked against the store.
+_STORED = -1
+
+
+@dataclass
+class _Checked:
+    """What the checking reading of a file leaves for the writing one."""
+
+    rows: int = 0
+    #: Hashes (``hash_of``) of the case ids on more than one line (cases; a few other case
+    #: ids may share one: they are written as if repeated, which is slower, not wrong).
+    repeated: set[int] = field(default_factory=set)
+    hash_of: Callable[[str], int] = hash
+    #: Lines that repeat an earlier line of the same key, identical (registers: first wins).
+    skip: set[int] = field(default_factory=set)
+
+
 @dataclass
 class _Plan:
-    aggregates: list[BaseAggregate] = field(default_factory=list)  # type: ignore[type-arg]
     new: int = 0
     changed: int = 0
     unchanged: int = 0
@@ -129,6 +179,34 @@ class _Plan:
             self.changed += 1
 
 
+class _ImportBatch(EventBatch):
+    """The batches of one import: the first one written begins with ``opening`` (the
+    import's `FileImport.Started`; none when a killed run of it recorded that already)."""
+
+    def __init__(
+        self,
+        app: LedgerApp,
+        limit: int,
+        *,
+        opening: Sequence[Any],
+        after_flush: Callable[[int], None] | None,
+    ) -> None:
+        super().__init__(app, limit, after_flush=after_flush)
+        self._opening = list(opening)
+        self.opened = len(self._opening)
+
+    def add(self, *events: Any) -> None:
+        if self._opening:
+            self.events.extend(self._opening)
+            self._opening = []
+        super().add(*events)
+
+    @property
+    def rows_written(self) -> int:
+        """Events written for the file's rows (the opening aside)."""
+        return self.written - (self.opened if not self._opening else 0)
+
+
 def file_tag(filename: str, sha256: str) -> str:
     """How events name the file they come from: ``cases.csv@1a2b3c4d5e6f`` (name and content),
     followed by ``:line``. An auditor sees which version of a file decided; a rerun of a killed
@@ -143,6 +221,18 @@ class Importer(LedgerService):
     follow_above = 20_000
     #: Rows above which a cases file first brings the statistics of what it reads up to date.
     analyze_above = 20_000
+    #: The largest file read, in bytes; a larger one is refused before it is read. The
+    #: composition root sets it from the settings (AIDLEDGER_MAX_INPUT_BYTES).
+    max_input_bytes = DEFAULT_MAX_INPUT_BYTES
+
+    def count_lines(self, path: Path) -> int:
+        """The lines of a file, for a progress bar: counted a block at a time. A file larger
+        than `max_input_bytes` is refused at once (`InputTooLarge`)."""
+        size = path.stat().st_size
+        if size > self.max_input_bytes:
+            raise InputTooLarge(str(path), size, self.max_input_bytes)
+        with path.open("rb") as f:
+            return sum(block.count(b"\n") for block in iter(lambda: f.read(BLOCK), b""))
 
     def import_file(
         self,
@@ -153,16 +243,24 @@ class Importer(LedgerService):
         today: date | None = None,
         progress: Progress | None = None,
     ) -> ImportSummary:
-        """Import one file. Raises InputRefused (nothing recorded) or NotAuthorised."""
-        today = today or self.today
+        """Import one file. Raises InputRefused (nothing recorded; InputTooLarge for a file
+        above `max_input_bytes`), NotAuthorised, or ImportIncomplete (another import is open:
+        it must be completed first)."""
         clock = PhaseClock()
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        summary = ImportSummary(kind=kind, filename=path.name, sha256=sha)
-        source = str(path)
-        problems: list[Problem] = []
-        rows = iter_rows(data, COLUMNS[kind], problems)
-        del data  # the rows' reader holds it until it has read them all, not the whole import
+        with InputFile(path, max_bytes=self.max_input_bytes) as file:
+            return self._import(kind, file, by, today or self.today, progress, clock)
+
+    def _import(
+        self,
+        kind: Kind,
+        file: InputFile,
+        by: str,
+        today: date,
+        progress: Progress | None,
+        clock: PhaseClock,
+    ) -> ImportSummary:
+        sha, name = file.sha256, file.path.name
+        summary = ImportSummary(kind=kind, filename=name, sha256=sha)
         self.sync()
         directory = self.directory()
         if kind != "staff" or not directory.is_empty():
@@ -173,48 +271,50 @@ class Importer(LedgerService):
             summary.already_imported = True
             summary.previously = previous
             return summary
+        resuming = self._refuse_while_another_import_is_open(kind, sha, name)
 
+        problems = Problems()
         if kind == "cases":
-            cases, invalid = validate_cases(rows, self.config)
-            summary.rows = len(cases) + len({p.line for p in invalid})
-            self._refuse_if(source, problems + invalid)
-            self._refuse_if(source, check_case_duties(cases, directory, directory.actor(by, today)))
-            clock.lap("validate")
-            plan = self._import_cases(
-                cases, source=source, by=by, filename=file_tag(path.name, sha), progress=progress
-            )
-        elif kind == "staff":
-            staff, invalid = validate_staff(rows)
-            summary.rows = len(staff)
-            self._refuse_if(
-                source, problems + invalid + duplicate_keys(staff, _staff_key, "staff_id")
-            )
-            self._refuse_if(source, check_staff_duties(staff, directory, by, today))
-            plan = self._plan_staff(staff, by=by, filename=file_tag(path.name, sha), today=today)
-        elif kind == "relatives":
-            relatives, invalid = validate_relatives(rows, directory)
-            summary.rows = len(relatives)
-            self._refuse_if(
-                source,
-                problems + invalid + duplicate_keys(relatives, _relative_key, "id_number"),
-            )
-            plan = self._plan_relatives(relatives, by=by, filename=file_tag(path.name, sha))
+            checked = self._check_cases(file, directory, by, today, problems)
         else:
-            deaths, invalid = validate_deaths(rows, today)
-            summary.rows = len(deaths)
-            self._refuse_if(
-                source, problems + invalid + duplicate_keys(deaths, _death_key, "id_number")
-            )
-            plan = self._plan_deaths(deaths, by=by, filename=file_tag(path.name, sha))
+            checked = self._check_register(kind, file, directory, by, today, problems)
+        problems.refuse_if_any(str(file.path))
+        summary.rows = checked.rows
+        clock.lap("validate")
 
-        if plan.aggregates:
-            plan.events += self._write(plan.aggregates, progress)
+        tag = file_tag(name, sha)
+        opening = (
+            ()
+            if resuming
+            else FileImport.start(kind=kind, filename=name, sha256=sha, by=by).collect_events()
+        )
+        batch = _ImportBatch(self.app, self.batch_events, opening=opening, after_flush=progress)
+        try:
+            with (
+                self.following(kind == "cases" and checked.rows > self.follow_above),
+                gc_paused(),
+                batch,
+            ):
+                if kind == "cases":
+                    plan = self._write_cases(file, checked, batch, by=by, tag=tag)
+                else:
+                    plan = self._write_register(
+                        kind, file, checked, batch, directory, by=by, today=today, tag=tag
+                    )
+        except InputChanged as e:
+            if not batch.written:
+                raise
+            raise InputChanged(
+                f"{e}; the batches written before stay, and the import stays open until the "
+                f"file as it was checked (sha256 {sha}) is imported again"
+            ) from None
+        plan.events = batch.rows_written
         clock.lap("write")
         summary.new, summary.changed, summary.unchanged = plan.new, plan.changed, plan.unchanged
         summary.events = plan.events
         record = ImportedFile.record(
             kind=kind,
-            filename=path.name,
+            filename=name,
             sha256=sha,
             by=by,
             rows=summary.rows,
@@ -230,11 +330,6 @@ class Importer(LedgerService):
 
     # -- checks ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _refuse_if(source: str, problems: list[Problem]) -> None:
-        if problems:
-            raise InputRefused(source, sorted(problems, key=lambda p: p.line))
-
     def _previous_import(self, kind: str, sha: str) -> dict[str, str] | None:
         rows = self.db.query(
             "SELECT filename, imported_by, recorded_at FROM imported_files WHERE aggregate_id = ?",
@@ -245,92 +340,152 @@ class Importer(LedgerService):
         filename, by, at = rows[0]
         return {"filename": filename, "by": by, "recorded_at": at}
 
-    def _import_cases(
+    def _refuse_while_another_import_is_open(self, kind: str, sha: str, name: str) -> bool:
+        """Refuse while another import is open (this one would read, or change, what it left
+        half-written); whether this very import is open (a rerun: it completes it)."""
+        from projections.registers import describe_open_imports, open_imports
+
+        mine = str(file_aggregate_id(kind, sha))
+        open_now = open_imports(self.db)
+        others = [i for i in open_now if i.file_id != mine]
+        if others:
+            raise ImportIncomplete(f"{name}: not imported: {describe_open_imports(others)}")
+        return bool(open_now)
+
+    def _check_cases(
         self,
-        rows: Sequence[tuple[int, CaseRow]],
-        *,
-        source: str,
+        file: InputFile,
+        directory: StaffDirectory,
         by: str,
-        filename: str,
-        progress: Progress | None,
-    ) -> _Plan:
-        """Check the rows against the cases as they stand, then write their events streaming.
+        today: date,
+        problems: Problems,
+    ) -> _Checked:
+        """Read and check every row of a cases file (problems to ``problems``), holding a
+        chunk of rows at a time: values, duties, the program of stored cases and a death that
+        ended one; then the program of each new case across the file's lines."""
+        from projections.registers import has_cases, stored_programs
 
-        The only conflict a row can have with stored cases (a different program) is found
-        before anything is written, from the stored cases' programs alone; then the rows are
-        compared with the cases as they stand a chunk of rows at a time, and events go out in
-        batches and are dropped, so memory holds the rows, not a province's register twice
-        (a month's re-import of the whole register is the common case) nor a million
-        aggregates.
-        """
-        from projections.registers import has_cases, load_cases, stored_programs
+        stored = has_cases(self.db)  # a first import has no stored case: no queries
+        ended = self._ended_on_death() if stored else {}
+        keys = LineKeys(small_tags=True)
+        program_tag = {code: n for n, code in enumerate(self.config.programs)}
+        checked = _Checked(hash_of=keys.hash_of)
 
-        # A first import has no stored case to conflict with or compare with: no queries.
-        stored = has_cases(self.db)
-        programs = stored_programs(self.db, sorted({r.case_id for _, r in rows})) if stored else {}
-        self._refuse_if(
-            source,
-            program_conflicts(rows, programs)
-            + (reinstatements_after_death(rows, self._ended_on_death()) if stored else []),
-        )
-        del programs
-        if stored and len(rows) > self.analyze_above:
-            # A case is read by id from `cases`, and a changed one's events from the log:
-            # with statistics from before the last bulk writes, PostgreSQL takes each id for
-            # thousands of rows and scans in parallel (50 ms a case, not 0.1 ms).
-            self.db.analyze(events_table(self.db.dialect), "cases")
-        load = partial(load_cases, self.db) if stored else None
-        plan = _Plan()
-        repeated = {cid for cid, n in Counter(r.case_id for _, r in rows).items() if n > 1}
-        resumed = self._written_by_this_file("cases", "case_id", filename)
-        # Cases on several lines that a killed run of this file wrote: what each line did.
-        done_lines = self._lines_written([cid for cid in resumed if cid in repeated], filename)
-        touched: dict[str, Case] = {}
-        with (
-            self.following(len(rows) > self.follow_above),
-            gc_paused(),
-            EventBatch(self.app, self.batch_events, after_flush=progress) as batch,
-        ):
-            for line, row, existing in _with_existing(rows, touched, load):
-                source_line = f"{filename}:{line}"
-                done = resumed.get(row.case_id)
-                if done is not None and line <= done[1]:
-                    # Written by a killed run of this file: count it as it was, write nothing.
-                    if row.case_id not in done_lines:
-                        plan.count_written(done)
-                    elif (outcome := done_lines[row.case_id].get(line)) == "new":
-                        plan.new += 1
-                    elif outcome == "changed":
-                        plan.changed += 1
-                    else:
-                        plan.unchanged += 1
-                    continue
-                case = touched.get(row.case_id)
-                if case is None:
-                    known = existing.get(row.case_id)
-                    if known is None:
-                        plan.new += 1
-                        if row.case_id in repeated:
-                            case = touched[row.case_id] = Case.approve(
-                                row, by=by, source=source_line
-                            )
-                            batch.add_aggregate(case)
-                        else:
-                            batch.add(Case.approval(row, by=by, source=source_line))
-                        continue
-                    if known[0].as_row() == row:
-                        plan.unchanged += 1
-                        continue
-                    case = touched[row.case_id] = self.app.repository.get(
-                        case_aggregate_id(row.case_id)
+        def against_the_store(rows: Iterable[tuple[int, CaseRow]]) -> Iterator[tuple[int, CaseRow]]:
+            for chunk in _chunks(rows, EXISTING_CHUNK):
+                programs = stored_programs(self.db, sorted({r.case_id for _, r in chunk}))
+                problems.extend(
+                    program_conflicts([(n, r) for n, r in chunk if r.case_id in programs], programs)
+                )
+                problems.extend(reinstatements_after_death(chunk, ended))
+                for line, row in chunk:
+                    keys.add(
+                        row.case_id,
+                        line,
+                        _STORED if row.case_id in programs else program_tag[row.program],
                     )
-                if case.decide(row, by=by, source=source_line):
-                    plan.changed += 1
-                    batch.add_aggregate(case)
-                else:
-                    plan.unchanged += 1
-        plan.events = batch.written
-        return plan
+                yield from chunk
+
+        rows = case_rows(
+            _counted(iter_rows(file, CASE_COLUMNS, problems), checked), self.config, problems
+        )
+        if stored:
+            rows = against_the_store(rows)
+        else:
+            rows = _keyed(rows, keys, lambda row: (row.case_id, program_tag[row.program]))
+        problems.extend(check_case_duties(rows, directory, directory.actor(by, today)))
+
+        # A new case's lines must all be of one program: the lines whose case id's hash is
+        # on lines of several programs are read again, and their case ids compared.
+        suspects: set[int] = set()
+        for shared, lines in keys.groups():
+            checked.repeated.add(shared)
+            new = [(line, tag) for line, tag in lines if tag != _STORED]
+            if len({tag for _, tag in new}) > 1:
+                if len(suspects) < READ_AGAIN:
+                    suspects.update(line for line, _ in new)
+                else:  # counted, not listed: the first thousand problems are long found
+                    problems.also(sum(1 for _, tag in new if tag != new[0][1]))
+        if suspects:
+            again = self._read_again(file, "cases", suspects, directory, today)
+            problems.extend(program_conflicts(again, {}))
+        return checked
+
+    def _check_register(
+        self,
+        kind: Kind,
+        file: InputFile,
+        directory: StaffDirectory,
+        by: str,
+        today: date,
+        problems: Problems,
+    ) -> _Checked:
+        """Read and check every row of a staff, relatives or deaths file (problems to
+        ``problems``), then the lines that repeat a key: the same values again are left out
+        (the first line wins), other values are a conflict."""
+        key, column = REGISTER_KEYS[kind]
+        keys = LineKeys()
+        checked = _Checked()
+        rows = _keyed(
+            self._typed(
+                kind,
+                _counted(iter_rows(file, COLUMNS[kind], problems), checked),
+                problems,
+                directory,
+                today,
+            ),
+            keys,
+            lambda row: (key(row), hash(row)),  # tagged by the row's values
+        )
+        if kind == "staff":
+            problems.extend(check_staff_duties(rows, directory, by, today))
+        else:
+            for _ in rows:
+                pass
+        # Lines sharing a key's hash: a line with the values of one before it (same tag) is
+        # left out when writing (the first wins); lines with other values are read again
+        # and compared (another key with the same hash, or a conflict that refuses).
+        suspects: set[int] = set()
+        for _, lines in keys.groups():
+            seen: set[int] = set()
+            for line, tag in lines:
+                if tag in seen:
+                    checked.skip.add(line)
+                seen.add(tag)
+            if len(seen) > 1:
+                if len(suspects) < READ_AGAIN:
+                    suspects.update(line for line, _ in lines)
+                else:  # counted, not listed: the first thousand problems are long found
+                    problems.also(len(seen) - 1)
+        if suspects:
+            again = self._read_again(file, kind, suspects, directory, today)
+            problems.extend(duplicate_keys(again, key, column))
+        return checked
+
+    def _typed(
+        self,
+        kind: Kind,
+        rows: Iterable[CsvRow],
+        problems: ProblemSink,
+        directory: StaffDirectory,
+        today: date,
+    ) -> Iterator[tuple[int, Any]]:
+        """The good rows of a file of ``kind``, typed (see `ledger.validation`)."""
+        if kind == "cases":
+            return case_rows(rows, self.config, problems)
+        if kind == "staff":
+            return staff_rows(rows, problems)
+        if kind == "relatives":
+            return relative_rows(rows, directory, problems)
+        return death_rows(rows, today, problems)
+
+    def _read_again(
+        self, file: InputFile, kind: Kind, lines: set[int], directory: StaffDirectory, today: date
+    ) -> list[tuple[int, Any]]:
+        """The typed rows of these (good) lines, read again: the few a check across rows
+        must see whole."""
+        wanted = (row for row in reread_rows(file, COLUMNS[kind]) if row.line in lines)
+        return list(self._typed(kind, wanted, SecondReading(file), directory, today))
 
     def _ended_on_death(self) -> dict[str, date]:
         """Cases ended on their holder's reported date of death (应退尽退)."""
@@ -343,26 +498,120 @@ class Importer(LedgerService):
             if (day := as_date(ended)) is not None
         }
 
-    def _plan_staff(
-        self, rows: Sequence[tuple[int, StaffRow]], *, by: str, filename: str, today: date
+    # -- writing --------------------------------------------------------------------------
+
+    def _write_cases(
+        self, file: InputFile, checked: _Checked, batch: EventBatch, *, by: str, tag: str
+    ) -> _Plan:
+        """Read the checked file again and write its rows' events, deciding each row against
+        the cases as they stand a chunk of rows at a time (a month's re-import of the whole
+        register is the common case: neither the file's rows nor the register are held)."""
+        from projections.registers import has_cases, load_cases
+
+        stored = has_cases(self.db)
+        if stored and checked.rows > self.analyze_above:
+            # A case is read by id from `cases`, and a changed one's events from the log:
+            # with statistics from before the last bulk writes, PostgreSQL takes each id for
+            # thousands of rows and scans in parallel (50 ms a case, not 0.1 ms).
+            self.db.analyze(events_table(self.db.dialect), "cases")
+        load = partial(load_cases, self.db) if stored else None
+        plan = _Plan()
+        repeated, hash_of = checked.repeated, checked.hash_of
+        resumed = self._written_by_this_file("cases", "case_id", tag)
+        # Cases on several lines that a killed run of this file wrote: what each line did.
+        done_lines = self._lines_written([c for c in resumed if hash_of(c) in repeated], tag)
+        touched: dict[str, Case] = {}
+        config = self.config
+        rows = ((n, case_row(values, config)) for n, values in reread_values(file, CASE_COLUMNS))
+        for line, row, existing in _with_existing(rows, touched, load):
+            source_line = f"{tag}:{line}"
+            done = resumed.get(row.case_id)
+            if done is not None and line <= done[1]:
+                # Written by a killed run of this file: count it as it was, write nothing.
+                if row.case_id not in done_lines:
+                    plan.count_written(done)
+                elif (outcome := done_lines[row.case_id].get(line)) == "new":
+                    plan.new += 1
+                elif outcome == "changed":
+                    plan.changed += 1
+                else:
+                    plan.unchanged += 1
+                continue
+            case = touched.get(row.case_id)
+            if case is None:
+                known = existing.get(row.case_id)
+                if known is None:
+                    plan.new += 1
+                    if hash_of(row.case_id) in repeated:
+                        case = touched[row.case_id] = Case.approve(row, by=by, source=source_line)
+                        batch.add_aggregate(case)
+                    else:
+                        batch.add(Case.approval(row, by=by, source=source_line))
+                    continue
+                if known[0].as_row() == row:
+                    plan.unchanged += 1
+                    continue
+                case = touched[row.case_id] = self.app.repository.get(
+                    case_aggregate_id(row.case_id)
+                )
+            if case.decide(row, by=by, source=source_line):
+                plan.changed += 1
+                batch.add_aggregate(case)
+            else:
+                plan.unchanged += 1
+        return plan
+
+    def _write_register(
+        self,
+        kind: Kind,
+        file: InputFile,
+        checked: _Checked,
+        batch: EventBatch,
+        directory: StaffDirectory,
+        *,
+        by: str,
+        today: date,
+        tag: str,
+    ) -> _Plan:
+        """Read the checked file again and write its rows: new, changed or unchanged per row of
+        a register (staff, relatives, deaths); a line repeating an earlier one is left out."""
+        rows = self._typed(
+            kind, reread_rows(file, COLUMNS[kind]), SecondReading(file), directory, today
+        )
+        kept = ((line, row) for line, row in rows if line not in checked.skip)
+        if kind == "staff":
+            return self._write_staff(kept, batch, by=by, today=today, tag=tag)
+        if kind == "relatives":
+            return self._write_relatives(kept, batch, by=by, tag=tag)
+        return self._write_deaths(kept, batch, by=by, tag=tag)
+
+    def _write_staff(
+        self,
+        rows: Iterable[tuple[int, StaffRow]],
+        batch: EventBatch,
+        *,
+        by: str,
+        today: date,
+        tag: str,
     ) -> _Plan:
         existing = {
             r[0]: StaffRow(*r)
             for r in self.db.query(f"SELECT {', '.join(STAFF_COLUMNS)} FROM staff")
         }
-        return self._plan_register(
+        return _write_rows(
             rows,
             existing,
             _staff_key,
-            filename,
-            self._written_by_this_file("staff", "staff_id", filename),
+            tag,
+            self._written_by_this_file("staff", "staff_id", tag),
+            batch,
             create=lambda row, src: StaffMember.register(row, by=by, source=src),
             load=lambda row: self.app.repository.get(staff_aggregate_id(row.staff_id)),
             change=lambda member, row, src: member.update(row, by=by, source=src, on=today),
         )
 
-    def _plan_relatives(
-        self, rows: Sequence[tuple[int, RelativeRow]], *, by: str, filename: str
+    def _write_relatives(
+        self, rows: Iterable[tuple[int, RelativeRow]], batch: EventBatch, *, by: str, tag: str
     ) -> _Plan:
         existing = {
             f"{s}/{i}": RelativeRow(s, i, r)
@@ -373,15 +622,16 @@ class Importer(LedgerService):
             for s, i, v, src in self.db.query(
                 "SELECT staff_id, id_number, version, source FROM relatives "
                 "WHERE substr(source, 1, ?) = ?",
-                (len(filename) + 1, f"{filename}:"),
+                (len(tag) + 1, f"{tag}:"),
             )
         }
-        return self._plan_register(
+        return _write_rows(
             rows,
             existing,
             _relative_key,
-            filename,
+            tag,
             written,
+            batch,
             create=lambda row, src: Relative.register(row, by=by, source=src),
             load=lambda row: self.app.repository.get(
                 relative_aggregate_id(row.staff_id, row.id_number)
@@ -389,56 +639,24 @@ class Importer(LedgerService):
             change=lambda relative, row, src: relative.change(row, by=by, source=src),
         )
 
-    def _plan_deaths(
-        self, rows: Sequence[tuple[int, DeathRow]], *, by: str, filename: str
+    def _write_deaths(
+        self, rows: Iterable[tuple[int, DeathRow]], batch: EventBatch, *, by: str, tag: str
     ) -> _Plan:
         existing = {
             r[0]: DeathRow(r[0], as_date(r[1]), r[2])  # type: ignore[arg-type]
             for r in self.db.query("SELECT id_number, date_of_death, feed FROM deaths")
         }
-        return self._plan_register(
+        return _write_rows(
             rows,
             existing,
             _death_key,
-            filename,
-            self._written_by_this_file("deaths", "id_number", filename),
+            tag,
+            self._written_by_this_file("deaths", "id_number", tag),
+            batch,
             create=lambda row, src: DeathReport.report(row, by=by, source=src),
             load=lambda row: self.app.repository.get(death_aggregate_id(row.id_number)),
             change=lambda report, row, src: report.correct(row, by=by, source=src),
         )
-
-    @staticmethod
-    def _plan_register(
-        rows: Sequence[tuple[int, R]],
-        existing: Mapping[str, R],
-        key: Callable[[R], str],
-        filename: str,
-        resumed: Mapping[str, tuple[int, int]],
-        *,
-        create: Callable[[R, str], Any],
-        load: Callable[[R], Any],
-        change: Callable[[Any, R, str], object],
-    ) -> _Plan:
-        """New, changed or unchanged per row of a register (staff, deaths); first row wins."""
-        plan = _Plan()
-        seen: set[str] = set()
-        for line, row in rows:
-            if key(row) in seen:
-                continue
-            seen.add(key(row))
-            source = f"{filename}:{line}"
-            old = existing.get(key(row))
-            if old is None:
-                plan.aggregates.append(create(row, source))
-                plan.new += 1
-            elif old == row:
-                plan.count_written(resumed.get(key(row)))
-            else:
-                aggregate = load(row)
-                change(aggregate, row, source)
-                plan.aggregates.append(aggregate)
-                plan.changed += 1
-        return plan
 
     def _written_by_this_file(self, table: str, key: str, tag: str) -> dict[str, tuple[int, int]]:
         """Rows whose latest event came from this very file (same name and content): written
@@ -466,26 +684,73 @@ class Importer(LedgerService):
                     lines[line] = "new" if isinstance(e, Case.Approved) else "changed"
         return out
 
-    # -- writing --------------------------------------------------------------------------
 
-    def _write(
-        self,
-        aggregates: Sequence[BaseAggregate],  # type: ignore[type-arg]
-        progress: Progress | None,
-    ) -> int:
-        """Save aggregates in batches of about `batch_events` events per transaction."""
-        with gc_paused(), EventBatch(self.app, self.batch_events, after_flush=progress) as batch:
-            for aggregate in aggregates:
-                batch.add_aggregate(aggregate)
-        return batch.written
+def _write_rows(
+    rows: Iterable[tuple[int, R]],
+    existing: Mapping[str, R],
+    key: Callable[[R], str],
+    tag: str,
+    resumed: Mapping[str, tuple[int, int]],
+    batch: EventBatch,
+    *,
+    create: Callable[[R, str], Any],
+    load: Callable[[R], Any],
+    change: Callable[[Any, R, str], object],
+) -> _Plan:
+    """New, changed or unchanged per row of a register, each written as it comes."""
+    plan = _Plan()
+    for line, row in rows:
+        source = f"{tag}:{line}"
+        old = existing.get(key(row))
+        if old is None:
+            batch.add_aggregate(create(row, source))
+            plan.new += 1
+        elif old == row:
+            plan.count_written(resumed.get(key(row)))
+        else:
+            aggregate = load(row)
+            change(aggregate, row, source)
+            batch.add_aggregate(aggregate)
+            plan.changed += 1
+    return plan
 
+
+T = TypeVar("T")
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _counted(rows: Iterable[CsvRow], checked: _Checked) -> Iterator[CsvRow]:
+    """The rows, counted into ``checked.rows`` as they pass."""
+    for row in rows:
+        checked.rows += 1
+        yield row
+
+
+def _keyed(
+    rows: Iterable[tuple[int, T]], keys: LineKeys, key: Callable[[T], tuple[str, int]]
+) -> Iterator[tuple[int, T]]:
+    """The rows, each line's key (and tag) recorded in ``keys`` as they pass."""
+    for line, row in rows:
+        k, tag = key(row)
+        keys.add(k, line, tag)
+        yield line, row
+
+
+#: Lines read again at most for the exact checks across rows; beyond them (a file where
+#: nearly every line conflicts with another) conflicts are counted, not listed.
+READ_AGAIN = 100_000
 
 #: Rows compared at a time with the cases as they stand (a query per 500 of their cases).
 EXISTING_CHUNK = 5000
 
 
 def _with_existing(
-    rows: Sequence[tuple[int, CaseRow]],
+    rows: Iterable[tuple[int, CaseRow]],
     touched: Mapping[str, Case],
     load: Callable[[Sequence[str]], Mapping[str, tuple[CaseState, int]]] | None,
 ) -> Iterator[tuple[int, CaseRow, Mapping[str, tuple[CaseState, int]]]]:
@@ -493,8 +758,7 @@ def _with_existing(
     nothing is stored) as the chunk comes up: those cases not touched by earlier rows of this
     file (the caller keeps those itself)."""
     none: Mapping[str, tuple[CaseState, int]] = {}
-    for at in range(0, len(rows), EXISTING_CHUNK):
-        chunk = rows[at : at + EXISTING_CHUNK]
+    for chunk in _chunks(rows, EXISTING_CHUNK):
         ids = sorted({r.case_id for _, r in chunk if r.case_id not in touched})
         existing = load(ids) if load is not None and ids else none
         for line, row in chunk:

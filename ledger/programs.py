@@ -8,6 +8,7 @@ date. The shipped file (``programs.toml``) is what ``aidledger init`` applies to
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -54,8 +55,15 @@ class Program(BaseModel):
     max_monthly_fen: int = Field(alias="max_monthly", gt=0)
     mid_month: MidMonthRule = "first_day"
     budget_fen: int | None = Field(default=None, alias="budget")
+    #: Validity (有效期): a case is reviewed this many months after its last review.
+    review_months: int = Field(default=12, ge=1, le=60)
+    #: One-off relief (临时救助): at most this much per grant, and this many grants to one
+    #: person within ``window_months`` (more raises ``temporary_repeat``).
+    max_per_grant_fen: int | None = Field(default=None, alias="max_per_grant")
+    max_grants: int | None = Field(default=None, ge=1)
+    window_months: int = Field(default=12, ge=1, le=120)
 
-    _amounts = field_validator("max_monthly_fen", "budget_fen", mode="before")(
+    _amounts = field_validator("max_monthly_fen", "budget_fen", "max_per_grant_fen", mode="before")(
         lambda v: None if v is None else _fen(v)
     )
 
@@ -96,6 +104,26 @@ class Regions(BaseModel):
     names: dict[str, str] = {}
 
 
+class Chain(BaseModel):
+    """The decision chain (阳光): from when a new case needs an approved application, and how
+    long the public notice runs before approval."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    required_from: date | None = None
+    notice_days: int = Field(default=7, ge=0, le=60)
+
+
+class Reviews(BaseModel):
+    """Periodic review (定期核查): grace after the due day, and whether overdue cases' payments
+    are held."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    review_grace_days: int = Field(default=30, ge=0)
+    suspend_when_overdue: bool = False
+
+
 class ProgramsConfig(BaseModel):
     """Every program and department, with the cross-checks between them."""
 
@@ -106,6 +134,8 @@ class ProgramsConfig(BaseModel):
     reconciliation: ReconciliationRules = ReconciliationRules()
     bureau: Bureau = Bureau()
     regions: Regions = Regions()
+    chain: Chain = Chain()
+    reviews: Reviews = Reviews()
 
     @model_validator(mode="after")
     def _cross_check(self) -> ProgramsConfig:

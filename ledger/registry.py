@@ -1,5 +1,5 @@
 """The staff registry and staff members' relatives, deaths from the data-comparison feed, and
-the record of imported files."""
+the record of imported files (and of imports under way)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,10 @@ def death_aggregate_id(id_number: str) -> UUID:
 
 def file_aggregate_id(kind: str, sha256: str) -> UUID:
     return derived_id("file", kind, sha256)
+
+
+def import_aggregate_id(kind: str, sha256: str) -> UUID:
+    return derived_id("import", kind, sha256)
 
 
 class StaffMember(LedgerAggregate):
@@ -274,7 +278,33 @@ class ImportedFile(LedgerAggregate):
         )
 
 
+class FileImport(LedgerAggregate):
+    """An import that writes in several transactions, started: recorded in the first of them,
+    before its first row's events, so that until the file's record (`ImportedFile`) ends it
+    every reader knows the file's rows are not all there (`projections.registers`). A rerun
+    of the same import (same kind and content) continues it and records no second start.
+    """
+
+    class Started(LedgerAggregate.Created):
+        TOPIC: ClassVar[str] = "aidledger.ImportStarted"
+        kind: str
+        filename: str
+        sha256: str
+
+    @classmethod
+    def start(cls, *, kind: str, filename: str, sha256: str, by: str) -> Self:
+        return cls._create(
+            cls.Started,
+            id=import_aggregate_id(kind, sha256),
+            by=by,
+            kind=kind,
+            filename=filename,
+            sha256=sha256,
+        )
+
+
 register_event_topics(StaffMember, "aidledger.StaffMember")
 register_event_topics(Relative, "aidledger.Relative")
 register_event_topics(DeathReport, "aidledger.DeathReport")
 register_event_topics(ImportedFile, "aidledger.ImportedFile")
+register_event_topics(FileImport, "aidledger.FileImport")

@@ -1,19 +1,23 @@
 """Validation of input rows: pure functions from rows to typed values and every problem.
 
-They never stop at the first problem: the caller refuses the file if any are returned.
+They never stop at the first problem: the caller refuses the file if any are found. They
+take rows one at a time (`case_rows`, ... are generators), so that a file is checked as it is
+read and never held; what a check across rows needs is kept compactly (`LineKeys`).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import TypeVar
 
 from ledger.case import CaseRow
 from ledger.csvfile import CsvRow, shown
 from ledger.duties import Actor, DutyRefused, StaffDirectory, format_roles, parse_roles, parse_scope
-from ledger.errors import InvalidValue, Problem
+from ledger.errors import InvalidValue, Problem, ProblemSink
 from ledger.ids import parse_id_number, parse_region_code, parse_staff_id
 from ledger.money import format_fen, parse_fen
 from ledger.period import parse_date
@@ -29,13 +33,16 @@ _CASE_ID = re.compile(r"^[^\s,\x00-\x1f]{1,64}$")
 class _RowChecker:
     """Collects the problems of one row while converting its values."""
 
-    def __init__(self, row: CsvRow, problems: list[Problem]) -> None:
+    def __init__(self, row: CsvRow, problems: ProblemSink) -> None:
         self.row = row
         self.problems = problems
         self.ok = True
 
     def value(self, column: str, parse: Callable[[str], T], default: T) -> T:
         raw = self.row.values[column]
+        if self.row.formulas and column in self.row.formulas:
+            self.fail(column, _formula_reason(self.row.formulas[column]), raw)
+            return default
         try:
             return parse(raw)
         except InvalidValue as e:
@@ -46,6 +53,13 @@ class _RowChecker:
         value = self.row.values.get(column, "") if raw is None else raw
         self.problems.append(Problem(self.row.line, column, reason, shown(column, value)))
         self.ok = False
+
+
+def _formula_reason(lead: str) -> str:
+    first = {"\t": "a tab", "\r": "a carriage return"}.get(lead, repr(lead))
+    return (
+        f"starts with {first}: a spreadsheet would take it for a formula (CSV injection); remove it"
+    )
 
 
 def _text(max_len: int) -> Callable[[str], str]:
@@ -72,7 +86,8 @@ def _case_id(raw: str) -> str:
 
 
 def _household(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 30:
+    # ASCII digits only: "³" is a digit to str.isdigit, and int() refuses it.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 30:
         raise InvalidValue("household_size must be a whole number from 1 to 30")
     return int(raw)
 
@@ -88,8 +103,14 @@ def validate_cases(
     rows: Iterable[CsvRow], config: ProgramsConfig
 ) -> tuple[list[tuple[int, CaseRow]], list[Problem]]:
     """Typed case rows with their line numbers, and every problem found."""
-    good: list[tuple[int, CaseRow]] = []
     problems: list[Problem] = []
+    return list(case_rows(rows, config, problems)), problems
+
+
+def case_rows(
+    rows: Iterable[CsvRow], config: ProgramsConfig, problems: ProblemSink
+) -> Iterator[tuple[int, CaseRow]]:
+    """Each good row, typed, with its line number; each problem found goes to ``problems``."""
     for row in rows:
         c = _RowChecker(row, problems)
         program = c.value("program", lambda s: config.program(s).code, "")
@@ -129,14 +150,58 @@ def validate_cases(
             approved_by=approved,
         )
         if c.ok:
-            good.append((row.line, case))
-    return good, problems
+            yield row.line, case
+
+
+def case_row(values: Sequence[str], config: ProgramsConfig) -> CaseRow:
+    """The typed row of a line that `case_rows` accepted, converted again without its checks
+    (``values`` in the order of `CASE_COLUMNS`).
+
+    For an import's writing reading of a file, which writes what its checking reading
+    accepted (the same bytes: `ledger.csvfile.InputFile`): exactly the row `case_rows` gave,
+    in a fraction of the time (the checks, the id number's check digit first, are most of
+    it). `tests/test_validation.py` holds the two to the same rows.
+    """
+    (
+        case_id,
+        program,
+        region_code,
+        name,
+        id_number,
+        household_size,
+        monthly_amount,
+        effective_from,
+        effective_to,
+        bank_account,
+        account_name,
+        decided_by,
+        approved_by,
+    ) = values
+    return CaseRow(
+        case_id,
+        config.programs[program].code,
+        region_code,
+        name,
+        id_number.upper(),
+        int(household_size),
+        parse_fen(monthly_amount),
+        date.fromisoformat(effective_from),
+        date.fromisoformat(effective_to) if effective_to else None,
+        bank_account,
+        account_name,
+        decided_by,
+        approved_by,
+    )
 
 
 def validate_staff(rows: Iterable[CsvRow]) -> tuple[list[tuple[int, StaffRow]], list[Problem]]:
     """Typed staff rows with their line numbers, and every problem found."""
-    good: list[tuple[int, StaffRow]] = []
     problems: list[Problem] = []
+    return list(staff_rows(rows, problems)), problems
+
+
+def staff_rows(rows: Iterable[CsvRow], problems: ProblemSink) -> Iterator[tuple[int, StaffRow]]:
+    """Each good row of a staff file, typed, with its line number (problems to ``problems``)."""
     for row in rows:
         c = _RowChecker(row, problems)
         staff = StaffRow(
@@ -148,8 +213,7 @@ def validate_staff(rows: Iterable[CsvRow]) -> tuple[list[tuple[int, StaffRow]], 
             region_code=c.value("region_code", parse_scope, ""),
         )
         if c.ok:
-            good.append((row.line, staff))
-    return good, problems
+            yield row.line, staff
 
 
 def validate_relatives(
@@ -157,8 +221,14 @@ def validate_relatives(
 ) -> tuple[list[tuple[int, RelativeRow]], list[Problem]]:
     """Typed relative rows with their line numbers, and every problem found (a staff id not in
     the registry is one)."""
-    good: list[tuple[int, RelativeRow]] = []
     problems: list[Problem] = []
+    return list(relative_rows(rows, directory, problems)), problems
+
+
+def relative_rows(
+    rows: Iterable[CsvRow], directory: StaffDirectory, problems: ProblemSink
+) -> Iterator[tuple[int, RelativeRow]]:
+    """Each good row of a relatives file, typed, with its line number."""
     for row in rows:
         c = _RowChecker(row, problems)
         staff_id = c.value("staff_id", parse_staff_id, "")
@@ -170,16 +240,21 @@ def validate_relatives(
             relation=c.value("relation", _text(32), ""),
         )
         if c.ok:
-            good.append((row.line, relative))
-    return good, problems
+            yield row.line, relative
 
 
 def validate_deaths(
     rows: Iterable[CsvRow], today: date
 ) -> tuple[list[tuple[int, DeathRow]], list[Problem]]:
     """Typed death rows with their line numbers, and every problem found."""
-    good: list[tuple[int, DeathRow]] = []
     problems: list[Problem] = []
+    return list(death_rows(rows, today, problems)), problems
+
+
+def death_rows(
+    rows: Iterable[CsvRow], today: date, problems: ProblemSink
+) -> Iterator[tuple[int, DeathRow]]:
+    """Each good row of a deaths file, typed, with its line number."""
     for row in rows:
         c = _RowChecker(row, problems)
         died = c.value("date_of_death", parse_date, _EPOCH)
@@ -191,8 +266,55 @@ def validate_deaths(
             source=c.value("source", _text(64), ""),
         )
         if c.ok:
-            good.append((row.line, death))
-    return good, problems
+            yield row.line, death
+
+
+class LineKeys:
+    """The key of each line of a file, in 13 to 20 bytes a line: to find, once the file is
+    read, the lines that share a key (a case on several lines, a duplicate in a register)
+    without holding the keys or the rows.
+
+    A key is kept as its 64-bit `hash`, with the line and a tag (what a check compares across
+    the lines of one key: a case's program). Lines whose keys share a hash most likely share
+    the key, but two keys can share a hash: a check reads those few lines again to be sure.
+    Text hashes differ from one process to the next: a LineKeys is used in the process that
+    filled it.
+    """
+
+    #: Lines are kept in buckets by hash, sorted one bucket at a time: finding the groups
+    #: holds a bucket's worth of Python ints, not the file's.
+    BUCKETS = 256
+
+    def __init__(self, *, small_tags: bool = False, hash_of: Callable[[str], int] = hash) -> None:
+        """``small_tags``: tags from -128 to 127 (a program's number), kept in a byte."""
+        #: The 64-bit hash of a key (a test gives one that makes keys collide).
+        self.hash_of = hash_of
+        self._hashes = [array("q") for _ in range(self.BUCKETS)]
+        self._lines = [array("I") for _ in range(self.BUCKETS)]
+        self._tags = [array("b" if small_tags else "q") for _ in range(self.BUCKETS)]
+
+    def add(self, key: str, line: int, tag: int = 0) -> None:
+        """Record the key of a line, and its tag."""
+        h = self.hash_of(key)
+        bucket = h % self.BUCKETS
+        self._hashes[bucket].append(h)
+        self._lines[bucket].append(line)
+        self._tags[bucket].append(tag)
+
+    def groups(self) -> Iterator[tuple[int, list[tuple[int, int]]]]:
+        """Each hash found on more than one line, with those lines and their tags in file
+        order."""
+        for hashes, lines, tags in zip(self._hashes, self._lines, self._tags, strict=True):
+            ordered = sorted(hashes)
+            shared = {a for a, b in itertools.pairwise(ordered) if a == b}
+            del ordered
+            if not shared:
+                continue
+            found: dict[int, list[tuple[int, int]]] = {}
+            for i, h in enumerate(hashes):
+                if h in shared:
+                    found.setdefault(h, []).append((lines[i], tags[i]))
+            yield from found.items()
 
 
 def duplicate_keys(
@@ -213,14 +335,13 @@ def duplicate_keys(
 
 def check_case_duties(
     rows: Iterable[tuple[int, CaseRow]], directory: StaffDirectory, importer: Actor
-) -> list[Problem]:
+) -> Iterator[Problem]:
     """Every row's duties, as `ledger.duties` says: the importer's region covers the case; the
     decider holds ``caseworker`` and the approver ``approver``, both registered and covering the
     case's region on the decision's ``effective_from``; neither has an interest in the case."""
-    problems: list[Problem] = []
     for line, row in rows:
         if not importer.covers(row.region_code):
-            problems.append(
+            yield (
                 Problem(
                     line,
                     "region_code",
@@ -236,10 +357,10 @@ def check_case_duties(
             try:
                 actor = directory.actor(staff_id, row.effective_from)
             except DutyRefused as e:
-                problems.append(Problem(line, column, str(e), staff_id))
+                yield Problem(line, column, str(e), staff_id)
                 continue
             if not actor.holds(role):
-                problems.append(
+                yield (
                     Problem(
                         line,
                         column,
@@ -249,7 +370,7 @@ def check_case_duties(
                     )
                 )
             elif not actor.covers(row.region_code):
-                problems.append(
+                yield (
                     Problem(
                         line,
                         column,
@@ -259,7 +380,7 @@ def check_case_duties(
                     )
                 )
             if staff_id in interested:
-                problems.append(
+                yield (
                     Problem(
                         line,
                         column,
@@ -269,17 +390,19 @@ def check_case_duties(
                         staff_id,
                     )
                 )
-    return problems
 
 
 def check_staff_duties(
-    rows: Sequence[tuple[int, StaffRow]],
+    rows: Iterable[tuple[int, StaffRow]],
     directory: StaffDirectory,
     by: str,
     today: date,
-) -> list[Problem]:
+) -> Iterator[Problem]:
     """A staff file's duties: the first one (an empty registry) by an admin named in it; later
-    ones by a registered admin whose region covers each row, who does not change their own row."""
+    ones by a registered admin whose region covers each row, who does not change their own row.
+
+    Raises DutyRefused (once the rows are read, for a first file) when the importer may not
+    import the file at all."""
     if directory.is_empty():
         mine = [row for _, row in rows if row.staff_id == by]
         if not mine or "admin" not in parse_roles(mine[0].role):
@@ -287,13 +410,12 @@ def check_staff_duties(
                 f"{by} may not import the first staff file: the first staff import must be by "
                 "an admin (role admin) named in that same file"
             )
-        return []
+        return
     actor = directory.actor(by, today)
     actor.require("admin", to="import a staff file")
-    problems = []
     for line, row in rows:
         if not row.region_code.startswith(actor.region):
-            problems.append(
+            yield (
                 Problem(
                     line,
                     "region_code",
@@ -311,7 +433,7 @@ def check_staff_duties(
                 and row.region_code == actor.region
             )
             if not same:
-                problems.append(
+                yield (
                     Problem(
                         line,
                         "staff_id",
@@ -320,4 +442,3 @@ def check_staff_duties(
                         row.staff_id,
                     )
                 )
-    return problems

@@ -1,12 +1,16 @@
-"""Read models of the registers: cases as last decided, staff, deaths, imported files.
+"""Read models of the registers: cases as last decided, staff, deaths, imported files and
+imports under way.
 
 Imports read these to decide what a row changes without loading aggregates one by one;
 reconciliation looks beneficiaries up by id_number and bank account through their indexes.
+Whatever reads the registers to pay or report refuses while an import is open
+(`refuse_while_importing`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from sys import intern
 from typing import Any, ClassVar
@@ -14,9 +18,17 @@ from typing import Any, ClassVar
 from ledger.case import CASE_COLUMNS, Case, CaseDecision, CaseState
 from ledger.config_store import ConfigVersion
 from ledger.duties import SINCE_EVER, Person, StaffDirectory, Terms, parse_roles
+from ledger.errors import ImportIncomplete
 from ledger.events import LedgerEvent
 from ledger.ids import county_of
-from ledger.registry import DeathReport, ImportedFile, Relative, StaffMember
+from ledger.registry import (
+    DeathReport,
+    FileImport,
+    ImportedFile,
+    Relative,
+    StaffMember,
+    file_aggregate_id,
+)
 from ledger.store import Database, Tx, as_date, param_chunks
 from projections.runner import ReadModel
 
@@ -287,11 +299,15 @@ class DeathsModel(ReadModel):
 
 
 class ImportedFilesModel(ReadModel):
-    """``imported_files``: what was imported, when, by whom, with what result."""
+    """``imported_files``: what was imported, when, by whom, with what result; and
+    ``import_runs``: each import that wrote in batches, when and by whom it started, and when
+    it completed (NULL: open, interrupted or still running)."""
 
     name: ClassVar[str] = "imported_files"
-    tables: ClassVar[tuple[str, ...]] = ("imported_files",)
-    topics: ClassVar[frozenset[str]] = frozenset({ImportedFile.Imported.TOPIC})
+    tables: ClassVar[tuple[str, ...]] = ("imported_files", "import_runs")
+    topics: ClassVar[frozenset[str]] = frozenset(
+        {ImportedFile.Imported.TOPIC, FileImport.Started.TOPIC}
+    )
     _columns = (
         "aggregate_id",
         "kind",
@@ -323,6 +339,74 @@ class ImportedFilesModel(ReadModel):
             if isinstance(e, ImportedFile.Imported)
         ]
         tx.executemany(_upsert("imported_files", self._columns, "aggregate_id"), rows)
+        started = [
+            (
+                str(file_aggregate_id(e.kind, e.sha256)),
+                e.kind,
+                e.filename,
+                e.sha256,
+                e.by,
+                e.timestamp.isoformat(),
+            )
+            for e in events
+            if isinstance(e, FileImport.Started)
+        ]
+        tx.executemany(_upsert("import_runs", _IMPORT_RUN_COLUMNS, "file_id"), started)
+        # After the starts: a page may hold an import's start and its file's record.
+        tx.executemany(
+            "UPDATE import_runs SET completed_at = ? WHERE file_id = ?",
+            [(r[5], r[0]) for r in rows],
+        )
+
+
+_IMPORT_RUN_COLUMNS = ("file_id", "kind", "filename", "sha256", "started_by", "started_at")
+
+
+@dataclass(frozen=True)
+class OpenImport:
+    """An import started and not completed: interrupted, or still running."""
+
+    file_id: str
+    kind: str
+    filename: str
+    started_by: str
+    started_at: str
+
+    def __str__(self) -> str:
+        started = f"{self.started_at[:19].replace('T', ' ')} UTC"
+        return (
+            f"import of {self.filename} (started {started} by {self.started_by}) was "
+            "interrupted or is still running: run it again (aidledger import "
+            f"{self.kind} {self.filename} --by …), which completes it"
+        )
+
+
+def open_imports(db: Database) -> list[OpenImport]:
+    """The imports started and not completed, oldest first."""
+    return [
+        OpenImport(*row)
+        for row in db.query(
+            "SELECT file_id, kind, filename, started_by, started_at FROM import_runs "
+            "WHERE completed_at IS NULL ORDER BY started_at"
+        )
+    ]
+
+
+def describe_open_imports(imports: Sequence[OpenImport]) -> str:
+    """What to say of open imports: each, and how to complete it."""
+    return "; ".join(str(i) for i in imports)
+
+
+def refuse_while_importing(db: Database) -> None:
+    """Raise ImportIncomplete while an import is open: its rows are not all there, so a run,
+    a reconciliation or a report from the registers now would count part of a file.
+
+    Called first by whatever reads the registers to pay or to report (payout prepare,
+    reconcile, the payouts and notice reports, the findings list), after catching the read
+    models up (the start is recorded with an import's first rows)."""
+    imports = open_imports(db)
+    if imports:
+        raise ImportIncomplete(describe_open_imports(imports))
 
 
 class ConfigModel(ReadModel):

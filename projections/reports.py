@@ -12,6 +12,7 @@ from ledger.money import format_fen, parse_fen
 from ledger.programs import ProgramsConfig
 from ledger.store import Database
 from projections.payouts import APPROVED_RUN
+from projections.registers import refuse_while_importing
 
 #: `--by` dimensions and the payments column each groups on.
 DIMENSIONS = {
@@ -39,8 +40,9 @@ def payouts_report(db: Database, period: str, dims: Sequence[str]) -> list[dict[
 
     Counts payments of approved runs whose payment period is ``period`` (arrears for October
     paid in December count in October). Payments held by a pre-payment check count once they
-    are released. A dimension not grouped on is null.
+    are released. A dimension not grouped on is null. Refused while an import is open.
     """
+    refuse_while_importing(db)
     cols = [DIMENSIONS[d] for d in dims]
     select = ", ".join(cols) + (", " if cols else "")
     group = f"GROUP BY {', '.join(cols)} ORDER BY {', '.join(cols)}" if cols else ""
@@ -95,7 +97,9 @@ def notice_report(db: Database, period: str, region: str) -> list[dict[str, Any]
 
     Names and id numbers are masked (张*三, 610102********1234); only what the notice needs
     is shown. ``region`` is a 6-digit county or a 12-digit village code (a prefix match).
+    Refused while an import is open.
     """
+    refuse_while_importing(db)
     from ledger.ids import mask_id_number, mask_name
 
     rows = db.query(

@@ -25,6 +25,7 @@ from ledger.service import LedgerService
 from ledger.store import Database, EventBatch, as_date, gc_paused, param_chunks, record_job
 from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS
 from projections.payouts import APPROVED_RUN, FINDING_COLUMNS
+from projections.registers import refuse_while_importing
 from reconciliation import checks
 from reconciliation.checks import Draft, ForeignEntry, PaymentView, UnmatchedEntry
 
@@ -129,6 +130,7 @@ class Reconciliation(LedgerService):
     def reconcile(self, period: Period, *, as_of: date, by: str | Actor) -> ReconcileResult:
         """Run every check for ``period`` with ``as_of`` as today; raise what is new."""
         self.sync()
+        refuse_while_importing(self.db)
         actor = self.actor(by)
         actor.require("finance", to="reconcile")
         by = actor.staff_id
@@ -567,7 +569,8 @@ def list_findings(
 ) -> list[dict[str, Any]]:
     """Findings of a period as JSON-ready records (amounts as "1234.50"), with the name of the
     bank file that showed each (``file_name``) where there is one: of one type, status
-    (open, resolved or all), severity, and region (a prefix of the region code)."""
+    (open, resolved or all), severity, and region (a prefix of the region code); refused
+    while an import is open."""
     from ledger.errors import InvalidValue
 
     if status not in FINDING_STATUSES:
@@ -588,6 +591,7 @@ def list_findings(
             raise InvalidValue("region must be digits: a region code or its first digits")
         where.append("f.region_code LIKE ?")
         params.append(region + "%")
+    refuse_while_importing(db)
     return _finding_rows(db, " AND ".join(where), params)
 
 

@@ -188,11 +188,18 @@ def test_upgrading_a_store_links_the_events_already_in_it(store: Services) -> No
     assert chain.verify(store.db).ok
 
 
-def test_two_writers_at_once_keep_one_unbroken_chain(store: Services, tmp_path: Path) -> None:
+def test_two_writers_at_once_keep_one_unbroken_chain(
+    store: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Writers in two threads (the library's INSERT and the batched path interleaving): the
     chain follows the log's order exactly because links are written under the log's lock."""
     import threading
 
+    from ledger.imports import Importer
+
+    # Two imports: the second to start would be refused once the first has written (an
+    # import waits for an open one, tests/test_import_guard.py); here they must both write.
+    monkeypatch.setattr(Importer, "_refuse_while_another_import_is_open", lambda *_: False)
     before = store.app.recorder.max_notification_id() or 0
     errors: list[BaseException] = []
 
@@ -219,8 +226,8 @@ def test_two_writers_at_once_keep_one_unbroken_chain(store: Services, tmp_path: 
     assert not errors, errors
     verdict = chain.verify(store.db)
     assert verdict.ok, verdict.problem
-    # 240 cases and each file's own record.
-    assert verdict.events == (store.app.recorder.max_notification_id() or 0) == before + 242
+    # 240 cases, and each import's start and its file's record.
+    assert verdict.events == (store.app.recorder.max_notification_id() or 0) == before + 244
 
 
 def test_another_spelling_of_an_aggregate_id_is_named(store: Services) -> None:

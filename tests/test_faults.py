@@ -73,6 +73,8 @@ TIMESTAMPS = frozenset(
         "raised_at",
         "updated_at",
         "prepared_through",
+        "started_at",
+        "completed_at",
     }
 )
 
@@ -382,6 +384,7 @@ def assert_same_state(stores: Stores, skip: Mapping[str, tuple[str, ...]] | None
 # -- payout prepare -------------------------------------------------------------------------------
 
 PREPARE = ("payout", "prepare", "--period", PERIOD, "--by", PREPARER)
+RECONCILE = ("reconcile", "--period", PERIOD, "--as-of", AS_OF, "--by", PREPARER)
 #: Run in the command's process: SIGKILL it right after it commits a batch holding a held
 #: payment (with batches of one event, its finding would land in the next transaction).
 KILL_AFTER_A_HELD_PAYMENT = """
@@ -442,6 +445,87 @@ def test_a_run_killed_after_a_held_payment_keeps_its_totals_and_finding(stores: 
 # -- import cases ---------------------------------------------------------------------------------
 
 
+def killed_inside(topic: str) -> str:
+    """Python run in the command's process: SIGKILL it inside the transaction that records an
+    event of ``topic`` (its events and chain links written, uncommitted)."""
+    return f"""
+import os, signal
+from ledger import chain
+def dying(append):
+    def append_and_die(cursor, table, stored_events, *links):
+        append(cursor, table, stored_events, *links)
+        if any(e.topic == {topic!r} for e in stored_events):
+            os.kill(os.getpid(), signal.SIGKILL)
+    return append_and_die
+chain.append_postgres = dying(chain.append_postgres)
+chain.append_sqlite = dying(chain.append_sqlite)
+"""
+
+
+#: The commands that read the registers to pay or report.
+READERS = (
+    PREPARE,
+    RECONCILE,
+    ("report", "payouts", "--period", PERIOD),
+    ("report", "notice", "--period", PERIOD, "--region", "610102"),
+    ("findings", "--period", PERIOD),
+)
+
+
+def readers_refuse(url: str) -> None:
+    """Every reader ends with exit 1 and the one line that says how to complete the import
+    (run at once, each in a process of its own), and records nothing."""
+    before = events(url)
+    procs = [aidledger(url, *args) for args in READERS]
+    for args, proc in zip(READERS, procs, strict=True):
+        _, err = proc.communicate(timeout=300)
+        message = " ".join(err.decode().split())  # the console wraps long lines
+        assert proc.returncode == 1, (args, message)
+        assert "import of cases.csv (started " in message, (args, message)
+        assert f"by {CASEWORKER}) was interrupted or is still running: run it again " in message
+        assert "(aidledger import cases cases.csv --by …), which completes it" in message
+        assert "Traceback" not in message
+    assert events(url) == before
+
+
+@pytest.mark.parametrize("point", ["inside its first transaction", "inside the file's record"])
+def test_an_import_killed_at_either_end_is_read_by_nothing_until_run_again(
+    point: str, stores: Stores
+) -> None:
+    """Killed before its first transaction commits, an import left nothing: readers see none
+    of it. Killed once something is committed (here: every batch, not the file's record;
+    half-way in the test above), readers refuse until it is run again. Then they work, and
+    the store is what a clean import leaves."""
+    for url in stores.both:
+        imported(url, stores.inputs, "staff")
+    cases = ("import", "cases", str(stores.inputs.cases), "--by", CASEWORKER)
+    run_ok(stores.clean, *cases)
+
+    start = events(stores.crashed)
+    topic = "aidledger.ImportStarted" if "first" in point else "aidledger.FileImported"
+    proc = aidledger(stores.crashed, *cases, env=small_batches(10), before=killed_inside(topic))
+    proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL
+    written = events(stores.crashed) - start
+    if point == "inside its first transaction":
+        # Nothing of the file was committed: nothing is open, and readers see none of it.
+        assert written == 0
+        assert (
+            json.loads(run_ok(stores.crashed, "findings", "--period", PERIOD, "--format", "json"))
+            == []
+        )
+    else:
+        assert written == events(stores.clean) - start - 1  # all but the file's record
+        readers_refuse(stores.crashed)
+    run_ok(stores.crashed, *cases)
+
+    for url in stores.both:
+        paid(url)
+        run_ok(url, *RECONCILE)
+        run_ok(url, "report", "notice", "--period", PERIOD, "--region", "610102")
+    assert_same_state(stores)
+
+
 def test_import_killed_half_way_then_rerun_equals_a_clean_run(stores: Stores) -> None:
     for url in stores.both:
         imported(url, stores.inputs, "staff")
@@ -452,6 +536,8 @@ def test_import_killed_half_way_then_rerun_equals_a_clean_run(stores: Stores) ->
     proc = aidledger(stores.crashed, *cases, env=small_batches(10))
     kill_when_events_pass(stores.crashed, proc, start + 100)
     assert start < events(stores.crashed) < events(stores.clean), "killed half-way"
+    # Until it is run again, nothing reads what it wrote (`readers_refuse` below).
+    readers_refuse(stores.crashed)
     run_ok(stores.crashed, *cases)
 
     for url in stores.both:
@@ -576,8 +662,6 @@ def test_a_killed_import_leaves_no_projecting_process_behind(
 
 # -- a month up to the bank ---------------------------------------------------------------------
 
-RECONCILE = ("reconcile", "--period", PERIOD, "--as-of", AS_OF, "--by", PREPARER)
-
 
 def exported_month(stores: Stores, *urls: str) -> Path:
     """Each store: imported, paid and exported; the bank's camt.054 for that run (one file)."""
@@ -633,18 +717,7 @@ def test_rebuild_and_catch_up_killed_half_way_then_a_command_catches_up(stores: 
 
 #: Run in the command's process: SIGKILL it inside the transaction that records the bank file
 #: (the one with its BankFile.Imported event), its events and chain links written, uncommitted.
-KILL_BEFORE_THE_FILE_COMMITS = """
-import os, signal
-from ledger import chain
-def dying(append):
-    def append_and_die_before_the_file_commits(cursor, table, stored_events, *links):
-        append(cursor, table, stored_events, *links)
-        if any(e.topic == "aidledger.BankFileImported" for e in stored_events):
-            os.kill(os.getpid(), signal.SIGKILL)
-    return append_and_die_before_the_file_commits
-chain.append_postgres = dying(chain.append_postgres)
-chain.append_sqlite = dying(chain.append_sqlite)
-"""
+KILL_BEFORE_THE_FILE_COMMITS = killed_inside("aidledger.BankFileImported")
 
 
 def test_bank_import_killed_then_rerun_records_the_file_once(stores: Stores) -> None:

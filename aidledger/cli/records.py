@@ -38,7 +38,7 @@ def init(ctx: typer.Context) -> None:
 def _import(ctx: typer.Context, kind: Kind, file: Path, by: str, fmt: Format) -> None:
     check_input_file(file)
     with services(ctx) as svc:
-        rows = sum(1 for _ in file.open("rb"))
+        rows = svc.importer.count_lines(file)
         with progress_bar(f"importing {file.name}", rows) as advance:
             summary = svc.importer.import_file(kind, file, by=by, progress=advance)
         _print_summary(summary, fmt)

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from ledger import validation
 from ledger.case import CaseRow
 from ledger.duties import (
     SCHEDULER,
@@ -17,9 +18,8 @@ from ledger.duties import (
     parse_roles,
     parse_scope,
 )
-from ledger.errors import InvalidValue
+from ledger.errors import InvalidValue, Problem
 from ledger.registry import StaffRow
-from ledger.validation import check_case_duties, check_staff_duties
 
 D = date
 
@@ -65,6 +65,14 @@ def row(**changes: object) -> CaseRow:
     }
     values.update(changes)
     return CaseRow(**values)  # type: ignore[arg-type]
+
+
+def check_case_duties(*args: object) -> list[Problem]:
+    return list(validation.check_case_duties(*args))  # type: ignore[arg-type]
+
+
+def check_staff_duties(*args: object) -> list[Problem]:
+    return list(validation.check_staff_duties(*args))  # type: ignore[arg-type]
 
 
 def reasons(problems: list) -> list[tuple[str, str]]:  # type: ignore[type-arg]

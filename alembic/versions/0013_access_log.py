@@ -6,18 +6,18 @@
 - ``access_log_cases``: the cases each view showed, so a case's views are found by its id.
 
 The views themselves are events (chained and, with a cipher key, encrypted): these tables are
-a read model, rebuilt from them. Self-contained: if another migration lands as 0012 first,
+a read model, rebuilt from them. Self-contained: if another migration lands as 0013 first,
 renumber this one after it.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-20
 """
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
