@@ -15,11 +15,14 @@ from rich.table import Table
 from aidledger.settings import Settings
 from aidledger.synthetic import (
     ADMIN,
+    AUDITOR,
     CASEWORKER,
     DEATH_COLUMNS,
     FINANCE,
     FINANCE_APPROVER,
+    FINANCE_APPROVER_2,
     STAFF_COLUMNS,
+    SUPERVISOR,
     SUPERVISOR_2,
     County,
     generate_county,
@@ -67,9 +70,56 @@ def run_demo(out: Console, *, keep: Path | None = None) -> None:
             _print_registers(svc, out)
             _print_history(svc, out, changed_case)
             _run_month(svc, out, county, work)
+            if keep is not None:
+                _logins(svc, out, keep)
+            else:
+                out.print("to open it in the console: aidledger demo --keep demo.db")
         finally:
             svc.close()
     out.print(f"done in {time.perf_counter() - started:.1f} s")
+
+
+#: The demo's logins: one known password for all (a demo store only, never a real one).
+DEMO_PASSWORD = "aidledger-demo"
+DEMO_LOGINS = (
+    (ADMIN, "admin"),
+    (CASEWORKER, "caseworker"),
+    (FINANCE, "finance"),
+    (FINANCE_APPROVER, "finance approver"),
+    (SUPERVISOR, "supervisor"),
+    (AUDITOR, "auditor"),
+    (FINANCE_APPROVER_2, "finance approver"),
+)
+
+
+def _logins(svc: Services, out: Console, store: Path) -> None:
+    """Passwords (and TOTP where the role needs one) for a few staff, so a reader can open
+    the kept store in the console; printed, with how to get a TOTP code."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from ledger.logins import totp_required
+
+    directory = svc.logins.directory()
+    secrets: dict[str, str] = {}
+    # The store's first admin sets their own login (no other admin can log in yet).
+    for staff_id, _ in DEMO_LOGINS:
+        if totp_required(directory.actor(staff_id, svc.today).roles):
+            uri = svc.logins.enrol_totp(staff_id, by=ADMIN)
+            secrets[staff_id] = parse_qs(urlsplit(uri).query)["secret"][0]
+        svc.logins.set_password(staff_id, DEMO_PASSWORD, temporary=False, by=ADMIN)
+    out.print(
+        f"console: aidledger --db {store} serve, then open http://127.0.0.1:9108/ and log in "
+        f"with password {DEMO_PASSWORD} as:"
+    )
+    for staff_id, role in DEMO_LOGINS:
+        name = directory.name_of(staff_id) or ""
+        code = (
+            f"; TOTP code: python -c \"import pyotp; print(pyotp.TOTP('{secrets[staff_id]}')"
+            '.now())"'
+            if staff_id in secrets
+            else ""
+        )
+        out.print(f"  {staff_id} {name} ({role}){code}", markup=False, highlight=False)
 
 
 def _write_inputs(county: County, work: Path) -> dict[str, Path]:

@@ -170,7 +170,12 @@ def asgi_app(
         routes=[
             Route("/metrics", metrics, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
-            Mount("/", app=console_app(pool.borrow, console_options(settings))),
+            Mount(
+                "/",
+                app=console_app(
+                    pool.borrow, console_options(settings), lambda: health(store, leadership)
+                ),
+            ),
         ]
     )
 

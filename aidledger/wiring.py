@@ -31,9 +31,12 @@ from projections.runner import ReadModel, catch_up
 # The services are imported where they are first used: a command that only reads starts
 # without the writers, the XML parsers and the bank file schemas.
 if TYPE_CHECKING:
+    from disbursement.recoveries import Recoveries
     from disbursement.runs import Payouts
     from ledger.authentication import Logins
     from ledger.imports import Importer
+    from projections.access import AccessLog
+    from projections.trail import CaseHistory
     from reconciliation.bank import BankImports
     from reconciliation.service import Reconciliation
 
@@ -112,6 +115,28 @@ class Services:
         from reconciliation.service import Reconciliation
 
         return self._service(Reconciliation)
+
+    @cached_property
+    def recoveries(self) -> Recoveries:
+        from disbursement.recoveries import Recoveries
+
+        return self._service(Recoveries)
+
+    @cached_property
+    def history(self) -> CaseHistory:
+        from projections.trail import CaseHistory
+
+        service = self._service(CaseHistory)
+        service.timezone = self.settings.timezone
+        return service
+
+    @cached_property
+    def access(self) -> AccessLog:
+        from projections.access import AccessLog
+
+        service = self._service(AccessLog)
+        service.timezone = self.settings.timezone
+        return service
 
     @cached_property
     def logins(self) -> Logins:

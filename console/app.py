@@ -15,7 +15,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from console.api import Api
-from console.backend import Borrow, Options
+from console.backend import Borrow, Health, Options
 from console.errors import json_refusal
 from console.pages import Pages
 from console.security import SecurityHeaders
@@ -24,14 +24,17 @@ from ledger.errors import AidLedgerError
 STATIC = Path(__file__).parent / "static"
 
 
-def console_app(borrow: Borrow, options: Options | None = None) -> Starlette:
-    """The console and the API over the services ``borrow`` lends."""
+def console_app(
+    borrow: Borrow, options: Options | None = None, health: Health | None = None
+) -> Starlette:
+    """The console and the API over the services ``borrow`` lends (``health``: the server's,
+    for the console's health page)."""
     options = options or Options()
     api = Starlette(
         routes=Api(borrow, options).routes(),
         exception_handlers={AidLedgerError: json_refusal},
     )
-    pages = Pages(borrow, options)
+    pages = Pages(borrow, options, health)
     return Starlette(
         routes=[
             Mount("/api/v1", app=api),

@@ -11,15 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from datetime import date
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from disbursement.recoveries import Recoveries
     from disbursement.runs import Payouts
     from ledger.authentication import Logins
+    from ledger.programs import ProgramsConfig
+    from ledger.store import Database
+    from projections.access import AccessLog
+    from projections.trail import CaseHistory
+    from reconciliation.service import Reconciliation
 
 
 class Workspace(Protocol):
-    """The services of one store, used by one request at a time."""
+    """The services of one store, used by one request at a time: those the command line
+    uses, with the read-model database and the programs config in force (for the reports)."""
 
     @property
     def logins(self) -> Logins: ...
@@ -27,9 +35,33 @@ class Workspace(Protocol):
     @property
     def payouts(self) -> Payouts: ...
 
+    @property
+    def reconciliation(self) -> Reconciliation: ...
+
+    @property
+    def recoveries(self) -> Recoveries: ...
+
+    @property
+    def history(self) -> CaseHistory: ...
+
+    @property
+    def access(self) -> AccessLog: ...
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def config(self) -> ProgramsConfig: ...
+
+    @property
+    def today(self) -> date: ...
+
 
 #: Lends a request the store's services for a ``with`` block.
 Borrow = Callable[[], AbstractContextManager[Workspace]]
+
+#: The server's health: its status code and ``/healthz``'s answer.
+Health = Callable[[], tuple[int, dict[str, Any]]]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
 """The console's pages (简体中文, rendered on the server by Jinja2, no script).
 
-In this first step: the login page, the password change a temporary password leads to, the
-landing page (who is logged in, and the sections), and a placeholder for each section to come.
-Every form posts with the session's CSRF token (the login form with its own, see
-`console.auth`).
+Here: the login page, the password change a temporary password leads to, the landing page,
+health, and what every page shares — the layout (who is logged in, a navigation bar of the
+sections their roles use), `Pages.show` (a page from the services, a refusal shown on it
+with its status) and `Pages.act` (a form's POST: the session's CSRF token, the caller as
+the actor, then a redirect with what was done, or the page again with the refusal). The
+sections are in `console.sections`. Every form that posts carries the session's CSRF token
+(the login form its own, see `console.auth`); the filter forms are GETs and carry none (it
+would end up in addresses and the browser's history).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any, TypeVar
 
 from jinja2 import Environment, PackageLoader
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -29,49 +34,145 @@ from console.auth import (
     set_login_csrf_cookie,
     set_session_cookie,
 )
-from console.backend import Borrow, Options, Workspace
+from console.backend import Borrow, Health, Options, Workspace
 from console.errors import CsrfRefused, message_for, status_for
-from ledger.duties import ROLES
-from ledger.errors import AidLedgerError, InvalidValue
-from ledger.logins import NotLoggedIn, PasswordChangeRequired
+from console.flash import Flash, clear_flash, set_flash, take_flash
+from ledger.access import Viewer
+from ledger.duties import ROLES, Actor
+from ledger.errors import AidLedgerError, InvalidValue, StoreError
+from ledger.logins import NotLoggedIn, PasswordChangeRequired, check_acting_as
+from ledger.payment import COMMENTERS
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Section:
-    """A section of the console: its path, its name, and what it will hold."""
+    """A section of the console: its path, its name, what it holds, and the roles whose
+    navigation bar shows it (a convenience: the services decide what anyone may do)."""
 
     path: str
     title: str
     about: str
+    roles: frozenset[str]
 
 
-#: The console's sections, in the landing page's order (each a placeholder for now).
+def _roles(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+_READERS = _roles("finance", "finance_approver", "supervisor", "auditor")
+_CASE_WORK = _roles("caseworker", "approver", *_READERS)
+
+#: The console's sections, in the navigation bar's order.
 SECTIONS: tuple[Section, ...] = (
-    Section("/runs", "发放批次", "查看、审核、批准发放批次，放行暂停的支付"),
-    Section("/findings", "核查发现", "按类型、严重程度、地区、状态筛选，分派、评论、处理"),
-    Section("/cases", "个案时间线", "个案的决定与资金往来，可按日期回看"),
-    Section("/recoveries", "追回", "应追回的资金及其收回、核销"),
-    Section("/reports", "报表", "发放报表，下载 CSV / XLSX"),
-    Section("/notice", "公示", "公示名单的打印版"),
-    Section("/staff", "人员与登录", "工作人员、角色与登录（系统管理）"),
-    Section("/access-log", "访问日志", "个人信息的查看记录（审计）"),
+    Section("/runs", "发放批次", "查看、审核、批准发放批次，放行暂停的支付", _READERS),
+    Section(
+        "/findings", "核查发现", "按类型、严重程度、地区、状态筛选，分派、评论、处理", _CASE_WORK
+    ),
+    Section("/cases", "个案时间线", "个案的决定与资金往来，可按日期回看", _CASE_WORK),
+    Section("/recoveries", "追回", "应追回的资金及其收回、核销", _READERS),
+    Section("/reports", "报表", "发放报表，下载 CSV / XLSX", _roles("approver", *_READERS)),
+    Section("/notice", "公示", "公示名单的打印版", _CASE_WORK),
+    Section("/staff", "人员与登录", "工作人员、角色与登录（系统管理）", _roles("admin")),
+    Section(
+        "/access-log",
+        "访问日志",
+        "个人信息的查看记录（审计）",
+        _roles("auditor", "supervisor", "admin"),
+    ),
+    Section("/health", "系统状态", "数据库与定时任务是否正常", frozenset(ROLES)),
 )
+
+#: The forms a page offers to each role (the aggregates decide: an offered form may still be
+#: refused, with the rule's message; a form not offered is refused all the same if posted).
+FORMS: dict[str, frozenset[str]] = {
+    "approve": _roles("finance_approver"),
+    "cancel": _roles("finance"),
+    "release": _roles("finance_approver", "supervisor"),
+    "assign": _roles("supervisor"),
+    "comment": frozenset(COMMENTERS),
+    "resolve": _roles("supervisor", "finance_approver"),
+}
+
+
+#: Fields every record of a case history has: the timeline shows them in columns of their own.
+_RECORD_COLUMNS = frozenset(
+    {"type", "by", "by_name", "recorded_at", "effective_from", "period", "source", "version"}
+)
+
+
+def details(record: dict[str, Any], *hide: str) -> list[str]:
+    """A history record's own fields as ``name=value`` lines (a change as before→after),
+    but those in ``hide``."""
+    out = []
+    for key, value in record.items():
+        if key in _RECORD_COLUMNS or key in hide or value in (None, "", [], {}, ()):
+            continue
+        if key == "changes" and isinstance(value, dict):
+            value = "; ".join(
+                f"{f} {pair[0]}→{pair[1]}"
+                if isinstance(pair, list | tuple) and len(pair) == 2
+                else f"{f} {pair}"
+                for f, pair in value.items()
+            )
+        elif isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value)
+        out.append(f"{key}={value}")
+    return out
 
 
 def environment() -> Environment:
     """The templates, with autoescape on for every one of them."""
-    return Environment(loader=PackageLoader("console", "templates"), autoescape=True)
+    env = Environment(loader=PackageLoader("console", "templates"), autoescape=True)
+    env.globals["ROLES"] = ROLES
+    env.filters["details"] = details
+    return env
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A page's request, once its caller is known: the services, the caller, and the staff
+    member as they stand today (roles, region)."""
+
+    request: Request
+    ws: Workspace
+    caller: Caller
+    me: Actor
+
+    @property
+    def staff_id(self) -> str:
+        return self.caller.staff_id
+
+    def viewer(self, reason: str) -> Viewer:
+        """The caller looking at personal data through the console (`ledger.access`)."""
+        return self.ws.history.viewer(self.me, reason=reason, channel="console")
+
+    def param(self, name: str) -> str:
+        """A query parameter, stripped ('' when absent)."""
+        return self.request.query_params.get(name, "").strip()
+
+
+#: What a page shows: its template's context, from the services.
+PageWork = Callable[[Visit], dict[str, Any]]
+#: What a form does: where to go next, and what to say there.
+FormWork = Callable[[Visit, FormData], tuple[str, Flash]]
+#: A page shown again with a form's refusal.
+Again = Callable[[Request, str, int], Awaitable[Response]]
 
 
 class Pages:
-    """The console's routes over the services ``borrow`` lends."""
+    """The console's routes over the services ``borrow`` lends: the login, the password, the
+    landing page and health here; the sections in `console.sections`."""
 
-    def __init__(self, borrow: Borrow, options: Options) -> None:
+    def __init__(self, borrow: Borrow, options: Options, health: Health | None = None) -> None:
+        from console.sections import sections
+
         self.borrow = borrow
         self.options = options
+        self.health_of = health
         self.env = environment()
+        self.sections = sections(self)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -81,7 +182,8 @@ class Pages:
             Route("/logout", self.logout, methods=["POST"]),
             Route("/password", self.password_page, methods=["GET"]),
             Route("/password", self.change_password, methods=["POST"]),
-            *(Route(s.path, self._section_page(s), methods=["GET"]) for s in SECTIONS),
+            Route("/health", self.health, methods=["GET"]),
+            *(r for section in self.sections for r in section.routes()),
         ]
 
     async def refusal(self, request: Request, exc: Exception) -> Response:
@@ -110,6 +212,105 @@ class Pages:
             return RedirectResponse("/login", status_code=303)
         except PasswordChangeRequired:
             return RedirectResponse("/password", status_code=303)
+
+    # -- pages and forms -------------------------------------------------------------------
+
+    async def show(
+        self,
+        request: Request,
+        template: str,
+        work: PageWork,
+        *,
+        error: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        """A page: the caller (or the login page), ``work``'s context from the services,
+        rendered in the layout. A refusal of ``work`` (a missing reason, a duty, something
+        not found) is shown on the page with its status; ``error`` is a form's refusal."""
+        caller = await self.caller(request)
+        if not isinstance(caller, Caller):
+            return caller
+        flash = take_flash(request, caller)
+
+        def run(ws: Workspace) -> tuple[Actor, dict[str, Any], AidLedgerError | None]:
+            me = ws.logins.actor(caller.staff_id)
+            try:
+                return me, work(Visit(request, ws, caller, me)), None
+            except StoreError:
+                raise
+            except AidLedgerError as e:
+                return me, {}, e
+
+        me, context, problem = await self.in_store(run)
+        if problem is not None and error is None:
+            error, status = message_for(problem), status_for(problem)
+        response = self.render(
+            template,
+            status,
+            **self.layout(caller, me),
+            **context,
+            q=request.query_params,
+            error=error,
+            flash=flash,
+        )
+        if flash is not None:
+            clear_flash(response, request, self.options)
+        return response
+
+    def layout(self, caller: Caller, me: Actor) -> dict[str, Any]:
+        """What the layout shows: who, the sections their roles use, the forms offered."""
+        return {
+            "user": caller.staff_id,
+            "csrf_token": caller.csrf_token,
+            "nav": [s for s in SECTIONS if s.roles & me.roles],
+            "offers": {name for name, roles in FORMS.items() if roles & me.roles},
+            "region": me.region,
+        }
+
+    async def act(self, request: Request, work: FormWork, *, again: Again) -> Response:
+        """A form's POST: the caller with the session's CSRF token (the form's
+        ``csrf_token``), a ``by`` field refused unless the caller's, then ``work`` as the
+        caller; a redirect (303) with what it did, or the page again with the refusal."""
+        form = await request.form()
+
+        def run(ws: Workspace) -> tuple[Caller, tuple[str, Flash]]:
+            caller = authenticate(
+                request, ws, csrf=str(form.get(CSRF_FIELD) or ""), check_csrf=True
+            )
+            check_acting_as(caller.staff_id, form.get("by"))
+            me = ws.logins.actor(caller.staff_id)
+            return caller, work(Visit(request, ws, caller, me), form)
+
+        try:
+            caller, (target, flash) = await self.in_store(run)
+        except (NotLoggedIn, CsrfRefused, PasswordChangeRequired) as e:
+            return self.render("error.html", status_for(e), error=message_for(e))
+        except StoreError:
+            raise
+        except AidLedgerError as e:
+            return await again(request, message_for(e), status_for(e))
+        response = RedirectResponse(target, status_code=303)
+        set_flash(response, request, self.options, caller, flash)
+        return response
+
+    async def download(
+        self, request: Request, work: Callable[[Visit], tuple[str, str, bytes]]
+    ) -> Response:
+        """A file to download (``work``: its name, media type and content)."""
+        caller = await self.caller(request)
+        if not isinstance(caller, Caller):
+            return caller
+
+        def run(ws: Workspace) -> tuple[str, str, bytes]:
+            me = ws.logins.actor(caller.staff_id)
+            return work(Visit(request, ws, caller, me))
+
+        name, media, content = await self.in_store(run)
+        return Response(
+            content,
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     # -- login and logout ------------------------------------------------------------------
 
@@ -214,40 +415,28 @@ class Pages:
             return self._password_form(caller, error=message_for(e), status=status_for(e))
         return RedirectResponse("/", status_code=303)
 
-    # -- the landing page and the sections -------------------------------------------------
+    # -- the landing page and health -------------------------------------------------------
 
     async def home(self, request: Request) -> Response:
-        caller = await self.caller(request)
-        if not isinstance(caller, Caller):
-            return caller
+        def work(visit: Visit) -> dict[str, Any]:
+            directory = visit.ws.logins.directory()
+            roles = [f"{ROLES[r]}（{r}）" for r in ROLES if r in visit.me.roles]
+            return {
+                "name": directory.name_of(visit.staff_id) or "",
+                "roles": roles,
+                "expires_at": visit.caller.session.expires_at,
+            }
 
-        def who(ws: Workspace) -> tuple[str, list[str]]:
-            directory = ws.logins.directory()
-            member = ws.logins.actor(caller.staff_id)
-            roles = [f"{ROLES[r]}（{r}）" for r in ROLES if r in member.roles]
-            return directory.name_of(caller.staff_id) or "", roles
+        return await self.show(request, "home.html", work)
 
-        name, roles = await self.in_store(who)
-        return self.render(
-            "home.html",
-            user=caller.staff_id,
-            name=name,
-            roles=roles,
-            expires_at=caller.session.expires_at,
-            sections=SECTIONS,
-            csrf_token=caller.csrf_token,
-        )
+    async def health(self, request: Request) -> Response:
+        """``/healthz`` for people: the store, the projections, the jobs."""
+        health_of = self.health_of
 
-    def _section_page(self, section: Section) -> Callable[[Request], Awaitable[Response]]:
-        async def page(request: Request) -> Response:
-            caller = await self.caller(request)
-            if not isinstance(caller, Caller):
-                return caller
-            return self.render(
-                "section.html",
-                user=caller.staff_id,
-                section=section,
-                csrf_token=caller.csrf_token,
-            )
+        def work(visit: Visit) -> dict[str, Any]:
+            if health_of is None:
+                return {"healthy": None, "checks": {}}
+            code, body = health_of()
+            return {"healthy": code == 200, "checks": body}
 
-        return page
+        return await self.show(request, "health.html", work)

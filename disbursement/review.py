@@ -21,6 +21,7 @@ from ledger.config_store import ConfigVersion
 from ledger.duties import Actor
 from ledger.errors import NotFound
 from ledger.events import LedgerEvent
+from ledger.masking import masked_rows
 from ledger.money import format_fen
 from ledger.payment import (
     Finding,
@@ -430,9 +431,10 @@ class Review:
                 f"no payout run {run_id!r} (aidledger payout list shows the runs)"
             ) from None
 
-    def show(self, run_id: str) -> dict[str, Any]:
+    def show(self, run_id: str, *, viewer: Actor | None = None) -> dict[str, Any]:
         """The document of ``payout show``: totals, by program and kind, what is held and why,
-        and the changes against last month's approved run of the same programs."""
+        and the changes against last month's approved run of the same programs; its held
+        payments as ``viewer`` sees them (`ledger.masking`; None: the store's operator)."""
         run = self.run(run_id)
         rows = self.db.query(
             "SELECT status, prepared_by, approved_by, complete FROM runs WHERE run_id = ?",
@@ -502,7 +504,7 @@ class Review:
             },
             "by_program": by_program,
             "by_kind": by_kind,
-            "held": held_rows,
+            "held": masked_rows(held_rows, viewer),
             "previous": self.previous(run),
         }
 

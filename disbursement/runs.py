@@ -43,6 +43,7 @@ from disbursement.export import (
     write_pain001,
 )
 from disbursement.review import Review
+from ledger.access import AccessRecord, check_view_reason
 from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
 from ledger.conflicts import (
     Beneficiary,
@@ -666,9 +667,12 @@ class Payouts(LedgerService):
         encoding: str = "utf-8",
         replace: bool = False,
         now: datetime | None = None,
+        reason: str = "",
     ) -> Exported:
         """Write the bank file of an approved run: the approved payments not yet written (or,
-        when all were, all of them again). Returns what was written.
+        when all were, all of them again). Returns what was written. The file holds names
+        and accounts: its writing is recorded in the access log, with the export (``reason``:
+        why, if said).
 
         ``out`` must not exist (unless ``replace``), nor be the store's own file or a folder
         (`check_target`). The file is written beside it, checked against the approval, the
@@ -679,6 +683,7 @@ class Payouts(LedgerService):
         self.sync()
         actor = self.actor(by)
         actor.require("finance", to="export a bank file")
+        reason = check_view_reason(actor, reason)
         run = self._run(run_id)
         if fmt not in ("pain001", "csv"):
             raise AidLedgerError(f"unknown export format {fmt!r}: use pain001 or csv")
@@ -727,7 +732,14 @@ class Payouts(LedgerService):
                     filename=out.name,
                     sha256=digest,
                 )
-                self.app.save(run)
+                access = AccessRecord.view(
+                    actor,
+                    channel="cli",
+                    kind="bank_file",
+                    subject=f"{out.name} ({run_id}, {written.payments} payments)",
+                    reason=reason,
+                )
+                self.app.save(run, access)
                 recorded = True
         except (OutputRefused, OSError) as e:
             if not recorded:

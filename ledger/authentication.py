@@ -32,12 +32,15 @@ from ledger.logins import (
     PasswordChangeRequired,
     TotpNotEnrolled,
     Verdict,
+    check_may_list_logins,
     check_new_password,
     judge_login,
     login_aggregate_id,
+    new_temporary_password,
     new_totp_secret,
     password_hasher,
     provisioning_uri,
+    totp_required,
     totp_step,
     utc_now,
     verify_password,
@@ -66,6 +69,20 @@ class Opened:
     staff_id: str
     expires_at: datetime
     must_change_password: bool
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    """A staff member as an admin sees their login: roles today, and what is set."""
+
+    staff_id: str
+    name: str
+    roles: frozenset[str]
+    region: str
+    has_password: bool
+    temporary: bool
+    totp_enrolled: bool
+    totp_required: bool
 
 
 @dataclass(frozen=True)
@@ -137,6 +154,41 @@ class Logins(LedgerService):
         self._end_sessions(staff_id)
         self.app.save(login)
         return provisioning_uri(secret, staff_id)
+
+    def set_temporary_password(self, staff_id: str, *, by: str) -> str:
+        """An admin gives a staff member a new temporary password, made here and returned
+        once (to be shown once and handed over); it must be changed at the first login."""
+        password = new_temporary_password(staff_id)
+        self.set_password(staff_id, password, temporary=True, by=by)
+        return password
+
+    def staff_logins(self, *, by: str) -> list[StaffLogin]:
+        """The staff registered today within the admin's region, with their logins."""
+        directory = self.directory()
+        admin = directory.actor(by, self.today)
+        check_may_list_logins(admin)
+        out = []
+        for staff_id in sorted(directory.terms):
+            try:
+                member = directory.actor(staff_id, self.today)
+            except DutyRefused:  # registered from a later date
+                continue
+            if not member.region.startswith(admin.region):
+                continue
+            login = self.login_of(staff_id)
+            out.append(
+                StaffLogin(
+                    staff_id=staff_id,
+                    name=directory.name_of(staff_id) or "",
+                    roles=member.roles,
+                    region=member.region,
+                    has_password=login is not None and login.has_password,
+                    temporary=login is not None and login.temporary,
+                    totp_enrolled=login is not None and login.totp_enrolled,
+                    totp_required=totp_required(member.roles),
+                )
+            )
+        return out
 
     def _actors(self, directory: StaffDirectory, by: str, staff_id: str) -> tuple[Actor, Actor]:
         """The admin acting, and the staff member whose login it is (registered today)."""

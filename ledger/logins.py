@@ -30,6 +30,7 @@ The rules, as pure functions and checks on the aggregate:
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -201,6 +202,21 @@ def check_new_password(new: str, *, staff_id: str, old: str | None = None) -> No
         problems.append("different from the old one")
     if problems:
         raise WeakPassword("the new password must be " + ", ".join(problems))
+
+
+def new_temporary_password(staff_id: str) -> str:
+    """A temporary password an admin hands over (the console shows it once): 16 random
+    characters, never holding the staff id."""
+    while True:
+        candidate = secrets.token_urlsafe(12)
+        if staff_id.lower() not in candidate.lower():
+            check_new_password(candidate, staff_id=staff_id)
+            return candidate
+
+
+def check_may_list_logins(actor: Actor) -> None:
+    """Admins see who has a login (a password, a temporary one, a TOTP)."""
+    actor.require("admin", to="list the staff's logins")
 
 
 def check_acting_as(staff_id: str, by: object) -> None:

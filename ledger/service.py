@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 
+from ledger.access import AccessRecord, Channel, Kind, Viewer, check_view_reason
 from ledger.duties import Actor, StaffDirectory
 from ledger.payment import Parties
 from ledger.programs import ProgramsConfig
@@ -58,6 +59,33 @@ class LedgerService:
         if isinstance(by, Actor):
             return by
         return self.directory().actor(by, on or self.today)
+
+    def viewer(self, by: str | Actor | None, *, reason: str = "", channel: Channel) -> Viewer:
+        """Who looks at personal data (``by``; None: the store's operator, on the command line
+        without ``--by``), refused at once if they must give a reason and gave none
+        (`ledger.access.check_view_reason`)."""
+        if by is None:
+            return Viewer(None, reason=" ".join(reason.split()), channel=channel)
+        actor = self.actor(by)
+        return Viewer(actor, reason=check_view_reason(actor, reason), channel=channel)
+
+    def record_view(
+        self, viewer: Viewer, *, kind: Kind, subject: str, case_ids: Sequence[str] = ()
+    ) -> None:
+        """Record a view of personal data in the access log (`ledger.access`) before it is
+        shown; nothing for the store's operator (no ``--by``)."""
+        if viewer.actor is None:
+            return
+        self.app.save(
+            AccessRecord.view(
+                viewer.actor,
+                channel=viewer.channel,
+                kind=kind,
+                subject=subject,
+                case_ids=tuple(case_ids),
+                reason=viewer.reason,
+            )
+        )
 
     def case_parties(self, case_id: str) -> Parties:
         """The case's people and account as its events say now (for interest checks)."""

@@ -525,8 +525,15 @@ def register_models() -> list[ReadModel]:
 
 
 def all_models() -> list[ReadModel]:
-    """Every read model: registers first, then the money."""
+    """Every read model: registers first, then the money, then the access log."""
+    from projections.access import AccessLogModel
     from projections.bank import BankResultsModel
     from projections.payouts import FindingsModel, PayoutsModel
 
-    return [*register_models(), PayoutsModel(), BankResultsModel(), FindingsModel()]
+    return [
+        *register_models(),
+        PayoutsModel(),
+        BankResultsModel(),
+        FindingsModel(),
+        AccessLogModel(),
+    ]

@@ -23,10 +23,13 @@ from typing import Any, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from ledger.access import Viewer
 from ledger.case import Case, CaseDecision, CaseState, current_state, state_as_of
+from ledger.errors import NotFound
 from ledger.events import LedgerEvent, event_type_name
 from ledger.history import edge, state_record
 from ledger.ids import derived_id
+from ledger.masking import masked_history, sight
 from ledger.money import format_fen
 from ledger.payment import (
     Payment,
@@ -40,6 +43,7 @@ from ledger.payment import (
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, death_aggregate_id
+from ledger.service import LedgerService
 from ledger.store import Database, LedgerApp, events_table, param_chunks, select_events_of
 
 #: Events of a run that concern each of its payments (not the batches that built it).
@@ -197,6 +201,35 @@ def _run_events(
             )
             out.setdefault(ids[uid], []).append(cast(LedgerEvent, event))
     return out
+
+
+class CaseHistory(LedgerService):
+    """``case history`` as a staff member sees it: masked by their role (`ledger.masking`),
+    recorded in the access log (`ledger.access`) before it is answered."""
+
+    #: The bureau's time zone (``--known-at`` is the end of a day there).
+    timezone: str = "Asia/Shanghai"
+
+    def history(
+        self, case_id: str, *, as_of: date, known_at: date | None, viewer: Viewer
+    ) -> dict[str, Any]:
+        """The document of ``case history --format json`` (`history_document`) as ``viewer``
+        sees it; `NotFound` for a case the ledger does not have (nothing recorded then)."""
+        trail = load_trail(self.app, self.db, case_id)
+        if trail is None:
+            raise NotFound(f"no case {case_id!r}")
+        doc = history_document(
+            case_id,
+            trail,
+            as_of=as_of,
+            known_at=known_at,
+            timezone=self.timezone,
+            config=self.config,
+        )
+        now = current_state(trail.case_events)
+        seen = sight(viewer.actor, now.region_code if now else None, reason=viewer.reason)
+        self.record_view(viewer, kind="case_history", subject=case_id, case_ids=(case_id,))
+        return masked_history(doc, seen)
 
 
 # -- the records shown ----------------------------------------------------------------------

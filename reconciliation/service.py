@@ -15,8 +15,10 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
+from ledger.access import Viewer
 from ledger.duties import SCHEDULER, Actor
 from ledger.errors import NotFound
+from ledger.masking import masked_rows
 from ledger.payment import Finding, Parties, Payment, finding_aggregate_id, finding_id
 from ledger.period import Period
 from ledger.service import LedgerService
@@ -508,6 +510,40 @@ class Reconciliation(LedgerService):
         self.app.save(finding)
         self.sync()
 
+    def findings(
+        self,
+        *,
+        period: str,
+        viewer: Viewer,
+        type_: str | None = None,
+        status: str = "open",
+        region: str | None = None,
+        severity: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """`list_findings` as ``viewer`` sees it (masked by role, `ledger.masking`), the
+        listing recorded in the access log with the cases it shows (`ledger.access`)."""
+        rows = list_findings(
+            self.db, period=period, type_=type_, status=status, region=region, severity=severity
+        )
+        shown = masked_rows(rows, viewer.actor, reason=viewer.reason)
+        filters = ", ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("type", type_),
+                ("status", status),
+                ("region", region),
+                ("severity", severity),
+            )
+            if v
+        )
+        self.record_view(
+            viewer,
+            kind="findings",
+            subject=f"findings {period} ({filters})",
+            case_ids=sorted({r["case_id"] for r in rows if r["case_id"]}),
+        )
+        return shown
+
     def history(self, fid: str) -> list[dict[str, Any]]:
         from ledger.history import event_record
 
@@ -518,29 +554,64 @@ class Reconciliation(LedgerService):
 FINDING_FIELDS = (*FINDING_COLUMNS[:-2], "status", "assigned_to", "resolution", "raised_at")
 
 
+#: What ``findings --status`` takes.
+FINDING_STATUSES = ("open", "resolved", "all")
+
+
 def list_findings(
-    db: Database, *, period: str, type_: str | None = None, status: str = "open"
+    db: Database,
+    *,
+    period: str,
+    type_: str | None = None,
+    status: str = "open",
+    region: str | None = None,
+    severity: str | None = None,
 ) -> list[dict[str, Any]]:
     """Findings of a period as JSON-ready records (amounts as "1234.50"), with the name of the
-    bank file that showed each (``file_name``) where there is one; refused while an import is
-    open."""
+    bank file that showed each (``file_name``) where there is one: of one type, status
+    (open, resolved or all), severity, and region (a prefix of the region code); refused
+    while an import is open."""
+    from ledger.errors import InvalidValue
+
+    if status not in FINDING_STATUSES:
+        raise InvalidValue(f"status must be one of {', '.join(FINDING_STATUSES)}")
+    where = ["f.period = ?"]
+    params: list[Any] = [period]
+    if type_:
+        where.append("f.type = ?")
+        params.append(type_)
+    if status != "all":
+        where.append("f.status = ?")
+        params.append(status)
+    if severity:
+        where.append("f.severity = ?")
+        params.append(severity)
+    if region:
+        if not (region.isascii() and region.isdigit()):
+            raise InvalidValue("region must be digits: a region code or its first digits")
+        where.append("f.region_code LIKE ?")
+        params.append(region + "%")
+    refuse_while_importing(db)
+    return _finding_rows(db, " AND ".join(where), params)
+
+
+def finding_record(db: Database, finding_id: str) -> dict[str, Any] | None:
+    """One finding as `list_findings` lists it, or None."""
+    rows = _finding_rows(db, "f.finding_id = ?", [finding_id])
+    return rows[0] if rows else None
+
+
+def _finding_rows(db: Database, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     from ledger.money import format_fen
 
-    refuse_while_importing(db)
     columns = ", ".join(f"f.{c}" for c in FINDING_FIELDS)
     sql = (
         f"SELECT {columns}, b.filename FROM findings f "
-        "LEFT JOIN bank_files b ON b.file_id = f.file_id WHERE f.period = ?"
+        f"LEFT JOIN bank_files b ON b.file_id = f.file_id WHERE {where} "
+        "ORDER BY f.type, f.case_id, f.finding_id"
     )
-    params: list[Any] = [period]
-    if type_:
-        sql += " AND f.type = ?"
-        params.append(type_)
-    if status == "open":
-        sql += " AND f.status = 'open'"
-    rows = db.query(sql + " ORDER BY f.type, f.case_id, f.finding_id", params)
     out = []
-    for row in rows:
+    for row in db.query(sql, params):
         record = dict(zip((*FINDING_FIELDS, "file_name"), row, strict=True))
         for money in ("amount", "instructed_amount", "bank_amount"):
             if record[money] is not None:

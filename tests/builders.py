@@ -10,12 +10,20 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from aidledger.wiring import Services
+import httpx
+from starlette.applications import Starlette
+
+from aidledger.settings import Settings
+from aidledger.web import ServicePool, in_process_app
+from aidledger.wiring import Services, init_store
 from reconciliation.banksim import Instructed
 from tests.conftest import FIXTURES
 
@@ -149,7 +157,16 @@ class Clock:
         """Move to ``hour`` (UTC) of ``day``; commands act with ``day`` as today."""
         self.now = datetime.combine(day, time(hour), tzinfo=UTC)
         self.svc.settings.today = day
-        for name in ("importer", "payouts", "bank", "reconciliation", "configs"):
+        for name in (
+            "importer",
+            "payouts",
+            "bank",
+            "reconciliation",
+            "configs",
+            "recoveries",
+            "history",
+            "access",
+        ):
             self.svc.__dict__.pop(name, None)  # services made again with the new today
 
 
@@ -209,3 +226,68 @@ def totp_code(secret: str, at: datetime) -> str:
     import pyotp
 
     return pyotp.TOTP(secret).at(at)
+
+
+# -- the console and the API in-process ------------------------------------------------------
+
+with warnings.catch_warnings():
+    # Starlette would rather its test client ran on httpx's successor; httpx is what we have.
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+
+@dataclass
+class Site:
+    """A store with the fixture's staff and their logins, and the app over it."""
+
+    settings: Settings
+    app: Starlette
+    pool: ServicePool
+    clock: MovingClock
+    secrets: dict[str, str]
+
+    def client(self, base_url: str = "http://testserver") -> TestClient:
+        return TestClient(self.app, base_url=base_url, follow_redirects=False)
+
+    def login(self, client: TestClient, staff_id: str, **extra: Any) -> httpx.Response:
+        body: dict[str, Any] = {"staff_id": staff_id, "password": password_of(staff_id)}
+        if staff_id in self.secrets:
+            body["totp"] = totp_code(self.secrets[staff_id], self.clock.now)
+        body.update(extra)
+        return client.post("/api/v1/login", json=body)
+
+    def logged_in(self, staff_id: str) -> TestClient:
+        """A client logged in as ``staff_id`` (by the session cookie)."""
+        client = self.client()
+        answer = self.login(client, staff_id)
+        assert answer.status_code == 200, answer.text
+        return client
+
+    @contextmanager
+    def services(self) -> Iterator[Services]:
+        svc = init_store(self.settings)
+        try:
+            yield svc
+        finally:
+            svc.close()
+
+
+def make_site(settings: Settings, **update: Any) -> tuple[Site, Services]:
+    settings = settings.model_copy(update={**CHEAP_HASHING, **update})
+    svc = init_store(settings)
+    with_staff(svc)
+    secrets = with_logins(svc)
+    clock = MovingClock()
+    app, pool = in_process_app(settings, clock=clock)
+    return Site(settings, app, pool, clock, secrets), svc
+
+
+def csrf_of(client: TestClient) -> str:
+    from console.auth import SESSION_COOKIE, csrf_for
+
+    return csrf_for(client.cookies[SESSION_COOKIE])
+
+
+def set_cookie(answer: httpx.Response, name: str) -> str:
+    (header,) = [h for h in answer.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
+    return header

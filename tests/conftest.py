@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import psycopg
 import pytest
@@ -26,6 +26,9 @@ from aidledger.settings import Settings
 from aidledger.wiring import Services, init_store
 from ledger.store import StoreURL, upgrade_store
 from tests.pgcluster import Cluster, ClusterUnavailable
+
+if TYPE_CHECKING:
+    from tests.builders import Site
 
 PG_ADMIN = os.environ.get("AIDLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -174,3 +177,14 @@ def cli(store_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
 
     assert run("init").exit_code == 0
     return run
+
+
+@pytest.fixture
+def site(settings: Settings) -> Iterator[Site]:
+    """A store with the fixture's staff and their logins, and the console and API over it."""
+    from tests.builders import make_site
+
+    made, svc = make_site(settings)
+    svc.close()
+    yield made
+    made.pool.close()

@@ -8,9 +8,10 @@ import io
 
 import pytest
 
-from aidledger.cli import common
-from aidledger.cli.common import ReportFormat, csv_cell, print_rows
+from aidledger.cli.common import ReportFormat, print_rows
 from disbursement import export
+from ledger import outputs
+from ledger.outputs import csv_cell
 
 FORMULAS = ["=1+2", "+86 138", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1", '=HYPERLINK("http://x","王")']
 
@@ -51,4 +52,4 @@ def test_every_cell_of_a_report_in_csv_goes_through_it(capsys: pytest.CaptureFix
 
 
 def test_the_bank_file_refuses_what_reports_neutralise() -> None:
-    assert common.FORMULA_STARTS == export.FORMULA_STARTS
+    assert outputs.FORMULA_STARTS == export.FORMULA_STARTS

@@ -34,3 +34,40 @@ def test_demo_runs_a_month_end_to_end_and_finds_the_planted_frauds(tmp_path: Pat
         assert {"paid_after_death", "staff_account", "unknown_payment"} <= open_types
     finally:
         svc.close()
+
+
+def test_the_demo_prints_logins_that_open_its_kept_store_in_the_console(tmp_path: Path) -> None:
+    """The printed staff ids, password and TOTP recipe log in to the console of the kept
+    store (`aidledger --db demo.db serve`)."""
+    import warnings
+
+    import pyotp
+
+    from aidledger.web import in_process_app
+
+    store = tmp_path / "demo.db"
+    result = CliRunner().invoke(app, ["demo", "--keep", str(store)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"console: aidledger --db {store} serve" in result.output
+    logins = dict(re.findall(r"^  (S\d{4}) .*?\(([a-z ]+)\)", result.output, flags=re.M))
+    assert logins["S0004"] == "finance" and logins["S0005"] == "finance approver"
+    (secret,) = re.findall(r"S0005 .*TOTP\('([A-Z2-7]+)'\)", result.output)
+    (password,) = re.findall(r"with password (\S+) as:", result.output)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    web, pool = in_process_app(Settings(database_url=str(store)))
+    try:
+        client = TestClient(web)
+        body = {"staff_id": "S0005", "password": password, "totp": pyotp.TOTP(secret).now()}
+        assert client.post("/api/v1/login", json=body).status_code == 200
+        assert client.get("/api/v1/runs").json()[0]["run_id"] == "R202612-all-1"
+        other = TestClient(web)
+        assert (
+            other.post(
+                "/api/v1/login", json={"staff_id": "S0007", "password": password}
+            ).status_code
+            == 200
+        )
+    finally:
+        pool.close()

@@ -61,9 +61,11 @@ PER_BATCH_TOPICS = frozenset(
     {"aidledger.PayoutRunPaymentsAdded", "aidledger.PayoutRunPaymentsRevised"}
 )
 #: Read-model columns that say when something was recorded (a time, or a position in the
-#: log): they differ between two stores.
+#: log), or are fresh for each record (a view in the access log): they differ between two
+#: stores.
 TIMESTAMPS = frozenset(
     {
+        "access_id",
         "recorded_at",
         "prepared_at",
         "approved_at",

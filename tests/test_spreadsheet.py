@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from aidledger.spreadsheet import Sheet, write_xlsx
+from ledger.spreadsheet import Sheet, write_xlsx
 
 
 def test_amounts_are_numbers_ids_are_text_and_nothing_is_a_formula(tmp_path: Path) -> None:

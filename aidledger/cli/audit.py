@@ -11,6 +11,8 @@ from aidledger.cli.common import (
     BY,
     FORCE,
     OUT,
+    VIEW_REASON,
+    VIEWER,
     ReportFormat,
     TableFormat,
     check_out,
@@ -44,26 +46,23 @@ def history(
         typer.Option("--known-at", help="as the ledger knew it at the end of YYYY-MM-DD"),
     ] = None,
     fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+    by: Annotated[str | None, VIEWER] = None,
+    reason: Annotated[str, VIEW_REASON] = "",
 ) -> None:
     """Every decision of a case and every event of its money, who did it and when, its state
-    as of a date (as known at a date), and what it was due, sent and owed month by month."""
+    as of a date (as known at a date), and what it was due, sent and owed month by month.
+    With --by: masked as that staff member sees it, and recorded in the access log."""
+    from ledger.errors import NotFound
     from ledger.period import parse_date
-    from projections.trail import history_document, load_trail
 
     day = day_or_today(ctx, as_of)
     known = parsed(parse_date, known_at) if known_at is not None else None
     with services(ctx) as svc:
-        trail = load_trail(svc.app, svc.db, case_id)
-        if trail is None:
+        viewer = svc.history.viewer(by, reason=reason, channel="cli")
+        try:
+            doc = svc.history.history(case_id, as_of=day, known_at=known, viewer=viewer)
+        except NotFound:
             fail(f"no case {case_id!r} in {svc.store.describe()}")
-        doc = history_document(
-            case_id,
-            trail,
-            as_of=day,
-            known_at=known,
-            timezone=svc.settings.timezone,
-            config=svc.config,
-        )
     if fmt is TableFormat.json:
         write_json(doc, indent=2)
         return
@@ -149,21 +148,38 @@ def findings(
     ctx: typer.Context,
     period_: Annotated[str, typer.Option("--period", help="YYYY-MM")],
     type_: Annotated[str | None, typer.Option("--type")] = None,
-    status: Annotated[str, typer.Option("--status", help="open or all")] = "open",
+    status: Annotated[str, typer.Option("--status", help="open, resolved or all")] = "open",
+    severity: Annotated[str | None, typer.Option("--severity", help="e.g. critical")] = None,
+    region_prefix: Annotated[
+        str | None, typer.Option("--region", help="a region code or its first digits")
+    ] = None,
     fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
     out_file: Annotated[Path | None, OUT] = None,
     force: Annotated[bool, FORCE] = False,
+    by: Annotated[str | None, VIEWER] = None,
+    reason: Annotated[str, VIEW_REASON] = "",
 ) -> None:
-    """List the findings of a period."""
+    """List the findings of a period. With --by: masked as that staff member sees them, and
+    the listing recorded in the access log."""
     check_out(fmt, out_file)
     from ledger.store import store_files
-    from reconciliation.service import FINDING_FIELDS, list_findings
+    from reconciliation.service import FINDING_FIELDS, FINDING_STATUSES
 
-    if status not in ("open", "all"):
-        raise typer.BadParameter("--status must be open or all")
+    if status not in FINDING_STATUSES:
+        raise typer.BadParameter(f"--status must be one of {', '.join(FINDING_STATUSES)}")
+    if region_prefix is not None and not (region_prefix.isascii() and region_prefix.isdigit()):
+        raise typer.BadParameter("--region must be digits: a region code or its first digits")
     month = period(period_)
     with services(ctx) as svc:
-        rows = list_findings(svc.db, period=str(month), type_=type_, status=status)
+        viewer = svc.reconciliation.viewer(by, reason=reason, channel="cli")
+        rows = svc.reconciliation.findings(
+            period=str(month),
+            viewer=viewer,
+            type_=type_,
+            status=status,
+            region=region_prefix,
+            severity=severity,
+        )
         protected = store_files(svc.store)
     if fmt is ReportFormat.table:
         _findings_table(rows, f"findings {month} ({status})")
@@ -206,6 +222,37 @@ def findings_table(rows: list[dict[str, Any]], title: str) -> Any:
             r["detail"] + (f" [{r['file_name']}]" if r.get("file_name") else ""),
         )
     return table
+
+
+def access_log(
+    ctx: typer.Context,
+    case: Annotated[str | None, typer.Option("--case", help="views of one case")] = None,
+    staff: Annotated[str | None, typer.Option("--staff", help="views by one staff member")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="from YYYY-MM-DD on")] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+    by: Annotated[
+        str | None, typer.Option("--by", help="staff id of the reader (auditor, supervisor, admin)")
+    ] = None,
+) -> None:
+    """Who looked at whose personal data, when and why: case histories, findings listings,
+    bank files (readers: auditors, supervisors, admins)."""
+    from ledger.period import parse_date
+    from projections.access import ACCESS_FIELDS
+
+    day = parsed(parse_date, since) if since is not None else None
+    with services(ctx) as svc:
+        reader = None if by is None else svc.access.actor(by)
+        rows = svc.access.entries(reader, case_id=case, staff_id=staff, since=day)
+    if fmt is TableFormat.json:
+        write_json(rows)
+        return
+    print_rows(
+        [{k: r[k] for k in ACCESS_FIELDS if k != "access_id"} for r in rows],
+        fmt,
+        title="access log",
+        fields=[f for f in ACCESS_FIELDS if f != "access_id"],
+        right=("cases",),
+    )
 
 
 @finding_app.command("assign")
@@ -304,8 +351,8 @@ def report_notice(
     """The public-notice 公示 list, print-ready: title, issuing department, date, Chinese
     program and place names, totals; names and id numbers masked."""
     check_out(fmt, out_file)
-    from aidledger.spreadsheet import Sheet
     from ledger.ids import parse_region_code
+    from ledger.spreadsheet import Sheet
     from ledger.store import store_files
     from projections.reports import NOTICE_LABELS, NOTICE_PRINT_FIELDS, notice_document
 

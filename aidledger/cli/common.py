@@ -7,21 +7,20 @@ loading the writers, the XML schemas or the scheduler.
 from __future__ import annotations
 
 import json
-import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from aidledger.spreadsheet import Sheet
     from aidledger.wiring import Services
+    from ledger.spreadsheet import Sheet
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -55,6 +54,14 @@ FORCE = typer.Option("--force", help="replace --out if it exists")
 BY = typer.Option("--by", help="Staff id of the person acting (recorded; their duties apply)")
 FMT = typer.Option("--format", help="text or json")
 REASON = typer.Option("--reason", help="why (recorded)")
+#: A read command's viewer: with it, personal data is masked as that staff member sees it and
+#: the view is recorded in the access log; without it, the store's operator sees it all.
+VIEWER = typer.Option(
+    "--by", help="staff id of the person looking (masked by their role; the view is logged)"
+)
+VIEW_REASON = typer.Option(
+    "--reason", help="why you look (recorded; auditors and supervisors must give one)"
+)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -162,35 +169,6 @@ def write_json(
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=indent) + "\n")
 
 
-#: What a spreadsheet takes for the start of a formula (OWASP, "CSV injection"). The bank
-#: file's writer refuses the same set (`disbursement.export.FORMULA_STARTS`).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-#: A plain number ("-2.00"): a spreadsheet reads it as the number, not a formula.
-_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-
-
-def csv_cell(value: Any) -> str:
-    """One cell of a CSV written for people, safe to open in a spreadsheet.
-
-    A text starting with a formula character gets a single quote in front and is quoted, as
-    OWASP recommends (``=1+2`` is written ``"'=1+2"``); a plain number, negative too, is left
-    as it is; anything else is quoted only where CSV needs it. Every CSV the command line
-    writes for people goes through here."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
-        return '"' + ("'" + text).replace('"', '""') + '"'
-    if any(c in text for c in ',"\r\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def write_csv(out: TextIO, fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A header and rows, each cell through `csv_cell`."""
-    out.write(",".join(csv_cell(f) for f in fields) + "\n")
-    for cells in rows:
-        out.write(",".join(csv_cell(c) for c in cells) + "\n")
-
-
 def print_rows(
     rows: Sequence[dict[str, Any]],
     fmt: ReportFormat | TableFormat,
@@ -213,8 +191,8 @@ def print_rows(
         return
     fields = tuple(rows[0]) if rows else tuple(fields)
     if fmt.value == "xlsx":
-        from aidledger.spreadsheet import Sheet as SheetOf
-        from aidledger.spreadsheet import write_xlsx
+        from ledger.spreadsheet import Sheet as SheetOf
+        from ledger.spreadsheet import write_xlsx
 
         if out_file is None:
             raise typer.BadParameter("--format xlsx writes a file: give it with --out FILE")
@@ -227,6 +205,8 @@ def print_rows(
         out.print(f"{out_file}: {len(rows)} rows (xlsx)")
         return
     if fmt.value == "csv":
+        from ledger.outputs import write_csv
+
         if out_file is None:
             write_csv(sys.stdout, fields, ([r.get(f) for f in fields] for r in rows))
             return

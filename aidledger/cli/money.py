@@ -14,6 +14,7 @@ from aidledger.cli.common import (
     FORCE,
     OUT,
     REASON,
+    VIEWER,
     Format,
     ReportFormat,
     TableFormat,
@@ -176,16 +177,26 @@ def payout_export(
     force: Annotated[
         bool, typer.Option("--force", help="replace FILE if it exists (never the store)")
     ] = False,
+    reason: Annotated[
+        str, typer.Option("--reason", help="why (recorded in the access log with the file)")
+    ] = "",
 ) -> None:
     """Write the bank file of an approved run (finance): what was approved, checked against
-    its events; held payments are left out. Refuses an existing FILE unless --force."""
+    its events; held payments are left out. Refuses an existing FILE unless --force. The
+    file holds names and accounts: its writing is recorded in the access log."""
     from ledger.money import format_fen
 
     if encoding not in ("utf-8", "gb18030"):
         raise typer.BadParameter("--encoding must be utf-8 or gb18030")
     with services(ctx) as svc:
         x = svc.payouts.export(
-            run_id, fmt=fmt.value, out=out_file, by=by, encoding=encoding, replace=force
+            run_id,
+            fmt=fmt.value,
+            out=out_file,
+            by=by,
+            encoding=encoding,
+            replace=force,
+            reason=reason,
         )
     note = "" if x.batches == (1, 1) else f" (approvals {x.batches[0]} to {x.batches[1]})"
     out.print(f"{out_file}: {x.payments} payments, {format_fen(x.amount)} ({fmt.value}){note}")
@@ -237,14 +248,16 @@ def payout_show(
     fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
     out_file: Annotated[Path | None, OUT] = None,
     force: Annotated[bool, FORCE] = False,
+    by: Annotated[str | None, VIEWER] = None,
 ) -> None:
     """A run before approval: totals, by program and kind, held payments and why, and the
-    changes against last month's approved run (csv: one row per figure; xlsx: a sheet each)."""
+    changes against last month's approved run (csv: one row per figure; xlsx: a sheet each).
+    With --by: masked as that staff member sees it."""
     check_out(fmt, out_file)
     from ledger.store import store_files
 
     with services(ctx) as svc:
-        doc = svc.payouts.review.show(run_id)
+        doc = svc.payouts.review.show(run_id, viewer=None if by is None else svc.payouts.actor(by))
         protected = store_files(svc.store)
     if fmt is ReportFormat.json:
         write_json(doc, indent=2, out_file=out_file, force=force, protected=protected)
@@ -252,7 +265,7 @@ def payout_show(
     if fmt is ReportFormat.table:
         _print_show(doc)
         return
-    from aidledger.spreadsheet import Sheet, write_xlsx
+    from ledger.spreadsheet import Sheet, write_xlsx
 
     summary = [{"section": "totals", "item": k, "value": v} for k, v in doc["totals"].items()] + [
         {"section": "previous", "item": k, "value": v} for k, v in (doc["previous"] or {}).items()

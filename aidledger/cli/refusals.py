@@ -112,7 +112,14 @@ class RefusingGroup(TyperGroup):
             line = refusal(e, _store_name(ctx))
             if line is None:
                 raise
-            fail(line)
+            fail(line, code=2 if _usage(e) else 1)
+
+
+def _usage(e: BaseException) -> bool:
+    """A refusal that is a usage error (exit 2): a view asked for without its reason."""
+    from ledger.access import ReasonRequired
+
+    return isinstance(e, ReasonRequired)
 
 
 def _quiet_stdout() -> None:

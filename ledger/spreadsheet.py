@@ -66,10 +66,19 @@ def write_xlsx(
 ) -> None:
     """Write the sheets to ``path``: beside it first, in its place once whole (never over an
     existing file unless ``replace``, never over a ``protected`` one: `ledger.outputs`)."""
+    from ledger.outputs import written_beside
+
+    content = xlsx_bytes(sheets)
+    with written_beside(path, replace=replace, protected=protected) as f:
+        f.write(content)
+
+
+def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
+    """The workbook of ``sheets`` as bytes (a file's content, or a download's)."""
+    import io
+
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
-
-    from ledger.outputs import written_beside
 
     book = Workbook()
     book.remove(book.active)
@@ -106,8 +115,9 @@ def write_xlsx(
             ws.column_dimensions[ws.cell(row=header, column=col).column_letter].width = min(
                 60, max(8, width + 2)
             )
-    with written_beside(path, replace=replace, protected=protected) as f:
-        book.save(f)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def _write_row(ws: Any, row: int, sheet: Sheet, record: Mapping[str, Any]) -> None:
