@@ -1154,7 +1154,6 @@ class _Preparer:
         for left in mine.values():
             yield self.cancel(left, result)
 
-
     def _timelines(self, case_ids: set[str]) -> dict[str, Timeline]:
         """The cases' timelines, from their events."""
         ids = {case_aggregate_id(c): c for c in case_ids}
