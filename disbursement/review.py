@@ -166,7 +166,10 @@ class Review:
             if not rows or rows[0][0] != run.run_id:
                 found.reasons["payment"] += 1
         elif isinstance(event, Recovery.Event):
-            found.reasons["recovery"] += 1
+            rid = getattr(event, "recovery_id", "")
+            rows = self.db.query("SELECT run_id FROM recoveries WHERE recovery_id = ?", (rid,))
+            if not rows or rows[0][0] != run.run_id:  # the run's own prepare withdrew it
+                found.reasons["recovery"] += 1
         elif isinstance(event, Finding.Resolved) and event.resolution == "false_positive":
             found.reasons["finding"] += 1
 
@@ -186,7 +189,7 @@ class Review:
             read_model.add(pid, int(amount), account, name)
             if held:
                 read_held.add(pid)
-        held, held_ids = self.held_by_log(run)
+        held, held_ids, releasers = self.held_by_log(run)
         tampered: tuple[str, ...] = ()
         if read_model != run.tally:
             tampered = tuple(self.tampered(run.run_id))
@@ -194,7 +197,8 @@ class Review:
             stale=stale.stale,
             changed_cases=len(stale.cases),
             interested=self._interested(run.run_id, actor),
-            outside_scope=self._outside(run.run_id, actor),
+            outside_scope=self.outside_scope(run.run_id, actor),
+            released_by_approver=actor.staff_id in releasers,
             read_model=read_model,
             read_model_held=frozenset(read_held),
             held=held,
@@ -203,17 +207,22 @@ class Review:
             over_budget=tuple(self.over_budget(run)),
         )
 
-    def held_by_log(self, run: PayoutRun) -> tuple[Tally, set[str]]:
-        """The run's payments still held, as their own events say (count, total, digest)."""
+    def held_by_log(self, run: PayoutRun) -> tuple[Tally, set[str], frozenset[str]]:
+        """The run's payments still held, as their own events say (count, total, digest),
+        and who released any of its payments (they may not approve it: four eyes)."""
         held = Tally()
         ids: set[str] = set()
+        releasers: set[str] = set()
         aggregates = [payment_aggregate_id(pid) for pid in sorted(run.held_ids)]
         for events in select_events_of(self.app, self.db, aggregates).values():
             payment = _replay(events)
-            if payment.held and not payment.cancelled and payment.run_id == run.run_id:
+            if payment.cancelled or payment.run_id != run.run_id:
+                continue
+            releasers |= {e.by for e in events if isinstance(e, Payment.Released)}
+            if payment.held:
                 held = held.plus(payment.share)
                 ids.add(payment.payment_id)
-        return held, ids
+        return held, ids, frozenset(releasers)
 
     def tampered(self, run_id: str) -> list[str]:
         """Payments of the run whose read-model row differs from their events (slow: reads
@@ -293,7 +302,8 @@ class Review:
             )[0][0]
         )
 
-    def _outside(self, run_id: str, actor: Actor) -> int:
+    def outside_scope(self, run_id: str, actor: Actor) -> int:
+        """How many of the run's payments lie outside the actor's region."""
         if actor.system or not actor.region:
             return 0
         return int(
@@ -304,8 +314,9 @@ class Review:
             )[0][0]
         )
 
-    def over_budget(self, run: PayoutRun) -> list[str]:
-        """Budgets (config in force today) the month would exceed with this run approved."""
+    def over_budget(self, run: PayoutRun, released: Sequence[Released] = ()) -> list[str]:
+        """Budgets (config in force today) the month would exceed with this run approved (and
+        with ``released``, payments released after its approval, approved too)."""
         totals = self.db.query(
             "SELECT p.program, p.department, SUM(p.amount) FROM payments p "
             "JOIN runs r ON r.run_id = p.run_id "
@@ -315,12 +326,17 @@ class Review:
             (run.period, run.run_id),
         )
         over = []
-        by_department: dict[str, int] = defaultdict(int)
+        by_program: dict[tuple[str, str], int] = defaultdict(int)
         for program, department, total in totals:
-            by_department[department] += int(total)
+            by_program[(program, department)] += int(total)
+        for r in released:
+            by_program[(r.program, r.department)] += r.share.amount
+        by_department: dict[str, int] = defaultdict(int)
+        for (program, department), total in sorted(by_program.items()):
+            by_department[department] += total
             budget = self.config.programs[program].budget_fen
-            if budget is not None and int(total) > budget:
-                over.append(f"{program} {format_fen(int(total))} > budget {format_fen(budget)}")
+            if budget is not None and total > budget:
+                over.append(f"{program} {format_fen(total)} > budget {format_fen(budget)}")
         for department, total in sorted(by_department.items()):
             budget = self.config.departments[department].budget_fen
             if budget is not None and total > budget:
@@ -369,6 +385,8 @@ class Review:
                     tuple(e.by for e in events if isinstance(e, Payment.Released)),
                     payment.share,
                     i.id_number in people or i.creditor_account == actor.bank_account,
+                    i.program,
+                    i.department,
                 )
             )
         return out

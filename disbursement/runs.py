@@ -593,7 +593,13 @@ class Payouts(LedgerService):
         run = self._run(run_id)
         if run.approved_by is not None:
             released = self.review.released_awaiting(run, actor)
-            tally = run.approve_releases(actor, released)
+            tally = run.approve_releases(
+                actor,
+                released,
+                outside_scope=self.review.outside_scope(run_id, actor),
+                over_budget=self.review.over_budget(run, released),
+                override_reason=override_reason,
+            )
             self.app.save(run)
             self.sync()
             return Approval(run, tally, Tally(), releases=True)
@@ -638,7 +644,7 @@ class Payouts(LedgerService):
         self.sync()
         actor = self.actor(by)
         run = self._run(run_id)
-        run.cancel(actor, reason=reason)
+        run.cancel(actor, reason=reason, outside_scope=self.review.outside_scope(run_id, actor))
         self.app.save(run)
         self.sync()
         return run
@@ -685,6 +691,7 @@ class Payouts(LedgerService):
         actor.require("finance", to="export a bank file")
         reason = check_view_reason(actor, reason)
         run = self._run(run_id)
+        run.check_exporter(actor, self.review.outside_scope(run_id, actor))
         if fmt not in ("pain001", "csv"):
             raise AidLedgerError(f"unknown export format {fmt!r}: use pain001 or csv")
         protected = store_files(self.db.store)
@@ -726,6 +733,7 @@ class Payouts(LedgerService):
                     digest = write_daifa_csv(f, counted(lines), self.config, encoding=encoding)
                 run.record_export(
                     actor,
+                    outside_scope=self.review.outside_scope(run_id, actor),
                     batches=batches,
                     written=written,
                     fmt=fmt,

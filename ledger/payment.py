@@ -509,6 +509,7 @@ class RunReview:
     held_ids: frozenset[str] = frozenset()
     tampered: tuple[str, ...] = ()
     over_budget: tuple[str, ...] = ()
+    released_by_approver: bool = False  # the approver released one of its payments
 
 
 @dataclass
@@ -546,6 +547,8 @@ class Released:
     releasers: tuple[str, ...]
     share: Tally
     interested: bool
+    program: str = ""
+    department: str = ""
 
 
 class BudgetExceeded(AidLedgerError):
@@ -675,6 +678,8 @@ class PayoutRun(LedgerAggregate):
         payments: int
         amount: int
         digest: str
+        over_budget: tuple[str, ...] = ()
+        override_reason: str | None = None
 
         def apply(self, aggregate: PayoutRun) -> None:
             aggregate.batches[self.batch] = Tally(
@@ -814,10 +819,11 @@ class PayoutRun(LedgerAggregate):
                 f"{actor.staff_id} prepared run {self.run_id}: a second person must approve it "
                 "(maker-checker)"
             )
-        if review.outside_scope:
+        self._require_scope(actor, review.outside_scope, "approve")
+        if review.released_by_approver:
             raise DutyRefused(
-                f"{actor.staff_id} may not approve run {self.run_id}: {review.outside_scope} of "
-                f"its payments are outside {actor.staff_id}'s region {actor.region}"
+                f"{actor.staff_id} released payments of run {self.run_id}: another finance "
+                "approver must approve it (four eyes)"
             )
         if review.interested:
             raise DutyRefused(
@@ -878,10 +884,19 @@ class PayoutRun(LedgerAggregate):
                 "rebuild, and report it: a read-model row was changed outside aidledger"
             )
 
-    def approve_releases(self, actor: Actor, released: Sequence[Released]) -> Tally:
+    def approve_releases(
+        self,
+        actor: Actor,
+        released: Sequence[Released],
+        *,
+        outside_scope: int = 0,
+        over_budget: Sequence[str] = (),
+        override_reason: str | None = None,
+    ) -> Tally:
         """Approve payments released after the run's approval (a further batch to export):
-        a finance approver who released none of them, did not prepare the run, and has no
-        interest in any."""
+        a finance approver who released none of them, did not prepare the run, has no
+        interest in any, and whose region covers the run; within the month's budgets, or
+        above them only with a recorded override."""
         if self.approved_by is None:
             raise RunClosed(f"run {self.run_id} is not approved yet")
         if not released:
@@ -890,6 +905,7 @@ class PayoutRun(LedgerAggregate):
                 "released since waits for approval"
             )
         actor.require("finance_approver", to="approve released payments")
+        self._require_scope(actor, outside_scope, "approve released payments of")
         if actor.staff_id in self.preparers:
             raise DutyRefused(
                 f"{actor.staff_id} prepared run {self.run_id}: a second person must approve its "
@@ -907,6 +923,11 @@ class PayoutRun(LedgerAggregate):
                 f"{actor.staff_id} has an interest in {interested} of the released payments "
                 "(回避): another finance approver must approve them"
             )
+        if over_budget and not (override_reason and override_reason.strip()):
+            raise BudgetExceeded(
+                f"approving the payments released in {self.run_id} exceeds the monthly budget: "
+                f"{'; '.join(over_budget)}. Approve with --override-reason to record why."
+            )
         total = Tally()
         for r in released:
             total = total.plus(r.share)
@@ -920,6 +941,8 @@ class PayoutRun(LedgerAggregate):
             payments=total.payments,
             amount=total.amount,
             digest=digest_hex(total.digest),
+            over_budget=tuple(over_budget),
+            override_reason=override_reason if over_budget else None,
         )
         return total
 
@@ -948,9 +971,10 @@ class PayoutRun(LedgerAggregate):
         fmt: str,
         filename: str,
         sha256: str,
+        outside_scope: int = 0,
     ) -> None:
         """Record a bank file of the run, refused unless it holds exactly what was approved."""
-        actor.require("finance", to="export a bank file")
+        self.check_exporter(actor, outside_scope)
         expected = self.approved_tally(*batches)
         if written != expected:
             raise ReadModelTampered(
@@ -974,13 +998,29 @@ class PayoutRun(LedgerAggregate):
             digest=digest_hex(written.digest),
         )
 
-    def cancel(self, actor: Actor, *, reason: str) -> None:
-        """Cancel an unapproved run (finance): its payments and recoveries no longer stand."""
+    def check_exporter(self, actor: Actor, outside_scope: int) -> None:
+        """Who may write the run's bank file (names and accounts): finance, whose region
+        covers every payment of the run."""
+        actor.require("finance", to="export a bank file")
+        self._require_scope(actor, outside_scope, "export")
+
+    def cancel(self, actor: Actor, *, reason: str, outside_scope: int = 0) -> None:
+        """Cancel an unapproved run (finance, whose region covers it): its payments and
+        recoveries no longer stand."""
         actor.require("finance", to="cancel a payout run")
+        self._require_scope(actor, outside_scope, "cancel")
         self._check_open()
         if not reason.strip():
             raise AidLedgerError("a cancellation needs a reason (--reason)")
         self.trigger_event(self.Cancelled, by=actor.staff_id, run_id=self.run_id, reason=reason)
+
+    def _require_scope(self, actor: Actor, outside: int, verb: str) -> None:
+        """Refuse an act on the run by someone whose region leaves ``outside`` payments out."""
+        if outside:
+            raise DutyRefused(
+                f"{actor.staff_id} may not {verb} run {self.run_id}: {outside} of its payments "
+                f"are outside {actor.staff_id}'s region {actor.region}"
+            )
 
     def _check_open(self) -> None:
         if self.cancelled:

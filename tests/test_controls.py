@@ -15,7 +15,7 @@ from eligibility.deceased import Deceased
 from ledger import chain
 from ledger.duties import DutyRefused
 from ledger.errors import ConfigError, InputRefused, InvalidValue, NotAuthorised
-from ledger.payment import ReadModelTampered, RunClosed
+from ledger.payment import BudgetExceeded, ReadModelTampered, RunClosed
 from ledger.period import Period
 from ledger.store import EventBatch
 from projections.reports import payouts_report
@@ -372,6 +372,86 @@ def test_a_payment_released_after_approval_is_exported_after_a_second_approval(
     assert held.encode() not in (tmp_path / "1.xml").read_bytes()
     finding_events = [e["type"] for e in svc.reconciliation.history(_finding_of(svc, held))]
     assert finding_events.count("FindingPaymentReleased") == 2
+
+
+def test_whoever_released_a_payment_before_the_approval_may_not_approve_the_run(
+    county: Services,
+) -> None:
+    svc = county
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    run_id = svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE).run_id or ""
+    ((held,),) = svc.db.query("SELECT payment_id FROM payments WHERE held <> ''")
+    svc.payouts.release(held, by=FINANCE_APPROVER, reason="namesake in the death feed")
+    svc.payouts.release(held, by=SUPERVISOR, reason="visited: alive")
+    with pytest.raises(NotAuthorised, match=r"released payments of run .*four eyes"):
+        svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER_2)
+
+
+OTHER_COUNTY = (
+    "S011,钱多多,610103198303030157,6217000000000000111,finance,610102009",
+    "S012,孙少,61010319840404016X,6217000000000000112,finance_approver,610102009",
+)
+
+
+def test_another_countys_finance_staff_may_not_cancel_export_or_approve_releases_of_a_run(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    staff = (FIXTURES / "staff.csv").read_text(encoding="utf-8").splitlines()
+    load(svc, "staff", write_file(tmp_path, "staff2.csv", staff[0], *staff[1:], *OTHER_COUNTY))
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    run_id = svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE).run_id or ""
+    with pytest.raises(NotAuthorised, match=r"may not cancel run .* outside S011's region"):
+        svc.payouts.cancel(run_id, by="S011", reason="mine now")
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(NotAuthorised, match=r"may not export run .* outside S011's region"):
+        svc.payouts.export(run_id, fmt="pain001", out=tmp_path / "out" / "r.xml", by="S011")
+    assert list((tmp_path / "out").iterdir()) == []
+    ((held,),) = svc.db.query("SELECT payment_id FROM payments WHERE held <> ''")
+    svc.payouts.release(held, by=FINANCE_APPROVER, reason="namesake")
+    svc.payouts.release(held, by=SUPERVISOR, reason="visited: alive")
+    with pytest.raises(NotAuthorised, match="may not approve released payments of run"):
+        svc.payouts.approve(run_id, by="S012")
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER_2)
+
+
+def test_payments_released_after_the_approval_stay_within_the_budget_or_need_an_override(
+    county: Services,
+) -> None:
+    """June's elderly run holds its one payment (C003's 200.00: reported dead) and pays 0.00
+    within a budget of 100.00; releasing C003's 200.00 after the approval would exceed it."""
+    svc = county
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    elderly = svc.config.programs["elderly"].model_copy(update={"budget_fen": 10000})
+    svc.payouts.config = svc.config.model_copy(
+        update={"programs": {**svc.config.programs, "elderly": elderly}}
+    )
+    run_id = svc.payouts.prepare(P("2026-06"), program="elderly", by=FINANCE).run_id or ""
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    ((held,),) = svc.db.query("SELECT payment_id FROM payments WHERE held <> ''")
+    svc.payouts.release(held, by=FINANCE_APPROVER, reason="namesake")
+    svc.payouts.release(held, by=SUPERVISOR, reason="visited: alive")
+    with pytest.raises(BudgetExceeded, match=r"elderly 200.00 > budget 100.00"):
+        svc.payouts.approve(run_id, by=FINANCE_APPROVER_2)
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER_2, override_reason="the county topped it up")
+
+
+def test_a_prepare_that_withdraws_its_own_recovery_leaves_its_run_up_to_date(
+    county: Services, tmp_path: Path
+) -> None:
+    svc = county
+    exported(svc, "2026-06", tmp_path)
+    ended = fixture_row("C005").replace("2026-03-01,,", "2026-03-01,2026-05-31,")
+    load(svc, "cases", case_rows(tmp_path, "end.csv", ended))
+    july = svc.payouts.prepare(P("2026-07"), program=None, by=FINANCE).run_id or ""
+    assert svc.db.query("SELECT case_id, status FROM recoveries") == [("C005", "open")]
+    load(svc, "cases", case_rows(tmp_path, "again.csv", fixture_row("C005")))
+    svc.payouts.prepare(P("2026-07"), program=None, by=FINANCE)
+    assert svc.db.query("SELECT case_id, status FROM recoveries") == [("C005", "withdrawn")]
+    assert svc.payouts.review.list_runs("2026-07")[0]["stale"] is False
+    svc.payouts.approve(july, by=FINANCE_APPROVER)
 
 
 def _finding_of(svc: Services, pid: str) -> str:
