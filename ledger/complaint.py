@@ -381,12 +381,13 @@ class Complaint(LedgerAggregate):
     def assign(
         self, actor: Actor, *, to: Actor, parties: Parties, deciders: Iterable[str], on: date
     ) -> None:
-        """A supervisor assigns it to a staff member in its region who has no interest in its
-        case and did not decide what it complains of."""
+        """A supervisor assigns it to a caseworker or supervisor in its region who has no
+        interest in its case and did not decide what it complains of."""
         actor.require("supervisor", to="assign a complaint")
         self._check_scope(actor, "assign")
         self._check_open("assigned")
         what = f"be assigned complaint {self.complaint_id}"
+        to.require("caseworker", "supervisor", to=what)
         to.require_scope(self.state.region_code, to=what)
         to.require_no_interest(parties.id_numbers, parties.accounts, to=what)
         check_not_party_to_decision(to, deciders, to=what)

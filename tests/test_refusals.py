@@ -170,6 +170,7 @@ PLAUSIBLE = {
     "reason": "checked with the case file",
     "text": "checked with the case file",
     "comment": "checked",
+    "due": "2026-12-31",
 }
 
 #: Values the command line or the command must refuse, by name (the others by type).
@@ -187,6 +188,7 @@ TYPED_BAD = {
     "status": ["closed"],
     "fmt": ["xml"],
     "port": ["x", "-1", "99999"],
+    "due": ["2026-02-30", "soon", "2026-12-01"],
 }
 
 #: Texts no command should choke on (ids, reasons, comments, names): refused or taken.
