@@ -448,3 +448,37 @@ def test_without_a_key_who_complained_is_in_the_event_log_only(svc: Services) ->
     )
     assert PHONE not in read_models and NAME not in read_models
     assert svc.db.query(f"SELECT COUNT(*) FROM {events_table(svc.db.dialect)}")[0][0] > 0
+
+
+def test_rebuilt_complaint_and_request_read_models_equal_incremental_ones(county: Services) -> None:
+    from eligibility.verifications import Verifications
+    from projections.runner import catch_up, reset
+
+    service = complaints(county, date(2026, 12, 1))
+    cid = service.open(
+        channel="hotline", category="fraud", summary="骗保", case_id="C005", anonymous=True,
+        by=CASEWORKER,
+    ).complaint_id  # fmt: skip
+    service.assign(cid, to=SUPERVISOR, by=SUPERVISOR)
+    service.comment(cid, text="核查中", by="S004")
+    service.respond(cid, reply="已受理", by=SUPERVISOR)
+    service.resolve(cid, outcome="substantiated", detail="属实", by=SUPERVISOR)
+    service.reopen(cid, reason="复查", by=SUPERVISOR)
+    requests = county.service(Verifications)
+    rid = requests.request(
+        case_id="C001", department="bank", due=date(2026, 12, 10), by=CASEWORKER
+    ).request_id
+    requests.answer(rid, detail="存款未超标", by=CASEWORKER)
+
+    def tables() -> dict[str, list[tuple[object, ...]]]:
+        return {
+            t: sorted(county.db.query(f"SELECT * FROM {t}"), key=repr)
+            for t in ("complaints", "verification_requests", "findings")
+        }
+
+    incremental = tables()
+    assert incremental["complaints"][0][3] == "reopened"
+    reset(county.db, county.models)
+    assert tables()["complaints"] == []
+    catch_up(county.app, county.db, county.models, page_size=2)
+    assert tables() == incremental
