@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from aidledger.serve import Jobs, JobStats, Leadership
+from aidledger.serve import Jobs, JobStats, Leadership, read_snapshot
 from aidledger.wiring import Services
 from eligibility.verifications import Verifications
 from ledger.duties import DutyRefused
@@ -111,6 +111,11 @@ def test_the_daily_job_raises_overdue_requests_of_any_month(svc: Services) -> No
     ((fid,),) = svc.db.query("SELECT finding_id FROM findings")
     (raised,) = svc.reconciliation.history(fid)
     assert raised["by"] == "scheduler"
+    # Counted with the open findings in the metrics, by type.
+    (family,) = [f for f in read_snapshot(svc.db, periods=3) if f.name == "aidledger_findings_open"]
+    assert [(s.labels["type"], s.labels["period"], s.value) for s in family.samples] == [
+        ("verification_overdue", "2026-12", 1)
+    ]
 
 
 def test_a_request_refuses_what_breaks_a_rule(svc: Services, tmp_path: Path) -> None:
