@@ -5,10 +5,9 @@ Every process serves ``/metrics``, ``/healthz``, the console (``/``) and the API
 (``/api/v1/``) on one port, through uvicorn (the ASGI application is `aidledger.web`'s). The
 jobs (projection catch-up, the daily reconciliation of open periods and of overdue
 verification requests, the run-approval reminder) run on one process only: the one holding
-the scheduler lock — a PostgreSQL session
-advisory lock (or, on SQLite, an exclusive ``flock`` beside the database file). The lock goes
-with the process or its connection, so when the leader dies another ``serve`` takes over at
-its next leadership check.
+the scheduler lock — a PostgreSQL session advisory lock (or, on SQLite, an exclusive
+``flock`` beside the database file). The lock goes with the process or its connection, so
+when the leader dies another ``serve`` takes over at its next leadership check.
 
 Metrics are read from the read models by a background refresh (every process, every
 ``metrics_refresh_seconds``), so a scrape never waits on a group-by over a province's payments.
