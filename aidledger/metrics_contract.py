@@ -2,7 +2,7 @@
 dashboard in `deploy/` are tested against this table, and the exporter against what it serves.
 
 No label carries personal data: labels are finding types, severities, program codes,
-department names, periods, job names and payment states.
+department names, periods, job names, payment states and complaint categories.
 """
 
 from __future__ import annotations
@@ -65,6 +65,14 @@ METRICS: dict[str, MetricSpec] = {
     "aidledger_scheduler_leader": MetricSpec(
         "gauge", "1 when this process holds the scheduler lock and runs the jobs, else 0.", ()
     ),
+    "aidledger_complaints_open": MetricSpec(
+        "gauge", "Complaints (举报投诉) not yet resolved, by category.", ("category",)
+    ),
+    "aidledger_complaints_overdue": MetricSpec(
+        "gauge",
+        "Complaints not resolved and without a reply past their due day, by category.",
+        ("category",),
+    ),
     "aidledger_store_up": MetricSpec(
         "gauge",
         "1 when this process's last metrics refresh read the store, else 0 (unreachable, or "
@@ -76,3 +84,8 @@ METRICS: dict[str, MetricSpec] = {
 # Finding types beyond the twelve of reconciliation: raised by the scheduled reminder when a
 # program's run for a period is not approved `approval_reminder_days` before its payment day.
 REMINDER_FINDING_TYPE = "payout_run_late"
+# Raised by reconcile and the daily job when a verification request to another department is
+# unanswered after its due day (counted in aidledger_findings_open like any finding).
+VERIFICATION_FINDING_TYPE = "verification_overdue"
+# Raised when a fraud or favouritism complaint is resolved as (partly) substantiated.
+COMPLAINT_FINDING_TYPE = "complaint_substantiated"

@@ -3,11 +3,11 @@ scheduled jobs.
 
 Every process serves ``/metrics``, ``/healthz``, the console (``/``) and the API
 (``/api/v1/``) on one port, through uvicorn (the ASGI application is `aidledger.web`'s). The
-jobs (projection catch-up, the daily reconciliation of open periods, the run-approval
-reminder) run on one process only: the one holding the scheduler lock — a PostgreSQL session
-advisory lock (or, on SQLite, an exclusive ``flock`` beside the database file). The lock goes
-with the process or its connection, so when the leader dies another ``serve`` takes over at
-its next leadership check.
+jobs (projection catch-up, the daily reconciliation of open periods and of overdue
+verification requests, the run-approval reminder) run on one process only: the one holding
+the scheduler lock — a PostgreSQL session advisory lock (or, on SQLite, an exclusive
+``flock`` beside the database file). The lock goes with the process or its connection, so
+when the leader dies another ``serve`` takes over at its next leadership check.
 
 Metrics are read from the read models by a background refresh (every process, every
 ``metrics_refresh_seconds``), so a scrape never waits on a group-by over a province's payments.
@@ -62,6 +62,7 @@ from ledger.store import (
     record_job,
 )
 from projections.bank import RESULTS_JOIN, STATUS
+from projections.complaints import complaint_counts
 from projections.registers import all_models
 from projections.runner import positions
 
@@ -280,8 +281,9 @@ def payment_state_rows(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str, 
     return out
 
 
-def read_snapshot(db: Database, *, periods: int) -> list[Metric]:
-    """Read every store-derived metric of the contract from the read models."""
+def read_snapshot(db: Database, *, periods: int, today: date | None = None) -> list[Metric]:
+    """Read every store-derived metric of the contract from the read models (``today``: the
+    day complaints are overdue on; default the machine's)."""
     fams: dict[str, Any] = {}
 
     def gauge(name: str) -> GaugeMetricFamily:
@@ -323,6 +325,15 @@ def read_snapshot(db: Database, *, periods: int) -> list[Metric]:
             counts.add_metric([period, program, state], n)
             amounts.add_metric([period, program, state], amount)
 
+    complaints = complaint_counts(db, today or date.today())
+    open_complaints, overdue = (
+        gauge("aidledger_complaints_open"),
+        gauge("aidledger_complaints_overdue"),
+    )
+    for category, n in complaints.open.items():
+        open_complaints.add_metric([category], n)
+        overdue.add_metric([category], complaints.overdue[category])
+
     head = log_head(db)
     gauge("aidledger_event_log_head").add_metric([], head)
     lag = gauge("aidledger_projection_lag_events")
@@ -348,12 +359,19 @@ class Exporter(Collector):
     whether the last refresh could read the store."""
 
     def __init__(
-        self, store: StoreURL, stats: JobStats, leadership: Leadership, *, periods: int
+        self,
+        store: StoreURL,
+        stats: JobStats,
+        leadership: Leadership,
+        *,
+        periods: int,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.store = store
         self.stats = stats
         self.leadership = leadership
         self.periods = periods
+        self.today = today
         self._snapshot: list[Metric] = []
         self._refreshed = False
         self._problem: str | None = None
@@ -367,7 +385,7 @@ class Exporter(Collector):
         try:
             db = existing_database(self.store)
             try:
-                snapshot = read_snapshot(db, periods=self.periods)
+                snapshot = read_snapshot(db, periods=self.periods, today=self.today())
             finally:
                 db.close()
         except UNAVAILABLE as e:
@@ -487,6 +505,9 @@ class Jobs:
         for period in periods:
             result = svc.reconciliation.reconcile(period, as_of=today, by=SCHEDULER)
             raised += sum(result.raised.values()) + result.reopened
+        # Requests to other departments may be due in a month no run is open for.
+        late = svc.reconciliation.raise_overdue_verifications(today, by=SCHEDULER)
+        raised += sum(late.raised.values()) + late.reopened
         return f"{len(periods)} open periods, {raised} findings raised or reopened"
 
     def remind(self, svc: Services) -> str:
@@ -574,7 +595,13 @@ class Server:
 
         self.leadership = Leadership(store)
         stats = JobStats()
-        exporter = Exporter(store, stats, self.leadership, periods=self.settings.metrics_periods)
+        exporter = Exporter(
+            store,
+            stats,
+            self.leadership,
+            periods=self.settings.metrics_periods,
+            today=self.today or self.settings.current_date,
+        )
         registry = CollectorRegistry(auto_describe=True)
         registry.register(exporter)
         self.jobs = Jobs(

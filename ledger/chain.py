@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -222,7 +222,7 @@ def check(
 
     while ev is not None or ln is not None:
         if ln is None:
-            assert ev is not None
+            ev = cast(tuple[Any, ...], ev)  # the loop runs while either is left
             return bad(
                 f"event #{ev[0]} is not in the chain (written behind the application's back)", ev[0]
             )

@@ -100,6 +100,8 @@ SEVERITY: dict[str, str] = {
     "shared_account": "high",
     "staff_account": "critical",
     "payout_run_late": "high",
+    "verification_overdue": "medium",
+    "complaint_substantiated": "high",
 }
 
 
@@ -1335,6 +1337,39 @@ class Finding(LedgerAggregate):
             by=actor.staff_id,
             finding_id=self.finding_id,
             resolution=resolution,
+            comment=comment,
+        )
+
+    @classmethod
+    def new(cls, *, by: str, finding_id: str, type: str, **fields: Any) -> Finding:
+        """A finding raised by an act rather than by reconciling (a substantiated complaint):
+        its id derived from its type and subject (`finding_id`), its severity its type's."""
+        return cls._create(
+            cls.Raised,
+            id=finding_aggregate_id(finding_id),
+            by=by,
+            finding_id=finding_id,
+            type=type,
+            severity=SEVERITY[type],
+            **fields,
+        )
+
+    def reopen(self, *, by: str, detail: str) -> None:
+        """Open again: its cause was found again after it was resolved."""
+        if self.status != "resolved":
+            raise RunClosed(f"finding {self.finding_id} is open")
+        self.trigger_event(self.Reopened, by=by, finding_id=self.finding_id, detail=detail)
+
+    def close(self, *, by: str, comment: str) -> None:
+        """Resolved as ``corrected`` by the act that removed its cause (an overdue request
+        answered), recorded with that act's actor."""
+        if self.status == "resolved":
+            raise RunClosed(f"finding {self.finding_id} is already resolved ({self.resolution})")
+        self.trigger_event(
+            self.Resolved,
+            by=by,
+            finding_id=self.finding_id,
+            resolution="corrected",
             comment=comment,
         )
 

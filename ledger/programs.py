@@ -124,6 +124,34 @@ class Reviews(BaseModel):
     suspend_when_overdue: bool = False
 
 
+class Complaints(BaseModel):
+    """Complaints (举报投诉): the days to reply after one is received, per category where it
+    differs from ``complaint_days``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    complaint_days: int = Field(default=15, ge=1, le=365)
+    by_category: dict[str, int] = {}
+
+    @field_validator("by_category")
+    @classmethod
+    def _categories(cls, v: dict[str, int]) -> dict[str, int]:
+        from ledger.complaint import CATEGORIES
+
+        for category, days in v.items():
+            if category not in CATEGORIES:
+                raise ValueError(
+                    f"unknown complaint category {category!r} (known: {', '.join(CATEGORIES)})"
+                )
+            if not 1 <= days <= 365:
+                raise ValueError(f"complaint_days of {category} must be 1 to 365")
+        return v
+
+    def days_for(self, category: str) -> int:
+        """The days to reply to a complaint of ``category``."""
+        return self.by_category.get(category, self.complaint_days)
+
+
 class ProgramsConfig(BaseModel):
     """Every program and department, with the cross-checks between them."""
 
@@ -136,6 +164,7 @@ class ProgramsConfig(BaseModel):
     regions: Regions = Regions()
     chain: Chain = Chain()
     reviews: Reviews = Reviews()
+    complaints: Complaints = Complaints()
 
     @model_validator(mode="after")
     def _cross_check(self) -> ProgramsConfig:

@@ -528,6 +528,7 @@ def all_models() -> list[ReadModel]:
     """Every read model: registers first, then the money, then the access log."""
     from projections.access import AccessLogModel
     from projections.bank import BankResultsModel
+    from projections.complaints import ComplaintsModel, VerificationsModel
     from projections.payouts import FindingsModel, PayoutsModel
 
     return [
@@ -536,4 +537,6 @@ def all_models() -> list[ReadModel]:
         BankResultsModel(),
         FindingsModel(),
         AccessLogModel(),
+        VerificationsModel(),
+        ComplaintsModel(),
     ]

@@ -262,8 +262,7 @@ class BankImports(LedgerService):
         kept: set[int] = set()
         last_pid, version = "", 0
         for idx, known_version, _, _ in matches:
-            entry = entries[idx]
-            assert entry is not None
+            entry = cast(BankEntry, entries[idx])  # matched entries are kept until written
             aside = entry.aside or (None if entry.currency in _PAYMENTS_CURRENCY else "currency")
             if aside is not None and entry.seq not in done:
                 entries[idx] = entry if aside == entry.aside else entry._replace(aside=aside)
@@ -420,8 +419,7 @@ class _LazyEvents(Sequence[StoredEvent]):
         if n < len(self._results):
             result = self._results[n]
             self._results[n] = None  # the entry is not needed once its event is built
-            assert result is not None
-            stored = self._make(*result)
+            stored = self._make(*cast(_Result, result))
         else:
             stored = self._to_stored(self._record[n - len(self._results)])
         self._ids.append(stored.originator_id)
@@ -612,8 +610,8 @@ def _reported_on(e: BankEntry, today: date | None) -> date | None:
 
 
 def _e2e(entry: BankEntry | None) -> str:
-    assert entry is not None and entry.end_to_end_id is not None
-    return entry.end_to_end_id
+    """The end-to-end id of an entry matched to a payment (so it has one)."""
+    return cast(str, cast(BankEntry, entry).end_to_end_id)
 
 
 def _entry_record(e: BankEntry, matched: bool, day: date) -> dict[str, Any]:

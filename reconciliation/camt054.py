@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from sys import intern  # a month repeats a few currencies and statuses a million times
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -174,8 +174,7 @@ def rows(source: Source, share: tuple[int, int] = (0, 1)) -> Iterator[tuple[int,
                     number, started = number + 1, True
                 count += 1
                 if count == 2 and first is not None:
-                    assert entry is not None
-                    yield _suffixed(first, entry.ref)
+                    yield _suffixed(first, cast(_Entry, entry).ref)  # read with the first
                     first = None
                 if position % parts != mine:
                     continue
@@ -196,8 +195,7 @@ def rows(source: Source, share: tuple[int, int] = (0, 1)) -> Iterator[tuple[int,
                     entry = _read_entry(fields, el, number, created)
                     first = (position, _without_details(entry))
             if first is not None:
-                assert entry is not None
-                yield _with_entry_amount(first, entry)
+                yield _with_entry_amount(first, cast(_Entry, entry))  # read with the first
             entry, count, first, started = None, 0, None, False
     except BankFileRefused as e:
         # Past the last element read when the XML itself breaks; at the element otherwise.

@@ -23,6 +23,8 @@ from ledger.conflicts import (
 from ledger.ids import mask_account, mask_id_number, mask_name
 from ledger.money import format_fen
 from ledger.period import Period
+from ledger.verification import OpenRequest
+from ledger.verification import days_overdue as verification_days_overdue
 from reconciliation.entries import PAYMENT_CURRENCY
 
 SEVERITY = {
@@ -39,8 +41,8 @@ SEVERITY = {
     "shared_account": "high",
     "staff_account": "critical",
 }
-#: Findings raised by scheduled jobs rather than by reconciling bank results.
-OPERATIONAL_SEVERITY = {"payout_run_late": "high"}
+#: Findings about work rather than bank results: raised by scheduled jobs and reconcile.
+OPERATIONAL_SEVERITY = {"payout_run_late": "high", "verification_overdue": "medium"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,8 @@ class Draft:
     bank_amount: int | None = None
     bank_name: str | None = None
     file_id: str | None = None
+    case_id: str | None = None  # when there is no payment to take them from
+    region_code: str | None = None
 
     @property
     def severity(self) -> str:
@@ -441,6 +445,33 @@ def check_run_approval(due: Iterable[RunDue], as_of: date, reminder_days: int) -
                 f"payment day {d.payment_date.isoformat()} is {when}",
                 program=d.program,
                 department=d.department,
+            )
+        )
+    return out
+
+
+def check_verification_overdue(
+    requests: Iterable[OpenRequest], as_of: date, departments: Mapping[str, str]
+) -> list[Draft]:
+    """``verification_overdue``: a request to another department unanswered after its due day
+    (``departments``: each program's paying department). Its period is the due day's month."""
+    out = []
+    for r in requests:
+        late = verification_days_overdue(r.due, None, as_of)
+        if late == 0:
+            continue
+        out.append(
+            Draft(
+                "verification_overdue",
+                (r.request_id,),
+                str(Period.of(r.due)),
+                f"verification request {r.request_id} to {r.asked} about case {r.case_id} "
+                f"(asked {r.requested_on.isoformat()}) was due {r.due.isoformat()}: "
+                f"unanswered {late} day(s) later, as of {as_of.isoformat()}",
+                program=r.program,
+                department=departments.get(r.program),
+                case_id=r.case_id,
+                region_code=r.region_code,
             )
         )
     return out

@@ -170,6 +170,7 @@ class Reconciliation(LedgerService):
             emit(checks.check_unknown_payment(self._unmatched(period)))
             foreign = self._foreign(period)
             emit(checks.check_currency_mismatch(foreign, self._views_of(period, foreign)))
+            emit(self._overdue_verifications(as_of, period))
         self.sync()
         result.open_total = int(
             self.db.query(
@@ -257,6 +258,37 @@ class Reconciliation(LedgerService):
         record_job(self.db, "run_reminder", detail=as_of.isoformat())
         return result
 
+    def raise_overdue_verifications(
+        self, as_of: date, by: str | Actor = SCHEDULER
+    ) -> ReconcileResult:
+        """``verification_overdue`` for every request unanswered after its due day, whatever
+        the month it was due in (the daily job; `reconcile` does it for its period)."""
+        self.sync()
+        actor = self.actor(by)
+        actor.require("finance", to="reconcile")
+        result = ReconcileResult(period="all", as_of=as_of.isoformat())
+        known = {
+            fid: (status, resolution)
+            for fid, status, resolution in self.db.query(
+                "SELECT finding_id, status, resolution FROM findings WHERE type = ?",
+                ("verification_overdue",),
+            )
+        }
+        with EventBatch(self.app, self.batch_events) as batch:
+            for d in self._overdue_verifications(as_of, None):
+                self._raise(d, known, batch, result, actor.staff_id)
+        self.sync()
+        return result
+
+    def _overdue_verifications(self, as_of: date, period: Period | None) -> list[Draft]:
+        """Drafts of `checks.check_verification_overdue` for requests due in ``period`` (all
+        periods: None)."""
+        from projections.complaints import open_requests
+
+        requests = open_requests(self.db, due_before=as_of, period=period)
+        departments = {code: p.department for code, p in self.config.programs.items()}
+        return checks.check_verification_overdue(requests, as_of, departments)
+
     def _raise(
         self,
         d: Draft,
@@ -280,8 +312,8 @@ class Reconciliation(LedgerService):
                     period=d.period,
                     program=p.program if p else d.program,
                     department=p.department if p else d.department,
-                    region_code=p.region_code if p else None,
-                    case_id=p.case_id if p else None,
+                    region_code=p.region_code if p else d.region_code,
+                    case_id=p.case_id if p else d.case_id,
                     payment_id=p.payment_id if p else None,
                     amount=d.amount,
                     detail=d.detail,

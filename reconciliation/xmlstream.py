@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 from lxml import etree
 
@@ -502,10 +502,10 @@ def _receive(
     failures: list[str],
 ) -> None:
     """In a thread: collect one helper's chunks until its end."""
-    assert helper.stdout is not None
+    stdout = cast(IO[bytes], helper.stdout)  # started with stdout=PIPE
     try:
         while True:
-            message = pickle.load(helper.stdout)
+            message = pickle.load(stdout)
             if message is None:
                 return
             if isinstance(message, tuple):
@@ -520,5 +520,5 @@ def _receive(
         errors.seek(0)
         failures.append(f"{e!r}: {errors.read().decode(errors='replace')[-2000:]}")
     finally:
-        helper.stdout.close()
+        stdout.close()
         errors.close()

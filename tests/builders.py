@@ -170,6 +170,38 @@ class Clock:
             self.svc.__dict__.pop(name, None)  # services made again with the new today
 
 
+def every_table_as_text(svc: Services) -> str:
+    """Every row of every table of the store, as text (the events' raw bytes included, as
+    Latin-1: a UTF-8 text stored in clear shows as its `as_stored` form)."""
+    from ledger.store import events_table
+
+    if svc.db.dialect == "sqlite":
+        tables = [r[0] for r in svc.db.query("SELECT name FROM sqlite_master WHERE type='table'")]
+    else:
+        tables = [
+            r[0]
+            for r in svc.db.query(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+        ]
+    assert "login_sessions" in tables and events_table(svc.db.dialect) in tables
+    chunks = []
+    for table in tables:
+        for row in svc.db.query(f"SELECT * FROM {table}"):
+            for value in row:
+                chunks.append(
+                    bytes(value).decode("latin-1")
+                    if isinstance(value, bytes | memoryview)
+                    else str(value)
+                )
+    return "\n".join(chunks)
+
+
+def as_stored(text: str) -> str:
+    """How ``text`` appears in `every_table_as_text` when stored in clear as UTF-8 bytes."""
+    return text.encode("utf-8").decode("latin-1")
+
+
 # -- logins ---------------------------------------------------------------------------------------
 
 #: argon2id at its cheapest, for tests that log in often (the cost is kept in each hash).

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from aidledger.metrics_contract import METRICS, REMINDER_FINDING_TYPE
+from ledger.payment import SEVERITY as LEDGER_SEVERITY
 from reconciliation.checks import SEVERITY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -441,6 +442,8 @@ REQUIRED_ALERTS = {
     "staff account": 'type="staff_account"',
     "payout run late": f'type="{REMINDER_FINDING_TYPE}"',
     "no bank result": 'type="missing_result"',
+    "overdue complaints": "aidledger_complaints_overdue",
+    "verification overdue": 'type="verification_overdue"',
     "projection lag": "aidledger_projection_lag_events",
     "exporter down": 'up{job="aidledger"} == 0',
 }
@@ -472,7 +475,7 @@ def test_required_alerts_exist_and_route() -> None:
 
 def test_finding_types_in_rules_exist() -> None:
     """A typo in a type or severity matcher would silence an alert for good."""
-    types = set(SEVERITY) | {REMINDER_FINDING_TYPE}
+    types = set(SEVERITY) | set(LEDGER_SEVERITY) | {REMINDER_FINDING_TYPE}
     severities = set(SEVERITY.values())
     text = RULES.read_text(encoding="utf-8") + json.dumps(load_dashboard())
     for value in re.findall(r'\btype(?:=|!=)\\?"([^"\\]+)', text):
@@ -488,6 +491,7 @@ def test_annotations_name_no_personal_data() -> None:
     """Annotations may template program, department, type, period, task, projection and
     instance, never a label that could carry a person."""
     allowed = {"type", "severity", "program", "department", "period", "state", "task"}
+    allowed |= {"category"}  # a complaint's category (错保, 骗保…), never a person
     allowed |= {"projection", "instance"}
     used = set(re.findall(r"\$labels\.(\w+)", RULES.read_text(encoding="utf-8")))
     assert used <= allowed, used - allowed
@@ -580,6 +584,8 @@ def test_dashboard_covers_the_brief() -> None:
     assert "time() - max by (task) (aidledger_last_success_timestamp_seconds)" in joined
     assert 'rate(aidledger_job_runs_total{outcome="error"}' in joined
     for metric in (
+        "aidledger_complaints_overdue",
+        'type="verification_overdue"',
         "aidledger_projection_lag_events",
         "aidledger_scheduler_leader",
         "aidledger_payments{",

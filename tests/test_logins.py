@@ -14,13 +14,13 @@ from aidledger.wiring import Services, init_store
 from ledger.duties import DutyRefused
 from ledger.logins import LoginFailed, NotLoggedIn, WeakPassword
 from ledger.sessions import attempts, token_hash
-from ledger.store import events_table
 from tests.builders import (
     ADMIN,
     CASEWORKER,
     CHEAP_HASHING,
     FINANCE,
     FINANCE_APPROVER,
+    every_table_as_text,
     load,
     password_of,
     totp_secret,
@@ -38,30 +38,6 @@ def staffed(settings: Settings) -> Iterator[Services]:
     with_staff(svc)
     yield svc
     svc.close()
-
-
-def every_table_as_text(svc: Services) -> str:
-    """Every row of every table of the store, as text (the events' raw bytes included)."""
-    if svc.db.dialect == "sqlite":
-        tables = [r[0] for r in svc.db.query("SELECT name FROM sqlite_master WHERE type='table'")]
-    else:
-        tables = [
-            r[0]
-            for r in svc.db.query(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-            )
-        ]
-    assert "login_sessions" in tables and events_table(svc.db.dialect) in tables
-    chunks = []
-    for table in tables:
-        for row in svc.db.query(f"SELECT * FROM {table}"):
-            for value in row:
-                chunks.append(
-                    bytes(value).decode("latin-1")
-                    if isinstance(value, bytes | memoryview)
-                    else str(value)
-                )
-    return "\n".join(chunks)
 
 
 def test_passwords_are_stored_as_argon2id_hashes_and_never_in_clear(staffed: Services) -> None:

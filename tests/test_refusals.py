@@ -171,6 +171,7 @@ PLAUSIBLE = {
     "text": "checked with the case file",
     "comment": "checked",
     "since": "2026-12-01",
+    "due": "2026-12-31",
 }
 
 #: Values the command line or the command must refuse, by name (the others by type).
@@ -189,6 +190,7 @@ TYPED_BAD = {
     "fmt": ["xml"],
     "port": ["x", "-1", "99999"],
     "since": ["2026-02-30", "last week"],
+    "due": ["2026-02-30", "soon", "2026-12-01"],
 }
 
 #: Texts no command should choke on (ids, reasons, comments, names): refused or taken.

@@ -110,6 +110,7 @@ def test_metrics_carry_no_personal_data(reconciled: Services) -> None:
         "projection",
         "task",
         "outcome",
+        "category",
     }
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aidledger.cli import audit, logins, money, ops, records
+from aidledger.cli import audit, complaints, logins, money, ops, records
 from aidledger.cli.refusals import RefusingGroup
 
 app = typer.Typer(
@@ -77,5 +77,9 @@ app.add_typer(logins.staff_app, name="staff")
 app.command("login")(logins.login)
 app.command("logout")(logins.logout)
 app.command("demo")(ops.demo)
+app.add_typer(complaints.verification_app, name="verification")
+app.command("verifications")(complaints.verifications)
+app.add_typer(complaints.complaint_app, name="complaint")
+app.command("complaints")(complaints.complaints)
 
 __all__ = ["app"]
