@@ -5,20 +5,23 @@ Rules (the payment rules README describes):
   ``first_day`` in effect on M's first day (the default); ``any_day`` in effect on any day of
   M; ``prorate`` amount x days in effect / days in M, rounded down to the fen. The amount is
   the one in force on M's first day, or on the first day in effect if later.
-- arrears 补发: every earlier month from the case's start that the case was owed and that no
-  regular or arrears payment covers (or covers only in part, after a back-dated increase) is
-  paid as one arrears payment per month, never for a month before the program's first
-  approved run (earlier months were paid by whatever system came before).
+- arrears 补发: every earlier month from the case's start that the case was owed and that its
+  regular and arrears payments, less what recoveries ask back, do not cover (or cover only
+  in part, after a back-dated increase) is paid the difference as an arrears payment (a
+  second increase, a second arrears; a month owed again after a recovery), never for a month before the program's first approved run (earlier months were
+  paid by whatever system came before).
 - recovery 追回: a month already paid (in an approved run) that is now owed less - a
-  back-dated termination or decrease, or a death before the month began - yields one
-  recovery per case and month, recorded and listed, never netted against other payments.
+  back-dated termination or decrease, or a death before the month began - yields a recovery
+  of what was sent beyond what is owed and beyond what earlier recoveries already ask back
+  (a termination after a decrease asks back the rest), recorded and listed, never netted
+  against other payments.
 - a case is never paid twice for the same program, period and kind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
@@ -105,42 +108,50 @@ def entitled(t: Timeline, month: Period, rule: MidMonthRule) -> int:
 
 @dataclass(frozen=True)
 class Due:
-    """A payment a case is owed: for which month, of which kind, how much."""
+    """A payment a case is owed: for which month, of which kind, how much; ``n`` numbers a
+    month's arrears (a second back-dated increase is a second arrears)."""
 
     period: Period
     kind: str
     amount: int
+    n: int = 1
 
 
 @dataclass(frozen=True)
 class RecoveryDue:
-    """Money paid for a month that is now owed less."""
+    """Money paid for a month that is now owed less: ``paid`` sent, ``owed`` now, of which
+    ``recovered`` is already asked back by earlier recoveries; ``n`` numbers the month's
+    recoveries (a termination after a decrease asks back the rest)."""
 
     period: Period
     paid: int
     owed: int
     reason: str
+    recovered: int = 0
+    n: int = 1
 
     @property
     def amount(self) -> int:
-        return self.paid - self.owed
+        return self.paid - self.owed - self.recovered
 
 
 @dataclass(frozen=True)
 class PaidSoFar:
     """What a case already has, for one program.
 
-    ``instructed``: fen per (month, kind) in any run, approved or not (to never pay twice);
+    ``instructed``: fen per (month, kind) in any run, approved or not (to never pay twice),
+    summed over a month's payments of a kind; ``arrears``: how many arrears each month has;
     ``approved``: fen per month in approved runs (what counts as paid, for recoveries);
-    ``recovered``: months that already have a recovery.
+    ``recovered``: per month, fen already asked back by standing recoveries, and how many.
     """
 
     instructed: Mapping[tuple[Period, str], int]
     approved: Mapping[Period, int]
-    recovered: frozenset[Period]
+    recovered: Mapping[Period, tuple[int, int]]
+    arrears: Mapping[Period, int] = field(default_factory=dict)
 
 
-NOTHING_PAID = PaidSoFar({}, {}, frozenset())
+NOTHING_PAID = PaidSoFar({}, {}, {})
 
 
 def dues(
@@ -164,19 +175,25 @@ def dues(
             payments.append(Due(period, "regular", amount))
     start_month = max(Period.of(t.start), first_period)
     for month in start_month.months_until(period):
-        if (month, "arrears") in paid.instructed:
-            continue
         owed = entitled(t, month, rule)
-        covered = paid.instructed.get((month, "regular"), 0)
+        # What the month has: its payments, less what recoveries already ask back (a month
+        # owed again after a recovery is paid again; the recovery is never netted).
+        covered = (
+            paid.instructed.get((month, "regular"), 0)
+            + paid.instructed.get((month, "arrears"), 0)
+            - paid.recovered.get(month, (0, 0))[0]
+        )
         if owed > covered:
-            payments.append(Due(month, "arrears", owed - covered))
+            n = paid.arrears.get(month, 0) + 1
+            payments.append(Due(month, "arrears", owed - covered, n))
     recoveries: list[RecoveryDue] = []
     for month, amount in sorted(paid.approved.items()):
-        if month in paid.recovered or amount <= 0:
+        if amount <= 0:
             continue
+        asked, count = paid.recovered.get(month, (0, 0))
         dead = died is not None and died < month.first_day
         owed = 0 if dead else entitled(t, month, rule)
-        if amount > owed:
+        if amount - asked > owed:
             reason = "death" if dead else ("terminated" if owed == 0 else "decreased")
-            recoveries.append(RecoveryDue(month, amount, owed, reason))
+            recoveries.append(RecoveryDue(month, amount, owed, reason, asked, count + 1))
     return payments, recoveries

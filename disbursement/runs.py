@@ -179,14 +179,20 @@ class _ChunkMoney:
 class _Money:
     """One case and program's money as the read models hold it, for one prepare."""
 
-    instructed: dict[tuple[Period, str], int] = field(default_factory=dict)  # other runs
+    instructed: dict[tuple[Period, str], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )  # other runs, summed per month and kind
+    arrears: dict[Period, int] = field(default_factory=lambda: defaultdict(int))
     sent: dict[Period, int] = field(default_factory=lambda: defaultdict(int))
-    recovered: set[Period] = field(default_factory=set)  # other runs' standing recoveries
+    #: Other runs' standing recoveries per month: fen asked back, and how many.
+    recovered: dict[Period, tuple[int, int]] = field(default_factory=dict)
     mine: dict[str, _Standing] = field(default_factory=dict)  # the open run's payments
     my_recoveries: dict[str, _StandingRecovery] = field(default_factory=dict)
 
     def paid_so_far(self) -> PaidSoFar:
-        return PaidSoFar(self.instructed, dict(self.sent), frozenset(self.recovered))
+        return PaidSoFar(
+            dict(self.instructed), dict(self.sent), dict(self.recovered), dict(self.arrears)
+        )
 
 
 _CASE_COLUMNS_SQL = (
@@ -469,7 +475,9 @@ class Payouts(LedgerService):
                 )
                 continue
             month = Period.parse(period)
-            money.instructed[(month, kind)] = int(amount)
+            money.instructed[(month, kind)] += int(amount)
+            if kind == "arrears":
+                money.arrears[month] += 1
             if (
                 not held
                 and batch is not None
@@ -506,7 +514,9 @@ class Payouts(LedgerService):
                     rid, int(amount), int(paid), int(owed), reason, int(version)
                 )
             else:
-                money.recovered.add(Period.parse(period))
+                month = Period.parse(period)
+                asked, count = money.recovered.get(month, (0, 0))
+                money.recovered[month] = (asked + int(amount), count + 1)
         return found
 
     def payment_versions(self, ids: Sequence[str]) -> dict[str, int]:
@@ -843,7 +853,7 @@ class _Preparer:
                     due,
                     payee,
                     held,
-                    payment_id(s.case_id, s.program, str(due.period), due.kind),
+                    payment_id(s.case_id, s.program, str(due.period), due.kind, due.n),
                 )
             )
         for due, terms, held, pid in targets:
@@ -1018,7 +1028,7 @@ class _Preparer:
     ) -> Iterator[list[Any]]:
         mine = dict(had.my_recoveries)
         for rec in recs:
-            rid = recovery_id(s.case_id, s.program, str(rec.period))
+            rid = recovery_id(s.case_id, s.program, str(rec.period), rec.n)
             standing = mine.pop(rid, None)
             values = {
                 "run_id": self.run_id,

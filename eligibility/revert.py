@@ -278,7 +278,7 @@ class RevertResult:
     events: int
     recorded: bool
     #: Recoveries still open on the reverted cases, raised before the revert: a month the
-    #: revert gives back may no longer be owed by the beneficiary (review, waive if so).
+    #: revert gives back is paid again as arrears while its recovery stands (never netted).
     open_recoveries: list[str]
 
 

@@ -68,8 +68,11 @@ def run_aggregate_id(run_id: str) -> UUID:
     return derived_id("run", run_id)
 
 
-def recovery_id(case_id: str, program: str, period: str) -> str:
-    return f"REC{period.replace('-', '')}{_digest(case_id, program, period, 'recovery', length=20)}"
+def recovery_id(case_id: str, program: str, period: str, n: int = 1) -> str:
+    """A recovery's stable id: a month's first recovery from (case, program, month), a further
+    one (``n`` > 1: the rest asked back after a later decision) with its number too."""
+    parts = (case_id, program, period, "recovery") + ((str(n),) if n > 1 else ())
+    return f"REC{period.replace('-', '')}{_digest(*parts, length=20)}"
 
 
 def recovery_aggregate_id(rid: str) -> UUID:

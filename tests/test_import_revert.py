@@ -195,6 +195,9 @@ def test_a_revert_gives_each_case_back_and_the_next_run_recovers_and_pays_the_di
         )
     }
     assert paid[("C005", "2026-07", "arrears")] == 208000  # July, stopped by the file
+    # June, asked back after the file ended the case: owed again, paid again; the recovery
+    # stands, never netted.
+    assert paid[("C005", "2026-06", "arrears")] == 208000
     assert paid[("C001", "2026-08", "regular")] == 156000
     assert not any(c == "C006" for c, _, _ in paid)
 

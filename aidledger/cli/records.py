@@ -210,8 +210,8 @@ def import_revert(
             f"{len(result.open_recoveries)} recoveries raised before the revert are open on "
             f"these cases ({', '.join(result.open_recoveries[:5])}"
             f"{', …' if len(result.open_recoveries) > 5 else ''}): a month the revert gives "
-            "back may no longer be owed; review each (aidledger recoveries --case …) and waive "
-            "those not owed (aidledger recovery waive, supervisor)",
+            "back is paid again as arrears at the next prepare while its recovery stands (never "
+            "netted): collect it as raised, and do not waive it for that reason",
             markup=False,
         )
 
