@@ -62,7 +62,7 @@ class Deceased(LedgerService):
         rows = self.db.query(
             "SELECT c.case_id, c.program, c.region_code, c.id_number, c.bank_account, "
             "d.date_of_death, d.feed FROM cases c JOIN deaths d ON d.id_number = c.id_number "
-            "WHERE d.date_of_death <= ? AND c.start_date <= d.date_of_death "
+            "WHERE d.date_of_death <= ? "
             "AND (c.effective_to IS NULL OR c.effective_to > d.date_of_death) "
             "ORDER BY c.case_id",
             (as_of,),

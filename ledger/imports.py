@@ -416,7 +416,7 @@ class Importer(LedgerService):
         from projections.registers import has_cases, stored_programs
 
         stored = has_cases(self.db)  # a first import has no stored case: no queries
-        ended = self._ended_on_death() if stored else {}
+        deaths = self._deaths()
         keys = LineKeys(small_tags=True)
         program_tag = {code: n for n, code in enumerate(self.config.programs)}
         checked = _Checked(hash_of=keys.hash_of)
@@ -427,7 +427,7 @@ class Importer(LedgerService):
                 problems.extend(
                     program_conflicts([(n, r) for n, r in chunk if r.case_id in programs], programs)
                 )
-                problems.extend(reinstatements_after_death(chunk, ended))
+                problems.extend(self._after_death(chunk, deaths))
                 for line, row in chunk:
                     keys.add(
                         row.case_id,
@@ -442,6 +442,7 @@ class Importer(LedgerService):
         if stored:
             rows = against_the_store(rows)
         else:
+            rows = self._refusing_after_death(rows, deaths, problems)
             rows = _keyed(rows, keys, lambda row: (row.case_id, program_tag[row.program]))
         problems.extend(check_case_duties(rows, directory, directory.actor(by, today)))
 
@@ -537,16 +538,37 @@ class Importer(LedgerService):
         wanted = (row for row in reread_rows(file, COLUMNS[kind]) if row.line in lines)
         return list(self._typed(kind, wanted, SecondReading(file), directory, today))
 
-    def _ended_on_death(self) -> dict[str, date]:
-        """Cases ended on their holder's reported date of death (应退尽退)."""
+    def _deaths(self) -> dict[str, date]:
+        """Every reported date of death, by id number."""
         return {
-            case_id: day
-            for case_id, ended in self.db.query(
-                "SELECT c.case_id, c.effective_to FROM cases c JOIN deaths d "
-                "ON d.id_number = c.id_number WHERE c.effective_to = d.date_of_death"
-            )
-            if (day := as_date(ended)) is not None
+            str(id_number): day
+            for id_number, died in self.db.query("SELECT id_number, date_of_death FROM deaths")
+            if (day := as_date(died)) is not None
         }
+
+    def _after_death(
+        self, chunk: Sequence[tuple[int, CaseRow]], deaths: Mapping[str, date]
+    ) -> list[Problem]:
+        """`in_effect_after_death` for a chunk of rows, against the stored cases they name."""
+        if not deaths:
+            return []
+        from projections.registers import load_cases
+
+        flagged = [r.case_id for _, r in chunk if r.id_number in deaths]
+        stored = (
+            {c: state.as_row() for c, (state, _) in load_cases(self.db, flagged).items()}
+            if flagged
+            else {}
+        )
+        return in_effect_after_death(chunk, deaths, stored)
+
+    def _refusing_after_death(
+        self, rows: Iterable[tuple[int, CaseRow]], deaths: Mapping[str, date], problems: Problems
+    ) -> Iterator[tuple[int, CaseRow]]:
+        """A first import's rows, checked against the deaths known (no case is stored)."""
+        for chunk in batched(rows, EXISTING_CHUNK):
+            problems.extend(in_effect_after_death(chunk, deaths, {}))
+            yield from chunk
 
     # -- writing --------------------------------------------------------------------------
 
@@ -872,23 +894,55 @@ def _with_existing(
             yield line, row, existing
 
 
-def reinstatements_after_death(
-    rows: Sequence[tuple[int, CaseRow]], ended: Mapping[str, date]
+def in_effect_after_death(
+    rows: Sequence[tuple[int, CaseRow]],
+    deaths: Mapping[str, date],
+    stored: Mapping[str, CaseRow],
 ) -> list[Problem]:
-    """Rows that would put back in effect a case ended on its holder's reported death."""
-    return [
-        Problem(
-            line,
-            "effective_to",
-            f"case {row.case_id} ended on its holder's reported death ({ended[row.case_id]}): "
-            "it stays ended while the death report stands (a corrected deaths file first; "
-            "surviving household members need a new case)",
-            "" if row.effective_to is None else row.effective_to.isoformat(),
+    """Rows that would decide a case of a holder reported dead to be in effect after the
+    death: a new case; or, for a stored one in effect then, a row that keeps it longer in
+    effect (a reinstatement, even in two steps) or changes what it pays or to whom. A row
+    repeating the case as it is, or only ending it sooner, passes (the month's register before
+    应退尽退 ends it; a termination)."""
+    problems = []
+    for line, row in rows:
+        died = deaths.get(row.id_number)
+        if died is None or (row.effective_to is not None and row.effective_to <= died):
+            continue
+        was = stored.get(row.case_id)
+        if was is not None and not _extends(was, row, died) and _terms(was) == _terms(row):
+            continue
+        problems.append(
+            Problem(
+                line,
+                "effective_to",
+                f"case {row.case_id}: its holder is reported dead on {died.isoformat()}; no "
+                "decision may keep it in effect after that (end it on that day, or correct the "
+                "deaths file first; surviving household members need a new case)",
+                "" if row.effective_to is None else row.effective_to.isoformat(),
+            )
         )
-        for line, row in rows
-        if row.case_id in ended
-        and (row.effective_to is None or row.effective_to > ended[row.case_id])
-    ]
+    return problems
+
+
+def _extends(was: CaseRow, row: CaseRow, died: date) -> bool:
+    """Whether ``row`` keeps the case in effect later than ``was`` did, past ``died``."""
+    far = date.max
+    return (row.effective_to or far) > max(was.effective_to or far, died)
+
+
+def _terms(row: CaseRow) -> tuple[object, ...]:
+    """What a case pays and to whom (not when it ends, nor who decided, nor from when)."""
+    return (
+        row.program,
+        row.region_code,
+        row.name,
+        row.id_number,
+        row.household_size,
+        row.monthly_amount,
+        row.bank_account,
+        row.account_name,
+    )
 
 
 def program_conflicts(

@@ -525,8 +525,41 @@ def test_end_deceased_ends_each_case_once_and_they_stop_raising_holds(
     result = svc.payouts.prepare(P("2026-06"), program=None, by=FINANCE)
     assert result.held == 0 and svc.db.query("SELECT COUNT(*) FROM findings") == [(0,)]
     # The old system's register still has the case open: that row is refused, by line.
-    with pytest.raises(InputRefused, match="ended on its holder's reported death"):
+    with pytest.raises(InputRefused, match="C003: its holder is reported dead on 2026-04-12"):
         load(svc, "cases", case_rows(tmp_path, "again.csv", fixture_row("C003")))
+
+
+def test_no_decision_keeps_a_dead_holders_case_in_effect_after_the_death(
+    county: Services, tmp_path: Path
+) -> None:
+    """C003's holder died 2026-04-12. The month's register repeating the case as it stands
+    passes (end-deceased has not run yet); a raise, a reinstatement in two steps, or a new
+    case for the same person are refused by line; end-deceased then ends even a case that
+    began after the death."""
+    svc = county
+    load(svc, "deaths", FIXTURES / "deaths.csv")
+    load(svc, "cases", case_rows(tmp_path, "same.csv", fixture_row("C003")))  # unchanged
+    raised = fixture_row("C003").replace(",200,2026-01-01,", ",300,2026-05-01,")
+    with pytest.raises(InputRefused, match="line 2, column effective_to: case C003: its holder"):
+        load(svc, "cases", case_rows(tmp_path, "raise.csv", raised))
+    before_death = fixture_row("C003").replace("2026-01-01,,", "2026-01-01,2026-04-11,")
+    load(svc, "cases", case_rows(tmp_path, "end.csv", before_death))  # ends it: allowed
+    with pytest.raises(InputRefused, match="C003: its holder is reported dead"):
+        reopen = case_rows(tmp_path, "reopen.csv", fixture_row("C001"), fixture_row("C003"))
+        load(svc, "cases", reopen)
+    new = fixture_row("C003").replace("C003,", "C009,").replace("2026-01-01,,", "2026-06-01,,")
+    with pytest.raises(InputRefused, match="C009: its holder is reported dead"):
+        load(svc, "cases", case_rows(tmp_path, "new.csv", new))
+    # A case recorded before the death was known, starting after it, is ended too.
+    late = write_file(
+        tmp_path, "d2.csv", "id_number,date_of_death,source", "610102198004040041,2026-02-01,x"
+    )
+    load(svc, "deaths", late)  # C005 (from 2026-03-01) belongs to someone dead since February
+    done = svc.service(Deceased).end_deceased(
+        as_of=P("2026-12").first_day, by="S001", dry_run=False
+    )
+    assert [e.case_id for e in done.ended] == ["C005"]
+    assert svc.payouts.prepare(P("2026-06"), program="dibao", by=FINANCE).payments == 1  # C001
 
 
 def test_a_dibao_holder_s_death_leaves_a_household_to_reassess(
