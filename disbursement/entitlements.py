@@ -8,8 +8,9 @@ Rules (the payment rules README describes):
 - arrears 补发: every earlier month from the case's start that the case was owed and that its
   regular and arrears payments, less what recoveries ask back, do not cover (or cover only
   in part, after a back-dated increase) is paid the difference as an arrears payment (a
-  second increase, a second arrears; a month owed again after a recovery), never for a month before the program's first approved run (earlier months were
-  paid by whatever system came before).
+  second increase, a second arrears; a month owed again after a recovery), never for a
+  month before the program's first approved run (earlier months were paid by whatever
+  system came before).
 - recovery 追回: a month already paid (in an approved run) that is now owed less - a
   back-dated termination or decrease, or a death before the month began - yields a recovery
   of what was sent beyond what is owed and beyond what earlier recoveries already ask back

@@ -40,6 +40,7 @@ from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, StaffMember
 from ledger.store import Database, LedgerApp, param_chunks, select_events_of
 from projections.payouts import APPROVED_STATUSES
+from projections.registers import config_version_in_force
 
 if TYPE_CHECKING:
     from disbursement.export import ExportLine
@@ -122,6 +123,9 @@ class Review:
         if run.approved_by is not None or run.cancelled or not run.complete:
             return found
         programs = set(self.config.programs) if run.scope == "all" else {run.scope}
+        if run.config and config_version_in_force(self.db, self.today) != run.config:
+            # Another config came into force since (applied earlier, from a later day).
+            found.reasons["config"] += 1
         start = run.through + 1
         while True:
             notes = self.app.recorder.select_notifications(

@@ -89,7 +89,7 @@ from ledger.store import (
 )
 from projections.bank import RESULTS_JOIN, STATUS, VERSION
 from projections.payouts import APPROVED_STATUSES, standing
-from projections.registers import refuse_while_importing
+from projections.registers import config_version_in_force, refuse_while_importing
 
 __all__ = ["BudgetExceeded", "Payouts", "PrepareResult", "RunClosed"]
 
@@ -143,6 +143,7 @@ class _Standing:
     held: tuple[str, ...]
     released: tuple[str, ...]
     version: int
+    payment_date: date | None = None
 
     @property
     def share(self) -> Tally:
@@ -315,6 +316,7 @@ class Payouts(LedgerService):
             added=result.added,
             amended=result.amended,
             cancelled=result.cancelled,
+            config=config_version_in_force(self.db, self.today) or "",
         )
         self.app.save(run)
         self.sync()
@@ -445,10 +447,12 @@ class Payouts(LedgerService):
             exported_batch,
             status,
             version,
+            payment_date,
         ) in self.db.query(
             "SELECT p.payment_id, p.run_id, p.case_id, p.program, p.period, p.kind, p.amount, "
             "p.creditor_account, p.creditor_name, p.id_number, p.region_code, p.held, "
-            f"p.released, p.cancelled, p.batch, r.status, r.exported_batch, {STATUS}, {VERSION} "
+            f"p.released, p.cancelled, p.batch, r.status, r.exported_batch, {STATUS}, {VERSION}, "
+            "p.payment_date "
             f"FROM payments p JOIN runs r ON r.run_id = p.run_id {RESULTS_JOIN} "
             "WHERE p.case_id >= ? AND p.case_id <= ?",
             (lo, hi),
@@ -472,6 +476,7 @@ class Payouts(LedgerService):
                     _types(held),
                     _types(released),
                     int(version),
+                    as_date(payment_date),
                 )
                 continue
             month = Period.parse(period)
@@ -537,13 +542,24 @@ class Payouts(LedgerService):
         """The standing reissue payments of the open run."""
         rows = self.db.query(
             "SELECT p.payment_id, p.kind, p.amount, p.creditor_account, p.creditor_name, "
-            f"p.id_number, p.region_code, p.held, p.released, {VERSION} FROM payments p "
-            f"{RESULTS_JOIN} WHERE p.run_id = ? AND p.kind = 'reissue' AND p.cancelled = 0",
+            f"p.id_number, p.region_code, p.held, p.released, {VERSION}, p.payment_date "
+            f"FROM payments p {RESULTS_JOIN} "
+            "WHERE p.run_id = ? AND p.kind = 'reissue' AND p.cancelled = 0",
             (run_id,),
         )
         return {
             r[0]: _Standing(
-                r[0], r[1], int(r[2]), r[3], r[4], r[5], r[6], _types(r[7]), _types(r[8]), int(r[9])
+                r[0],
+                r[1],
+                int(r[2]),
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                _types(r[7]),
+                _types(r[8]),
+                int(r[9]),
+                as_date(r[10]),
             )
             for r in rows
         }
@@ -940,6 +956,7 @@ class _Preparer:
             "creditor_name": standing.name,
             "id_number": standing.id_number,
             "region_code": standing.region_code,
+            "payment_date": standing.payment_date or fields["payment_date"],
             "held": standing.held,
         }
         after = {k: (held if k == "held" else fields[k]) for k in before}

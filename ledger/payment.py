@@ -255,18 +255,21 @@ class Payment(LedgerAggregate):
         region_code: str
         held: tuple[str, ...] = ()
         changes: dict[str, tuple[Any, Any]] = Field(default_factory=dict)
+        #: A new payment day (the config in force changed it); None: as instructed.
+        payment_date: date | None = None
 
         def apply(self, aggregate: Payment) -> None:
-            aggregate.instructed = aggregate.instructed.model_copy(
-                update={
-                    "amount": self.amount,
-                    "creditor_account": self.creditor_account,
-                    "creditor_name": self.creditor_name,
-                    "id_number": self.id_number,
-                    "region_code": self.region_code,
-                    "held": self.held,
-                }
-            )
+            update: dict[str, Any] = {
+                "amount": self.amount,
+                "creditor_account": self.creditor_account,
+                "creditor_name": self.creditor_name,
+                "id_number": self.id_number,
+                "region_code": self.region_code,
+                "held": self.held,
+            }
+            if self.payment_date is not None:
+                update["payment_date"] = self.payment_date
+            aggregate.instructed = aggregate.instructed.model_copy(update=update)
             if self.held != aggregate.held:
                 aggregate.releases = []
             aggregate.held = self.held
@@ -586,6 +589,7 @@ class PayoutRun(LedgerAggregate):
             aggregate.held_ids = set()
             aggregate.complete = False
             aggregate.through = 0
+            aggregate.config = ""
             aggregate.cancelled = False
             aggregate.batches = {}
             aggregate.exported_batch = 0
@@ -652,11 +656,15 @@ class PayoutRun(LedgerAggregate):
         added: int = 0
         amended: int = 0
         cancelled: int = 0
+        #: The programs config version the prepare applied (in force on its day): another in
+        #: force later makes the run stale (empty: a run prepared before this was recorded).
+        config: str = ""
 
         def apply(self, aggregate: PayoutRun) -> None:
             aggregate.preparers.add(self.by)
             aggregate.complete = True
             aggregate.through = self.through
+            aggregate.config = self.config
 
     class Approved(LedgerAggregate.Event):
         TOPIC: ClassVar[str] = "aidledger.PayoutRunApproved"
@@ -730,6 +738,7 @@ class PayoutRun(LedgerAggregate):
         held_ids: set[str]
         complete: bool
         through: int
+        config: str
         cancelled: bool
         batches: dict[int, Tally]
         exported_batch: int
@@ -792,14 +801,17 @@ class PayoutRun(LedgerAggregate):
                 **common,
             )
 
-    def finish(self, by: str, *, through: int, added: int, amended: int, cancelled: int) -> None:
-        """The prepare is complete as of log position ``through``."""
+    def finish(
+        self, by: str, *, through: int, added: int, amended: int, cancelled: int, config: str = ""
+    ) -> None:
+        """The prepare is complete as of log position ``through``, under config ``config``."""
         self._check_open()
         self.trigger_event(
             self.Completed,
             by=by,
             run_id=self.run_id,
             through=through,
+            config=config,
             payments=self.payments,
             amount=self.amount,
             added=added,

@@ -178,6 +178,7 @@ class PayoutsModel(ReadModel):
                 "UPDATE payments SET amount = ?, creditor_account = ?, creditor_name = ?, "
                 "id_number = ?, region_code = ?, county = ?, held = ?, "
                 "released = CASE WHEN held = ? THEN released ELSE '' END, "
+                "payment_date = COALESCE(?, payment_date), "
                 "version = ? WHERE payment_id = ?",
                 (
                     e.amount,
@@ -188,6 +189,7 @@ class PayoutsModel(ReadModel):
                     county_of(e.region_code),
                     ",".join(e.held),
                     ",".join(e.held),
+                    e.payment_date,
                     e.originator_version,
                     e.payment_id,
                 ),

@@ -612,6 +612,43 @@ def test_the_programs_config_is_applied_in_the_store_and_used_from_its_day(
         reopened.close()
 
 
+def first_program(text: str) -> str:
+    """The program whose table comes first in a config's text."""
+    line = next(x for x in text.splitlines() if x.startswith("[programs."))
+    return line.strip("[]").split(".")[1]
+
+
+def test_a_config_coming_into_force_after_the_prepare_makes_the_run_stale_and_moves_its_day(
+    county: Services, tmp_path: Path
+) -> None:
+    """A config applied on the 15th, in force from the 20th, moves a program's payment day: on
+    the 21st the run prepared on the 15th is stale, and prepared again pays on the new day."""
+    from aidledger.wiring import open_services
+
+    svc = county
+    text = (FIXTURES.parent.parent / "ledger" / "programs.toml").read_text(encoding="utf-8")
+    day = next(line for line in text.splitlines() if line.startswith("payment_day"))
+    path = tmp_path / "programs.toml"
+    path.write_text(text.replace(day, "payment_day = 25", 1), encoding="utf-8")
+    svc.configs.apply(path, effective_from=P("2026-12").day(20), by=ADMIN)
+    run_id = svc.payouts.prepare(P("2026-12"), program=None, by=FINANCE).run_id or ""
+    svc.settings.today = P("2026-12").day(21)
+    later = open_services(svc.settings)
+    try:
+        assert later.payouts.review.list_runs("2026-12")[0]["stale"] is True
+        with pytest.raises(RunClosed, match="stale"):
+            later.payouts.approve(run_id, by=FINANCE_APPROVER)
+        later.payouts.prepare(P("2026-12"), program=None, by=FINANCE)
+        days = later.db.query(
+            "SELECT DISTINCT payment_date FROM payments WHERE run_id = ? AND program = ?",
+            (run_id, first_program(text)),
+        )
+        assert [str(d) for (d,) in days] == ["2026-12-25"]
+        later.payouts.approve(run_id, by=FINANCE_APPROVER)
+    finally:
+        later.close()
+
+
 def test_a_period_more_than_a_month_ahead_is_refused(county: Services) -> None:
     # Today in the tests' stores is 2026-12-15: 2027-01 may be prepared, 2027-02 not.
     with pytest.raises(InvalidValue, match="more than one month after today"):
