@@ -41,6 +41,7 @@ from ledger.period import Period
 from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, death_aggregate_id
 from ledger.store import Database, LedgerApp, events_table, param_chunks, select_events_of
+from projections.applications import application_of_case
 
 #: Events of a run that concern each of its payments (not the batches that built it).
 _RUN_TOPICS = (
@@ -94,6 +95,8 @@ class Trail:
     deaths: list[list[LedgerEvent]] = field(default_factory=list)
     file_names: dict[str, str] = field(default_factory=dict)
     staff_names: dict[str, str] = field(default_factory=dict)
+    #: The application that led to the case (`projections.applications.application_of_case`).
+    application: dict[str, Any] | None = None
 
     def known_at(self, moment: datetime | None) -> Trail:
         """The trail as it stood at ``moment``: only the events recorded by then."""
@@ -165,6 +168,9 @@ def load_trail(app: LedgerApp, db: Database, case_id: str) -> Trail | None:
         ):
             trail.file_names[fid] = name
     trail.staff_names = dict(db.query("SELECT staff_id, name FROM staff"))
+    opened = case_events[0]
+    if isinstance(opened, Case.Approved):
+        trail.application = application_of_case(db, case_id, opened.program)
     return trail
 
 
@@ -223,6 +229,7 @@ def history_document(
         "as_of": as_of.isoformat(),
         "known_at": known_at.isoformat() if known_at else None,
         "state": state_record(state),
+        "application": trail.application,
         "events": records,
         "money": money_table(known, config, as_of),
     }
