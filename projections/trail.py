@@ -23,6 +23,7 @@ from typing import Any, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from ledger.applications import Application, application_aggregate_id
 from ledger.case import Case, CaseDecision, CaseState, current_state, state_as_of
 from ledger.events import LedgerEvent, event_type_name
 from ledger.history import edge, state_record
@@ -95,8 +96,8 @@ class Trail:
     deaths: list[list[LedgerEvent]] = field(default_factory=list)
     file_names: dict[str, str] = field(default_factory=dict)
     staff_names: dict[str, str] = field(default_factory=dict)
-    #: The application that led to the case (`projections.applications.application_of_case`).
-    application: dict[str, Any] | None = None
+    #: The steps of the application that led to the case (`application_of_case`).
+    application: list[LedgerEvent] = field(default_factory=list)
 
     def known_at(self, moment: datetime | None) -> Trail:
         """The trail as it stood at ``moment``: only the events recorded by then."""
@@ -117,6 +118,7 @@ class Trail:
             findings=cut_all(self.findings),
             recoveries=cut_all(self.recoveries),
             deaths=cut_all(self.deaths),
+            application=cut(self.application),
         )
 
 
@@ -170,7 +172,10 @@ def load_trail(app: LedgerApp, db: Database, case_id: str) -> Trail | None:
     trail.staff_names = dict(db.query("SELECT staff_id, name FROM staff"))
     opened = case_events[0]
     if isinstance(opened, Case.Approved):
-        trail.application = application_of_case(db, case_id, opened.program)
+        application = application_of_case(db, case_id, opened.program)
+        if application is not None:
+            aggregate = application_aggregate_id(application["application_id"])
+            trail.application = cast(list[LedgerEvent], list(app.events.get(aggregate)))
     return trail
 
 
@@ -229,7 +234,6 @@ def history_document(
         "as_of": as_of.isoformat(),
         "known_at": known_at.isoformat() if known_at else None,
         "state": state_record(state),
-        "application": trail.application,
         "events": records,
         "money": money_table(known, config, as_of),
     }
@@ -291,6 +295,10 @@ def case_records(trail: Trail) -> list[dict[str, Any]]:
                 out.append(
                     _record(e, "DeathReported" if isinstance(e, DeathReport.Reported) else None)
                 )
+    for e in trail.application:
+        # The steps of the application that led to the case, each on the day it was taken.
+        step = "apply" if isinstance(e, Application.Made) else getattr(e, "step", None)
+        out.append(_record(e, step=step, effective_from=getattr(e, "taken_on", None)))
     return out
 
 

@@ -73,6 +73,10 @@ def history(
 
 #: The fields of an event shown in the table's details (JSON has them all).
 _DETAILS = (
+    "application_id",
+    "step",
+    "staff_id",
+    "outcome",
     "monthly_amount",
     "household_size",
     "kind",
@@ -118,11 +122,13 @@ def _print_history_table(doc: dict[str, Any]) -> None:
             details + (f" [{e['source']}]" if e.get("source") else ""),
         )
     out.print(table)
-    if (a := doc.get("application")) is not None:
-        approved = f" on {a['approved_on']} by {a['approved_by']}" if a["approved_on"] else ""
+    steps = [e for e in doc["events"] if e["type"].startswith("Application")]
+    if steps:
+        app_id, last = steps[0]["application_id"], steps[-1]
         out.print(
-            f"application {a['application_id']}: {a['status']}{approved}, {a['steps']} steps "
-            f"(aidledger application history {a['application_id']})",
+            f"application {app_id}: {len(steps)} steps, the last {last['step']} on "
+            f"{last['effective_from']} by {last['staff_id']} (aidledger application history "
+            f"{app_id})",
             markup=False,
         )
     state = doc["state"]
