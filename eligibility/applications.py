@@ -15,8 +15,9 @@ What stops a misuse:
   interest in it; each step's staff member is registered, in scope on the step's date, holds
   its role (``township`` a caseworker, ``approve`` an approver, two people) and has no
   interest in the application (回避: the applicant, the case's holder, relatives, accounts);
-- an approval is recorded by its approver themselves (``--by`` the approve line's staff id):
-  a caseworker cannot write an approval into a file of theirs; the case opened from the
+- an approval is recorded by its approver themselves (``--by`` the approve line's staff id),
+  and the township review it follows by someone else: a caseworker cannot write an approval
+  into a file of theirs, nor an approver a whole application; the case opened from the
   application must name that approver (`ledger.applications.check_application_gate`);
 - the chain's order, the notice days before approval, an upheld objection sending it back,
   a failed step ending it (`eligibility.chain`).
@@ -84,6 +85,8 @@ class Facts:
     progress: Progress = field(default_factory=Progress)
     #: Staff ids with an interest in it (computed once its people are known).
     interested: set[str] | None = None
+    #: Who recorded its latest township review (the importer of that line).
+    township_recorded_by: str | None = None
 
     @property
     def region(self) -> str | None:
@@ -100,10 +103,12 @@ class Facts:
             self.interested = staff.interested(people, accounts)
         return self.interested
 
-    def took(self, row: StepRow, step: Step) -> None:
+    def took(self, row: StepRow, step: Step, *, recorded_by: str) -> None:
         self.steps.append(step)
         self.identities.add(row.identity)
         self.progress = self.progress.after(step)
+        if row.step == "township":
+            self.township_recorded_by = recorded_by
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,18 @@ def approval_recorded_by_its_approver(c: StepContext) -> list[str]:
     """An ``approve`` line is imported by its approver (a caseworker cannot record one)."""
     if c.row.step == "approve" and c.importer.staff_id != c.row.staff_id:
         return [approval_recorded_by_other(c.row.staff_id, c.importer.staff_id)]
+    return []
+
+
+def township_and_approval_recorded_by_two_people(c: StepContext) -> list[str]:
+    """The approver records the approval; someone else recorded the township review it
+    follows: an approver cannot write a whole application alone, nor a caseworker."""
+    recorder = c.facts.township_recorded_by
+    if c.row.step == "approve" and recorder == c.importer.staff_id:
+        return [
+            f"the township review was recorded by {recorder}: its approval is recorded by "
+            "another person (two people)"
+        ]
     return []
 
 
@@ -229,6 +246,7 @@ STEP_RULES: tuple[tuple[str, Rule], ...] = (
     ("step", ends_after_a_failure),
     ("staff_id", by_case_staff),
     ("staff_id", approval_recorded_by_its_approver),
+    ("staff_id", township_and_approval_recorded_by_two_people),
     ("application_id", importer_in_scope_without_interest),
 )
 #: The rules a line repeating a step already taken must still meet (it names the same
@@ -359,7 +377,7 @@ class Steps(LedgerService):
                     continue
                 seen.add(row.application_id)
                 problems.extend(line_problems(line, c, STEP_RULES))
-                f.took(row, c.step)
+                f.took(row, c.step, recorded_by=importer.staff_id)
         return unchanged
 
     def _load(self, chunk: Sequence[tuple[int, StepRow]], facts: dict[str, Facts]) -> None:
@@ -402,8 +420,8 @@ def _recorded_facts(events: Sequence[LedgerEvent]) -> Facts:
         Applicant(made.region_code, made.name, made.id_number),
         recorded=True,
     )
-    for row in _rows_of(events):
-        f.took(row, _step(row))
+    for e, row in zip(events, _rows_of(events), strict=True):
+        f.took(row, _step(row), recorded_by=e.by)
     return f
 
 

@@ -164,6 +164,8 @@ def test_every_rule_broken_is_named_by_line_and_nothing_of_the_file_is_recorded(
         "days (approve from 2026-11-27)",
         f"line 8, column step: {APPROVER} took the township review: another person must approve "
         "(two people)",
+        f"line 8, column staff_id: the township review was recorded by {APPROVER}: its approval "
+        "is recorded by another person (two people)",
     ]
     assert svc.db.query("SELECT COUNT(*) FROM applications") == [(0,)]
 
@@ -176,7 +178,9 @@ def test_a_caseworker_cannot_record_an_approval_nor_anyone_a_step_out_of_order(
     found = refused(svc, write_file(tmp_path, "ok.csv", STEPS, approval()), CASEWORKER)
     assert found == [
         f"line 2, column staff_id: an approval is recorded by its approver: {APPROVER} imports "
-        f"the file with their approve step (--by {APPROVER}); {CASEWORKER} may not record it"
+        f"the file with their approve step (--by {APPROVER}); {CASEWORKER} may not record it",
+        f"line 2, column staff_id: the township review was recorded by {CASEWORKER}: its "
+        "approval is recorded by another person (two people)",
     ]
     skipped = write_file(tmp_path, "skip.csv", STEPS, "A2,C101,dibao,visit,2026-11-05,S001,pass,")
     assert refused(svc, skipped) == [
@@ -196,16 +200,19 @@ def test_an_upheld_objection_needs_a_new_review_township_and_notice_before_appro
     assert refused(svc, write_file(tmp_path, "ok.csv", STEPS, approval()), APPROVER) == [
         "line 2, column step: out of order: approve where review comes next"
     ]
-    again = write_file(
-        tmp_path,
-        "again.csv",
-        STEPS,
+    again = [
         "A1,C100,dibao,review,2026-11-25,S001,pass,复议",
         "A1,C100,dibao,township,2026-11-26,S001,pass,",
         "A1,C100,dibao,notice,2026-11-27,S001,,再次公示",
         approval(day="2026-12-04"),
-    )
-    assert import_steps(svc, again, APPROVER).new == 4
+    ]
+    # The approver may not record the township review the approval follows (two people).
+    assert refused(svc, write_file(tmp_path, "again.csv", STEPS, *again), APPROVER) == [
+        f"line 5, column staff_id: the township review was recorded by {APPROVER}: its "
+        "approval is recorded by another person (two people)"
+    ]
+    assert import_steps(svc, write_file(tmp_path, "re.csv", STEPS, *again[:3])).new == 3
+    assert import_steps(svc, write_file(tmp_path, "ok2.csv", STEPS, again[3]), APPROVER).new == 1
     assert status(svc, "A1") == ("approved", APPROVER, 11)
 
 

@@ -74,10 +74,12 @@ def as_step(r: StepRow) -> Step:
     return Step(r.application_id, r.case_id, r.program, r.step, r.date, r.staff_id, r.outcome, "")
 
 
-def facts(done: list[StepRow], applicant: Applicant | None = APPLICANT) -> Facts:
+def facts(
+    done: list[StepRow], applicant: Applicant | None = APPLICANT, recorder: str = "CW"
+) -> Facts:
     f = Facts("A1", "C1", "dibao", applicant)
     for r in done:
-        f.took(r, as_step(r))
+        f.took(r, as_step(r), recorded_by=recorder)
     return f
 
 
@@ -88,8 +90,9 @@ def problems(
     importer: str = "CW",
     applicant: Applicant | None = APPLICANT,
     first: bool = False,
+    recorder: str = "CW",
 ) -> list[str]:
-    c = StepContext(r, facts(done, applicant), STAFF, STAFF.actor(importer, D0), 7, first)
+    c = StepContext(r, facts(done, applicant, recorder), STAFF, STAFF.actor(importer, D0), 7, first)
     return [p.reason for p in line_problems(2, c, STEP_RULES)]
 
 
@@ -100,10 +103,19 @@ def test_a_full_line_passes_every_rule_and_the_approver_records_the_approval() -
 
 
 def test_an_approval_is_recorded_by_its_approver_not_by_the_caseworker_who_imports() -> None:
-    found = problems(LINE, row("approve", 17, "AP"), importer="CW")
+    found = problems(LINE, row("approve", 17, "AP"), importer="CW2", recorder="CW")
     assert found == [
         "an approval is recorded by its approver: AP imports the file with their approve step "
-        "(--by AP); CW may not record it"
+        "(--by AP); CW2 may not record it"
+    ]
+
+
+def test_an_approver_cannot_record_a_whole_application_alone() -> None:
+    # The township review (by CW) recorded by AP, who then records their own approval.
+    found = problems(LINE, row("approve", 17, "AP"), importer="AP", recorder="AP")
+    assert found == [
+        "the township review was recorded by AP: its approval is recorded by another person "
+        "(two people)"
     ]
 
 
