@@ -342,6 +342,10 @@ def report_notice(
     from ledger.store import store_files
     from projections.reports import notice_document
 
+    if stage is NoticeStage.pre_approval and period_ is not None:
+        raise typer.BadParameter("--period is for --stage payees or exits: give --as-of")
+    if stage is not NoticeStage.pre_approval and as_of is not None:
+        raise typer.BadParameter("--as-of is for --stage pre-approval: give --period")
     today = ctx.obj.current_date()
     month = period(period_) if period_ is not None else Period.of(today)
     day = day_or_today(ctx, as_of)
