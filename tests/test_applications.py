@@ -398,6 +398,13 @@ def test_notices_before_approval_of_payees_and_of_exits(cli, tmp_path: Path) -> 
         ("C004", "张*", "2026-12-31", "终止")
     ]
     assert notice("--stage", "exits", "--period", "2026-11") == []
+    # C003's holder died on 2026-04-12: once ended on the death report, an exit for 死亡.
+    cli("import", "deaths", str(FIXTURES / "deaths.csv"), "--by", "S001")
+    cli("cases", "end-deceased", "--as-of", "2026-12-15", "--by", "S001")
+    died = notice("--stage", "exits", "--period", "2026-04")
+    assert [(r["case_id"], r["ended_on"], r["reason"]) for r in died] == [
+        ("C003", "2026-04-12", "死亡")
+    ]
     payees = notice("--period", "2026-04")
     assert payees == notice("--stage", "payees", "--period", "2026-04")
     xlsx = tmp_path / "pre.xlsx"
@@ -437,3 +444,18 @@ def test_a_step_may_not_be_dated_after_today(staffed: Services, tmp_path: Path) 
         "line 2, column date: is after today (2026-12-15): a step is recorded once taken "
         "(value '2026-12-16')"
     ]
+
+
+def test_a_dry_run_on_the_command_line_lists_each_line_masked(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007")
+    path = write_file(tmp_path, "steps.csv", WITH_APPLICANT, *line_to_notice())
+    result = cli("import", "steps", str(path), "--by", CASEWORKER, "--dry-run", "--format", "json")
+    rows = json.loads(result.stdout)
+    assert [r["outcome"] for r in rows] == ["new"] * 6
+    assert rows[0]["changes"]["name"] == [None, "刘*英"]
+    assert rows[0]["changes"]["id_number"] == [None, "610102********010X"]
+    assert APPLICANT_ID not in result.stdout and "刘桂英" not in result.stdout
+    text = cli("import", "steps", str(path), "--by", CASEWORKER, "--dry-run").stdout
+    assert "line 2  A1  new" in text and "nothing recorded" in text
+    history = cli("application", "history", "A1")
+    assert history.exit_code == 1, "a dry run records nothing"
