@@ -124,10 +124,7 @@ class StepContext:
 
     @property
     def step(self) -> Step:
-        r = self.row
-        return Step(
-            r.application_id, r.case_id, r.program, r.step, r.date, r.staff_id, r.outcome, r.detail
-        )
+        return _step(self.row)
 
 
 # -- the rules of a line (pure) -------------------------------------------------------------
@@ -312,15 +309,15 @@ class Steps(LedgerService):
                 _tell(report, line, row, "unchanged")
                 continue
             source = f"{tag}:{line}"
+            f = facts[row.application_id]
             application = touched.get(row.application_id)
-            if application is None and not facts[row.application_id].recorded:
-                applicant = facts[row.application_id].applicant
-                application = Application.make(row, applicant, by=by, source=source)
-            elif application is None:
+            if application is not None:
+                application.take(row, by=by, source=source)
+            elif f.recorded:
                 application = self.app.repository.get(application_aggregate_id(row.application_id))
                 application.take(row, by=by, source=source)
-            else:
-                application.take(row, by=by, source=source)
+            else:  # a new application's first line: its apply step (the check saw to it)
+                application = Application.make(row, f.applicant, by=by, source=source)
             touched[row.application_id] = application
             summary.new += 1
             _tell(report, line, row, "new")
@@ -434,6 +431,7 @@ def _rows_of(events: Iterable[LedgerEvent]) -> Iterator[StepRow]:
 
 
 def _step(row: StepRow) -> Step:
+    """A line as the chain's rules take it."""
     return Step(
         row.application_id,
         row.case_id,
