@@ -15,6 +15,7 @@ from rich.table import Table
 from aidledger.settings import Settings
 from aidledger.synthetic import (
     ADMIN,
+    APPROVER,
     AUDITOR,
     CASEWORKER,
     DEATH_COLUMNS,
@@ -22,16 +23,18 @@ from aidledger.synthetic import (
     FINANCE_APPROVER,
     FINANCE_APPROVER_2,
     STAFF_COLUMNS,
+    STEP_FILE_COLUMNS,
     SUPERVISOR,
     SUPERVISOR_2,
     County,
+    generate_applications,
     generate_county,
     write_csv,
 )
-from aidledger.wiring import Services, init_store
+from aidledger.wiring import Services, init_store, open_services
 from ledger import chain
 from ledger.case import CASE_COLUMNS, case_aggregate_id
-from ledger.errors import AidLedgerError
+from ledger.errors import AidLedgerError, InputRefused
 from ledger.history import case_history
 from ledger.money import format_fen, parse_fen
 from ledger.period import Period
@@ -62,6 +65,7 @@ def run_demo(out: Console, *, keep: Path | None = None) -> None:
             _import(svc, out, "staff", files["staff"], by=ADMIN)
             _import(svc, out, "cases", files["cases"], by=CASEWORKER)
             _import(svc, out, "deaths", files["deaths"], by=CASEWORKER)
+            svc = _decision_chain(svc, out, work)
             out.print("re-importing the same cases file:")
             _import(svc, out, "cases", files["cases"], by=CASEWORKER)
             changes, changed_case = _monthly_changes(county, work)
@@ -144,6 +148,65 @@ def _import(svc: Services, out: Console, kind: str, path: Path, *, by: str) -> N
             f"  {kind}: {s.rows} rows, {s.new} new, {s.changed} changed, "
             f"{s.unchanged} unchanged; {s.events} events recorded"
         )
+
+
+def _decision_chain(svc: Services, out: Console, work: Path) -> Services:
+    """阳光: new cases from 2026-12-01 need an approved application. Three applications (one
+    sent back by an upheld objection, one still in its notice); the caseworker's file, the
+    approver's own, and the cases of those approved. Returns the services reopened under the
+    config that requires it."""
+    from eligibility.applications import Steps
+    from eligibility.notices import pre_approval_notice
+    from ledger.applications import STEP_COLUMNS
+    from ledger.programs import read_config_text, shipped_config_path
+
+    effective = date(2026, 12, 1)
+    config = work / "programs-chain.toml"
+    text = read_config_text(shipped_config_path())
+    config.write_text(f'{text}\n[chain]\nrequired_from = "{effective}"\n', encoding="utf-8")
+    svc.configs.apply(config, effective_from=TODAY, by=ADMIN)
+    settings = svc.settings
+    svc.close()
+    svc = open_services(settings)
+    apps = generate_applications(today=TODAY, effective=effective)
+    files = {name: work / f"{name}.csv" for name in ("steps", "approvals", "new-cases")}
+    write_csv(files["steps"], apps.steps, STEP_FILE_COLUMNS)
+    write_csv(files["approvals"], apps.approvals, STEP_COLUMNS)
+    steps = svc.service(Steps)
+    out.print(f"the decision chain (阳光): new cases from {effective} need an approved application")
+    s = steps.import_file(files["steps"], by=CASEWORKER)
+    out.print(f"  steps: {s.rows} rows of 3 applications recorded by {CASEWORKER} (caseworker)")
+    _refused(
+        out,
+        f"the approvals imported by {CASEWORKER}",
+        lambda: steps.import_file(files["approvals"], by=CASEWORKER),
+    )
+    s = steps.import_file(files["approvals"], by=APPROVER)
+    out.print(f"  approvals: {s.new} recorded by {APPROVER} (approver), their own")
+    write_csv(files["new-cases"], apps.cases, CASE_COLUMNS)
+    _refused(
+        out,
+        "a new case whose application is still in its notice",
+        lambda: svc.importer.import_file("cases", files["new-cases"], by=CASEWORKER, today=TODAY),
+    )
+    write_csv(files["new-cases"], apps.cases[:-1], CASE_COLUMNS)
+    _import(svc, out, "cases", files["new-cases"], by=CASEWORKER)
+    ((first, again, approved),) = svc.db.query(
+        "SELECT MIN(taken_on), MAX(taken_on), "
+        "(SELECT approved_on FROM applications WHERE application_id = ?) FROM application_steps "
+        "WHERE application_id = ? AND step = 'notice'",
+        (apps.objected, apps.objected),
+    )
+    out.print(
+        f"  {apps.objected}: noticed {first}, objection upheld, reviewed and noticed again "
+        f"{again}, approved {approved}"
+    )
+    notice = pre_approval_notice(svc.db, svc.config, "610102", TODAY)
+    listed = ", ".join(
+        f"{r['application_id']} {r['name']} to {r['notice_to']}" for r in notice.rows
+    )
+    out.print(f"  in their notice before approval on {TODAY}: {listed}")
+    return svc
 
 
 def _monthly_changes(county: County, work: Path) -> tuple[Path, str]:
@@ -254,6 +317,9 @@ def _refused(out: Console, what: str, act: Callable[[], object]) -> None:
     """Try something the duties forbid, and show the refusal."""
     try:
         act()
+    except InputRefused as e:
+        out.print(f"  {what} refused: {e.problems[0] if e.problems else e}", markup=False)
+        return
     except AidLedgerError as e:
         out.print(f"  {what} refused: {e}")
         return

@@ -881,3 +881,116 @@ class _Planter:
             row["region_code"] = person["region_code"]
             # Decided where the case now is: a township's caseworker may not decide elsewhere.
             row["decided_by"] = person["decided_by"]
+
+
+#: The columns of a steps file with its applicant columns (`ledger.applications`).
+STEP_FILE_COLUMNS: tuple[str, ...] = (
+    "application_id",
+    "case_id",
+    "program",
+    "step",
+    "date",
+    "staff_id",
+    "outcome",
+    "detail",
+    "region_code",
+    "name",
+    "id_number",
+)
+
+
+@dataclass(frozen=True)
+class Applications:
+    """New applicants' applications through the 阳光 chain: the caseworker's steps file, the
+    approver's file of approvals, and the cases the approved applications open (with, last,
+    the case of one still in its notice: refused until it is approved)."""
+
+    steps: list[dict[str, str]]
+    approvals: list[dict[str, str]]
+    cases: list[dict[str, str]]
+    objected: str  # the application with an upheld objection (noticed twice)
+    in_notice: str  # the application whose notice runs on ``today``
+
+
+def generate_applications(
+    *, seed: int = 7, county: str = "610102", today: date, effective: date
+) -> Applications:
+    """Three applications of people new to the county's registers (id numbers issued in
+    another district, cards of their own), by its first caseworker (`CASEWORKER`) and
+    approver (`APPROVER`): one straight through, one sent back by an upheld objection and
+    approved after a second notice, one whose notice runs on ``today``. The approved ones'
+    cases take effect on ``effective`` (on or after the second approval)."""
+    _check_arguments(0, county)
+    rng = random.Random(f"aidaidledger.synthetic/{seed}/{county}/applications")
+    namer, ids = _Namer(rng), _IdAllocator(f"{county[:4]}13", 0, _SEQ_LIMIT_BENEFICIARY)
+    villages = [v for _, vs in _regions(seed, county) for v in vs]
+    ref = today.toordinal()
+    # Per application: its program and, per step, how many days before today it was taken.
+    plans: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
+        ("dibao", (("apply", 40), ("verify", 37), ("visit", 33), ("review", 29),
+                   ("township", 25), ("notice", 21), ("approve", 13))),
+        ("dibao", (("apply", 38), ("verify", 35), ("visit", 31), ("review", 26),
+                   ("township", 22), ("notice", 18), ("objection", 15), ("review", 13),
+                   ("township", 12), ("notice", 11), ("approve", 3))),
+        ("tekun", (("apply", 20), ("verify", 17), ("visit", 14), ("review", 10),
+                   ("township", 6), ("notice", 3))),
+    )  # fmt: skip
+    no_outcome = {"apply": "", "notice": "", "approve": "", "objection": "upheld"}
+    details = {
+        "apply": "本人书面申请",
+        "verify": "收入财产核对无异常",
+        "visit": "入户调查属实",
+        "review": "民主评议通过",
+        "township": "乡镇审核同意",
+        "notice": "村务公开栏公示",
+        "objection": "群众反映有经营收入，经核实已停业，重新评议",
+        "approve": "县民政局审批同意",
+    }
+    steps: list[dict[str, str]] = []
+    approvals: list[dict[str, str]] = []
+    cases: list[dict[str, str]] = []
+    for n, (program, plan) in enumerate(plans, start=1):
+        app_id, case_id = f"SQ{county}{n:04d}", f"C{county}9{n:05d}"
+        male = rng.random() < 0.5
+        born = rng.randint(ref - 75 * 366, ref - 30 * 366)
+        name = namer.name(male)
+        person = {
+            "region_code": villages[int(rng.random() * len(villages))],
+            "name": name,
+            "id_number": ids.allocate(born, male, ref - 75 * 366, ref - 30 * 366),
+        }
+        for step, before in plan:
+            line = {
+                "application_id": app_id,
+                "case_id": case_id,
+                "program": program,
+                "step": step,
+                "date": date.fromordinal(ref - before).isoformat(),
+                "staff_id": APPROVER if step == "approve" else CASEWORKER,
+                "outcome": no_outcome.get(step, "pass"),
+                "detail": details[step],
+                **(person if step == "apply" else dict.fromkeys(person, "")),
+            }
+            (approvals if step == "approve" else steps).append(line)
+        size = 1 if program == "tekun" else 2 + int(rng.random() * 3)
+        amount = _TEKUN_BASIC if program == "tekun" else size * (_DIBAO_STANDARD - 30_000)
+        cases.append(
+            {
+                "case_id": case_id,
+                "program": program,
+                "region_code": person["region_code"],
+                "name": name,
+                "id_number": person["id_number"],
+                "household_size": str(size),
+                "monthly_amount": format_fen(amount),
+                "effective_from": effective.isoformat(),
+                "effective_to": "",
+                "bank_account": _bank_account(4 * 10**12 + n, "6217", seed),
+                "account_name": name,
+                "decided_by": CASEWORKER,
+                "approved_by": APPROVER,
+            }
+        )
+    return Applications(
+        steps, approvals, cases, objected=f"SQ{county}0002", in_notice=f"SQ{county}0003"
+    )

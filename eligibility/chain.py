@@ -14,8 +14,10 @@ The rules (each refusal names its line and rule; nothing of the file is recorded
 - nobody with an interest in the application takes any of its steps (回避).
 
 Pure: the caller gives the application's steps so far, the staff register and the people and
-accounts of the case; `check_step` gives the problems, `Application` in `eligibility.applications`
-records the steps that pass.
+accounts of the case; `check_step` gives the problems, `eligibility.applications` checks every
+line of a steps file with them and `ledger.applications.Application` records the steps that pass.
+Two rules beside `check_step`: a failed step ends the line (`only_reject_after_a_failure`), and
+the steps with no role of their own are taken by someone who works cases (`taken_by_case_staff`).
 """
 
 from __future__ import annotations
@@ -171,3 +173,38 @@ def _actor_problems(
             f"the case's region {region} is outside {step.staff_id}'s region {actor.region}"
         )
     return problems
+
+
+#: Who takes the steps that have no role of their own (apply, verify, visit, review, notice,
+#: objection): someone who works cases.
+CASE_STAFF = ("caseworker", "approver")
+
+
+def only_reject_after_a_failure(done: Sequence[Step], step: Step) -> list[str]:
+    """A failed step (``verify``, ``visit``, ``review`` or ``township`` with outcome ``fail``)
+    ends the line: only ``reject`` may follow (the household applies again when its
+    circumstances change), never a notice or an approval."""
+    failed = next((s for s in done if s.outcome == "fail" and s.step in OUTCOMES), None)
+    if failed is None or step.step == "reject":
+        return []
+    return [
+        f"{failed.step} failed on {failed.date.isoformat()}: only reject may follow "
+        "(a new application when the household's circumstances change)"
+    ]
+
+
+def taken_by_case_staff(staff: StaffDirectory, step: Step) -> list[str]:
+    """A step with no role of its own is taken by a caseworker or an approver (not finance,
+    an auditor or an admin), as they stood on its date."""
+    if step.step not in STEPS or step.step in ("township", "approve", "reject"):
+        return []
+    try:
+        actor = staff.actor(step.staff_id, step.date)
+    except DutyRefused:
+        return []  # check_step names it
+    if actor.holds(*CASE_STAFF):
+        return []
+    return [
+        f"{step.step} is by a caseworker or approver; {step.staff_id} was neither on "
+        f"{step.date.isoformat()}"
+    ]

@@ -29,6 +29,9 @@ SENSITIVE_COLUMNS = frozenset({"name", "id_number", "bank_account", "account_nam
 SHOWN_COLUMNS = frozenset(
     {
         "case_id",
+        "application_id",  # steps files: the id, the outcome and the detail people read
+        "outcome",
+        "detail",
         "name",
         "id_number",
         "bank_account",

@@ -434,17 +434,30 @@ class Importer(LedgerService):
                         line,
                         _STORED if row.case_id in programs else program_tag[row.program],
                     )
+                    if row.case_id not in programs:
+                        note_new(line, row)
                 yield from chunk
 
         rows = case_rows(
             _counted(iter_rows(file, CASE_COLUMNS, problems), checked), self.config, problems
         )
+        # [chain] required_from: the first line of each new case in effect from then on.
+        required_from = self.config.chain.required_from
+        new_cases: dict[str, int] = {}
+
+        def note_new(line: int, row: CaseRow) -> None:
+            if required_from is not None and row.effective_from >= required_from:
+                new_cases.setdefault(row.case_id, line)
+
         if stored:
             rows = against_the_store(rows)
         else:
             rows = self._refusing_after_death(rows, deaths, problems)
             rows = _keyed(rows, keys, lambda row: (row.case_id, program_tag[row.program]))
+            rows = _noting(rows, note_new)
         problems.extend(check_case_duties(rows, directory, directory.actor(by, today)))
+        if new_cases and required_from is not None:
+            problems.extend(self._check_applications(file, new_cases, directory, required_from))
 
         # A new case's lines must all be of one program: the lines whose case id's hash is
         # on lines of several programs are read again, and their case ids compared.
@@ -461,6 +474,41 @@ class Importer(LedgerService):
             again = self._read_again(file, "cases", suspects, directory, today)
             problems.extend(program_conflicts(again, {}))
         return checked
+
+    def _check_applications(
+        self,
+        file: InputFile,
+        new_cases: dict[str, int],
+        directory: StaffDirectory,
+        required_from: date,
+    ) -> Iterator[Problem]:
+        """The gate of the decision chain: each new case whose first line in the file is in
+        effect from ``required_from`` on needs an approved application
+        (`ledger.applications.check_application_gate`). ``new_cases``: the first line of each
+        new case in effect from then; a case with an earlier line was opened before then.
+        The file is read once more, only when there are such cases."""
+        from ledger.applications import check_application_gate
+        from projections.applications import approved_for_cases
+
+        openings: list[tuple[int, CaseRow]] = []
+        for line, values in reread_values(file, CASE_COLUMNS):
+            first = new_cases.get(values[0])
+            if first is None or line > first:
+                continue
+            if line < first:
+                del new_cases[values[0]]  # opened by an earlier line, before required_from
+                continue
+            openings.append((line, case_row(values, self.config)))
+        for chunk in batched(openings, EXISTING_CHUNK):
+            approved = approved_for_cases(self.db, [row.case_id for _, row in chunk])
+            for line, row in chunk:
+                yield from check_application_gate(
+                    line,
+                    row,
+                    approved.get((row.case_id, row.program), []),
+                    directory,
+                    required_from,
+                )
 
     def _check_register(
         self,
@@ -858,6 +906,15 @@ def _counted(rows: Iterable[CsvRow], checked: _Checked) -> Iterator[CsvRow]:
     for row in rows:
         checked.rows += 1
         yield row
+
+
+def _noting(
+    rows: Iterable[tuple[int, T]], note: Callable[[int, T], None]
+) -> Iterator[tuple[int, T]]:
+    """The rows, each shown to ``note`` as it passes."""
+    for line, row in rows:
+        note(line, row)
+        yield line, row
 
 
 def _keyed(

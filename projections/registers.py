@@ -100,6 +100,18 @@ def has_cases(db: Database | Tx) -> bool:
     return bool(db.query(sql) if isinstance(db, Database) else db.execute(sql).fetchall())
 
 
+def ended_cases(db: Database, region: str, first: date, last: date) -> list[tuple[CaseState, str]]:
+    """The cases of ``region`` (a prefix) whose last day in effect is from ``first`` to
+    ``last`` (the cases a month's exits notice lists), with the source of their latest
+    decision; a case never in effect (ended before its first day) is none of them."""
+    rows = db.query(
+        f"{CASE_SELECT} WHERE region_code LIKE ? AND effective_to >= ? AND effective_to <= ? "
+        "AND effective_to >= start_date ORDER BY region_code, program, case_id",
+        (f"{region}%", first, last),
+    )
+    return [(case_state_from_row(row), str(row[-1] or "")) for row in rows]
+
+
 def _cases_where_id_in(
     db: Database | Tx, select: str, case_ids: Sequence[str]
 ) -> Iterator[Sequence[Any]]:
@@ -525,8 +537,9 @@ def register_models() -> list[ReadModel]:
 
 
 def all_models() -> list[ReadModel]:
-    """Every read model: registers first, then the money, then the access log."""
+    """Every read model: registers first, then the money, the access log, the decision chain."""
     from projections.access import AccessLogModel
+    from projections.applications import ApplicationsModel
     from projections.bank import BankResultsModel
     from projections.complaints import ComplaintsModel, VerificationsModel
     from projections.payouts import FindingsModel, PayoutsModel
@@ -539,4 +552,5 @@ def all_models() -> list[ReadModel]:
         AccessLogModel(),
         VerificationsModel(),
         ComplaintsModel(),
+        ApplicationsModel(),
     ]

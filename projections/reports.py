@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -134,6 +134,9 @@ class Notice:
     place: str
     rows: list[dict[str, Any]]
     totals: list[dict[str, Any]]  # one per program, then the whole
+    #: The printed columns and their headings (the notice of payees' by default).
+    fields: tuple[str, ...] = NOTICE_PRINT_FIELDS
+    labels: Mapping[str, str] = field(default_factory=lambda: NOTICE_LABELS)
 
     @property
     def heading(self) -> list[str]:

@@ -24,6 +24,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from ledger.access import Viewer
+from ledger.applications import Application, application_aggregate_id
 from ledger.case import Case, CaseDecision, CaseState, current_state, state_as_of
 from ledger.errors import NotFound
 from ledger.events import LedgerEvent, event_type_name
@@ -45,6 +46,7 @@ from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, death_aggregate_id
 from ledger.service import LedgerService
 from ledger.store import Database, LedgerApp, events_table, param_chunks, select_events_of
+from projections.applications import application_of_case
 
 #: Events of a run that concern each of its payments (not the batches that built it).
 _RUN_TOPICS = (
@@ -98,6 +100,8 @@ class Trail:
     deaths: list[list[LedgerEvent]] = field(default_factory=list)
     file_names: dict[str, str] = field(default_factory=dict)
     staff_names: dict[str, str] = field(default_factory=dict)
+    #: The steps of the application that led to the case (`application_of_case`).
+    application: list[LedgerEvent] = field(default_factory=list)
 
     def known_at(self, moment: datetime | None) -> Trail:
         """The trail as it stood at ``moment``: only the events recorded by then."""
@@ -118,6 +122,7 @@ class Trail:
             findings=cut_all(self.findings),
             recoveries=cut_all(self.recoveries),
             deaths=cut_all(self.deaths),
+            application=cut(self.application),
         )
 
 
@@ -169,6 +174,12 @@ def load_trail(app: LedgerApp, db: Database, case_id: str) -> Trail | None:
         ):
             trail.file_names[fid] = name
     trail.staff_names = dict(db.query("SELECT staff_id, name FROM staff"))
+    opened = case_events[0]
+    if isinstance(opened, Case.Approved):
+        application = application_of_case(db, case_id, opened.program)
+        if application is not None:
+            aggregate = application_aggregate_id(application["application_id"])
+            trail.application = cast(list[LedgerEvent], list(app.events.get(aggregate)))
     return trail
 
 
@@ -317,6 +328,10 @@ def case_records(trail: Trail) -> list[dict[str, Any]]:
                 out.append(
                     _record(e, "DeathReported" if isinstance(e, DeathReport.Reported) else None)
                 )
+    for e in trail.application:
+        # The steps of the application that led to the case, each on the day it was taken.
+        step = "apply" if isinstance(e, Application.Made) else getattr(e, "step", None)
+        out.append(_record(e, step=step, effective_from=getattr(e, "taken_on", None)))
     return out
 
 

@@ -26,12 +26,21 @@ def test_demo_runs_a_month_end_to_end_and_finds_the_planted_frauds(tmp_path: Pat
     for planted in ("paid_after_death", "staff_account", "shared_account", "duplicate_beneficiary"):
         assert re.search(rf"{planted}\s.*\s[1-9]\d*\s", out), planted
     assert "chain intact" in out
+    # The decision chain: the approver records their own approvals, a new case waits for its.
+    assert "the approvals imported by S0002 refused: line 2, column staff_id" in out
+    assert re.search(r"still in its notice refused: .*needs an approved application", out)
+    assert re.search(r"SQ6101020002: noticed .*, objection upheld, .* approved 2026-11-20", out)
     # The kept store is a real one: its findings and chain are what the demo printed.
     svc = open_services(Settings(database_url=str(store)))
     try:
         assert chain.verify(svc.db).ok
         open_types = {t for (t,) in svc.db.query("SELECT DISTINCT type FROM findings")}
         assert {"paid_after_death", "staff_account", "unknown_payment"} <= open_types
+        paid = svc.db.query(
+            "SELECT COUNT(*) FROM payments p JOIN applications a ON a.case_id = p.case_id "
+            "WHERE a.status = 'approved' AND p.period = '2026-12'"
+        )
+        assert paid == [(2,)], "from application to payment"
     finally:
         svc.close()
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aidledger.cli import audit, complaints, logins, money, ops, records
+from aidledger.cli import applications, audit, complaints, logins, money, ops, records
 from aidledger.cli.refusals import RefusingGroup
 
 app = typer.Typer(
@@ -66,6 +66,7 @@ app.command("reconcile")(money.reconcile)
 app.command("recoveries")(money.recoveries)
 app.add_typer(money.recovery_app, name="recovery")
 app.add_typer(audit.case_app, name="case")
+app.add_typer(applications.application_app, name="application")
 app.command("findings")(audit.findings)
 app.add_typer(audit.finding_app, name="finding")
 app.command("access-log")(audit.access_log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -71,6 +72,10 @@ def history(
 
 #: The fields of an event shown in the table's details (JSON has them all).
 _DETAILS = (
+    "application_id",
+    "step",
+    "staff_id",
+    "outcome",
     "monthly_amount",
     "household_size",
     "kind",
@@ -116,6 +121,15 @@ def _print_history_table(doc: dict[str, Any]) -> None:
             details + (f" [{e['source']}]" if e.get("source") else ""),
         )
     out.print(table)
+    steps = [e for e in doc["events"] if e["type"].startswith("Application")]
+    if steps:
+        app_id, last = steps[0]["application_id"], steps[-1]
+        out.print(
+            f"application {app_id}: {len(steps)} steps, the last {last['step']} on "
+            f"{last['effective_from']} by {last['staff_id']} (aidledger application history "
+            f"{app_id})",
+            markup=False,
+        )
     state = doc["state"]
     if state is None:
         out.print(f"as of {doc['as_of']}: not in effect")
@@ -339,27 +353,61 @@ def report_payouts(
         print_head(svc)
 
 
+class NoticeStage(StrEnum):
+    """Which public notice: before approval, of those paid (the default), of exits."""
+
+    pre_approval = "pre-approval"
+    payees = "payees"
+    exits = "exits"
+
+
 @report_app.command("notice")
 def report_notice(
     ctx: typer.Context,
-    period_: Annotated[str, typer.Option("--period", help="payment period YYYY-MM")],
     region: Annotated[str, typer.Option("--region", help="6- or 12-digit region code")],
+    stage: Annotated[NoticeStage, typer.Option("--stage")] = NoticeStage.payees,
+    period_: Annotated[
+        str | None,
+        typer.Option("--period", help="payees, exits: the month YYYY-MM (default this month)"),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="pre-approval: the notices running on YYYY-MM-DD (today)"),
+    ] = None,
     fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
     out_file: Annotated[Path | None, OUT] = None,
     force: Annotated[bool, FORCE] = False,
 ) -> None:
     """The public-notice 公示 list, print-ready: title, issuing department, date, Chinese
-    program and place names, totals; names and id numbers masked."""
+    program and place names, totals; names and id numbers masked. --stage payees (who is
+    paid for a month), pre-approval (applications in their notice before approval), exits
+    (cases ended in a month)."""
     check_out(fmt, out_file)
     from ledger.ids import parse_region_code
+    from ledger.period import Period
     from ledger.spreadsheet import Sheet
     from ledger.store import store_files
-    from projections.reports import NOTICE_LABELS, NOTICE_PRINT_FIELDS, notice_document
+    from projections.reports import notice_document
 
-    month = period(period_)
+    if stage is NoticeStage.pre_approval and period_ is not None:
+        raise typer.BadParameter("--period is for --stage payees or exits: give --as-of")
+    if stage is not NoticeStage.pre_approval and as_of is not None:
+        raise typer.BadParameter("--as-of is for --stage pre-approval: give --period")
+    today = ctx.obj.current_date()
+    month = period(period_) if period_ is not None else Period.of(today)
+    day = day_or_today(ctx, as_of)
     code = parsed(parse_region_code, region)
     with services(ctx) as svc:
-        notice = notice_document(svc.db, svc.config, str(month), code, ctx.obj.current_date())
+        if stage is NoticeStage.pre_approval:
+            from eligibility.notices import pre_approval_notice
+
+            notice = pre_approval_notice(svc.db, svc.config, code, day)
+        elif stage is NoticeStage.exits:
+            from eligibility.notices import exits_notice
+
+            notice = exits_notice(svc.db, svc.config, code, month, today)
+        else:
+            notice = notice_document(svc.db, svc.config, str(month), code, today)
         protected = store_files(svc.store)
     if fmt is ReportFormat.json:
         write_json(notice.rows, out_file=out_file, force=force, protected=protected)
@@ -368,13 +416,14 @@ def report_notice(
         _print_notice(notice)
         return
     rows = [*notice.rows, *notice.totals]
-    sheet = Sheet("公示", NOTICE_PRINT_FIELDS, rows, heading=notice.heading, labels=NOTICE_LABELS)
-    labelled = [{NOTICE_LABELS[f]: r.get(f) for f in NOTICE_PRINT_FIELDS} for r in rows]
+    fields, labels = notice.fields, notice.labels
+    sheet = Sheet("公示", fields, rows, heading=notice.heading, labels=labels)
+    labelled = [{labels[f]: r.get(f) for f in fields} for r in rows]
     print_rows(
         labelled,
         fmt,
         title=notice.title,
-        fields=[NOTICE_LABELS[f] for f in NOTICE_PRINT_FIELDS],
+        fields=[labels[f] for f in fields],
         out_file=out_file,
         force=force,
         sheet=sheet,
@@ -385,13 +434,11 @@ def report_notice(
 def _print_notice(notice: Any) -> None:
     from rich.table import Table
 
-    from projections.reports import NOTICE_LABELS, NOTICE_PRINT_FIELDS
-
     table = Table(title=notice.title, caption="\n".join(notice.heading[1:]))
-    for f in NOTICE_PRINT_FIELDS:
-        table.add_column(NOTICE_LABELS[f], justify="right" if f == "amount" else "left")
+    for f in notice.fields:
+        table.add_column(notice.labels[f], justify="right" if f == "amount" else "left")
     for r in [*notice.rows, *notice.totals]:
-        table.add_row(*("" if r.get(f) is None else str(r[f]) for f in NOTICE_PRINT_FIELDS))
+        table.add_row(*("" if r.get(f) is None else str(r[f]) for f in notice.fields))
     out.print(table)
 
 

@@ -1,0 +1,150 @@
+"""Commands of the decision chain: ``import steps`` and ``application history``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aidledger.cli.common import (
+    BY,
+    FMT,
+    Format,
+    TableFormat,
+    check_input_file,
+    day_or_today,
+    fail,
+    out,
+    parsed,
+    services,
+    write_json,
+)
+from aidledger.cli.records import DRY_RUN, _print_summary, _shown, import_app
+
+application_app = typer.Typer(help="One application for assistance: its steps and its state.")
+
+
+@import_app.command("steps")
+def import_steps(
+    ctx: typer.Context,
+    file: Path,
+    by: Annotated[str, BY],
+    fmt: Annotated[Format, FMT] = Format.text,
+    dry_run: Annotated[bool, DRY_RUN] = False,
+) -> None:
+    """Import the steps of applications (apply … approve); caseworker, or the approver for
+    their own approvals. All or nothing."""
+    from eligibility.applications import Steps
+    from ledger.history import masked_changes
+
+    check_input_file(file)
+    with services(ctx) as svc:
+        steps = svc.service(Steps)
+        steps.max_input_bytes = svc.settings.max_input_bytes
+        if not dry_run:
+            _print_summary(steps.import_file(file, by=by), fmt)
+            return
+        first = True
+
+        def as_json(row: dict[str, Any]) -> None:
+            nonlocal first
+            row = {**row, "changes": masked_changes(row["changes"])}
+            sys.stdout.write(("[\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
+            first = False
+
+        def as_text(row: dict[str, Any]) -> None:
+            if row["outcome"] == "unchanged":
+                return
+            shown = "; ".join(
+                f"{k} {_shown(b)}" for k, (_, b) in masked_changes(row["changes"]).items()
+            )
+            out.print(f"line {row['line']}  {row['key']}  {row['outcome']}  {shown}", markup=False)
+
+        summary = steps.import_file(file, by=by, report=as_json if fmt is Format.json else as_text)
+    if summary.already_imported:
+        _print_summary(summary, fmt)
+        return
+    if fmt is Format.json:
+        sys.stdout.write("[]\n" if first else "\n]\n")
+        return
+    out.print(
+        f"dry run: {summary.filename}: {summary.rows} rows: {summary.new} new steps, "
+        f"{summary.unchanged} already recorded; {summary.events} events would be recorded; "
+        "nothing recorded",
+        markup=False,
+    )
+
+
+@application_app.command("history")
+def application_history(
+    ctx: typer.Context,
+    application_id: str,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="state on YYYY-MM-DD (default today)")
+    ] = None,
+    known_at: Annotated[
+        str | None,
+        typer.Option("--known-at", help="as the ledger knew it at the end of YYYY-MM-DD"),
+    ] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+) -> None:
+    """Every step of an application (who took it, who recorded it, when, from which line)
+    and where it stood on a date (as known at a date)."""
+    from eligibility.applications import Steps, application_events, history_document
+    from ledger.period import parse_date
+
+    day = day_or_today(ctx, as_of)
+    known = parsed(parse_date, known_at) if known_at is not None else None
+    with services(ctx) as svc:
+        events = application_events(svc.service(Steps), application_id)
+        if not events:
+            fail(f"no application {application_id!r} in {svc.store.describe()}")
+        names = dict(svc.db.query("SELECT staff_id, name FROM staff"))
+        doc = history_document(
+            application_id,
+            events,
+            as_of=day,
+            known_at=known,
+            timezone=svc.settings.timezone,
+            notice_days=svc.config.chain.notice_days,
+            staff_names=names,
+        )
+    if fmt is TableFormat.json:
+        write_json(doc, indent=2)
+        return
+    _print_history(doc)
+
+
+def _print_history(doc: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    known = f", as known at the end of {doc['known_at']}" if doc["known_at"] else ""
+    table = Table(
+        title=f"application {doc['application_id']} (case {doc['case_id']}, {doc['program']}): "
+        f"steps{known}"
+    )
+    for col in ("date", "step", "taken by", "outcome", "recorded (UTC)", "recorded by", "detail"):
+        table.add_column(col, overflow="fold")
+    for e in doc["events"]:
+        taken = e["staff_id"] + (f" {e['staff_name']}" if e.get("staff_name") else "")
+        table.add_row(
+            e["date"],
+            e["step"],
+            taken,
+            e["outcome"] or "",
+            e["recorded_at"][:16].replace("T", " "),
+            e["by"],
+            (e["detail"] or "") + (f" [{e['source']}]" if e.get("source") else ""),
+        )
+    out.print(table)
+    state = doc["state"]
+    if state is None:
+        out.print(f"as of {doc['as_of']}: not applied yet")
+        return
+    out.print(f"as of {doc['as_of']}: {state['status']}")
+    for k, v in state.items():
+        if k != "status" and v is not None:
+            out.print(f"  {k}: {v}", markup=False)
