@@ -21,6 +21,7 @@ from ledger.store import (
     StoreURL,
     check_cipher,
     check_cipher_key,
+    check_clock,
     ensure_store,
     ledger_env,
     open_store,
@@ -207,6 +208,7 @@ def _open(settings: Settings, *, init: bool) -> tuple[StoreURL, LedgerApp, Datab
         ensure_store(store)
     db = open_store(store)
     try:
+        check_clock(db, settings.today is not None, record=init)
         check_cipher(db, settings.cipher_key, record=init)
         app = LedgerApp(ledger_env(store, settings.cipher_key))
     except BaseException:

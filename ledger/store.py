@@ -614,6 +614,32 @@ def check_cipher_key(cipher_key: str | None) -> None:
         )
 
 
+def check_clock(db: Database, drill: bool, *, record: bool) -> None:
+    """Refuse another "today" than the real one (``drill``: ``AIDLEDGER_TODAY`` is set) on a
+    store that was not made for drills: a staff member could otherwise act on a day when they
+    still held a role, or before a death was reported. A store made by ``init`` with it set (a
+    drill or test store) takes any day; any other store, the bureau's date only. With
+    ``record`` (``init``), a new store (no cipher fingerprint yet) is marked as made."""
+    marks = dict(
+        db.query(f"SELECT name, value FROM {STORE_TABLE} WHERE name IN ('clock', 'cipher')")
+    )
+    clock = marks.get("clock")
+    if clock is None and record:
+        new = not marks  # not even the cipher's fingerprint: init is making it now
+        with db.transaction() as tx:
+            tx.execute(
+                f"INSERT INTO {STORE_TABLE} (name, value) VALUES ('clock', ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                ("drill" if drill and new else "real",),
+            )
+        clock = db.query(f"SELECT value FROM {STORE_TABLE} WHERE name = 'clock'")[0][0]
+    if drill and clock != "drill":
+        raise StoreError(
+            "AIDLEDGER_TODAY is set, but this store takes only the real date: unset it. Only a "
+            "store created with AIDLEDGER_TODAY set (a drill or test store) takes another day"
+        )
+
+
 def check_cipher(db: Database, cipher_key: str | None, *, record: bool) -> None:
     """Refuse to open a store with another key than it was made with (or with a key when it
     has none, or none when it has one): never a mix of clear and encrypted events. With

@@ -276,7 +276,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     made = {}
     for name, key in (("plain", None), ("encrypted", KEY)):
         path = folder / f"{name}.db"
-        init_store(Settings(database_url=str(path), cipher_key=key)).close()
+        init_store(Settings(database_url=str(path), cipher_key=key, today=TEST_TODAY)).close()
         made[name] = path
     older = folder / "older.db"
     sqlite3.connect(older).close()

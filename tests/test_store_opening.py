@@ -171,3 +171,26 @@ def test_a_malformed_key_is_a_clear_refusal(tmp_path: Path, key: str) -> None:
     initialised(url)
     with pytest.raises(StoreError, match="AIDLEDGER_CIPHER_KEY is malformed"):
         opened(url, key)
+
+
+def test_another_today_is_taken_only_by_a_store_made_with_one(store_url: str) -> None:
+    """A bureau's store takes the real date only: AIDLEDGER_TODAY (which would let a staff
+    member act on a day they still held a role) is refused there, by init too; a store made
+    with it (a drill or a test) takes any day."""
+    from datetime import date
+
+    real, day = Settings(database_url=store_url), date(2026, 11, 9)
+    init_store(real).close()
+    for act in (open_services, init_store):
+        with pytest.raises(StoreError, match="AIDLEDGER_TODAY is set, but this store takes only"):
+            act(Settings(database_url=store_url, today=day))
+    open_services(real).close()
+
+
+def test_a_drill_store_takes_any_day(tmp_path: Path) -> None:
+    from datetime import date
+
+    url = str(tmp_path / "drill.db")
+    init_store(Settings(database_url=url, today=date(2026, 12, 15))).close()
+    open_services(Settings(database_url=url, today=date(2026, 11, 1))).close()
+    open_services(Settings(database_url=url)).close()
