@@ -369,7 +369,8 @@ def check_case_duties(
                         staff_id,
                     )
                 )
-            elif not actor.covers(row.region_code):
+                continue  # no word on interest: a refusal must not tell whose card it is
+            if not actor.covers(row.region_code):
                 yield (
                     Problem(
                         line,
@@ -379,6 +380,7 @@ def check_case_duties(
                         staff_id,
                     )
                 )
+                continue
             if staff_id in interested:
                 yield (
                     Problem(

@@ -152,6 +152,16 @@ def test_nobody_decides_or_approves_a_case_they_have_an_interest_in() -> None:
     assert [p.column for p in own_card] == ["decided_by"]  # T1's own account
 
 
+def test_a_refusal_never_tells_whose_card_it_is_when_the_named_staff_lacks_the_role() -> None:
+    """Naming as approver someone who is no approver, on a row paying T1's own card, is
+    refused for the role alone: probing files cannot learn whose card or relative it is."""
+    staff, importer = directory(), directory().actor("C1", D(2026, 12, 1))
+    probe = row(approved_by="T1", decided_by="C1", bank_account="6222000000000000001")
+    problems = check_case_duties([(2, probe)], staff, importer)
+    assert [(p.column, "approver" in p.reason) for p in problems] == [("approved_by", True)]
+    assert not any("interest" in p.reason for p in problems)
+
+
 def test_the_importer_must_cover_every_row() -> None:
     township = Actor("T9", frozenset({"caseworker"}), "610102002")
     problems = check_case_duties([(7, row())], directory(), township)
