@@ -24,7 +24,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,6 +34,9 @@ from ledger.money import format_fen
 from ledger.outputs import OutputRefused
 from ledger.programs import ProgramsConfig
 from ledger.store import Database, as_date
+
+#: China Standard Time, the bank's clock: CreDtTm is written in it, with its offset.
+BEIJING = timezone(timedelta(hours=8), "CST")
 
 PAIN001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 PAIN001_XSD = Path(__file__).with_name("xsd") / "pain.001.001.03.xsd"
@@ -179,7 +182,8 @@ def write_pain001(
                 xf.write("\n")
                 hdr = _el("GrpHdr")
                 _sub(hdr, "MsgId", run_id)
-                _sub(hdr, "CreDtTm", created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+                # With its offset: a bank reading a bare time takes it for Beijing time.
+                _sub(hdr, "CreDtTm", created.astimezone(BEIJING).isoformat(timespec="seconds"))
                 _sub(hdr, "NbOfTxs", str(sum(g.count for g in groups)))
                 _sub(hdr, "CtrlSum", format_fen(sum(g.amount for g in groups)))
                 _path(hdr, "InitgPty/Nm", initiator)

@@ -42,6 +42,18 @@ def approved_run(svc: Services, period: str = "2026-06") -> str:
     return run_id
 
 
+def test_the_file_is_dated_in_beijing_time_with_its_offset(svc: Services, tmp_path: Path) -> None:
+    """A bank reads a bare CreDtTm as Beijing time: the file says which time it is."""
+    from datetime import UTC, datetime
+
+    run_id = approved_run(svc)
+    out = tmp_path / "run.xml"
+    now = datetime(2026, 12, 15, 2, 30, tzinfo=UTC)
+    svc.payouts.export(run_id, fmt="pain001", out=out, by="S003", now=now)
+    created = etree.parse(str(out)).xpath("string(//p:GrpHdr/p:CreDtTm)", namespaces=NS)
+    assert created == "2026-12-15T10:30:00+08:00"
+
+
 def test_exported_pain001_is_valid_and_leaves_out_held_payments(
     svc: Services, tmp_path: Path, schema: xmlschema.XMLSchema
 ) -> None:
