@@ -723,6 +723,7 @@ class Payouts(LedgerService):
         protected = store_files(self.db.store)
         check_target(out, replace=replace, protected=protected)
         batches = run.batches_to_export()
+        run.check_again(batches, reason)
         written = Tally()
 
         def counted(lines: Iterator[ExportLine]) -> Iterator[ExportLine]:
@@ -759,6 +760,7 @@ class Payouts(LedgerService):
                     digest = write_daifa_csv(f, counted(lines), self.config, encoding=encoding)
                 run.record_export(
                     actor,
+                    reason=reason,
                     outside_scope=self.review.outside_scope(run_id, actor),
                     batches=batches,
                     written=written,

@@ -712,6 +712,8 @@ class PayoutRun(LedgerAggregate):
         batch: int = 1  # the last batch the file holds
         first_batch: int = 1
         digest: str = ""
+        #: Why payments already written are written again (a re-export), else None.
+        again_because: str | None = None
 
         def apply(self, aggregate: PayoutRun) -> None:
             aggregate.exported_batch = max(aggregate.exported_batch, self.batch)
@@ -989,9 +991,13 @@ class PayoutRun(LedgerAggregate):
         filename: str,
         sha256: str,
         outside_scope: int = 0,
+        reason: str = "",
     ) -> None:
-        """Record a bank file of the run, refused unless it holds exactly what was approved."""
+        """Record a bank file of the run, refused unless it holds exactly what was approved.
+        A file of payments already written (a re-export) needs a reason: two files of the same
+        payments at the bank could pay them twice."""
         self.check_exporter(actor, outside_scope)
+        again = self.check_again(batches, reason)
         expected = self.approved_tally(*batches)
         if written != expected:
             raise ReadModelTampered(
@@ -1013,7 +1019,20 @@ class PayoutRun(LedgerAggregate):
             first_batch=batches[0],
             batch=batches[1],
             digest=digest_hex(written.digest),
+            again_because=reason.strip() if again else None,
         )
+
+    def check_again(self, batches: tuple[int, int], reason: str) -> bool:
+        """Whether ``batches`` were written already (a re-export); refused without a reason."""
+        again = batches[0] <= self.exported_batch
+        if again and not reason.strip():
+            raise AidLedgerError(
+                f"every payment of run {self.run_id} was written to a bank file already: a "
+                "re-export writes them again, and two files at the bank could pay them twice. "
+                "Give --reason (e.g. the bank lost the file), and make sure the first one is "
+                "withdrawn"
+            )
+        return again
 
     def check_exporter(self, actor: Actor, outside_scope: int) -> None:
         """Who may write the run's bank file (names and accounts): finance, whose region

@@ -14,7 +14,7 @@ from disbursement.runs import Payouts
 from eligibility.deceased import Deceased
 from ledger import chain
 from ledger.duties import DutyRefused
-from ledger.errors import ConfigError, InputRefused, InvalidValue, NotAuthorised
+from ledger.errors import AidLedgerError, ConfigError, InputRefused, InvalidValue, NotAuthorised
 from ledger.payment import BudgetExceeded, ReadModelTampered, RunClosed
 from ledger.period import Period
 from ledger.store import EventBatch
@@ -361,7 +361,11 @@ def test_a_payment_released_after_approval_is_exported_after_a_second_approval(
     svc.payouts.release(held, by=FINANCE_APPROVER, reason="namesake in the death feed")
     svc.payouts.release(held, by=SUPERVISOR, reason="visited: alive")
     # Not in the next file until a finance approver who released none of it approves it.
-    again = svc.payouts.export(run_id, fmt="pain001", out=tmp_path / "2.xml", by=FINANCE)
+    with pytest.raises(AidLedgerError, match="re-export writes them again"):
+        svc.payouts.export(run_id, fmt="pain001", out=tmp_path / "2.xml", by=FINANCE)
+    again = svc.payouts.export(
+        run_id, fmt="pain001", out=tmp_path / "2.xml", by=FINANCE, reason="bank lost it"
+    )
     assert (again.payments, again.awaiting) == (4, 1)
     with pytest.raises(NotAuthorised, match="released 1 of these payments"):
         svc.payouts.approve(run_id, by=FINANCE_APPROVER)

@@ -19,7 +19,9 @@ from aidledger.wiring import Services, init_store
 from disbursement import export
 from disbursement.export import PAIN001_NS, PAIN001_XSD, ExportLine, ExportRefused
 from disbursement.runs import RunClosed
+from ledger.errors import AidLedgerError
 from ledger.outputs import OutputRefused, written_beside
+from ledger.payment import run_aggregate_id
 from ledger.period import Period
 from tests.builders import load, with_staff
 from tests.conftest import FIXTURES, TEST_TODAY
@@ -102,9 +104,14 @@ def test_reexport_is_identical_apart_from_creation_time(svc: Services, tmp_path:
     svc.payouts.export(
         run_id, fmt="pain001", out=a, by="S003", now=datetime(2026, 6, 1, 8, tzinfo=UTC)
     )
-    svc.payouts.export(
-        run_id, fmt="pain001", out=b, by="S003", now=datetime(2026, 6, 2, 9, tzinfo=UTC)
-    )
+    again = dict(fmt="pain001", out=b, by="S003", now=datetime(2026, 6, 2, 9, tzinfo=UTC))
+    # Two files of the same payments at the bank could pay them twice: a reason is asked.
+    with pytest.raises(AidLedgerError, match="written to a bank file already"):
+        svc.payouts.export(run_id, **again)  # type: ignore[arg-type]
+    assert not b.exists()
+    svc.payouts.export(run_id, **again, reason="the bank lost the first file")  # type: ignore[arg-type]
+    last = list(svc.app.events.get(run_aggregate_id(run_id)))[-1]
+    assert last.again_because == "the bank lost the first file"  # type: ignore[attr-defined]
     strip = lambda p: [line for line in p.read_text().splitlines() if "CreDtTm" not in line]  # noqa: E731
     assert strip(a) == strip(b)
     assert a.read_bytes() != b.read_bytes()
