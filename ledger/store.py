@@ -30,7 +30,7 @@ from ledger.errors import StoreError
 from ledger.events import OrjsonTranscoder, PydanticMapper
 
 #: The Alembic revision this code expects. A test checks it equals the scripts' head.
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0022"
 
 #: The application name pins the PostgreSQL table names (``aidledger_events``).
 APPLICATION_NAME = "aidledger"

@@ -527,6 +527,7 @@ def register_models() -> list[ReadModel]:
 def all_models() -> list[ReadModel]:
     """Every read model: registers first, then the money."""
     from projections.bank import BankResultsModel
+    from projections.grants import GrantsModel
     from projections.payouts import FindingsModel, PayoutsModel
 
-    return [*register_models(), PayoutsModel(), BankResultsModel(), FindingsModel()]
+    return [*register_models(), GrantsModel(), PayoutsModel(), BankResultsModel(), FindingsModel()]

@@ -131,7 +131,7 @@ def _print_history_table(doc: dict[str, Any]) -> None:
         for col in MONEY_FIELDS:
             money.add_column(
                 col.replace("_", " "),
-                justify="left" if col in ("period", "program") else "right",
+                justify="left" if col in ("period", "program", "kind") else "right",
                 overflow="fold",
             )
         for row in doc["money"]:
