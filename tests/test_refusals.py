@@ -170,6 +170,8 @@ PLAUSIBLE = {
     "reason": "checked with the case file",
     "text": "checked with the case file",
     "comment": "checked",
+    "programs": "dibao",
+    "in_effect_on": "2026-06-01",
 }
 
 #: Values the command line or the command must refuse, by name (the others by type).
@@ -187,6 +189,8 @@ TYPED_BAD = {
     "status": ["closed"],
     "fmt": ["xml"],
     "port": ["x", "-1", "99999"],
+    "programs": ["nope", "temporary", "", "dibao,dibao"],
+    "in_effect_on": ["2026-02-30", "june"],
 }
 
 #: Texts no command should choke on (ids, reasons, comments, names): refused or taken.
