@@ -55,7 +55,7 @@ def history(
     with services(ctx) as svc:
         trail = load_trail(svc.app, svc.db, case_id)
         if trail is None:
-            fail(f"no case {case_id!r} in {svc.store.describe()}")
+            fail(f"no case or grant {case_id!r} in {svc.store.describe()}")
         doc = history_document(
             case_id,
             trail,
@@ -118,10 +118,11 @@ def _print_history_table(doc: dict[str, Any]) -> None:
         )
     out.print(table)
     state = doc["state"]
+    grant = any(e["type"] == "GrantApproved" for e in doc["events"])
     if state is None:
-        out.print(f"as of {doc['as_of']}: not in effect")
+        out.print(f"as of {doc['as_of']}: {'not yet decided' if grant else 'not in effect'}")
     else:
-        out.print(f"as of {doc['as_of']}: in effect")
+        out.print(f"as of {doc['as_of']}: {'decided' if grant else 'in effect'}")
         for k, v in state.items():
             out.print(f"  {k}: {'' if v is None else v}")
     if doc["money"]:
