@@ -103,10 +103,10 @@ Progress = Callable[[int], None]
 Owed = tuple[Sequence[Due], Sequence[RecoveryDue]]
 
 
-def check_supplement(terms: SupplementTerms, config: ProgramsConfig) -> None:
-    """Refuse a supplement's terms that cannot be paid: no program, an unknown or one-off one
-    (relief is granted, not supplemented), the same program twice, an amount of 0.00 or less,
-    no reason."""
+def check_supplement(terms: SupplementTerms, config: ProgramsConfig, period: Period) -> None:
+    """Refuse a supplement's terms that cannot be paid in ``period``'s run: no program, an
+    unknown or one-off one (relief is granted, not supplemented), the same program twice, an
+    amount of 0.00 or less, no reason, a day after the period (cases not yet known)."""
     if not terms.programs:
         raise InvalidValue("--programs: name at least one program, e.g. dibao,tekun")
     for code in terms.programs:
@@ -121,6 +121,11 @@ def check_supplement(terms: SupplementTerms, config: ProgramsConfig) -> None:
         raise InvalidValue("--amount must be above 0.00")
     if not terms.reason.strip():
         raise InvalidValue("a supplement needs a reason (--reason), e.g. the notice that grants it")
+    if terms.in_effect_on > period.last_day:
+        raise InvalidValue(
+            f"--in-effect-on {terms.in_effect_on.isoformat()} is after {period}: a supplement "
+            "of a month's run pays the cases in effect on a day of that month or before"
+        )
 
 
 @dataclass
@@ -296,7 +301,7 @@ class Payouts(LedgerService):
         actor = self.actor(by)
         actor.require("finance", to="prepare a supplement run")
         self._refuse_far_period(period)
-        check_supplement(terms, self.config)
+        check_supplement(terms, self.config, period)
         self._refuse_out_of_scope(actor, terms.programs)
         for standing_run in self._runs_of(period, terms.scope):
             standing_run.check_same_supplement(terms)

@@ -8,7 +8,6 @@ which grants no standing payment pays yet, and each grantee's earlier grants (re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any, ClassVar
 
 from ledger.events import LedgerEvent
@@ -105,8 +104,3 @@ def grants_outside(db: Database, programs: Sequence[str], region: str) -> int:
             (*programs, len(region), region),
         )[0][0]
     )
-
-
-def decided_since(db: Database, day: date) -> int:
-    """Grants decided on or after ``day`` (for summaries)."""
-    return int(db.query("SELECT COUNT(*) FROM grants WHERE decided_on >= ?", (day,))[0][0])

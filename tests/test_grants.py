@@ -17,6 +17,7 @@ from ledger.grant import GRANT_COLUMNS
 from ledger.payment import RunClosed
 from ledger.period import Period
 from projections.reports import payouts_report
+from projections.runner import catch_up, reset
 from projections.trail import history_document, load_trail
 from tests.builders import (
     APPROVER,
@@ -109,6 +110,13 @@ def test_a_grant_is_paid_once_whatever_is_prepared_again_or_cancelled(
     january = payouts.prepare(P("2027-01"), program=None, by=FINANCE)
     assert "one_off" not in january.by_kind
     assert one_offs(svc, "G1") == [(pid, "R202612-all-2", period, amount, held)]
+
+    # The read models rebuilt from the log say the same.
+    tables = ("grants", "payments", "runs")
+    before = {t: sorted(svc.db.query(f"SELECT * FROM {t}"), key=repr) for t in tables}
+    reset(svc.db, svc.models)
+    catch_up(svc.app, svc.db, svc.models, page_size=7)
+    assert {t: sorted(svc.db.query(f"SELECT * FROM {t}"), key=repr) for t in tables} == before
 
 
 def test_a_run_of_temporary_alone_pays_its_grants_and_no_case(

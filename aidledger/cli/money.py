@@ -154,7 +154,10 @@ def payout_supplement(
         )
         return
     if r.run_id is None:
-        out.print(f"nothing to pay: no case of {', '.join(terms.programs)} is owed this supplement")
+        out.print(
+            f"nothing to pay for {month}: every case of {', '.join(terms.programs)} in effect on "
+            f"{terms.in_effect_on.isoformat()} has this supplement already, or none is in effect"
+        )
         return
     out.print(r.run_id)
     if r.new_run:

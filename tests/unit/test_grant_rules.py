@@ -29,6 +29,7 @@ from ledger.duties import Actor
 from ledger.errors import InvalidValue, Problem
 from ledger.grant import GRANT_COLUMNS, GrantRow, recorded_differently
 from ledger.payment import PayoutRun, RunClosed, SupplementTerms, is_supplement_run, payment_id
+from ledger.period import Period
 from ledger.programs import load_programs
 from ledger.validation import case_rows, grant_rows
 from reconciliation.checks import PaymentView, check_beneficiaries, check_duplicate_payment
@@ -313,11 +314,13 @@ def test_a_supplement_run_is_prepared_again_only_on_its_own_terms() -> None:
         ({"programs": ("pension",)}, "unknown program 'pension'"),
         ({"amount": 0}, "--amount must be above 0.00"),
         ({"reason": "  "}, "needs a reason"),
+        ({"in_effect_on": D(2027, 1, 1)}, "is after 2026-12"),
     ],
 )
 def test_a_supplement_that_cannot_be_paid_is_refused(changes: dict[str, object], says: str) -> None:
+    check_supplement(TERMS, CONFIG, Period.parse("2026-12"))  # as it is, it can be paid
     with pytest.raises(InvalidValue, match=says):
-        check_supplement(TERMS.model_copy(update=changes), CONFIG)
+        check_supplement(TERMS.model_copy(update=changes), CONFIG, Period.parse("2026-12"))
 
 
 # -- reconciliation ---------------------------------------------------------------------------
