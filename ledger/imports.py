@@ -1,4 +1,4 @@
-"""Importing cases, deaths, staff and relatives files: all or nothing, idempotent, in batches.
+"""Importing cases, deaths, staff, relatives and grants files: all or nothing, once, in batches.
 
 Order of work. The file is opened and, if it is larger than the limit, refused at once; a
 first reading hashes it: a file imported before (same kind and content) records nothing.
