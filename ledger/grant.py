@@ -9,7 +9,7 @@ by a later file: a row for it with other values is refused (a new decision is a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from itertools import islice
@@ -143,6 +143,21 @@ def recorded_differently(
     return problems
 
 
+def named_as_cases(rows: Iterable[tuple[int, GrantRow]], cases: Collection[str]) -> list[Problem]:
+    """Rows whose grant_id is a case's id: a case's history and money would mix with the
+    grant's."""
+    return [
+        Problem(
+            line,
+            "grant_id",
+            f"{row.grant_id} is a case's id: a grant needs an id of its own",
+            row.grant_id,
+        )
+        for line, row in rows
+        if row.grant_id in cases
+    ]
+
+
 #: Rows compared at a time with the grants as recorded.
 CHUNK = 5000
 
@@ -151,12 +166,17 @@ def against_the_recorded(
     rows: Iterable[tuple[int, GrantRow]],
     load: Callable[[Sequence[str]], Mapping[str, GrantRow]],
     problems: ProblemSink,
+    cases: Callable[[Sequence[str]], Collection[str]] = lambda ids: (),
 ) -> Iterator[tuple[int, GrantRow]]:
-    """The rows, each chunk checked against the grants recorded (``load`` reads them by id);
-    problems go to ``problems`` as they are found."""
+    """The rows, each chunk checked against the grants recorded (``load`` reads them by id)
+    and the cases' ids (``cases`` says which of some ids are cases'); problems go to
+    ``problems`` as they are found."""
     it = iter(rows)
     while chunk := list(islice(it, CHUNK)):
-        stored = load(sorted({r.grant_id for _, r in chunk}))
-        for problem in recorded_differently(chunk, stored):
+        ids = sorted({r.grant_id for _, r in chunk})
+        for problem in [
+            *recorded_differently(chunk, load(ids)),
+            *named_as_cases(chunk, cases(ids)),
+        ]:
             problems.append(problem)
         yield from chunk

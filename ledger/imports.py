@@ -756,11 +756,17 @@ class Importer(LedgerService):
         today: date,
         problems: ProblemSink,
     ) -> Iterator[Problem]:
-        """A grants file's rows against the grants recorded (a grant is decided once), then
-        their duties (`ledger.validation.check_grant_duties`)."""
+        """A grants file's rows against the grants recorded (a grant is decided once) and the
+        cases' ids, then their duties (`ledger.validation.check_grant_duties`)."""
         from projections.grants import load_grants
+        from projections.registers import stored_programs
 
-        recorded = against_the_recorded(rows, lambda ids: load_grants(self.db, ids), problems)
+        recorded = against_the_recorded(
+            rows,
+            lambda ids: load_grants(self.db, ids),
+            problems,
+            cases=lambda ids: stored_programs(self.db, ids).keys(),
+        )
         return check_grant_duties(recorded, directory, directory.actor(by, today))
 
     def _write_grants(

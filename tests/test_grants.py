@@ -278,6 +278,7 @@ def test_a_bad_grants_file_is_refused_with_every_line_and_nothing_recorded(
     cli, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     assert cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007").exit_code == 0
+    assert cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", CASEWORKER).exit_code == 0
     bad = grants_file(
         tmp_path,
         "bad.csv",
@@ -290,6 +291,7 @@ def test_a_bad_grants_file_is_refused_with_every_line_and_nothing_recorded(
         grant_line("G7", "2026-12-03", person="610102197608080082"),  # the approver herself
         grant_line("G8", "2026-12-03", reason="=HYPERLINK(1)"),
         grant_line("G1", "2026-12-03", amount="10.00"),  # the same grant twice, other values
+        grant_line("C001", "2026-12-03"),  # a case's id
     )
     result = cli("import", "grants", str(bad), "--by", CASEWORKER)
     assert result.exit_code == 1
@@ -303,12 +305,14 @@ def test_a_bad_grants_file_is_refused_with_every_line_and_nothing_recorded(
         (8, "approved_by"),
         (9, "reason"),
         (10, "grant_id"),
+        (11, "grant_id"),
     ):
         assert f"line {line}, column {column}" in out, (line, column, out)
     assert "line 2," not in out
     assert "has an interest in this case" in out and "CSV injection" in out
+    assert "C001 is a case's id" in out
     listed = json.loads(cli("import", "list", "--format", "json").output)
-    assert [i["kind"] for i in listed] == ["staff"]
+    assert sorted(i["kind"] for i in listed) == ["cases", "staff"]
 
 
 def test_only_a_caseworker_imports_grants(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

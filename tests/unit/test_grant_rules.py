@@ -27,7 +27,7 @@ from ledger.conflicts import Beneficiary
 from ledger.csvfile import CsvRow
 from ledger.duties import Actor
 from ledger.errors import InvalidValue, Problem
-from ledger.grant import GRANT_COLUMNS, GrantRow, recorded_differently
+from ledger.grant import GRANT_COLUMNS, GrantRow, named_as_cases, recorded_differently
 from ledger.payment import PayoutRun, RunClosed, SupplementTerms, is_supplement_run, payment_id
 from ledger.period import Period
 from ledger.programs import load_programs
@@ -147,6 +147,12 @@ def test_a_temporary_row_in_a_cases_file_is_refused_one_off_relief_is_granted() 
     assert list(case_rows([CsvRow(5, row)], CONFIG, problems)) == []
     assert [(p.line, p.column) for p in problems] == [(5, "program")]
     assert problems[0].reason.startswith("one-off relief: import grants")
+
+
+def test_a_grant_is_named_apart_from_the_cases() -> None:
+    (problem,) = named_as_cases([(2, grant("G1")), (3, grant("C001"))], {"C001", "C002"})
+    assert (problem.line, problem.column) == (3, "grant_id")
+    assert "is a case's id" in problem.reason
 
 
 def test_a_grant_is_decided_once_the_same_row_again_is_no_problem() -> None:
