@@ -22,6 +22,7 @@ from aidledger.synthetic import (
     FINANCE,
     FINANCE_APPROVER,
     FINANCE_APPROVER_2,
+    GRANT_COLUMNS,
     STAFF_COLUMNS,
     STEP_FILE_COLUMNS,
     SUPERVISOR,
@@ -65,6 +66,7 @@ def run_demo(out: Console, *, keep: Path | None = None) -> None:
             _import(svc, out, "staff", files["staff"], by=ADMIN)
             _import(svc, out, "cases", files["cases"], by=CASEWORKER)
             _import(svc, out, "deaths", files["deaths"], by=CASEWORKER)
+            _import(svc, out, "grants", files["grants"], by=CASEWORKER)
             svc = _decision_chain(svc, out, work)
             out.print("re-importing the same cases file:")
             _import(svc, out, "cases", files["cases"], by=CASEWORKER)
@@ -131,11 +133,13 @@ def _write_inputs(county: County, work: Path) -> dict[str, Path]:
         "staff": work / "staff.csv",
         "cases": work / "cases.csv",
         "deaths": work / "deaths.csv",
+        "grants": work / "grants.csv",
     }
     write_csv(files["staff"], county.staff, STAFF_COLUMNS)
     # Bureaus often export GBK/GB18030 from older systems: the import detects it.
     write_csv(files["cases"], county.cases, CASE_COLUMNS, encoding="gb18030")
     write_csv(files["deaths"], county.deaths, DEATH_COLUMNS)
+    write_csv(files["grants"], county.grants, GRANT_COLUMNS)
     return files
 
 
@@ -244,6 +248,7 @@ def _run_month(svc: Services, out: Console, county: County, work: Path) -> None:
         f"November run {first.run_id}: {first.payments} payments, {format_fen(first.amount)} "
         f"({nov.held.payments} held), approved by {FINANCE_APPROVER} and exported"
     )
+    grant = _new_grant(svc, county, work)
     result = svc.payouts.prepare(period, program=None, by=FINANCE)
     run_id = result.run_id or ""
     out.print(
@@ -251,6 +256,7 @@ def _run_month(svc: Services, out: Console, county: County, work: Path) -> None:
         f"{format_fen(result.amount)}; {result.held} held by pre-payment checks; "
         f"{result.recoveries} recoveries ({format_fen(result.recovery_amount)} to recover)"
     )
+    _print_grant(svc, out, grant, len(county.grants))
     _refused(out, "approval by the preparer", lambda: svc.payouts.approve(run_id, by=FINANCE))
     late = _late_decision(county, work)
     svc.importer.import_file("cases", late, by=CASEWORKER, today=TODAY)
@@ -345,6 +351,50 @@ def _late_decision(county: County, work: Path) -> Path:
         writer.writeheader()
         writer.writerow(row)
     return path
+
+
+def _new_grant(svc: Services, county: County, work: Path) -> dict[str, str]:
+    """One-off relief (临时救助) granted after November's run: a 低保 household's house burned."""
+    case = next(
+        c
+        for c in county.cases
+        if c["program"] == "dibao"
+        and not c["effective_to"]
+        and c["case_id"] not in {x for v in county.seeded.values() for x in v}
+    )
+    grant = {
+        "grant_id": f"G{case['case_id'][1:7]}-{TODAY:%Y%m%d}-1",
+        "program": "temporary",
+        **{k: case[k] for k in ("region_code", "name", "id_number", "household_size")},
+        "amount": "2000.00",
+        "decided_on": TODAY.isoformat(),
+        "reason": "房屋失火",
+        **{k: case[k] for k in ("bank_account", "account_name")},
+        "decided_by": CASEWORKER,
+        "approved_by": APPROVER,
+    }
+    path = work / f"grants-{TODAY.isoformat()}.csv"
+    write_csv(path, [grant], GRANT_COLUMNS)
+    svc.importer.import_file("grants", path, by=CASEWORKER, today=TODAY)
+    return grant
+
+
+def _print_grant(svc: Services, out: Console, grant: dict[str, str], history: int) -> None:
+    rows = svc.db.query(
+        "SELECT payment_id, run_id, period, amount FROM payments WHERE case_id = ? "
+        "AND kind = 'one_off' AND cancelled = 0",
+        (grant["grant_id"],),
+    )
+    for pid, run_id, period, amount in rows:
+        out.print(
+            f"  one-off relief (临时救助): grant {grant['grant_id']} of {grant['decided_on']} "
+            f"({grant['reason']}) paid once in {run_id}: payment {pid}, one_off, "
+            f"{format_fen(int(amount))} for {period}"
+        )
+    out.print(
+        f"  the county's {history} earlier grants were decided before temporary's first "
+        "approved run: the system before paid them; they count for repeats (temporary_repeat)"
+    )
 
 
 def _held_payment_of(svc: Services, case_id: str) -> str | None:

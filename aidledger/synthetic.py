@@ -5,6 +5,10 @@ Used by ``aidledger demo``, the tests and the benchmarks. Everything comes from
 with SHA-512, so the output is the same on every machine and every run). No I/O happens except
 in :func:`write_csv`.
 
+One-off relief (临时救助, ``temporary``) is granted, not a case: a county of ``cases`` cases has
+those cases and, beside them, the grants its people were given (``County.grants``, the rows of
+a grants file), some 6 % as many.
+
 The generated population is clean by construction: every person has their own id number and
 their own bank account, nobody is in two cases, no staff member appears among beneficiaries, and
 a beneficiary who died before ``start`` has had the case closed at the end of the month of
@@ -21,9 +25,9 @@ import random
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from itertools import accumulate
+from itertools import accumulate, count
 from pathlib import Path
 
 from ledger.ids import id_check_char
@@ -54,6 +58,30 @@ CASE_COLUMNS: tuple[str, ...] = (
     "approved_by",
 )
 DEATH_COLUMNS: tuple[str, ...] = ("id_number", "date_of_death", "source")
+GRANT_COLUMNS: tuple[str, ...] = (
+    "grant_id",
+    "program",
+    "region_code",
+    "name",
+    "id_number",
+    "household_size",
+    "amount",
+    "decided_on",
+    "reason",
+    "bank_account",
+    "account_name",
+    "decided_by",
+    "approved_by",
+)
+#: Why one-off relief is granted (the grants file's ``reason``).
+GRANT_REASONS: tuple[str, ...] = (
+    "因病住院医疗费用负担过重",
+    "房屋失火",
+    "遭遇交通事故",
+    "突发重大疾病",
+    "自然灾害受损",
+    "子女就学费用负担过重",
+)
 
 #: The anomalies :func:`generate_county` plants, the keys of ``County.seeded``.
 ANOMALIES: tuple[str, ...] = (
@@ -252,12 +280,14 @@ _LUHN_PAIRS = {f"{a}{b}": a + (2 * b if b < 5 else 2 * b - 9) for a in range(10)
 
 @dataclass(frozen=True)
 class County:
-    """A generated county: the rows of its three input files and the anomalies planted."""
+    """A generated county: the rows of its input files and the anomalies planted."""
 
     staff: list[dict[str, str]]
     cases: list[dict[str, str]]
     deaths: list[dict[str, str]]
     seeded: dict[str, list[str]]
+    #: One-off relief granted to its people (rows of a grants file, `GRANT_COLUMNS`).
+    grants: list[dict[str, str]] = field(default_factory=list)
 
 
 def generate_county(
@@ -292,7 +322,34 @@ def generate_county(
         _Planter(factory, rows, deaths, staff, seeded).plant()
     deaths.extend(factory.unrelated_deaths(max(2, cases // 200)))
     deaths.sort(key=lambda d: (d["date_of_death"], d["id_number"]))
-    return County(staff=staff, cases=rows, deaths=deaths, seeded=seeded)
+    return County(
+        staff=staff,
+        cases=[r for r in rows if r["program"] != "temporary"],
+        deaths=deaths,
+        seeded=seeded,
+        grants=[grant_row(r) for r in rows if r["program"] == "temporary"],
+    )
+
+
+def grant_row(row: dict[str, str]) -> dict[str, str]:
+    """The grant of one-off relief a generated ``temporary`` row stands for: its amount, once,
+    decided on its first day (``G`` and the row's number for its id)."""
+    number = row["case_id"][1:]
+    return {
+        "grant_id": f"G{number}",
+        "program": row["program"],
+        "region_code": row["region_code"],
+        "name": row["name"],
+        "id_number": row["id_number"],
+        "household_size": row["household_size"],
+        "amount": row["monthly_amount"],
+        "decided_on": row["effective_from"],
+        "reason": GRANT_REASONS[int(number[-6:]) % len(GRANT_REASONS)],
+        "bank_account": row["bank_account"],
+        "account_name": row["account_name"],
+        "decided_by": row["decided_by"],
+        "approved_by": row["approved_by"],
+    }
 
 
 def iter_case_rows(
@@ -307,7 +364,8 @@ def iter_case_rows(
     staff = staff_rows_for(cases, seed, county)
     factory = _CaseFactory(cases=cases, seed=seed, county=county, start=start, staff=staff)
     for row, _death in factory.rows():
-        yield row
+        if row["program"] != "temporary":
+            yield row
 
 
 def staff_rows_for(cases: int, seed: int = 7, county: str = "610102") -> list[dict[str, str]]:
@@ -566,8 +624,12 @@ class _CaseFactory:
         adult_lo, adult_hi = self.bounds["adult"]
         allocate = self.ids.allocate
         prefix = f"C{self.county}"
-        for i in range(self.cases):
+        made = 0  # cases made: rows are drawn until there are `cases`, grants among them
+        for i in count():
+            if made == self.cases:
+                return
             program = codes[bisect_right(limits, rnd() * total_share)]
+            made += program != "temporary"
             t = int(rnd() * n_townships)
             villages = townships[t][1]
             region = villages[int(rnd() * len(villages))]

@@ -17,6 +17,10 @@ Rules (the payment rules README describes):
   (a termination after a decrease asks back the rest), recorded and listed, never netted
   against other payments.
 - a case is never paid twice for the same program, period and kind.
+- supplement 一次性生活补贴: a supplement run pays each case of its programs in effect on its
+  day (``in_effect_on``) its amount once, per case or per person of the household on that day
+  (`supplement_due`). One-off relief (临时救助) is no case's entitlement: a grant is paid once
+  as it was decided (`disbursement.runs`).
 """
 
 from __future__ import annotations
@@ -110,12 +114,15 @@ def entitled(t: Timeline, month: Period, rule: MidMonthRule) -> int:
 @dataclass(frozen=True)
 class Due:
     """A payment a case is owed: for which month, of which kind, how much; ``n`` numbers a
-    month's arrears (a second back-dated increase is a second arrears)."""
+    month's arrears (a second back-dated increase is a second arrears). ``on``: the day whose
+    terms (account, name, beneficiary) it is paid on, when not the month's first day in effect
+    (a supplement's day)."""
 
     period: Period
     kind: str
     amount: int
     n: int = 1
+    on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -198,3 +205,14 @@ def dues(
             reason = "death" if dead else ("terminated" if owed == 0 else "decreased")
             recoveries.append(RecoveryDue(month, amount, owed, reason, asked, count + 1))
     return payments, recoveries
+
+
+def supplement_due(t: Timeline, *, amount: int, per: str, on: date) -> int:
+    """Fen a supplement of ``amount`` per case (``per`` ``"case"``) or per person of the
+    household (``"person"``) pays a case: 0 unless the case is in effect on ``on``, and then
+    by its household size on that day."""
+    if not (t.start <= on and (t.end is None or on <= t.end)):
+        return 0
+    if per == "person":
+        return amount * t.terms_on(on).household_size
+    return amount

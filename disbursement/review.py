@@ -21,6 +21,7 @@ from ledger.config_store import ConfigVersion
 from ledger.duties import Actor
 from ledger.errors import NotFound
 from ledger.events import LedgerEvent
+from ledger.grant import ReliefGrant
 from ledger.masking import masked_rows
 from ledger.money import format_fen
 from ledger.payment import (
@@ -33,6 +34,7 @@ from ledger.payment import (
     RunReview,
     Tally,
     finding_id,
+    is_supplement_run,
     payment_aggregate_id,
 )
 from ledger.period import Period
@@ -72,6 +74,7 @@ STALE_TOPICS = frozenset(
         PayoutRun.Cancelled.TOPIC,
         Recovery.Withdrawn.TOPIC,
         Finding.Resolved.TOPIC,
+        ReliefGrant.Approved.TOPIC,
     }
 )
 
@@ -122,7 +125,7 @@ class Review:
         found = Staleness()
         if run.approved_by is not None or run.cancelled or not run.complete:
             return found
-        programs = set(self.config.programs) if run.scope == "all" else {run.scope}
+        programs = run.programs(self.config.programs)
         if run.config and config_version_in_force(self.db, self.today) != run.config:
             # Another config came into force since (applied earlier, from a later day).
             found.reasons["config"] += 1
@@ -161,18 +164,24 @@ class Review:
             found.reasons["config"] += 1
         elif isinstance(event, StaffMember.Event):
             found.reasons["staff"] += 1
+        elif isinstance(event, ReliefGrant.Approved):
+            if event.program in programs and run.supplement is None:
+                found.cases.add(event.grant_id)
+                found.reasons["grant"] += 1
         elif isinstance(event, PayoutRun.Event):
-            if getattr(event, "run_id", None) != run.run_id:
+            other = getattr(event, "run_id", "")
+            if other != run.run_id and not _apart(run, other):
                 found.reasons["run"] += 1
         elif isinstance(event, Payment.Event):
             pid = getattr(event, "payment_id", "")
             rows = self.db.query("SELECT run_id FROM payments WHERE payment_id = ?", (pid,))
-            if not rows or rows[0][0] != run.run_id:
+            if not rows or (rows[0][0] != run.run_id and not _apart(run, rows[0][0])):
                 found.reasons["payment"] += 1
         elif isinstance(event, Recovery.Event):
             rid = getattr(event, "recovery_id", "")
             rows = self.db.query("SELECT run_id FROM recoveries WHERE recovery_id = ?", (rid,))
-            if not rows or rows[0][0] != run.run_id:  # the run's own prepare withdrew it
+            # The run's own prepare withdrew it; a supplement pays no recoveries.
+            if run.supplement is None and (not rows or rows[0][0] != run.run_id):
                 found.reasons["recovery"] += 1
         elif isinstance(event, Finding.Resolved) and event.resolution == "false_positive":
             found.reasons["finding"] += 1
@@ -561,6 +570,12 @@ class Review:
                 (run_id,),
             )
         }
+
+
+def _apart(run: PayoutRun, other_run_id: str) -> bool:
+    """Whether another run's events cannot change what ``run`` pays: a supplement run and any
+    other run (a supplement pays its own amount once; a monthly run counts no supplement)."""
+    return run.supplement is not None or is_supplement_run(other_run_id)
 
 
 def _replay(events: Iterable[Any]) -> Payment:

@@ -17,7 +17,7 @@ payments and checks the file against the approval before it is put in place.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,12 +27,15 @@ from eventsourcing.application import AggregateNotFoundError
 
 from disbursement.entitlements import (
     NOTHING_PAID,
+    Due,
     EventTimeline,
     FixedTimeline,
     PaidSoFar,
+    RecoveryDue,
     Timeline,
     dues,
     entitled,
+    supplement_due,
 )
 from disbursement.export import (
     ExportLine,
@@ -43,6 +46,7 @@ from disbursement.export import (
     write_pain001,
 )
 from disbursement.review import Review
+from eligibility.grants import GrantFacts, grant_holds
 from ledger.access import AccessRecord, check_view_reason
 from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
 from ledger.conflicts import (
@@ -54,8 +58,10 @@ from ledger.conflicts import (
 )
 from ledger.duties import Actor, DutyRefused
 from ledger.errors import AidLedgerError, InvalidValue, NotFound
+from ledger.grant import GrantRow
 from ledger.outputs import OutputRefused, check_target, written_beside
 from ledger.payment import (
+    ONE_TIME_KINDS,
     BudgetExceeded,
     Finding,
     Payment,
@@ -64,6 +70,7 @@ from ledger.payment import (
     Recovery,
     RunBatch,
     RunClosed,
+    SupplementTerms,
     Tally,
     finding_aggregate_id,
     finding_id,
@@ -76,6 +83,7 @@ from ledger.payment import (
     run_id_for,
 )
 from ledger.period import Period
+from ledger.programs import ProgramsConfig
 from ledger.service import LedgerService
 from ledger.store import (
     EventBatch,
@@ -88,12 +96,40 @@ from ledger.store import (
     store_files,
 )
 from projections.bank import RESULTS_JOIN, STATUS, VERSION
+from projections.grants import grants_of_people, grants_outside, grants_unpaid
 from projections.payouts import APPROVED_STATUSES, standing
 from projections.registers import config_version_in_force, refuse_while_importing
 
 __all__ = ["BudgetExceeded", "Payouts", "PrepareResult", "RunClosed"]
 
 Progress = Callable[[int], None]
+#: What one case is owed in a run: payments, and recoveries.
+Owed = tuple[Sequence[Due], Sequence[RecoveryDue]]
+
+
+def check_supplement(terms: SupplementTerms, config: ProgramsConfig, period: Period) -> None:
+    """Refuse a supplement's terms that cannot be paid in ``period``'s run: no program, an
+    unknown or one-off one (relief is granted, not supplemented), the same program twice, an
+    amount of 0.00 or less, no reason, a day after the period (cases not yet known)."""
+    if not terms.programs:
+        raise InvalidValue("--programs: name at least one program, e.g. dibao,tekun")
+    for code in terms.programs:
+        if config.program(code).one_off:
+            raise InvalidValue(
+                f"--programs: {code} is one-off relief, paid by grant (aidledger import "
+                "grants): a supplement goes to the cases of monthly programs"
+            )
+    if len(set(terms.programs)) != len(terms.programs):
+        raise InvalidValue("--programs: a program is named twice")
+    if terms.amount <= 0:
+        raise InvalidValue("--amount must be above 0.00")
+    if not terms.reason.strip():
+        raise InvalidValue("a supplement needs a reason (--reason), e.g. the notice that grants it")
+    if terms.in_effect_on > period.last_day:
+        raise InvalidValue(
+            f"--in-effect-on {terms.in_effect_on.isoformat()} is after {period}: a supplement "
+            "of a month's run pays the cases in effect on a day of that month or before"
+        )
 
 
 @dataclass
@@ -174,6 +210,8 @@ class _ChunkMoney:
     #: Critical holds of payments cancelled while held (their run cancelled, or no longer
     #: due): instructed again, the payment is held again until released.
     critical_before: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Payments standing in other runs than the open one (not cancelled, nor their run).
+    elsewhere: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -225,8 +263,9 @@ class Payouts(LedgerService):
         by: str | Actor,
         progress: Progress | None = None,
     ) -> PrepareResult:
-        """Compute the month's payments (regular, arrears, reissues) and recoveries into the
-        period's unapproved run (a new one if there is none), bringing it up to date."""
+        """Compute the month's payments (regular, arrears, reissues, one-off grants) and
+        recoveries into the period's unapproved run (a new one if there is none), bringing it
+        up to date."""
         self.sync()
         refuse_while_importing(self.db)
         actor = self.actor(by)
@@ -234,13 +273,98 @@ class Payouts(LedgerService):
         self._refuse_far_period(period)
         programs = [self.config.program(program).code] if program else sorted(self.config.programs)
         self._refuse_out_of_scope(actor, programs)
-        scope = program or "all"
+        first = self._first_periods(programs, period)
+        monthly = [p for p in programs if not self.config.programs[p].one_off]
+        one_off = [p for p in programs if self.config.programs[p].one_off]
+
+        def owed(row: _CaseRow, timeline: Timeline, had: _Money | None, _c: _ChunkMoney) -> Owed:
+            s = row.state
+            return dues(
+                timeline,
+                period=period,
+                rule=self.config.programs[s.program].mid_month,
+                first_period=first[s.program],
+                paid=had.paid_so_far() if had is not None else NOTHING_PAID,
+                died=row.died,
+            )
+
+        def extras(prepared: _Preparer, result: PrepareResult) -> Iterator[list[Any]]:
+            yield from prepared.reissues(programs, result)
+            yield from prepared.one_offs(one_off, first, result)
+
+        return self._fill(
+            period,
+            scope=program or "all",
+            cases_of=monthly,
+            actor=actor,
+            owed=owed,
+            extras=extras,
+            progress=progress,
+        )
+
+    def prepare_supplement(
+        self,
+        period: Period,
+        terms: SupplementTerms,
+        *,
+        by: str | Actor,
+        progress: Progress | None = None,
+    ) -> PrepareResult:
+        """Prepare a supplement run (一次性生活补贴): ``terms.amount`` per case (or per person of
+        the household) to each case of ``terms.programs`` in effect on ``terms.in_effect_on``,
+        once. The same terms again bring its unapproved run up to date (or find nothing left
+        to pay); other terms under the same programs and reason are refused."""
+        self.sync()
+        refuse_while_importing(self.db)
+        actor = self.actor(by)
+        actor.require("finance", to="prepare a supplement run")
+        self._refuse_far_period(period)
+        check_supplement(terms, self.config, period)
+        self._refuse_out_of_scope(actor, terms.programs)
+        for standing_run in self._runs_of(period, terms.scope):
+            standing_run.check_same_supplement(terms)
+
+        def owed(row: _CaseRow, timeline: Timeline, _had: _Money | None, c: _ChunkMoney) -> Owed:
+            s = row.state
+            pid = payment_id(s.case_id, s.program, str(period), "supplement", key=terms.key)
+            amount = supplement_due(
+                timeline, amount=terms.amount, per=terms.per, on=terms.in_effect_on
+            )
+            if amount <= 0 or pid in c.elsewhere:
+                return [], []
+            return [Due(period, "supplement", amount, on=terms.in_effect_on)], []
+
+        return self._fill(
+            period,
+            scope=terms.scope,
+            cases_of=list(terms.programs),
+            actor=actor,
+            owed=owed,
+            extras=lambda _p, _r: iter(()),
+            progress=progress,
+            supplement=terms,
+        )
+
+    def _fill(
+        self,
+        period: Period,
+        *,
+        scope: str,
+        cases_of: Sequence[str],
+        actor: Actor,
+        owed: Callable[[_CaseRow, Timeline, _Money | None, _ChunkMoney], Owed],
+        extras: Callable[[_Preparer, PrepareResult], Iterator[list[Any]]],
+        progress: Progress | None,
+        supplement: SupplementTerms | None = None,
+    ) -> PrepareResult:
+        """Fill the period's unapproved run of ``scope`` (a new one if none) with what
+        ``owed`` says each case of ``cases_of`` is due, then ``extras``: payments added,
+        amended or cancelled until it pays what a fresh prepare would; complete it."""
         through = log_head(self.db)
         result = PrepareResult(period=str(period), scope=scope)
         run, next_seq = self._open_run(period, scope)
         run_id = run.run_id if run is not None else run_id_for(str(period), scope, next_seq)
         result.run_id = run.run_id if run is not None else None
-        first = self._first_periods(programs, period)
         holds = self._holds(period)
         known_findings = {r[0] for r in self.db.query("SELECT finding_id FROM findings")}
         work = RunBatch()
@@ -249,7 +373,9 @@ class Payouts(LedgerService):
             """The run's events for this batch, recorded in the same transaction."""
             nonlocal run, work
             if run is None:
-                run = PayoutRun.prepare(actor, period=str(period), scope=scope, seq=next_seq)
+                run = PayoutRun.prepare(
+                    actor, period=str(period), scope=scope, seq=next_seq, supplement=supplement
+                )
                 result.run_id, result.new_run = run.run_id, True
             if not work.empty:
                 run.record_batch(actor.staff_id, work)
@@ -257,7 +383,14 @@ class Payouts(LedgerService):
             return list(run.collect_events())
 
         prepared = _Preparer(
-            self, period, actor.staff_id, run_id, holds, known_findings, work_of=lambda: work
+            self,
+            period,
+            actor.staff_id,
+            run_id,
+            holds,
+            known_findings,
+            work_of=lambda: work,
+            key=supplement.key if supplement is not None else "",
         )
         counted = [0]
 
@@ -267,13 +400,13 @@ class Payouts(LedgerService):
             counted[0] = 0
 
         with (
-            self.following(self._count_cases(programs) > 20_000),
+            self.following(self._count_cases(cases_of) > 20_000),
             gc_paused(),
             EventBatch(
                 self.app, self.batch_events, before_flush=run_events, after_flush=advanced
             ) as batch,
         ):
-            for chunk in self._case_chunks(programs):
+            for chunk in self._case_chunks(cases_of):
                 money = self._money(chunk, run_id)
                 events = select_events_of(
                     self.app,
@@ -282,27 +415,19 @@ class Payouts(LedgerService):
                 )
                 for row in chunk:
                     s = row.state
-                    prog = self.config.programs[s.program]
                     timeline: Timeline = (
                         FixedTimeline(s)
                         if row.version == 1
                         else EventTimeline(events[case_aggregate_id(s.case_id)])
                     )
                     had = money.cases.get((s.case_id, s.program))
-                    pays, recs = dues(
-                        timeline,
-                        period=period,
-                        rule=prog.mid_month,
-                        first_period=first[s.program],
-                        paid=had.paid_so_far() if had is not None else NOTHING_PAID,
-                        died=row.died,
-                    )
+                    pays, recs = owed(row, timeline, had, money)
                     counted[0] += 1
                     for together in prepared.case(
                         row, timeline, pays, recs, had or _Money(), money, result
                     ):
                         batch.add(*together)
-            for together in prepared.reissues(programs, result):
+            for together in extras(prepared, result):
                 batch.add(*together)
         if run is None:
             return result  # nothing due and no run to bring up to date
@@ -331,7 +456,7 @@ class Payouts(LedgerService):
             )
 
     def _refuse_out_of_scope(self, actor: Actor, programs: Sequence[str]) -> None:
-        if actor.system or not actor.region:
+        if actor.system or not actor.region or not programs:
             return
         marks = ", ".join("?" * len(programs))
         outside = int(
@@ -340,7 +465,7 @@ class Payouts(LedgerService):
                 "AND substr(region_code, 1, ?) <> ?",
                 (*programs, len(actor.region), actor.region),
             )[0][0]
-        )
+        ) + grants_outside(self.db, programs, actor.region)
         if outside:
             raise DutyRefused(
                 f"{actor.staff_id} may not prepare this run: {outside} of its cases are outside "
@@ -348,10 +473,23 @@ class Payouts(LedgerService):
             )
 
     def _count_cases(self, programs: Sequence[str]) -> int:
+        if not programs:
+            return 0
         marks = ", ".join("?" * len(programs))
         return int(
             self.db.query(f"SELECT COUNT(*) FROM cases WHERE program IN ({marks})", programs)[0][0]
         )
+
+    def _runs_of(self, period: Period, scope: str) -> list[PayoutRun]:
+        """The period's runs of ``scope`` that were not cancelled."""
+        return [
+            self._run(r[0])
+            for r in self.db.query(
+                "SELECT run_id FROM runs WHERE period = ? AND scope = ? AND status <> 'cancelled' "
+                "ORDER BY seq",
+                (str(period), scope),
+            )
+        ]
 
     def _open_run(self, period: Period, scope: str) -> tuple[PayoutRun | None, int]:
         """The still-unapproved run for this period and scope, or the next sequence number."""
@@ -405,11 +543,51 @@ class Payouts(LedgerService):
             among[c.case_id].append(c)
         return PrePaymentHolds(among, {a: s for s, _, a in staff}, {i: s for s, i, _ in staff})
 
+    def grant_facts(self, paying: Sequence[GrantRow], period: Period) -> GrantFacts:
+        """What the holds of these grants' payments look at: deaths and earlier grants of the
+        grantees, the staff registry, cases in effect in ``period`` paid to their accounts."""
+        people = sorted({g.id_number for g in paying})
+        accounts = sorted({g.bank_account for g in paying})
+        deaths: dict[str, date] = {}
+        others: list[Beneficiary] = []
+        for chunk in param_chunks(people):
+            marks = ", ".join("?" * len(chunk))
+            for idn, died in self.db.query(
+                f"SELECT id_number, date_of_death FROM deaths WHERE id_number IN ({marks})", chunk
+            ):
+                day = as_date(died)
+                if day is not None:
+                    deaths[idn] = day
+        for chunk in param_chunks(accounts):
+            marks = ", ".join("?" * len(chunk))
+            others += [
+                Beneficiary(*r)
+                for r in self.db.query(
+                    "SELECT case_id, program, region_code, id_number, bank_account, account_name "
+                    "FROM cases WHERE start_date <= ? AND (effective_to IS NULL OR "
+                    f"effective_to >= ?) AND bank_account IN ({marks})",
+                    (period.last_day, period.first_day, *chunk),
+                )
+            ]
+        staff = self.db.query("SELECT staff_id, id_number, bank_account FROM staff")
+        return GrantFacts(
+            deaths=deaths,
+            staff_by_account={a: s for s, _, a in staff},
+            staff_by_id_number={i: s for s, i, _ in staff},
+            others=others,
+            history=grants_of_people(self.db, people),
+            limits={
+                code: (p.max_grants, p.window_months)
+                for code, p in self.config.programs.items()
+                if p.one_off
+            },
+        )
+
     def _case_chunks(self, programs: Sequence[str]) -> Iterator[list[_CaseRow]]:
         """Cases of the programs, ordered by case_id, a chunk at a time (keyset pagination)."""
         after = ""
         marks = ", ".join("?" * len(programs))
-        while True:
+        while programs:
             rows = self.db.query(
                 f"SELECT {_CASE_COLUMNS_SQL} FROM cases c "
                 "LEFT JOIN deaths d ON d.id_number = c.id_number "
@@ -479,6 +657,9 @@ class Payouts(LedgerService):
                     as_date(payment_date),
                 )
                 continue
+            found.elsewhere.add(pid)
+            if kind in ONE_TIME_KINDS:
+                continue  # paid by a decision of its own, not for the month's entitlement
             month = Period.parse(period)
             money.instructed[(month, kind)] += int(amount)
             if kind == "arrears":
@@ -540,12 +721,16 @@ class Payouts(LedgerService):
 
     def open_reissues(self, run_id: str) -> dict[str, _Standing]:
         """The standing reissue payments of the open run."""
+        return self.open_of_kind(run_id, "reissue")
+
+    def open_of_kind(self, run_id: str, kind: str) -> dict[str, _Standing]:
+        """The standing payments of one kind of the open run."""
         rows = self.db.query(
             "SELECT p.payment_id, p.kind, p.amount, p.creditor_account, p.creditor_name, "
             f"p.id_number, p.region_code, p.held, p.released, {VERSION}, p.payment_date "
             f"FROM payments p {RESULTS_JOIN} "
-            "WHERE p.run_id = ? AND p.kind = 'reissue' AND p.cancelled = 0",
-            (run_id,),
+            "WHERE p.run_id = ? AND p.kind = ? AND p.cancelled = 0",
+            (run_id, kind),
         )
         return {
             r[0]: _Standing(
@@ -836,6 +1021,7 @@ class _Preparer:
         known_findings: set[str],
         *,
         work_of: Callable[[], RunBatch],
+        key: str = "",
     ) -> None:
         self.p = payouts
         self.period = period
@@ -844,6 +1030,8 @@ class _Preparer:
         self.holds = holds
         self.known_findings = known_findings
         self.work_of = work_of
+        #: A supplement run's key (its payments' ids carry it); empty for a monthly run.
+        self.key = key
 
     def case(
         self,
@@ -865,13 +1053,16 @@ class _Preparer:
         # pre-payment checks, which look at the case as it stands, never saw).
         payee = timeline.terms_on(max(timeline.start, self.period.first_day))
         for due in pays:
-            held = self.holds.of(_beneficiary(payee), row.died, due.period.first_day)
+            # A supplement is paid as the case stood on its day.
+            to = payee if due.on is None else timeline.terms_on(due.on)
+            held = self.holds.of(_beneficiary(to), row.died, due.on or due.period.first_day)
+            key = self.key if due.kind == "supplement" else ""
             targets.append(
                 (
                     due,
-                    payee,
+                    to,
                     held,
-                    payment_id(s.case_id, s.program, str(due.period), due.kind, due.n),
+                    payment_id(s.case_id, s.program, str(due.period), due.kind, due.n, key=key),
                 )
             )
         for due, terms, held, pid in targets:
@@ -891,7 +1082,9 @@ class _Preparer:
                 "id_number": terms.id_number,
                 "held": tuple(sorted({c.type for c in held})),
             }
-            findings = self._findings(held, _beneficiary(payee), str(due.period), pid, due.amount)
+            findings = self._findings(
+                held, s.case_id, s.program, terms.region_code, str(due.period), pid, due.amount
+            )
             standing = mine.pop(pid, None)
             events = self.instruct(
                 fields,
@@ -903,7 +1096,8 @@ class _Preparer:
             yield [*events, *findings]
             result.by_kind[due.kind] += due.amount
         for left in mine.values():
-            if left.kind != "reissue":  # reissues are brought up to date by `reissues`
+            # Reissues and one-off grants are brought up to date by `reissues` and `one_offs`.
+            if left.kind not in ("reissue", "one_off"):
                 yield self.cancel(left, result)
         yield from self._recoveries(s, prog.department, recs, had, chunk.recoveries, result)
 
@@ -1009,11 +1203,18 @@ class _Preparer:
         ]
 
     def _findings(
-        self, held: Sequence[Conflict], s: Beneficiary, period: str, pid: str, amount: int
+        self,
+        held: Sequence[Conflict],
+        case_id: str,
+        program: str,
+        region_code: str,
+        period: str,
+        pid: str,
+        amount: int,
     ) -> list[Any]:
         out: list[Any] = []
         for c in held:
-            fid = finding_id(c.type, s.case_id, period)
+            fid = finding_id(c.type, case_id, period)
             if fid in self.known_findings:
                 continue
             self.known_findings.add(fid)
@@ -1025,10 +1226,10 @@ class _Preparer:
                 type=c.type,
                 severity=c.severity,
                 period=period,
-                program=s.program,
-                department=self.p.config.programs[s.program].department,
-                region_code=s.region_code,
-                case_id=s.case_id,
+                program=program,
+                department=self.p.config.programs[program].department,
+                region_code=region_code,
+                case_id=case_id,
                 payment_id=pid,
                 amount=amount,
                 detail=f"payment held before export: {c.detail}",
@@ -1126,6 +1327,55 @@ class _Preparer:
                 )
             ]
 
+    def one_offs(
+        self, programs: Sequence[str], first: Mapping[str, Period], result: PrepareResult
+    ) -> Iterator[list[Any]]:
+        """Each grant of one-off relief of ``programs`` no standing payment pays yet: one
+        ``one_off`` payment for the month it was decided in (its id derived from the grant, so
+        it is paid once whatever is prepared or cancelled), held as `grant_holds` says. A grant
+        decided before its program's first approved run was paid by the system before."""
+        if not programs:
+            return
+        mine = self.p.open_of_kind(self.run_id, "one_off")
+        due = [
+            g
+            for g in grants_unpaid(self.p.db, programs, self.run_id, self.period)
+            if Period.of(g.decided_on) >= first[g.program]
+        ]
+        holds = grant_holds(due, self.p.grant_facts(due, self.period)) if due else {}
+        pids = [
+            payment_id(g.grant_id, g.program, str(Period.of(g.decided_on)), "one_off") for g in due
+        ]
+        known = self.p.payment_versions(pids) if pids else {}
+        for g, pid in zip(due, pids, strict=True):
+            prog = self.p.config.programs[g.program]
+            month = str(Period.of(g.decided_on))
+            held = holds.get(g.grant_id, [])
+            fields = {
+                "payment_id": pid,
+                "run_id": self.run_id,
+                "case_id": g.grant_id,
+                "program": g.program,
+                "department": prog.department,
+                "region_code": g.region_code,
+                "period": month,
+                "kind": "one_off",
+                "amount": g.amount,
+                "payment_date": self.period.day(prog.payment_day),
+                "creditor_account": g.bank_account,
+                "creditor_name": g.account_name,
+                "id_number": g.id_number,
+                "held": tuple(sorted({c.type for c in held})),
+            }
+            findings = self._findings(
+                held, g.grant_id, g.program, g.region_code, month, pid, g.amount
+            )
+            standing = mine.pop(pid, None)
+            yield [*self.instruct(fields, standing, known.get(pid), result), *findings]
+            result.by_kind["one_off"] += g.amount
+        for left in mine.values():
+            yield self.cancel(left, result)
+
     def reissues(self, programs: Sequence[str], result: PrepareResult) -> Iterator[list[Any]]:
         """Returned or rejected payments whose case now has a corrected account or name, paid
         again (kind reissue); those of the open run no longer due are cancelled."""
@@ -1172,7 +1422,15 @@ class _Preparer:
             }
             standing = mine.pop(pid, None)
             events = self.instruct(fields, standing, known.get(pid), result)
-            events += self._findings(held, payee, original["period"], pid, amount)
+            events += self._findings(
+                held,
+                payee.case_id,
+                payee.program,
+                payee.region_code,
+                original["period"],
+                pid,
+                amount,
+            )
             if standing is None:
                 result.by_kind["reissue"] += amount
                 events.append(

@@ -292,6 +292,13 @@ class Reverter(LedgerService):
         if not reason.strip():
             raise AidLedgerError("a revert needs a reason (--reason): what was wrong with the file")
         kind, sha, name = self.find(import_ref)
+        if kind == "grants":
+            raise AidLedgerError(
+                f"{import_ref} is a grants file: a grant is paid once and never changes, so it is "
+                "not reverted; keep a wrong grant's payment from the bank (payout release is "
+                "not given; a held or returned payment: payout refund) and decide anew as a "
+                "new grant"
+            )
         if kind != "cases":
             raise AidLedgerError(
                 f"{import_ref} is a {kind} file: only a cases file's decisions are reverted; "

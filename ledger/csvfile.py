@@ -41,6 +41,8 @@ SHOWN_COLUMNS = frozenset(
         "staff_id",
         "source",
         "relation",
+        "grant_id",
+        "reason",
     }
 )
 

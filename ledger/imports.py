@@ -1,4 +1,4 @@
-"""Importing cases, deaths, staff and relatives files: all or nothing, idempotent, in batches.
+"""Importing cases, deaths, staff, relatives and grants files: all or nothing, once, in batches.
 
 Order of work. The file is opened and, if it is larger than the limit, refused at once; a
 first reading hashes it: a file imported before (same kind and content) records nothing.
@@ -49,6 +49,7 @@ from ledger.errors import (
     Problems,
     ProblemSink,
 )
+from ledger.grant import GRANT_COLUMNS, GrantRow, ReliefGrant, against_the_recorded
 from ledger.registry import (
     DEATH_COLUMNS,
     RELATIVE_COLUMNS,
@@ -81,20 +82,23 @@ from ledger.validation import (
     case_row,
     case_rows,
     check_case_duties,
+    check_grant_duties,
     check_staff_duties,
     death_rows,
     duplicate_keys,
+    grant_rows,
     relative_rows,
     staff_rows,
 )
 
-Kind = Literal["cases", "deaths", "staff", "relatives"]
-KINDS: tuple[Kind, ...] = ("cases", "deaths", "staff", "relatives")
+Kind = Literal["cases", "deaths", "staff", "relatives", "grants"]
+KINDS: tuple[Kind, ...] = ("cases", "deaths", "staff", "relatives", "grants")
 COLUMNS: dict[Kind, tuple[str, ...]] = {
     "cases": CASE_COLUMNS,
     "deaths": DEATH_COLUMNS,
     "staff": STAFF_COLUMNS,
     "relatives": RELATIVE_COLUMNS,
+    "grants": GRANT_COLUMNS,
 }
 #: The role that may import each kind of file.
 IMPORTER_ROLE: dict[Kind, str] = {
@@ -102,6 +106,7 @@ IMPORTER_ROLE: dict[Kind, str] = {
     "deaths": "caseworker",
     "staff": "admin",
     "relatives": "caseworker",
+    "grants": "caseworker",
 }
 #: The largest input file read unless the settings say otherwise (`max_input_bytes`).
 DEFAULT_MAX_INPUT_BYTES = 4 * 2**30
@@ -136,7 +141,7 @@ RowReport = Callable[[dict[str, Any]], None]
 Progress = Callable[[int], None]
 
 
-R = TypeVar("R", StaffRow, DeathRow, RelativeRow)
+R = TypeVar("R", StaffRow, DeathRow, RelativeRow, GrantRow)
 
 
 def _staff_key(row: StaffRow) -> str:
@@ -151,11 +156,16 @@ def _death_key(row: DeathRow) -> str:
     return row.id_number
 
 
+def _grant_key(row: GrantRow) -> str:
+    return row.grant_id
+
+
 #: Each register's key, and the column a duplicate key is reported on.
 REGISTER_KEYS: dict[Kind, tuple[Callable[[Any], str], str]] = {
     "staff": (_staff_key, "staff_id"),
     "relatives": (_relative_key, "id_number"),
     "deaths": (_death_key, "id_number"),
+    "grants": (_grant_key, "grant_id"),
 }
 
 #: The tag of a case line in `LineKeys` when the case is stored: checked against the store.
@@ -538,6 +548,8 @@ class Importer(LedgerService):
         )
         if kind == "staff":
             problems.extend(check_staff_duties(rows, directory, by, today))
+        elif kind == "grants":
+            problems.extend(self._check_grants(rows, directory, by, today, problems))
         else:
             for _ in rows:
                 pass
@@ -576,6 +588,8 @@ class Importer(LedgerService):
             return staff_rows(rows, problems)
         if kind == "relatives":
             return relative_rows(rows, directory, problems)
+        if kind == "grants":
+            return grant_rows(rows, self.config, today, problems)
         return death_rows(rows, today, problems)
 
     def _read_again(
@@ -714,6 +728,8 @@ class Importer(LedgerService):
         kept = ((line, row) for line, row in rows if line not in checked.skip)
         if kind == "staff":
             plan = self._write_staff(kept, batch, by=by, today=today, tag=tag, report=report)
+        elif kind == "grants":
+            plan = self._write_grants(kept, batch, by=by, tag=tag, report=report)
         elif kind == "relatives":
             plan = self._write_relatives(kept, batch, by=by, tag=tag, report=report)
         else:
@@ -808,6 +824,54 @@ class Importer(LedgerService):
             change=lambda death, row, src: death.correct(row, by=by, source=src),
             report=report,
         )
+
+    def _check_grants(
+        self,
+        rows: Iterable[tuple[int, GrantRow]],
+        directory: StaffDirectory,
+        by: str,
+        today: date,
+        problems: ProblemSink,
+    ) -> Iterator[Problem]:
+        """A grants file's rows against the grants recorded (a grant is decided once) and the
+        cases' ids, then their duties (`ledger.validation.check_grant_duties`)."""
+        from projections.grants import load_grants
+        from projections.registers import stored_programs
+
+        recorded = against_the_recorded(
+            rows,
+            lambda ids: load_grants(self.db, ids),
+            problems,
+            cases=lambda ids: stored_programs(self.db, ids).keys(),
+        )
+        return check_grant_duties(recorded, directory, directory.actor(by, today))
+
+    def _write_grants(
+        self,
+        rows: Iterable[tuple[int, GrantRow]],
+        batch: EventBatch,
+        *,
+        by: str,
+        tag: str,
+        report: RowReport | None = None,
+    ) -> _Plan:
+        """New or unchanged per row of a grants file (the checks refused a changed one), the
+        recorded grants read a chunk of rows at a time."""
+        from projections.grants import load_grants
+
+        resumed = self._written_by_this_file("grants", "grant_id", tag)
+        plan = _Plan(report=report)
+        for chunk in batched(rows, EXISTING_CHUNK):
+            stored = load_grants(self.db, sorted({r.grant_id for _, r in chunk}))
+            for line, row in chunk:
+                if row.grant_id in stored:
+                    plan.count_written(resumed.get(row.grant_id))
+                    plan.tell(line, row.grant_id, "unchanged")
+                    continue
+                batch.add_aggregate(ReliefGrant.approve(row, by=by, source=f"{tag}:{line}"))
+                plan.new += 1
+                plan.tell(line, row.grant_id, "new", _row_changes(None, row))
+        return plan
 
     def _written_by_this_file(self, table: str, key: str, tag: str) -> dict[str, tuple[int, int]]:
         """Rows whose latest event came from this very file (same name and content): written

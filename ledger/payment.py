@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.duties import Actor, DutyRefused
 from ledger.errors import AidLedgerError
@@ -33,8 +33,11 @@ from ledger.events import LedgerAggregate, register_event_topics
 from ledger.ids import derived_id
 from ledger.money import format_fen
 
-PaymentKind = Literal["regular", "arrears", "reissue"]
-_KIND_LETTER = {"regular": "R", "arrears": "A", "reissue": "S"}
+PaymentKind = Literal["regular", "arrears", "reissue", "one_off", "supplement"]
+_KIND_LETTER = {"regular": "R", "arrears": "A", "reissue": "S", "one_off": "O", "supplement": "B"}
+#: Kinds paid once by a decision of their own (a grant, a supplement), not owed month by month:
+#: never counted in what a case was paid for a month (arrears, recoveries).
+ONE_TIME_KINDS = ("one_off", "supplement")
 
 
 def _digest(*parts: str, length: int) -> str:
@@ -44,14 +47,18 @@ def _digest(*parts: str, length: int) -> str:
     return base64.b32encode(raw[: (length * 5 + 7) // 8 + 4]).decode("ascii")[:length]
 
 
-def payment_id(case_id: str, program: str, period: str, kind: str, n: int = 1) -> str:
+def payment_id(
+    case_id: str, program: str, period: str, kind: str, n: int = 1, *, key: str = ""
+) -> str:
     """The stable id of a payment, also its ISO 20022 ``EndToEndId`` (28 characters).
 
     ``202612R1`` + 20 base32 characters of a hash of (case, program, period, kind, n): the
     same facts always give the same id; the prefix lets bank staff read period and kind.
+    ``key`` tells apart payments of one kind a case may have several of in a month (each
+    supplement's key; a one-off payment's case id is already its grant's).
     """
     yyyymm = period.replace("-", "")
-    digest = _digest(case_id, program, period, kind, str(n), length=20)
+    digest = _digest(case_id, program, period, kind, str(n), *((key,) if key else ()), length=20)
     return f"{yyyymm}{_KIND_LETTER[kind]}{n}{digest}"
 
 
@@ -105,6 +112,7 @@ SEVERITY: dict[str, str] = {
     "payout_run_late": "high",
     "verification_overdue": "medium",
     "complaint_substantiated": "high",
+    "temporary_repeat": "high",
 }
 
 
@@ -563,6 +571,45 @@ class BudgetExceeded(AidLedgerError):
     """Approving would take a month above a configured budget, and no override was given."""
 
 
+#: The scope of a supplement run: ``supplement-`` and its key (`SupplementTerms.key`).
+SUPPLEMENT_SCOPE = "supplement-"
+
+
+class SupplementTerms(BaseModel):
+    """What a supplement run (一次性生活补贴) pays: ``amount`` (fen) per case, or per person
+    of the household (``per``), to the cases of ``programs`` in effect on ``in_effect_on``,
+    for ``reason``. Its key (programs and reason) names the run and its payments: the same
+    supplement prepared again is the same run, another reason another run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    programs: tuple[str, ...]
+    amount: int
+    per: Literal["person", "case"]
+    in_effect_on: date
+    reason: str
+
+    @property
+    def key(self) -> str:
+        return _digest("supplement", ",".join(sorted(self.programs)), self.reason, length=8)
+
+    @property
+    def scope(self) -> str:
+        return f"{SUPPLEMENT_SCOPE}{self.key}"
+
+    def describe(self) -> str:
+        return (
+            f"{format_fen(self.amount)} per {self.per} to the cases of "
+            f"{', '.join(self.programs)} in effect on {self.in_effect_on.isoformat()} "
+            f"({self.reason})"
+        )
+
+
+def is_supplement_run(run_id: str) -> bool:
+    """Whether a run id (`run_id_for`) names a supplement run."""
+    return f"-{SUPPLEMENT_SCOPE}" in run_id
+
+
 class PayoutRun(LedgerAggregate):
     """A month's payout run for one program or all: prepared, approved (by another), exported.
 
@@ -576,11 +623,14 @@ class PayoutRun(LedgerAggregate):
         period: str
         scope: str
         seq: int
+        #: A supplement run's terms (None: a monthly run of ``scope``).
+        supplement: SupplementTerms | None = None
 
         def apply(self, aggregate: PayoutRun) -> None:
             aggregate.run_id = self.run_id
             aggregate.period = self.period
             aggregate.scope = self.scope
+            aggregate.supplement = self.supplement
             aggregate.preparers = {self.by}
             aggregate.approved_by = None
             aggregate.payments = 0
@@ -746,10 +796,21 @@ class PayoutRun(LedgerAggregate):
         exported_batch: int
         release_approvers: set[str]
         release_batches: dict[int, frozenset[str]]
+        supplement: SupplementTerms | None
 
     @classmethod
-    def prepare(cls, actor: Actor, *, period: str, scope: str, seq: int) -> Self:
+    def prepare(
+        cls,
+        actor: Actor,
+        *,
+        period: str,
+        scope: str,
+        seq: int,
+        supplement: SupplementTerms | None = None,
+    ) -> Self:
         actor.require("finance", to="prepare a payout run")
+        if supplement is not None and scope != supplement.scope:
+            raise AidLedgerError(f"a supplement run's scope is {supplement.scope}, not {scope}")
         rid = run_id_for(period, scope, seq)
         return cls._create(
             cls.Prepared,
@@ -759,6 +820,41 @@ class PayoutRun(LedgerAggregate):
             period=period,
             scope=scope,
             seq=seq,
+            supplement=supplement,
+        )
+
+    def programs(self, all_programs: Iterable[str]) -> set[str]:
+        """The programs whose cases this run pays."""
+        if self.supplement is not None:
+            return set(self.supplement.programs)
+        return set(all_programs) if self.scope == "all" else {self.scope}
+
+    @property
+    def prepare_again(self) -> str:
+        """The command that prepares this run again (to complete or update it)."""
+        if self.supplement is None:
+            return f"aidledger payout prepare --period {self.period}"
+        t = self.supplement
+        return (
+            f"aidledger payout supplement --period {self.period} --programs "
+            f"{','.join(t.programs)} --amount {format_fen(t.amount)} --per {t.per} "
+            f"--in-effect-on {t.in_effect_on.isoformat()} --reason …"
+        )
+
+    def check_same_supplement(self, terms: SupplementTerms) -> None:
+        """Refuse to prepare this supplement run again on other terms than its own."""
+        if self.supplement is None or self.supplement == terms:
+            return
+        state = "prepared" if self.approved_by is None else f"approved by {self.approved_by}"
+        raise RunClosed(
+            f"supplement run {self.run_id} was {state} to pay {self.supplement.describe()}; "
+            f"it cannot pay {terms.describe()}. "
+            + (
+                "Cancel it first (aidledger payout cancel), or give another --reason for "
+                "another supplement"
+                if self.approved_by is None and not self.cancelled
+                else "Give another --reason for another supplement"
+            )
         )
 
     @property
@@ -853,13 +949,13 @@ class PayoutRun(LedgerAggregate):
         if not self.complete:
             raise RunClosed(
                 f"run {self.run_id} was not completely prepared (its prepare was interrupted): "
-                f"run aidledger payout prepare --period {self.period} again to complete it"
+                f"run {self.prepare_again} again to complete it"
             )
         if review.stale:
             raise RunClosed(
                 f"run {self.run_id} is stale: {review.changed_cases or 'some'} case(s) or "
-                "rules changed after it was prepared; prepare again "
-                f"(aidledger payout prepare --period {self.period}) to bring it up to date"
+                f"rules changed after it was prepared; prepare again ({self.prepare_again}) "
+                "to bring it up to date"
             )
         self._check_log(review)
         payable = self.tally.minus(review.held)

@@ -19,6 +19,10 @@ from ledger.money import parse_fen
 
 MidMonthRule = Literal["first_day", "any_day", "prorate"]
 
+#: Programs paid once per grant (``aidledger import grants``), never monthly: a row of one of
+#: them in a cases file is refused.
+ONE_OFF_PROGRAMS = frozenset({"temporary"})
+
 
 def _fen(value: object) -> int:
     if not isinstance(value, str):
@@ -66,6 +70,11 @@ class Program(BaseModel):
     _amounts = field_validator("max_monthly_fen", "budget_fen", "max_per_grant_fen", mode="before")(
         lambda v: None if v is None else _fen(v)
     )
+
+    @property
+    def one_off(self) -> bool:
+        """Paid once per grant (临时救助), never monthly."""
+        return self.code in ONE_OFF_PROGRAMS
 
 
 class ReconciliationRules(BaseModel):

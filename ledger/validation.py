@@ -18,6 +18,7 @@ from ledger.case import CaseRow
 from ledger.csvfile import CsvRow, shown
 from ledger.duties import Actor, DutyRefused, StaffDirectory, format_roles, parse_roles, parse_scope
 from ledger.errors import InvalidValue, Problem, ProblemSink
+from ledger.grant import GrantRow
 from ledger.ids import parse_id_number, parse_region_code, parse_staff_id
 from ledger.money import format_fen, parse_fen
 from ledger.period import parse_date
@@ -114,6 +115,12 @@ def case_rows(
     for row in rows:
         c = _RowChecker(row, problems)
         program = c.value("program", lambda s: config.program(s).code, "")
+        if program and config.programs[program].one_off:
+            c.fail(
+                "program",
+                f"one-off relief: import grants ({program} is paid once per grant with "
+                "aidledger import grants, never monthly as a case)",
+            )
         amount = c.value("monthly_amount", parse_fen, 1)
         if amount <= 0:
             c.fail("monthly_amount", "must be above 0.00 (a case ends by effective_to)")
@@ -444,3 +451,77 @@ def check_staff_duties(
                         row.staff_id,
                     )
                 )
+
+
+def _grant_id(raw: str) -> str:
+    if not _CASE_ID.match(raw):
+        raise InvalidValue("grant_id must be 1-64 characters without spaces or commas")
+    return raw
+
+
+def grant_rows(
+    rows: Iterable[CsvRow], config: ProgramsConfig, today: date, problems: ProblemSink
+) -> Iterator[tuple[int, GrantRow]]:
+    """Each good row of a grants file (one-off relief), typed, with its line number.
+
+    Refused by line besides bad values: a program paid monthly (its rows are cases), an amount
+    of 0.00 or less or above the program's ``max_per_grant``, a decision after today, the
+    decider approving their own grant, a region outside the bureau's."""
+    for row in rows:
+        c = _RowChecker(row, problems)
+        program = c.value("program", lambda s: config.program(s).code, "")
+        if program and not config.programs[program].one_off:
+            one_off = ", ".join(sorted(p for p, v in config.programs.items() if v.one_off))
+            c.fail(
+                "program",
+                f"{program} is paid monthly: import it as a case (aidledger import cases); a "
+                f"grants file holds one-off relief ({one_off or 'no program of the config'})",
+            )
+        amount = c.value("amount", parse_fen, 1)
+        cap = config.programs[program].max_per_grant_fen if program else None
+        if amount <= 0:
+            c.fail("amount", "must be above 0.00")
+        elif cap is not None and amount > cap:
+            c.fail("amount", f"exceeds the {program} maximum of {format_fen(cap)} a grant")
+        decided_on = c.value("decided_on", parse_date, _EPOCH)
+        if decided_on > today:
+            c.fail(
+                "decided_on",
+                f"is after today ({today.isoformat()}): a grant is recorded once decided",
+            )
+        decided = c.value("decided_by", parse_staff_id, "")
+        approved = c.value("approved_by", parse_staff_id, "")
+        if decided and decided == approved:
+            c.fail("approved_by", "the approver must not be the person who decided")
+        region = c.value("region_code", parse_region_code, "")
+        if region and not config.bureau.covers(region):
+            c.fail(
+                "region_code",
+                f"is outside the bureau's regions ({', '.join(config.bureau.regions)})",
+            )
+        grant = GrantRow(
+            grant_id=c.value("grant_id", _grant_id, ""),
+            program=program,
+            region_code=region,
+            name=c.value("name", _text(64), ""),
+            id_number=c.value("id_number", parse_id_number, ""),
+            household_size=c.value("household_size", _household, 1),
+            amount=amount,
+            decided_on=decided_on,
+            reason=c.value("reason", _text(200), ""),
+            bank_account=c.value("bank_account", _account, ""),
+            account_name=c.value("account_name", _text(64), ""),
+            decided_by=decided,
+            approved_by=approved,
+        )
+        if c.ok:
+            yield row.line, grant
+
+
+def check_grant_duties(
+    rows: Iterable[tuple[int, GrantRow]], directory: StaffDirectory, importer: Actor
+) -> Iterator[Problem]:
+    """A grant's duties are a case decision's (`check_case_duties`) on its ``decided_on``: the
+    importer's region covers it; a caseworker decided and an approver approved it, two people
+    covering its region that day, neither with an interest in the grantee or the account."""
+    return check_case_duties(((line, row.as_decision()) for line, row in rows), directory, importer)

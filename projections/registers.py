@@ -542,10 +542,12 @@ def all_models() -> list[ReadModel]:
     from projections.applications import ApplicationsModel
     from projections.bank import BankResultsModel
     from projections.complaints import ComplaintsModel, VerificationsModel
+    from projections.grants import GrantsModel
     from projections.payouts import FindingsModel, PayoutsModel
 
     return [
         *register_models(),
+        GrantsModel(),
         PayoutsModel(),
         BankResultsModel(),
         FindingsModel(),

@@ -11,6 +11,11 @@ Derived records, not stored events: ``PaymentHeld`` (a payment instructed with a
 reason and finding), ``RunApproved`` / ``PaymentCancelled`` / ``PaymentExported`` (the run's
 approval, cancellation and export files, shown on each payment of the case they concern), and
 ``BankResult`` (executed, returned or rejected, with the bank file's name).
+
+A grant of one-off relief (临时救助) has a trail too, under its grant_id: its ``GrantApproved``
+in place of a case's decisions, its ``one_off`` payment and what became of it. The money table
+keeps one-off and supplement payments on rows of their own (``kind``): what a decision of its
+own made due, apart from what the month's entitlement made due.
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ from ledger.applications import Application, application_aggregate_id
 from ledger.case import Case, CaseDecision, CaseState, current_state, state_as_of
 from ledger.errors import NotFound
 from ledger.events import LedgerEvent, event_type_name
+from ledger.grant import GRANT_COLUMNS, ReliefGrant, grant_aggregate_id
 from ledger.history import edge, state_record
 from ledger.ids import derived_id
 from ledger.masking import masked_history, sight
 from ledger.money import format_fen
 from ledger.payment import (
+    ONE_TIME_KINDS,
     Payment,
     PayoutRun,
     Recovery,
@@ -70,6 +77,7 @@ _CHANGED_FIELDS: dict[type[Any], tuple[str, ...]] = {
 MONEY_FIELDS = (
     "period",
     "program",
+    "kind",
     "due",
     "instructed",
     "held",
@@ -128,8 +136,11 @@ class Trail:
 
 def load_trail(app: LedgerApp, db: Database, case_id: str) -> Trail | None:
     """Read a case's trail: its events, and those of its payments, their runs (only the
-    events that concern payments), its findings, recoveries and deaths. None: no such case."""
+    events that concern payments), its findings, recoveries and deaths. None: no such case.
+    A grant's id gives the grant's trail (its ``GrantApproved`` as its decisions)."""
     case_events = cast(list[LedgerEvent], list(app.events.get(derived_id("case", case_id))))
+    if not case_events:
+        case_events = cast(list[LedgerEvent], list(app.events.get(grant_aggregate_id(case_id))))
     if not case_events:
         return None
     trail = Trail(case_events)
@@ -258,7 +269,11 @@ def history_document(
     """The JSON document of ``aidledger case history``."""
     moment = end_of_day(known_at, timezone) if known_at is not None else None
     known = trail.known_at(moment)
-    state = state_as_of(known.case_events, as_of) if known.case_events else None
+    grant = _grant_of(known.case_events)
+    if grant is not None:
+        state = _grant_state(grant, as_of)
+    else:
+        state = state_record(state_as_of(known.case_events, as_of)) if known.case_events else None
     records = sorted(case_records(known) + money_records(known), key=lambda r: r["recorded_at"])
     for r in records:
         r["by_name"] = trail.staff_names.get(r["by"])
@@ -266,10 +281,21 @@ def history_document(
         "case_id": case_id,
         "as_of": as_of.isoformat(),
         "known_at": known_at.isoformat() if known_at else None,
-        "state": state_record(state),
+        "state": state,
         "events": records,
         "money": money_table(known, config, as_of),
     }
+
+
+def _grant_of(events: Sequence[LedgerEvent]) -> ReliefGrant.Approved | None:
+    return next((e for e in events if isinstance(e, ReliefGrant.Approved)), None)
+
+
+def _grant_state(grant: ReliefGrant.Approved, as_of: date) -> dict[str, Any] | None:
+    """A grant as its file's row said it, once decided (None before ``decided_on``)."""
+    if grant.decided_on > as_of:
+        return None
+    return {name: edge(name, getattr(grant, name)) for name in GRANT_COLUMNS}
 
 
 def _record(event: LedgerEvent, type_: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -308,6 +334,9 @@ def case_records(trail: Trail) -> list[dict[str, Any]]:
         if isinstance(e, Case.Approved):
             state = e.initial_state()
             out.append(_record(e))
+            continue
+        if isinstance(e, ReliefGrant.Approved):
+            out.append(_record(e, effective_from=e.decided_on))
             continue
         changed = _CHANGED_FIELDS.get(type(e), ())
         record = _record(e)
@@ -446,6 +475,12 @@ def _run_records(
 # -- the money table ---------------------------------------------------------------------------
 
 
+def money_kind(kind: str) -> str:
+    """The money table's ``kind`` of a payment's kind: ``monthly`` (regular, arrears and
+    reissues of the month's entitlement), or the one-time kind (one_off, supplement)."""
+    return kind if kind in ONE_TIME_KINDS else "monthly"
+
+
 @dataclass
 class _Month:
     due: int = 0
@@ -465,7 +500,7 @@ def money_table(trail: Trail, config: ProgramsConfig, as_of: date) -> list[dict[
     owed to the beneficiary; below, owed back to the bureau."""
     from disbursement.entitlements import EventTimeline, entitled
 
-    months: dict[tuple[str, str], _Month] = defaultdict(_Month)
+    months: dict[tuple[str, str, str], _Month] = defaultdict(_Month)
     latest = current_state(trail.case_events)
     approved_runs, exported = _run_states(trail.runs)
     for pid, events in trail.payments.items():
@@ -473,7 +508,10 @@ def money_table(trail: Trail, config: ProgramsConfig, as_of: date) -> list[dict[
         if p.cancelled or p.run_id not in approved_runs:
             continue
         i = p.instructed
-        m = months[(i.period, i.program)]
+        kind = money_kind(i.kind)
+        m = months[(i.period, i.program, kind)]
+        if kind != "monthly":
+            m.due += i.amount  # due by its own decision (a grant, a supplement), once approved
         results = [e for e in events if isinstance(e, Payment.BankResult)]
         failed = any(isinstance(e, Payment.Returned | Payment.Rejected) for e in results)
         refunded = any(isinstance(e, Payment.Refunded) for e in events)
@@ -495,7 +533,7 @@ def money_table(trail: Trail, config: ProgramsConfig, as_of: date) -> list[dict[
         r = _replay_recovery(events)
         if r is None or r.raised.run_id not in approved_runs or r.status == "withdrawn":
             continue
-        m = months[(r.raised.period, r.raised.program)]
+        m = months[(r.raised.period, r.raised.program, "monthly")]
         m.recovery_owed += r.raised.amount
         m.recovery_collected += r.collected
         if r.status == "waived":
@@ -504,20 +542,21 @@ def money_table(trail: Trail, config: ProgramsConfig, as_of: date) -> list[dict[
         program = config.programs.get(latest.program)
         if program is not None:
             timeline = EventTimeline(trail.case_events)
-            first = min((Period.parse(p) for p, _ in months), default=Period.of(as_of))
+            first = min((Period.parse(p) for p, _, _ in months), default=Period.of(as_of))
             start = max(Period.of(latest.start), first)
             for month in start.months_until(Period.of(as_of).next()):
                 due = entitled(timeline, month, program.mid_month)
-                if due or (str(month), latest.program) in months:
-                    months[(str(month), latest.program)].due = due
+                if due or (str(month), latest.program, "monthly") in months:
+                    months[(str(month), latest.program, "monthly")].due = due
     rows = []
-    for (period, code), m in sorted(months.items()):
+    for (period, code, kind), m in sorted(months.items()):
         outstanding = m.due - m.sent + m.recovery_collected + m.recovery_waived
         rows.append(
             {
                 "period": period,
                 "program": code,
-                **{k: format_fen(getattr(m, k)) for k in MONEY_FIELDS[2:-1]},
+                "kind": kind,
+                **{k: format_fen(getattr(m, k)) for k in MONEY_FIELDS[3:-1]},
                 "outstanding": format_fen(outstanding),
             }
         )

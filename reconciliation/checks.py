@@ -162,6 +162,8 @@ def check_duplicate_payment(payments: Sequence[PaymentView]) -> list[Draft]:
     for p in payments:
         if p.executions:
             kind = "regular" if p.kind == "reissue" else p.kind  # a reissue pays the same slot
+            if p.kind == "supplement":
+                kind = p.payment_id  # each supplement is a slot of its own
             by_slot[(p.case_id, p.program, p.period, kind)].append(p)
     for (case_id, program, period, kind), paid in by_slot.items():
         if len(paid) > 1:
@@ -405,8 +407,12 @@ def check_beneficiaries(
             for p in paid
         }.values()
     )
+    # A grant of one-off relief is no case: a person's grants are judged as repeats
+    # (``temporary_repeat``, before payment), not as two cases of one program.
+    grants = {p.case_id for p in paid if p.kind == "one_off"}
+    monthly = [b for b in people if b.case_id not in grants]
     conflicts = [
-        *check_duplicate_beneficiary(people, excludes),
+        *check_duplicate_beneficiary(monthly, excludes),
         *check_shared_account(people),
         *check_staff_account(people, staff_by_account, staff_by_id_number),
     ]

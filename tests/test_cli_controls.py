@@ -43,7 +43,28 @@ def refusals(tmp_path: Path, run_id: str, payment_id: str) -> list[tuple[list[st
         ),
         (["reconcile", "--period", "2026-06"], "finance"),
         (["cases", "end-deceased", "--as-of", "2026-12-01"], "caseworker"),
+        (["import", "grants", str(_grants(tmp_path))], "caseworker"),
+        (
+            [
+                *("payout", "supplement", "--period", "2026-06", "--programs", "dibao"),
+                *("--amount", "100.00", "--per", "case", "--in-effect-on", "2026-06-01"),
+                *("--reason", "一次性生活补贴"),
+            ],
+            "finance",
+        ),
     ]
+
+
+def _grants(tmp_path: Path) -> Path:
+    from ledger.grant import GRANT_COLUMNS
+
+    return write_file(
+        tmp_path,
+        "grants.csv",
+        ",".join(GRANT_COLUMNS),
+        "G1,temporary,610102001001,赵大山,610102198505050010,3,2000.00,2026-06-03,房屋失火,"
+        "6228480000000000901,赵大山,S001,S002",
+    )
 
 
 def test_every_recording_command_refuses_a_staff_member_without_its_role(

@@ -172,6 +172,8 @@ PLAUSIBLE = {
     "comment": "checked",
     "since": "2026-12-01",
     "due": "2026-12-31",
+    "programs": "dibao",
+    "in_effect_on": "2026-06-01",
 }
 
 #: Values the command line or the command must refuse, by name (the others by type).
@@ -191,6 +193,8 @@ TYPED_BAD = {
     "port": ["x", "-1", "99999"],
     "since": ["2026-02-30", "last week"],
     "due": ["2026-02-30", "soon", "2026-12-01"],
+    "programs": ["nope", "temporary", "", "dibao,dibao"],
+    "in_effect_on": ["2026-02-30", "june"],
 }
 
 #: Texts no command should choke on (ids, reasons, comments, names): refused or taken.

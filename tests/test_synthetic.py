@@ -13,6 +13,7 @@ from aidledger.synthetic import (
     ANOMALIES,
     CASE_COLUMNS,
     DEATH_COLUMNS,
+    GRANT_COLUMNS,
     ROLES,
     STAFF_COLUMNS,
     County,
@@ -22,7 +23,7 @@ from aidledger.synthetic import (
     write_csv,
 )
 from ledger import case, registry
-from ledger.csvfile import detect_encoding, read_rows
+from ledger.csvfile import CsvRow, detect_encoding, read_rows
 from ledger.ids import birth_date, parse_id_number
 from ledger.money import parse_fen
 from ledger.programs import load_programs
@@ -193,7 +194,8 @@ def test_bank_accounts_look_like_cards(county: County) -> None:
 
 
 def test_program_mix() -> None:
-    rows = list(iter_case_rows(cases=20_000, seed=3))
+    county = generate_county(cases=20_000, seed=3, frauds=False)
+    rows = [*county.cases, *county.grants]
     shares = Counter(r["program"] for r in rows)
     expected = {
         "dibao": 0.55,
@@ -206,6 +208,28 @@ def test_program_mix() -> None:
     }
     for program, share in expected.items():
         assert abs(shares[program] / len(rows) - share) < 0.015, program
+    # One-off relief is granted, not a case: the county has its cases, and grants beside them.
+    assert len(county.cases) == 20_000
+    assert {r["program"] for r in county.cases} == set(expected) - {"temporary"}
+    assert list(iter_case_rows(cases=20_000, seed=3)) == county.cases
+
+
+def test_grants_are_a_grants_file_of_the_county(county: County) -> None:
+    from ledger.errors import Problem
+    from ledger.validation import grant_rows
+
+    assert county.grants and all(tuple(g) == GRANT_COLUMNS for g in county.grants)
+    problems: list[Problem] = []
+    today = date(2026, 12, 31)  # the grants of the year before start and half a year after
+    rows = list(grant_rows(_rows_of(county.grants, GRANT_COLUMNS), CONFIG, today, problems))
+    assert problems == [] and len(rows) == len(county.grants)
+    assert len({g["grant_id"] for g in county.grants}) == len(county.grants)
+    assert not {g["id_number"] for g in county.grants} & {c["id_number"] for c in county.cases}
+
+
+def _rows_of(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[CsvRow]:
+
+    return [CsvRow(n, {c: r[c] for c in columns}) for n, r in enumerate(rows, start=2)]
 
 
 def test_deaths(county: County) -> None:

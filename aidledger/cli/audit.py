@@ -63,7 +63,7 @@ def history(
         try:
             doc = svc.history.history(case_id, as_of=day, known_at=known, viewer=viewer)
         except NotFound:
-            fail(f"no case {case_id!r} in {svc.store.describe()}")
+            fail(f"no case or grant {case_id!r} in {svc.store.describe()}")
     if fmt is TableFormat.json:
         write_json(doc, indent=2)
         return
@@ -131,10 +131,11 @@ def _print_history_table(doc: dict[str, Any]) -> None:
             markup=False,
         )
     state = doc["state"]
+    grant = any(e["type"] == "GrantApproved" for e in doc["events"])
     if state is None:
-        out.print(f"as of {doc['as_of']}: not in effect")
+        out.print(f"as of {doc['as_of']}: {'not yet decided' if grant else 'not in effect'}")
     else:
-        out.print(f"as of {doc['as_of']}: in effect")
+        out.print(f"as of {doc['as_of']}: {'decided' if grant else 'in effect'}")
         for k, v in state.items():
             out.print(f"  {k}: {'' if v is None else v}")
     if doc["money"]:
@@ -144,7 +145,7 @@ def _print_history_table(doc: dict[str, Any]) -> None:
         for col in MONEY_FIELDS:
             money.add_column(
                 col.replace("_", " "),
-                justify="left" if col in ("period", "program") else "right",
+                justify="left" if col in ("period", "program", "kind") else "right",
                 overflow="fold",
             )
         for row in doc["money"]:

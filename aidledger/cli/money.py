@@ -24,6 +24,7 @@ from aidledger.cli.common import (
     err,
     fen,
     out,
+    parsed,
     period,
     print_head,
     print_rows,
@@ -94,6 +95,82 @@ def payout_prepare(
             f"{r.cancelled} removed; recoveries {r.recoveries} raised or changed, "
             f"{r.recoveries_withdrawn} withdrawn; now {r.payments} payments, "
             f"{format_fen(r.amount)}"
+        )
+    else:
+        err.print(
+            f"{r.run_id} is up to date: nothing changed ({r.payments} payments, "
+            f"{format_fen(r.amount)})"
+        )
+
+
+class Per(StrEnum):
+    person = "person"
+    case = "case"
+
+
+@payout_app.command("supplement")
+def payout_supplement(
+    ctx: typer.Context,
+    period_: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    programs: Annotated[str, typer.Option("--programs", help="e.g. dibao,tekun")],
+    amount: Annotated[str, typer.Option("--amount", help="yuan, e.g. 300.00")],
+    per: Annotated[Per, typer.Option("--per", help="person (x household size) or case")],
+    in_effect_on: Annotated[
+        str, typer.Option("--in-effect-on", help="the cases in effect on YYYY-MM-DD")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="the notice that grants it")],
+    by: Annotated[str, BY],
+    fmt: Annotated[Format, FMT] = Format.text,
+) -> None:
+    """Prepare a supplement run (一次性生活补贴, finance): AMOUNT once to each case of the
+    programs in effect on a day; approved, exported and reconciled like any run. The same
+    supplement again brings it up to date; another reason is another run."""
+    from ledger.money import format_fen
+    from ledger.payment import SupplementTerms
+    from ledger.period import parse_date
+
+    month = period(period_)
+    terms = SupplementTerms(
+        programs=tuple(p.strip() for p in programs.split(",") if p.strip()),
+        amount=fen(amount),
+        per=per.value,
+        in_effect_on=parsed(parse_date, in_effect_on),
+        reason=reason.strip(),
+    )
+    with services(ctx) as svc:
+        total = svc.db.query("SELECT COUNT(*) FROM cases")[0][0]
+        with progress_bar(f"preparing the supplement {month}", int(total)) as advance:
+            r = svc.payouts.prepare_supplement(month, terms, by=by, progress=advance)
+    if fmt is Format.json:
+        write_json(
+            {
+                "run_id": r.run_id,
+                "payments": r.payments,
+                "amount": format_fen(r.amount),
+                "added": r.added,
+                "amended": r.amended,
+                "cancelled": r.cancelled,
+                "held": r.held,
+            }
+        )
+        return
+    if r.run_id is None:
+        out.print(
+            f"nothing to pay for {month}: every case of {', '.join(terms.programs)} in effect on "
+            f"{terms.in_effect_on.isoformat()} has this supplement already, or none is in effect"
+        )
+        return
+    out.print(r.run_id)
+    if r.new_run:
+        err.print(
+            f"{r.run_id}: supplement of {terms.describe()}: {r.added} payments, "
+            f"{format_fen(r.added_amount)}; {r.held} held. A finance approver approves it "
+            f"(aidledger payout approve {r.run_id})"
+        )
+    elif r.changed:
+        err.print(
+            f"{r.run_id} brought up to date: {r.added} payments added, {r.amended} changed, "
+            f"{r.cancelled} removed; now {r.payments} payments, {format_fen(r.amount)}"
         )
     else:
         err.print(

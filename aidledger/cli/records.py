@@ -142,6 +142,10 @@ _import_command(
 _import_command(
     "relatives", "Import staff members' relatives (staff_id, id_number, relation); caseworker."
 )
+_import_command(
+    "grants",
+    "Import one-off relief grants (临时救助), each paid once by the next payout run; caseworker.",
+)
 
 
 @import_app.command("list")
