@@ -295,9 +295,8 @@ class Reverter(LedgerService):
         if kind == "grants":
             raise AidLedgerError(
                 f"{import_ref} is a grants file: a grant is paid once and never changes, so it is "
-                "not reverted; keep a wrong grant's payment from the bank (payout release is "
-                "not given; a held or returned payment: payout refund) and decide anew as a "
-                "new grant"
+                "not reverted; if its payment is not yet approved, cancel the run and leave it "
+                "out, once returned refund it (payout refund), and decide anew with a new grant"
             )
         if kind != "cases":
             raise AidLedgerError(
