@@ -295,8 +295,8 @@ class Reverter(LedgerService):
         if kind == "grants":
             raise AidLedgerError(
                 f"{import_ref} is a grants file: a grant is paid once and never changes, so it is "
-                "not reverted; if its payment is not yet approved, cancel the run and leave it "
-                "out, once returned refund it (payout refund), and decide anew with a new grant"
+                "not reverted (aidledger has no revoking of a grant yet); its payment is refused "
+                "or refunded at the bank like any (payout refund once returned)"
             )
         if kind != "cases":
             raise AidLedgerError(
