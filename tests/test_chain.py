@@ -15,6 +15,7 @@ from aidledger.wiring import Services, init_store, open_services
 from alembic import command
 from ledger import chain
 from ledger.store import alembic_dir
+from tests.conftest import TEST_TODAY
 
 CASES = 150
 
@@ -23,7 +24,7 @@ CASES = 150
 def store(store_url: str, tmp_path: Path) -> Iterator[Services]:
     """A store with events written through both paths: staff through the library's INSERT (a
     small batch), cases through the batched COPY/executemany writer."""
-    svc = init_store(Settings(database_url=store_url, batch_events=1000))
+    svc = init_store(Settings(database_url=store_url, batch_events=1000, today=TEST_TODAY))
     county = generate_county(cases=CASES, seed=5)
     staff, cases = tmp_path / "staff.csv", tmp_path / "cases.csv"
     # The city's staff (region 6101): the tests below also write cases of 610103 and 610104.
