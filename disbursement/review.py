@@ -40,7 +40,7 @@ from ledger.payment import (
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, StaffMember
-from ledger.store import Database, LedgerApp, param_chunks, select_events_of
+from ledger.store import Database, LedgerApp, param_chunks, rows_where_in, select_events_of
 from projections.payouts import APPROVED_STATUSES
 from projections.registers import config_version_in_force
 
@@ -136,55 +136,81 @@ class Review:
             )
             if not notes:
                 return found
-            for note in notes:
-                self._why_stale(run, programs, note, found)
+            self._why_stale(run, programs, notes, found)
             start = notes[-1].id + 1
 
     def _why_stale(
-        self, run: PayoutRun, programs: set[str], note: StoredEvent, found: Staleness
+        self, run: PayoutRun, programs: set[str], notes: Sequence[StoredEvent], found: Staleness
     ) -> None:
-        event = cast(LedgerEvent, self.app.mapper.to_domain_event(note))
-        if isinstance(event, Case.Event):
-            row = self.db.query(
-                "SELECT case_id, program FROM cases WHERE aggregate_id = ?",
-                (str(event.originator_id),),
+        """One page of notifications after the run's prepare: what each would change. The
+        read models are asked once per page (a query per kind), not once per event."""
+        events = [cast(LedgerEvent, self.app.mapper.to_domain_event(n)) for n in notes]
+        program_of_case = dict(
+            (str(aggregate), (case_id, program))
+            for case_id, aggregate, program in rows_where_in(
+                self.db,
+                "SELECT case_id, aggregate_id, program FROM cases",
+                "aggregate_id",
+                (str(e.originator_id) for e in events if isinstance(e, Case.Event)),
             )
-            if row and row[0][1] in programs:
-                found.cases.add(row[0][0])
-                found.reasons["decision"] += 1
-        elif isinstance(event, DeathReport.Reported | DeathReport.Corrected):
-            cases = self.db.query(
-                "SELECT case_id, program FROM cases WHERE id_number = ?", (event.id_number,)
+        )
+        deaths = (DeathReport.Reported, DeathReport.Corrected)
+        dead = {e.id_number for e in events if isinstance(e, deaths)}
+        cases_of_person: dict[str, set[str]] = defaultdict(set)
+        for case_id, id_number, program in rows_where_in(
+            self.db, "SELECT case_id, id_number, program FROM cases", "id_number", dead
+        ):
+            if program in programs:
+                cases_of_person[id_number].add(case_id)
+        run_of_payment = dict(
+            rows_where_in(
+                self.db,
+                "SELECT payment_id, run_id FROM payments",
+                "payment_id",
+                (getattr(e, "payment_id", "") for e in events if isinstance(e, Payment.Event)),
             )
-            mine = {c for c, p in cases if p in programs}
-            if mine:
-                found.cases |= mine
-                found.reasons["death"] += 1
-        elif isinstance(event, ConfigVersion.Applied):
-            found.reasons["config"] += 1
-        elif isinstance(event, StaffMember.Event):
-            found.reasons["staff"] += 1
-        elif isinstance(event, ReliefGrant.Approved):
-            if event.program in programs and run.supplement is None:
-                found.cases.add(event.grant_id)
-                found.reasons["grant"] += 1
-        elif isinstance(event, PayoutRun.Event):
-            other = getattr(event, "run_id", "")
-            if other != run.run_id and not _apart(run, other):
-                found.reasons["run"] += 1
-        elif isinstance(event, Payment.Event):
-            pid = getattr(event, "payment_id", "")
-            rows = self.db.query("SELECT run_id FROM payments WHERE payment_id = ?", (pid,))
-            if not rows or (rows[0][0] != run.run_id and not _apart(run, rows[0][0])):
-                found.reasons["payment"] += 1
-        elif isinstance(event, Recovery.Event):
-            rid = getattr(event, "recovery_id", "")
-            rows = self.db.query("SELECT run_id FROM recoveries WHERE recovery_id = ?", (rid,))
-            # The run's own prepare withdrew it; a supplement pays no recoveries.
-            if run.supplement is None and (not rows or rows[0][0] != run.run_id):
-                found.reasons["recovery"] += 1
-        elif isinstance(event, Finding.Resolved) and event.resolution == "false_positive":
-            found.reasons["finding"] += 1
+        )
+        run_of_recovery = dict(
+            rows_where_in(
+                self.db,
+                "SELECT recovery_id, run_id FROM recoveries",
+                "recovery_id",
+                (getattr(e, "recovery_id", "") for e in events if isinstance(e, Recovery.Event)),
+            )
+        )
+        for event in events:
+            if isinstance(event, Case.Event):
+                known = program_of_case.get(str(event.originator_id))
+                if known and known[1] in programs:
+                    found.cases.add(known[0])
+                    found.reasons["decision"] += 1
+            elif isinstance(event, deaths):
+                if mine := cases_of_person.get(event.id_number):
+                    found.cases |= mine
+                    found.reasons["death"] += 1
+            elif isinstance(event, ConfigVersion.Applied):
+                found.reasons["config"] += 1
+            elif isinstance(event, StaffMember.Event):
+                found.reasons["staff"] += 1
+            elif isinstance(event, ReliefGrant.Approved):
+                if event.program in programs and run.supplement is None:
+                    found.cases.add(event.grant_id)
+                    found.reasons["grant"] += 1
+            elif isinstance(event, PayoutRun.Event):
+                other = getattr(event, "run_id", "")
+                if other != run.run_id and not _apart(run, other):
+                    found.reasons["run"] += 1
+            elif isinstance(event, Payment.Event):
+                owner = run_of_payment.get(getattr(event, "payment_id", ""))
+                if owner is None or (owner != run.run_id and not _apart(run, owner)):
+                    found.reasons["payment"] += 1
+            elif isinstance(event, Recovery.Event):
+                owner = run_of_recovery.get(getattr(event, "recovery_id", ""))
+                # The run's own prepare withdrew it; a supplement pays no recoveries.
+                if run.supplement is None and owner != run.run_id:
+                    found.reasons["recovery"] += 1
+            elif isinstance(event, Finding.Resolved) and event.resolution == "false_positive":
+                found.reasons["finding"] += 1
 
     # -- before an approval ---------------------------------------------------------------
 

@@ -703,6 +703,19 @@ def param_chunks(items: Sequence[Any], size: int = PARAM_CHUNK) -> Iterator[Sequ
         yield items[i : i + size]
 
 
+def rows_where_in(
+    db: Database | Tx, select: str, column: str, keys: Iterable[Any], tail: str = ""
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``{select} WHERE {column} IN (keys) {tail}``, a query per `PARAM_CHUNK` keys
+    (each key asked once)."""
+    for chunk in param_chunks(sorted(set(keys))):
+        sql = f"{select} WHERE {column} IN ({', '.join('?' * len(chunk))}) {tail}"
+        if isinstance(db, Database):
+            yield from db.query(sql, chunk)
+        else:
+            yield from db.execute(sql, chunk).fetchall()
+
+
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """``items`` in lists of ``size`` (the last one shorter), read as they come."""
     it = iter(items)

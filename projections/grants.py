@@ -14,7 +14,7 @@ from ledger.events import LedgerEvent
 from ledger.grant import GRANT_COLUMNS, GrantRow, ReliefGrant
 from ledger.ids import county_of
 from ledger.period import Period
-from ledger.store import Database, Tx, as_date, param_chunks
+from ledger.store import Database, Tx, as_date, rows_where_in
 from projections.payouts import standing
 from projections.runner import ReadModel
 
@@ -57,11 +57,9 @@ class GrantsModel(ReadModel):
 def load_grants(db: Database, grant_ids: Sequence[str]) -> dict[str, GrantRow]:
     """The recorded grants among ``grant_ids`` (a query per 500 ids)."""
     out: dict[str, GrantRow] = {}
-    for chunk in param_chunks(list(grant_ids)):
-        marks = ", ".join("?" * len(chunk))
-        for values in db.query(f"{_SELECT} WHERE g.grant_id IN ({marks})", chunk):
-            row = _row(values)
-            out[row.grant_id] = row
+    for values in rows_where_in(db, _SELECT, "g.grant_id", grant_ids):
+        row = _row(values)
+        out[row.grant_id] = row
     return out
 
 
@@ -85,11 +83,7 @@ def grants_unpaid(
 
 def grants_of_people(db: Database, id_numbers: Sequence[str]) -> list[GrantRow]:
     """Every grant recorded for these people (their repeats are judged on all of them)."""
-    out: list[GrantRow] = []
-    for chunk in param_chunks(sorted(set(id_numbers))):
-        marks = ", ".join("?" * len(chunk))
-        out += [_row(r) for r in db.query(f"{_SELECT} WHERE g.id_number IN ({marks})", chunk)]
-    return out
+    return [_row(r) for r in rows_where_in(db, _SELECT, "g.id_number", id_numbers)]
 
 
 def grants_outside(db: Database, programs: Sequence[str], region: str) -> int:

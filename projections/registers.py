@@ -9,7 +9,7 @@ Whatever reads the registers to pay or report refuses while an import is open
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from sys import intern
@@ -30,7 +30,7 @@ from ledger.registry import (
     file_aggregate_id,
     import_id,
 )
-from ledger.store import Database, Tx, as_date, param_chunks
+from ledger.store import Database, Tx, as_date, rows_where_in
 from projections.runner import ReadModel
 
 _CASE_TABLE_COLUMNS = (
@@ -81,7 +81,7 @@ def load_cases(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, tuple[Ca
     """Current state and aggregate version of the given cases (those that exist; a query per
     500 ids, so a caller that may find the register empty asks `has_cases` first)."""
     out: dict[str, tuple[CaseState, int]] = {}
-    for row in _cases_where_id_in(db, CASE_SELECT, case_ids):
+    for row in rows_where_in(db, CASE_SELECT, "case_id", case_ids):
         state = case_state_from_row(row)
         out[state.case_id] = (state, int(row[2]))
     return out
@@ -90,7 +90,7 @@ def load_cases(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, tuple[Ca
 def stored_programs(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, str]:
     """The program of each of the given cases that exists (a province's register in some
     100 bytes a case, where `load_cases` would hold the whole rows)."""
-    rows = _cases_where_id_in(db, "SELECT case_id, program FROM cases", case_ids)
+    rows = rows_where_in(db, "SELECT case_id, program FROM cases", "case_id", case_ids)
     return {case_id: intern(program) for case_id, program in rows}
 
 
@@ -110,16 +110,6 @@ def ended_cases(db: Database, region: str, first: date, last: date) -> list[tupl
         (f"{region}%", first, last),
     )
     return [(case_state_from_row(row), str(row[-1] or "")) for row in rows]
-
-
-def _cases_where_id_in(
-    db: Database | Tx, select: str, case_ids: Sequence[str]
-) -> Iterator[Sequence[Any]]:
-    for chunk in param_chunks(list(case_ids)):
-        sql = f"{select} WHERE case_id IN ({', '.join('?' * len(chunk))})"
-        yield from (
-            db.query(sql, chunk) if isinstance(db, Database) else db.execute(sql, chunk).fetchall()
-        )
 
 
 class CasesModel(ReadModel):
@@ -149,13 +139,10 @@ class CasesModel(ReadModel):
         missing = {e.originator_id for e in events if not isinstance(e, Case.Approved)} - {
             e.originator_id for e in events if isinstance(e, Case.Approved)
         }
-        if missing:
-            for chunk in param_chunks(sorted(str(m) for m in missing)):
-                sql = f"{CASE_SELECT} WHERE aggregate_id IN ({', '.join('?' * len(chunk))})"
-                for row in tx.execute(sql, chunk).fetchall():
-                    loaded_ids.append(row[0])
-                    by_aggregate[row[1]] = row[0]
-                    current[row[0]] = (case_state_from_row(row), int(row[2]))
+        for row in rows_where_in(tx, CASE_SELECT, "aggregate_id", (str(m) for m in missing)):
+            loaded_ids.append(row[0])
+            by_aggregate[row[1]] = row[0]
+            current[row[0]] = (case_state_from_row(row), int(row[2]))
         sources: dict[str, str] = {}
         for e in events:
             if isinstance(e, Case.Approved):

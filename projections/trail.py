@@ -52,7 +52,14 @@ from ledger.period import Period
 from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, death_aggregate_id
 from ledger.service import LedgerService
-from ledger.store import Database, LedgerApp, events_table, param_chunks, select_events_of
+from ledger.store import (
+    Database,
+    LedgerApp,
+    events_table,
+    param_chunks,
+    rows_where_in,
+    select_events_of,
+)
 from projections.applications import application_of_case
 
 #: Events of a run that concern each of its payments (not the batches that built it).
@@ -178,12 +185,10 @@ def load_trail(app: LedgerApp, db: Database, case_id: str) -> Trail | None:
     files = {
         e.file_id for events in found.values() for e in events if isinstance(e, Payment.BankResult)
     }
-    for chunk in param_chunks(sorted(files)):
-        marks = ", ".join("?" * len(chunk))
-        for fid, name in db.query(
-            f"SELECT file_id, filename FROM bank_files WHERE file_id IN ({marks})", chunk
-        ):
-            trail.file_names[fid] = name
+    for fid, name in rows_where_in(
+        db, "SELECT file_id, filename FROM bank_files", "file_id", files
+    ):
+        trail.file_names[fid] = name
     trail.staff_names = dict(db.query("SELECT staff_id, name FROM staff"))
     opened = case_events[0]
     if isinstance(opened, Case.Approved):
