@@ -123,6 +123,11 @@ class Draft:
     file_id: str | None = None
     case_id: str | None = None  # when there is no payment to take them from
     region_code: str | None = None
+    # Comparison findings: the record that explains it (`eligibility.comparison.Hit`).
+    source: str | None = None
+    source_ref: str | None = None
+    value: str | None = None
+    limit: str | None = None
 
     @property
     def severity(self) -> str:

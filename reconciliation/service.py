@@ -321,6 +321,10 @@ class Reconciliation(LedgerService):
                     bank_amount=d.bank_amount,
                     bank_name=d.bank_name,
                     file_id=d.file_id or (self._file_of(p.payment_id, d.type) if p else None),
+                    source=d.source,
+                    source_ref=d.source_ref,
+                    value=d.value,
+                    limit=d.limit,
                 )
             )
             known[fid] = ("open", None)
@@ -514,22 +518,24 @@ class Reconciliation(LedgerService):
         """Resolve with a reason (duties in `Finding.resolve`)."""
         self.sync()
         finding = self._finding(fid)
+        case_id = finding.raised.case_id
         finding.resolve(
-            self.actor(by), resolution=resolution, comment=comment, parties=self._parties(finding)
+            self.actor(by),
+            resolution=resolution,
+            comment=comment,
+            parties=self._parties(finding),
+            deciders=self.case_deciders(case_id) if case_id else frozenset(),
         )
         self._save(finding)
 
     def _parties(self, finding: Finding) -> Parties:
         """The people and accounts of the finding's case and payment, as their events say."""
-        from ledger.case import case_aggregate_id, current_state
         from ledger.payment import payment_aggregate_id
 
         raised = finding.raised
         parties = Parties()
         if raised.case_id:
-            state = current_state(self.app.events.get(case_aggregate_id(raised.case_id)))  # type: ignore[arg-type]
-            if state is not None:
-                parties = Parties(frozenset({state.id_number}), frozenset({state.bank_account}))
+            parties = self.case_parties(raised.case_id)
         if raised.payment_id:
             try:
                 payment: Payment = self.app.repository.get(payment_aggregate_id(raised.payment_id))
@@ -583,7 +589,9 @@ class Reconciliation(LedgerService):
 
 
 #: A finding as listed: what was raised, then its workflow state (the order is the JSON order).
-FINDING_FIELDS = (*FINDING_COLUMNS[:-2], "status", "assigned_to", "resolution", "raised_at")
+_FINDING_SELECT = (*FINDING_COLUMNS[:-2], "status", "assigned_to", "resolution", "raised_at")
+#: The JSON names: the comparison limit's column (``limit_value``) shown as ``limit``.
+FINDING_FIELDS = tuple("limit" if c == "limit_value" else c for c in _FINDING_SELECT)
 
 
 #: What ``findings --status`` takes.
@@ -636,7 +644,7 @@ def finding_record(db: Database, finding_id: str) -> dict[str, Any] | None:
 def _finding_rows(db: Database, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     from ledger.money import format_fen
 
-    columns = ", ".join(f"f.{c}" for c in FINDING_FIELDS)
+    columns = ", ".join(f"f.{c}" for c in _FINDING_SELECT)
     sql = (
         f"SELECT {columns}, b.filename FROM findings f "
         f"LEFT JOIN bank_files b ON b.file_id = f.file_id WHERE {where} "
