@@ -144,3 +144,50 @@ def members_in_effect(db: Database, first: date, last: date) -> list[tuple[Any, 
         (last, first, last, first),
     )
     return rows
+
+
+def people_sharing_a_member(db: Database, first: date, last: date) -> list[tuple[Any, ...]]:
+    """The persons (holders and members in effect) of cases in effect from ``first`` to
+    ``last`` whose id number is in two or more of those cases and is some household's member:
+    ``(case_id, program, region_code, id_number, bank_account, account_name)``. What the
+    duplicate check adds to the holders it already compares."""
+    return db.query(
+        "WITH live AS (SELECT case_id, program, region_code, id_number, bank_account, "
+        "account_name FROM cases WHERE start_date <= ? AND (effective_to IS NULL OR "
+        "effective_to >= ?)), people AS (SELECT * FROM live UNION SELECT l.case_id, "
+        "l.program, l.region_code, m.member_id_number, l.bank_account, l.account_name "
+        "FROM household_members m JOIN live l ON l.case_id = m.case_id WHERE "
+        "m.date_from <= ? AND (m.date_to IS NULL OR m.date_to >= ?)) "
+        "SELECT * FROM people WHERE id_number IN (SELECT id_number FROM people "
+        "GROUP BY id_number HAVING MIN(case_id) <> MAX(case_id)) AND id_number IN "
+        "(SELECT member_id_number FROM household_members)",
+        (last, first, last, first),
+    )
+
+
+def sizes_and_members(db: Database, first: date, last: date) -> tuple[dict[str, int], list[Member]]:
+    """The household size of each case in effect from ``first`` to ``last`` that has members
+    recorded, and those members (every one, whatever their dates)."""
+    sizes = dict(
+        db.query(
+            "SELECT case_id, household_size FROM cases WHERE start_date <= ? AND "
+            "(effective_to IS NULL OR effective_to >= ?) AND case_id IN "
+            "(SELECT case_id FROM household_members)",
+            (last, first),
+        )
+    )
+    return {c: int(n) for c, n in sizes.items()}, members_of(db, sorted(sizes))
+
+
+def held_by_findings(db: Database, types: Sequence[str]) -> list[tuple[str, str, str, str, str]]:
+    """Open findings about a case itself (no payment) of ``types``, with the case's program:
+    ``(case_id, program, type, finding_id, detail)``."""
+    if not types:
+        return []
+    marks = ", ".join("?" * len(types))
+    return db.query(
+        "SELECT f.case_id, c.program, f.type, f.finding_id, f.detail FROM findings f "
+        "JOIN cases c ON c.case_id = f.case_id WHERE f.status = 'open' AND "
+        f"f.payment_id IS NULL AND f.type IN ({marks}) ORDER BY f.case_id, f.type",
+        list(types),
+    )  # type: ignore[return-value]

@@ -42,7 +42,13 @@ SEVERITY = {
     "staff_account": "critical",
 }
 #: Findings about work rather than bank results: raised by scheduled jobs and reconcile.
-OPERATIONAL_SEVERITY = {"payout_run_late": "high", "verification_overdue": "medium"}
+OPERATIONAL_SEVERITY = {
+    "payout_run_late": "high",
+    "verification_overdue": "medium",
+    # About a case's household, before any payment (reconcile and the daily job).
+    "household_size_mismatch": "medium",
+    "household_member_dead": "high",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,6 +171,7 @@ class Reconciliation(LedgerService):
             foreign = self._foreign(period)
             emit(checks.check_currency_mismatch(foreign, self._views_of(period, foreign)))
             emit(self._overdue_verifications(as_of, period))
+            emit(self._household_drafts(period))
         self.sync()
         result.open_total = int(
             self.db.query(
@@ -279,6 +280,70 @@ class Reconciliation(LedgerService):
                 self._raise(d, known, batch, result, actor.staff_id)
         self.sync()
         return result
+
+    def _household_drafts(self, period: Period) -> list[Draft]:
+        """``household_size_mismatch`` and ``household_member_dead`` for the cases in effect
+        in ``period`` that have members recorded, judged on the period's first day: each
+        raised once for what it found (the size and the members counted; the member)."""
+        from eligibility.households import check_dead_members, check_household_size
+        from ledger.ids import mask_id_number
+        from projections.households import sizes_and_members
+
+        first, last = period.first_day, period.last_day
+        sizes, members = sizes_and_members(self.db, first, last)
+        if not sizes:
+            return []
+        facts = {
+            case_id: (program, region)
+            for case_id, program, region in self.db.query(
+                "SELECT case_id, program, region_code FROM cases WHERE case_id IN "
+                "(SELECT case_id FROM household_members)"
+            )
+        }
+        departments = {code: p.department for code, p in self.config.programs.items()}
+
+        def draft(type_: str, case_id: str, key: str, detail: str) -> Draft:
+            program, region = facts[case_id]
+            return Draft(
+                type_,
+                (case_id, key),
+                str(period),
+                detail,
+                program=program,
+                department=departments.get(program),
+                case_id=case_id,
+                region_code=region,
+            )
+
+        out = [
+            draft(
+                "household_size_mismatch",
+                m.case_id,
+                f"{m.household_size}/{m.members}",
+                m.detail,
+            )
+            for m in check_household_size(sizes, members, first)
+        ]
+        deaths = {
+            str(i): d
+            for i, died in self.db.query(
+                "SELECT id_number, date_of_death FROM deaths WHERE id_number IN "
+                "(SELECT member_id_number FROM household_members)"
+            )
+            if (d := as_date(died)) is not None
+        }
+        out += [
+            draft(
+                "household_member_dead",
+                d.case_id,
+                d.id_number,
+                f"household member {mask_id_number(d.id_number)} was reported dead on "
+                f"{d.died.isoformat()} and still counts in the household on "
+                f"{d.day.isoformat()}: re-assess the household",
+            )
+            for d in check_dead_members([m for m in members if m.case_id in sizes], deaths, first)
+        ]
+        return out
 
     def _overdue_verifications(self, as_of: date, period: Period | None) -> list[Draft]:
         """Drafts of `checks.check_verification_overdue` for requests due in ``period`` (all
