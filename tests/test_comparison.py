@@ -305,3 +305,23 @@ def test_compare_on_the_command_line(cli: Any, tmp_path: Path) -> None:
         "150000.00",
         "100000.00",
     )
+
+
+def test_the_daily_job_compares_the_open_periods_once(svc: Services, tmp_path: Path) -> None:
+    from aidledger.serve import Jobs, JobStats, Leadership
+
+    with_records(svc, tmp_path, "vehicle", f"{C001_HOLDER},P-1,2026-11-01,150000.00,")
+    svc.payouts.prepare(DEC, program=None, by=FINANCE)
+    (run_id,) = [r[0] for r in svc.db.query("SELECT run_id FROM runs")]
+    from tests.builders import FINANCE_APPROVER
+
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    jobs = Jobs(svc.settings, Leadership(svc.store), JobStats(), lambda: date(2026, 12, 20))
+    jobs.reconcile(svc)
+    jobs.reconcile(svc)
+    rows = svc.db.query(
+        "SELECT type, case_id, finding_id FROM findings WHERE type = 'assets_over_limit'"
+    )
+    assert [r[:2] for r in rows] == [("assets_over_limit", "C001")]
+    (raised,) = svc.reconciliation.history(rows[0][2])
+    assert raised["by"] == "scheduler"
