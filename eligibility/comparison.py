@@ -32,6 +32,7 @@ from datetime import date
 
 from ledger.comparison import COMPARISON_FINDINGS, LIMIT_KEYS
 from ledger.ids import mask_id_number
+from ledger.masking import mask_reference
 from ledger.money import format_fen
 
 __all__ = ["COMPARISON_FINDINGS", "LIMIT_KEYS", "CaseFacts", "Hit", "Record", "Rules", "compare"]
@@ -116,7 +117,7 @@ def _over(
         format_fen(total),
         format_fen(limit),
         f"{what} {format_fen(total)} above the limit {format_fen(limit)} of {case.program} "
-        f"({len(found)} record(s), the largest {top.source_ref} of "
+        f"({len(found)} record(s), the largest {mask_reference(top.source_ref)} of "
         f"{mask_id_number(top.id_number)} as of {top.as_of.isoformat()})",
         _evidence(found),
     )
@@ -176,9 +177,9 @@ def check_business(case: CaseFacts, records: Sequence[Record], rules: Rules) -> 
         r.source_ref,
         r.value,
         None,
-        f"{mask_id_number(r.id_number)} has a registered business {r.source_ref} (as of "
-        f"{r.as_of.isoformat()}); {case.program} does not allow one"
-        + (f"; {len(found)} in the household" if len(found) > 1 else ""),
+        f"{mask_id_number(r.id_number)} has a registered business "
+        f"{mask_reference(r.source_ref)} (as of {r.as_of.isoformat()}); {case.program} does not "
+        "allow one" + (f"; {len(found)} in the household" if len(found) > 1 else ""),
         _evidence(found),
     )
 
