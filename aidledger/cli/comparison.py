@@ -3,6 +3,7 @@ compare."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,9 @@ from aidledger.cli.common import (
 from aidledger.cli.records import _import_command, _print_summary, import_app
 from ledger.comparison import SOURCES
 
+#: The sources a comparison file may come from (`ledger.comparison.SOURCES`).
+Source = StrEnum("Source", {s: s for s in SOURCES})  # type: ignore[misc]
+
 _import_command(
     "households",
     "Import households (case_id, member_id_number, member_name, relation, from, to): who "
@@ -34,15 +38,13 @@ _import_command(
 def import_comparison(
     ctx: typer.Context,
     file: Path,
-    source: Annotated[str, typer.Option("--source", help=f"one of {', '.join(SOURCES)}")],
+    source: Annotated[Source, typer.Option("--source", help="the department's kind of record")],
     by: Annotated[str, BY],
     fmt: Annotated[Format, FMT] = Format.text,
 ) -> None:
     """Import another department's records (核对) of one source: id_number, source_ref,
     as_of, value, detail (other_benefit: id_number, department, benefit, monthly_amount,
     from, to); caseworker."""
-    if source not in SOURCES:
-        raise typer.BadParameter(f"--source must be one of {', '.join(SOURCES)}")
     check_input_file(file)
     from eligibility.comparison_import import ComparisonImporter
 
@@ -51,7 +53,7 @@ def import_comparison(
         importer.max_input_bytes = svc.settings.max_input_bytes
         rows = importer.count_lines(file)
         with progress_bar(f"importing {file.name}", rows) as advance:
-            summary = importer.import_comparison(file, source=source, by=by, progress=advance)
+            summary = importer.import_comparison(file, source=str(source), by=by, progress=advance)
     _print_summary(summary, fmt)
 
 
