@@ -502,9 +502,14 @@ class Jobs:
         today = self.today()
         periods = svc.reconciliation.open_periods(today, self.settings.open_periods_months)
         raised = 0
+        from eligibility.comparisons import Comparisons
+
+        comparisons = svc.service(Comparisons)
         for period in periods:
             result = svc.reconciliation.reconcile(period, as_of=today, by=SCHEDULER)
             raised += sum(result.raised.values()) + result.reopened
+            # Data comparison (核对) of the open month, from the records known today.
+            raised += sum(comparisons.compare(period, as_of=today, by=SCHEDULER).raised.values())
         # Requests to other departments may be due in a month no run is open for.
         late = svc.reconciliation.raise_overdue_verifications(today, by=SCHEDULER)
         raised += sum(late.raised.values()) + late.reopened

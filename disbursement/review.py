@@ -528,6 +528,17 @@ class Review:
                 (run_id,),
             )
         ]
+        # A hold by an open finding about the case (data comparison, households) names that
+        # finding; any other hold raised its own, keyed by type, case and period.
+        by_case = {
+            (case_id, type_): fid
+            for case_id, type_, fid in self.db.query(
+                "SELECT case_id, type, finding_id FROM findings WHERE status = 'open' AND "
+                "payment_id IS NULL AND case_id IN (SELECT case_id FROM payments WHERE "
+                "run_id = ? AND held <> '')",
+                (run_id,),
+            )
+        }
         held_rows = [
             {
                 "payment_id": pid,
@@ -535,7 +546,8 @@ class Review:
                 "kind": kind,
                 "amount": format_fen(int(a)),
                 "reason": reasons,
-                "finding_id": finding_id(reasons.split(",")[0], case_id, period),
+                "finding_id": by_case.get((case_id, reasons.split(",")[0]))
+                or finding_id(reasons.split(",")[0], case_id, period),
             }
             for pid, case_id, kind, a, reasons, period in self.db.query(
                 "SELECT payment_id, case_id, kind, amount, held, period FROM payments "

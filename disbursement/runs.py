@@ -97,6 +97,7 @@ from ledger.store import (
 )
 from projections.bank import RESULTS_JOIN, STATUS, VERSION
 from projections.grants import grants_of_people, grants_outside, grants_unpaid
+from projections.households import held_by_findings, people_sharing_a_member
 from projections.payouts import APPROVED_STATUSES, standing
 from projections.registers import config_version_in_force, refuse_while_importing
 
@@ -535,13 +536,39 @@ class Payouts(LedgerService):
             (last, first),
         )
         people = [Beneficiary(*r) for r in rows]
+        # Household members count as persons of their case (a member who holds, or is a
+        # member of, another case): `projections.households`.
+        persons = list(
+            dict.fromkeys(
+                [*people, *(Beneficiary(*r) for r in people_sharing_a_member(self.db, first, last))]
+            )
+        )
         staff = self.db.query("SELECT staff_id, id_number, bank_account FROM staff")
         excludes = {code: p.excludes for code, p in self.config.programs.items()}
-        found = [*check_duplicate_beneficiary(people, excludes), *check_shared_account(people)]
+        found = [*check_duplicate_beneficiary(persons, excludes), *check_shared_account(people)]
+        found += self._finding_holds()
         among: dict[str, list[Conflict]] = defaultdict(list)
         for c in found:
-            among[c.case_id].append(c)
+            if c not in among[c.case_id]:
+                among[c.case_id].append(c)
         return PrePaymentHolds(among, {a: s for s, _, a in staff}, {i: s for s, i, _ in staff})
+
+    def _finding_holds(self) -> list[Conflict]:
+        """Open findings about a case (data comparison, households) of a type its program's
+        ``hold_on`` names: they hold the case's payments until resolved."""
+        from ledger.payment import SEVERITY
+
+        types = sorted({t for p in self.config.programs.values() for t in p.hold_on})
+        out = []
+        for case_id, program, type_, fid, detail in held_by_findings(self.db, types):
+            prog = self.config.programs.get(program)
+            if prog is not None and type_ in prog.hold_on:
+                out.append(
+                    Conflict(
+                        type_, SEVERITY[type_], case_id, f"finding {fid} is open: {detail}", fid
+                    )
+                )
+        return out
 
     def grant_facts(self, paying: Sequence[GrantRow], period: Period) -> GrantFacts:
         """What the holds of these grants' payments look at: deaths and earlier grants of the
@@ -1214,6 +1241,8 @@ class _Preparer:
     ) -> list[Any]:
         out: list[Any] = []
         for c in held:
+            if c.finding_id is not None:
+                continue  # held by an open finding: that finding is the one to work
             fid = finding_id(c.type, case_id, period)
             if fid in self.known_findings:
                 continue

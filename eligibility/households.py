@@ -79,3 +79,26 @@ def people_of(case_id: str, holder: str, members: Sequence[Member], day: date) -
     return frozenset(
         {holder, *(m.id_number for m in members if m.case_id == case_id and m.in_effect_on(day))}
     )
+
+
+@dataclass(frozen=True)
+class DeadMember:
+    """A member in effect on a day whose death was reported before it."""
+
+    case_id: str
+    id_number: str
+    died: date
+    day: date
+
+
+def check_dead_members(
+    members: Iterable[Member], deaths: Mapping[str, date], day: date
+) -> list[DeadMember]:
+    """Members still in effect on ``day`` although reported dead before it (the household
+    still counts them: its size, and the amount reckoned on it, are out of date)."""
+    out = []
+    for m in members:
+        died = deaths.get(m.id_number)
+        if died is not None and died < day and m.in_effect_on(day):
+            out.append(DeadMember(m.case_id, m.id_number, died, day))
+    return sorted(out, key=lambda d: (d.case_id, d.id_number))

@@ -35,6 +35,9 @@ class Conflict:
     severity: str
     case_id: str
     detail: str
+    #: The open finding that holds the payment, when the hold is one (data comparison,
+    #: households): no second finding is raised for the hold.
+    finding_id: str | None = None
 
 
 def check_dead(

@@ -22,7 +22,9 @@ from typing import BinaryIO, TextIO
 from ledger.errors import InputChanged, InputTooLarge, Problem, ProblemSink
 
 #: Columns whose values are personal data: never echoed in full in an error message.
-SENSITIVE_COLUMNS = frozenset({"name", "id_number", "bank_account", "account_name"})
+SENSITIVE_COLUMNS = frozenset(
+    {"name", "id_number", "bank_account", "account_name", "member_name", "member_id_number"}
+)
 
 #: Columns whose values people see, in a spreadsheet too (names, account names, ids, free
 #: text): a value starting as a formula would is refused (`formula_lead`).
@@ -43,6 +45,11 @@ SHOWN_COLUMNS = frozenset(
         "relation",
         "grant_id",
         "reason",
+        "member_id_number",  # households files
+        "member_name",
+        "source_ref",  # comparison files
+        "department",
+        "benefit",
     }
 )
 

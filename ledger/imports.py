@@ -40,7 +40,7 @@ from ledger.csvfile import (
     reread_rows,
     reread_values,
 )
-from ledger.duties import StaffDirectory
+from ledger.duties import Actor, StaffDirectory
 from ledger.errors import (
     ImportIncomplete,
     InputChanged,
@@ -50,6 +50,12 @@ from ledger.errors import (
     ProblemSink,
 )
 from ledger.grant import GRANT_COLUMNS, GrantRow, ReliefGrant, against_the_recorded
+from ledger.household import (
+    HOUSEHOLD_COLUMNS,
+    HouseholdMember,
+    HouseholdRow,
+    household_member_aggregate_id,
+)
 from ledger.registry import (
     DEATH_COLUMNS,
     RELATIVE_COLUMNS,
@@ -87,18 +93,20 @@ from ledger.validation import (
     death_rows,
     duplicate_keys,
     grant_rows,
+    household_rows,
     relative_rows,
     staff_rows,
 )
 
-Kind = Literal["cases", "deaths", "staff", "relatives", "grants"]
-KINDS: tuple[Kind, ...] = ("cases", "deaths", "staff", "relatives", "grants")
+Kind = Literal["cases", "deaths", "staff", "relatives", "grants", "households"]
+KINDS: tuple[Kind, ...] = ("cases", "deaths", "staff", "relatives", "grants", "households")
 COLUMNS: dict[Kind, tuple[str, ...]] = {
     "cases": CASE_COLUMNS,
     "deaths": DEATH_COLUMNS,
     "staff": STAFF_COLUMNS,
     "relatives": RELATIVE_COLUMNS,
     "grants": GRANT_COLUMNS,
+    "households": HOUSEHOLD_COLUMNS,
 }
 #: The role that may import each kind of file.
 IMPORTER_ROLE: dict[Kind, str] = {
@@ -107,6 +115,7 @@ IMPORTER_ROLE: dict[Kind, str] = {
     "staff": "admin",
     "relatives": "caseworker",
     "grants": "caseworker",
+    "households": "caseworker",
 }
 #: The largest input file read unless the settings say otherwise (`max_input_bytes`).
 DEFAULT_MAX_INPUT_BYTES = 4 * 2**30
@@ -141,7 +150,7 @@ RowReport = Callable[[dict[str, Any]], None]
 Progress = Callable[[int], None]
 
 
-R = TypeVar("R", StaffRow, DeathRow, RelativeRow, GrantRow)
+R = TypeVar("R", StaffRow, DeathRow, RelativeRow, GrantRow, HouseholdRow)
 
 
 def _staff_key(row: StaffRow) -> str:
@@ -160,12 +169,17 @@ def _grant_key(row: GrantRow) -> str:
     return row.grant_id
 
 
+def _member_key(row: HouseholdRow) -> str:
+    return f"{row.case_id}/{row.member_id_number}"
+
+
 #: Each register's key, and the column a duplicate key is reported on.
 REGISTER_KEYS: dict[Kind, tuple[Callable[[Any], str], str]] = {
     "staff": (_staff_key, "staff_id"),
     "relatives": (_relative_key, "id_number"),
     "deaths": (_death_key, "id_number"),
     "grants": (_grant_key, "grant_id"),
+    "households": (_member_key, "member_id_number"),
 }
 
 #: The tag of a case line in `LineKeys` when the case is stored: checked against the store.
@@ -550,6 +564,8 @@ class Importer(LedgerService):
             problems.extend(check_staff_duties(rows, directory, by, today))
         elif kind == "grants":
             problems.extend(self._check_grants(rows, directory, by, today, problems))
+        elif kind == "households":
+            problems.extend(self._check_household_cases(rows, directory.actor(by, today)))
         else:
             for _ in rows:
                 pass
@@ -590,6 +606,8 @@ class Importer(LedgerService):
             return relative_rows(rows, directory, problems)
         if kind == "grants":
             return grant_rows(rows, self.config, today, problems)
+        if kind == "households":
+            return household_rows(rows, problems)
         return death_rows(rows, today, problems)
 
     def _read_again(
@@ -732,6 +750,8 @@ class Importer(LedgerService):
             plan = self._write_grants(kept, batch, by=by, tag=tag, report=report)
         elif kind == "relatives":
             plan = self._write_relatives(kept, batch, by=by, tag=tag, report=report)
+        elif kind == "households":
+            plan = self._write_households(kept, batch, by=by, tag=tag, report=report)
         else:
             plan = self._write_deaths(kept, batch, by=by, tag=tag, report=report)
         return plan
@@ -822,6 +842,68 @@ class Importer(LedgerService):
             create=lambda row, src: DeathReport.report(row, by=by, source=src),
             load=lambda row: self.app.repository.get(death_aggregate_id(row.id_number)),
             change=lambda death, row, src: death.correct(row, by=by, source=src),
+            report=report,
+        )
+
+    def _check_household_cases(
+        self, rows: Iterable[tuple[int, HouseholdRow]], actor: Actor
+    ) -> Iterator[Problem]:
+        """Each row's case must be recorded, and within the importer's region (a chunk of
+        rows at a time against the ``cases`` read model)."""
+        from projections.households import case_regions
+
+        for chunk in batched(rows, EXISTING_CHUNK):
+            regions = case_regions(self.db, sorted({r.case_id for _, r in chunk}))
+            for line, row in chunk:
+                region = regions.get(row.case_id)
+                if region is None:
+                    yield Problem(
+                        line,
+                        "case_id",
+                        f"no case {row.case_id} is recorded (import the cases file first)",
+                        row.case_id,
+                    )
+                elif not actor.covers(region):
+                    yield Problem(
+                        line,
+                        "case_id",
+                        f"case {row.case_id} is in region {region}, outside {actor.staff_id}'s "
+                        f"region {actor.region}",
+                        row.case_id,
+                    )
+
+    def _write_households(
+        self,
+        rows: Iterable[tuple[int, HouseholdRow]],
+        batch: EventBatch,
+        *,
+        by: str,
+        tag: str,
+        report: RowReport | None = None,
+    ) -> _Plan:
+        from projections.households import stored_members
+
+        existing = {_member_key(m): m for m in stored_members(self.db)}
+        written = {
+            f"{c}/{i}": (int(v), int(str(src).rsplit(":", 1)[1]))
+            for c, i, v, src in self.db.query(
+                "SELECT case_id, member_id_number, version, source FROM household_members "
+                "WHERE substr(source, 1, ?) = ?",
+                (len(tag) + 1, f"{tag}:"),
+            )
+        }
+        return _write_rows(
+            rows,
+            existing,
+            _member_key,
+            tag,
+            written,
+            batch,
+            create=lambda row, src: HouseholdMember.join(row, by=by, source=src),
+            load=lambda row: self.app.repository.get(
+                household_member_aggregate_id(row.case_id, row.member_id_number)
+            ),
+            change=lambda member, row, src: member.change(row, by=by, source=src),
             report=report,
         )
 

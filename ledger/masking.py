@@ -39,6 +39,14 @@ def mask_account(account: str) -> str:
     return account[:4] + "****" + account[-4:]
 
 
+def mask_reference(ref: str) -> str:
+    """Another department's reference to a person's record (a plate number, a property or
+    business registration) masked: its first two and last two characters kept."""
+    if len(ref) <= 4:
+        return "*" * len(ref)
+    return ref[:2] + "*" * (len(ref) - 4) + ref[-2:]
+
+
 #: The personal fields a record may carry, by name, and how each is masked.
 PERSONAL_FIELDS: Mapping[str, Callable[[str], str]] = {
     "name": mask_name,
@@ -50,6 +58,9 @@ PERSONAL_FIELDS: Mapping[str, Callable[[str], str]] = {
     "bank_account": mask_account,
     "creditor_account": mask_account,
     "reported_account": mask_account,
+    "member_name": mask_name,
+    "member_id_number": mask_id_number,
+    "source_ref": mask_reference,
 }
 
 #: Keys that make a record one about money (a payment, a recovery, a finding), not a decision.

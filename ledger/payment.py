@@ -27,6 +27,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.comparison import HOLDABLE_FINDINGS
 from ledger.duties import Actor, DutyRefused
 from ledger.errors import AidLedgerError
 from ledger.events import LedgerAggregate, register_event_topics
@@ -113,6 +114,14 @@ SEVERITY: dict[str, str] = {
     "verification_overdue": "medium",
     "complaint_substantiated": "high",
     "temporary_repeat": "high",
+    # Households and data comparison (核对): found before any payment, about a case.
+    "household_size_mismatch": "medium",
+    "household_member_dead": "high",
+    "assets_over_limit": "high",
+    "income_over_limit": "high",
+    "business_registered": "high",
+    "cross_department_duplicate": "high",
+    "moved_out": "high",
 }
 
 
@@ -1335,6 +1344,8 @@ def bank_file_aggregate_id(file_id: str) -> UUID:
 
 
 RESOLUTIONS = ("recovered", "false_positive", "corrected", "referred")
+#: Findings that question a case's decision itself: never resolved by its decider or approver.
+DECISION_FINDINGS = frozenset({*HOLDABLE_FINDINGS, "household_member_dead"})
 #: Roles that may comment on a finding (auditors read everything and may only comment).
 COMMENTERS = ("caseworker", "approver", "finance", "finance_approver", "supervisor", "auditor")
 
@@ -1365,6 +1376,12 @@ class Finding(LedgerAggregate):
         bank_amount: int | None = None
         bank_name: str | None = None
         file_id: str | None = None
+        # Comparison findings: the source and record that explain it, its value and the
+        # program's limit (yuan strings; the reference masked where shown).
+        source: str | None = None
+        source_ref: str | None = None
+        value: str | None = None
+        limit: str | None = None
 
         def apply(self, aggregate: Finding) -> None:
             aggregate.raised = self
@@ -1445,14 +1462,30 @@ class Finding(LedgerAggregate):
             self.Commented, by=actor.staff_id, finding_id=self.finding_id, comment=text
         )
 
-    def resolve(self, actor: Actor, *, resolution: str, comment: str, parties: Parties) -> None:
+    def resolve(
+        self,
+        actor: Actor,
+        *,
+        resolution: str,
+        comment: str,
+        parties: Parties,
+        deciders: frozenset[str] = frozenset(),
+    ) -> None:
         """A supervisor or finance approver with no interest in its case or payment resolves
-        it; calling a critical finding a false positive needs a supervisor."""
+        it; calling a critical finding a false positive needs a supervisor. A finding that
+        questions the case's decision itself (households, data comparison) is never resolved
+        by who decided or approved the case (``deciders``)."""
         actor.require("supervisor", "finance_approver", to="resolve a finding")
         actor.require_scope(self.raised.region_code, to=f"resolve finding {self.finding_id}")
         actor.require_no_interest(
             parties.id_numbers, parties.accounts, to=f"resolve finding {self.finding_id}"
         )
+        if self.raised.type in DECISION_FINDINGS and actor.staff_id in deciders:
+            raise DutyRefused(
+                f"{actor.staff_id} decided or approved case {self.raised.case_id}: a "
+                f"{self.raised.type} finding questions that decision, so another person must "
+                "resolve it"
+            )
         if resolution not in RESOLUTIONS:
             raise AidLedgerError(f"resolution must be one of {', '.join(RESOLUTIONS)}")
         if resolution == "false_positive" and self.critical and not actor.holds("supervisor"):

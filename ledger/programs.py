@@ -67,9 +67,68 @@ class Program(BaseModel):
     max_grants: int | None = Field(default=None, ge=1)
     window_months: int = Field(default=12, ge=1, le=120)
 
+    #: Data comparison (核对): limits of the household's assets and monthly income per
+    #: person (yuan strings in the file, fen here), sources whose any record disqualifies,
+    #: other departments' benefits that duplicate this one (``department:benefit``), and the
+    #: finding types that hold the case's next payment.
+    limits_fen: dict[str, int] = Field(default_factory=dict, alias="limits")
+    forbidden_sources: tuple[str, ...] = ()
+    duplicates_with: tuple[str, ...] = ()
+    hold_on: tuple[str, ...] = ()
+
     _amounts = field_validator("max_monthly_fen", "budget_fen", "max_per_grant_fen", mode="before")(
         lambda v: None if v is None else _fen(v)
     )
+
+    @field_validator("limits_fen", mode="before")
+    @classmethod
+    def _limits(cls, v: object) -> dict[str, int]:
+        from ledger.comparison import LIMIT_KEYS
+
+        if not isinstance(v, dict):
+            raise ValueError('limits must be a table: [programs.X.limits] vehicle = "100000.00"')
+        out = {}
+        for key, amount in v.items():
+            if key not in LIMIT_KEYS:
+                raise ValueError(f"unknown limit {key!r} (known: {', '.join(LIMIT_KEYS)})")
+            out[key] = _fen(amount)
+        return out
+
+    @field_validator("forbidden_sources")
+    @classmethod
+    def _sources(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from ledger.comparison import FORBIDDABLE_SOURCES
+
+        for source in v:
+            if source not in FORBIDDABLE_SOURCES:
+                raise ValueError(
+                    f"forbidden source {source!r}: one of {', '.join(FORBIDDABLE_SOURCES)}"
+                )
+        return v
+
+    @field_validator("duplicates_with")
+    @classmethod
+    def _duplicates(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for item in v:
+            department, _, benefit = item.partition(":")
+            if not department or not benefit:
+                raise ValueError(
+                    f"duplicates_with {item!r} must be department:benefit, e.g. hrss:unemployment"
+                )
+        return v
+
+    @field_validator("hold_on")
+    @classmethod
+    def _holds(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from ledger.comparison import HOLDABLE_FINDINGS
+
+        for type_ in v:
+            if type_ not in HOLDABLE_FINDINGS:
+                raise ValueError(
+                    f"hold_on {type_!r} is not a finding that can hold a payment "
+                    f"(one of {', '.join(HOLDABLE_FINDINGS)})"
+                )
+        return v
 
     @property
     def one_off(self) -> bool:
@@ -186,6 +245,13 @@ class ProgramsConfig(BaseModel):
                 if code not in self.programs[other].excludes:
                     raise ValueError(
                         f"program {code} excludes {other} but {other} does not exclude {code}"
+                    )
+            for item in p.duplicates_with:
+                department = item.partition(":")[0]
+                if department not in self.departments:
+                    raise ValueError(
+                        f"program {code}: duplicates_with {item!r} names unknown department "
+                        f"{department!r} (known: {', '.join(sorted(self.departments))})"
                     )
         return self
 

@@ -88,17 +88,31 @@ class LedgerService:
         )
 
     def case_parties(self, case_id: str) -> Parties:
-        """The case's people and account as its events say now (for interest checks)."""
-        return _parties_of(self.app, case_id)
+        """The case's people and account as its events say now, with the members of its
+        household in effect today (for interest checks)."""
+        return _parties_of(self.app, self.db, case_id, self.today)
+
+    def case_deciders(self, case_id: str) -> frozenset[str]:
+        """Who decided or approved any decision of the case."""
+        from ledger.case import CaseDecision, case_aggregate_id
+
+        out: set[str] = set()
+        for e in self.app.events.get(case_aggregate_id(case_id)):  # type: ignore[arg-type]
+            if isinstance(e, CaseDecision):
+                out |= {e.decided_by, e.approved_by}
+        return frozenset(out - {""})
 
 
-def _parties_of(app: LedgerApp, case_id: str) -> Parties:
+def _parties_of(app: LedgerApp, db: Database, case_id: str, today: date) -> Parties:
+    from eligibility.households import people_of
     from ledger.case import case_aggregate_id, current_state
+    from projections.households import members_of
 
     state = current_state(app.events.get(case_aggregate_id(case_id)))  # type: ignore[arg-type]
     if state is None:
         return Parties()
-    return Parties(frozenset({state.id_number}), frozenset({state.bank_account}))
+    people = people_of(case_id, state.id_number, members_of(db, [case_id]), today)
+    return Parties(people, frozenset({state.bank_account}))
 
 
 class PhaseClock:

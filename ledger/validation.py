@@ -15,10 +15,12 @@ from datetime import date
 from typing import TypeVar
 
 from ledger.case import CaseRow
+from ledger.comparison import MONEY_SOURCES, ComparisonRecord
 from ledger.csvfile import CsvRow, shown
 from ledger.duties import Actor, DutyRefused, StaffDirectory, format_roles, parse_roles, parse_scope
 from ledger.errors import InvalidValue, Problem, ProblemSink
 from ledger.grant import GrantRow
+from ledger.household import RELATIONS, HouseholdRow
 from ledger.ids import parse_id_number, parse_region_code, parse_staff_id
 from ledger.money import format_fen, parse_fen
 from ledger.period import parse_date
@@ -274,6 +276,105 @@ def death_rows(
         )
         if c.ok:
             yield row.line, death
+
+
+def _relation(raw: str) -> str:
+    if raw not in RELATIONS:
+        raise InvalidValue(f"relation must be one of {', '.join(RELATIONS)}")
+    return raw
+
+
+def household_rows(
+    rows: Iterable[CsvRow], problems: ProblemSink
+) -> Iterator[tuple[int, HouseholdRow]]:
+    """Each good row of a households file, typed, with its line number (whether its case is
+    known is checked against the store by the importer)."""
+    for row in rows:
+        c = _RowChecker(row, problems)
+        start = c.value("from", parse_date, _EPOCH)
+        end = c.value("to", _optional_date, None)
+        if end is not None and end < start:
+            c.fail("to", f"is before from ({start.isoformat()})")
+        member = HouseholdRow(
+            case_id=c.value("case_id", _case_id, ""),
+            member_id_number=c.value("member_id_number", parse_id_number, ""),
+            member_name=c.value("member_name", _text(64), ""),
+            relation=c.value("relation", _relation, ""),
+            start=start,
+            end=end,
+        )
+        if c.ok:
+            yield row.line, member
+
+
+def _money_value(raw: str) -> int:
+    fen = parse_fen(raw)
+    if fen < 0:
+        raise InvalidValue("value must not be negative")
+    return fen
+
+
+def _code(raw: str) -> str:
+    if not raw or not raw.isascii() or not raw.replace("_", "").isalnum():
+        raise InvalidValue("must be a code of letters, digits and _ (e.g. hrss, unemployment)")
+    return raw
+
+
+def _optional_text(max_len: int) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if len(raw) > max_len:
+            raise InvalidValue(f"is longer than {max_len} characters")
+        return raw
+
+    return parse
+
+
+def comparison_rows(
+    rows: Iterable[CsvRow], source: str, today: date, problems: ProblemSink
+) -> Iterator[ComparisonRecord]:
+    """Each good row of a comparison file of ``source``, typed (`ledger.comparison`); every
+    problem to ``problems``: a wrong check digit, a malformed date or amount, a date after
+    today, a cell that starts as a formula would."""
+    for row in rows:
+        c = _RowChecker(row, problems)
+        id_number = c.value("id_number", parse_id_number, "")
+        if source == "other_benefit":
+            department = c.value("department", _code, "")
+            benefit = c.value("benefit", _code, "")
+            amount = c.value("monthly_amount", _money_value, 0)
+            start = c.value("from", parse_date, _EPOCH)
+            end = c.value("to", _optional_date, None)
+            if end is not None and end < start:
+                c.fail("to", f"is before from ({start.isoformat()})")
+            if start > today:
+                c.fail("from", f"is after today ({today.isoformat()})")
+            if c.ok:
+                yield ComparisonRecord(
+                    row.line,
+                    id_number,
+                    f"{department}:{benefit}",
+                    start,
+                    format_fen(amount),
+                    amount,
+                    "",
+                    end,
+                )
+            continue
+        ref = c.value("source_ref", _text(64), "")
+        as_of = c.value("as_of", parse_date, _EPOCH)
+        if as_of > today:
+            c.fail("as_of", f"is after today ({today.isoformat()})")
+        detail = c.value("detail", _optional_text(200), "")
+        fen: int | None = None
+        if source in MONEY_SOURCES:
+            fen = c.value("value", _money_value, 0)
+            value = format_fen(fen)
+        elif source == "household_registration":
+            value = c.value("value", parse_region_code, "")
+        else:
+            value = c.value("value", _optional_text(64), "")
+        if c.ok:
+            yield ComparisonRecord(row.line, id_number, ref, as_of, value, fen, detail)
 
 
 class LineKeys:

@@ -97,6 +97,10 @@ FINDING_COLUMNS = (
     "bank_amount",
     "bank_name",
     "file_id",
+    "source",
+    "source_ref",
+    "value",
+    "limit_value",
     "status",
     "raised_at",
 )
@@ -438,6 +442,10 @@ class FindingsModel(ReadModel):
                 e.bank_amount,
                 e.bank_name,
                 e.file_id,
+                e.source,
+                e.source_ref,
+                e.value,
+                e.limit,
                 "open",
                 e.timestamp.isoformat(),
             )

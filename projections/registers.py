@@ -528,8 +528,10 @@ def all_models() -> list[ReadModel]:
     from projections.access import AccessLogModel
     from projections.applications import ApplicationsModel
     from projections.bank import BankResultsModel
+    from projections.comparison import ComparisonModel
     from projections.complaints import ComplaintsModel, VerificationsModel
     from projections.grants import GrantsModel
+    from projections.households import HouseholdsModel
     from projections.payouts import FindingsModel, PayoutsModel
 
     return [
@@ -542,4 +544,6 @@ def all_models() -> list[ReadModel]:
         VerificationsModel(),
         ComplaintsModel(),
         ApplicationsModel(),
+        HouseholdsModel(),
+        ComparisonModel(),
     ]

@@ -42,7 +42,13 @@ SEVERITY = {
     "staff_account": "critical",
 }
 #: Findings about work rather than bank results: raised by scheduled jobs and reconcile.
-OPERATIONAL_SEVERITY = {"payout_run_late": "high", "verification_overdue": "medium"}
+OPERATIONAL_SEVERITY = {
+    "payout_run_late": "high",
+    "verification_overdue": "medium",
+    # About a case's household, before any payment (reconcile and the daily job).
+    "household_size_mismatch": "medium",
+    "household_member_dead": "high",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +129,11 @@ class Draft:
     file_id: str | None = None
     case_id: str | None = None  # when there is no payment to take them from
     region_code: str | None = None
+    # Comparison findings: the record that explains it (`eligibility.comparison.Hit`).
+    source: str | None = None
+    source_ref: str | None = None
+    value: str | None = None
+    limit: str | None = None
 
     @property
     def severity(self) -> str:

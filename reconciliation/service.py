@@ -171,6 +171,7 @@ class Reconciliation(LedgerService):
             foreign = self._foreign(period)
             emit(checks.check_currency_mismatch(foreign, self._views_of(period, foreign)))
             emit(self._overdue_verifications(as_of, period))
+            emit(self._household_drafts(period))
         self.sync()
         result.open_total = int(
             self.db.query(
@@ -280,6 +281,70 @@ class Reconciliation(LedgerService):
         self.sync()
         return result
 
+    def _household_drafts(self, period: Period) -> list[Draft]:
+        """``household_size_mismatch`` and ``household_member_dead`` for the cases in effect
+        in ``period`` that have members recorded, judged on the period's first day: each
+        raised once for what it found (the size and the members counted; the member)."""
+        from eligibility.households import check_dead_members, check_household_size
+        from ledger.ids import mask_id_number
+        from projections.households import sizes_and_members
+
+        first, last = period.first_day, period.last_day
+        sizes, members = sizes_and_members(self.db, first, last)
+        if not sizes:
+            return []
+        facts = {
+            case_id: (program, region)
+            for case_id, program, region in self.db.query(
+                "SELECT case_id, program, region_code FROM cases WHERE case_id IN "
+                "(SELECT case_id FROM household_members)"
+            )
+        }
+        departments = {code: p.department for code, p in self.config.programs.items()}
+
+        def draft(type_: str, case_id: str, key: str, detail: str) -> Draft:
+            program, region = facts[case_id]
+            return Draft(
+                type_,
+                (case_id, key),
+                str(period),
+                detail,
+                program=program,
+                department=departments.get(program),
+                case_id=case_id,
+                region_code=region,
+            )
+
+        out = [
+            draft(
+                "household_size_mismatch",
+                m.case_id,
+                f"{m.household_size}/{m.members}",
+                m.detail,
+            )
+            for m in check_household_size(sizes, members, first)
+        ]
+        deaths = {
+            str(i): d
+            for i, died in self.db.query(
+                "SELECT id_number, date_of_death FROM deaths WHERE id_number IN "
+                "(SELECT member_id_number FROM household_members)"
+            )
+            if (d := as_date(died)) is not None
+        }
+        out += [
+            draft(
+                "household_member_dead",
+                d.case_id,
+                d.id_number,
+                f"household member {mask_id_number(d.id_number)} was reported dead on "
+                f"{d.died.isoformat()} and still counts in the household on "
+                f"{d.day.isoformat()}: re-assess the household",
+            )
+            for d in check_dead_members([m for m in members if m.case_id in sizes], deaths, first)
+        ]
+        return out
+
     def _overdue_verifications(self, as_of: date, period: Period | None) -> list[Draft]:
         """Drafts of `checks.check_verification_overdue` for requests due in ``period`` (all
         periods: None)."""
@@ -321,6 +386,10 @@ class Reconciliation(LedgerService):
                     bank_amount=d.bank_amount,
                     bank_name=d.bank_name,
                     file_id=d.file_id or (self._file_of(p.payment_id, d.type) if p else None),
+                    source=d.source,
+                    source_ref=d.source_ref,
+                    value=d.value,
+                    limit=d.limit,
                 )
             )
             known[fid] = ("open", None)
@@ -514,22 +583,24 @@ class Reconciliation(LedgerService):
         """Resolve with a reason (duties in `Finding.resolve`)."""
         self.sync()
         finding = self._finding(fid)
+        case_id = finding.raised.case_id
         finding.resolve(
-            self.actor(by), resolution=resolution, comment=comment, parties=self._parties(finding)
+            self.actor(by),
+            resolution=resolution,
+            comment=comment,
+            parties=self._parties(finding),
+            deciders=self.case_deciders(case_id) if case_id else frozenset(),
         )
         self._save(finding)
 
     def _parties(self, finding: Finding) -> Parties:
         """The people and accounts of the finding's case and payment, as their events say."""
-        from ledger.case import case_aggregate_id, current_state
         from ledger.payment import payment_aggregate_id
 
         raised = finding.raised
         parties = Parties()
         if raised.case_id:
-            state = current_state(self.app.events.get(case_aggregate_id(raised.case_id)))  # type: ignore[arg-type]
-            if state is not None:
-                parties = Parties(frozenset({state.id_number}), frozenset({state.bank_account}))
+            parties = self.case_parties(raised.case_id)
         if raised.payment_id:
             try:
                 payment: Payment = self.app.repository.get(payment_aggregate_id(raised.payment_id))
@@ -583,7 +654,9 @@ class Reconciliation(LedgerService):
 
 
 #: A finding as listed: what was raised, then its workflow state (the order is the JSON order).
-FINDING_FIELDS = (*FINDING_COLUMNS[:-2], "status", "assigned_to", "resolution", "raised_at")
+_FINDING_SELECT = (*FINDING_COLUMNS[:-2], "status", "assigned_to", "resolution", "raised_at")
+#: The JSON names: the comparison limit's column (``limit_value``) shown as ``limit``.
+FINDING_FIELDS = tuple("limit" if c == "limit_value" else c for c in _FINDING_SELECT)
 
 
 #: What ``findings --status`` takes.
@@ -636,7 +709,7 @@ def finding_record(db: Database, finding_id: str) -> dict[str, Any] | None:
 def _finding_rows(db: Database, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     from ledger.money import format_fen
 
-    columns = ", ".join(f"f.{c}" for c in FINDING_FIELDS)
+    columns = ", ".join(f"f.{c}" for c in _FINDING_SELECT)
     sql = (
         f"SELECT {columns}, b.filename FROM findings f "
         f"LEFT JOIN bank_files b ON b.file_id = f.file_id WHERE {where} "

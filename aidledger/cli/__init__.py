@@ -10,7 +10,16 @@ from typing import Annotated, Any
 
 import typer
 
-from aidledger.cli import applications, audit, complaints, logins, money, ops, records
+from aidledger.cli import (
+    applications,
+    audit,
+    comparison,
+    complaints,
+    logins,
+    money,
+    ops,
+    records,
+)
 from aidledger.cli.refusals import RefusingGroup
 
 app = typer.Typer(
@@ -82,5 +91,6 @@ app.add_typer(complaints.verification_app, name="verification")
 app.command("verifications")(complaints.verifications)
 app.add_typer(complaints.complaint_app, name="complaint")
 app.command("complaints")(complaints.complaints)
+app.command("compare")(comparison.compare)
 
 __all__ = ["app"]

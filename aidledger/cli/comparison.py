@@ -1,0 +1,83 @@
+"""Commands of households and data comparison (核对): import households, import comparison,
+compare."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aidledger.cli.common import (
+    BY,
+    FMT,
+    Format,
+    check_input_file,
+    day_or_today,
+    out,
+    period,
+    progress_bar,
+    services,
+    write_json,
+)
+from aidledger.cli.records import _import_command, _print_summary, import_app
+from ledger.comparison import SOURCES
+
+#: The sources a comparison file may come from (`ledger.comparison.SOURCES`).
+Source = StrEnum("Source", {s: s for s in SOURCES})  # type: ignore[misc]
+
+_import_command(
+    "households",
+    "Import households (case_id, member_id_number, member_name, relation, from, to): who "
+    "belongs to each case's household and when; caseworker.",
+)
+
+
+@import_app.command("comparison")
+def import_comparison(
+    ctx: typer.Context,
+    file: Path,
+    source: Annotated[Source, typer.Option("--source", help="the department's kind of record")],
+    by: Annotated[str, BY],
+    fmt: Annotated[Format, FMT] = Format.text,
+) -> None:
+    """Import another department's records (核对) of one source: id_number, source_ref,
+    as_of, value, detail (other_benefit: id_number, department, benefit, monthly_amount,
+    from, to); caseworker."""
+    check_input_file(file)
+    from eligibility.comparison_import import ComparisonImporter
+
+    with services(ctx) as svc:
+        importer = svc.service(ComparisonImporter)
+        importer.max_input_bytes = svc.settings.max_input_bytes
+        rows = importer.count_lines(file)
+        with progress_bar(f"importing {file.name}", rows) as advance:
+            summary = importer.import_comparison(file, source=str(source), by=by, progress=advance)
+    _print_summary(summary, fmt)
+
+
+def compare(
+    ctx: typer.Context,
+    period_: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    by: Annotated[str, BY],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="only records known on this day (YYYY-MM-DD; default today)"),
+    ] = None,
+    fmt: Annotated[Format, FMT] = Format.text,
+) -> None:
+    """Compare the month's cases' households with other departments' records; raise the
+    findings that are new (caseworker or supervisor)."""
+    from eligibility.comparisons import Comparisons
+
+    month, day = period(period_), day_or_today(ctx, as_of)
+    with services(ctx) as svc:
+        r = svc.service(Comparisons).compare(month, as_of=day, by=by)
+    if fmt is Format.json:
+        write_json(r.__dict__)
+        return
+    raised = ", ".join(f"{t} {n}" for t, n in sorted(r.raised.items())) or "none"
+    out.print(
+        f"compared {r.period} as of {r.as_of}: {r.cases} cases with records; new findings: {raised}"
+    )

@@ -1,0 +1,171 @@
+"""Data comparison benchmark: a province's records across sources, imported and compared.
+
+Generates ``--records`` comparison records across the sources (other departments' records
+about the people of a generated ``--cases``-case register, a few per person), imports them
+through `eligibility.comparison_import` (all or nothing, a chunk of records per event, copied
+into ``comparison_records``) and runs ``compare`` for one month, on PostgreSQL. Reference in
+the same run and database: the same rows, already parsed, written by a raw ``COPY`` into a
+plain table. Peak RSS of the process.
+
+    .venv/bin/python benchmarks/comparison.py --records 10000000 --cases 1500000   # the lead
+    .venv/bin/python benchmarks/comparison.py --records 200000 --cases 20000 --no-write
+
+Results replace the "Data comparison" section of docs/PERFORMANCE.md unless ``--no-write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (
+    OUT,
+    drop_store,
+    fresh_store,
+    git_revision,
+    machine,
+    peak_rss_mib,
+    today,
+    write_section,
+)
+
+#: Sources and their share of a province's records.
+MIX = (
+    ("income", 0.25),
+    ("social_insurance", 0.2),
+    ("deposit", 0.2),
+    ("household_registration", 0.15),
+    ("vehicle", 0.08),
+    ("real_estate", 0.07),
+    ("business", 0.03),
+    ("other_benefit", 0.02),
+)
+RAW_TABLE = (
+    "CREATE TABLE bench_raw_comparison (source TEXT, id_number TEXT, source_ref TEXT, "
+    "as_of DATE, value TEXT, amount BIGINT, detail TEXT)"
+)
+
+
+def make_files(records: int, people: list[str], seed: int = 11) -> dict[str, Path]:
+    """One file per source, ``records`` rows in all, about ``people`` (id numbers)."""
+    from ledger.comparison import columns_of
+
+    rnd = random.Random(seed)
+    OUT.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for source, share in MIX:
+        path = OUT / f"comparison_{source}_{records}.csv"
+        paths[source] = path
+        if path.exists():
+            continue
+        with path.open("w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(columns_of(source))
+            for n in range(int(records * share)):
+                who = people[rnd.randrange(len(people))]
+                day = date(2026, rnd.randint(1, 11), rnd.randint(1, 28)).isoformat()
+                if source == "other_benefit":
+                    w.writerow(
+                        [who, "hrss", "unemployment", f"{rnd.randint(500, 2000)}.00", day, ""]
+                    )
+                elif source == "household_registration":
+                    w.writerow([who, f"HR{n}", day, rnd.choice(("610102", "610103", "320102")), ""])
+                elif source == "business":
+                    w.writerow([who, f"9161{n:014d}", day, "个体工商户", ""])
+                else:
+                    w.writerow(
+                        [who, f"{source[:2].upper()}{n}", day, f"{rnd.randint(1, 90000)}.00", ""]
+                    )
+    return paths
+
+
+def run(records: int, cases: int) -> dict[str, object]:
+    from aidledger.settings import Settings
+    from aidledger.synthetic import ADMIN, CASEWORKER
+    from aidledger.wiring import init_store
+    from benchmarks.import_cases import make_files as case_files
+    from eligibility.comparison_import import ComparisonImporter
+    from eligibility.comparisons import Comparisons
+    from ledger.period import Period
+
+    staff_path, cases_path = case_files(cases)
+    with cases_path.open(encoding="utf-8") as f:
+        people = [row["id_number"] for row in csv.DictReader(f)]
+    paths = make_files(records, people)
+    url = fresh_store("postgresql", "comparison")
+    on = date(2026, 12, 15)
+    svc = init_store(Settings(database_url=url, today=on))
+    try:
+        svc.importer.import_file("staff", staff_path, by=ADMIN, today=on)
+        svc.importer.import_file("cases", cases_path, by=CASEWORKER, today=on)
+        importer = svc.service(ComparisonImporter)
+        t0 = time.perf_counter()
+        rows = 0
+        for source, path in paths.items():
+            rows += importer.import_comparison(path, source=source, by=CASEWORKER, today=on).rows
+        imported = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = svc.service(Comparisons).compare(Period.parse("2026-12"), as_of=on, by=CASEWORKER)
+        compared = time.perf_counter() - t0
+        raw = svc.db.query(
+            "SELECT source, id_number, source_ref, as_of, value, amount, detail "
+            "FROM comparison_records"
+        )
+        with svc.db.transaction() as tx:
+            tx.execute(RAW_TABLE)
+        t0 = time.perf_counter()
+        with svc.db.transaction() as tx:
+            tx.copy_rows(
+                "bench_raw_comparison",
+                ("source", "id_number", "source_ref", "as_of", "value", "amount", "detail"),
+                raw,
+            )
+        copy = time.perf_counter() - t0
+        return {
+            "records": rows,
+            "cases": cases,
+            "import_s": imported,
+            "compare_s": compared,
+            "raised": sum(result.raised.values()),
+            "copy_s": copy,
+            "rss": peak_rss_mib(),
+        }
+    finally:
+        svc.close()
+        drop_store(url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=10_000_000)
+    parser.add_argument("--cases", type=int, default=1_500_000)
+    parser.add_argument("--no-write", action="store_true", help="print only, do not edit docs")
+    args = parser.parse_args()
+    r = run(args.records, args.cases)
+    rate = r["records"] / r["import_s"]  # type: ignore[operator]
+    lines = [
+        f"Run {today()} at commit {git_revision()} on {machine()}.",
+        f"Command: `.venv/bin/python benchmarks/comparison.py --records {args.records} "
+        f"--cases {args.cases}` (PostgreSQL).",
+        "",
+        "| records | import s | records/s | raw COPY s | import ÷ COPY | compare s | findings "
+        "| peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {r['records']} | {r['import_s']:.1f} | {rate:,.0f} | {r['copy_s']:.1f} | "
+        f"{r['import_s'] / r['copy_s']:.1f} | {r['compare_s']:.1f} | {r['raised']} | "  # type: ignore[operator]
+        f"{r['rss']:.0f} |",
+    ]
+    print("\n".join(lines))
+    if not args.no_write:
+        write_section("Data comparison", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Importing a comparison file (核对): all or nothing, once, a chunk of records per event.
+
+The file is read twice, as the other imports read theirs (`ledger.imports`): a first reading
+checks every row (every problem, by line, refuses the whole file before anything is written);
+a second writes the records, `ledger.comparison.CHUNK` to an event, a few events to a
+transaction. The same content imported again (under any name) records nothing. An import
+killed half-way stays open (other commands refuse to read until it completes): run again, it
+writes the chunks the killed run did not (a chunk's number is its event's version, and the
+chunks of a file are always cut the same way).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from ledger.comparison import (
+    CHUNK,
+    ComparisonFile,
+    check_source,
+    columns_of,
+    comparison_file_aggregate_id,
+)
+from ledger.csvfile import InputFile, SecondReading, iter_rows, reread_rows
+from ledger.errors import Problems
+from ledger.imports import Importer, ImportSummary, Progress
+from ledger.registry import FileImport, ImportedFile
+from ledger.service import PhaseClock
+from ledger.store import EventBatch, batched, events_table, gc_paused
+from ledger.validation import comparison_rows
+
+KIND = "comparison"
+#: Chunk events per transaction (each carries `CHUNK` records).
+EVENTS_PER_TRANSACTION = 4
+
+
+class ComparisonImporter(Importer):
+    """``aidledger import comparison FILE --source SOURCE``: caseworker."""
+
+    def import_comparison(
+        self,
+        path: Path,
+        *,
+        source: str,
+        by: str,
+        today: date | None = None,
+        progress: Progress | None = None,
+    ) -> ImportSummary:
+        """Import one comparison file of ``source``. Raises InputRefused (nothing recorded),
+        NotAuthorised, ImportIncomplete (another import is open), InvalidValue (a source not
+        known)."""
+        check_source(source)
+        clock = PhaseClock()
+        today = today or self.today
+        with InputFile(path, max_bytes=self.max_input_bytes) as file:
+            sha, name = file.sha256, file.path.name
+            summary = ImportSummary(kind=KIND, filename=name, sha256=sha)
+            self.sync()
+            directory = self.directory()
+            directory.actor(by, today).require("caseworker", to="import a comparison file")
+            previous = self._previous_import(KIND, sha)
+            if previous is not None:
+                summary.already_imported = True
+                summary.previously = previous
+                return summary
+            resuming = self._refuse_while_another_import_is_open(KIND, sha, name)
+
+            columns = columns_of(source)
+            problems = Problems()
+            rows = 0
+            for _ in comparison_rows(iter_rows(file, columns, problems), source, today, problems):
+                rows += 1
+            problems.refuse_if_any(str(file.path))
+            clock.lap("validate")
+
+            written = self._chunks_written(sha) if resuming else 0
+            opening = (
+                []
+                if resuming
+                else [
+                    *FileImport.start(kind=KIND, filename=name, sha256=sha, by=by).collect_events(),
+                    *ComparisonFile.open(
+                        source=source, filename=name, sha256=sha, by=by
+                    ).collect_events(),
+                ]
+            )
+            records = comparison_rows(
+                reread_rows(file, columns), source, today, SecondReading(file)
+            )
+            batch = EventBatch(self.app, EVENTS_PER_TRANSACTION, after_flush=progress)
+            with self.following(rows > self.follow_above), gc_paused(), batch:
+                if opening:
+                    batch.add(*opening)
+                for n, chunk in enumerate(batched(records, CHUNK)):
+                    version = n + 2  # the file's opening event is version 1
+                    if version <= written:
+                        continue  # written by a killed run of this same import
+                    batch.add(
+                        ComparisonFile.chunk_event(
+                            sha256=sha, source=source, version=version, records=chunk, by=by
+                        )
+                    )
+            clock.lap("write")
+            summary.rows = summary.new = rows
+            summary.events = batch.written
+            self.app.save(
+                ImportedFile.record(
+                    kind=KIND,
+                    filename=name,
+                    sha256=sha,
+                    by=by,
+                    rows=rows,
+                    new=rows,
+                    changed=0,
+                    unchanged=0,
+                )
+            )
+            self.sync()
+            clock.lap("project")
+            summary.seconds = clock.laps
+            return summary
+
+    def _chunks_written(self, sha: str) -> int:
+        """The version of the file's aggregate a killed run of this import reached (0: none)."""
+        uid = comparison_file_aggregate_id(sha)
+        rows = self.db.query(
+            f"SELECT MAX(originator_version) FROM {events_table(self.db.dialect)} "
+            "WHERE originator_id = ?",
+            (uid.hex if self.db.dialect == "sqlite" else uid,),
+        )
+        return int(rows[0][0] or 0) if rows else 0

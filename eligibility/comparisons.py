@@ -1,0 +1,130 @@
+"""``aidledger compare``: a month's cases against other departments' records.
+
+Reads the records known on the day compared as of (`projections.comparison.case_records`),
+judges each case's household by the pure rules (`eligibility.comparison`), and raises what
+they find through the findings of reconciliation: once per case and type while one is open,
+and never again for the same evidence (one resolved as a false positive stays resolved). A
+finding's id is derived from its type, case and evidence, so a rerun, or a run as of a later
+day that learnt nothing new, raises nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from eligibility.comparison import COMPARISON_FINDINGS, CaseFacts, Hit, Record, Rules, compare
+from ledger.duties import Actor
+from ledger.payment import Finding, finding_id
+from ledger.period import Period
+from ledger.service import LedgerService
+from ledger.store import EventBatch, record_job
+from projections.registers import refuse_while_importing
+
+#: Who may run a comparison: those who check applications (caseworkers), and supervisors.
+COMPARE_ROLES = ("caseworker", "supervisor")
+
+
+@dataclass
+class CompareResult:
+    period: str
+    as_of: str
+    cases: int = 0
+    raised: dict[str, int] = field(default_factory=dict)
+
+
+def comparison_finding_id(hit: Hit) -> str:
+    """A comparison finding's id: its type, case and the evidence that raised it."""
+    return finding_id(hit.type, hit.case_id, hit.evidence)
+
+
+def rules_of(config: object) -> dict[str, Rules]:
+    """Each program's comparison rules from the programs config."""
+    from ledger.programs import ProgramsConfig
+
+    programs = config.programs if isinstance(config, ProgramsConfig) else {}
+    return {
+        code: Rules(
+            limits=dict(p.limits_fen),
+            forbidden_sources=frozenset(p.forbidden_sources),
+            duplicates_with=frozenset(p.duplicates_with),
+        )
+        for code, p in programs.items()
+    }
+
+
+class Comparisons(LedgerService):
+    """Data comparison of a month's cases (``aidledger compare``)."""
+
+    def compare(
+        self, period: Period, *, as_of: date | None = None, by: str | Actor
+    ) -> CompareResult:
+        """Raise the comparison findings of ``period`` from the records known on ``as_of``
+        (default today)."""
+        from projections.comparison import case_records
+        from projections.households import persons_of_cases
+
+        self.sync()
+        refuse_while_importing(self.db)
+        actor = self.actor(by)
+        actor.require(*COMPARE_ROLES, to="run a data comparison")
+        day = as_of or self.today
+        first, last = period.first_day, period.last_day
+        result = CompareResult(period=str(period), as_of=day.isoformat())
+        found = case_records(self.db, first, last, day)
+        facts: dict[str, tuple[str, str]] = {}
+        records: list[Record] = []
+        for case_id, program, region, record in found:
+            facts[case_id] = (program, region)
+            records.append(record)
+        persons = persons_of_cases(self.db, sorted(facts), first)
+        cases = [
+            CaseFacts(case_id, program, region, persons.get(case_id, frozenset()))
+            for case_id, (program, region) in facts.items()
+        ]
+        result.cases = len(cases)
+        hits = compare(cases, records, rules_of(self.config), first=first, last=last, as_of=day)
+        open_types: dict[str, set[str]] = defaultdict(set)
+        known: dict[str, tuple[str, str | None]] = {}
+        marks = ", ".join("?" * len(COMPARISON_FINDINGS))
+        for fid, case_id, type_, status, resolution in self.db.query(
+            "SELECT finding_id, case_id, type, status, resolution FROM findings "
+            f"WHERE type IN ({marks})",
+            COMPARISON_FINDINGS,
+        ):
+            known[fid] = (status, resolution)
+            if status == "open":
+                open_types[case_id].add(type_)
+        departments = {code: p.department for code, p in self.config.programs.items()}
+        with EventBatch(self.app, self.batch_events) as batch:
+            for hit in hits:
+                fid = comparison_finding_id(hit)
+                if fid in known or hit.type in open_types[hit.case_id]:
+                    continue
+                open_types[hit.case_id].add(hit.type)
+                known[fid] = ("open", None)
+                program, region = facts[hit.case_id]
+                batch.add_aggregate(
+                    Finding.new(
+                        by=actor.staff_id,
+                        finding_id=fid,
+                        type=hit.type,
+                        period=str(period),
+                        program=program,
+                        department=departments.get(program),
+                        region_code=region,
+                        case_id=hit.case_id,
+                        payment_id=None,
+                        amount=None,
+                        detail=hit.detail,
+                        source=hit.source,
+                        source_ref=hit.source_ref,
+                        value=hit.value,
+                        limit=hit.limit,
+                    )
+                )
+                result.raised[hit.type] = result.raised.get(hit.type, 0) + 1
+        self.sync()
+        record_job(self.db, "comparison", detail=f"{period} as of {day.isoformat()}")
+        return result

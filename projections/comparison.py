@@ -1,0 +1,126 @@
+"""Comparison records as imported, and the one home of their SQL.
+
+``comparison_records``: one row per record of a comparison file (`ledger.comparison`),
+copied from its events a chunk at a time (COPY on PostgreSQL). `compare` reads a month's
+cases' people's records through `records_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, ClassVar
+
+from eligibility.comparison import Record
+from ledger.comparison import ComparisonFile, ComparisonRecord
+from ledger.events import LedgerEvent
+from ledger.store import Database, Tx, as_date, param_chunks
+from projections.runner import ReadModel
+
+COLUMNS = (
+    "file_id",
+    "line",
+    "source",
+    "id_number",
+    "source_ref",
+    "as_of",
+    "value",
+    "amount",
+    "detail",
+    "until",
+)
+
+
+class ComparisonModel(ReadModel):
+    """``comparison_records``: every record of every comparison file."""
+
+    name: ClassVar[str] = "comparison"
+    tables: ClassVar[tuple[str, ...]] = ("comparison_records",)
+    topics: ClassVar[frozenset[str]] = frozenset({ComparisonFile.RecordsAdded.TOPIC})
+
+    def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        for e in events:
+            if isinstance(e, ComparisonFile.RecordsAdded):
+                for values in e.records:
+                    r = ComparisonRecord.from_list(values)
+                    rows.append(
+                        (
+                            e.file_id,
+                            r.line,
+                            e.source_name,
+                            r.id_number,
+                            r.source_ref,
+                            r.as_of,
+                            r.value,
+                            r.amount,
+                            r.detail,
+                            r.until,
+                        )
+                    )
+        tx.copy_rows("comparison_records", COLUMNS, rows)
+
+
+def records_of(db: Database, id_numbers: Sequence[str], as_of: date) -> list[Record]:
+    """The records about these people known as of ``as_of`` (``as_of`` on or before it)."""
+    out: list[Record] = []
+    for chunk in param_chunks(sorted(set(id_numbers))):
+        marks = ", ".join("?" * len(chunk))
+        out += [
+            _record(v)
+            for v in db.query(
+                "SELECT source, id_number, source_ref, as_of, value, amount, detail, until "
+                f"FROM comparison_records WHERE id_number IN ({marks}) AND as_of <= ?",
+                [*chunk, as_of],
+            )
+        ]
+    return out
+
+
+def as_of_day(value: Any) -> date:
+    day = as_date(value)
+    if day is None:
+        raise ValueError("a comparison record without as_of")
+    return day
+
+
+def people_with_records(db: Database) -> set[str]:
+    """Every id number some comparison record is about (a month's compare asks only for the
+    cases of these people)."""
+    return {r[0] for r in db.query("SELECT DISTINCT id_number FROM comparison_records")}
+
+
+def case_records(
+    db: Database, first: date, last: date, as_of: date
+) -> list[tuple[str, str, str, Record]]:
+    """Every record known on ``as_of`` about a person of a case in effect some day from
+    ``first`` to ``last`` (its holder, or a member in effect on ``first``):
+    ``(case_id, program, region_code, record)``, by case. The join is the database's: a
+    province's month reads only the records about its cases' people."""
+    rows = db.query(
+        "WITH live AS (SELECT case_id, program, region_code, id_number FROM cases "
+        "WHERE start_date <= ? AND (effective_to IS NULL OR effective_to >= ?)), "
+        "people AS (SELECT case_id, id_number FROM live UNION SELECT m.case_id, "
+        "m.member_id_number FROM household_members m JOIN live l ON l.case_id = m.case_id "
+        "WHERE m.date_from <= ? AND (m.date_to IS NULL OR m.date_to >= ?)) "
+        "SELECT p.case_id, l.program, l.region_code, r.source, r.id_number, r.source_ref, "
+        "r.as_of, r.value, r.amount, r.detail, r.until FROM people p "
+        "JOIN comparison_records r ON r.id_number = p.id_number "
+        "JOIN live l ON l.case_id = p.case_id WHERE r.as_of <= ? ORDER BY p.case_id",
+        (last, first, first, first, as_of),
+    )
+    return [(r[0], r[1], r[2], _record(r[3:])) for r in rows]
+
+
+def _record(v: Sequence[Any]) -> Record:
+    source, id_number, ref, day, value, amount, detail, until = v
+    return Record(
+        source,
+        id_number,
+        ref,
+        as_of_day(day),
+        value,
+        None if amount is None else int(amount),
+        detail,
+        as_date(until),
+    )

@@ -1,0 +1,193 @@
+"""Households as recorded, and the one home of their SQL.
+
+``household_members``: one row per member of a case's household (as its file's latest row
+said it, with its aggregate version and source). `persons_of_cases` is what every check asks
+for "the persons of a case on a day": its holder (the case's ``id_number``) and the members in
+effect then (`eligibility.households.people_of`). Interest (回避), duplicates, deaths, the size
+of a household and data comparison all read them through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, ClassVar
+
+from eligibility.households import Member, people_of
+from ledger.events import LedgerEvent
+from ledger.household import HouseholdMember, HouseholdRow
+from ledger.store import Database, Tx, as_date, param_chunks
+from projections.runner import ReadModel
+
+_COLUMNS = (
+    "case_id",
+    "member_id_number",
+    "aggregate_id",
+    "version",
+    "member_name",
+    "relation",
+    "date_from",
+    "date_to",
+    "source",
+)
+_SELECT = (
+    "SELECT case_id, member_id_number, member_name, relation, date_from, date_to "
+    "FROM household_members"
+)
+
+
+class HouseholdsModel(ReadModel):
+    """``household_members``: each member of each case's household, as last recorded."""
+
+    name: ClassVar[str] = "households"
+    tables: ClassVar[tuple[str, ...]] = ("household_members",)
+    topics: ClassVar[frozenset[str]] = frozenset(
+        {HouseholdMember.Joined.TOPIC, HouseholdMember.Changed.TOPIC}
+    )
+
+    def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
+        latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for e in events:
+            if isinstance(e, HouseholdMember.Joined | HouseholdMember.Changed):
+                latest[(e.case_id, e.member_id_number)] = (
+                    e.case_id,
+                    e.member_id_number,
+                    str(e.originator_id),
+                    e.originator_version,
+                    e.member_name,
+                    e.relation,
+                    e.start,
+                    e.end,
+                    e.source,
+                )
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
+        tx.executemany(
+            f"INSERT INTO household_members ({', '.join(_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_COLUMNS))}) "
+            f"ON CONFLICT (case_id, member_id_number) DO UPDATE SET {updates}",
+            list(latest.values()),
+        )
+
+
+def _row(values: Sequence[Any]) -> HouseholdRow:
+    case_id, id_number, name, relation, start, end = values
+    return HouseholdRow(case_id, id_number, name, relation, as_date(start), as_date(end))  # type: ignore[arg-type]
+
+
+def _member(row: HouseholdRow) -> Member:
+    return Member(
+        row.case_id, row.member_id_number, row.member_name, row.relation, row.start, row.end
+    )
+
+
+def stored_members(db: Database) -> list[HouseholdRow]:
+    """Every member recorded (an import decides new, changed or unchanged against them)."""
+    return [_row(v) for v in db.query(_SELECT)]
+
+
+def members_of(db: Database, case_ids: Sequence[str]) -> list[Member]:
+    """The recorded members of the given cases, whatever their dates (a query per 500)."""
+    out: list[Member] = []
+    for chunk in param_chunks(list(case_ids)):
+        marks = ", ".join("?" * len(chunk))
+        out += [_member(_row(v)) for v in db.query(f"{_SELECT} WHERE case_id IN ({marks})", chunk)]
+    return out
+
+
+def all_members(db: Database) -> list[Member]:
+    """Every recorded member of every case."""
+    return [_member(row) for row in stored_members(db)]
+
+
+def case_regions(db: Database, case_ids: Sequence[str]) -> dict[str, str]:
+    """The region of each of the given cases that is recorded."""
+    out: dict[str, str] = {}
+    for chunk in param_chunks(list(case_ids)):
+        marks = ", ".join("?" * len(chunk))
+        out.update(
+            db.query(f"SELECT case_id, region_code FROM cases WHERE case_id IN ({marks})", chunk)
+        )
+    return out
+
+
+def persons_of_cases(db: Database, case_ids: Sequence[str], day: date) -> dict[str, frozenset[str]]:
+    """The persons of each case on ``day``: its holder and the members in effect then.
+
+    The one answer to "whom does this case concern" that interest, duplicate, death and
+    comparison checks share (cases not recorded are left out)."""
+    holders: dict[str, str] = {}
+    for chunk in param_chunks(list(case_ids)):
+        marks = ", ".join("?" * len(chunk))
+        holders.update(
+            db.query(f"SELECT case_id, id_number FROM cases WHERE case_id IN ({marks})", chunk)
+        )
+    members = members_of(db, list(holders))
+    by_case: dict[str, list[Member]] = {}
+    for m in members:
+        by_case.setdefault(m.case_id, []).append(m)
+    return {
+        case_id: people_of(case_id, holder, by_case.get(case_id, []), day)
+        for case_id, holder in holders.items()
+    }
+
+
+def members_in_effect(db: Database, first: date, last: date) -> list[tuple[Any, ...]]:
+    """Members in effect on some day from ``first`` to ``last`` of cases in effect then, with
+    their case's facts: ``(case_id, program, region_code, member_id_number, bank_account,
+    account_name, holder's id_number)``."""
+    rows = db.query(
+        "SELECT m.case_id, c.program, c.region_code, m.member_id_number, c.bank_account, "
+        "c.account_name, c.id_number FROM household_members m JOIN cases c "
+        "ON c.case_id = m.case_id WHERE m.date_from <= ? AND (m.date_to IS NULL OR "
+        "m.date_to >= ?) AND c.start_date <= ? AND (c.effective_to IS NULL OR "
+        "c.effective_to >= ?)",
+        (last, first, last, first),
+    )
+    return rows
+
+
+def people_sharing_a_member(db: Database, first: date, last: date) -> list[tuple[Any, ...]]:
+    """The persons (holders and members in effect) of cases in effect from ``first`` to
+    ``last`` whose id number is in two or more of those cases and is some household's member:
+    ``(case_id, program, region_code, id_number, bank_account, account_name)``. What the
+    duplicate check adds to the holders it already compares."""
+    return db.query(
+        "WITH live AS (SELECT case_id, program, region_code, id_number, bank_account, "
+        "account_name FROM cases WHERE start_date <= ? AND (effective_to IS NULL OR "
+        "effective_to >= ?)), people AS (SELECT * FROM live UNION SELECT l.case_id, "
+        "l.program, l.region_code, m.member_id_number, l.bank_account, l.account_name "
+        "FROM household_members m JOIN live l ON l.case_id = m.case_id WHERE "
+        "m.date_from <= ? AND (m.date_to IS NULL OR m.date_to >= ?)) "
+        "SELECT * FROM people WHERE id_number IN (SELECT id_number FROM people "
+        "GROUP BY id_number HAVING MIN(case_id) <> MAX(case_id)) AND id_number IN "
+        "(SELECT member_id_number FROM household_members)",
+        (last, first, last, first),
+    )
+
+
+def sizes_and_members(db: Database, first: date, last: date) -> tuple[dict[str, int], list[Member]]:
+    """The household size of each case in effect from ``first`` to ``last`` that has members
+    recorded, and those members (every one, whatever their dates)."""
+    sizes = dict(
+        db.query(
+            "SELECT case_id, household_size FROM cases WHERE start_date <= ? AND "
+            "(effective_to IS NULL OR effective_to >= ?) AND case_id IN "
+            "(SELECT case_id FROM household_members)",
+            (last, first),
+        )
+    )
+    return {c: int(n) for c, n in sizes.items()}, members_of(db, sorted(sizes))
+
+
+def held_by_findings(db: Database, types: Sequence[str]) -> list[tuple[str, str, str, str, str]]:
+    """Open findings about a case itself (no payment) of ``types``, with the case's program:
+    ``(case_id, program, type, finding_id, detail)``."""
+    if not types:
+        return []
+    marks = ", ".join("?" * len(types))
+    return db.query(
+        "SELECT f.case_id, c.program, f.type, f.finding_id, f.detail FROM findings f "
+        "JOIN cases c ON c.case_id = f.case_id WHERE f.status = 'open' AND "
+        f"f.payment_id IS NULL AND f.type IN ({marks}) ORDER BY f.case_id, f.type",
+        list(types),
+    )  # type: ignore[return-value]

@@ -1,0 +1,327 @@
+"""Data comparison (核对) on a store (SQLite and PostgreSQL): comparison files imported all or
+nothing and once; ``compare`` raising each finding once per case over the household's
+people and only from records known by ``--as-of``; a finding in ``hold_on`` holding the next
+payment until resolved as a false positive; the programs config refusing bad comparison rules;
+and who may do what."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aidledger.wiring import Services
+from eligibility.comparison_import import ComparisonImporter
+from eligibility.comparisons import Comparisons
+from ledger.comparison import COMPARISON_COLUMNS, OTHER_BENEFIT_COLUMNS
+from ledger.duties import DutyRefused
+from ledger.errors import ConfigError, InputRefused
+from ledger.period import Period
+from ledger.programs import parse_programs, read_config_text, shipped_config_path
+from tests.builders import (
+    ADMIN,
+    APPROVER,
+    CASEWORKER,
+    FINANCE,
+    SUPERVISOR,
+    load,
+    with_staff,
+    write_file,
+)
+from tests.conftest import FIXTURES
+
+#: fixtures/cases.csv: C001 (dibao, 610102001001, holder below), C002 (tekun).
+C001_HOLDER, C002_HOLDER = "610102195001010011", "610102196002020021"
+SPOUSE = "610102198001010015"
+DEC = Period.parse("2026-12")
+
+
+def with_records(
+    svc: Services, tmp_path: Path, source: str, *rows: str, by: str = CASEWORKER
+) -> Any:
+    """Import a comparison file of ``source`` (the fixture store first if it is empty)."""
+    if not svc.db.query("SELECT 1 FROM staff LIMIT 1"):
+        with_staff(svc)
+        load(svc, "cases", FIXTURES / "cases.csv")
+    columns = OTHER_BENEFIT_COLUMNS if source == "other_benefit" else COMPARISON_COLUMNS
+    n = len(list(tmp_path.glob("cmp-*.csv")))
+    path = write_file(tmp_path, f"cmp-{n}.csv", ",".join(columns), *rows)
+    importer = svc.service(ComparisonImporter)
+    return importer.import_comparison(path, source=source, by=by)
+
+
+def compare_findings(
+    svc: Services, as_of: date | None = None, status: str = "open"
+) -> list[dict[str, Any]]:
+    svc.service(Comparisons).compare(DEC, as_of=as_of or svc.today, by=CASEWORKER)
+    from ledger.comparison import COMPARISON_FINDINGS
+
+    rows = svc.reconciliation.findings(
+        period="2026-12", status=status, viewer=svc.reconciliation.viewer(None, channel="cli")
+    )
+    return [r for r in rows if r["type"] in COMPARISON_FINDINGS]
+
+
+def test_a_comparison_file_is_recorded_once_in_chunks_and_rebuilt_equal(
+    svc: Services, tmp_path: Path
+) -> None:
+    rows = [f"{C001_HOLDER},陕A{n:05d},2026-11-0{1 + n % 9},{1000 + n}.00,轿车" for n in range(12)]
+    first = with_records(svc, tmp_path, "vehicle", *rows)
+    assert (first.rows, first.new) == (12, 12)
+    stored = svc.db.query("SELECT COUNT(*), SUM(amount) FROM comparison_records")[0]
+    assert (stored[0], int(stored[1])) == (12, sum((1000 + n) * 100 for n in range(12)))
+    path = next(tmp_path.glob("cmp-0.csv"))
+    again = svc.service(ComparisonImporter).import_comparison(path, source="vehicle", by=CASEWORKER)
+    assert again.already_imported and again.events == 0
+    assert svc.db.query("SELECT COUNT(*) FROM comparison_records")[0][0] == 12
+    before = sorted(svc.db.query("SELECT * FROM comparison_records"), key=repr)
+    from projections.runner import catch_up, reset
+
+    reset(svc.db, svc.models)
+    catch_up(svc.app, svc.db, svc.models, page_size=7)
+    assert sorted(svc.db.query("SELECT * FROM comparison_records"), key=repr) == before
+
+
+def test_a_bad_comparison_file_is_refused_by_line_and_records_nothing(
+    svc: Services, tmp_path: Path
+) -> None:
+    with pytest.raises(InputRefused) as refused:
+        with_records(
+            svc,
+            tmp_path,
+            "deposit",
+            f"{C001_HOLDER},ACC-1,2026-11-01,50000.00,存款",  # good
+            "610102195001010012,ACC-2,2026-11-01,10.00,",  # wrong check digit
+            f"{C001_HOLDER},ACC-3,2026-11-31,10.00,",  # no such day
+            f"{C001_HOLDER},ACC-4,2026-11-01,12.345,",  # three decimals
+            f"{C001_HOLDER},=cmd|' /C calc'!A0,2026-11-01,10.00,",  # a formula
+            f"{C001_HOLDER},ACC-6,2027-01-01,10.00,",  # after today
+        )
+    assert {p.line for p in refused.value.problems} == {3, 4, 5, 6, 7}
+    assert "formula" in str(refused.value)
+    assert svc.db.query("SELECT COUNT(*) FROM comparison_records")[0][0] == 0
+    assert not svc.db.query("SELECT 1 FROM imported_files WHERE kind = 'comparison'")
+    with pytest.raises(InputRefused):
+        with_records(
+            svc, tmp_path, "other_benefit", f"{C001_HOLDER},hrss,unemployment,abc,2026-01-01,"
+        )
+
+
+def test_compare_raises_once_per_case_over_the_household_and_only_what_was_known(
+    svc: Services, tmp_path: Path
+) -> None:
+    """C001 (dibao: deposit limit 60000.00): the holder's 40000.00 and the spouse's 30000.00
+    are 70000.00 together; the spouse's record is dated 2026-12-10."""
+    with_records(
+        svc,
+        tmp_path,
+        "deposit",
+        f"{C001_HOLDER},ACC-1,2026-11-01,40000.00,",
+        f"{SPOUSE},ACC-2,2026-12-10,30000.00,",
+    )
+    load(
+        svc,
+        "households",
+        write_file(
+            tmp_path,
+            "h.csv",
+            "case_id,member_id_number,member_name,relation,from,to",
+            f"C001,{SPOUSE},刘强,spouse,2026-01-01,",
+        ),
+    )
+    assert compare_findings(svc, as_of=date(2026, 12, 9)) == []  # the spouse's was not known
+    (finding,) = compare_findings(svc, as_of=date(2026, 12, 10))
+    assert (finding["type"], finding["case_id"], finding["source"]) == (
+        "assets_over_limit",
+        "C001",
+        "deposit",
+    )
+    assert (finding["value"], finding["limit"], finding["program"]) == (
+        "70000.00",
+        "60000.00",
+        "dibao",
+    )
+    assert SPOUSE not in finding["detail"] and C001_HOLDER not in finding["detail"]
+    assert compare_findings(svc) == [finding]  # raised once
+    # Masked for who may not see the case in clear.
+    shown = svc.reconciliation.findings(
+        period="2026-12", viewer=svc.reconciliation.viewer(ADMIN, channel="cli")
+    )
+    mine = next(r for r in shown if r["finding_id"] == finding["finding_id"])
+    assert mine["source_ref"] == "AC*-1" and finding["source_ref"] == "ACC-1"
+
+
+def test_each_comparison_finding_type(svc: Services, tmp_path: Path) -> None:
+    with_records(svc, tmp_path, "business", f"{C001_HOLDER},91610102MA00000001,2026-11-01,个体户,")
+    with_records(svc, tmp_path, "income", f"{C001_HOLDER},W-1,2026-11-01,5000.00,工资")
+    with_records(
+        svc, tmp_path, "other_benefit", f"{C001_HOLDER},hrss,unemployment,1500.00,2026-10-01,"
+    )
+    with_records(
+        svc, tmp_path, "household_registration", f"{C002_HOLDER},HR-1,2026-11-01,320102,迁出"
+    )
+    # A benefit that duplicates nothing of tekun, and one that ended before December.
+    with_records(
+        svc,
+        tmp_path,
+        "other_benefit",
+        f"{C002_HOLDER},education,grant,100.00,2026-01-01,2026-11-30",
+    )
+    found = {(f["case_id"], f["type"]) for f in compare_findings(svc)}
+    assert found == {
+        ("C001", "business_registered"),
+        ("C001", "income_over_limit"),
+        ("C001", "cross_department_duplicate"),
+        ("C002", "moved_out"),
+    }
+
+
+def test_a_finding_in_hold_on_holds_the_next_payment_until_a_false_positive(
+    svc: Services, tmp_path: Path
+) -> None:
+    with_records(
+        svc, tmp_path, "other_benefit", f"{C001_HOLDER},hrss,unemployment,1500.00,2026-10-01,"
+    )
+    (finding,) = compare_findings(svc)
+    assert finding["type"] == "cross_department_duplicate"  # in dibao's shipped hold_on
+
+    def held() -> str:
+        svc.payouts.prepare(DEC, program=None, by=FINANCE)
+        (row,) = svc.db.query(
+            "SELECT held FROM payments WHERE case_id = 'C001' AND kind = 'regular' "
+            "AND period = '2026-12'"
+        )
+        return str(row[0])
+
+    assert "cross_department_duplicate" in held()
+    # The caseworker who decided C001 may not resolve it (no role), nor may its approver.
+    with pytest.raises(DutyRefused):
+        svc.reconciliation.resolve(
+            finding["finding_id"], resolution="false_positive", comment="x", by=CASEWORKER
+        )
+    svc.reconciliation.resolve(
+        finding["finding_id"], resolution="false_positive", comment="ended", by=SUPERVISOR
+    )
+    assert held() == ""
+    assert compare_findings(svc) == []  # the same evidence is not raised again
+
+
+def test_the_decider_of_a_case_may_not_resolve_its_comparison_finding(
+    svc: Services, tmp_path: Path
+) -> None:
+    """S006 holds supervisor and also decided a case (caseworker;supervisor): refused."""
+    with_staff(svc)
+    staff = (
+        (FIXTURES / "staff.csv")
+        .read_text(encoding="utf-8")
+        .replace(
+            "S006,黄志强,610102198012120121,6217000000000000106,supervisor,",
+            "S006,黄志强,610102198012120121,6217000000000000106,caseworker;supervisor,",
+        )
+    )
+    load(svc, "staff", write_file(tmp_path, "staff.csv", *staff.strip().splitlines()))
+    from tests.builders import case_rows
+
+    load(
+        svc,
+        "cases",
+        case_rows(
+            tmp_path,
+            "c.csv",
+            "C900,dibao,610102001001,刘某,610102198505050053,1,500.00,2026-12-15,,"
+            "6228480000000009001,刘某,S006,S002",
+        ),
+    )
+    with_records(svc, tmp_path, "business", "610102198505050053,B-9,2026-11-01,个体户,")
+    (finding,) = compare_findings(svc)
+    with pytest.raises(DutyRefused, match="decided or approved"):
+        svc.reconciliation.resolve(
+            finding["finding_id"], resolution="false_positive", comment="x", by=SUPERVISOR
+        )
+
+
+def test_who_may_import_and_compare(svc: Services, tmp_path: Path) -> None:
+    with pytest.raises(DutyRefused):
+        with_records(svc, tmp_path, "vehicle", f"{C001_HOLDER},P-1,2026-11-01,1.00,", by=FINANCE)
+    with pytest.raises(DutyRefused):
+        svc.service(Comparisons).compare(DEC, by=APPROVER)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('vehicle = "100000.00"', 'car = "1.00"', "unknown limit"),
+        ('vehicle = "100000.00"', "vehicle = 100000", "yuan strings"),
+        ('forbidden_sources = ["business"]', 'forbidden_sources = ["income"]', "forbidden"),
+        (
+            'duplicates_with = ["hrss:unemployment", ',
+            'duplicates_with = ["unemployment", ',
+            "department:benefit",
+        ),
+        (
+            'duplicates_with = ["hrss:unemployment", ',
+            'duplicates_with = ["nowhere:x", ',
+            "unknown department",
+        ),
+        ('hold_on = ["assets_over_limit", ', 'hold_on = ["late_payment", ', "hold_on"),
+    ],
+)
+def test_the_programs_config_refuses_bad_comparison_rules(old: str, new: str, message: str) -> None:
+    text = read_config_text(shipped_config_path())
+    assert old in text
+    parse_programs(text, "programs.toml")  # the shipped one is good
+    with pytest.raises(ConfigError, match=message):
+        parse_programs(text.replace(old, new, 1), "programs.toml")
+
+
+def test_compare_on_the_command_line(cli: Any, tmp_path: Path) -> None:
+    assert cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007").exit_code == 0
+    assert cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", CASEWORKER).exit_code == 0
+    path = write_file(
+        tmp_path,
+        "v.csv",
+        ",".join(COMPARISON_COLUMNS),
+        f"{C001_HOLDER},陕A12345,2026-11-01,150000.00,",
+    )
+    bad = cli("import", "comparison", str(path), "--source", "boat", "--by", CASEWORKER)
+    assert bad.exit_code == 2
+    ok = cli("import", "comparison", str(path), "--source", "vehicle", "--by", CASEWORKER)
+    assert ok.exit_code == 0, ok.output
+    again = cli("import", "comparison", str(path), "--source", "vehicle", "--by", CASEWORKER)
+    assert "already imported" in again.stdout
+    run = cli("compare", "--period", "2026-12", "--by", CASEWORKER, "--format", "json")
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["raised"] == {"assets_over_limit": 1}
+    listed = cli(
+        "findings", "--period", "2026-12", "--type", "assets_over_limit", "--format", "json"
+    )
+    (f,) = json.loads(listed.stdout)
+    assert (f["source"], f["source_ref"], f["value"], f["limit"]) == (
+        "vehicle",
+        "陕A12345",
+        "150000.00",
+        "100000.00",
+    )
+
+
+def test_the_daily_job_compares_the_open_periods_once(svc: Services, tmp_path: Path) -> None:
+    from aidledger.serve import Jobs, JobStats, Leadership
+
+    with_records(svc, tmp_path, "vehicle", f"{C001_HOLDER},P-1,2026-11-01,150000.00,")
+    svc.payouts.prepare(DEC, program=None, by=FINANCE)
+    (run_id,) = [r[0] for r in svc.db.query("SELECT run_id FROM runs")]
+    from tests.builders import FINANCE_APPROVER
+
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    jobs = Jobs(svc.settings, Leadership(svc.store), JobStats(), lambda: date(2026, 12, 20))
+    jobs.reconcile(svc)
+    jobs.reconcile(svc)
+    rows = svc.db.query(
+        "SELECT type, case_id, finding_id FROM findings WHERE type = 'assets_over_limit'"
+    )
+    assert [r[:2] for r in rows] == [("assets_over_limit", "C001")]
+    (raised,) = svc.reconciliation.history(rows[0][2])
+    assert raised["by"] == "scheduler"

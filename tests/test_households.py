@@ -1,0 +1,190 @@
+"""Households on a store (SQLite and PostgreSQL): imported all or nothing, refused by line,
+re-imported recording nothing; the members count for interest (回避), duplicates, deaths and
+the size of the household (``household_size_mismatch``, a finding, not a refusal)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aidledger.wiring import Services
+from ledger.duties import DutyRefused
+from ledger.errors import InputRefused
+from projections.households import persons_of_cases
+from tests.builders import (
+    FINANCE,
+    SUPERVISOR,
+    load,
+    with_staff,
+    write_file,
+)
+from tests.conftest import FIXTURES
+
+HOUSEHOLD_HEADER = "case_id,member_id_number,member_name,relation,from,to"
+#: Valid id numbers of people in no fixture case.
+SPOUSE, CHILD, OTHER = "610102198001010015", "610102198202020025", "610102199003030030"
+#: The supervisor's own id number (fixtures/staff.csv: S006).
+SUPERVISOR_ID = "610102198012120121"
+#: C001's holder (dibao) and C002's holder (tekun), from fixtures/cases.csv.
+C001_HOLDER, C002_HOLDER = "610102195001010011", "610102196002020021"
+
+
+def _store(svc: Services) -> None:
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+
+
+def _members(svc: Services) -> list[tuple[Any, ...]]:
+    return sorted(
+        svc.db.query(
+            "SELECT case_id, member_id_number, relation, date_from, date_to, version "
+            "FROM household_members"
+        )
+    )
+
+
+def test_a_households_file_records_each_member_once_and_a_change_as_one_event(
+    svc: Services, tmp_path: Path
+) -> None:
+    _store(svc)
+    rows = (
+        f"C001,{C001_HOLDER},王秀兰,head,2026-01-01,",
+        f"C001,{SPOUSE},刘强,spouse,2026-01-01,",
+        f"C001,{CHILD},刘小明,child,2026-01-01,",
+    )
+    path = write_file(tmp_path, "households.csv", HOUSEHOLD_HEADER, *rows)
+    first = load(svc, "households", path)
+    assert (first.new, first.events) == (3, 3)
+    assert load(svc, "households", path).already_imported
+    same = write_file(tmp_path, "again.csv", HOUSEHOLD_HEADER, *reversed(rows))
+    again = load(svc, "households", same)
+    assert (again.new, again.changed, again.unchanged, again.events) == (0, 0, 3, 0)
+    left = write_file(
+        tmp_path, "left.csv", HOUSEHOLD_HEADER, f"C001,{CHILD},刘小明,child,2026-01-01,2026-06-30"
+    )
+    change = load(svc, "households", left)
+    assert (change.changed, change.events) == (1, 1)
+    members = _members(svc)
+    assert len(members) == 3
+    child = next(m for m in members if m[1] == CHILD)
+    assert str(child[4])[:10] == "2026-06-30" and child[5] == 2
+    # The persons of a case on a day: its holder and the members in effect then.
+    assert persons_of_cases(svc.db, ["C001"], __import__("datetime").date(2026, 3, 1)) == {
+        "C001": frozenset({C001_HOLDER, SPOUSE, CHILD})
+    }
+    assert persons_of_cases(svc.db, ["C001"], __import__("datetime").date(2026, 7, 1)) == {
+        "C001": frozenset({C001_HOLDER, SPOUSE})
+    }
+
+
+def test_a_bad_households_file_is_refused_by_line_and_records_nothing(
+    svc: Services, tmp_path: Path
+) -> None:
+    _store(svc)
+    before = svc.db.query("SELECT COUNT(*) FROM imported_files")[0][0]
+    path = write_file(
+        tmp_path,
+        "bad.csv",
+        HOUSEHOLD_HEADER,
+        f"C001,{SPOUSE},刘强,spouse,2026-01-01,",  # good
+        "C001,610102198001010016,刘强,spouse,2026-01-01,",  # wrong check digit
+        f"C999,{CHILD},刘小明,child,2026-01-01,",  # no such case
+        f"C001,{OTHER},刘某,cousin,2026-01-01,",  # unknown relation
+        f"C001,{OTHER},刘某,other,2026-05-01,2026-04-01",  # ends before it starts
+        f"C002,{OTHER},=HYPERLINK(1),other,2026-01-01,",  # a formula
+        f"C002,{CHILD},刘小明,child,2026-13-01,",  # no such month
+    )
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "households", path)
+    lines = {p.line for p in refused.value.problems}
+    assert lines == {3, 4, 5, 6, 7, 8}
+    text = str(refused.value)
+    assert "check" in text and "C999" in text and "relation" in text and "formula" in text
+    assert svc.db.query("SELECT COUNT(*) FROM household_members")[0][0] == 0
+    assert svc.db.query("SELECT COUNT(*) FROM imported_files")[0][0] == before
+
+
+def test_a_staff_member_in_a_household_may_not_resolve_its_case_finding(
+    svc: Services, tmp_path: Path
+) -> None:
+    """The supervisor is a member of C001's household: interest (回避) in C001's findings."""
+    _store(svc)
+    load(
+        svc,
+        "households",
+        write_file(
+            tmp_path, "h.csv", HOUSEHOLD_HEADER, f"C001,{SUPERVISOR_ID},黄志强,other,2026-01-01,"
+        ),
+    )
+    from tests.test_comparison import compare_findings, with_records
+
+    with_records(svc, tmp_path, "business", f"{C001_HOLDER},B-1,2026-11-01,个体户,")
+    (finding,) = compare_findings(svc)
+    with pytest.raises(DutyRefused, match="interest"):
+        svc.reconciliation.resolve(
+            finding["finding_id"], resolution="false_positive", comment="x", by=SUPERVISOR
+        )
+
+
+def test_household_size_and_a_dead_member_are_findings_of_reconcile(
+    svc: Services, tmp_path: Path
+) -> None:
+    _store(svc)
+    load(
+        svc,
+        "households",
+        write_file(
+            tmp_path,
+            "h.csv",
+            HOUSEHOLD_HEADER,
+            f"C001,{C001_HOLDER},王秀兰,head,2026-01-01,",
+            f"C001,{SPOUSE},刘强,spouse,2026-01-01,",
+        ),
+    )
+    load(
+        svc,
+        "deaths",
+        write_file(
+            tmp_path, "d.csv", "id_number,date_of_death,source", f"{SPOUSE},2026-10-03,公安"
+        ),
+    )
+    from ledger.period import Period
+
+    first = svc.reconciliation.reconcile(Period.parse("2026-12"), as_of=svc.today, by=FINANCE)
+    assert first.raised.get("household_size_mismatch") == 1  # C001: size 3, 2 members
+    assert first.raised.get("household_member_dead") == 1
+    again = svc.reconciliation.reconcile(Period.parse("2026-12"), as_of=svc.today, by=FINANCE)
+    assert not again.raised
+    rows = svc.reconciliation.findings(
+        period="2026-12", viewer=svc.reconciliation.viewer(None, channel="cli")
+    )
+    dead = next(r for r in rows if r["type"] == "household_member_dead")
+    assert dead["case_id"] == "C001" and SPOUSE not in json.dumps(rows, ensure_ascii=False)
+
+
+def test_a_member_who_holds_another_case_of_the_program_is_a_duplicate(
+    svc: Services, tmp_path: Path
+) -> None:
+    """C002's holder (tekun) is also a member of C001's household (dibao, which excludes
+    tekun): both payments are held as duplicate_beneficiary."""
+    _store(svc)
+    load(
+        svc,
+        "households",
+        write_file(
+            tmp_path, "h.csv", HOUSEHOLD_HEADER, f"C001,{C002_HOLDER},李德明,other,2026-01-01,"
+        ),
+    )
+    from ledger.period import Period
+
+    svc.payouts.prepare(Period.parse("2026-12"), program=None, by=FINANCE)
+    held = dict(
+        svc.db.query(
+            "SELECT case_id, held FROM payments WHERE case_id IN ('C001', 'C002') "
+            "AND kind = 'regular' AND period = '2026-12'"
+        )
+    )
+    assert "duplicate_beneficiary" in held["C001"] and "duplicate_beneficiary" in held["C002"]

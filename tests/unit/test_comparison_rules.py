@@ -1,0 +1,149 @@
+"""The pure rules of data comparison (`eligibility.comparison`) and of households
+(`eligibility.households`), without a database."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eligibility.comparison import CaseFacts, Record, Rules, compare, compare_case, latest
+from eligibility.households import Member, check_dead_members, check_household_size
+
+HOLDER, SPOUSE, CHILD = "610102195001010011", "610102198001010015", "610102198202020025"
+DIBAO = Rules(
+    limits={"vehicle": 10_000_000, "deposit": 6_000_000, "income_monthly": 100_000},
+    forbidden_sources=frozenset({"business"}),
+    duplicates_with=frozenset({"hrss:unemployment"}),
+)
+CASE = CaseFacts("C1", "dibao", "610102001001", frozenset({HOLDER, SPOUSE}))
+DEC1, DEC31, AS_OF = date(2026, 12, 1), date(2026, 12, 31), date(2026, 12, 15)
+
+
+def rec(source: str, who: str, ref: str, day: date, fen: int | None = None, **kw: object) -> Record:
+    value = kw.pop("value", f"{fen // 100}.{fen % 100:02d}" if fen is not None else "")
+    return Record(source, who, ref, day, str(value), fen, **kw)  # type: ignore[arg-type]
+
+
+def run(*records: Record, case: CaseFacts = CASE, as_of: date = AS_OF) -> dict[str, object]:
+    hits = compare_case(case, records, DIBAO, first=DEC1, last=DEC31, as_of=as_of)
+    return {h.type: h for h in hits}
+
+
+def test_assets_are_summed_over_the_household_against_the_limit() -> None:
+    under = run(rec("deposit", HOLDER, "A", date(2026, 11, 1), 3_000_000))
+    assert under == {}
+    hits = run(
+        rec("deposit", HOLDER, "A", date(2026, 11, 1), 3_000_000),
+        rec("deposit", SPOUSE, "B", date(2026, 11, 1), 3_000_001),
+    )
+    hit = hits["assets_over_limit"]
+    assert (hit.source, hit.value, hit.limit) == ("deposit", "60000.01", "60000.00")  # type: ignore[attr-defined]
+    assert SPOUSE not in hit.detail and HOLDER not in hit.detail  # type: ignore[attr-defined]
+
+
+def test_a_person_outside_the_household_does_not_count() -> None:
+    assert run(rec("deposit", CHILD, "C", date(2026, 11, 1), 9_000_000)) == {}
+
+
+def test_the_latest_record_of_a_reference_supersedes_the_older_one() -> None:
+    old = rec("vehicle", HOLDER, "P1", date(2026, 1, 1), 20_000_000)
+    new = rec("vehicle", HOLDER, "P1", date(2026, 11, 1), 5_000_000)
+    assert latest([old, new]) == [new]
+    assert run(old, new) == {}
+
+
+def test_income_is_judged_per_person() -> None:
+    assert run(rec("income", HOLDER, "W", date(2026, 11, 1), 200_000)) == {}  # 1000.00 each
+    hit = run(rec("income", HOLDER, "W", date(2026, 11, 1), 200_002))["income_over_limit"]
+    assert hit.value == "1000.01"  # type: ignore[attr-defined]
+
+
+def test_a_business_only_where_the_program_forbids_it() -> None:
+    b = rec("business", SPOUSE, "91610102", date(2026, 11, 1), value="个体户")
+    assert set(run(b)) == {"business_registered"}
+    allowed = compare_case(CASE, [b], Rules(), first=DEC1, last=DEC31, as_of=AS_OF)
+    assert allowed == []
+
+
+def test_another_departments_benefit_duplicates_only_if_named_and_paid_in_the_month() -> None:
+    named = rec("other_benefit", HOLDER, "hrss:unemployment", date(2026, 10, 1), 150_000)
+    assert set(run(named)) == {"cross_department_duplicate"}
+    ended = rec(
+        "other_benefit",
+        HOLDER,
+        "hrss:unemployment",
+        date(2026, 1, 1),
+        150_000,
+        until=date(2026, 11, 30),
+    )
+    assert run(ended) == {}
+    other = rec("other_benefit", HOLDER, "education:grant", date(2026, 10, 1), 150_000)
+    assert run(other) == {}
+
+
+def test_moved_out_by_the_latest_registration_outside_the_county() -> None:
+    away = rec("household_registration", SPOUSE, "H", date(2026, 6, 1), value="320102")
+    back = rec("household_registration", SPOUSE, "H2", date(2026, 9, 1), value="610102001001")
+    assert set(run(away)) == {"moved_out"}
+    assert run(away, back) == {}
+
+
+def test_a_record_after_as_of_is_not_known() -> None:
+    later = rec("deposit", HOLDER, "A", date(2026, 12, 16), 9_000_000)
+    assert run(later) == {}
+    assert set(run(later, as_of=date(2026, 12, 16))) == {"assets_over_limit"}
+
+
+def test_household_size_and_dead_members() -> None:
+    members = [
+        Member("C1", HOLDER, "王", "head", date(2026, 1, 1)),
+        Member("C1", SPOUSE, "刘", "spouse", date(2026, 1, 1)),
+        Member("C1", CHILD, "刘", "child", date(2026, 1, 1), date(2026, 6, 30)),
+    ]
+    (mismatch,) = check_household_size({"C1": 3, "C2": 1}, members, DEC1)
+    assert (mismatch.case_id, mismatch.members) == ("C1", 2)
+    assert check_household_size({"C1": 2}, members, DEC1) == []
+    (dead,) = check_dead_members(
+        members, {SPOUSE: date(2026, 10, 3), CHILD: date(2026, 8, 1)}, DEC1
+    )
+    assert (dead.case_id, dead.id_number) == ("C1", SPOUSE)  # the child had left
+
+
+SOURCES = ("vehicle", "deposit", "income", "business", "other_benefit", "household_registration")
+PEOPLE = (HOLDER, SPOUSE, CHILD)
+records = st.lists(
+    st.builds(
+        lambda s, who, ref, day, fen: Record(
+            s,
+            who,
+            "hrss:unemployment" if s == "other_benefit" else ref,
+            day,
+            "320102" if s == "household_registration" else f"{fen}",
+            fen,
+        ),
+        st.sampled_from(SOURCES),
+        st.sampled_from(PEOPLE),
+        st.sampled_from(("R1", "R2")),
+        st.dates(date(2026, 1, 1), date(2026, 12, 31)),
+        st.integers(0, 20_000_000),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(records, st.dates(date(2026, 1, 1), date(2026, 12, 31)))
+def test_compare_raises_nothing_twice_and_nothing_from_records_after_as_of(
+    found: list[Record], as_of: date
+) -> None:
+    cases = [CASE, CaseFacts("C2", "dibao", "610102002001", frozenset({CHILD}))]
+    hits = compare(cases, found, {"dibao": DIBAO}, first=DEC1, last=DEC31, as_of=as_of)
+    keys = [(h.case_id, h.type) for h in hits]
+    assert len(keys) == len(set(keys))  # at most one of each type per case
+    known = [r for r in found if r.as_of <= as_of]
+    assert hits == compare(cases, known, {"dibao": DIBAO}, first=DEC1, last=DEC31, as_of=as_of)
+    for h in hits:  # every piece of evidence was known on as_of
+        for piece in h.evidence.split(";"):
+            assert date.fromisoformat(piece.rsplit(":", 1)[1]) <= as_of
