@@ -191,3 +191,14 @@ def held_by_findings(db: Database, types: Sequence[str]) -> list[tuple[str, str,
         f"f.payment_id IS NULL AND f.type IN ({marks}) ORDER BY f.case_id, f.type",
         list(types),
     )  # type: ignore[return-value]
+
+
+def finding_holding_case(db: Database, case_id: str, type_: str) -> str | None:
+    """The finding about the case itself (no payment) of ``type_`` that holds its payments:
+    the open one, else the latest raised (resolved since the payment was held)."""
+    rows = db.query(
+        "SELECT finding_id FROM findings WHERE case_id = ? AND type = ? AND payment_id IS NULL "
+        "ORDER BY CASE WHEN status = 'open' THEN 0 ELSE 1 END, raised_at DESC LIMIT 1",
+        (case_id, type_),
+    )
+    return str(rows[0][0]) if rows else None

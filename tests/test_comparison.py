@@ -358,3 +358,28 @@ def test_a_holding_finding_raised_after_prepare_makes_the_run_stale(
     assert held[0] == "cross_department_duplicate"
     assert not svc.payouts.review.show(run_id)["stale"]
     svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+
+
+def test_releasing_a_payment_held_by_a_comparison_finding_is_recorded_on_it(
+    svc: Services, tmp_path: Path
+) -> None:
+    from tests.builders import FINANCE_APPROVER
+
+    with_records(
+        svc, tmp_path, "other_benefit", f"{C001_HOLDER},hrss,unemployment,1500.00,2026-10-01,"
+    )
+    (finding,) = compare_findings(svc)
+    run_id = svc.payouts.prepare(DEC, program=None, by=FINANCE).run_id or ""
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    ((held,),) = svc.db.query("SELECT payment_id FROM payments WHERE held <> ''")
+    svc.payouts.release(held, by=SUPERVISOR, reason="unemployment benefit ended in October")
+    released = [
+        e
+        for e in svc.reconciliation.history(finding["finding_id"])
+        if e["type"] == "FindingPaymentReleased"
+    ]
+    assert [(e["payment_id"], e["by"], e["complete"]) for e in released] == [
+        (held, SUPERVISOR, True)
+    ]
+    shown = svc.payouts.review.show(run_id)
+    assert shown["totals"]["held"] == 0
