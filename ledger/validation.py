@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import TypeVar
 
@@ -442,11 +442,20 @@ def duplicate_keys(
 
 
 def check_case_duties(
-    rows: Iterable[tuple[int, CaseRow]], directory: StaffDirectory, importer: Actor
+    rows: Iterable[tuple[int, CaseRow]],
+    directory: StaffDirectory,
+    importer: Actor,
+    household: Mapping[str, Sequence[str]] | None = None,
 ) -> Iterator[Problem]:
     """Every row's duties, as `ledger.duties` says: the importer's region covers the case; the
     decider holds ``caseworker`` and the approver ``approver``, both registered and covering the
-    case's region on the decision's ``effective_from``; neither has an interest in the case."""
+    case's region on the decision's ``effective_from``; neither has an interest in the case:
+    in its holder, in a member of its household (``household``: the id numbers recorded as
+    members of each case, whatever their dates), or in its account.
+
+    ``household`` is read when a row is checked: a caller streaming the rows may fill it a
+    chunk of rows at a time, before yielding them."""
+    household = {} if household is None else household
     for line, row in rows:
         if not importer.covers(row.region_code):
             yield (
@@ -457,7 +466,9 @@ def check_case_duties(
                     row.region_code,
                 )
             )
-        interested = directory.interested([row.id_number], [row.bank_account])
+        interested = directory.interested(
+            [row.id_number, *household.get(row.case_id, ())], [row.bank_account]
+        )
         for column, staff_id, role in (
             ("decided_by", row.decided_by, "caseworker"),
             ("approved_by", row.approved_by, "approver"),
@@ -494,9 +505,10 @@ def check_case_duties(
                     Problem(
                         line,
                         column,
-                        f"{staff_id} has an interest in this case (the beneficiary is the staff "
-                        "member or a registered relative, or the account is the staff member's "
-                        "own): another staff member must decide and approve it (回避)",
+                        f"{staff_id} has an interest in this case (the beneficiary or a member "
+                        "of the household is the staff member or a registered relative, or the "
+                        "account is the staff member's own): another staff member must decide "
+                        "and approve it (回避)",
                         staff_id,
                     )
                 )
