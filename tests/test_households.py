@@ -272,3 +272,44 @@ def test_a_member_of_the_household_counts_for_interest_in_a_steps_import(
     found = [str(p) for p in refused.value.problems]
     assert len(found) == 7 and all("S001 has an interest" in p for p in found)
     assert head(svc) == before
+
+
+def test_reconcile_finds_a_member_who_holds_another_case_of_the_program(
+    svc: Services, tmp_path: Path
+) -> None:
+    """December was paid before the household was recorded: C002's holder (tekun), a member of
+    C001's household (dibao, which excludes tekun). Reconcile raises what prepare would have:
+    duplicate_beneficiary on both, once."""
+    from ledger.period import Period
+    from tests.builders import FINANCE_APPROVER
+
+    _store(svc)
+    dec = Period.parse("2026-12")
+    run = svc.payouts.prepare(dec, program=None, by=FINANCE)
+    svc.payouts.approve(run.run_id or "", by=FINANCE_APPROVER)
+    load(
+        svc,
+        "households",
+        write_file(
+            tmp_path, "h.csv", HOUSEHOLD_HEADER, f"C001,{C002_HOLDER},李德明,other,2026-01-01,"
+        ),
+    )
+
+    def duplicates() -> list[tuple[Any, ...]]:
+        return sorted(
+            svc.db.query(
+                "SELECT case_id, finding_id FROM findings WHERE type = 'duplicate_beneficiary'"
+            )
+        )
+
+    assert duplicates() == []
+    svc.reconciliation.reconcile(dec, as_of=svc.today, by=FINANCE)
+    found = duplicates()
+    assert [c for c, _ in found] == ["C001", "C002"]
+    from ledger.payment import finding_id
+
+    assert {f for _, f in found} == {
+        finding_id("duplicate_beneficiary", c, "2026-12") for c in ("C001", "C002")
+    }
+    svc.reconciliation.reconcile(dec, as_of=svc.today, by=FINANCE)
+    assert duplicates() == found
