@@ -74,6 +74,11 @@ STALE_TOPICS = frozenset(
         PayoutRun.Cancelled.TOPIC,
         Recovery.Withdrawn.TOPIC,
         Finding.Resolved.TOPIC,
+        # A finding about a case of a type its program's ``hold_on`` names (data comparison,
+        # households) holds its payments: raised or reopened after the prepare, it is a hold
+        # the run does not have.
+        Finding.Raised.TOPIC,
+        Finding.Reopened.TOPIC,
         ReliefGrant.Approved.TOPIC,
     }
 )
@@ -178,8 +183,13 @@ class Review:
                 (getattr(e, "recovery_id", "") for e in events if isinstance(e, Recovery.Event)),
             )
         )
+        holding = self._holding_findings(programs, events)
         for event in events:
-            if isinstance(event, Case.Event):
+            if isinstance(event, Finding.Raised | Finding.Reopened):
+                if (case_id := holding.get(event.finding_id)) is not None:
+                    found.cases.add(case_id)
+                    found.reasons["hold"] += 1
+            elif isinstance(event, Case.Event):
                 known = program_of_case.get(str(event.originator_id))
                 if known and known[1] in programs:
                     found.cases.add(known[0])
@@ -211,6 +221,38 @@ class Review:
                     found.reasons["recovery"] += 1
             elif isinstance(event, Finding.Resolved) and event.resolution == "false_positive":
                 found.reasons["finding"] += 1
+
+    def _holding_findings(
+        self, programs: set[str], events: Sequence[LedgerEvent]
+    ) -> dict[str, str]:
+        """Of the findings raised or reopened in ``events``, those that hold a payment of the
+        run's programs: about a case (no payment) and of a type its program's ``hold_on``
+        names. Their case by finding id (a reopened one's facts from the read model)."""
+        hold_on = {
+            code: set(p.hold_on) for code, p in self.config.programs.items() if code in programs
+        }
+        facts: dict[str, tuple[str | None, str | None, str, str | None]] = {
+            e.finding_id: (e.case_id, e.program, e.type, e.payment_id)
+            for e in events
+            if isinstance(e, Finding.Raised)
+        }
+        facts.update(
+            (fid, (case_id, program, type_, payment_id))
+            for fid, case_id, program, type_, payment_id in rows_where_in(
+                self.db,
+                "SELECT finding_id, case_id, program, type, payment_id FROM findings",
+                "finding_id",
+                (e.finding_id for e in events if isinstance(e, Finding.Reopened)),
+            )
+        )
+        return {
+            fid: case_id
+            for fid, (case_id, program, type_, payment_id) in facts.items()
+            if case_id is not None
+            and payment_id is None
+            and program is not None
+            and type_ in hold_on.get(program, ())
+        }
 
     # -- before an approval ---------------------------------------------------------------
 

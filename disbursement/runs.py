@@ -97,7 +97,11 @@ from ledger.store import (
 )
 from projections.bank import RESULTS_JOIN, STATUS, VERSION
 from projections.grants import grants_of_people, grants_outside, grants_unpaid
-from projections.households import held_by_findings, people_sharing_a_member
+from projections.households import (
+    finding_holding_case,
+    held_by_findings,
+    people_sharing_a_member,
+)
 from projections.payouts import APPROVED_STATUSES, standing
 from projections.registers import config_version_in_force, refuse_while_importing
 
@@ -865,12 +869,17 @@ class Payouts(LedgerService):
         )
         complete = not payment.held
         findings = []
+        case_id = payment.instructed.case_id
         for hold_type in hold:
-            fid = finding_id(hold_type, payment.instructed.case_id, payment.instructed.period)
+            fid = finding_id(hold_type, case_id, payment.instructed.period)
             try:
                 finding: Finding = self.app.repository.get(finding_aggregate_id(fid))
             except AggregateNotFoundError:
-                continue
+                # Held by a finding about the case itself (data comparison, households).
+                holder = finding_holding_case(self.db, case_id, hold_type)
+                if holder is None:
+                    continue
+                finding = self.app.repository.get(finding_aggregate_id(holder))
             finding.record_release(actor, payment_id=pid, reason=reason, complete=complete)
             findings.append(finding)
         self.app.save(payment, *findings)

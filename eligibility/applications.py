@@ -83,6 +83,8 @@ class Facts:
     steps: list[Step] = field(default_factory=list)
     identities: set[StepIdentity] = field(default_factory=set)
     progress: Progress = field(default_factory=Progress)
+    #: Id numbers recorded as members of its case's household (whatever their dates).
+    members: list[str] = field(default_factory=list)
     #: Staff ids with an interest in it (computed once its people are known).
     interested: set[str] | None = None
     #: Who recorded its latest township review (the importer of that line).
@@ -93,9 +95,11 @@ class Facts:
         return self.applicant.region_code if self.applicant else None
 
     def interest(self, staff: StaffDirectory) -> set[str]:
-        """The staff with an interest: in the applicant, the case's holder or its account."""
+        """The staff with an interest: in the applicant, the case's holder, a member of its
+        household, or its account."""
         if self.interested is None:
             people = {p for p in (self.applicant.id_number if self.applicant else "",) if p}
+            people.update(self.members)
             accounts: set[str] = set()
             if self.case is not None:
                 people.add(self.case.id_number)
@@ -380,6 +384,7 @@ class Steps(LedgerService):
     def _load(self, chunk: Sequence[tuple[int, StepRow]], facts: dict[str, Facts]) -> None:
         """The facts of the chunk's applications not met before: recorded ones from their
         events, new ones from their first line; and the stored cases they name."""
+        from projections.households import has_members, members_of
         from projections.registers import has_cases, load_cases
 
         new = sorted({r.application_id for _, r in chunk} - facts.keys())
@@ -404,6 +409,12 @@ class Steps(LedgerService):
                     if f.applicant is None:
                         s = f.case
                         f.applicant = Applicant(s.region_code, s.name, s.id_number)
+        if has_members(self.db):
+            of_case: dict[str, list[str]] = {}
+            for m in members_of(self.db, sorted({f.case_id for f in mine})):
+                of_case.setdefault(m.case_id, []).append(m.id_number)
+            for f in mine:
+                f.members = of_case.get(f.case_id, [])
 
 
 def _recorded_facts(events: Sequence[LedgerEvent]) -> Facts:

@@ -42,6 +42,7 @@ from ledger.errors import AidLedgerError, NotFound
 from ledger.events import LedgerEvent
 from ledger.registry import ImportedFile, file_aggregate_id, import_aggregate_id, import_id
 from ledger.service import LedgerService
+from projections.households import members_of_cases
 
 #: The ``source`` of a compensating decision begins with this, then the file's tag.
 REVERT_SOURCE = "revert of "
@@ -311,6 +312,7 @@ class Reverter(LedgerService):
         case_ids = self._cases_decided(kind, sha, tag)
         directory = self.directory()
         died = self._deaths()
+        household = members_of_cases(self.db, case_ids)
         undos: list[Undo] = []
         refused: list[str] = []
         for events in _events_of(self.app, self.db, case_ids):
@@ -329,12 +331,13 @@ class Reverter(LedgerService):
                     f"{actor.staff_id}'s region {actor.region}"
                 )
             if actor.staff_id in directory.interested(
-                [undo.id_number, after.id_number], [undo.bank_account, after.bank_account]
+                [undo.id_number, after.id_number, *household.get(label, ())],
+                [undo.bank_account, after.bank_account],
             ):
                 refused.append(
-                    f"case {label}: {actor.staff_id} has an interest in it (the beneficiary is "
-                    "the staff member or a registered relative, or the account is their own): "
-                    "another approver must revert this file (回避)"
+                    f"case {label}: {actor.staff_id} has an interest in it (the beneficiary or "
+                    "a member of the household is the staff member or a registered relative, "
+                    "or the account is their own): another approver must revert this file (回避)"
                 )
             death = died.get(undo.id_number)
             if death is not None and undo.puts_back_after(death):

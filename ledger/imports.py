@@ -75,6 +75,7 @@ from ledger.registry import (
 )
 from ledger.service import LedgerService, PhaseClock
 from ledger.store import (
+    Database,
     EventBatch,
     LedgerApp,
     as_date,
@@ -437,6 +438,7 @@ class Importer(LedgerService):
         """Read and check every row of a cases file (problems to ``problems``), holding a
         chunk of rows at a time: values, duties, the program of stored cases and a death that
         ended one; then the program of each new case across the file's lines."""
+        from projections.households import has_members
         from projections.registers import has_cases, stored_programs
 
         stored = has_cases(self.db)  # a first import has no stored case: no queries
@@ -479,7 +481,11 @@ class Importer(LedgerService):
             rows = self._refusing_after_death(rows, deaths, problems)
             rows = _keyed(rows, keys, lambda row: (row.case_id, program_tag[row.program]))
             rows = _noting(rows, note_new)
-        problems.extend(check_case_duties(rows, directory, directory.actor(by, today)))
+        # Household members count for interest (回避): the stored members of each chunk's cases.
+        household: dict[str, list[str]] = {}
+        if stored and has_members(self.db):
+            rows = _with_households(self.db, rows, household)
+        problems.extend(check_case_duties(rows, directory, directory.actor(by, today), household))
         if new_cases and required_from is not None:
             problems.extend(self._check_applications(file, new_cases, directory, required_from))
 
@@ -1052,6 +1058,20 @@ def _counted(rows: Iterable[CsvRow], checked: _Checked) -> Iterator[CsvRow]:
     for row in rows:
         checked.rows += 1
         yield row
+
+
+def _with_households(
+    db: Database, rows: Iterable[tuple[int, CaseRow]], household: dict[str, list[str]]
+) -> Iterator[tuple[int, CaseRow]]:
+    """The rows, a chunk at a time; before each chunk ``household`` is filled with the id
+    numbers of the stored members of its cases (a query per chunk)."""
+    from projections.households import members_of
+
+    for chunk in batched(rows, EXISTING_CHUNK):
+        household.clear()
+        for m in members_of(db, sorted({r.case_id for _, r in chunk})):
+            household.setdefault(m.case_id, []).append(m.id_number)
+        yield from chunk
 
 
 def _noting(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import TypeVar
 
@@ -329,52 +329,135 @@ def _optional_text(max_len: int) -> Callable[[str], str]:
     return parse
 
 
+def _memo(parse: Callable[[str], T], limit: int = 1 << 20) -> Callable[[str], T]:
+    """``parse`` remembering the values it accepted (up to ``limit`` distinct texts): a
+    comparison file names each person and day many times. A refused text is parsed (and
+    refused) again each time, with the same message."""
+    seen: dict[str, T] = {}
+
+    def parse_once(raw: str) -> T:
+        value = seen.get(raw)
+        if value is None:
+            value = parse(raw)
+            if len(seen) < limit:
+                seen[raw] = value
+        return value
+
+    return parse_once
+
+
+def _money_as_written(raw: str) -> tuple[int, str]:
+    """A money value's fen and its text as `format_fen` writes it: the text itself when it
+    is already so written (``"1234.50"``), no parsing twice."""
+    yuan, dot, cents = raw.partition(".")
+    if (
+        dot
+        and len(cents) == 2
+        and 0 < len(yuan) <= 13
+        and yuan.isascii()
+        and yuan.isdigit()
+        and cents.isdigit()
+        and (yuan == "0" or yuan[0] != "0")
+    ):
+        return int(yuan) * 100 + int(cents), raw
+    fen = _money_value(raw)
+    return fen, format_fen(fen)
+
+
+_TEXT_64 = _text(64)
+_OPTIONAL_64 = _optional_text(64)
+_OPTIONAL_200 = _optional_text(200)
+
+
 def comparison_rows(
     rows: Iterable[CsvRow], source: str, today: date, problems: ProblemSink
 ) -> Iterator[ComparisonRecord]:
     """Each good row of a comparison file of ``source``, typed (`ledger.comparison`); every
     problem to ``problems``: a wrong check digit, a malformed date or amount, a date after
-    today, a cell that starts as a formula would."""
+    today, a cell that starts as a formula would.
+
+    A row is first read the short way (remembered id numbers and days, no problem kept); a
+    row that fails it is read again the long way, which names each of its problems."""
+    id_number_of, day_of = _memo(parse_id_number), _memo(parse_date)
+    region_of = _memo(parse_region_code, 1 << 16)
+    money = source in MONEY_SOURCES
     for row in rows:
-        c = _RowChecker(row, problems)
-        id_number = c.value("id_number", parse_id_number, "")
-        if source == "other_benefit":
-            department = c.value("department", _code, "")
-            benefit = c.value("benefit", _code, "")
-            amount = c.value("monthly_amount", _money_value, 0)
-            start = c.value("from", parse_date, _EPOCH)
-            end = c.value("to", _optional_date, None)
-            if end is not None and end < start:
-                c.fail("to", f"is before from ({start.isoformat()})")
-            if start > today:
-                c.fail("from", f"is after today ({today.isoformat()})")
-            if c.ok:
-                yield ComparisonRecord(
-                    row.line,
-                    id_number,
-                    f"{department}:{benefit}",
-                    start,
-                    format_fen(amount),
-                    amount,
-                    "",
-                    end,
-                )
-            continue
-        ref = c.value("source_ref", _text(64), "")
-        as_of = c.value("as_of", parse_date, _EPOCH)
-        if as_of > today:
-            c.fail("as_of", f"is after today ({today.isoformat()})")
-        detail = c.value("detail", _optional_text(200), "")
-        fen: int | None = None
-        if source in MONEY_SOURCES:
-            fen = c.value("value", _money_value, 0)
-            value = format_fen(fen)
-        elif source == "household_registration":
-            value = c.value("value", parse_region_code, "")
-        else:
-            value = c.value("value", _optional_text(64), "")
+        if not row.formulas and source != "other_benefit":
+            v = row.values
+            try:
+                as_of = day_of(v["as_of"])
+                detail = _OPTIONAL_200(v["detail"])
+                fen: int | None
+                if money:
+                    fen, value = _money_as_written(v["value"])
+                elif source == "household_registration":
+                    fen, value = None, region_of(v["value"])
+                else:
+                    fen, value = None, _OPTIONAL_64(v["value"])
+                if as_of <= today:
+                    yield ComparisonRecord(
+                        row.line,
+                        id_number_of(v["id_number"]),
+                        _TEXT_64(v["source_ref"]),
+                        as_of,
+                        value,
+                        fen,
+                        detail,
+                    )
+                    continue
+            except InvalidValue:
+                pass
+        yield from _comparison_row(row, source, today, problems, id_number_of, day_of)
+
+
+def _comparison_row(
+    row: CsvRow,
+    source: str,
+    today: date,
+    problems: ProblemSink,
+    id_number_of: Callable[[str], str],
+    day_of: Callable[[str], date],
+) -> Iterator[ComparisonRecord]:
+    """One row of a comparison file the long way: every problem to ``problems``."""
+    c = _RowChecker(row, problems)
+    id_number = c.value("id_number", id_number_of, "")
+    if source == "other_benefit":
+        department = c.value("department", _code, "")
+        benefit = c.value("benefit", _code, "")
+        amount = c.value("monthly_amount", _money_value, 0)
+        start = c.value("from", day_of, _EPOCH)
+        end = c.value("to", _optional_date, None)
+        if end is not None and end < start:
+            c.fail("to", f"is before from ({start.isoformat()})")
+        if start > today:
+            c.fail("from", f"is after today ({today.isoformat()})")
         if c.ok:
-            yield ComparisonRecord(row.line, id_number, ref, as_of, value, fen, detail)
+            yield ComparisonRecord(
+                row.line,
+                id_number,
+                f"{department}:{benefit}",
+                start,
+                format_fen(amount),
+                amount,
+                "",
+                end,
+            )
+        return
+    ref = c.value("source_ref", _TEXT_64, "")
+    as_of = c.value("as_of", day_of, _EPOCH)
+    if as_of > today:
+        c.fail("as_of", f"is after today ({today.isoformat()})")
+    detail = c.value("detail", _OPTIONAL_200, "")
+    fen: int | None = None
+    if source in MONEY_SOURCES:
+        fen = c.value("value", _money_value, 0)
+        value = format_fen(fen)
+    elif source == "household_registration":
+        value = c.value("value", parse_region_code, "")
+    else:
+        value = c.value("value", _OPTIONAL_64, "")
+    if c.ok:
+        yield ComparisonRecord(row.line, id_number, ref, as_of, value, fen, detail)
 
 
 class LineKeys:
@@ -442,11 +525,20 @@ def duplicate_keys(
 
 
 def check_case_duties(
-    rows: Iterable[tuple[int, CaseRow]], directory: StaffDirectory, importer: Actor
+    rows: Iterable[tuple[int, CaseRow]],
+    directory: StaffDirectory,
+    importer: Actor,
+    household: Mapping[str, Sequence[str]] | None = None,
 ) -> Iterator[Problem]:
     """Every row's duties, as `ledger.duties` says: the importer's region covers the case; the
     decider holds ``caseworker`` and the approver ``approver``, both registered and covering the
-    case's region on the decision's ``effective_from``; neither has an interest in the case."""
+    case's region on the decision's ``effective_from``; neither has an interest in the case:
+    in its holder, in a member of its household (``household``: the id numbers recorded as
+    members of each case, whatever their dates), or in its account.
+
+    ``household`` is read when a row is checked: a caller streaming the rows may fill it a
+    chunk of rows at a time, before yielding them."""
+    household = {} if household is None else household
     for line, row in rows:
         if not importer.covers(row.region_code):
             yield (
@@ -457,7 +549,9 @@ def check_case_duties(
                     row.region_code,
                 )
             )
-        interested = directory.interested([row.id_number], [row.bank_account])
+        interested = directory.interested(
+            [row.id_number, *household.get(row.case_id, ())], [row.bank_account]
+        )
         for column, staff_id, role in (
             ("decided_by", row.decided_by, "caseworker"),
             ("approved_by", row.approved_by, "approver"),
@@ -494,9 +588,10 @@ def check_case_duties(
                     Problem(
                         line,
                         column,
-                        f"{staff_id} has an interest in this case (the beneficiary is the staff "
-                        "member or a registered relative, or the account is the staff member's "
-                        "own): another staff member must decide and approve it (回避)",
+                        f"{staff_id} has an interest in this case (the beneficiary or a member "
+                        "of the household is the staff member or a registered relative, or the "
+                        "account is the staff member's own): another staff member must decide "
+                        "and approve it (回避)",
                         staff_id,
                     )
                 )

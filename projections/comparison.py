@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from eligibility.comparison import Record
-from ledger.comparison import ComparisonFile, ComparisonRecord
+from ledger.comparison import ComparisonFile
 from ledger.events import LedgerEvent
 from ledger.store import Database, Tx, as_date, param_chunks
 from projections.runner import ReadModel
@@ -40,24 +40,27 @@ class ComparisonModel(ReadModel):
 
     def apply(self, tx: Tx, events: Sequence[LedgerEvent]) -> None:
         rows: list[tuple[Any, ...]] = []
+        day = date.fromisoformat
         for e in events:
             if isinstance(e, ComparisonFile.RecordsAdded):
-                for values in e.records:
-                    r = ComparisonRecord.from_list(values)
-                    rows.append(
-                        (
-                            e.file_id,
-                            r.line,
-                            e.source_name,
-                            r.id_number,
-                            r.source_ref,
-                            r.as_of,
-                            r.value,
-                            r.amount,
-                            r.detail,
-                            r.until,
-                        )
+                # Each record as `ComparisonRecord.as_list` wrote it, read without building
+                # one: a chunk is thousands of records.
+                file_id, source = e.file_id, e.source_name
+                rows += [
+                    (
+                        file_id,
+                        int(v[0]),
+                        source,
+                        v[1],
+                        v[2],
+                        day(v[3]),
+                        v[4],
+                        None if v[5] is None else int(v[5]),
+                        v[6],
+                        None if v[7] is None else day(v[7]),
                     )
+                    for v in e.records
+                ]
         tx.copy_rows("comparison_records", COLUMNS, rows)
 
 

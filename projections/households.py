@@ -9,14 +9,15 @@ of a household and data comparison all read them through it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eligibility.households import Member, people_of
 from ledger.events import LedgerEvent
 from ledger.household import HouseholdMember, HouseholdRow
-from ledger.store import Database, Tx, as_date, param_chunks
+from ledger.store import Database, Tx, as_date, param_chunks, rows_where_in
 from projections.runner import ReadModel
 
 _COLUMNS = (
@@ -191,3 +192,36 @@ def held_by_findings(db: Database, types: Sequence[str]) -> list[tuple[str, str,
         f"f.payment_id IS NULL AND f.type IN ({marks}) ORDER BY f.case_id, f.type",
         list(types),
     )  # type: ignore[return-value]
+
+
+def finding_holding_case(db: Database, case_id: str, type_: str) -> str | None:
+    """The finding about the case itself (no payment) of ``type_`` that holds its payments:
+    the open one, else the latest raised (resolved since the payment was held)."""
+    rows = db.query(
+        "SELECT finding_id FROM findings WHERE case_id = ? AND type = ? AND payment_id IS NULL "
+        "ORDER BY CASE WHEN status = 'open' THEN 0 ELSE 1 END, raised_at DESC LIMIT 1",
+        (case_id, type_),
+    )
+    return str(rows[0][0]) if rows else None
+
+
+def has_members(db: Database) -> bool:
+    """Whether any household member is recorded (an import asks no more when none is)."""
+    return bool(db.query("SELECT 1 FROM household_members LIMIT 1"))
+
+
+def members_of_cases(db: Database, aggregate_ids: Iterable[UUID]) -> dict[str, list[str]]:
+    """The id numbers recorded as members of each of these cases (by their aggregates' ids),
+    whatever their dates: who counts for interest (回避) in an act on the case."""
+    out: dict[str, list[str]] = {}
+    if not has_members(db):
+        return out
+    for case_id, id_number in rows_where_in(
+        db,
+        "SELECT m.case_id, m.member_id_number FROM household_members m "
+        "JOIN cases c ON c.case_id = m.case_id",
+        "c.aggregate_id",
+        (str(a) for a in aggregate_ids),
+    ):
+        out.setdefault(case_id, []).append(id_number)
+    return out

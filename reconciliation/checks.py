@@ -402,8 +402,13 @@ def check_beneficiaries(
     excludes: Mapping[str, Iterable[str]],
     staff_by_account: Mapping[str, str],
     staff_by_id_number: Mapping[str, str],
+    members: Iterable[Beneficiary] = (),
 ) -> list[Draft]:
-    """duplicate_beneficiary, shared_account and staff_account over a period's payments."""
+    """duplicate_beneficiary, shared_account and staff_account over a period's payments.
+
+    ``members``: the household members of cases in effect, as persons of their case (the
+    case's program and account): a member paid in another case of the program (or one it
+    excludes), as holder or as member, is a duplicate as a holder is."""
     paid = [p for p in payments if p.status not in ("rejected", "refunded")]
     people = list(
         {
@@ -422,8 +427,13 @@ def check_beneficiaries(
     # (``temporary_repeat``, before payment), not as two cases of one program.
     grants = {p.case_id for p in paid if p.kind == "one_off"}
     monthly = [b for b in people if b.case_id not in grants]
+    paid_cases = {b.case_id for b in monthly}
+    persons = {
+        (b.case_id, b.id_number): b
+        for b in [*monthly, *(m for m in members if m.case_id in paid_cases)]
+    }
     conflicts = [
-        *check_duplicate_beneficiary(monthly, excludes),
+        *check_duplicate_beneficiary(persons.values(), excludes),
         *check_shared_account(people),
         *check_staff_account(people, staff_by_account, staff_by_id_number),
     ]

@@ -16,6 +16,7 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 
 from ledger.access import Viewer
+from ledger.conflicts import Beneficiary
 from ledger.duties import SCHEDULER, Actor
 from ledger.errors import NotFound
 from ledger.masking import masked_rows
@@ -159,12 +160,14 @@ class Reconciliation(LedgerService):
                 ]
             )
             staff = self.db.query("SELECT staff_id, id_number, bank_account FROM staff")
+            members = self._member_candidates(period)
             emit(
                 checks.check_beneficiaries(
-                    self._beneficiary_candidates(period),
+                    self._beneficiary_candidates(period, {m.case_id for m in members}),
                     {code: p.excludes for code, p in self.config.programs.items()},
                     {a: s for s, _, a in staff},
                     {i: s for s, i, _ in staff},
+                    members,
                 )
             )
             emit(checks.check_unknown_payment(self._unmatched(period)))
@@ -280,6 +283,16 @@ class Reconciliation(LedgerService):
                 self._raise(d, known, batch, result, actor.staff_id)
         self.sync()
         return result
+
+    def _member_candidates(self, period: Period) -> list[Beneficiary]:
+        """Persons of the period's cases (household members among them) whose id number is
+        in two or more cases: what the duplicate check adds to the payees."""
+        from projections.households import people_sharing_a_member
+
+        return [
+            Beneficiary(*r)
+            for r in people_sharing_a_member(self.db, period.first_day, period.last_day)
+        ]
 
     def _household_drafts(self, period: Period) -> list[Draft]:
         """``household_size_mismatch`` and ``household_member_dead`` for the cases in effect
@@ -484,8 +497,11 @@ class Reconciliation(LedgerService):
         )
         return [_view(r)[0] for r in rows]
 
-    def _beneficiary_candidates(self, period: Period) -> list[PaymentView]:
-        """Payments whose person or account appears twice, or belongs to staff.
+    def _beneficiary_candidates(
+        self, period: Period, cases: Iterable[str] = ()
+    ) -> list[PaymentView]:
+        """Payments whose person or account appears twice, or belongs to staff, and those of
+        ``cases`` (whose household shares a person with another case).
 
         Their ids first, from ``payments`` alone (a province's month is 1.5M rows: joined
         with the results for every row, the same question took twice as long), then their
@@ -512,7 +528,10 @@ class Reconciliation(LedgerService):
                 (p, p, p, p, p),
             )
         ]
-        return self._views(period, ids)
+        for chunk in param_chunks(sorted(set(cases))):
+            marks = ", ".join("?" * len(chunk))
+            ids += [r[0] for r in self.db.query(f"{paid} AND case_id IN ({marks})", (p, *chunk))]
+        return self._views(period, sorted(set(ids)))
 
     def _views(self, period: Period, ids: Sequence[str]) -> list[PaymentView]:
         """The views of the period's payments with these ids (those `_VIEW_SQL` has)."""

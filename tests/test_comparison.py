@@ -325,3 +325,61 @@ def test_the_daily_job_compares_the_open_periods_once(svc: Services, tmp_path: P
     assert [r[:2] for r in rows] == [("assets_over_limit", "C001")]
     (raised,) = svc.reconciliation.history(rows[0][2])
     assert raised["by"] == "scheduler"
+
+
+def test_a_holding_finding_raised_after_prepare_makes_the_run_stale(
+    svc: Services, tmp_path: Path
+) -> None:
+    """A comparison finding in dibao's ``hold_on`` raised after the run was prepared: the run
+    would pay what a fresh prepare holds, so approval is refused until prepared again; one not
+    in ``hold_on`` (``business_registered``) changes nothing."""
+    from ledger.payment import RunClosed
+    from tests.builders import FINANCE_APPROVER
+
+    with_records(svc, tmp_path, "business", f"{C001_HOLDER},B-1,2026-11-01,个体户,")
+    svc.payouts.prepare(DEC, program=None, by=FINANCE)
+    (run_id,) = [r[0] for r in svc.db.query("SELECT run_id FROM runs")]
+    assert {f["type"] for f in compare_findings(svc)} == {"business_registered"}
+    assert not svc.payouts.review.show(run_id)["stale"]
+    with_records(
+        svc, tmp_path, "other_benefit", f"{C001_HOLDER},hrss,unemployment,1500.00,2026-10-01,"
+    )
+    compare_findings(svc)
+    shown = svc.payouts.review.show(run_id)
+    assert shown["stale"] and shown["changed_cases"] == 1
+    with pytest.raises(RunClosed, match="stale"):
+        svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    again = svc.payouts.prepare(DEC, program=None, by=FINANCE)
+    assert again.run_id == run_id
+    (held,) = svc.db.query(
+        "SELECT held FROM payments WHERE case_id = 'C001' AND kind = 'regular' "
+        "AND period = '2026-12'"
+    )
+    assert held[0] == "cross_department_duplicate"
+    assert not svc.payouts.review.show(run_id)["stale"]
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+
+
+def test_releasing_a_payment_held_by_a_comparison_finding_is_recorded_on_it(
+    svc: Services, tmp_path: Path
+) -> None:
+    from tests.builders import FINANCE_APPROVER
+
+    with_records(
+        svc, tmp_path, "other_benefit", f"{C001_HOLDER},hrss,unemployment,1500.00,2026-10-01,"
+    )
+    (finding,) = compare_findings(svc)
+    run_id = svc.payouts.prepare(DEC, program=None, by=FINANCE).run_id or ""
+    svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+    ((held,),) = svc.db.query("SELECT payment_id FROM payments WHERE held <> ''")
+    svc.payouts.release(held, by=SUPERVISOR, reason="unemployment benefit ended in October")
+    released = [
+        e
+        for e in svc.reconciliation.history(finding["finding_id"])
+        if e["type"] == "FindingPaymentReleased"
+    ]
+    assert [(e["payment_id"], e["by"], e["complete"]) for e in released] == [
+        (held, SUPERVISOR, True)
+    ]
+    shown = svc.payouts.review.show(run_id)
+    assert shown["totals"]["held"] == 0

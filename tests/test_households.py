@@ -188,3 +188,128 @@ def test_a_member_who_holds_another_case_of_the_program_is_a_duplicate(
         )
     )
     assert "duplicate_beneficiary" in held["C001"] and "duplicate_beneficiary" in held["C002"]
+
+
+def test_a_member_of_the_household_counts_for_interest_in_a_cases_import(
+    svc: Services, tmp_path: Path
+) -> None:
+    """C001's household: a registered relative of its caseworker S001, and its approver S002
+    herself. A new decision on C001 by them is refused on both columns, nothing recorded."""
+    from tests.builders import case_rows, head
+
+    _store(svc)
+    load(
+        svc,
+        "relatives",
+        write_file(tmp_path, "r.csv", "staff_id,id_number,relation", f"S001,{SPOUSE},brother"),
+    )
+    load(
+        svc,
+        "households",
+        write_file(
+            tmp_path,
+            "h.csv",
+            HOUSEHOLD_HEADER,
+            f"C001,{SPOUSE},刘强,spouse,2026-01-01,",
+            "C001,610102197608080082,吴秀英,other,2026-01-01,2026-06-30",
+        ),
+    )
+    change = case_rows(
+        tmp_path,
+        "c.csv",
+        "C001,dibao,610102001001,王秀兰,610102195001010011,3,1600.00,2026-12-01,,"
+        "6228480000000000011,王秀兰,S001,S002",
+    )
+    before = head(svc)
+    with pytest.raises(InputRefused) as refused:
+        load(svc, "cases", change)
+    found = {(p.line, p.column) for p in refused.value.problems}
+    assert found == {(2, "decided_by"), (2, "approved_by")}
+    assert "member of the household" in str(refused.value)
+    assert SPOUSE not in str(refused.value)
+    assert head(svc) == before
+
+
+def test_a_member_of_the_household_counts_for_interest_in_a_steps_import(
+    svc: Services, tmp_path: Path
+) -> None:
+    """An application for the recorded case C001, whose household holds a relative of S001:
+    S001 may take none of its steps."""
+    from eligibility.applications import Steps
+    from tests.builders import head
+
+    _store(svc)
+    load(
+        svc,
+        "relatives",
+        write_file(tmp_path, "r.csv", "staff_id,id_number,relation", f"S001,{SPOUSE},brother"),
+    )
+    load(
+        svc,
+        "households",
+        write_file(tmp_path, "h.csv", HOUSEHOLD_HEADER, f"C001,{SPOUSE},刘强,spouse,2026-01-01,"),
+    )
+    lines = [
+        f"A9,C001,dibao,{step},2026-11-{day:02d},S001,{outcome},x"
+        for step, day, outcome in (
+            ("apply", 2, ""),
+            ("verify", 3, "pass"),
+            ("visit", 5, "pass"),
+            ("review", 9, "pass"),
+            ("township", 12, "pass"),
+            ("notice", 20, ""),
+        )
+    ]
+    path = write_file(
+        tmp_path,
+        "steps.csv",
+        "application_id,case_id,program,step,date,staff_id,outcome,detail",
+        *lines,
+    )
+    before = head(svc)
+    with pytest.raises(InputRefused) as refused:
+        svc.service(Steps).import_file(path, by="S001")
+    found = [str(p) for p in refused.value.problems]
+    assert len(found) == 7 and all("S001 has an interest" in p for p in found)
+    assert head(svc) == before
+
+
+def test_reconcile_finds_a_member_who_holds_another_case_of_the_program(
+    svc: Services, tmp_path: Path
+) -> None:
+    """December was paid before the household was recorded: C002's holder (tekun), a member of
+    C001's household (dibao, which excludes tekun). Reconcile raises what prepare would have:
+    duplicate_beneficiary on both, once."""
+    from ledger.period import Period
+    from tests.builders import FINANCE_APPROVER
+
+    _store(svc)
+    dec = Period.parse("2026-12")
+    run = svc.payouts.prepare(dec, program=None, by=FINANCE)
+    svc.payouts.approve(run.run_id or "", by=FINANCE_APPROVER)
+    load(
+        svc,
+        "households",
+        write_file(
+            tmp_path, "h.csv", HOUSEHOLD_HEADER, f"C001,{C002_HOLDER},李德明,other,2026-01-01,"
+        ),
+    )
+
+    def duplicates() -> list[tuple[Any, ...]]:
+        return sorted(
+            svc.db.query(
+                "SELECT case_id, finding_id FROM findings WHERE type = 'duplicate_beneficiary'"
+            )
+        )
+
+    assert duplicates() == []
+    svc.reconciliation.reconcile(dec, as_of=svc.today, by=FINANCE)
+    found = duplicates()
+    assert [c for c, _ in found] == ["C001", "C002"]
+    from ledger.payment import finding_id
+
+    assert {f for _, f in found} == {
+        finding_id("duplicate_beneficiary", c, "2026-12") for c in ("C001", "C002")
+    }
+    svc.reconciliation.reconcile(dec, as_of=svc.today, by=FINANCE)
+    assert duplicates() == found

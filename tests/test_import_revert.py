@@ -311,3 +311,29 @@ def test_the_commands_preview_list_and_revert(cli: Any, tmp_path: Path) -> None:
     done = cli("import", "revert", ref, "--by", APPROVER, "--reason", "wrong month").stdout
     assert f"{ref} (bad.csv) reverted: 3 cases, 1 of them opened by the file" in done
     assert "reverted by S002" in cli("import", "list").stdout
+
+
+def test_a_revert_by_an_approver_in_the_household_of_a_case_is_refused(
+    county: Services, tmp_path: Path
+) -> None:
+    """C006 was approved by S009; the approver S002 is recorded as a member of its household:
+    only another approver may revert its file."""
+    svc = county
+    staff = (FIXTURES / "staff.csv").read_text(encoding="utf-8").splitlines()
+    extra = "S009,钱进,610102198303030150,6217000000000000109,approver,610102"
+    load(svc, "staff", write_file(tmp_path, "staff2.csv", staff[0], *staff[1:], extra))
+    load(svc, "cases", case_rows(tmp_path, "c6.csv", NEW_CASE.replace(",S001,S002", ",S001,S009")))
+    load(
+        svc,
+        "households",
+        write_file(
+            tmp_path,
+            "h.csv",
+            "case_id,member_id_number,member_name,relation,from,to",
+            "C006,610102197608080082,吴秀英,other,2026-05-01,",
+        ),
+    )
+    ref = import_id("cases", sha_of(svc, "c6.csv"))
+    with pytest.raises(RevertRefused, match="case C006: S002 has an interest"):
+        revert(svc, ref)
+    assert revert(svc, ref, by="S009").cases == 1

@@ -147,3 +147,42 @@ def test_compare_raises_nothing_twice_and_nothing_from_records_after_as_of(
     for h in hits:  # every piece of evidence was known on as_of
         for piece in h.evidence.split(";"):
             assert date.fromisoformat(piece.rsplit(":", 1)[1]) <= as_of
+
+
+def test_a_comparison_row_read_the_short_way_is_read_as_the_long_way_reads_it() -> None:
+    """`comparison_rows` reads a good row without naming problems, a bad one the long way:
+    the records and the problems are the long way's alone."""
+    from ledger.csvfile import CsvRow
+    from ledger.errors import Problems
+    from ledger.ids import parse_id_number
+    from ledger.money import format_fen
+    from ledger.period import parse_date
+    from ledger.validation import _comparison_row, _money_as_written, _money_value, comparison_rows
+
+    for raw in ("0.5", "00.50", "12.30", "0012.00", "1234567890123.45", "12", " 1.00"):
+        fen = _money_value(raw)
+        assert _money_as_written(raw) == (fen, format_fen(fen))
+    holder = "610102195001010011"
+    cells = [
+        (holder, "A-1", "2026-11-01", "12.3", ""),
+        (holder, "A-2", "2026-11-01", "0012.00", "x"),
+        (holder.lower(), "A-3", "2026-11-01", "5.00", ""),
+        ("610102195001010012", "A-4", "2026-11-01", "5.00", ""),
+        (holder, "", "2026-11-01", "5.00", ""),
+        (holder, "A-6", "2026-12-31", "5.00", ""),
+        (holder, "A-7", "2026-02-30", "1.234", ""),
+    ]
+    columns = ("id_number", "source_ref", "as_of", "value", "detail")
+    rows = [CsvRow(n + 2, dict(zip(columns, c, strict=True))) for n, c in enumerate(cells)]
+    today = date(2026, 12, 15)
+    for source in ("deposit", "business"):
+        short, long = Problems(), Problems()
+        got = list(comparison_rows(rows, source, today, short))
+        want = [
+            r
+            for row in rows
+            for r in _comparison_row(row, source, today, long, parse_id_number, parse_date)
+        ]
+        assert got == want and len(got) == 3
+        assert [str(p) for p in short.kept] == [str(p) for p in long.kept]
+        assert {p.line for p in short.kept} == {5, 6, 7, 8}
