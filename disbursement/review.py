@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 #: Event topics that can change what a fresh prepare of a run would pay, when recorded after
 #: it was prepared (its own payments' and findings' events aside, see `_own`).
+#: Resolutions of a finding that let a held payment be paid by the next prepare.
+LIFTING = ("false_positive", "corrected")
+
 STALE_TOPICS = frozenset(
     {
         Case.Approved.TOPIC,
@@ -219,7 +222,7 @@ class Review:
                 # The run's own prepare withdrew it; a supplement pays no recoveries.
                 if run.supplement is None and owner != run.run_id:
                     found.reasons["recovery"] += 1
-            elif isinstance(event, Finding.Resolved) and event.resolution == "false_positive":
+            elif isinstance(event, Finding.Resolved) and event.resolution in LIFTING:
                 found.reasons["finding"] += 1
 
     def _holding_findings(

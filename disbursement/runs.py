@@ -558,8 +558,9 @@ class Payouts(LedgerService):
         return PrePaymentHolds(among, {a: s for s, _, a in staff}, {i: s for s, i, _ in staff})
 
     def _finding_holds(self) -> list[Conflict]:
-        """Open findings about a case (data comparison, households) of a type its program's
-        ``hold_on`` names: they hold the case's payments until resolved."""
+        """Findings about a case (data comparison, households) of a type its program's
+        ``hold_on`` names: they hold the case's payments while open or substantiated
+        (`projections.households.held_by_findings`)."""
         from ledger.payment import SEVERITY
 
         types = sorted({t for p in self.config.programs.values() for t in p.hold_on})
@@ -568,9 +569,7 @@ class Payouts(LedgerService):
             prog = self.config.programs.get(program)
             if prog is not None and type_ in prog.hold_on:
                 out.append(
-                    Conflict(
-                        type_, SEVERITY[type_], case_id, f"finding {fid} is open: {detail}", fid
-                    )
+                    Conflict(type_, SEVERITY[type_], case_id, f"finding {fid}: {detail}", fid)
                 )
         return out
 

@@ -181,14 +181,18 @@ def sizes_and_members(db: Database, first: date, last: date) -> tuple[dict[str, 
 
 
 def held_by_findings(db: Database, types: Sequence[str]) -> list[tuple[str, str, str, str, str]]:
-    """Open findings about a case itself (no payment) of ``types``, with the case's program:
-    ``(case_id, program, type, finding_id, detail)``."""
+    """Findings about a case itself (no payment) of ``types`` that hold its payments, with the
+    case's program: ``(case_id, program, type, finding_id, detail)``. An open one holds; so
+    does one resolved as substantiated (``recovered``, ``referred``): its cause stands, and only
+    a release pays the case. ``false_positive`` (the evidence was wrong) and ``corrected`` (the
+    case was decided anew) let the next prepare pay."""
     if not types:
         return []
     marks = ", ".join("?" * len(types))
     return db.query(
         "SELECT f.case_id, c.program, f.type, f.finding_id, f.detail FROM findings f "
-        "JOIN cases c ON c.case_id = f.case_id WHERE f.status = 'open' AND "
+        "JOIN cases c ON c.case_id = f.case_id WHERE (f.status = 'open' OR "
+        "f.resolution IN ('recovered', 'referred')) AND "
         f"f.payment_id IS NULL AND f.type IN ({marks}) ORDER BY f.case_id, f.type",
         list(types),
     )  # type: ignore[return-value]

@@ -209,6 +209,32 @@ def test_a_finding_in_hold_on_holds_the_next_payment_until_a_false_positive(
     assert compare_findings(svc) == []  # the same evidence is not raised again
 
 
+@pytest.mark.parametrize(
+    ("resolution", "still_held"),
+    [("referred", True), ("recovered", True), ("corrected", False), ("false_positive", False)],
+)
+def test_a_substantiated_finding_keeps_holding_the_case(
+    svc: Services, tmp_path: Path, resolution: str, still_held: bool
+) -> None:
+    """Resolving a holding finding as referred (or recovered) says its cause stands: the next
+    prepare holds the case still, so no resolution but false_positive or corrected pays it."""
+    with_records(
+        svc, tmp_path, "other_benefit", f"{C001_HOLDER},hrss,unemployment,1500.00,2026-10-01,"
+    )
+    (finding,) = compare_findings(svc)
+    svc.payouts.prepare(DEC, program=None, by=FINANCE)
+    svc.reconciliation.resolve(
+        finding["finding_id"], resolution=resolution, comment="转交纪检", by=SUPERVISOR
+    )
+    # The resolution makes the prepared run stale only when it would change what it pays.
+    svc.payouts.prepare(DEC, program=None, by=FINANCE)
+    (row,) = svc.db.query(
+        "SELECT held FROM payments WHERE case_id = 'C001' AND kind = 'regular' "
+        "AND period = '2026-12' AND cancelled = 0"
+    )
+    assert ("cross_department_duplicate" in str(row[0])) is still_held
+
+
 def test_the_decider_of_a_case_may_not_resolve_its_comparison_finding(
     svc: Services, tmp_path: Path
 ) -> None:
