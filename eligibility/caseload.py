@@ -1,0 +1,108 @@
+"""A month's caseload movements (增减变动) on a store: ``aidledger report movements``.
+
+Each case is looked at on the month's first day and on the next month's (`movements.state_on`):
+a case with one decision from its register row, others from their events, a page of cases at a
+time; `movements.movements` counts each page and `movements.add_up` adds the pages up, so every
+group balances (``start + opened + reinstated - terminated = end``) whatever the register's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from eligibility.movements import FIELDS, Movement, Snapshot, add_up, movements, state_on, totals
+from ledger.case import CaseState, case_aggregate_id
+from ledger.errors import InvalidValue
+from ledger.ids import county_of
+from ledger.period import Period
+from ledger.service import LedgerService
+from ledger.store import select_events_of
+
+#: ``--by`` dimensions of the movements report, and the column each fills.
+DIMENSIONS = {
+    "program": "program",
+    "department": "department",
+    "region": "region_code",  # the county: the first 6 digits
+    "village": "region_code",  # the full code
+}
+#: The columns of the report, in order.
+MOVEMENT_FIELDS = ("period", "program", "department", "region_code", *FIELDS)
+
+
+def parse_movement_dimensions(text: str) -> list[str]:
+    """``program,region`` -> the dimensions (region or village, not both)."""
+    dims = [d.strip() for d in text.split(",") if d.strip()]
+    unknown = [d for d in dims if d not in DIMENSIONS]
+    if unknown or ("region" in dims and "village" in dims):
+        raise InvalidValue(
+            f"--by takes a comma list of {', '.join(DIMENSIONS)} (region or village, not both)"
+        )
+    return dims
+
+
+class Caseload(LedgerService):
+    """How the caseload changed in a month, group by group."""
+
+    def movements(self, period: Period, dims: Sequence[str]) -> list[dict[str, Any]]:
+        """Rows of ``period``, the group's columns (null where not grouped on) and the counts
+        of `eligibility.movements`; a last row ``all`` when grouped. Refused while an import
+        is open."""
+        from projections.registers import refuse_while_importing
+
+        self.sync()
+        refuse_while_importing(self.db)
+        rows = add_up(self._pages(period, dims))
+        out = [self._record(period, dims, m) for m in rows]
+        if dims:
+            whole = totals(rows)
+            out.append({**self._record(period, [], whole), "program": "all"})
+        return out
+
+    def _pages(self, period: Period, dims: Sequence[str]) -> Iterator[list[Movement]]:
+        from projections.caseload import cases_around
+
+        first, following = period.first_day, period.next().first_day
+        for page in cases_around(self.db, first, following):
+            events = select_events_of(
+                self.app, self.db, [case_aggregate_id(s.case_id) for s, v in page if v > 1]
+            )
+            before, after = [], []
+            for s, version in page:
+                if version == 1:
+                    on_first = s if s.in_effect_on(first) else None
+                    on_following = s if s.in_effect_on(following) else None
+                else:
+                    mine = events.get(case_aggregate_id(s.case_id), [])
+                    on_first, on_following = state_on(mine, first), state_on(mine, following)
+                seen = s.start < first
+                before.append(self._snapshot(s, on_first, dims, seen))
+                after.append(self._snapshot(s, on_following, dims, seen))
+            yield movements(before, after)
+
+    def _snapshot(
+        self, now: CaseState, then: CaseState | None, dims: Sequence[str], seen: bool
+    ) -> Snapshot:
+        s = then or now
+        return Snapshot(now.case_id, self._group(s, dims), then is not None, s.monthly_amount, seen)
+
+    def _group(self, s: CaseState, dims: Sequence[str]) -> tuple[str, ...]:
+        values = {
+            "program": s.program,
+            "department": self.config.programs[s.program].department
+            if s.program in self.config.programs
+            else "",
+            "region": county_of(s.region_code),
+            "village": s.region_code,
+        }
+        return tuple(values[d] for d in dims)
+
+    def _record(self, period: Period, dims: Sequence[str], m: Movement) -> dict[str, Any]:
+        named = dict(zip(dims, m.group, strict=False)) if dims else {}
+        return {
+            "period": str(period),
+            "program": named.get("program"),
+            "department": named.get("department"),
+            "region_code": named.get("region", named.get("village")),
+            **m.counts,
+        }
