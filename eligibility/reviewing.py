@@ -118,7 +118,8 @@ class Reviews(LedgerService):
         problems = Problems()
         rows = _counted(iter_rows(file, REVIEW_COLUMNS, problems), summary)
         cases: dict[str, CaseState] = {}
-        unchanged = self._check(review_rows(rows, self.today, problems), cases, staff, importer, problems)
+        typed_rows = review_rows(rows, self.today, problems)
+        unchanged = self._check(typed_rows, cases, staff, importer, problems)
         problems.refuse_if_any(str(file.path))
 
         tag = file_tag(name, sha)
@@ -240,7 +241,7 @@ def _decision(state: CaseState, row: ReviewRow, by: str) -> Any:
     amount from ``effective_from`` (adjust) or ending the day before it (terminate); decided by
     the reviewer, approved by the importer."""
     current = state.as_row()
-    if row.outcome == "adjust" and row.monthly_amount is not None and row.effective_from is not None:
+    if row.outcome == "adjust" and row.monthly_amount and row.effective_from:
         return replace(
             current,
             monthly_amount=row.monthly_amount,

@@ -132,7 +132,10 @@ def case_recorded(c: ReviewContext) -> list[str]:
 
 def once_per_file(c: ReviewContext) -> list[str]:
     if c.earlier_line is not None:
-        return [f"case {c.row.case_id} is reviewed on line {c.earlier_line} already: one review of a case per file"]
+        return [
+            f"case {c.row.case_id} is reviewed on line {c.earlier_line} already: one review of "
+            "a case per file"
+        ]
     return []
 
 
@@ -140,7 +143,9 @@ def in_effect_on_the_day(c: ReviewContext) -> list[str]:
     s, day = c.case, c.row.date
     if s is None or s.in_effect_on(day):
         return []
-    ended = f"ended {s.effective_to.isoformat()}" if s.effective_to else f"starts {s.start.isoformat()}"
+    ended = (
+        f"ended {s.effective_to.isoformat()}" if s.effective_to else f"starts {s.start.isoformat()}"
+    )
     return [f"case {s.case_id} is not in effect on {day.isoformat()} ({ended}): nothing to review"]
 
 
@@ -192,7 +197,9 @@ def importer_duties(c: ReviewContext) -> list[str]:
         return []
     who = imp.staff_id
     if not imp.covers(s.region_code):
-        return [f"the case's region {s.region_code} is outside the importer {who}'s region {imp.region}"]
+        return [
+            f"the case's region {s.region_code} is outside the importer {who}'s region {imp.region}"
+        ]
     if who in c.staff.interested([s.id_number], [s.bank_account]):
         return [
             f"the importer {who} has an interest in this case: another staff member must "
@@ -201,8 +208,8 @@ def importer_duties(c: ReviewContext) -> list[str]:
     if c.row.outcome in ("adjust", "terminate"):
         if not imp.holds("approver"):
             return [
-                f"a review that ends in {c.row.outcome} changes the case: it is recorded by an approver "
-                f"(its approved_by); {who} holds {format_roles(imp.roles) or 'none'}"
+                f"a review that ends in {c.row.outcome} changes the case: it is recorded by an "
+                f"approver (its approved_by); {who} holds {format_roles(imp.roles) or 'none'}"
             ]
         if who == c.row.reviewer:
             return [
@@ -232,7 +239,9 @@ def terms_fit_the_case(c: ReviewContext) -> list[str]:
                 f"{format_fen(c.max_monthly)}"
             )
         if eff < s.start:
-            out.append(f"effective_from {eff.isoformat()} is before the case's start {s.start.isoformat()}")
+            out.append(
+                f"effective_from {eff.isoformat()} is before the case's start {s.start.isoformat()}"
+            )
         return out
     if r.outcome == "terminate":
         if eff <= s.start:

@@ -157,7 +157,9 @@ class CaseReview(LedgerAggregate):
         recorded: CaseReview.Recorded
 
     @classmethod
-    def record(cls, row: ReviewRow, *, program: str, region_code: str, by: str, source: str) -> Self:
+    def record(
+        cls, row: ReviewRow, *, program: str, region_code: str, by: str, source: str
+    ) -> Self:
         """Record a review from its checked line (``source``: the file and line)."""
         event = cls.Recorded(
             originator_id=review_aggregate_id(row.case_id, row.date),
@@ -248,18 +250,21 @@ def terms_problems(row: ReviewRow) -> list[tuple[str, str]]:
     """What an outcome needs of the other columns: an adjustment its new amount and first day,
     a termination its first day without, a continuation neither."""
     out = []
+    amount, eff = row.monthly_amount is not None, row.effective_from is not None
     if row.outcome == "adjust":
-        if row.monthly_amount is None:
+        if not amount:
             out.append(("monthly_amount", "is empty: an adjust review gives the new amount"))
-        if row.effective_from is None:
-            out.append(("effective_from", "is empty: an adjust review gives the new amount's first day"))
+        if not eff:
+            out.append(("effective_from", "is empty: an adjust review gives its first day"))
     elif row.outcome == "terminate":
-        if row.monthly_amount is not None:
-            out.append(("monthly_amount", "is given: a terminate review ends the case (leave it empty)"))
-        if row.effective_from is None:
-            out.append(("effective_from", "is empty: a terminate review gives the first day without assistance"))
+        if amount:
+            out.append(("monthly_amount", "is given: a terminate review ends the case (empty)"))
+        if not eff:
+            out.append(
+                ("effective_from", "is empty: a terminate review gives the first day without")
+            )
     elif row.outcome == "continue":
-        for column in ("monthly_amount", "effective_from"):
-            if getattr(row, column) is not None:
-                out.append((column, "is given: a continue review changes nothing (leave it empty, or adjust)"))
+        for column, given in (("monthly_amount", amount), ("effective_from", eff)):
+            if given:
+                out.append((column, "is given: a continue review changes nothing (or adjust)"))
     return out

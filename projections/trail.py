@@ -50,8 +50,8 @@ from ledger.payment import (
 )
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
-from ledger.review import CaseReview, ReviewTerms
 from ledger.registry import DeathReport, death_aggregate_id
+from ledger.review import CaseReview, ReviewTerms
 from ledger.service import LedgerService
 from ledger.store import (
     Database,
@@ -198,9 +198,7 @@ def load_trail(app: LedgerApp, db: Database, case_id: str) -> Trail | None:
         trail.file_names[fid] = name
     trail.staff_names = dict(db.query("SELECT staff_id, name FROM staff"))
     review_ids = [UUID(r) for r in review_ids_of_case(db, case_id)]
-    trail.reviews = [
-        e for events in select_events_of(app, db, review_ids).values() for e in events
-    ]
+    trail.reviews = [e for events in select_events_of(app, db, review_ids).values() for e in events]
     trail.reviews.sort(key=lambda e: getattr(e, "reviewed_on", date.min))
     trail.store_began = first_config_day(db)
     opened = case_events[0]
