@@ -513,6 +513,9 @@ class Jobs:
         # Requests to other departments may be due in a month no run is open for.
         late = svc.reconciliation.raise_overdue_verifications(today, by=SCHEDULER)
         raised += sum(late.raised.values()) + late.reopened
+        # Reviews fall due whatever month a run is open for.
+        overdue = svc.reconciliation.raise_overdue_reviews(today, by=SCHEDULER)
+        raised += sum(overdue.raised.values()) + overdue.reopened
         return f"{len(periods)} open periods, {raised} findings raised or reopened"
 
     def remind(self, svc: Services) -> str:

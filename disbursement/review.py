@@ -40,6 +40,7 @@ from ledger.payment import (
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, StaffMember
+from ledger.review import CaseReview
 from ledger.store import Database, LedgerApp, param_chunks, rows_where_in, select_events_of
 from projections.payouts import APPROVED_STATUSES
 from projections.registers import config_version_in_force
@@ -75,6 +76,7 @@ STALE_TOPICS = frozenset(
         Recovery.Withdrawn.TOPIC,
         Finding.Resolved.TOPIC,
         ReliefGrant.Approved.TOPIC,
+        CaseReview.Recorded.TOPIC,
     }
 )
 

@@ -46,7 +46,7 @@ from ledger.payment import Finding, finding_aggregate_id
 from ledger.registry import ImportedFile, file_aggregate_id
 from ledger.review import OVERDUE_FINDING, REVIEW_COLUMNS, CaseReview, ReviewRow, review_rows
 from ledger.service import LedgerService
-from ledger.store import save_batch
+from ledger.store import Database, LedgerApp, save_batch
 
 #: The kind of file, as `import list` shows it.
 KIND = "reviews"
@@ -62,29 +62,14 @@ class Reviews(LedgerService):
 
     # -- what falls due ---------------------------------------------------------------------
 
-    def terms(self, on: date | None = None) -> ReviewTerms:
-        """The review rules of the config in force on ``on`` (default: the service's)."""
-        from projections.reviews import first_config_day
-
-        config = self.config if on is None else load_config(self.app, self.db, on)
-        return ReviewTerms.of(config, first_config_day(self.db))
+    def terms(self, on: date) -> ReviewTerms:
+        """The review rules of the config in force on ``on``."""
+        return store_terms(self.app, self.db, on)
 
     def scan(self, as_of: date, terms: ReviewTerms | None = None) -> Iterator[list[DueReview]]:
         """The cases in effect on ``as_of`` and due by then, a page at a time in case order."""
-        from projections.reviews import review_scan
-
         self.sync()
-        terms = terms or self.terms(as_of)
-        for page in review_scan(
-            self.db, in_effect_on=as_of, basis_until=earliest_basis(as_of), since=terms.since
-        ):
-            states = (
-                review_state(terms, c, p, r, start, last, months)
-                for c, p, r, start, _, last, months in page
-            )
-            found = reviews_due((s for s in states if s is not None), as_of)
-            if found:
-                yield sorted(found, key=lambda d: d.case_id)
+        yield from due_pages(self.db, terms or self.terms(as_of), as_of)
 
     def due(self, as_of: date) -> list[DueReview]:
         """``reviews due --as-of``: every case due by ``as_of``, most overdue first."""
@@ -234,6 +219,30 @@ class Reviews(LedgerService):
                 finding.close(by=by, comment=f"review recorded by {by} on {self.today.isoformat()}")
                 out.append(finding)
         return out
+
+
+def due_pages(db: Database, terms: ReviewTerms, as_of: date) -> Iterator[list[DueReview]]:
+    """The cases in effect on ``as_of`` and due for review by then under ``terms``, a page at a
+    time in case order (`projections.reviews.review_scan`): bounded memory for a province."""
+    from projections.reviews import review_scan
+
+    for page in review_scan(
+        db, in_effect_on=as_of, basis_until=earliest_basis(as_of), since=terms.since
+    ):
+        states = (
+            review_state(terms, c, p, r, start, last, months)
+            for c, p, r, start, _, last, months in page
+        )
+        found = reviews_due((s for s in states if s is not None), as_of)
+        if found:
+            yield sorted(found, key=lambda d: d.case_id)
+
+
+def store_terms(app: LedgerApp, db: Database, on: date) -> ReviewTerms:
+    """The review rules of the config in force on ``on``, with the day the store began."""
+    from projections.reviews import first_config_day
+
+    return ReviewTerms.of(load_config(app, db, on), first_config_day(db))
 
 
 def _decision(state: CaseState, row: ReviewRow, by: str) -> Any:

@@ -26,9 +26,16 @@ from ledger.case import CaseState
 from ledger.duties import Actor, DutyRefused, StaffDirectory, format_roles
 from ledger.errors import Problem
 from ledger.money import format_fen
-from ledger.review import OUTCOMES, ReviewRow, ReviewTerms, add_months, next_review_due
+from ledger.review import (
+    OUTCOMES,
+    ReviewRow,
+    ReviewTerms,
+    add_months,
+    next_review_due,
+    overdue_on,
+)
 
-__all__ = ["OUTCOMES", "ReviewTerms", "add_months", "next_review_due"]
+__all__ = ["OUTCOMES", "ReviewTerms", "add_months", "next_review_due", "overdue_on"]
 
 
 @dataclass(frozen=True)
@@ -97,11 +104,6 @@ def reviews_due(cases: Iterable[ReviewState], as_of: date) -> list[DueReview]:
 def overdue(due: DueReview, grace_days: int) -> bool:
     """Past its due day by more than the grace: a ``review_overdue`` finding."""
     return due.days_overdue > grace_days
-
-
-def overdue_on(due: date, grace_days: int) -> date:
-    """The first day a review due on ``due`` is overdue."""
-    return due + timedelta(days=grace_days + 1)
 
 
 # -- the rules of a line of a reviews file (pure) ---------------------------------------------

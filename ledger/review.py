@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, ClassVar, Self, cast
 from uuid import UUID
 
@@ -60,6 +60,11 @@ def next_review_due(start: date, last_review: date | None, months: int, since: d
     if last_review is not None:
         return add_months(last_review, months)
     return add_months(max(start, since) if since is not None else start, months)
+
+
+def overdue_on(due: date, grace_days: int) -> date:
+    """The first day a review due on ``due`` is overdue."""
+    return due + timedelta(days=grace_days + 1)
 
 
 @dataclass(frozen=True)
