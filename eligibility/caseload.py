@@ -1,18 +1,23 @@
 """A month's caseload movements (增减变动) on a store: ``aidledger report movements``.
 
-Each case is looked at on the month's first day and on the next month's (`movements.state_on`):
-a case with one decision from its register row, others from their events, a page of cases at a
-time; `movements.movements` counts each page and `movements.add_up` adds the pages up, so every
-group balances (``start + opened + reinstated - terminated = end``) whatever the register's size.
+Each case is looked at on the month's first day as the ledger knew it when the month began (the
+end of the day before), and on the next month's first day as it knew it when the month ended
+(`movements.state_on` over the events recorded by then). So a month's report is the same
+whenever it is run, its ``end`` is the next month's ``start`` group by group, and a decision
+recorded late (a termination back-dated into a closed month) moves the case in the month it was
+recorded. A page of cases at a time: `movements.movements` counts each page and
+`movements.add_up` adds the pages up, so every group balances (``start + opened + reinstated -
+terminated = end``) whatever the register's size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 from eligibility.movements import FIELDS, Movement, Snapshot, add_up, movements, state_on, totals
-from ledger.case import CaseState, case_aggregate_id
+from ledger.case import CaseState, case_aggregate_id, current_state
 from ledger.errors import InvalidValue
 from ledger.ids import county_of
 from ledger.period import Period
@@ -44,6 +49,9 @@ def parse_movement_dimensions(text: str) -> list[str]:
 class Caseload(LedgerService):
     """How the caseload changed in a month, group by group."""
 
+    #: The bureau's time zone (a month begins and ends there).
+    timezone: str = "Asia/Shanghai"
+
     def movements(self, period: Period, dims: Sequence[str]) -> list[dict[str, Any]]:
         """Rows of ``period``, the group's columns (null where not grouped on) and the counts
         of `eligibility.movements`; a last row ``all`` when grouped. Refused while an import
@@ -60,31 +68,33 @@ class Caseload(LedgerService):
         return out
 
     def _pages(self, period: Period, dims: Sequence[str]) -> Iterator[list[Movement]]:
-        from projections.caseload import cases_around
+        from projections.caseload import cases_starting_by
+        from projections.trail import end_of_day
 
         first, following = period.first_day, period.next().first_day
-        for page in cases_around(self.db, first, following):
-            events = select_events_of(
-                self.app, self.db, [case_aggregate_id(s.case_id) for s, v in page if v > 1]
+        began = end_of_day(first - timedelta(days=1), self.timezone)
+        ended = end_of_day(following - timedelta(days=1), self.timezone)
+        for page in cases_starting_by(self.db, following):
+            found = select_events_of(
+                self.app, self.db, [case_aggregate_id(s.case_id) for s, _ in page]
             )
             before, after = [], []
-            for s, version in page:
-                if version == 1:
-                    on_first = s if s.in_effect_on(first) else None
-                    on_following = s if s.in_effect_on(following) else None
-                else:
-                    mine = events.get(case_aggregate_id(s.case_id), [])
-                    on_first, on_following = state_on(mine, first), state_on(mine, following)
-                seen = s.start < first
-                before.append(self._snapshot(s, on_first, dims, seen))
-                after.append(self._snapshot(s, on_following, dims, seen))
+            for s, _ in page:
+                events = found.get(case_aggregate_id(s.case_id), [])
+                then = [e for e in events if e.timestamp <= began]
+                now = [e for e in events if e.timestamp <= ended]
+                was = current_state(then)
+                seen = was is not None and was.start < first
+                before.append(self._snapshot(s.case_id, state_on(then, first), dims, seen))
+                after.append(self._snapshot(s.case_id, state_on(now, following), dims, seen))
             yield movements(before, after)
 
     def _snapshot(
-        self, now: CaseState, then: CaseState | None, dims: Sequence[str], seen: bool
+        self, case_id: str, s: CaseState | None, dims: Sequence[str], seen: bool
     ) -> Snapshot:
-        s = then or now
-        return Snapshot(now.case_id, self._group(s, dims), then is not None, s.monthly_amount, seen)
+        if s is None:
+            return Snapshot(case_id, (), False, 0, seen)
+        return Snapshot(case_id, self._group(s, dims), True, s.monthly_amount, seen)
 
     def _group(self, s: CaseState, dims: Sequence[str]) -> tuple[str, ...]:
         values = {

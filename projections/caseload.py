@@ -1,7 +1,9 @@
 """The cases a month's movements (增减变动) look at, read a page at a time.
 
-A case can move in month P only if it may be in effect on P's first day or on the next
-month's: started by the later, not ended before the earlier, as the register stands.
+A case can be in effect on the next month's first day, as known at any time, only if it starts
+by then as the register stands now: a case's start only ever moves earlier. Its end may have
+been later as known then than it is now (a termination recorded since), so ended cases are read
+too: the report of a month must not change when it is run again later.
 """
 
 from __future__ import annotations
@@ -14,17 +16,17 @@ from ledger.store import Database
 from projections.registers import CASE_SELECT, case_state_from_row
 
 
-def cases_around(
-    db: Database, first: date, following: date, page: int = 5000
+def cases_starting_by(
+    db: Database, following: date, page: int = 5000
 ) -> Iterator[list[tuple[CaseState, int]]]:
-    """Pages of (case as it stands, aggregate version) for the cases that may be in effect on
-    ``first`` or ``following``, in case order (keyset pagination: bounded memory)."""
+    """Pages of (case as it stands, aggregate version) for the cases that start by
+    ``following``, in case order (keyset pagination: bounded memory)."""
     after = ""
     while True:
         rows = db.query(
-            f"{CASE_SELECT} WHERE start_date <= ? AND (effective_to IS NULL OR effective_to >= ?) "
-            f"AND case_id > ? ORDER BY case_id LIMIT {int(page)}",
-            (following, first, after),
+            f"{CASE_SELECT} WHERE start_date <= ? AND case_id > ? "
+            f"ORDER BY case_id LIMIT {int(page)}",
+            (following, after),
         )
         if not rows:
             return

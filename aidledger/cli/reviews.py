@@ -145,7 +145,9 @@ def report_movements(
     month = period(period_)
     dims = parsed(parse_movement_dimensions, by_dims)
     with services(ctx) as svc:
-        rows = svc.service(Caseload).movements(month, dims)
+        caseload = svc.service(Caseload)
+        caseload.timezone = svc.settings.timezone
+        rows = caseload.movements(month, dims)
         print_rows(
             rows,
             fmt,
