@@ -194,6 +194,11 @@ class Review:
                 found.reasons["config"] += 1
             elif isinstance(event, StaffMember.Event):
                 found.reasons["staff"] += 1
+            elif isinstance(event, CaseReview.Recorded):
+                # A review moves the case's due day: with suspend_when_overdue, its holds.
+                if event.program in programs and self.config.reviews.suspend_when_overdue:
+                    found.cases.add(event.case_id)
+                    found.reasons["review"] += 1
             elif isinstance(event, ReliefGrant.Approved):
                 if event.program in programs and run.supplement is None:
                     found.cases.add(event.grant_id)
