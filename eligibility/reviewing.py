@@ -226,9 +226,7 @@ def due_pages(db: Database, terms: ReviewTerms, as_of: date) -> Iterator[list[Du
     time in case order (`projections.reviews.review_scan`): bounded memory for a province."""
     from projections.reviews import review_scan
 
-    for page in review_scan(
-        db, in_effect_on=as_of, basis_until=earliest_basis(as_of), since=terms.since
-    ):
+    for page in review_scan(db, in_effect_on=as_of, basis_until=earliest_basis(as_of)):
         states = (
             review_state(terms, c, p, r, start, last, months)
             for c, p, r, start, _, last, months in page

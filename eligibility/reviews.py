@@ -5,12 +5,13 @@ for a household with unstable income). A case is due on its last review plus tho
 after ``review_grace_days`` more it is overdue: a ``review_overdue`` finding, closed when a
 review is recorded, and, with ``suspend_when_overdue``, its payments are held.
 
-A case never reviewed is first due ``review_months`` after its start or after the day the
-bureau began reviewing in this ledger (``[reviews] from`` in the config; by default the day the
-store was created, its first config recorded), whichever is later. A store that takes over years of
-cases from an earlier system therefore does not find them all overdue on its first day: their
-first review here falls due a cycle after the ledger took them on, as the reviews done before
-it are not in it.
+A case never reviewed is first due ``review_months`` after its start; if that is before the day
+the bureau began reviewing in this ledger (``[reviews] from`` in the config; by default the day
+the store was created, its first config recorded), on the first anniversary of its start, every
+``review_months``, on or after that day. A store that takes over years of cases from an earlier
+system (whose reviews it does not hold) therefore finds none of them overdue on its first day,
+and not all of them due on one day a year later either: each falls due on its own anniversary
+within the first cycle, as a bureau plans its first round of reviews.
 
 Who may record a review, and what its line must say, are the rules of `REVIEW_RULES`, each a
 function of one line and what is known of its case (`ReviewContext`).
@@ -73,7 +74,7 @@ def review_state(
 
 
 def earliest_basis(as_of: date) -> date:
-    """No case whose last review (or, never reviewed, whose start and ``since``) is after this
+    """No case whose last review (or, never reviewed, whose start) is after this
     day can be due on ``as_of``: a review is due a month or more later, and a month is at least
     28 days. A scan reads only the cases up to it."""
     return as_of - timedelta(days=28)

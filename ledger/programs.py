@@ -185,7 +185,7 @@ class Chain(BaseModel):
 class Reviews(BaseModel):
     """Periodic review (定期核查): grace after the due day, whether overdue cases' payments
     are held, and from when reviews count here (``from``: a case never reviewed is first due
-    a cycle after the later of its start and this day; absent, the day the store was
+    on the first anniversary of its start on or after this day; absent, the day the store was
     created: its first config recorded)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

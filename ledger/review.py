@@ -55,11 +55,21 @@ def add_months(day: date, months: int) -> date:
 
 
 def next_review_due(start: date, last_review: date | None, months: int, since: date | None) -> date:
-    """When a case falls due: ``months`` after its last review, or, never reviewed, after the
-    later of its start and the day reviews began here (``since``)."""
+    """When a case falls due: ``months`` after its last review; never reviewed, on the first
+    anniversary of its start (every ``months``) on or after the day reviews began here
+    (``since``). Cases taken over from an earlier system thus fall due across the first cycle,
+    each on its own anniversary, not all on one day."""
     if last_review is not None:
         return add_months(last_review, months)
-    return add_months(max(start, since) if since is not None else start, months)
+    first = add_months(start, months)
+    if since is None or first >= since:
+        return first
+    k = max(1, ((since.year - start.year) * 12 + since.month - start.month) // months)
+    due = add_months(start, k * months)
+    while due < since:
+        k += 1
+        due = add_months(start, k * months)
+    return due
 
 
 def overdue_on(due: date, grace_days: int) -> date:

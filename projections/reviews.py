@@ -137,28 +137,22 @@ def review_scan(
     *,
     in_effect_on: date,
     basis_until: date,
-    since: date | None,
     page: int = 5000,
 ) -> Iterator[list[ScanRow]]:
     """Pages of the cases in effect on ``in_effect_on`` that may be due by then: those last
     reviewed on or before ``basis_until``, and those never reviewed that started on or before
-    it (none of them when reviews began here, ``since``, after it). In case order (keyset
-    pagination): bounded memory whatever the register's size."""
-    never = "lr.case_id IS NULL AND c.start_date <= ?"
-    unreviewed_possible = since is None or since <= basis_until
-    cond = f"(lr.reviewed_on <= ?{f' OR ({never})' if unreviewed_possible else ''})"
+    it. In case order (keyset pagination): bounded memory whatever the register's size."""
     after = ""
     while True:
-        params: list[Any] = [in_effect_on, in_effect_on, after, basis_until]
-        if unreviewed_possible:
-            params.append(basis_until)
         rows = db.query(
             "SELECT c.case_id, c.program, c.region_code, c.start_date, c.effective_to, "
             "lr.reviewed_on, lr.next_review_months FROM cases c "
             "LEFT JOIN last_reviews lr ON lr.case_id = c.case_id "
             "WHERE c.start_date <= ? AND (c.effective_to IS NULL OR c.effective_to >= ?) "
-            f"AND c.case_id > ? AND {cond} ORDER BY c.case_id LIMIT {int(page)}",
-            params,
+            "AND c.case_id > ? AND (lr.reviewed_on <= ? OR "
+            "(lr.case_id IS NULL AND c.start_date <= ?)) "
+            f"ORDER BY c.case_id LIMIT {int(page)}",
+            (in_effect_on, in_effect_on, after, basis_until, basis_until),
         )
         if not rows:
             return

@@ -275,7 +275,7 @@ def test_an_overdue_review_is_raised_once_by_reconcile_and_the_daily_job_and_clo
     assert r.raise_overdue_reviews(date(2027, 3, 5)).raised == {}
 
 
-def test_a_store_without_reviews_finds_old_cases_due_a_cycle_after_it_began(
+def test_a_store_without_reviews_finds_old_cases_due_on_their_anniversaries_after_it_began(
     svc: Services, tmp_path: Path
 ) -> None:
     with_staff(svc)
@@ -295,10 +295,14 @@ def test_a_store_without_reviews_finds_old_cases_due_a_cycle_after_it_began(
     began = first_config_day(svc.db)
     assert began is not None
     reviews = svc.service(Reviews)
-    year_later = add_months(began, 12)
-    assert reviews.due(year_later - timedelta(days=1)) == []
-    assert [d.case_id for d in reviews.due(year_later)] == ["O000", "O001", "O002"]
-    assert svc.reconciliation.raise_overdue_reviews(year_later).raised == {}
+    # Started 2015-01-01: first due on the first 1 January on or after the store began.
+    anniversary = date(began.year + (0 if (began.month, began.day) == (1, 1) else 1), 1, 1)
+    assert reviews.due(anniversary - timedelta(days=1)) == []
+    assert reviews.due(began) == []
+    assert [d.case_id for d in reviews.due(anniversary)] == ["O000", "O001", "O002"]
+    assert svc.reconciliation.raise_overdue_reviews(anniversary).raised == {}
+    late = add_months(anniversary, 2)
+    assert svc.reconciliation.raise_overdue_reviews(late).raised == {"review_overdue": 3}
 
 
 def test_with_suspend_when_overdue_the_payment_is_held_until_the_review(

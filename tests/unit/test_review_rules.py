@@ -25,19 +25,22 @@ from reconciliation.checks import check_review_overdue as drafts_of
 D = date
 
 
-def test_a_case_never_reviewed_is_first_due_a_cycle_after_reviews_began_here() -> None:
-    # Started years before the ledger took it on: due a year after the ledger began, not at once.
-    assert next_review_due(D(2019, 3, 1), None, 12, D(2026, 12, 15)) == D(2027, 12, 15)
+def test_a_case_never_reviewed_is_first_due_on_its_anniversary_after_reviews_began_here() -> None:
+    # Started years before the ledger took it on: due on its first anniversary after, not at once.
+    assert next_review_due(D(2019, 3, 1), None, 12, D(2026, 12, 15)) == D(2027, 3, 1)
+    assert next_review_due(D(2019, 12, 20), None, 12, D(2026, 12, 15)) == D(2026, 12, 20)
+    assert next_review_due(D(2019, 1, 31), None, 6, D(2026, 8, 1)) == D(2027, 1, 31)
+    assert next_review_due(D(2019, 8, 31), None, 6, D(2026, 2, 28)) == D(2026, 2, 28)
     # Started after: a year after its start.
     assert next_review_due(D(2027, 2, 1), None, 12, D(2026, 12, 15)) == D(2028, 2, 1)
     # A review recorded counts from its day, with the months it set.
     assert next_review_due(D(2019, 3, 1), D(2027, 1, 10), 6, D(2026, 12, 15)) == D(2027, 7, 10)
     old = [
-        ReviewState(f"C{i}", "dibao", "610102", D(2015, 1, 1), None, 12, D(2026, 12, 15))
+        ReviewState(f"C{i}", "dibao", "610102", D(2015, i + 1, 10), None, 12, D(2026, 12, 15))
         for i in range(3)
-    ]
-    assert reviews_due(old, D(2027, 12, 14)) == []
-    assert len(reviews_due(old, D(2027, 12, 15))) == 3
+    ]  # their anniversaries: January, February, March
+    assert reviews_due(old, D(2027, 1, 9)) == []
+    assert [d.case_id for d in reviews_due(old, D(2027, 2, 10))] == ["C0", "C1"]
 
 
 def test_review_terms_take_the_programs_months_and_a_review_may_shorten_them() -> None:
