@@ -52,22 +52,27 @@ class Caseload(LedgerService):
     #: The bureau's time zone (a month begins and ends there).
     timezone: str = "Asia/Shanghai"
 
-    def movements(self, period: Period, dims: Sequence[str]) -> list[dict[str, Any]]:
+    def movements(
+        self, period: Period, dims: Sequence[str], *, as_known_now: bool = False
+    ) -> list[dict[str, Any]]:
         """Rows of ``period``, the group's columns (null where not grouped on) and the counts
         of `eligibility.movements`; a last row ``all`` when grouped. Refused while an import
-        is open."""
+        is open. ``as_known_now``: both days as the ledger knows them now, not as it knew them
+        when the month began and ended (a drill whose dates are not the clock's)."""
         from projections.registers import refuse_while_importing
 
         self.sync()
         refuse_while_importing(self.db)
-        rows = add_up(self._pages(period, dims))
+        rows = add_up(self._pages(period, dims, as_known_now))
         out = [self._record(period, dims, m) for m in rows]
         if dims:
             whole = totals(rows)
             out.append({**self._record(period, [], whole), "program": "all"})
         return out
 
-    def _pages(self, period: Period, dims: Sequence[str]) -> Iterator[list[Movement]]:
+    def _pages(
+        self, period: Period, dims: Sequence[str], as_known_now: bool
+    ) -> Iterator[list[Movement]]:
         from projections.caseload import cases_starting_by
         from projections.trail import end_of_day
 
@@ -81,8 +86,11 @@ class Caseload(LedgerService):
             before, after = [], []
             for s, _ in page:
                 events = found.get(case_aggregate_id(s.case_id), [])
-                then = [e for e in events if e.timestamp <= began]
-                now = [e for e in events if e.timestamp <= ended]
+                if as_known_now:
+                    then = now = events
+                else:
+                    then = [e for e in events if e.timestamp <= began]
+                    now = [e for e in events if e.timestamp <= ended]
                 was = current_state(then)
                 seen = was is not None and was.start < first
                 before.append(self._snapshot(s.case_id, state_on(then, first), dims, seen))

@@ -410,5 +410,11 @@ def test_report_movements_writes_json_csv_and_xlsx(cli: Any, tmp_path: Path) -> 
     xlsx = tmp_path / "m.xlsx"
     made = cli("report", "movements", *month, "--format", "xlsx", "--out", str(xlsx))
     assert made.exit_code == 0 and xlsx.stat().st_size > 0
+    drill = cli(
+        *("report", "movements", "--period", "2026-12", "--by", "program"),
+        *("--as-known-now", "--format", "json"),
+    )
+    rows = {r["program"]: r for r in json.loads(drill.stdout)}
+    assert (rows["disability_living"]["start"], rows["disability_living"]["terminated"]) == (1, 1)
     bad = cli("report", "movements", *month, "--by", "region,village")
     assert bad.exit_code == 2

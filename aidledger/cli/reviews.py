@@ -134,9 +134,19 @@ def report_movements(
     fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
     out_file: Annotated[Path | None, OUT] = None,
     force: Annotated[bool, FORCE] = False,
+    as_known_now: Annotated[
+        bool,
+        typer.Option(
+            "--as-known-now",
+            help="both days as the ledger knows them now (a drill), not as it knew them when "
+            "the month began and ended",
+        ),
+    ] = False,
 ) -> None:
     """The month's caseload movements (增减变动) per group: start, opened, reinstated,
-    terminated, amount_changed, end (start + opened + reinstated - terminated = end)."""
+    terminated, amount_changed, end (start + opened + reinstated - terminated = end). Each
+    day as the ledger knew it then: the report of a month never changes, and its end is the
+    next month's start."""
     check_out(fmt, out_file)
     from eligibility.caseload import MOVEMENT_FIELDS, Caseload, parse_movement_dimensions
     from eligibility.movements import FIELDS
@@ -147,7 +157,7 @@ def report_movements(
     with services(ctx) as svc:
         caseload = svc.service(Caseload)
         caseload.timezone = svc.settings.timezone
-        rows = caseload.movements(month, dims)
+        rows = caseload.movements(month, dims, as_known_now=as_known_now)
         print_rows(
             rows,
             fmt,
