@@ -18,7 +18,6 @@ from typing import Any
 
 from eligibility.movements import FIELDS, Movement, Snapshot, add_up, movements, state_on, totals
 from ledger.case import CaseState, case_aggregate_id, current_state
-from ledger.errors import InvalidValue
 from ledger.ids import county_of
 from ledger.period import Period
 from ledger.service import LedgerService
@@ -37,13 +36,9 @@ MOVEMENT_FIELDS = ("period", "program", "department", "region_code", *FIELDS)
 
 def parse_movement_dimensions(text: str) -> list[str]:
     """``program,region`` -> the dimensions (region or village, not both)."""
-    dims = [d.strip() for d in text.split(",") if d.strip()]
-    unknown = [d for d in dims if d not in DIMENSIONS]
-    if unknown or ("region" in dims and "village" in dims):
-        raise InvalidValue(
-            f"--by takes a comma list of {', '.join(DIMENSIONS)} (region or village, not both)"
-        )
-    return dims
+    from projections.reports import parse_dimensions
+
+    return parse_dimensions(text, DIMENSIONS)
 
 
 class Caseload(LedgerService):

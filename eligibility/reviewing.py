@@ -41,9 +41,16 @@ from ledger.config_store import load_config
 from ledger.csvfile import InputFile, SecondReading, iter_rows, reread_rows
 from ledger.errors import ImportIncomplete, Problems
 from ledger.history import edge
-from ledger.imports import DEFAULT_MAX_INPUT_BYTES, ImportSummary, RowReport, file_tag
+from ledger.imports import (
+    DEFAULT_MAX_INPUT_BYTES,
+    ImportSummary,
+    RowReport,
+    counted_rows,
+    file_tag,
+    previous_import,
+)
 from ledger.payment import Finding, finding_aggregate_id
-from ledger.registry import ImportedFile, file_aggregate_id
+from ledger.registry import ImportedFile
 from ledger.review import OVERDUE_FINDING, REVIEW_COLUMNS, CaseReview, ReviewRow, review_rows
 from ledger.service import LedgerService
 from ledger.store import Database, LedgerApp, save_batch
@@ -94,14 +101,14 @@ class Reviews(LedgerService):
         staff = self.directory()
         importer = staff.actor(by, self.today)
         importer.require("caseworker", "approver", to="import a reviews file")
-        previous = self._previous_import(sha)
+        previous = previous_import(self.db, KIND, sha)
         if previous is not None:
             summary.already_imported, summary.previously = True, previous
             return summary
         if others := open_imports(self.db):
             raise ImportIncomplete(f"{name}: not imported: {describe_open_imports(others)}")
         problems = Problems()
-        rows = _counted(iter_rows(file, REVIEW_COLUMNS, problems), summary)
+        rows = counted_rows(iter_rows(file, REVIEW_COLUMNS, problems), summary)
         cases: dict[str, CaseState] = {}
         typed_rows = review_rows(rows, self.today, problems)
         unchanged = self._check(typed_rows, cases, staff, importer, problems)
@@ -148,16 +155,6 @@ class Reviews(LedgerService):
         self.sync()
         return summary
 
-    def _previous_import(self, sha: str) -> dict[str, str] | None:
-        rows = self.db.query(
-            "SELECT filename, imported_by, recorded_at FROM imported_files WHERE aggregate_id = ?",
-            (str(file_aggregate_id(KIND, sha)),),
-        )
-        if not rows:
-            return None
-        filename, who, at = rows[0]
-        return {"filename": filename, "by": who, "recorded_at": at}
-
     def _check(
         self,
         rows: Iterable[tuple[int, ReviewRow]],
@@ -180,16 +177,16 @@ class Reviews(LedgerService):
                 cases[case_id] = state
             recorded = recorded_reviews(self.db, ids)
             for line, row in chunk:
-                state = cases.get(row.case_id)
+                known = cases.get(row.case_id)
                 before = recorded.get(row.case_id, [])
                 max_monthly = (
-                    self.config.programs[state.program].max_monthly_fen
-                    if state is not None and state.program in self.config.programs
+                    self.config.programs[known.program].max_monthly_fen
+                    if known is not None and known.program in self.config.programs
                     else 0
                 )
                 c = ReviewContext(
                     row,
-                    state,
+                    known,
                     before[-1].date if before else None,
                     staff,
                     importer,
@@ -264,12 +261,6 @@ def _decision(state: CaseState, row: ReviewRow, by: str) -> Any:
         decided_by=row.reviewer,
         approved_by=by,
     )
-
-
-def _counted(rows: Iterable[Any], summary: ImportSummary) -> Iterator[Any]:
-    for row in rows:
-        summary.rows += 1
-        yield row
 
 
 def _tell(report: RowReport | None, line: int, row: ReviewRow, outcome: str) -> None:

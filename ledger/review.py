@@ -116,16 +116,20 @@ class ReviewTerms:
         return next_review_due(start, last_review, months, self.since)
 
 
+#: A day (the row's own ``date`` field would hide the type inside its class).
+Day = date
+
+
 @dataclass(frozen=True, slots=True)
 class ReviewRow:
     """One validated line of a reviews file."""
 
     case_id: str
-    date: date
+    date: Day
     reviewer: str
     outcome: str
     monthly_amount: int | None  # fen; adjust only
-    effective_from: date | None  # adjust: the new amount's first day; terminate: first day without
+    effective_from: Day | None  # adjust: the new amount's first day; terminate: first day without
     next_review_months: int | None  # None: the program's review_months
 
 
