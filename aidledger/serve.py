@@ -506,7 +506,7 @@ class Jobs:
 
         comparisons = svc.service(Comparisons)
         for period in periods:
-            result = svc.reconciliation.reconcile(period, as_of=today, by=SCHEDULER)
+            result = svc.reconciliation.reconcile(period, as_of=today, by=SCHEDULER, reviews=False)
             raised += sum(result.raised.values()) + result.reopened
             # Data comparison (核对) of the open month, from the records known today.
             raised += sum(comparisons.compare(period, as_of=today, by=SCHEDULER).raised.values())

@@ -128,8 +128,12 @@ class Reconciliation(LedgerService):
     #: Payments per chunk of the streamed period query.
     chunk = 20000
 
-    def reconcile(self, period: Period, *, as_of: date, by: str | Actor) -> ReconcileResult:
-        """Run every check for ``period`` with ``as_of`` as today; raise what is new."""
+    def reconcile(
+        self, period: Period, *, as_of: date, by: str | Actor, reviews: bool = True
+    ) -> ReconcileResult:
+        """Run every check for ``period`` with ``as_of`` as today; raise what is new.
+        ``reviews``: also every periodic review overdue on ``as_of``, whatever its month (the
+        daily job scans them once, apart: `raise_overdue_reviews`)."""
         self.sync()
         refuse_while_importing(self.db)
         actor = self.actor(by)
@@ -173,7 +177,8 @@ class Reconciliation(LedgerService):
             emit(checks.check_currency_mismatch(foreign, self._views_of(period, foreign)))
             emit(self._overdue_verifications(as_of, period))
             emit(self._household_drafts(period))
-            emit(self._overdue_reviews(as_of))
+            if reviews:
+                emit(self._overdue_reviews(as_of))
         self.sync()
         result.open_total = int(
             self.db.query(
