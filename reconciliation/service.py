@@ -351,6 +351,7 @@ class Reconciliation(LedgerService):
             for d in check_dead_members([m for m in members if m.case_id in sizes], deaths, first)
         ]
         return out
+
     def raise_overdue_reviews(self, as_of: date, by: str | Actor = SCHEDULER) -> ReconcileResult:
         """``review_overdue`` for every case in effect whose periodic review is overdue on
         ``as_of`` (the daily job; `reconcile` does it too). The cases are read a page at a
