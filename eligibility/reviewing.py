@@ -53,7 +53,7 @@ from ledger.payment import Finding, finding_aggregate_id
 from ledger.registry import ImportedFile
 from ledger.review import OVERDUE_FINDING, REVIEW_COLUMNS, CaseReview, ReviewRow, review_rows
 from ledger.service import LedgerService
-from ledger.store import Database, LedgerApp, save_batch
+from ledger.store import Database, LedgerApp, rows_where_in, save_batch
 
 #: The kind of file, as `import list` shows it.
 KIND = "reviews"
@@ -204,17 +204,16 @@ class Reviews(LedgerService):
     def _closing(self, case_ids: Sequence[str], by: str) -> list[Finding]:
         """The open ``review_overdue`` findings of the reviewed cases, closed as corrected."""
         out: list[Finding] = []
-        for chunk_start in range(0, len(case_ids), 500):
-            chunk = list(case_ids[chunk_start : chunk_start + 500])
-            marks = ", ".join("?" * len(chunk))
-            for (fid,) in self.db.query(
-                f"SELECT finding_id FROM findings WHERE type = ? AND status <> 'resolved' "
-                f"AND case_id IN ({marks})",
-                (OVERDUE_FINDING, *chunk),
-            ):
-                finding: Finding = self.app.repository.get(finding_aggregate_id(fid))
-                finding.close(by=by, comment=f"review recorded by {by} on {self.today.isoformat()}")
-                out.append(finding)
+        for (fid,) in rows_where_in(
+            self.db,
+            "SELECT finding_id FROM findings",
+            "case_id",
+            case_ids,
+            f"AND type = '{OVERDUE_FINDING}' AND status <> 'resolved'",
+        ):
+            finding: Finding = self.app.repository.get(finding_aggregate_id(fid))
+            finding.close(by=by, comment=f"review recorded by {by} on {self.today.isoformat()}")
+            out.append(finding)
         return out
 
 

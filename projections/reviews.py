@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from ledger.events import LedgerEvent
 from ledger.review import CaseReview, ReviewRow
-from ledger.store import Database, Tx, as_date, param_chunks
+from ledger.store import Database, Tx, as_date, rows_where_in
 from projections.runner import ReadModel
 
 _REVIEW_COLUMNS = (
@@ -91,25 +91,25 @@ class ReviewsModel(ReadModel):
 def recorded_reviews(db: Database, case_ids: Sequence[str]) -> dict[str, list[ReviewRow]]:
     """The reviews recorded of each of ``case_ids``, in day order (a query per 500 ids)."""
     out: dict[str, list[ReviewRow]] = {}
-    for chunk in param_chunks(list(case_ids)):
-        marks = ", ".join("?" * len(chunk))
-        for case_id, day, reviewer, outcome, amount, eff, months in db.query(
-            "SELECT case_id, reviewed_on, reviewer, outcome, monthly_amount, effective_from, "
-            f"next_review_months FROM reviews WHERE case_id IN ({marks}) "
-            "ORDER BY case_id, reviewed_on",
-            chunk,
-        ):
-            out.setdefault(case_id, []).append(
-                ReviewRow(
-                    case_id,
-                    _day(day),
-                    reviewer,
-                    outcome,
-                    None if amount is None else int(amount),
-                    as_date(eff),
-                    None if months is None else int(months),
-                )
+    for case_id, day, reviewer, outcome, amount, eff, months in rows_where_in(
+        db,
+        "SELECT case_id, reviewed_on, reviewer, outcome, monthly_amount, effective_from, "
+        "next_review_months FROM reviews",
+        "case_id",
+        case_ids,
+        "ORDER BY case_id, reviewed_on",
+    ):
+        out.setdefault(case_id, []).append(
+            ReviewRow(
+                case_id,
+                _day(day),
+                reviewer,
+                outcome,
+                None if amount is None else int(amount),
+                as_date(eff),
+                None if months is None else int(months),
             )
+        )
     return out
 
 
