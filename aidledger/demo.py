@@ -44,6 +44,9 @@ from reconciliation.banksim import Anomalies, camt054, pain002, read_pain001
 
 DEMO_CASES = 3000
 TODAY = date(2026, 11, 23)
+#: The day the county began its periodic reviews in the ledger: each case taken over falls due
+#: on its first anniversary from then on (overdue 90 days later).
+REVIEWS_FROM = date(2026, 11, 1)
 
 
 def run_demo(out: Console, *, keep: Path | None = None) -> None:
@@ -75,6 +78,8 @@ def run_demo(out: Console, *, keep: Path | None = None) -> None:
             _import(svc, out, "cases", changes, by=CASEWORKER)
             _print_registers(svc, out)
             _print_history(svc, out, changed_case)
+            _reviews(svc, out, county, work)
+            _movements(svc, out)
             _run_month(svc, out, county, work)
             if keep is not None:
                 _logins(svc, out, keep)
@@ -167,7 +172,11 @@ def _decision_chain(svc: Services, out: Console, work: Path) -> Services:
     effective = date(2026, 12, 1)
     config = work / "programs-chain.toml"
     text = read_config_text(shipped_config_path())
-    config.write_text(f'{text}\n[chain]\nrequired_from = "{effective}"\n', encoding="utf-8")
+    config.write_text(
+        f'{text}\n[chain]\nrequired_from = "{effective}"\n'
+        f'\n[reviews]\nfrom = "{REVIEWS_FROM}"\nreview_grace_days = 90\n',
+        encoding="utf-8",
+    )
     svc.configs.apply(config, effective_from=TODAY, by=ADMIN)
     settings = svc.settings
     svc.close()
@@ -235,6 +244,62 @@ def _monthly_changes(county: County, work: Path) -> tuple[Path, str]:
         writer.writeheader()
         writer.writerows(rows)
     return path, rows[0]["case_id"]
+
+
+def _reviews(svc: Services, out: Console, county: County, work: Path) -> None:
+    """Reviews falling due in the county since it began reviewing here, and one recorded."""
+    from eligibility.reviewing import Reviews
+    from ledger.review import REVIEW_COLUMNS
+
+    reviews = svc.service(Reviews)
+    due = reviews.due(TODAY)
+    out.print(
+        f"periodic reviews (定期核查) counted from {REVIEWS_FROM}: {len(due)} cases due by "
+        f"{TODAY}, each on its anniversary (`aidledger reviews due`)"
+    )
+    planted = {c for ids in county.seeded.values() for c in ids}
+    approvers = dict(svc.db.query("SELECT case_id, approved_by FROM cases"))
+    case_id = next(
+        d.case_id
+        for d in due
+        if d.case_id not in planted and approvers.get(d.case_id) != CASEWORKER
+    )
+    path = work / "reviews-2026-11.csv"
+    write_csv(
+        path,
+        [
+            dict(
+                zip(
+                    REVIEW_COLUMNS,
+                    (case_id, str(TODAY), CASEWORKER, "continue", "", "", "6"),
+                    strict=True,
+                )
+            )
+        ],
+        REVIEW_COLUMNS,
+    )
+    s = reviews.import_file(path, by=CASEWORKER)
+    after = reviews.due(TODAY)
+    out.print(
+        f"  {case_id} reviewed on {TODAY} by {CASEWORKER}: continue, next in 6 months "
+        f"({s.new} review recorded); {len(after)} still due"
+    )
+
+
+def _movements(svc: Services, out: Console) -> None:
+    """How the month's decisions move the caseload (增减变动), by program."""
+    from eligibility.caseload import Caseload
+
+    period = Period.parse("2026-11")
+    rows = svc.service(Caseload).movements(period, ["program"], as_known_now=True)
+    fields = ("start", "opened", "reinstated", "terminated", "amount_changed", "end")
+    table = Table(title=f"movements {period} by program (增减变动; from 11-01 to 12-01)")
+    table.add_column("program")
+    for f in fields:
+        table.add_column(f, justify="right")
+    for r in rows:
+        table.add_row(r["program"], *(str(r[f]) for f in fields))
+    out.print(table)
 
 
 def _run_month(svc: Services, out: Console, county: County, work: Path) -> None:

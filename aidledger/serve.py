@@ -506,13 +506,16 @@ class Jobs:
 
         comparisons = svc.service(Comparisons)
         for period in periods:
-            result = svc.reconciliation.reconcile(period, as_of=today, by=SCHEDULER)
+            result = svc.reconciliation.reconcile(period, as_of=today, by=SCHEDULER, reviews=False)
             raised += sum(result.raised.values()) + result.reopened
             # Data comparison (核对) of the open month, from the records known today.
             raised += sum(comparisons.compare(period, as_of=today, by=SCHEDULER).raised.values())
         # Requests to other departments may be due in a month no run is open for.
         late = svc.reconciliation.raise_overdue_verifications(today, by=SCHEDULER)
         raised += sum(late.raised.values()) + late.reopened
+        # Reviews fall due whatever month a run is open for.
+        overdue = svc.reconciliation.raise_overdue_reviews(today, by=SCHEDULER)
+        raised += sum(overdue.raised.values()) + overdue.reopened
         return f"{len(periods)} open periods, {raised} findings raised or reopened"
 
     def remind(self, svc: Services) -> str:

@@ -59,6 +59,7 @@ STAGES = (
     "camt",
     "bank_import",
     "reconcile",
+    "review_scan",
     "reimport",
     "prepare_next",
     "log_read",
@@ -133,6 +134,21 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
                 Period.parse(PERIOD), as_of=date(2027, 1, 31), by=FINANCE
             )
             result.update(items=r.payments, raised=r.raised)
+        elif name == "review_scan":
+            # Thirteen months after the store began: every case taken over has fallen due on
+            # its anniversary and most are past the grace, the worst day for the daily job.
+            from ledger.review import add_months
+            from projections.reviews import first_config_day
+
+            began = first_config_day(svc.db) or date.today()
+            as_of = add_months(began, 13)
+            t0 = time.perf_counter()
+            r = svc.reconciliation.raise_overdue_reviews(as_of, by=FINANCE)
+            scanned = svc.db.query(
+                "SELECT COUNT(*) FROM cases WHERE effective_to IS NULL OR effective_to >= ?",
+                (as_of,),
+            )[0][0]
+            result.update(items=int(scanned), raised=r.raised, as_of=as_of.isoformat())
         elif name == "reimport":
             # Next month's register: the same file with every 100th case in effect raised.
             next_month = next_month_file(files(cases)[1])
@@ -388,7 +404,16 @@ def main() -> None:
         "| stage | items | seconds | items/s | peak RSS MiB |",
         "|---|---|---|---|---|",
     ]
-    for name in ("import", "prepare", "approve", "export", "bank_import", "reconcile", "rebuild"):
+    for name in (
+        "import",
+        "prepare",
+        "approve",
+        "export",
+        "bank_import",
+        "reconcile",
+        "review_scan",
+        "rebuild",
+    ):
         lines.append(
             f"| {name} | {int(r[name]['items']):,} | {float(r[name]['seconds']):.1f} | "
             f"{rate(name):,.0f} | {float(r[name]['rss']):.0f} |"

@@ -40,6 +40,7 @@ from ledger.payment import (
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, StaffMember
+from ledger.review import CaseReview
 from ledger.store import Database, LedgerApp, param_chunks, rows_where_in, select_events_of
 from projections.payouts import APPROVED_STATUSES
 from projections.registers import config_version_in_force
@@ -83,6 +84,7 @@ STALE_TOPICS = frozenset(
         Finding.Raised.TOPIC,
         Finding.Reopened.TOPIC,
         ReliefGrant.Approved.TOPIC,
+        CaseReview.Recorded.TOPIC,
     }
 )
 
@@ -205,6 +207,11 @@ class Review:
                 found.reasons["config"] += 1
             elif isinstance(event, StaffMember.Event):
                 found.reasons["staff"] += 1
+            elif isinstance(event, CaseReview.Recorded):
+                # A review moves the case's due day: with suspend_when_overdue, its holds.
+                if event.program in programs and self.config.reviews.suspend_when_overdue:
+                    found.cases.add(event.case_id)
+                    found.reasons["review"] += 1
             elif isinstance(event, ReliefGrant.Approved):
                 if event.program in programs and run.supplement is None:
                     found.cases.add(event.grant_id)

@@ -84,6 +84,7 @@ from ledger.payment import (
 )
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
+from ledger.review import ReviewTerms
 from ledger.service import LedgerService
 from ledger.store import (
     EventBatch,
@@ -104,6 +105,7 @@ from projections.households import (
 )
 from projections.payouts import APPROVED_STATUSES, standing
 from projections.registers import config_version_in_force, refuse_while_importing
+from projections.reviews import first_config_day
 
 __all__ = ["BudgetExceeded", "Payouts", "PrepareResult", "RunClosed"]
 
@@ -168,6 +170,9 @@ class _CaseRow:
     state: CaseState
     version: int
     died: date | None
+    #: The case's last periodic review, and the months it set before the next.
+    last_review: date | None = None
+    review_months: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +245,8 @@ class _Money:
 
 
 _CASE_COLUMNS_SQL = (
-    ", ".join(f"c.{c}" for c in (*CASE_COLUMNS, "start_date", "version")) + ", d.date_of_death"
+    ", ".join(f"c.{c}" for c in (*CASE_COLUMNS, "start_date", "version"))
+    + ", d.date_of_death, lr.reviewed_on, lr.next_review_months"
 )
 
 
@@ -555,7 +561,14 @@ class Payouts(LedgerService):
         for c in found:
             if c not in among[c.case_id]:
                 among[c.case_id].append(c)
-        return PrePaymentHolds(among, {a: s for s, _, a in staff}, {i: s for s, i, _ in staff})
+        reviews = (
+            ReviewTerms.of(self.config, first_config_day(self.db))
+            if self.config.reviews.suspend_when_overdue
+            else None
+        )
+        return PrePaymentHolds(
+            among, {a: s for s, _, a in staff}, {i: s for s, i, _ in staff}, reviews
+        )
 
     def _finding_holds(self) -> list[Conflict]:
         """Findings about a case (data comparison, households) of a type its program's
@@ -621,6 +634,7 @@ class Payouts(LedgerService):
             rows = self.db.query(
                 f"SELECT {_CASE_COLUMNS_SQL} FROM cases c "
                 "LEFT JOIN deaths d ON d.id_number = c.id_number "
+                "LEFT JOIN last_reviews lr ON lr.case_id = c.case_id "
                 f"WHERE c.program IN ({marks}) AND c.case_id > ? ORDER BY c.case_id LIMIT ?",
                 (*programs, after, self.chunk_cases),
             )
@@ -1087,10 +1101,17 @@ class _Preparer:
         # arrears too (an account of an earlier month may be closed, or may be one the
         # pre-payment checks, which look at the case as it stands, never saw).
         payee = timeline.terms_on(max(timeline.start, self.period.first_day))
+        reviews = self.holds.reviews
+        review_due = (
+            reviews.due_of(s.program, s.start, row.last_review, row.review_months)
+            if reviews is not None and reviews.suspend
+            else None
+        )
         for due in pays:
             # A supplement is paid as the case stood on its day.
             to = payee if due.on is None else timeline.terms_on(due.on)
-            held = self.holds.of(_beneficiary(to), row.died, due.on or due.period.first_day)
+            on = due.on or due.period.first_day
+            held = self.holds.of(_beneficiary(to), row.died, on, review_due)
             key = self.key if due.kind == "supplement" else ""
             targets.append(
                 (
@@ -1251,7 +1272,7 @@ class _Preparer:
         for c in held:
             if c.finding_id is not None:
                 continue  # held by an open finding: that finding is the one to work
-            fid = finding_id(c.type, case_id, period)
+            fid = finding_id(c.type, *(c.key or (case_id, period)))
             if fid in self.known_findings:
                 continue
             self.known_findings.add(fid)
@@ -1502,7 +1523,8 @@ def _types(text: str | None) -> tuple[str, ...]:
 
 
 def _case_row(r: Sequence[Any]) -> _CaseRow:
-    values = dict(zip((*CASE_COLUMNS, "start_date", "version", "died"), r, strict=True))
+    names = (*CASE_COLUMNS, "start_date", "version", "died", "last_review", "review_months")
+    values = dict(zip(names, r, strict=True))
     state = CaseState(
         **{c: values[c] for c in CASE_COLUMNS if c not in ("effective_from", "effective_to")},
         effective_from=as_date(values["effective_from"]),  # type: ignore[arg-type]
@@ -1511,7 +1533,14 @@ def _case_row(r: Sequence[Any]) -> _CaseRow:
     )
     state.household_size = int(state.household_size)
     state.monthly_amount = int(state.monthly_amount)
-    return _CaseRow(state, int(values["version"]), as_date(values["died"]))
+    months = values["review_months"]
+    return _CaseRow(
+        state,
+        int(values["version"]),
+        as_date(values["died"]),
+        as_date(values["last_review"]),
+        None if months is None else int(months),
+    )
 
 
 def _beneficiary(s: CaseState) -> Beneficiary:

@@ -11,8 +11,12 @@ region corrected) goes out of one and comes into the other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
+
+from ledger.case import Case, CaseDecision, CaseState
+from ledger.events import LedgerEvent
 
 FIELDS = ("start", "opened", "reinstated", "terminated", "amount_changed", "end")
 
@@ -77,3 +81,31 @@ def totals(rows: Iterable[Movement]) -> Movement:
         for f in FIELDS:
             whole.counts[f] += r.counts[f]
     return whole
+
+
+def add_up(parts: Iterable[Iterable[Movement]]) -> list[Movement]:
+    """Movements of several sets of cases (e.g. a register read a page at a time) added up
+    group by group, in group order: each case counts in one set only, so the sums balance."""
+    out: dict[tuple[str, ...], Movement] = {}
+    for rows in parts:
+        for r in rows:
+            whole = out.setdefault(r.group, Movement(r.group))
+            for f in FIELDS:
+                whole.counts[f] += r.counts[f]
+    return [out[g] for g in sorted(out)]
+
+
+def state_on(events: Sequence[LedgerEvent], day: date) -> CaseState | None:
+    """A case on ``day`` as its decisions dated up to then make it, None if not in effect.
+
+    Unlike `ledger.case.state_as_of`, an ending or a reinstatement counts only from its own
+    date (its ``effective_from``: the first day without, the first day back), so a case ended
+    and later reinstated is out of effect in between: what a month's movements must see.
+    """
+    state: CaseState | None = None
+    for e in events:
+        if isinstance(e, Case.Approved):
+            state = e.initial_state()
+        elif isinstance(e, CaseDecision) and state is not None and e.effective_from <= day:
+            e.apply_state(state)
+    return state if state is not None and state.in_effect_on(day) else None

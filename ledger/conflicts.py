@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ledger.ids import mask_account, mask_id_number
+from ledger.review import OVERDUE_FINDING, ReviewTerms, overdue_on
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Conflict:
     #: The open finding that holds the payment, when the hold is one (data comparison,
     #: households): no second finding is raised for the hold.
     finding_id: str | None = None
+    #: The subject of its finding, where it is not the case and the month paid (a review
+    #: overdue is one finding per case and due day, whichever month it holds).
+    key: tuple[str, ...] = ()
 
 
 def check_dead(
@@ -150,6 +154,26 @@ def check_staff_account(
     return out
 
 
+def check_review_overdue(
+    payee: Beneficiary, due: date | None, grace_days: int, first_day: date
+) -> list[Conflict]:
+    """A case whose periodic review (due on ``due``) was overdue, past ``grace_days``, on the
+    first day of the month paid (with ``suspend_when_overdue``)."""
+    if due is None or overdue_on(due, grace_days) > first_day:
+        return []
+    return [
+        Conflict(
+            OVERDUE_FINDING,
+            "medium",
+            payee.case_id,
+            f"its periodic review was due {due.isoformat()} and is overdue since "
+            f"{overdue_on(due, grace_days).isoformat()}: record the review "
+            "(aidledger import reviews) and prepare again",
+            key=(payee.case_id, due.isoformat()),
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class PrePaymentHolds:
     """What holds a payment back, as the checks above find it.
@@ -163,11 +187,22 @@ class PrePaymentHolds:
     among_cases: Mapping[str, list[Conflict]]
     staff_by_account: Mapping[str, str]
     staff_by_id_number: Mapping[str, str]
+    #: The review rules when overdue reviews hold payments (``suspend_when_overdue``).
+    reviews: ReviewTerms | None = None
 
-    def of(self, payee: Beneficiary, died: date | None, first_day: date) -> list[Conflict]:
-        """The holds of one payment to ``payee`` for the month beginning ``first_day``."""
+    def of(
+        self,
+        payee: Beneficiary,
+        died: date | None,
+        first_day: date,
+        review_due: date | None = None,
+    ) -> list[Conflict]:
+        """The holds of one payment to ``payee`` for the month beginning ``first_day``
+        (``review_due``: when the case's periodic review falls due)."""
         out = list(self.among_cases.get(payee.case_id, ()))
         out += check_staff_account([payee], self.staff_by_account, self.staff_by_id_number)
         if died is not None:
             out += check_dead([payee], {payee.id_number: died}, first_day)
+        if self.reviews is not None and self.reviews.suspend:
+            out += check_review_overdue(payee, review_due, self.reviews.grace_days, first_day)
         return out

@@ -406,14 +406,7 @@ class Importer(LedgerService):
     # -- checks ---------------------------------------------------------------------------
 
     def _previous_import(self, kind: str, sha: str) -> dict[str, str] | None:
-        rows = self.db.query(
-            "SELECT filename, imported_by, recorded_at FROM imported_files WHERE aggregate_id = ?",
-            (str(file_aggregate_id(kind, sha)),),
-        )
-        if not rows:
-            return None
-        filename, by, at = rows[0]
-        return {"filename": filename, "by": by, "recorded_at": at}
+        return previous_import(self.db, kind, sha)
 
     def _refuse_while_another_import_is_open(self, kind: str, sha: str, name: str) -> bool:
         """Refuse while another import is open (this one would read, or change, what it left
@@ -1051,6 +1044,26 @@ def _outcome(before: CaseRow, after: CaseRow) -> str:
 
 
 T = TypeVar("T")
+
+
+def previous_import(db: Database, kind: str, sha: str) -> dict[str, str] | None:
+    """The file of ``kind`` with content ``sha`` imported before (its name, who and when), or
+    None: a file seen before records nothing."""
+    rows = db.query(
+        "SELECT filename, imported_by, recorded_at FROM imported_files WHERE aggregate_id = ?",
+        (str(file_aggregate_id(kind, sha)),),
+    )
+    if not rows:
+        return None
+    filename, by, at = rows[0]
+    return {"filename": filename, "by": by, "recorded_at": at}
+
+
+def counted_rows(rows: Iterable[Any], summary: ImportSummary) -> Iterator[Any]:
+    """The rows, each counted in ``summary.rows`` as it is read."""
+    for row in rows:
+        summary.rows += 1
+        yield row
 
 
 def _counted(rows: Iterable[CsvRow], checked: _Checked) -> Iterator[CsvRow]:

@@ -122,6 +122,7 @@ SEVERITY: dict[str, str] = {
     "business_registered": "high",
     "cross_department_duplicate": "high",
     "moved_out": "high",
+    "review_overdue": "medium",
 }
 
 

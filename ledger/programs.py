@@ -183,13 +183,16 @@ class Chain(BaseModel):
 
 
 class Reviews(BaseModel):
-    """Periodic review (定期核查): grace after the due day, and whether overdue cases' payments
-    are held."""
+    """Periodic review (定期核查): grace after the due day, whether overdue cases' payments
+    are held, and from when reviews count here (``from``: a case never reviewed is first due
+    on the first anniversary of its start on or after this day; absent, the day the store was
+    created: its first config recorded)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    review_grace_days: int = Field(default=30, ge=0)
+    review_grace_days: int = Field(default=30, ge=0, le=365)
     suspend_when_overdue: bool = False
+    adopted_from: date | None = Field(default=None, alias="from")
 
 
 class Complaints(BaseModel):

@@ -533,6 +533,7 @@ def all_models() -> list[ReadModel]:
     from projections.grants import GrantsModel
     from projections.households import HouseholdsModel
     from projections.payouts import FindingsModel, PayoutsModel
+    from projections.reviews import ReviewsModel
 
     return [
         *register_models(),
@@ -546,4 +547,5 @@ def all_models() -> list[ReadModel]:
         ApplicationsModel(),
         HouseholdsModel(),
         ComparisonModel(),
+        ReviewsModel(),
     ]

@@ -25,12 +25,14 @@ DIMENSIONS = {
 REPORT_FIELDS = ("period", "program", "department", "region_code", "cases", "payments", "amount")
 
 
-def parse_dimensions(text: str) -> list[str]:
+def parse_dimensions(text: str, known: Mapping[str, str] = DIMENSIONS) -> list[str]:
+    """``program,region`` -> the dimensions, each one of ``known`` (region or village, not
+    both)."""
     dims = [d.strip() for d in text.split(",") if d.strip()]
-    unknown = [d for d in dims if d not in DIMENSIONS]
+    unknown = [d for d in dims if d not in known]
     if unknown or ("region" in dims and "village" in dims):
         raise InvalidValue(
-            f"--by takes a comma list of {', '.join(DIMENSIONS)} (region or village, not both)"
+            f"--by takes a comma list of {', '.join(known)} (region or village, not both)"
         )
     return dims
 

@@ -51,6 +51,7 @@ from ledger.payment import (
 from ledger.period import Period
 from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, death_aggregate_id
+from ledger.review import CaseReview, ReviewTerms
 from ledger.service import LedgerService
 from ledger.store import (
     Database,
@@ -61,6 +62,7 @@ from ledger.store import (
     select_events_of,
 )
 from projections.applications import application_of_case
+from projections.reviews import first_config_day, review_ids_of_case
 
 #: Events of a run that concern each of its payments (not the batches that built it).
 _RUN_TOPICS = (
@@ -117,6 +119,10 @@ class Trail:
     staff_names: dict[str, str] = field(default_factory=dict)
     #: The steps of the application that led to the case (`application_of_case`).
     application: list[LedgerEvent] = field(default_factory=list)
+    #: The case's periodic reviews (each its own aggregate of one event), in day order.
+    reviews: list[LedgerEvent] = field(default_factory=list)
+    #: The day the store was created (when reviews began here, by default).
+    store_began: date | None = None
 
     def known_at(self, moment: datetime | None) -> Trail:
         """The trail as it stood at ``moment``: only the events recorded by then."""
@@ -138,6 +144,7 @@ class Trail:
             recoveries=cut_all(self.recoveries),
             deaths=cut_all(self.deaths),
             application=cut(self.application),
+            reviews=cut(self.reviews),
         )
 
 
@@ -190,6 +197,10 @@ def load_trail(app: LedgerApp, db: Database, case_id: str) -> Trail | None:
     ):
         trail.file_names[fid] = name
     trail.staff_names = dict(db.query("SELECT staff_id, name FROM staff"))
+    review_ids = [UUID(r) for r in review_ids_of_case(db, case_id)]
+    trail.reviews = [e for events in select_events_of(app, db, review_ids).values() for e in events]
+    trail.reviews.sort(key=lambda e: getattr(e, "reviewed_on", date.min))
+    trail.store_began = first_config_day(db)
     opened = case_events[0]
     if isinstance(opened, Case.Approved):
         application = application_of_case(db, case_id, opened.program)
@@ -278,7 +289,12 @@ def history_document(
     if grant is not None:
         state = _grant_state(grant, as_of)
     else:
-        state = state_record(state_as_of(known.case_events, as_of)) if known.case_events else None
+        case_state = state_as_of(known.case_events, as_of) if known.case_events else None
+        state = state_record(case_state)
+        if state is not None and case_state is not None:
+            state["next_review_due"] = edge(
+                "next_review_due", next_review_due_of(case_state, known, config, as_of)
+            )
     records = sorted(case_records(known) + money_records(known), key=lambda r: r["recorded_at"])
     for r in records:
         r["by_name"] = trail.staff_names.get(r["by"])
@@ -290,6 +306,23 @@ def history_document(
         "events": records,
         "money": money_table(known, config, as_of),
     }
+
+
+def next_review_due_of(
+    state: CaseState, trail: Trail, config: ProgramsConfig, as_of: date
+) -> date | None:
+    """When the case falls due for review after the reviews known and made by ``as_of``
+    (`eligibility.reviews`; None for a program not reviewed)."""
+    done = [
+        e for e in trail.reviews if isinstance(e, CaseReview.Recorded) and e.reviewed_on <= as_of
+    ]
+    last = max(done, key=lambda e: e.reviewed_on) if done else None
+    return ReviewTerms.of(config, trail.store_began).due_of(
+        state.program,
+        state.start,
+        last.reviewed_on if last else None,
+        last.next_review_months if last else None,
+    )
 
 
 def _grant_of(events: Sequence[LedgerEvent]) -> ReliefGrant.Approved | None:
@@ -362,6 +395,9 @@ def case_records(trail: Trail) -> list[dict[str, Any]]:
                 out.append(
                     _record(e, "DeathReported" if isinstance(e, DeathReport.Reported) else None)
                 )
+    for e in trail.reviews:
+        if isinstance(e, CaseReview.Recorded):
+            out.append(_record(e, "ReviewRecorded", effective_from=e.reviewed_on))
     for e in trail.application:
         # The steps of the application that led to the case, each on the day it was taken.
         step = "apply" if isinstance(e, Application.Made) else getattr(e, "step", None)

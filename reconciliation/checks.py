@@ -8,11 +8,12 @@ again raises nothing twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from eligibility.reviews import DueReview, overdue
 from ledger.conflicts import (
     Beneficiary,
     Conflict,
@@ -23,6 +24,7 @@ from ledger.conflicts import (
 from ledger.ids import mask_account, mask_id_number, mask_name
 from ledger.money import format_fen
 from ledger.period import Period
+from ledger.review import overdue_on
 from ledger.verification import OpenRequest
 from ledger.verification import days_overdue as verification_days_overdue
 from reconciliation.entries import PAYMENT_CURRENCY
@@ -48,6 +50,7 @@ OPERATIONAL_SEVERITY = {
     # About a case's household, before any payment (reconcile and the daily job).
     "household_size_mismatch": "medium",
     "household_member_dead": "high",
+    "review_overdue": "medium",
 }
 
 
@@ -502,3 +505,28 @@ def check_verification_overdue(
             )
         )
     return out
+
+
+def check_review_overdue(
+    due: Iterable[DueReview], as_of: date, grace_days: int, departments: Mapping[str, str]
+) -> Iterator[Draft]:
+    """``review_overdue``: a case in effect whose periodic review is past its due day by more
+    than the grace, once per case and due day (a review recorded moves the due day). Its period
+    is the month it became overdue."""
+    for d in due:
+        if not overdue(d, grace_days):
+            continue
+        late = overdue_on(d.due, grace_days)
+        last = f"last reviewed {d.last_review.isoformat()}" if d.last_review else "never reviewed"
+        yield Draft(
+            "review_overdue",
+            (d.case_id, d.due.isoformat()),
+            str(Period.of(late)),
+            f"case {d.case_id} ({d.program}, {last}) was due for review {d.due.isoformat()}: "
+            f"{d.days_overdue} day(s) later as of {as_of.isoformat()}, past the "
+            f"{grace_days}-day grace; record its review (aidledger import reviews)",
+            program=d.program,
+            department=departments.get(d.program),
+            case_id=d.case_id,
+            region_code=d.region_code,
+        )

@@ -22,6 +22,7 @@ from ledger.errors import NotFound
 from ledger.masking import masked_rows
 from ledger.payment import Finding, Parties, Payment, finding_aggregate_id, finding_id
 from ledger.period import Period
+from ledger.review import OVERDUE_FINDING
 from ledger.service import LedgerService
 from ledger.store import Database, EventBatch, as_date, gc_paused, param_chunks, record_job
 from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS
@@ -128,8 +129,12 @@ class Reconciliation(LedgerService):
     #: Payments per chunk of the streamed period query.
     chunk = 20000
 
-    def reconcile(self, period: Period, *, as_of: date, by: str | Actor) -> ReconcileResult:
-        """Run every check for ``period`` with ``as_of`` as today; raise what is new."""
+    def reconcile(
+        self, period: Period, *, as_of: date, by: str | Actor, reviews: bool = True
+    ) -> ReconcileResult:
+        """Run every check for ``period`` with ``as_of`` as today; raise what is new.
+        ``reviews``: also every periodic review overdue on ``as_of``, whatever its month (the
+        daily job scans them once, apart: `raise_overdue_reviews`)."""
         self.sync()
         refuse_while_importing(self.db)
         actor = self.actor(by)
@@ -175,6 +180,8 @@ class Reconciliation(LedgerService):
             emit(checks.check_currency_mismatch(foreign, self._views_of(period, foreign)))
             emit(self._overdue_verifications(as_of, period))
             emit(self._household_drafts(period))
+            if reviews:
+                emit(self._overdue_reviews(as_of))
         self.sync()
         result.open_total = int(
             self.db.query(
@@ -357,6 +364,40 @@ class Reconciliation(LedgerService):
             for d in check_dead_members([m for m in members if m.case_id in sizes], deaths, first)
         ]
         return out
+
+    def raise_overdue_reviews(self, as_of: date, by: str | Actor = SCHEDULER) -> ReconcileResult:
+        """``review_overdue`` for every case in effect whose periodic review is overdue on
+        ``as_of`` (the daily job; `reconcile` does it too). The cases are read a page at a
+        time and the findings written in batches: never all of them in memory."""
+        self.sync()
+        actor = self.actor(by)
+        actor.require("finance", to="reconcile")
+        result = ReconcileResult(period="all", as_of=as_of.isoformat())
+        known = self._known_of_type(OVERDUE_FINDING)
+        with gc_paused(), EventBatch(self.app, self.batch_events) as batch:
+            for d in self._overdue_reviews(as_of):
+                self._raise(d, known, batch, result, actor.staff_id)
+        self.sync()
+        return result
+
+    def _known_of_type(self, finding_type: str) -> dict[str, tuple[str, str | None]]:
+        return {
+            fid: (status, resolution)
+            for fid, status, resolution in self.db.query(
+                "SELECT finding_id, status, resolution FROM findings WHERE type = ?",
+                (finding_type,),
+            )
+        }
+
+    def _overdue_reviews(self, as_of: date) -> Iterator[Draft]:
+        """Drafts of `checks.check_review_overdue` for every case overdue on ``as_of`` under
+        the config in force then, a page of cases at a time."""
+        from eligibility.reviewing import due_pages, store_terms
+
+        terms = store_terms(self.app, self.db, as_of)
+        departments = {code: p.department for code, p in self.config.programs.items()}
+        for page in due_pages(self.db, terms, as_of):
+            yield from checks.check_review_overdue(page, as_of, terms.grace_days, departments)
 
     def _overdue_verifications(self, as_of: date, period: Period | None) -> list[Draft]:
         """Drafts of `checks.check_verification_overdue` for requests due in ``period`` (all

@@ -26,6 +26,14 @@ def test_demo_runs_a_month_end_to_end_and_finds_the_planted_frauds(tmp_path: Pat
     for planted in ("paid_after_death", "staff_account", "shared_account", "duplicate_beneficiary"):
         assert re.search(rf"{planted}\s.*\s[1-9]\d*\s", out), planted
     assert "chain intact" in out
+    # Reviews fall due on their anniversaries from the day the county began them; one recorded.
+    (due, left) = re.findall(r"counted from 2026-11-01: (\d+) cases due by 2026-11-23", out) + (
+        re.findall(r"1 review recorded\); (\d+) still due", out)
+    )
+    assert int(due) > 0 and int(left) == int(due) - 1
+    (all_row,) = re.findall(r"│ all +│ +(\d+) │ +(\d+) │ +(\d+) │ +(\d+) │ +(\d+) │ +(\d+) │", out)
+    start, opened, reinstated, terminated, _, end = map(int, all_row)
+    assert start + opened + reinstated - terminated == end and terminated >= 10
     # The decision chain: the approver records their own approvals, a new case waits for its.
     assert "the approvals imported by S0002 refused: line 2, column staff_id" in out
     assert re.search(r"still in its notice refused: .*needs an approved application", out)

@@ -19,6 +19,7 @@ from aidledger.cli import (
     money,
     ops,
     records,
+    reviews,
 )
 from aidledger.cli.refusals import RefusingGroup
 
@@ -76,6 +77,7 @@ app.command("recoveries")(money.recoveries)
 app.add_typer(money.recovery_app, name="recovery")
 app.add_typer(audit.case_app, name="case")
 app.add_typer(applications.application_app, name="application")
+app.add_typer(reviews.reviews_app, name="reviews")
 app.command("findings")(audit.findings)
 app.add_typer(audit.finding_app, name="finding")
 app.command("access-log")(audit.access_log)

@@ -1,0 +1,170 @@
+"""Commands of periodic review and the caseload: ``import reviews``, ``reviews due`` and
+``report movements``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aidledger.cli.audit import report_app
+from aidledger.cli.common import (
+    BY,
+    FMT,
+    FORCE,
+    OUT,
+    Format,
+    ReportFormat,
+    TableFormat,
+    check_input_file,
+    check_out,
+    day_or_today,
+    out,
+    parsed,
+    period,
+    print_rows,
+    services,
+    write_json,
+)
+from aidledger.cli.records import DRY_RUN, _print_summary, _shown, import_app
+
+reviews_app = typer.Typer(help="Periodic reviews (定期核查): which cases are due.")
+
+#: The columns of ``reviews due``.
+DUE_FIELDS = ("case_id", "program", "region_code", "last_review", "due", "days_overdue")
+
+
+@import_app.command("reviews")
+def import_reviews(
+    ctx: typer.Context,
+    file: Path,
+    by: Annotated[str, BY],
+    fmt: Annotated[Format, FMT] = Format.text,
+    dry_run: Annotated[bool, DRY_RUN] = False,
+) -> None:
+    """Import periodic reviews (case_id, date, reviewer, outcome continue|adjust|terminate,
+    monthly_amount, effective_from, next_review_months): caseworker, or an approver for
+    reviews that adjust or terminate. All or nothing."""
+    from eligibility.reviewing import Reviews
+
+    check_input_file(file)
+    with services(ctx) as svc:
+        reviews = svc.service(Reviews)
+        reviews.max_input_bytes = svc.settings.max_input_bytes
+        if not dry_run:
+            _print_summary(reviews.import_file(file, by=by), fmt)
+            return
+        first = True
+
+        def as_json(row: dict[str, Any]) -> None:
+            nonlocal first
+            sys.stdout.write(("[\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
+            first = False
+
+        def as_text(row: dict[str, Any]) -> None:
+            if row["outcome"] == "unchanged":
+                return
+            shown = "; ".join(f"{k} {_shown(b)}" for k, (_, b) in row["changes"].items())
+            out.print(f"line {row['line']}  {row['key']}  {row['outcome']}  {shown}", markup=False)
+
+        summary = reviews.import_file(
+            file, by=by, report=as_json if fmt is Format.json else as_text
+        )
+    if summary.already_imported:
+        _print_summary(summary, fmt)
+        return
+    if fmt is Format.json:
+        sys.stdout.write("[]\n" if first else "\n]\n")
+        return
+    out.print(
+        f"dry run: {summary.filename}: {summary.rows} rows: {summary.new} new reviews, "
+        f"{summary.unchanged} already recorded; {summary.events} events would be recorded; "
+        "nothing recorded",
+        markup=False,
+    )
+
+
+@reviews_app.command("due")
+def reviews_due(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="due on or before YYYY-MM-DD (default today)")
+    ] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+) -> None:
+    """Cases in effect and due for review by a date, most overdue first."""
+    from eligibility.reviewing import Reviews
+
+    day = day_or_today(ctx, as_of)
+    with services(ctx) as svc:
+        due = svc.service(Reviews).due(day)
+    rows = [
+        {
+            "case_id": d.case_id,
+            "program": d.program,
+            "region_code": d.region_code,
+            "last_review": d.last_review.isoformat() if d.last_review else None,
+            "due": d.due.isoformat(),
+            "days_overdue": d.days_overdue,
+        }
+        for d in due
+    ]
+    if fmt is TableFormat.json:
+        write_json(rows)
+        return
+    print_rows(
+        rows,
+        fmt,
+        title=f"reviews due by {day.isoformat()}: {len(rows)}",
+        fields=DUE_FIELDS,
+        right=("days_overdue",),
+    )
+
+
+@report_app.command("movements")
+def report_movements(
+    ctx: typer.Context,
+    period_: Annotated[str, typer.Option("--period", help="month YYYY-MM")],
+    by_dims: Annotated[
+        str, typer.Option("--by", help="program, department, region (county), village")
+    ] = "program,region",
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
+    out_file: Annotated[Path | None, OUT] = None,
+    force: Annotated[bool, FORCE] = False,
+    as_known_now: Annotated[
+        bool,
+        typer.Option(
+            "--as-known-now",
+            help="both days as the ledger knows them now (a drill), not as it knew them when "
+            "the month began and ended",
+        ),
+    ] = False,
+) -> None:
+    """The month's caseload movements (增减变动) per group: start, opened, reinstated,
+    terminated, amount_changed, end (start + opened + reinstated - terminated = end). Each
+    day as the ledger knew it then: the report of a month never changes, and its end is the
+    next month's start."""
+    check_out(fmt, out_file)
+    from eligibility.caseload import MOVEMENT_FIELDS, Caseload, parse_movement_dimensions
+    from eligibility.movements import FIELDS
+    from ledger.store import store_files
+
+    month = period(period_)
+    dims = parsed(parse_movement_dimensions, by_dims)
+    with services(ctx) as svc:
+        caseload = svc.service(Caseload)
+        caseload.timezone = svc.settings.timezone
+        rows = caseload.movements(month, dims, as_known_now=as_known_now)
+        print_rows(
+            rows,
+            fmt,
+            title=f"movements {month}",
+            fields=MOVEMENT_FIELDS,
+            right=FIELDS,
+            out_file=out_file,
+            force=force,
+            protected=store_files(svc.store),
+        )
