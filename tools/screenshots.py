@@ -146,8 +146,10 @@ def _log_in(driver: Any, url: str, staff_id: str, secret: str | None) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, 15).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, "header .who")
-        or d.find_elements(By.CSS_SELECTOR, ".error")
+        lambda d: (
+            d.find_elements(By.CSS_SELECTOR, "header .who")
+            or d.find_elements(By.CSS_SELECTOR, ".error")
+        )
     )
     if not driver.find_elements(By.CSS_SELECTOR, "header .who"):
         raise SystemExit(f"could not log in as {staff_id}: {driver.page_source[:500]}")
