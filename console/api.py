@@ -576,6 +576,15 @@ class Api:
 
         name = check_upload_name(query(request, "filename"))
         check_acting_as_query(request)
+
+        def who(ws: Workspace) -> Caller:
+            caller = authenticate(
+                request, ws, csrf=request.headers.get(CSRF_HEADER), check_csrf=True
+            )
+            check_acting_as(caller.staff_id, query(request, "by"))
+            return caller
+
+        caller = await self.in_store(who)  # before a byte of the file is read
         folder = Path(tempfile.mkdtemp(prefix="aidledger-upload-"))
         try:
             path = folder / name
@@ -584,10 +593,6 @@ class Api:
                     f.write(chunk)
 
             def run(ws: Workspace) -> dict[str, Any]:
-                caller = authenticate(
-                    request, ws, csrf=request.headers.get(CSRF_HEADER), check_csrf=True
-                )
-                check_acting_as(caller.staff_id, query(request, "by"))
                 try:
                     return work(ws, caller, path)
                 except AidLedgerError as e:
