@@ -39,6 +39,8 @@ PAGES = (
         "/cases?case_id={case}&reason=checking+a+held+payment",
         "a case's timeline as finance sees it (the case's personal data masked)",
     ),
+    ("applications.png", "caseworker", "/applications", "the applications"),
+    ("complaints.png", "caseworker", "/complaints", "the complaints queue and intake form"),
     ("notice.png", "caseworker", "/notice?period=2026-12&region=610102", "the 公示 notice"),
     ("reports.png", "finance", "/reports?period=2026-12", "the payout report"),
     ("access-log.png", "auditor", "/access-log", "the access log"),
