@@ -256,17 +256,10 @@ def notice_steps(db: Database, region: str, since: date, until: date) -> list[No
 
 
 #: The columns of the applications list: no name or id number (those are the history's).
-APPLICATION_LIST_FIELDS = (
-    "application_id",
-    "case_id",
-    "program",
-    "region_code",
-    "applied_on",
-    "status",
-    "last_step",
-    "last_on",
-    "approved_on",
-    "approved_by",
+APPLICATION_LIST_FIELDS = tuple(
+    c
+    for c in _APPLICATION_COLUMNS
+    if c not in ("aggregate_id", "version", "county", "name", "id_number", "source")
 )
 
 

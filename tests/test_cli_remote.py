@@ -168,6 +168,10 @@ def test_a_month_through_the_server_import_prepare_approve_release_export(
     )
     assert (channel, staff) == ("api", FINANCE)
 
+    recoveries = served.as_(AUDITOR, "recoveries", "--status", "all", "--format", "json")
+    assert recoveries.exit_code == 0 and json.loads(recoveries.stdout) == []
+    shown = served.as_(AUDITOR, "payout", "show", run_id, "--format", "json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["approved_by"] == FINANCE_APPROVER
     listed = served.as_(AUDITOR, "payout", "list", "--format", "json")
     runs = [(r["run_id"], r["prepared_by"], r["approved_by"]) for r in json.loads(listed.stdout)]
     assert runs == [(run_id, FINANCE, FINANCE_APPROVER)]

@@ -557,12 +557,17 @@ def recoveries(
 ) -> None:
     """The recoveries register (追回): money sent that was not owed."""
     check_out(fmt, out_file)
+    from aidledger.cli.remote import remote
     from disbursement.recoveries import RECOVERY_FIELDS, Recoveries
     from ledger.store import store_files
 
-    with services(ctx) as svc:
-        rows = svc.service(Recoveries).list(case_id=case, status=status.value)
-        protected = store_files(svc.store)
+    if (api := remote(ctx)) is not None:
+        rows = api.get("/recoveries", case=case, status=status.value)
+        protected: tuple[Path, ...] = ()
+    else:
+        with services(ctx) as svc:
+            rows = svc.service(Recoveries).list(case_id=case, status=status.value)
+            protected = store_files(svc.store)
     print_rows(
         rows,
         fmt,
