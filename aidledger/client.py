@@ -50,6 +50,23 @@ def call(
     data = json.dumps(body or {}).encode() if method == "POST" else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
+    return _send(server, request, token)
+
+
+def send_file(server: str, path: str, file: Path, *, token: str) -> Any:
+    """A POST of a file's bytes as they are (streamed, not read whole) to ``path`` under
+    ``/api/v1``; its JSON answer, or `ApiRefused`."""
+    url = f"{server.rstrip('/')}/api/v1{path}"
+    if not url.startswith(("http://", "https://")):
+        raise ApiRefused(0, f"--server must be an http:// or https:// URL, not {server!r}")
+    with file.open("rb") as body:
+        request = urllib.request.Request(url, data=body, method="POST")
+        request.add_header("Content-Type", "application/octet-stream")
+        request.add_header("Content-Length", str(file.stat().st_size))
+        return _send(server, request, token)
+
+
+def _send(server: str, request: urllib.request.Request, token: str | None) -> Any:
     request.add_header("Accept", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
         description="largest input file read (bytes); a larger one is refused before reading",
     )
 
+    # The command line through the API (`aidledger.cli.remote`).
+    server: str | None = Field(
+        default=None,
+        description="the server's URL: commands go through its API, as the logged-in staff "
+        "member (aidledger login)",
+    )
+    token_file: str | None = Field(
+        default=None, description="the personal token's file (default ~/.config/aidledger/token)"
+    )
+
     # `serve`: schedules are "every N[s|m|h]" or a five-field crontab, in `timezone`.
     timezone: str = Field(default="Asia/Shanghai", description="the bureau's time zone")
     catch_up_schedule: str = Field(default="every 30s", description="projection catch-up")

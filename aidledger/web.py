@@ -143,6 +143,7 @@ def console_options(settings: Settings) -> Options:
     return Options(
         session_seconds=settings.session_minutes * 60,
         trust_forwarded_proto=settings.trust_forwarded_proto,
+        max_upload_bytes=settings.max_input_bytes,
     )
 
 

@@ -18,10 +18,12 @@ from console.api import Api
 from console.backend import Borrow, Health, Options
 from console.errors import json_refusal
 from console.pages import Pages
-from console.security import SecurityHeaders
+from console.security import BodyLimits, SecurityHeaders
 from ledger.errors import AidLedgerError
 
 STATIC = Path(__file__).parent / "static"
+#: Where files are sent to be imported or applied: bodies up to `Options.max_upload_bytes`.
+UPLOADS = ("/api/v1/imports/", "/api/v1/config")
 
 
 def console_app(
@@ -42,6 +44,13 @@ def console_app(
             *pages.routes(),
         ],
         exception_handlers={AidLedgerError: pages.refusal},
-        middleware=[Middleware(SecurityHeaders)],
-        max_body_size=options.max_body_bytes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                BodyLimits,
+                small=options.max_body_bytes,
+                large=options.max_upload_bytes,
+                large_prefixes=UPLOADS,
+            ),
+        ],
     )

@@ -12,17 +12,23 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from aidledger.settings import Settings
     from disbursement.recoveries import Recoveries
     from disbursement.runs import Payouts
     from ledger.authentication import Logins
+    from ledger.config_store import Configs
+    from ledger.imports import Importer
     from ledger.programs import ProgramsConfig
+    from ledger.service import LedgerService
     from ledger.store import Database
     from projections.access import AccessLog
     from projections.trail import CaseHistory
     from reconciliation.service import Reconciliation
+
+S = TypeVar("S", bound="LedgerService")
 
 
 class Workspace(Protocol):
@@ -56,6 +62,19 @@ class Workspace(Protocol):
     @property
     def today(self) -> date: ...
 
+    @property
+    def importer(self) -> Importer: ...
+
+    @property
+    def configs(self) -> Configs: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def service(self, cls: type[S]) -> S:
+        """A service of ``cls`` over this store (those without a property here)."""
+        ...
+
 
 #: Lends a request the store's services for a ``with`` block.
 Borrow = Callable[[], AbstractContextManager[Workspace]]
@@ -74,3 +93,5 @@ class Options:
     trust_forwarded_proto: bool = False
     #: The largest request body accepted (bytes): the console's forms and JSON are small.
     max_body_bytes: int = 64 * 1024
+    #: The largest file sent to the API to import or apply (bytes): `Settings.max_input_bytes`.
+    max_upload_bytes: int = 4 * 2**30

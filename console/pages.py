@@ -71,6 +71,8 @@ SECTIONS: tuple[Section, ...] = (
         "/findings", "核查发现", "按类型、严重程度、地区、状态筛选，分派、评论、处理", _CASE_WORK
     ),
     Section("/cases", "个案时间线", "个案的决定与资金往来，可按日期回看", _CASE_WORK),
+    Section("/applications", "申请", "救助申请及其审核步骤，可按日期回看", _CASE_WORK),
+    Section("/complaints", "投诉举报", "投诉举报的登记与待办（按答复期限）", _CASE_WORK),
     Section("/recoveries", "追回", "应追回的资金及其收回、核销", _READERS),
     Section("/reports", "报表", "发放报表，下载 CSV / XLSX", _roles("approver", *_READERS)),
     Section("/notice", "公示", "公示名单的打印版", _CASE_WORK),
@@ -93,6 +95,7 @@ FORMS: dict[str, frozenset[str]] = {
     "assign": _roles("supervisor"),
     "comment": frozenset(COMMENTERS),
     "resolve": _roles("supervisor", "finance_approver"),
+    "complaint": _roles("caseworker"),
 }
 
 

@@ -32,10 +32,14 @@ if TYPE_CHECKING:
 
 def sections(pages: Pages) -> list[Any]:
     """Every section's routes, over ``pages``' layout and forms."""
+    from console.casework import ApplicationPages, ComplaintPages
+
     return [
         RunPages(pages),
         FindingPages(pages),
         CasePages(pages),
+        ApplicationPages(pages),
+        ComplaintPages(pages),
         RecoveryPages(pages),
         ReportPages(pages),
         StaffPages(pages),
@@ -383,49 +387,59 @@ class ReportPages:
         if not region:
             raise InvalidValue("地区代码必填（6 位或 12 位）: give the region code")
         code = parse_region_code(region)
-        return notice_document(v.ws.db, v.ws.config, period_of(v.param("period")), code, v.ws.today)
+        stage = v.param("stage") or "payees"
+        month = Period.parse(v.param("period")) if v.param("period") else Period.of(v.ws.today)
+        if stage == "pre-approval":
+            from eligibility.notices import pre_approval_notice
+
+            return pre_approval_notice(
+                v.ws.db, v.ws.config, code, day_of(v.param("as_of")) or v.ws.today
+            )
+        if stage == "exits":
+            from eligibility.notices import exits_notice
+
+            return exits_notice(v.ws.db, v.ws.config, code, month, v.ws.today)
+        if stage != "payees":
+            raise InvalidValue(f"no notice stage {stage!r}: payees, pre-approval or exits")
+        return notice_document(v.ws.db, v.ws.config, str(month), code, v.ws.today)
 
     async def notice(self, request: Request) -> Response:
-        from projections.reports import NOTICE_LABELS, NOTICE_PRINT_FIELDS
-
         def work(v: Visit) -> dict[str, Any]:
-            if not v.param("period"):
+            if not v.param("region"):
                 return {}
+            notice = self._notice(v)
             return {
-                "notice": self._notice(v),
-                "fields": NOTICE_PRINT_FIELDS,
-                "labels": NOTICE_LABELS,
+                "notice": notice,
+                "fields": notice.fields,
+                "labels": notice.labels,
                 "query": v.request.url.query,
             }
 
         return await self.pages.show(request, "notice.html", work)
 
     async def notice_csv(self, request: Request) -> Response:
-        from projections.reports import NOTICE_LABELS, NOTICE_PRINT_FIELDS
-
         def work(v: Visit) -> tuple[str, str, bytes]:
             notice = self._notice(v)
             rows = [
-                {NOTICE_LABELS[f]: r.get(f) for f in NOTICE_PRINT_FIELDS}
+                {notice.labels[f]: r.get(f) for f in notice.fields}
                 for r in [*notice.rows, *notice.totals]
             ]
-            fields = [NOTICE_LABELS[f] for f in NOTICE_PRINT_FIELDS]
+            fields = [notice.labels[f] for f in notice.fields]
             return f"notice-{notice.region}.csv", CSV, csv_bytes(fields, rows)
 
         return await self.pages.download(request, work)
 
     async def notice_xlsx(self, request: Request) -> Response:
         from ledger.spreadsheet import Sheet, xlsx_bytes
-        from projections.reports import NOTICE_LABELS, NOTICE_PRINT_FIELDS
 
         def work(v: Visit) -> tuple[str, str, bytes]:
             notice = self._notice(v)
             sheet = Sheet(
                 "公示",
-                NOTICE_PRINT_FIELDS,
+                notice.fields,
                 [*notice.rows, *notice.totals],
                 heading=notice.heading,
-                labels=NOTICE_LABELS,
+                labels=notice.labels,
             )
             return f"notice-{notice.region}.xlsx", XLSX, xlsx_bytes([sheet])
 

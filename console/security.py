@@ -54,3 +54,24 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class BodyLimits:
+    """ASGI middleware: the largest request body accepted, ``small`` everywhere (the
+    console's forms and JSON) but under the ``large_prefixes`` (files sent to import), which
+    take up to ``large``. A body above its limit is answered 413 unread."""
+
+    def __init__(
+        self, app: ASGIApp, *, small: int, large: int, large_prefixes: tuple[str, ...]
+    ) -> None:
+        from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+
+        self.app = app
+        self.small = RequestBodyLimitMiddleware(app, max_body_size=small)
+        self.large = RequestBodyLimitMiddleware(app, max_body_size=large)
+        self.large_prefixes = large_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        limited = self.large if path.startswith(self.large_prefixes) else self.small
+        await limited(scope, receive, send)

@@ -47,7 +47,7 @@ from disbursement.export import (
 )
 from disbursement.review import Review
 from eligibility.grants import GrantFacts, grant_holds
-from ledger.access import AccessRecord, check_view_reason
+from ledger.access import AccessRecord, Channel, check_view_reason
 from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
 from ledger.conflicts import (
     Beneficiary,
@@ -934,6 +934,7 @@ class Payouts(LedgerService):
         replace: bool = False,
         now: datetime | None = None,
         reason: str = "",
+        channel: Channel = "cli",
     ) -> Exported:
         """Write the bank file of an approved run: the approved payments not yet written (or,
         when all were, all of them again). Returns what was written. The file holds names
@@ -1004,7 +1005,7 @@ class Payouts(LedgerService):
                 )
                 access = AccessRecord.view(
                     actor,
-                    channel="cli",
+                    channel=channel,
                     kind="bank_file",
                     subject=f"{out.name} ({run_id}, {written.payments} payments)",
                     reason=reason,

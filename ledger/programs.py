@@ -223,6 +223,17 @@ class Complaints(BaseModel):
         return self.by_category.get(category, self.complaint_days)
 
 
+class Security(BaseModel):
+    """Who may act on the store. ``any``: the command line acts on the store directly, as its
+    ``--by`` says (whoever holds the store is trusted). ``authenticated``: a command acting as
+    a staff member (one with ``--by``) is refused on the store itself; it goes through the
+    server (``aidledger login --server URL``), as the logged-in staff member."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    actors: Literal["any", "authenticated"] = "any"
+
+
 class ProgramsConfig(BaseModel):
     """Every program and department, with the cross-checks between them."""
 
@@ -236,6 +247,7 @@ class ProgramsConfig(BaseModel):
     chain: Chain = Chain()
     reviews: Reviews = Reviews()
     complaints: Complaints = Complaints()
+    security: Security = Security()
 
     @model_validator(mode="after")
     def _cross_check(self) -> ProgramsConfig:

@@ -253,3 +253,39 @@ def notice_steps(db: Database, region: str, since: date, until: date) -> list[No
                 )
             )
     return out
+
+
+#: The columns of the applications list: no name or id number (those are the history's).
+APPLICATION_LIST_FIELDS = tuple(
+    c
+    for c in _APPLICATION_COLUMNS
+    if c not in ("aggregate_id", "version", "county", "name", "id_number", "source")
+)
+
+
+def list_applications(
+    db: Database, *, status: str | None = None, region: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Applications, latest step first: ``status`` (open, approved, rejected…) and a region
+    code or its first digits narrow them; at most ``limit``. Never a name or an id number."""
+    where: list[str] = []
+    params: list[Any] = []
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if region:
+        where.append("region_code LIKE ?")
+        params.append(region + "%")
+    sql = (
+        f"SELECT {', '.join(APPLICATION_LIST_FIELDS)} FROM applications"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + " ORDER BY last_on DESC, application_id LIMIT ?"
+    )
+    rows = db.query(sql, (*params, limit))
+    return [
+        {
+            f: _iso(v) if f.endswith("_on") else v
+            for f, v in zip(APPLICATION_LIST_FIELDS, r, strict=True)
+        }
+        for r in rows
+    ]

@@ -92,10 +92,11 @@ def nav_of(html: str) -> list[str]:
 
 def test_the_navigation_bar_shows_only_the_sections_the_roles_use(site: Site) -> None:
     expected = {
-        FINANCE: ["/runs", "/findings", "/cases", "/recoveries", "/reports", "/notice", "/health"],
-        CASEWORKER: ["/findings", "/cases", "/notice", "/health"],
-        AUDITOR: ["/runs", "/findings", "/cases", "/recoveries", "/reports", "/notice",
-                  "/access-log", "/health"],
+        FINANCE: ["/runs", "/findings", "/cases", "/applications", "/complaints", "/recoveries",
+                  "/reports", "/notice", "/health"],
+        CASEWORKER: ["/findings", "/cases", "/applications", "/complaints", "/notice", "/health"],
+        AUDITOR: ["/runs", "/findings", "/cases", "/applications", "/complaints", "/recoveries",
+                  "/reports", "/notice", "/access-log", "/health"],
         ADMIN: ["/staff", "/access-log", "/health"],
     }  # fmt: skip
     for staff_id, sections in expected.items():
@@ -122,6 +123,12 @@ def test_every_page_is_chinese_server_rendered_and_without_script(
         f"/reports?period={PERIOD}",
         "/notice",
         f"/notice?period={PERIOD}&region=610102",
+        f"/notice?stage=exits&period={PERIOD}&region=610102",
+        "/notice?stage=pre-approval&as_of=2026-06-15&region=610102",
+        "/applications",
+        "/applications?status=approved&region=6101",
+        "/complaints",
+        "/complaints?status=all&overdue=1",
         "/access-log",
         "/health",
     ]

@@ -88,3 +88,37 @@ def test_the_demo_prints_logins_that_open_its_kept_store_in_the_console(tmp_path
         )
     finally:
         pool.close()
+
+
+def test_demo_serve_opens_the_console_on_the_demos_store_with_its_logins(tmp_path: Path) -> None:
+    """``demo --serve``: the demo, its logins printed, then the console on its store (a
+    demo login works there), until stopped."""
+    import signal
+
+    import httpx
+
+    from aidledger.demo import DEMO_PASSWORD
+    from tests.builders import cli_process
+
+    process = cli_process(str(tmp_path / "unused.db"), "demo", "--serve", "--port", "0")
+    try:
+        said = b""
+        assert process.stderr is not None
+        while b"serving http" not in said:
+            line = process.stderr.readline()
+            assert line, f"the demo stopped: {said.decode()[-2000:]}"
+            said += line
+        url = re.search(rb"serving (http://[0-9.:]+)/", said)
+        assert url is not None
+        base = url.group(1).decode()
+        assert httpx.get(f"{base}/login").status_code == 200
+        login = httpx.post(
+            f"{base}/api/v1/login", json={"staff_id": "S0002", "password": DEMO_PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert f"log in with password {DEMO_PASSWORD}" in out.decode()
+    assert not (tmp_path / "unused.db").exists(), "the demo's store is its own"

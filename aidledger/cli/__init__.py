@@ -44,6 +44,24 @@ def main(
             show_envvar=True,
         ),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            help="a server's URL: commands go through its API as the logged-in staff member "
+            "(aidledger login); default: the server of your login when no --db is given",
+            envvar="AIDLEDGER_SERVER",
+            show_envvar=True,
+        ),
+    ] = None,
+    token_file: Annotated[
+        str | None,
+        typer.Option(
+            "--token-file",
+            help="the personal token's file (default ~/.config/aidledger/token)",
+            envvar="AIDLEDGER_TOKEN_FILE",
+        ),
+    ] = None,
 ) -> None:
     from zoneinfo import ZoneInfo
 
@@ -52,9 +70,11 @@ def main(
     from aidledger.cli.common import fail
     from aidledger.settings import Settings
 
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {"server": server, "token_file": token_file}
     if db is not None:
         overrides["database_url"] = db
+    elif server is None:
+        overrides["server"] = _server_of_login(token_file)
     try:
         ctx.obj = Settings(**overrides)
         ZoneInfo(ctx.obj.timezone)
@@ -64,6 +84,16 @@ def main(
         fail(f"{name}: {first['msg']} (value {first.get('input')!r})", code=2)
     except (ValueError, LookupError):  # ZoneInfoNotFoundError is a KeyError
         fail(f"AIDLEDGER_TIMEZONE: no time zone {ctx.obj.timezone!r} (e.g. Asia/Shanghai)", code=2)
+
+
+def _server_of_login(token_file: str | None) -> str | None:
+    """The server of ``aidledger login``'s token file, if there is one."""
+    from pathlib import Path
+
+    from aidledger.client import default_token_file, load_login
+
+    saved = load_login(Path(token_file) if token_file else default_token_file())
+    return None if saved is None else saved.server
 
 
 app.command()(records.init)

@@ -53,17 +53,26 @@ def history(
     """Every decision of a case and every event of its money, who did it and when, its state
     as of a date (as known at a date), and what it was due, sent and owed month by month.
     With --by: masked as that staff member sees it, and recorded in the access log."""
+    from aidledger.cli.remote import remote, segment
     from ledger.errors import NotFound
     from ledger.period import parse_date
 
     day = day_or_today(ctx, as_of)
     known = parsed(parse_date, known_at) if known_at is not None else None
-    with services(ctx) as svc:
-        viewer = svc.history.viewer(by, reason=reason, channel="cli")
-        try:
-            doc = svc.history.history(case_id, as_of=day, known_at=known, viewer=viewer)
-        except NotFound:
-            fail(f"no case or grant {case_id!r} in {svc.store.describe()}")
+    if (api := remote(ctx, by)) is not None:
+        doc = api.get(
+            f"/cases/{segment(case_id)}/history",
+            as_of=day.isoformat(),
+            known_at=None if known is None else known.isoformat(),
+            reason=reason or None,
+        )
+    else:
+        with services(ctx) as svc:
+            viewer = svc.history.viewer(by, reason=reason, channel="cli")
+            try:
+                doc = svc.history.history(case_id, as_of=day, known_at=known, viewer=viewer)
+            except NotFound:
+                fail(f"no case or grant {case_id!r} in {svc.store.describe()}")
     if fmt is TableFormat.json:
         write_json(doc, indent=2)
         return
@@ -184,18 +193,32 @@ def findings(
         raise typer.BadParameter(f"--status must be one of {', '.join(FINDING_STATUSES)}")
     if region_prefix is not None and not (region_prefix.isascii() and region_prefix.isdigit()):
         raise typer.BadParameter("--region must be digits: a region code or its first digits")
+    from aidledger.cli.remote import remote
+
     month = period(period_)
-    with services(ctx) as svc:
-        viewer = svc.reconciliation.viewer(by, reason=reason, channel="cli")
-        rows = svc.reconciliation.findings(
+    if (api := remote(ctx, by)) is not None:
+        rows = api.get(
+            "/findings",
             period=str(month),
-            viewer=viewer,
-            type_=type_,
+            type=type_,
             status=status,
             region=region_prefix,
             severity=severity,
+            reason=reason or None,
         )
-        protected = store_files(svc.store)
+        protected: tuple[Path, ...] = ()
+    else:
+        with services(ctx) as svc:
+            viewer = svc.reconciliation.viewer(by, reason=reason, channel="cli")
+            rows = svc.reconciliation.findings(
+                period=str(month),
+                viewer=viewer,
+                type_=type_,
+                status=status,
+                region=region_prefix,
+                severity=severity,
+            )
+            protected = store_files(svc.store)
     if fmt is ReportFormat.table:
         _findings_table(rows, f"findings {month} ({status})")
         return
@@ -251,13 +274,18 @@ def access_log(
 ) -> None:
     """Who looked at whose personal data, when and why: case histories, findings listings,
     bank files (readers: auditors, supervisors, admins)."""
+    from aidledger.cli.remote import remote
     from ledger.period import parse_date
     from projections.access import ACCESS_FIELDS
 
     day = parsed(parse_date, since) if since is not None else None
-    with services(ctx) as svc:
-        reader = None if by is None else svc.access.actor(by)
-        rows = svc.access.entries(reader, case_id=case, staff_id=staff, since=day)
+    if (api := remote(ctx, by)) is not None:
+        since_day = None if day is None else day.isoformat()
+        rows = api.get("/access-log", case=case, staff=staff, since=since_day)
+    else:
+        with services(ctx) as svc:
+            reader = None if by is None else svc.access.actor(by)
+            rows = svc.access.entries(reader, case_id=case, staff_id=staff, since=day)
     if fmt is TableFormat.json:
         write_json(rows)
         return
@@ -278,8 +306,13 @@ def finding_assign(
     by: Annotated[str, BY],
 ) -> None:
     """Assign a finding to a staff member (supervisor)."""
-    with services(ctx) as svc:
-        svc.reconciliation.assign(finding_id, to=to, by=by)
+    from aidledger.cli.remote import remote, segment
+
+    if (api := remote(ctx, by)) is not None:
+        api.post(f"/findings/{segment(finding_id)}/assign", {"to": to, "by": by})
+    else:
+        with services(ctx) as svc:
+            svc.reconciliation.assign(finding_id, to=to, by=by)
     out.print(f"{finding_id} assigned to {to}")
 
 
@@ -291,8 +324,13 @@ def finding_comment(
     by: Annotated[str, BY],
 ) -> None:
     """Add a comment to a finding (any staff member in its region, auditors included)."""
-    with services(ctx) as svc:
-        svc.reconciliation.comment(finding_id, text=text, by=by)
+    from aidledger.cli.remote import remote, segment
+
+    if (api := remote(ctx, by)) is not None:
+        api.post(f"/findings/{segment(finding_id)}/comment", {"text": text, "by": by})
+    else:
+        with services(ctx) as svc:
+            svc.reconciliation.comment(finding_id, text=text, by=by)
     out.print(f"{finding_id}: comment recorded")
 
 
@@ -308,8 +346,14 @@ def finding_resolve(
 ) -> None:
     """Resolve a finding with a reason (supervisor or finance_approver, no interest; a
     critical finding's false_positive needs a supervisor)."""
-    with services(ctx) as svc:
-        svc.reconciliation.resolve(finding_id, resolution=reason, comment=comment, by=by)
+    from aidledger.cli.remote import remote, segment
+
+    if (api := remote(ctx, by)) is not None:
+        body = {"reason": reason, "comment": comment, "by": by}
+        api.post(f"/findings/{segment(finding_id)}/resolve", body)
+    else:
+        with services(ctx) as svc:
+            svc.reconciliation.resolve(finding_id, resolution=reason, comment=comment, by=by)
     out.print(f"{finding_id} resolved ({reason})")
 
 

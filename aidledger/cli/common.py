@@ -74,10 +74,14 @@ def services(ctx: typer.Context, *, init: bool = False) -> Iterator[Services]:
     """Open the store for one command (``init``: create or upgrade it first), and close it
     when the command is done. What goes wrong ends the command with one line
     (`aidledger.cli.refusals`)."""
+    from aidledger.cli.remote import check_direct
     from aidledger.wiring import init_store, open_services
 
+    check_direct(ctx, None)
     svc = init_store(ctx.obj) if init else open_services(ctx.obj)
     try:
+        if not init:
+            check_direct(ctx, svc)
         yield svc
     finally:
         svc.close()

@@ -151,6 +151,19 @@ _REQUEST_TABLE = (
 # -- complaints ------------------------------------------------------------------------------
 
 
+def _through_api(
+    ctx: typer.Context, complaint_id: str, act: str, by: str, **body: str
+) -> dict[str, Any] | None:
+    """A complaint's act sent through the server (`aidledger.cli.remote`): what it answered,
+    or None when the command acts on the store."""
+    from aidledger.cli.remote import remote, segment
+
+    api = remote(ctx, by)
+    if api is None:
+        return None
+    return dict(api.post(f"/complaints/{segment(complaint_id)}/{act}", {**body, "by": by}))
+
+
 @complaint_app.command("open")
 def complaint_open(
     ctx: typer.Context,
@@ -174,26 +187,50 @@ def complaint_open(
 ) -> None:
     """Record a complaint received today (caseworker); prints its id. Its reply is due after
     the category's complaint_days (programs config)."""
+    from aidledger.cli.remote import remote
     from eligibility.complaints import Complaints
 
-    with services(ctx) as svc:
-        c = svc.service(Complaints).open(
-            channel=channel.value,
-            category=category.value,
-            summary=summary,
-            case_id=case,
-            payment_id=payment,
-            region=region,
-            anonymous=anonymous,
-            complainant=complainant,
-            phone=phone,
-            by=by,
-        )
-    out.print(c.complaint_id)
-    about = c.case_id or c.payment_id or c.region_code or "no case"
+    if (api := remote(ctx, by)) is not None:
+        body = {
+            "channel": channel.value,
+            "category": category.value,
+            "summary": summary,
+            "case": case,
+            "payment": payment,
+            "region": region,
+            "anonymous": anonymous,
+            "complainant": complainant,
+            "phone": phone,
+            "by": by,
+        }
+        c = api.post("/complaints", body)
+    else:
+        with services(ctx) as svc:
+            opened = svc.service(Complaints).open(
+                channel=channel.value,
+                category=category.value,
+                summary=summary,
+                case_id=case,
+                payment_id=payment,
+                region=region,
+                anonymous=anonymous,
+                complainant=complainant,
+                phone=phone,
+                by=by,
+            )
+        c = {
+            "complaint_id": opened.complaint_id,
+            "category": opened.category,
+            "channel": opened.channel,
+            "about": opened.case_id or opened.payment_id or opened.region_code or "no case",
+            "received_on": str(opened.received_on),
+            "due": str(opened.due),
+            "anonymous": opened.anonymous,
+        }
+    out.print(c["complaint_id"])
     err.print(
-        f"{c.complaint_id}: {c.category} by {c.channel} about {about}, received "
-        f"{c.received_on}, reply due {c.due}" + (" (anonymous)" if c.anonymous else "")
+        f"{c['complaint_id']}: {c['category']} by {c['channel']} about {c['about']}, received "
+        f"{c['received_on']}, reply due {c['due']}" + (" (anonymous)" if c["anonymous"] else "")
     )
 
 
@@ -208,8 +245,9 @@ def complaint_assign(
     its case and did not decide or approve it."""
     from eligibility.complaints import Complaints
 
-    with services(ctx) as svc:
-        svc.service(Complaints).assign(complaint_id, to=to, by=by)
+    if not _through_api(ctx, complaint_id, "assign", by, to=to):
+        with services(ctx) as svc:
+            svc.service(Complaints).assign(complaint_id, to=to, by=by)
     out.print(f"{complaint_id} assigned to {to}")
 
 
@@ -223,8 +261,9 @@ def complaint_comment(
     """Add a comment (any staff member in its region, auditors included)."""
     from eligibility.complaints import Complaints
 
-    with services(ctx) as svc:
-        svc.service(Complaints).comment(complaint_id, text=text, by=by)
+    if not _through_api(ctx, complaint_id, "comment", by, text=text):
+        with services(ctx) as svc:
+            svc.service(Complaints).comment(complaint_id, text=text, by=by)
     out.print(f"{complaint_id}: comment recorded")
 
 
@@ -239,8 +278,9 @@ def complaint_refer(
     """Refer a complaint to another body (caseworker or supervisor, no interest)."""
     from eligibility.complaints import Complaints
 
-    with services(ctx) as svc:
-        svc.service(Complaints).refer(complaint_id, to=to, reason=reason, by=by)
+    if not _through_api(ctx, complaint_id, "refer", by, to=to, reason=reason):
+        with services(ctx) as svc:
+            svc.service(Complaints).refer(complaint_id, to=to, reason=reason, by=by)
     out.print(f"{complaint_id} referred")
 
 
@@ -255,8 +295,9 @@ def complaint_respond(
     interest): the complaint is no longer overdue."""
     from eligibility.complaints import Complaints
 
-    with services(ctx) as svc:
-        svc.service(Complaints).respond(complaint_id, reply=detail, by=by)
+    if not _through_api(ctx, complaint_id, "respond", by, detail=detail):
+        with services(ctx) as svc:
+            svc.service(Complaints).respond(complaint_id, reply=detail, by=by)
     out.print(f"{complaint_id}: reply recorded")
 
 
@@ -272,11 +313,16 @@ def complaint_resolve(
     substantiated fraud or favouritism complaint raises a complaint_substantiated finding."""
     from eligibility.complaints import Complaints
 
-    with services(ctx) as svc:
-        c = svc.service(Complaints).resolve(
-            complaint_id, outcome=outcome.value, detail=detail, by=by
-        )
-    linked = f"; finding {c.finding_id}" if c.finding_id else ""
+    done = _through_api(ctx, complaint_id, "resolve", by, outcome=outcome.value, detail=detail)
+    if done:
+        finding_id = done["finding_id"]
+    else:
+        with services(ctx) as svc:
+            c = svc.service(Complaints).resolve(
+                complaint_id, outcome=outcome.value, detail=detail, by=by
+            )
+        finding_id = c.finding_id
+    linked = f"; finding {finding_id}" if finding_id else ""
     out.print(f"{complaint_id} resolved ({outcome.value}){linked}")
 
 
@@ -290,9 +336,13 @@ def complaint_reopen(
     """Reopen a resolved complaint (supervisor): a new reply is due."""
     from eligibility.complaints import Complaints
 
-    with services(ctx) as svc:
-        c = svc.service(Complaints).reopen(complaint_id, reason=reason, by=by)
-    out.print(f"{complaint_id} reopened; reply due {c.due}")
+    done = _through_api(ctx, complaint_id, "reopen", by, reason=reason)
+    if done:
+        due = done["due"]
+    else:
+        with services(ctx) as svc:
+            due = str(svc.service(Complaints).reopen(complaint_id, reason=reason, by=by).due)
+    out.print(f"{complaint_id} reopened; reply due {due}")
 
 
 @complaint_app.command("history")
@@ -310,15 +360,23 @@ def complaint_history(
 ) -> None:
     """Every event of a complaint, who did it and when, and its state as of a date (as known
     at a date). Who complained is never shown."""
+    from aidledger.cli.remote import remote, segment
     from eligibility.complaints import Complaints
     from ledger.period import parse_date
 
     day = day_or_today(ctx, as_of)
     known = parsed(parse_date, known_at) if known_at is not None else None
-    with services(ctx) as svc:
-        doc = svc.service(Complaints).history(
-            complaint_id, as_of=day, known_at=known, timezone=svc.settings.timezone
+    if (api := remote(ctx)) is not None:
+        doc = api.get(
+            f"/complaints/{segment(complaint_id)}/history",
+            as_of=day.isoformat(),
+            known_at=None if known is None else known.isoformat(),
         )
+    else:
+        with services(ctx) as svc:
+            doc = svc.service(Complaints).history(
+                complaint_id, as_of=day, known_at=known, timezone=svc.settings.timezone
+            )
     if fmt is TableFormat.json:
         write_json(doc, indent=2)
         return
@@ -381,11 +439,15 @@ def complaints(
     fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
 ) -> None:
     """Complaints, oldest due first, with days overdue as of today (never who complained)."""
+    from aidledger.cli.remote import remote
     from eligibility.complaints import Complaints
     from projections.complaints import COMPLAINT_FIELDS
 
-    with services(ctx) as svc:
-        rows = svc.service(Complaints).list(status=status.value, overdue=overdue)
+    if (api := remote(ctx)) is not None:
+        rows = api.get("/complaints", status=status.value, overdue="true" if overdue else None)
+    else:
+        with services(ctx) as svc:
+            rows = svc.service(Complaints).list(status=status.value, overdue=overdue)
     title = f"complaints ({status.value}{', overdue' if overdue else ''})"
     if fmt is TableFormat.json:
         print_rows(rows, fmt, title=title, fields=COMPLAINT_FIELDS)

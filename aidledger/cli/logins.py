@@ -25,7 +25,9 @@ PASSWORD_STDIN = typer.Option(
     "--password-stdin", help="read the password from standard input (for scripts)"
 )
 TOKEN_FILE = typer.Option(
-    "--token-file", help="where the personal token is kept (default ~/.config/aidledger/token)"
+    "--token-file",
+    help="where the personal token is kept (default ~/.config/aidledger/token)",
+    envvar="AIDLEDGER_TOKEN_FILE",
 )
 
 

@@ -26,7 +26,6 @@ from aidledger.cli.common import (
     out,
     parsed,
     period,
-    print_head,
     print_rows,
     progress_bar,
     services,
@@ -53,29 +52,21 @@ def payout_prepare(
 ) -> None:
     """Compute the month's payments and recoveries into a run (finance); prepare again to
     complete an interrupted run or bring a stale one up to date."""
+    from aidledger.cli.remote import remote
+    from console.answers import prepared_from, prepared_json
     from ledger.money import format_fen
 
     month = period(period_)
-    with services(ctx) as svc:
-        total = svc.db.query("SELECT COUNT(*) FROM cases")[0][0]
-        with progress_bar(f"preparing {month}", int(total)) as advance:
-            r = svc.payouts.prepare(month, program=program, by=by, progress=advance)
+    if (api := remote(ctx, by)) is not None:
+        body = {"period": str(month), "program": program, "by": by}
+        r = prepared_from(api.post("/runs/prepare", body))
+    else:
+        with services(ctx) as svc:
+            total = svc.db.query("SELECT COUNT(*) FROM cases")[0][0]
+            with progress_bar(f"preparing {month}", int(total)) as advance:
+                r = svc.payouts.prepare(month, program=program, by=by, progress=advance)
     if fmt is Format.json:
-        write_json(
-            {
-                "run_id": r.run_id,
-                "payments": r.payments,
-                "amount": format_fen(r.amount),
-                "added": r.added,
-                "amended": r.amended,
-                "cancelled": r.cancelled,
-                "held": r.held,
-                "recoveries": r.recoveries,
-                "recovery_amount": format_fen(r.recovery_amount),
-                "recoveries_withdrawn": r.recoveries_withdrawn,
-                "findings": r.findings,
-            }
-        )
+        write_json(prepared_json(r))
         return
     if r.run_id is None:
         out.print(f"nothing to pay for {month} ({r.scope}): no payments due")
@@ -190,23 +181,33 @@ def payout_approve(
 ) -> None:
     """Second-person approval (finance_approver; never the preparer); once approved, approves
     the payments released since."""
-    from ledger.money import format_fen
+    from aidledger.cli.remote import remote, segment
+    from console.answers import approval_doc
+    from ledger import chain
 
-    with services(ctx) as svc:
-        a = svc.payouts.approve(run_id, by=by, override_reason=override_reason)
-        if a.releases:
-            out.print(
-                f"{run_id}: {a.payable.payments} released payments approved by {by}, "
-                f"{format_fen(a.payable.amount)}: the next export writes them"
-            )
-        else:
-            total = a.payable.payments + a.held.payments
-            out.print(
-                f"{run_id} approved by {by}: {total} payments: {a.payable.payments} payable, "
-                f"{format_fen(a.payable.amount)}; {a.held.payments} held"
-                + (f" ({format_fen(a.held.amount)})" if a.held.payments else "")
-            )
-        print_head(svc)
+    if (api := remote(ctx, by)) is not None:
+        body = {"override_reason": override_reason, "by": by}
+        doc = api.post(f"/runs/{segment(run_id)}/approve", body)
+    else:
+        with services(ctx) as svc:
+            a = svc.payouts.approve(run_id, by=by, override_reason=override_reason)
+            head = chain.head(svc.db)
+            doc = approval_doc(a, run_id, by, None if head is None else str(head))
+    payable, held = doc["payable"], doc["held"]
+    if doc["releases"]:
+        out.print(
+            f"{run_id}: {payable['payments']} released payments approved by {by}, "
+            f"{payable['amount']}: the next export writes them"
+        )
+    else:
+        total = payable["payments"] + held["payments"]
+        out.print(
+            f"{run_id} approved by {by}: {total} payments: {payable['payments']} payable, "
+            f"{payable['amount']}; {held['payments']} held"
+            + (f" ({held['amount']})" if held["payments"] else "")
+        )
+    if doc["chain_head"]:
+        err.print(f"chain head: {doc['chain_head']}", markup=False)
 
 
 @payout_app.command("release")
@@ -218,12 +219,18 @@ def payout_release(
 ) -> None:
     """Release a held payment (finance_approver or supervisor, not the preparer, no interest;
     a critical hold needs a second release by a supervisor)."""
-    with services(ctx) as svc:
-        payment = svc.payouts.release(payment_id, by=by, reason=reason)
-    if payment.held:
+    from aidledger.cli.remote import remote, segment
+
+    if (api := remote(ctx, by)) is not None:
+        body = {"reason": reason, "by": by}
+        held = api.post(f"/payments/{segment(payment_id)}/release", body)["held"]
+    else:
+        with services(ctx) as svc:
+            held = list(svc.payouts.release(payment_id, by=by, reason=reason).held)
+    if held:
         out.print(
             f"{payment_id}: first release by {by} recorded; its hold "
-            f"({', '.join(payment.held)}) is critical: a supervisor must release it a second time"
+            f"({', '.join(held)}) is critical: a supervisor must release it a second time"
         )
     else:
         out.print(f"{payment_id} released by {by}")
@@ -238,8 +245,13 @@ def payout_cancel(
 ) -> None:
     """Cancel an unapproved run (finance): its payments are cancelled; the next prepare makes
     a new run."""
-    with services(ctx) as svc:
-        svc.payouts.cancel(run_id, by=by, reason=reason)
+    from aidledger.cli.remote import remote, segment
+
+    if (api := remote(ctx, by)) is not None:
+        api.post(f"/runs/{segment(run_id)}/cancel", {"reason": reason, "by": by})
+    else:
+        with services(ctx) as svc:
+            svc.payouts.cancel(run_id, by=by, reason=reason)
     out.print(f"{run_id} cancelled by {by}")
 
 
@@ -261,25 +273,45 @@ def payout_export(
     """Write the bank file of an approved run (finance): what was approved, checked against
     its events; held payments are left out. Refuses an existing FILE unless --force. The
     file holds names and accounts: its writing is recorded in the access log."""
+    from aidledger.cli.remote import remote, segment
     from ledger.money import format_fen
 
     if encoding not in ("utf-8", "gb18030"):
         raise typer.BadParameter("--encoding must be utf-8 or gb18030")
-    with services(ctx) as svc:
-        x = svc.payouts.export(
-            run_id,
-            fmt=fmt.value,
-            out=out_file,
-            by=by,
-            encoding=encoding,
-            replace=force,
-            reason=reason,
+    if (api := remote(ctx, by)) is not None:
+        import base64
+
+        from ledger.outputs import check_target, written_beside
+
+        check_target(out_file, replace=force)  # before the server records the export
+        body = {"format": fmt.value, "encoding": encoding, "reason": reason, "by": by}
+        doc = api.post(f"/runs/{segment(run_id)}/export", body)
+        with written_beside(out_file, replace=force) as target:
+            target.write(base64.b64decode(doc["content"]))
+        payments, amount, awaiting = doc["payments"], doc["amount"], doc["awaiting"]
+        batches = tuple(doc["batches"])
+    else:
+        with services(ctx) as svc:
+            x = svc.payouts.export(
+                run_id,
+                fmt=fmt.value,
+                out=out_file,
+                by=by,
+                encoding=encoding,
+                replace=force,
+                reason=reason,
+            )
+        payments, amount, awaiting, batches = (
+            x.payments,
+            format_fen(x.amount),
+            x.awaiting,
+            x.batches,
         )
-    note = "" if x.batches == (1, 1) else f" (approvals {x.batches[0]} to {x.batches[1]})"
-    out.print(f"{out_file}: {x.payments} payments, {format_fen(x.amount)} ({fmt.value}){note}")
-    if x.awaiting:
+    note = "" if batches == (1, 1) else f" (approvals {batches[0]} to {batches[1]})"
+    out.print(f"{out_file}: {payments} payments, {amount} ({fmt.value}){note}")
+    if awaiting:
         err.print(
-            f"{x.awaiting} payments released since the approval wait for a further approval "
+            f"{awaiting} payments released since the approval wait for a further approval "
             f"(aidledger payout approve {run_id}) and are not in this file"
         )
 
@@ -304,11 +336,15 @@ def payout_list(
     fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
 ) -> None:
     """One row per run: status, who prepared and approved, payable and held, stale."""
+    from aidledger.cli.remote import remote
     from disbursement.review import RUN_FIELDS
 
     month = str(period(period_)) if period_ is not None else None
-    with services(ctx) as svc:
-        rows = svc.payouts.review.list_runs(month)
+    if (api := remote(ctx)) is not None:
+        rows = api.get("/runs", period=month)
+    else:
+        with services(ctx) as svc:
+            rows = svc.payouts.review.list_runs(month)
     print_rows(
         rows,
         fmt,
@@ -331,11 +367,17 @@ def payout_show(
     changes against last month's approved run (csv: one row per figure; xlsx: a sheet each).
     With --by: masked as that staff member sees it."""
     check_out(fmt, out_file)
+    from aidledger.cli.remote import remote, segment
     from ledger.store import store_files
 
-    with services(ctx) as svc:
-        doc = svc.payouts.review.show(run_id, viewer=None if by is None else svc.payouts.actor(by))
-        protected = store_files(svc.store)
+    if (api := remote(ctx, by)) is not None:
+        doc = api.get(f"/runs/{segment(run_id)}")
+        protected: tuple[Path, ...] = ()
+    else:
+        with services(ctx) as svc:
+            viewer = None if by is None else svc.payouts.actor(by)
+            doc = svc.payouts.review.show(run_id, viewer=viewer)
+            protected = store_files(svc.store)
     if fmt is ReportFormat.json:
         write_json(doc, indent=2, out_file=out_file, force=force, protected=protected)
         return
@@ -515,12 +557,17 @@ def recoveries(
 ) -> None:
     """The recoveries register (追回): money sent that was not owed."""
     check_out(fmt, out_file)
+    from aidledger.cli.remote import remote
     from disbursement.recoveries import RECOVERY_FIELDS, Recoveries
     from ledger.store import store_files
 
-    with services(ctx) as svc:
-        rows = svc.service(Recoveries).list(case_id=case, status=status.value)
-        protected = store_files(svc.store)
+    if (api := remote(ctx)) is not None:
+        rows = api.get("/recoveries", case=case, status=status.value)
+        protected: tuple[Path, ...] = ()
+    else:
+        with services(ctx) as svc:
+            rows = svc.service(Recoveries).list(case_id=case, status=status.value)
+            protected = store_files(svc.store)
     print_rows(
         rows,
         fmt,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from aidledger.cli.common import err, fail, out
+
+if TYPE_CHECKING:
+    from aidledger.settings import Settings
 
 
 def serve(
@@ -24,6 +27,11 @@ def serve(
 ) -> None:
     """Serve Prometheus metrics, /healthz, the console (/) and the JSON API (/api/v1/), and
     run the scheduled jobs (one server leads)."""
+    _serve(ctx.obj, host=host, port=port)
+
+
+def _serve(settings: Settings, *, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM."""
     import logging
     import signal
     import threading
@@ -38,7 +46,7 @@ def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        server = Server(ctx.obj, host=host, port=port).start()
+        server = Server(settings, host=host, port=port).start()
     except OSError as e:
         fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
     except (AidLedgerError, ValueError) as e:
@@ -46,7 +54,7 @@ def serve(
     leadership = server.leadership
     leading = leadership is not None and leadership.leader
     role = "leader: running the jobs" if leading else "standby: another serve leads"
-    scheme = "https" if ctx.obj.tls_certfile else "http"
+    scheme = "https" if settings.tls_certfile else "http"
     base = f"{scheme}://{host}:{server.port}"
     err.print(f"serving {base}/ (console), /api/v1/, /metrics and /healthz ({role})", markup=False)
     try:
@@ -57,11 +65,25 @@ def serve(
 
 
 def demo(
+    ctx: typer.Context,
     keep: Annotated[
         Path | None, typer.Option("--keep", help="keep the demo store in this SQLite file")
     ] = None,
+    serve_it: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="then serve the console on the demo's store (its logins printed)"
+        ),
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="with --serve: the port")
+    ] = 9108,
 ) -> None:
-    """Build a small realistic county in a fresh store, run it end to end, print what it found."""
+    """Build a small realistic county in a fresh store, run it end to end, print what it found;
+    with --serve, open the console on it (the store kept in --keep, or for as long as it
+    serves)."""
+    import tempfile
+
     from aidledger.demo import run_demo
 
     if keep is not None:
@@ -72,4 +94,11 @@ def demo(
             fail(f"{keep} exists: the demo keeps its store in a new file only (--keep)")
         if not keep.parent.is_dir():
             fail(f"folder {keep.parent} does not exist: create it first, or check --keep")
-    run_demo(out, keep=keep)
+    if not serve_it:
+        run_demo(out, keep=keep)
+        return
+    with tempfile.TemporaryDirectory(prefix="aidledger-demo-serve-") as folder:
+        store = keep or Path(folder) / "demo.db"
+        run_demo(out, keep=store)
+        settings = ctx.obj.model_copy(update={"database_url": str(store), "server": None})
+        _serve(settings, host="127.0.0.1", port=port)

@@ -37,7 +37,16 @@ def init(ctx: typer.Context) -> None:
 
 
 def _import(ctx: typer.Context, kind: Kind, file: Path, by: str, fmt: Format, dry: bool) -> None:
+    from aidledger.cli.remote import remote
+
     check_input_file(file)
+    if (api := remote(ctx, by)) is not None:
+        from console.answers import summary_from
+
+        if dry:
+            fail("--dry-run does not go through the server: run it on the store (--db)")
+        _print_summary(summary_from(api.upload(f"/imports/{kind}", file)), fmt)
+        return
     with services(ctx) as svc:
         if dry:
             _dry_run(svc, kind, file, by, fmt)
@@ -230,20 +239,22 @@ def config_apply(
     ] = None,
 ) -> None:
     """Record a programs config file in the store, in force from a date (admin)."""
+    from aidledger.cli.remote import remote
+
     check_input_file(file)
     day = day_or_today(ctx, effective_from)
-    with services(ctx) as svc:
-        applied = svc.configs.apply(file, effective_from=day, by=by)
-    if applied.recorded:
-        out.print(
-            f"{file.name}: programs config sha256:{applied.sha256[:12]} in force from "
-            f"{applied.effective_from.isoformat()}"
-        )
+    if (api := remote(ctx, by)) is not None:
+        doc = api.upload("/config", file, **{"from": day.isoformat()})
+        recorded, sha256, since = doc["recorded"], doc["sha256"], doc["effective_from"]
     else:
-        out.print(
-            f"{file.name}: already in force from {applied.effective_from.isoformat()}; "
-            "nothing recorded"
-        )
+        with services(ctx) as svc:
+            applied = svc.configs.apply(file, effective_from=day, by=by)
+        recorded, sha256 = applied.recorded, applied.sha256
+        since = applied.effective_from.isoformat()
+    if recorded:
+        out.print(f"{file.name}: programs config sha256:{sha256[:12]} in force from {since}")
+    else:
+        out.print(f"{file.name}: already in force from {since}; nothing recorded")
 
 
 @config_app.command("show")
