@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from ledger.comparison import COMPARISON_FINDINGS, LIMIT_KEYS
+from ledger.comparison_terms import COMPARISON_FINDINGS, LIMIT_KEYS
 from ledger.ids import mask_id_number
 from ledger.masking import mask_reference
 from ledger.money import format_fen

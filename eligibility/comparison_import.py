@@ -15,12 +15,12 @@ from datetime import date
 from pathlib import Path
 
 from ledger.comparison import (
-    CHUNK,
     ComparisonFile,
     check_source,
     columns_of,
     comparison_file_aggregate_id,
 )
+from ledger.comparison_terms import CHUNK
 from ledger.csvfile import InputFile, SecondReading, iter_rows, reread_rows
 from ledger.errors import Problems
 from ledger.imports import Importer, ImportSummary, Progress

@@ -27,7 +27,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger.comparison import HOLDABLE_FINDINGS
+from ledger.comparison_terms import HOLDABLE_FINDINGS
 from ledger.duties import Actor, DutyRefused
 from ledger.errors import AidLedgerError
 from ledger.events import LedgerAggregate, register_event_topics

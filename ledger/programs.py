@@ -83,7 +83,7 @@ class Program(BaseModel):
     @field_validator("limits_fen", mode="before")
     @classmethod
     def _limits(cls, v: object) -> dict[str, int]:
-        from ledger.comparison import LIMIT_KEYS
+        from ledger.comparison_terms import LIMIT_KEYS
 
         if not isinstance(v, dict):
             raise ValueError('limits must be a table: [programs.X.limits] vehicle = "100000.00"')
@@ -97,7 +97,7 @@ class Program(BaseModel):
     @field_validator("forbidden_sources")
     @classmethod
     def _sources(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        from ledger.comparison import FORBIDDABLE_SOURCES
+        from ledger.comparison_terms import FORBIDDABLE_SOURCES
 
         for source in v:
             if source not in FORBIDDABLE_SOURCES:
@@ -120,7 +120,7 @@ class Program(BaseModel):
     @field_validator("hold_on")
     @classmethod
     def _holds(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        from ledger.comparison import HOLDABLE_FINDINGS
+        from ledger.comparison_terms import HOLDABLE_FINDINGS
 
         for type_ in v:
             if type_ not in HOLDABLE_FINDINGS:

@@ -97,7 +97,7 @@ class LedgerService:
         from ledger.case import CaseDecision, case_aggregate_id
 
         out: set[str] = set()
-        for e in self.app.events.get(case_aggregate_id(case_id)):  # type: ignore[arg-type]
+        for e in self.app.events.get(case_aggregate_id(case_id)):
             if isinstance(e, CaseDecision):
                 out |= {e.decided_by, e.approved_by}
         return frozenset(out - {""})

@@ -15,7 +15,8 @@ from datetime import date
 from typing import TypeVar
 
 from ledger.case import CaseRow
-from ledger.comparison import MONEY_SOURCES, ComparisonRecord
+from ledger.comparison import ComparisonRecord
+from ledger.comparison_terms import MONEY_SOURCES
 from ledger.csvfile import CsvRow, shown
 from ledger.duties import Actor, DutyRefused, StaffDirectory, format_roles, parse_roles, parse_scope
 from ledger.errors import InvalidValue, Problem, ProblemSink

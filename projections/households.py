@@ -195,7 +195,7 @@ def held_by_findings(db: Database, types: Sequence[str]) -> list[tuple[str, str,
         "f.resolution IN ('recovered', 'referred')) AND "
         f"f.payment_id IS NULL AND f.type IN ({marks}) ORDER BY f.case_id, f.type",
         list(types),
-    )  # type: ignore[return-value]
+    )
 
 
 def finding_holding_case(db: Database, case_id: str, type_: str) -> str | None:

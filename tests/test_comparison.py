@@ -16,7 +16,7 @@ import pytest
 from aidledger.wiring import Services
 from eligibility.comparison_import import ComparisonImporter
 from eligibility.comparisons import Comparisons
-from ledger.comparison import COMPARISON_COLUMNS, OTHER_BENEFIT_COLUMNS
+from ledger.comparison_terms import COMPARISON_COLUMNS, OTHER_BENEFIT_COLUMNS
 from ledger.duties import DutyRefused
 from ledger.errors import ConfigError, InputRefused
 from ledger.period import Period
@@ -57,7 +57,7 @@ def compare_findings(
     svc: Services, as_of: date | None = None, status: str = "open"
 ) -> list[dict[str, Any]]:
     svc.service(Comparisons).compare(DEC, as_of=as_of or svc.today, by=CASEWORKER)
-    from ledger.comparison import COMPARISON_FINDINGS
+    from ledger.comparison_terms import COMPARISON_FINDINGS
 
     rows = svc.reconciliation.findings(
         period="2026-12", status=status, viewer=svc.reconciliation.viewer(None, channel="cli")

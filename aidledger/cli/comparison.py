@@ -22,9 +22,9 @@ from aidledger.cli.common import (
     write_json,
 )
 from aidledger.cli.records import _import_command, _print_summary, import_app
-from ledger.comparison import SOURCES
+from ledger.comparison_terms import SOURCES
 
-#: The sources a comparison file may come from (`ledger.comparison.SOURCES`).
+#: The sources a comparison file may come from (`ledger.comparison_terms.SOURCES`).
 Source = StrEnum("Source", {s: s for s in SOURCES})  # type: ignore[misc]
 
 _import_command(
