@@ -80,6 +80,7 @@ def run_demo(out: Console, *, keep: Path | None = None) -> None:
             _print_history(svc, out, changed_case)
             _reviews(svc, out, county, work)
             _movements(svc, out)
+            _households_and_comparison(svc, out, county, work)
             _run_month(svc, out, county, work)
             if keep is not None:
                 _logins(svc, out, keep)
@@ -300,6 +301,84 @@ def _movements(svc: Services, out: Console) -> None:
     for r in rows:
         table.add_row(r["program"], *(str(r[f]) for f in fields))
     out.print(table)
+
+
+def _households_and_comparison(svc: Services, out: Console, county: County, work: Path) -> None:
+    """Two 低保 households' members, one of them also holding another 低保 case, and a bank's
+    deposit record of one member above the limit: compare finds it and December holds it."""
+    from eligibility.comparison_import import ComparisonImporter
+    from eligibility.comparisons import Comparisons
+    from ledger.comparison_terms import COMPARISON_COLUMNS
+    from ledger.household import HOUSEHOLD_COLUMNS
+    from ledger.ids import id_check_char
+
+    planted = {c for ids in county.seeded.values() for c in ids}
+    dibao = [
+        (case_id, idn, int(size))
+        for case_id, idn, size in svc.db.query(
+            "SELECT case_id, id_number, household_size FROM cases WHERE program = 'dibao' "
+            "AND effective_to IS NULL AND household_size >= 2 ORDER BY case_id"
+        )
+        if case_id not in planted
+    ]
+    taken = {r[0] for r in svc.db.query("SELECT id_number FROM cases")}
+    (first, holder1, size1), (second, _, size2), (other, other_holder, _) = dibao[:3]
+
+    def member_id(n: int) -> str:
+        first17 = f"61010219{80 + n:02d}0101{901 + n:03d}"
+        return first17 + id_check_char(first17)
+
+    rows = [(first, holder1, "户主", "head")]
+    rows += [(first, member_id(i), f"家庭成员{i}", "child") for i in range(1, size1)]
+    rows += [
+        (
+            second,
+            svc.db.query("SELECT id_number FROM cases WHERE case_id = ?", (second,))[0][0],
+            "户主",
+            "head",
+        )
+    ]
+    # The other case's holder registered as a spouse here too: one person in two 低保 households.
+    rows += [(second, other_holder, "配偶", "spouse")]
+    rows += [(second, member_id(i), f"子女{i}", "child") for i in range(10, 8 + size2)]
+    if any(r[1] in taken and r[3] == "child" for r in rows):
+        raise RuntimeError("a generated member id number is already a holder's")
+    path = work / "households.csv"
+    write_csv(
+        path,
+        [
+            dict(zip(HOUSEHOLD_COLUMNS, (c, idn, name, rel, "2024-01-01", ""), strict=True))
+            for c, idn, name, rel in rows
+        ],
+        HOUSEHOLD_COLUMNS,
+    )
+    out.print("households (家庭成员) and data comparison (核对):")
+    _import(svc, out, "households", path, by=CASEWORKER)
+    deposits = work / "deposits-bank.csv"
+    write_csv(
+        deposits,
+        [
+            dict(
+                zip(
+                    COMPARISON_COLUMNS,
+                    (member_id(1), "DEP-0001", "2026-11-20", "86000.00", "定期存款"),
+                    strict=True,
+                )
+            )
+        ],
+        COMPARISON_COLUMNS,
+    )
+    s = svc.service(ComparisonImporter).import_comparison(
+        deposits, source="deposit", by=CASEWORKER, today=TODAY
+    )
+    out.print(f"  comparison (deposit): {s.rows} record(s) from the banks; {s.events} events")
+    r = svc.service(Comparisons).compare(Period.parse("2026-12"), as_of=TODAY, by=CASEWORKER)
+    raised = ", ".join(f"{k} {v}" for k, v in sorted(r.raised.items())) or "none"
+    out.print(
+        f"  compare 2026-12 as of {r.as_of}: {r.cases} case(s) with records; new findings: "
+        f"{raised} ({first}: a member's deposit above dibao's limit; it holds December's "
+        f"payment); {other}'s holder registered in {second}'s household too"
+    )
 
 
 def _run_month(svc: Services, out: Console, county: County, work: Path) -> None:

@@ -38,6 +38,11 @@ def test_demo_runs_a_month_end_to_end_and_finds_the_planted_frauds(tmp_path: Pat
     assert "the approvals imported by S0002 refused: line 2, column staff_id" in out
     assert re.search(r"still in its notice refused: .*needs an approved application", out)
     assert re.search(r"SQ6101020002: noticed .*, objection upheld, .* approved 2026-11-20", out)
+    # Households and a comparison: a member's deposit above the limit holds the case in December.
+    assert re.search(r"households: \d+ rows, \d+ new", out)
+    (held_case,) = re.findall(
+        r"new findings: assets_over_limit 1 \((C\d+): a member's deposit", out
+    )
     # The kept store is a real one: its findings and chain are what the demo printed.
     svc = open_services(Settings(database_url=str(store)))
     try:
@@ -49,6 +54,17 @@ def test_demo_runs_a_month_end_to_end_and_finds_the_planted_frauds(tmp_path: Pat
             "WHERE a.status = 'approved' AND p.period = '2026-12'"
         )
         assert paid == [(2,)], "from application to payment"
+        (held,) = svc.db.query(
+            "SELECT held FROM payments WHERE case_id = ? AND period = '2026-12' "
+            "AND kind = 'regular' AND cancelled = 0",
+            (held_case,),
+        )
+        assert "assets_over_limit" in held[0]
+        (member,) = svc.db.query(
+            "SELECT COUNT(*) FROM household_members m JOIN cases c ON c.id_number = "
+            "m.member_id_number AND c.case_id <> m.case_id AND c.program = 'dibao'"
+        )
+        assert member == (1,), "one person in two 低保 households"
     finally:
         svc.close()
 
