@@ -58,10 +58,17 @@ from ledger.duties import Actor, StaffDirectory
 from ledger.errors import ImportIncomplete, Problem, Problems
 from ledger.events import LedgerEvent, event_type_name
 from ledger.history import edge
-from ledger.imports import DEFAULT_MAX_INPUT_BYTES, ImportSummary, RowReport, file_tag
-from ledger.registry import ImportedFile, file_aggregate_id
+from ledger.imports import (
+    DEFAULT_MAX_INPUT_BYTES,
+    ImportSummary,
+    RowReport,
+    counted_rows,
+    file_tag,
+    previous_import,
+)
+from ledger.registry import ImportedFile
 from ledger.service import LedgerService
-from ledger.store import save_batch, select_events_of
+from ledger.store import batched, save_batch, select_events_of
 
 #: The kind of file, as `import list` shows it.
 KIND = "steps"
@@ -289,7 +296,7 @@ class Steps(LedgerService):
         staff = self.directory()
         importer = staff.actor(by, self.today)
         importer.require("caseworker", "approver", to="import a steps file")
-        previous = self._previous_import(sha)
+        previous = previous_import(self.db, KIND, sha)
         if previous is not None:
             summary.already_imported, summary.previously = True, previous
             return summary
@@ -298,7 +305,7 @@ class Steps(LedgerService):
         columns = (*STEP_COLUMNS, *(c for c in APPLICANT_COLUMNS if c in _header(file)))
         problems = Problems()
         facts: dict[str, Facts] = {}
-        rows = _counted(iter_rows(file, columns, problems), summary)
+        rows = counted_rows(iter_rows(file, columns, problems), summary)
         unchanged = self._check(
             step_rows(rows, self.config, self.today, problems), facts, staff, importer, problems
         )
@@ -342,16 +349,6 @@ class Steps(LedgerService):
         self.sync()
         return summary
 
-    def _previous_import(self, sha: str) -> dict[str, str] | None:
-        rows = self.db.query(
-            "SELECT filename, imported_by, recorded_at FROM imported_files WHERE aggregate_id = ?",
-            (str(file_aggregate_id(KIND, sha)),),
-        )
-        if not rows:
-            return None
-        filename, by, at = rows[0]
-        return {"filename": filename, "by": by, "recorded_at": at}
-
     def _check(
         self,
         rows: Iterable[tuple[int, StepRow]],
@@ -366,7 +363,7 @@ class Steps(LedgerService):
         unchanged: set[int] = set()
         seen: set[str] = set()
         notice_days = self.config.chain.notice_days
-        for chunk in _chunks(rows, CHUNK):
+        for chunk in batched(rows, CHUNK):
             self._load(chunk, facts)
             for line, row in chunk:
                 f = facts[row.application_id]
@@ -463,23 +460,6 @@ def _header(file: InputFile) -> list[str]:
         return [h.strip() for h in next(csv.reader(file.text()), [])]
     except (csv.Error, UnicodeDecodeError):
         return []
-
-
-def _counted(rows: Iterable[Any], summary: ImportSummary) -> Iterator[Any]:
-    for row in rows:
-        summary.rows += 1
-        yield row
-
-
-def _chunks(rows: Iterable[tuple[int, StepRow]], size: int) -> Iterator[list[tuple[int, StepRow]]]:
-    chunk: list[tuple[int, StepRow]] = []
-    for item in rows:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _tell(report: RowReport | None, line: int, row: StepRow, outcome: str) -> None:
