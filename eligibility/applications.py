@@ -55,16 +55,16 @@ from ledger.applications import (
 from ledger.case import CaseState
 from ledger.csvfile import InputFile, SecondReading, iter_rows, reread_rows
 from ledger.duties import Actor, StaffDirectory
-from ledger.errors import ImportIncomplete, Problem, Problems
+from ledger.errors import Problem, Problems
 from ledger.events import LedgerEvent, event_type_name
 from ledger.history import edge
 from ledger.imports import (
     DEFAULT_MAX_INPUT_BYTES,
     ImportSummary,
     RowReport,
+    begin_import,
     counted_rows,
     file_tag,
-    previous_import,
 )
 from ledger.registry import ImportedFile
 from ledger.service import LedgerService
@@ -288,20 +288,10 @@ class Steps(LedgerService):
             return self._import(file, by, report)
 
     def _import(self, file: InputFile, by: str, report: RowReport | None) -> ImportSummary:
-        from projections.registers import describe_open_imports, open_imports
-
-        sha, name = file.sha256, file.path.name
-        summary = ImportSummary(kind=KIND, filename=name, sha256=sha, dry_run=report is not None)
-        self.sync()
-        staff = self.directory()
-        importer = staff.actor(by, self.today)
-        importer.require("caseworker", "approver", to="import a steps file")
-        previous = previous_import(self.db, KIND, sha)
-        if previous is not None:
-            summary.already_imported, summary.previously = True, previous
+        summary, staff, importer = begin_import(self, file, KIND, by, dry_run=report is not None)
+        if summary.already_imported:
             return summary
-        if others := open_imports(self.db):
-            raise ImportIncomplete(f"{name}: not imported: {describe_open_imports(others)}")
+        sha, name = file.sha256, file.path.name
         columns = (*STEP_COLUMNS, *(c for c in APPLICANT_COLUMNS if c in _header(file)))
         problems = Problems()
         facts: dict[str, Facts] = {}

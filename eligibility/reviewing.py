@@ -39,15 +39,15 @@ from eligibility.reviews import (
 from ledger.case import Case, CaseState, case_aggregate_id
 from ledger.config_store import load_config
 from ledger.csvfile import InputFile, SecondReading, iter_rows, reread_rows
-from ledger.errors import ImportIncomplete, Problems
+from ledger.errors import Problems
 from ledger.history import edge
 from ledger.imports import (
     DEFAULT_MAX_INPUT_BYTES,
     ImportSummary,
     RowReport,
+    begin_import,
     counted_rows,
     file_tag,
-    previous_import,
 )
 from ledger.payment import Finding, finding_aggregate_id
 from ledger.registry import ImportedFile
@@ -93,20 +93,10 @@ class Reviews(LedgerService):
             return self._import(file, by, report)
 
     def _import(self, file: InputFile, by: str, report: RowReport | None) -> ImportSummary:
-        from projections.registers import describe_open_imports, open_imports
-
-        sha, name = file.sha256, file.path.name
-        summary = ImportSummary(kind=KIND, filename=name, sha256=sha, dry_run=report is not None)
-        self.sync()
-        staff = self.directory()
-        importer = staff.actor(by, self.today)
-        importer.require("caseworker", "approver", to="import a reviews file")
-        previous = previous_import(self.db, KIND, sha)
-        if previous is not None:
-            summary.already_imported, summary.previously = True, previous
+        summary, staff, importer = begin_import(self, file, KIND, by, dry_run=report is not None)
+        if summary.already_imported:
             return summary
-        if others := open_imports(self.db):
-            raise ImportIncomplete(f"{name}: not imported: {describe_open_imports(others)}")
+        sha, name = file.sha256, file.path.name
         problems = Problems()
         rows = counted_rows(iter_rows(file, REVIEW_COLUMNS, problems), summary)
         cases: dict[str, CaseState] = {}

@@ -1059,6 +1059,28 @@ def previous_import(db: Database, kind: str, sha: str) -> dict[str, str] | None:
     return {"filename": filename, "by": by, "recorded_at": at}
 
 
+def begin_import(
+    service: LedgerService, file: InputFile, kind: str, by: str, *, dry_run: bool
+) -> tuple[ImportSummary, StaffDirectory, Actor]:
+    """The start every file import of a caseworker or approver shares: the read models caught
+    up, the importer in one of those roles, a file seen before (``summary.already_imported``:
+    the caller records nothing) or another import open (ImportIncomplete)."""
+    from projections.registers import describe_open_imports, open_imports
+
+    sha, name = file.sha256, file.path.name
+    summary = ImportSummary(kind=kind, filename=name, sha256=sha, dry_run=dry_run)
+    service.sync()
+    staff = service.directory()
+    importer = staff.actor(by, service.today)
+    importer.require("caseworker", "approver", to=f"import a {kind} file")
+    previous = previous_import(service.db, kind, sha)
+    if previous is not None:
+        summary.already_imported, summary.previously = True, previous
+    elif others := open_imports(service.db):
+        raise ImportIncomplete(f"{name}: not imported: {describe_open_imports(others)}")
+    return summary, staff, importer
+
+
 def counted_rows(rows: Iterable[Any], summary: ImportSummary) -> Iterator[Any]:
     """The rows, each counted in ``summary.rows`` as it is read."""
     for row in rows:
