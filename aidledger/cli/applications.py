@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +20,7 @@ from aidledger.cli.common import (
     services,
     write_json,
 )
-from aidledger.cli.records import DRY_RUN, _print_summary, _shown, import_app
+from aidledger.cli.records import DRY_RUN, import_app, import_with_dry_run
 
 application_app = typer.Typer(help="One application for assistance: its steps and its state.")
 
@@ -38,44 +36,12 @@ def import_steps(
     """Import the steps of applications (apply … approve); caseworker, or the approver for
     their own approvals. All or nothing."""
     from eligibility.applications import Steps
-    from ledger.history import masked_changes
 
     check_input_file(file)
     with services(ctx) as svc:
         steps = svc.service(Steps)
         steps.max_input_bytes = svc.settings.max_input_bytes
-        if not dry_run:
-            _print_summary(steps.import_file(file, by=by), fmt)
-            return
-        first = True
-
-        def as_json(row: dict[str, Any]) -> None:
-            nonlocal first
-            row = {**row, "changes": masked_changes(row["changes"])}
-            sys.stdout.write(("[\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
-            first = False
-
-        def as_text(row: dict[str, Any]) -> None:
-            if row["outcome"] == "unchanged":
-                return
-            shown = "; ".join(
-                f"{k} {_shown(b)}" for k, (_, b) in masked_changes(row["changes"]).items()
-            )
-            out.print(f"line {row['line']}  {row['key']}  {row['outcome']}  {shown}", markup=False)
-
-        summary = steps.import_file(file, by=by, report=as_json if fmt is Format.json else as_text)
-    if summary.already_imported:
-        _print_summary(summary, fmt)
-        return
-    if fmt is Format.json:
-        sys.stdout.write("[]\n" if first else "\n]\n")
-        return
-    out.print(
-        f"dry run: {summary.filename}: {summary.rows} rows: {summary.new} new steps, "
-        f"{summary.unchanged} already recorded; {summary.events} events would be recorded; "
-        "nothing recorded",
-        markup=False,
-    )
+        import_with_dry_run(steps, file, by, fmt, dry_run=dry_run, noun="steps", mask=True)
 
 
 @application_app.command("history")

@@ -57,6 +57,51 @@ def _import(ctx: typer.Context, kind: Kind, file: Path, by: str, fmt: Format, dr
         _print_summary(summary, fmt)
 
 
+def import_with_dry_run(
+    service: Any, file: Path, by: str, fmt: Format, *, dry_run: bool, noun: str, mask: bool
+) -> None:
+    """A steps or reviews file through ``service.import_file``: recorded and summed up, or
+    with ``dry_run`` every line's outcome streamed (each change's new value, masked with
+    ``mask``) and nothing recorded."""
+    import sys
+
+    from ledger.history import masked_changes
+
+    if not dry_run:
+        _print_summary(service.import_file(file, by=by), fmt)
+        return
+    first = True
+
+    def changes(row: dict[str, Any]) -> dict[str, Any]:
+        return masked_changes(row["changes"]) if mask else row["changes"]
+
+    def as_json(row: dict[str, Any]) -> None:
+        nonlocal first
+        row = {**row, "changes": changes(row)}
+        sys.stdout.write(("[\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
+        first = False
+
+    def as_text(row: dict[str, Any]) -> None:
+        if row["outcome"] == "unchanged":
+            return
+        shown = "; ".join(f"{k} {_shown(b)}" for k, (_, b) in changes(row).items())
+        out.print(f"line {row['line']}  {row['key']}  {row['outcome']}  {shown}", markup=False)
+
+    summary = service.import_file(file, by=by, report=as_json if fmt is Format.json else as_text)
+    if summary.already_imported:
+        _print_summary(summary, fmt)
+        return
+    if fmt is Format.json:
+        sys.stdout.write("[]\n" if first else "\n]\n")
+        return
+    out.print(
+        f"dry run: {summary.filename}: {summary.rows} rows: {summary.new} new {noun}, "
+        f"{summary.unchanged} already recorded; {summary.events} events would be recorded; "
+        "nothing recorded",
+        markup=False,
+    )
+
+
 def _dry_run(svc: Any, kind: Kind, file: Path, by: str, fmt: Format) -> None:
     """Every row's outcome as the import decides it, streamed; nothing recorded. Personal
     fields are shown masked (the file itself holds them)."""

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -22,14 +20,13 @@ from aidledger.cli.common import (
     check_input_file,
     check_out,
     day_or_today,
-    out,
     parsed,
     period,
     print_rows,
     services,
     write_json,
 )
-from aidledger.cli.records import DRY_RUN, _print_summary, _shown, import_app
+from aidledger.cli.records import DRY_RUN, import_app, import_with_dry_run
 
 reviews_app = typer.Typer(help="Periodic reviews (定期核查): which cases are due.")
 
@@ -54,37 +51,7 @@ def import_reviews(
     with services(ctx) as svc:
         reviews = svc.service(Reviews)
         reviews.max_input_bytes = svc.settings.max_input_bytes
-        if not dry_run:
-            _print_summary(reviews.import_file(file, by=by), fmt)
-            return
-        first = True
-
-        def as_json(row: dict[str, Any]) -> None:
-            nonlocal first
-            sys.stdout.write(("[\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
-            first = False
-
-        def as_text(row: dict[str, Any]) -> None:
-            if row["outcome"] == "unchanged":
-                return
-            shown = "; ".join(f"{k} {_shown(b)}" for k, (_, b) in row["changes"].items())
-            out.print(f"line {row['line']}  {row['key']}  {row['outcome']}  {shown}", markup=False)
-
-        summary = reviews.import_file(
-            file, by=by, report=as_json if fmt is Format.json else as_text
-        )
-    if summary.already_imported:
-        _print_summary(summary, fmt)
-        return
-    if fmt is Format.json:
-        sys.stdout.write("[]\n" if first else "\n]\n")
-        return
-    out.print(
-        f"dry run: {summary.filename}: {summary.rows} rows: {summary.new} new reviews, "
-        f"{summary.unchanged} already recorded; {summary.events} events would be recorded; "
-        "nothing recorded",
-        markup=False,
-    )
+        import_with_dry_run(reviews, file, by, fmt, dry_run=dry_run, noun="reviews", mask=False)
 
 
 @reviews_app.command("due")
