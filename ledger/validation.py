@@ -134,16 +134,7 @@ def case_rows(
         end = c.value("effective_to", _optional_date, None)
         if end is not None and end < start:
             c.fail("effective_to", "is before effective_from")
-        decided = c.value("decided_by", parse_staff_id, "")
-        approved = c.value("approved_by", parse_staff_id, "")
-        if decided and decided == approved:
-            c.fail("approved_by", "the approver must not be the person who decided")
-        region = c.value("region_code", parse_region_code, "")
-        if region and not config.bureau.covers(region):
-            c.fail(
-                "region_code",
-                f"is outside the bureau's regions ({', '.join(config.bureau.regions)})",
-            )
+        decided, approved, region = _decision_makers(c, config)
         case = CaseRow(
             case_id=c.value("case_id", _case_id, ""),
             program=program,
@@ -161,6 +152,22 @@ def case_rows(
         )
         if c.ok:
             yield row.line, case
+
+
+def _decision_makers(c: _RowChecker, config: ProgramsConfig) -> tuple[str, str, str]:
+    """A decided row's ``decided_by``, ``approved_by`` (two people) and ``region_code`` (one
+    of the bureau's), each refused on its column."""
+    decided = c.value("decided_by", parse_staff_id, "")
+    approved = c.value("approved_by", parse_staff_id, "")
+    if decided and decided == approved:
+        c.fail("approved_by", "the approver must not be the person who decided")
+    region = c.value("region_code", parse_region_code, "")
+    if region and not config.bureau.covers(region):
+        c.fail(
+            "region_code",
+            f"is outside the bureau's regions ({', '.join(config.bureau.regions)})",
+        )
+    return decided, approved, region
 
 
 def case_row(values: Sequence[str], config: ProgramsConfig) -> CaseRow:
@@ -686,16 +693,7 @@ def grant_rows(
                 "decided_on",
                 f"is after today ({today.isoformat()}): a grant is recorded once decided",
             )
-        decided = c.value("decided_by", parse_staff_id, "")
-        approved = c.value("approved_by", parse_staff_id, "")
-        if decided and decided == approved:
-            c.fail("approved_by", "the approver must not be the person who decided")
-        region = c.value("region_code", parse_region_code, "")
-        if region and not config.bureau.covers(region):
-            c.fail(
-                "region_code",
-                f"is outside the bureau's regions ({', '.join(config.bureau.regions)})",
-            )
+        decided, approved, region = _decision_makers(c, config)
         grant = GrantRow(
             grant_id=c.value("grant_id", _grant_id, ""),
             program=program,
