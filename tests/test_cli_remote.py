@@ -308,6 +308,12 @@ def test_a_store_for_authenticated_actors_refuses_direct_commands_and_records_no
         assert refused.exit_code == 1, (args, refused.output)
         assert "aidledger login" in refused.output and "--server" in refused.output, args
     assert served.events() == before, "the refusals recorded nothing"
+    # What a store needs before anyone can log in, or to be set right, stays on the store.
+    staff = served.direct("import", "staff", str(FIXTURES / "staff.csv"), "--by", ADMIN)
+    assert staff.exit_code == 0 and "already imported" in staff.output, staff.output
+    shown = served.direct("config", "apply", str(config), "--by", ADMIN, "--from", "2026-12-01")
+    assert shown.exit_code == 0 and "already in force" in shown.output, shown.output
+    assert served.events() == before
     # Reports and lists without a staff member, and the admin's setting of logins, still work.
     assert served.direct("payout", "list", "--format", "json").exit_code == 0
     # Through the server, the same command is recorded as the logged-in staff member.
