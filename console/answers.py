@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 from ledger.money import format_fen, parse_fen
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from disbursement.runs import Approval, PrepareResult
+    from eligibility.deceased import EndDeceasedResult
+    from eligibility.reviews import DueReview
     from ledger.imports import ImportSummary
 
 #: The fields of `PrepareResult` in fen.
@@ -80,3 +84,40 @@ def summary_from(doc: dict[str, Any]) -> ImportSummary:
     from ledger.imports import ImportSummary
 
     return ImportSummary(**doc)
+
+
+def end_deceased_doc(r: EndDeceasedResult) -> dict[str, Any]:
+    """``cases end-deceased --format json``: the cases ended (or that would be), and those
+    left for another caseworker."""
+    return {
+        "as_of": r.as_of.isoformat(),
+        "dry_run": r.dry_run,
+        "ended": [
+            {
+                "case_id": e.case_id,
+                "program": e.program,
+                "region_code": e.region_code,
+                "date_of_death": e.date_of_death.isoformat(),
+                "reported_by": e.reported_by,
+                "effective_to": e.date_of_death.isoformat(),
+                "household_to_reassess": e.household_to_reassess,
+            }
+            for e in r.ended
+        ],
+        "left": [{"case_id": c, "why": why} for c, why in r.left],
+    }
+
+
+def due_rows(due: Iterable[DueReview]) -> list[dict[str, Any]]:
+    """``reviews due --format json``."""
+    return [
+        {
+            "case_id": d.case_id,
+            "program": d.program,
+            "region_code": d.region_code,
+            "last_review": d.last_review.isoformat() if d.last_review else None,
+            "due": d.due.isoformat(),
+            "days_overdue": d.days_overdue,
+        }
+        for d in due
+    ]

@@ -202,7 +202,10 @@ class Api:
         return await run_in_threadpool(run)
 
     def routes(self) -> list[BaseRoute]:
+        from console.api_commands import CommandRoutes
+
         return [
+            *CommandRoutes(self).routes(),
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", self.logout, methods=["POST"]),
             Route("/password", self.password, methods=["POST"]),

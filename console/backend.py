@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ledger.store import Database
     from projections.access import AccessLog
     from projections.trail import CaseHistory
+    from reconciliation.bank import BankImports
     from reconciliation.service import Reconciliation
 
 S = TypeVar("S", bound="LedgerService")
@@ -43,6 +44,9 @@ class Workspace(Protocol):
 
     @property
     def reconciliation(self) -> Reconciliation: ...
+
+    @property
+    def bank(self) -> BankImports: ...
 
     @property
     def recoveries(self) -> Recoveries: ...

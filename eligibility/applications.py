@@ -41,6 +41,7 @@ from eligibility.chain import (
     replay,
     taken_by_case_staff,
 )
+from ledger.access import Viewer
 from ledger.applications import (
     APPLICANT_COLUMNS,
     STEP_COLUMNS,
@@ -55,7 +56,7 @@ from ledger.applications import (
 from ledger.case import CaseState
 from ledger.csvfile import InputFile, SecondReading, iter_rows, reread_rows
 from ledger.duties import Actor, StaffDirectory
-from ledger.errors import Problem, Problems
+from ledger.errors import NotFound, Problem, Problems
 from ledger.events import LedgerEvent, event_type_name
 from ledger.history import edge
 from ledger.imports import (
@@ -465,6 +466,44 @@ def _tell(report: RowReport | None, line: int, row: StepRow, outcome: str) -> No
 
 
 # -- reading an application back --------------------------------------------------------------
+
+
+class ApplicationHistory(LedgerService):
+    """``application history`` as a staff member sees it: the applicant's name and id number
+    masked by their role (`ledger.masking`), the view recorded in the access log
+    (`ledger.access`) before it is answered."""
+
+    #: The bureau's time zone (``--known-at`` is the end of a day there).
+    timezone: str = "Asia/Shanghai"
+
+    def history(
+        self, application_id: str, *, as_of: date, known_at: date | None, viewer: Viewer
+    ) -> dict[str, Any]:
+        """The document of ``application history --format json`` (`history_document`) as
+        ``viewer`` sees it; `NotFound` for an application the ledger does not have (nothing
+        recorded then)."""
+        from ledger.masking import masked_history, sight
+
+        events = list(self.app.events.get(application_aggregate_id(application_id)))
+        if not events:
+            raise NotFound(f"no application {application_id!r}")
+        doc = history_document(
+            application_id,
+            events,  # type: ignore[arg-type]
+            as_of=as_of,
+            known_at=known_at,
+            timezone=self.timezone,
+            notice_days=self.config.chain.notice_days,
+            staff_names=dict(self.db.query("SELECT staff_id, name FROM staff")),
+        )
+        made = events[0]
+        region = made.region_code if isinstance(made, Application.Made) else None
+        seen = sight(viewer.actor, region, reason=viewer.reason)
+        case_ids = (doc["case_id"],) if doc["case_id"] else ()
+        self.record_view(
+            viewer, kind="application_history", subject=application_id, case_ids=case_ids
+        )
+        return masked_history(doc, seen)
 
 
 def application_events(steps: Steps, application_id: str) -> list[LedgerEvent]:

@@ -3,12 +3,13 @@
 A view is recorded before what it shows is answered (no record, no view), as one small
 aggregate of one event, `AccessRecord.Recorded` (``aidledger.AccessRecorded``): who (``by``),
 when (its ``timestamp``), through what (``channel``: cli, api, console), what (``kind``:
-``case_history``, ``findings``, ``bank_file``; ``subject``: the case, the listing or the
-file), the cases it showed (``case_ids``) and why (``reason``). As events they are chained
-with every other (`ledger.chain`: ``aidledger verify`` proves none was edited or removed) and
-encrypted with the store's cipher (a reason may name a person); the read model
-`projections.access` lists them. A record is never looked up by its id, so each has a fresh
-one: two views at once never contend for one aggregate, and recording one reads nothing.
+``case_history``, ``application_history``, ``findings``, ``bank_file``; ``subject``: the
+case, the application, the listing or the file), the cases it showed (``case_ids``) and why
+(``reason``). As events they are chained with every other (`ledger.chain`: ``aidledger
+verify`` proves none was edited or removed) and encrypted with the store's cipher (a reason
+may name a person); the read model `projections.access` lists them. A record is never looked
+up by its id, so each has a fresh one: two views at once never contend for one aggregate, and
+recording one reads nothing.
 
 The rules, pure:
 
@@ -35,7 +36,7 @@ LOG_READERS = ("auditor", "supervisor", "admin")
 MAX_REASON = 500
 
 Channel = Literal["cli", "api", "console"]
-Kind = Literal["case_history", "findings", "bank_file"]
+Kind = Literal["case_history", "application_history", "findings", "bank_file"]
 
 
 class ReasonRequired(InvalidValue):

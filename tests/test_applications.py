@@ -21,6 +21,7 @@ from projections.runner import catch_up, reset
 from tests.builders import (
     ADMIN,
     APPROVER,
+    AUDITOR,
     CASEWORKER,
     FINANCE,
     case_rows,
@@ -459,3 +460,36 @@ def test_a_dry_run_on_the_command_line_lists_each_line_masked(cli, tmp_path: Pat
     assert "line 2  A1  new" in text and "nothing recorded" in text
     history = cli("application", "history", "A1")
     assert history.exit_code == 1, "a dry run records nothing"
+
+
+def test_application_history_with_by_is_masked_by_role_and_recorded_in_the_access_log(
+    cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """On the store itself, as through the server: the applicant's name and id number in
+    clear only to those who may see them, every view with --by recorded before it is shown
+    (an auditor must say why), none without --by (the store's operator)."""
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007")
+    to_notice = write_file(tmp_path, "steps.csv", WITH_APPLICANT, *line_to_notice())
+    assert cli("import", "steps", str(to_notice), "--by", CASEWORKER).exit_code == 0
+
+    def history(*args: str) -> Any:
+        return cli("application", "history", "A1", "--format", "json", *args)
+
+    def logged() -> list[dict[str, Any]]:
+        return json.loads(cli("access-log", "--format", "json").stdout)
+
+    seen = json.loads(history("--by", CASEWORKER).stdout)
+    assert (seen["state"]["name"], seen["state"]["id_number"]) == ("刘桂英", APPLICANT_ID)
+    finance = json.loads(history("--by", FINANCE).stdout)
+    assert finance["state"]["name"] == "刘*英" and APPLICANT_ID not in json.dumps(finance)
+    assert [(e["staff_id"], e["channel"], e["kind"], e["subject"]) for e in logged()] == [
+        (FINANCE, "cli", "application_history", "A1"),
+        (CASEWORKER, "cli", "application_history", "A1"),
+    ]
+    refused = history("--by", AUDITOR)
+    assert refused.exit_code == 2 and "reason" in refused.stderr
+    assert len(logged()) == 2, "a refused view is not recorded"
+    assert history("--by", AUDITOR, "--reason", "annual audit").exit_code == 0
+    assert history().exit_code == 0
+    ((who, reason),) = [(e["staff_id"], e["reason"]) for e in logged() if e["staff_id"] == AUDITOR]
+    assert (who, reason, len(logged())) == (AUDITOR, "annual audit", 3)

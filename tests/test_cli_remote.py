@@ -7,10 +7,12 @@ on the store itself — recording nothing."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from typer.testing import CliRunner
@@ -306,6 +308,12 @@ def test_a_store_for_authenticated_actors_refuses_direct_commands_and_records_no
         assert refused.exit_code == 1, (args, refused.output)
         assert "aidledger login" in refused.output and "--server" in refused.output, args
     assert served.events() == before, "the refusals recorded nothing"
+    # What a store needs before anyone can log in, or to be set right, stays on the store.
+    staff = served.direct("import", "staff", str(FIXTURES / "staff.csv"), "--by", ADMIN)
+    assert staff.exit_code == 0 and "already imported" in staff.output, staff.output
+    shown = served.direct("config", "apply", str(config), "--by", ADMIN, "--from", "2026-12-01")
+    assert shown.exit_code == 0 and "already in force" in shown.output, shown.output
+    assert served.events() == before
     # Reports and lists without a staff member, and the admin's setting of logins, still work.
     assert served.direct("payout", "list", "--format", "json").exit_code == 0
     # Through the server, the same command is recorded as the logged-in staff member.
@@ -314,3 +322,258 @@ def test_a_store_for_authenticated_actors_refuses_direct_commands_and_records_no
     )
     assert done.exit_code == 0, done.output
     assert served.events() > before
+
+
+# -- every command acting as a staff member goes through the server -------------------------------
+
+#: Commands that open no store, or never end: not run here.
+NOT_RUN = {("login",), ("logout",), ("demo",), ("serve",)}
+#: Commands left on the store itself, and why (a command in none of these lists and not sent to
+#: the server fails the test below: a new command needs a route or a reason here).
+STORE_ONLY = {
+    ("init",): "creates or upgrades the store itself",
+    ("staff", "password"): "an admin sets a login on the store: no one logs in before it",
+    ("staff", "totp"): "an admin sets a login's TOTP secret on the store, as its password",
+    ("verify",): "the operator's check of the stored chain: it proves the store itself",
+    ("projections", "rebuild"): "the operator's rebuild of the store's read models",
+    ("config", "show"): "no staff member: the programs config as applied, no personal data",
+    ("import", "list"): "no staff member: the files recorded, no personal data",
+    ("report", "payouts"): "no staff member: totals by program, department and region",
+    ("report", "notice"): "no staff member: the 公示 list, masked as it is published",
+    ("verifications",): "no staff member: requests and their due days, no personal data",
+}
+
+
+class Stub(ThreadingHTTPServer):
+    """A server that notes each request's path and refuses it (503)."""
+
+    seen: list[str]
+
+
+class _Refuse(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cast(Stub, self.server).seen.append(self.path)
+        body = b'{"error": "stub server"}'
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def every_command() -> list[tuple[tuple[str, ...], list[Any], dict[str, Any]]]:
+    """Every leaf command of the app, with its parameters and their annotations."""
+    import typing
+
+    import typer.main
+
+    found = []
+
+    def walk(cmd: Any, path: tuple[str, ...]) -> None:
+        for name, sub in sorted((getattr(cmd, "commands", None) or {}).items()):
+            walk(sub, (*path, name))
+        if not getattr(cmd, "commands", None):
+            callback = cmd.callback
+            while hasattr(callback, "__wrapped__"):
+                callback = callback.__wrapped__
+            found.append((path, list(cmd.params), typing.get_type_hints(callback)))
+
+    walk(typer.main.get_command(app), ())
+    return found
+
+
+#: Values a command's own checks take, by parameter name (the rest: "X1").
+VALUES = {
+    "period_": PERIOD,
+    "as_of": "2026-06-30",
+    "amount": "10.00",
+    "programs": "dibao",
+    "in_effect_on": "2026-06-01",
+    "due": "2026-12-31",
+    "region": "610102",
+    "by_dims": "program",
+    "reason": "checked",
+}
+
+
+def argv_for(
+    path: tuple[str, ...], params: list[Any], hints: dict[str, Any], by: str, folder: Path
+) -> list[str]:
+    """The command with a value for each parameter it requires (and ``--by``)."""
+    from enum import Enum
+
+    args = [*path]
+    for p in params:
+        if p.name == "by" and "--by" in p.opts:
+            args += ["--by", by]
+            continue
+        if not p.required:
+            continue
+        kind = hints[p.name]
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            value = str(next(iter(kind)).value)
+        elif kind is Path:
+            value = str(FIXTURES / "cases.csv") if p.name == "file" else str(folder / "out.bin")
+        else:
+            value = VALUES.get(p.name, "X1")
+        args += [value] if p.param_type_name == "argument" else [p.opts[0], value]
+    return args
+
+
+def test_every_command_acting_as_staff_goes_through_the_server_or_is_named_store_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command found in the typer app is run with --server (a stub that notes what it
+    is sent): a command with a --by (acting or looking as a staff member) must send its work
+    there, unless it is one of the commands the store keeps (`remote.DIRECT_ONLY`); every
+    other command too, unless `STORE_ONLY` says why not."""
+    from aidledger.cli.remote import DIRECT_ONLY
+    from aidledger.client import SavedLogin, save_login
+
+    stub = Stub(("127.0.0.1", 0), _Refuse)
+    stub.seen = []
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{stub.server_address[1]}"
+    token = tmp_path / "token"
+    save_login(token, SavedLogin(url, CASEWORKER, "t0ken", "2099-01-01T00:00:00+00:00"))
+    monkeypatch.setenv("AIDLEDGER_DATABASE_URL", str(tmp_path / "no-store.db"))
+    monkeypatch.setenv("AIDLEDGER_TODAY", TEST_TODAY.isoformat())
+    runner = CliRunner()
+    routed, unrouted, with_by = set(), set(), set()
+    try:
+        for path, params, hints in every_command():
+            if path in NOT_RUN:
+                continue
+            if any(p.name == "by" and "--by" in p.opts for p in params):
+                with_by.add(path)
+            before = len(stub.seen)
+            args = argv_for(path, params, hints, CASEWORKER, tmp_path)
+            done = runner.invoke(app, ["--server", url, "--token-file", str(token), *args])
+            if len(stub.seen) > before:
+                assert "stub server" in done.output, (path, done.output)
+                routed.add(path)
+            else:
+                unrouted.add(path)
+    finally:
+        stub.shutdown()
+        stub.server_close()
+    assert len(routed) > 40 and {("import", "steps"), ("reconcile",)} <= routed
+    assert with_by - routed == DIRECT_ONLY - {("init",)}, "acting as staff: a route, or store-only"
+    assert unrouted == set(STORE_ONLY), "a new command: a route, or a reason in STORE_ONLY"
+    assert not {p.split("?")[0] for p in stub.seen} & {"/api/v1/login"}
+
+
+# -- the routes of the commands that had none -------------------------------------------------
+
+STEPS_FILE = (
+    "application_id,case_id,program,step,date,staff_id,outcome,detail,region_code,name,id_number",
+    "A1,C100,dibao,apply,2026-11-02,S001,,申请,610102001001,刘桂英,61010219650505010X",
+    "A1,C100,dibao,verify,2026-11-03,S001,pass,核对通过,,,",
+    "A1,C100,dibao,visit,2026-11-05,S001,pass,入户,,,",
+)
+
+
+def test_an_upload_an_act_and_a_view_of_the_new_routes_through_the_server(
+    served: Served, tmp_path: Path
+) -> None:
+    """import steps (a file), reconcile and end-deceased (acts), application history (a view
+    of personal data: masked by role, recorded in the access log, channel api): each as the
+    logged-in staff member, saying what it says on the store."""
+    from tests.builders import write_file
+
+    served.as_(CASEWORKER, "import", "cases", str(FIXTURES / "cases.csv"), "--by", CASEWORKER)
+    served.as_(CASEWORKER, "import", "deaths", str(FIXTURES / "deaths.csv"), "--by", CASEWORKER)
+    steps = write_file(tmp_path, "steps.csv", *STEPS_FILE)
+    imported = served.as_(CASEWORKER, "import", "steps", str(steps), "--by", CASEWORKER)
+    assert imported.exit_code == 0, imported.output
+    assert "steps.csv: 3 rows: 3 new" in imported.output
+    again = served.as_(CASEWORKER, "import", "steps", str(steps), "--by", CASEWORKER)
+    assert "already imported" in again.output and "nothing recorded" in again.output
+    dry = served.as_(CASEWORKER, "import", "steps", str(steps), "--by", CASEWORKER, "--dry-run")
+    assert dry.exit_code == 1 and "--dry-run does not go through the server" in dry.output
+    imports = json.loads(served.direct("import", "list", "--format", "json").stdout)
+    assert [i["imported_by"] for i in imports if i["filename"] == "steps.csv"] == [CASEWORKER]
+
+    history = served.as_(
+        AUDITOR, "application", "history", "A1", "--format", "json", "--reason", "audit"
+    )
+    assert history.exit_code == 0, history.output
+    assert json.loads(history.stdout)["state"]["name"] == "刘桂英"
+    masked = served.as_(FINANCE, "application", "history", "A1", "--format", "json")
+    assert json.loads(masked.stdout)["state"]["name"] == "刘*英"
+    assert "61010219650505010X" not in masked.stdout
+    no_reason = served.as_(AUDITOR, "application", "history", "A1")
+    assert no_reason.exit_code == 1 and "reason" in no_reason.output
+    logged = served.query(
+        "SELECT staff_id, channel, subject FROM access_log WHERE kind = 'application_history'"
+    )
+    assert sorted(logged) == [(FINANCE, "api", "A1"), (AUDITOR, "api", "A1")]
+
+    served.as_(FINANCE, "payout", "prepare", "--period", PERIOD, "--by", FINANCE)
+    reconciled = served.as_(FINANCE, "reconcile", "--period", PERIOD, "--by", FINANCE)
+    assert reconciled.exit_code == 0, reconciled.output
+    assert f"reconciled {PERIOD} as of {TEST_TODAY.isoformat()}" in reconciled.output
+    before = served.events()
+    ending = served.as_(
+        CASEWORKER, "cases", "end-deceased", "--as-of", TEST_TODAY.isoformat(), "--by",
+        CASEWORKER, "--dry-run", "--format", "json",
+    )  # fmt: skip
+    doc = json.loads(ending.stdout)
+    assert doc["dry_run"] is True and [r["case_id"] for r in doc["ended"]] == ["C003"]
+    assert served.events() == before, "a dry run records nothing"
+    due = served.as_(AUDITOR, "reviews", "due", "--format", "json")
+    assert due.exit_code == 0 and isinstance(json.loads(due.stdout), list)
+    ((finding,),) = served.query("SELECT finding_id FROM findings LIMIT 1")
+    events = json.loads(served.as_(AUDITOR, "finding", "history", finding).stdout)
+    assert events == json.loads(served.direct("finding", "history", finding).stdout)
+
+
+def test_a_role_refused_by_a_new_route_is_a_403_with_the_stores_message_and_records_nothing(
+    served: Served,
+) -> None:
+    from aidledger.client import ApiRefused, call, load_login
+
+    served.as_(CASEWORKER, "import", "cases", str(FIXTURES / "cases.csv"), "--by", CASEWORKER)
+    before = served.events()
+    through = served.as_(CASEWORKER, "reconcile", "--period", PERIOD, "--by", CASEWORKER)
+    assert through.exit_code == 1
+    on_store = served.direct("reconcile", "--period", PERIOD, "--by", CASEWORKER)
+    assert on_store.exit_code == 1
+    assert through.output.strip() == on_store.output.strip() and "finance" in through.output
+    login = load_login(served.token_file(CASEWORKER))
+    assert login is not None
+    with pytest.raises(ApiRefused) as refused:
+        call(served.url, "/reconcile", {"period": PERIOD}, token=login.token)
+    assert refused.value.status == 403
+    assert served.events() == before
+
+
+def test_by_naming_anyone_else_is_refused_by_the_new_routes_before_anything_is_sent(
+    served: Served, tmp_path: Path
+) -> None:
+    from aidledger.client import ApiRefused, call, load_login
+    from tests.builders import write_file
+
+    served.as_(CASEWORKER, "import", "cases", str(FIXTURES / "cases.csv"), "--by", CASEWORKER)
+    before = served.events()
+    steps = write_file(tmp_path, "steps.csv", *STEPS_FILE)
+    for args in (
+        ("import", "steps", str(steps), "--by", APPROVER),
+        ("compare", "--period", PERIOD, "--by", SUPERVISOR),
+        ("recovery", "waive", "X1", "--reason", "r", "--by", SUPERVISOR),
+    ):
+        refused = served.as_(CASEWORKER, *args)
+        assert refused.exit_code == 1, args
+        assert f"you are logged in to {served.url} as {CASEWORKER}" in refused.output, args
+    login = load_login(served.token_file(CASEWORKER))
+    assert login is not None
+    with pytest.raises(ApiRefused) as by_body:  # and the server refuses a body's by itself
+        call(served.url, "/compare", {"period": PERIOD, "by": SUPERVISOR}, token=login.token)
+    assert by_body.value.status == 403
+    assert served.events() == before

@@ -10,6 +10,8 @@ import typer
 from aidledger.cli.common import (
     BY,
     FMT,
+    VIEW_REASON,
+    VIEWER,
     Format,
     TableFormat,
     check_input_file,
@@ -20,7 +22,12 @@ from aidledger.cli.common import (
     services,
     write_json,
 )
-from aidledger.cli.records import DRY_RUN, import_app, import_with_dry_run
+from aidledger.cli.records import (
+    DRY_RUN,
+    import_app,
+    import_through_server,
+    import_with_dry_run,
+)
 
 application_app = typer.Typer(help="One application for assistance: its steps and its state.")
 
@@ -38,6 +45,8 @@ def import_steps(
     from eligibility.applications import Steps
 
     check_input_file(file)
+    if import_through_server(ctx, "/imports/steps", file, by, fmt, dry_run=dry_run):
+        return
     with services(ctx) as svc:
         steps = svc.service(Steps)
         steps.max_input_bytes = svc.settings.max_input_bytes
@@ -56,28 +65,36 @@ def application_history(
         typer.Option("--known-at", help="as the ledger knew it at the end of YYYY-MM-DD"),
     ] = None,
     fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
+    by: Annotated[str | None, VIEWER] = None,
+    reason: Annotated[str, VIEW_REASON] = "",
 ) -> None:
     """Every step of an application (who took it, who recorded it, when, from which line)
-    and where it stood on a date (as known at a date)."""
-    from eligibility.applications import Steps, application_events, history_document
+    and where it stood on a date (as known at a date). With --by: the applicant masked as
+    that staff member sees them, and the view recorded in the access log."""
+    from aidledger.cli.remote import remote, segment
+    from ledger.errors import NotFound
     from ledger.period import parse_date
 
     day = day_or_today(ctx, as_of)
     known = parsed(parse_date, known_at) if known_at is not None else None
-    with services(ctx) as svc:
-        events = application_events(svc.service(Steps), application_id)
-        if not events:
-            fail(f"no application {application_id!r} in {svc.store.describe()}")
-        names = dict(svc.db.query("SELECT staff_id, name FROM staff"))
-        doc = history_document(
-            application_id,
-            events,
-            as_of=day,
-            known_at=known,
-            timezone=svc.settings.timezone,
-            notice_days=svc.config.chain.notice_days,
-            staff_names=names,
+    if (api := remote(ctx, by)) is not None:
+        doc = api.get(
+            f"/applications/{segment(application_id)}/history",
+            as_of=day.isoformat(),
+            known_at=None if known is None else known.isoformat(),
+            reason=reason or None,
         )
+    else:
+        from eligibility.applications import ApplicationHistory
+
+        with services(ctx) as svc:
+            service = svc.service(ApplicationHistory)
+            service.timezone = svc.settings.timezone
+            viewer = service.viewer(by, reason=reason, channel="cli")
+            try:
+                doc = service.history(application_id, as_of=day, known_at=known, viewer=viewer)
+            except NotFound:
+                fail(f"no application {application_id!r} in {svc.store.describe()}")
     if fmt is TableFormat.json:
         write_json(doc, indent=2)
         return

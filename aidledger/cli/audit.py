@@ -360,8 +360,13 @@ def finding_resolve(
 @finding_app.command("history")
 def finding_history(ctx: typer.Context, finding_id: str) -> None:
     """Every event of a finding (JSON)."""
-    with services(ctx) as svc:
-        events = svc.reconciliation.history(finding_id)
+    from aidledger.cli.remote import remote, segment
+
+    if (api := remote(ctx)) is not None:
+        events = api.get(f"/findings/{segment(finding_id)}/history")
+    else:
+        with services(ctx) as svc:
+            events = svc.reconciliation.history(finding_id)
     if not events:
         fail(f"no finding {finding_id!r}")
     write_json(events, indent=2)

@@ -45,7 +45,13 @@ def import_comparison(
     """Import another department's records (核对) of one source: id_number, source_ref,
     as_of, value, detail (other_benefit: id_number, department, benefit, monthly_amount,
     from, to); caseworker."""
+    from aidledger.cli.records import import_through_server
+
     check_input_file(file)
+    if import_through_server(
+        ctx, "/imports/comparison", file, by, fmt, dry_run=False, source=str(source)
+    ):
+        return
     from eligibility.comparison_import import ComparisonImporter
 
     with services(ctx) as svc:
@@ -69,15 +75,21 @@ def compare(
 ) -> None:
     """Compare the month's cases' households with other departments' records; raise the
     findings that are new (caseworker or supervisor)."""
-    from eligibility.comparisons import Comparisons
+    from aidledger.cli.remote import remote
 
     month, day = period(period_), day_or_today(ctx, as_of)
-    with services(ctx) as svc:
-        r = svc.service(Comparisons).compare(month, as_of=day, by=by)
+    if (api := remote(ctx, by)) is not None:
+        r = api.post("/compare", {"period": str(month), "as_of": day.isoformat(), "by": by})
+    else:
+        from eligibility.comparisons import Comparisons
+
+        with services(ctx) as svc:
+            r = dict(svc.service(Comparisons).compare(month, as_of=day, by=by).__dict__)
     if fmt is Format.json:
-        write_json(r.__dict__)
+        write_json(r)
         return
-    raised = ", ".join(f"{t} {n}" for t, n in sorted(r.raised.items())) or "none"
+    raised = ", ".join(f"{t} {n}" for t, n in sorted(r["raised"].items())) or "none"
     out.print(
-        f"compared {r.period} as of {r.as_of}: {r.cases} cases with records; new findings: {raised}"
+        f"compared {r['period']} as of {r['as_of']}: {r['cases']} cases with records; new "
+        f"findings: {raised}"
     )

@@ -81,19 +81,26 @@ def verification_request(
 ) -> None:
     """Ask another department to verify something about a case (caseworker, in region, no
     interest); unanswered after its due day, it raises a verification_overdue finding."""
+    from aidledger.cli.remote import remote
     from eligibility.verifications import Verifications
     from ledger.period import parse_date
 
     due_day = parsed(parse_date, due)
-    with services(ctx) as svc:
-        r = svc.service(Verifications).request(
-            case_id=case, department=department, due=due_day, by=by
-        )
-    out.print(r.request_id)
-    if r.new:
-        err.print(f"{r.request_id}: {department} asked about case {case}, due {due_day}")
+    if (api := remote(ctx, by)) is not None:
+        body = {"case": case, "department": department, "due": due_day.isoformat(), "by": by}
+        doc = api.post("/verifications", body)
+        request_id, new = doc["request_id"], doc["new"]
     else:
-        err.print(f"{r.request_id}: already requested today (due {due_day}); nothing recorded")
+        with services(ctx) as svc:
+            r = svc.service(Verifications).request(
+                case_id=case, department=department, due=due_day, by=by
+            )
+        request_id, new = r.request_id, r.new
+    out.print(request_id)
+    if new:
+        err.print(f"{request_id}: {department} asked about case {case}, due {due_day}")
+    else:
+        err.print(f"{request_id}: already requested today (due {due_day}); nothing recorded")
 
 
 @verification_app.command("answer")
@@ -105,11 +112,21 @@ def verification_answer(
 ) -> None:
     """Record a department's answer (caseworker, in region, no interest): it closes the
     request's verification_overdue finding."""
-    from eligibility.verifications import Verifications
+    from aidledger.cli.remote import remote, segment
 
-    with services(ctx) as svc:
-        a = svc.service(Verifications).answer(request_id, detail=detail, by=by)
-    closed = f"; finding {a.closed_finding} closed" if a.closed_finding else ""
+    if (api := remote(ctx, by)) is not None:
+        body = {"detail": detail, "by": by}
+        closed_finding = api.post(f"/verifications/{segment(request_id)}/answer", body)[
+            "closed_finding"
+        ]
+    else:
+        from eligibility.verifications import Verifications
+
+        with services(ctx) as svc:
+            closed_finding = (
+                svc.service(Verifications).answer(request_id, detail=detail, by=by).closed_finding
+            )
+    closed = f"; finding {closed_finding} closed" if closed_finding else ""
     out.print(f"{request_id} answered, recorded by {by}{closed}")
 
 

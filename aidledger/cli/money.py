@@ -116,6 +116,8 @@ def payout_supplement(
     """Prepare a supplement run (一次性生活补贴, finance): AMOUNT once to each case of the
     programs in effect on a day; approved, exported and reconciled like any run. The same
     supplement again brings it up to date; another reason is another run."""
+    from aidledger.cli.remote import remote
+    from console.answers import prepared_from
     from ledger.money import format_fen
     from ledger.payment import SupplementTerms
     from ledger.period import parse_date
@@ -128,10 +130,22 @@ def payout_supplement(
         in_effect_on=parsed(parse_date, in_effect_on),
         reason=reason.strip(),
     )
-    with services(ctx) as svc:
-        total = svc.db.query("SELECT COUNT(*) FROM cases")[0][0]
-        with progress_bar(f"preparing the supplement {month}", int(total)) as advance:
-            r = svc.payouts.prepare_supplement(month, terms, by=by, progress=advance)
+    if (api := remote(ctx, by)) is not None:
+        body = {
+            "period": str(month),
+            "programs": list(terms.programs),
+            "amount": format_fen(terms.amount),
+            "per": terms.per,
+            "in_effect_on": terms.in_effect_on.isoformat(),
+            "reason": terms.reason,
+            "by": by,
+        }
+        r = prepared_from(api.post("/runs/supplement", body))
+    else:
+        with services(ctx) as svc:
+            total = svc.db.query("SELECT COUNT(*) FROM cases")[0][0]
+            with progress_bar(f"preparing the supplement {month}", int(total)) as advance:
+                r = svc.payouts.prepare_supplement(month, terms, by=by, progress=advance)
     if fmt is Format.json:
         write_json(
             {
@@ -324,8 +338,13 @@ def payout_refund(
     reason: Annotated[str, REASON],
 ) -> None:
     """Mark a returned or rejected payment as refunded to the fund (finance)."""
-    with services(ctx) as svc:
-        svc.payouts.refund(payment_id, by=by, reason=reason)
+    from aidledger.cli.remote import remote, segment
+
+    if (api := remote(ctx, by)) is not None:
+        api.post(f"/payments/{segment(payment_id)}/refund", {"reason": reason, "by": by})
+    else:
+        with services(ctx) as svc:
+            svc.payouts.refund(payment_id, by=by, reason=reason)
     out.print(f"{payment_id} marked refunded by {by}")
 
 
@@ -502,9 +521,15 @@ def bank_import(
     fmt: Annotated[Format, FMT] = Format.text,
 ) -> None:
     """Record a pain.002, camt.054 or CSV return file (kind detected from content; finance)."""
+    from aidledger.cli.remote import remote
+    from reconciliation.bank import BankImportSummary
+
     check_input_file(file)
-    with services(ctx) as svc:
-        s = svc.bank.import_file(file, profile=profile, by=by)
+    if (api := remote(ctx, by)) is not None:
+        s = BankImportSummary(**api.upload("/imports/bank", file, profile=profile))
+    else:
+        with services(ctx) as svc:
+            s = svc.bank.import_file(file, profile=profile, by=by)
     if fmt is Format.json:
         write_json(s.__dict__)
     elif s.already_imported:
@@ -527,9 +552,16 @@ def reconcile(
     fmt: Annotated[Format, FMT] = Format.text,
 ) -> None:
     """Run every check for a period; raise the findings that are new (finance)."""
+    from aidledger.cli.remote import remote
+    from reconciliation.service import ReconcileResult
+
     month, day = period(period_), day_or_today(ctx, as_of)
-    with services(ctx) as svc:
-        r = svc.reconciliation.reconcile(month, as_of=day, by=by)
+    if (api := remote(ctx, by)) is not None:
+        body = {"period": str(month), "as_of": day.isoformat(), "by": by}
+        r = ReconcileResult(**api.post("/reconcile", body))
+    else:
+        with services(ctx) as svc:
+            r = svc.reconciliation.reconcile(month, as_of=day, by=by)
     if fmt is Format.json:
         write_json(r.__dict__)
         return
@@ -589,15 +621,24 @@ def recovery_collect(
     reason: Annotated[str, REASON],
 ) -> None:
     """Record money collected on a recovery (finance; never above what is outstanding)."""
-    from disbursement.recoveries import Recoveries
+    from aidledger.cli.remote import remote, segment
     from ledger.money import format_fen
 
     fen_amount = fen(amount)
-    with services(ctx) as svc:
-        r = svc.service(Recoveries).collect(recovery_id, amount=fen_amount, by=by, reason=reason)
+    if (api := remote(ctx, by)) is not None:
+        body = {"amount": format_fen(fen_amount), "reason": reason, "by": by}
+        doc = api.post(f"/recoveries/{segment(recovery_id)}/collect", body)
+        outstanding, status = doc["outstanding"], doc["status"]
+    else:
+        from disbursement.recoveries import Recoveries
+
+        with services(ctx) as svc:
+            r = svc.service(Recoveries).collect(
+                recovery_id, amount=fen_amount, by=by, reason=reason
+            )
+        outstanding, status = format_fen(r.outstanding), r.status
     out.print(
-        f"{recovery_id}: {format_fen(fen_amount)} collected; outstanding "
-        f"{format_fen(r.outstanding)} ({r.status})"
+        f"{recovery_id}: {format_fen(fen_amount)} collected; outstanding {outstanding} ({status})"
     )
 
 
@@ -609,8 +650,13 @@ def recovery_waive(
     reason: Annotated[str, REASON],
 ) -> None:
     """Waive what is outstanding on a recovery (supervisor)."""
-    from disbursement.recoveries import Recoveries
+    from aidledger.cli.remote import remote, segment
 
-    with services(ctx) as svc:
-        svc.service(Recoveries).waive(recovery_id, by=by, reason=reason)
+    if (api := remote(ctx, by)) is not None:
+        api.post(f"/recoveries/{segment(recovery_id)}/waive", {"reason": reason, "by": by})
+    else:
+        from disbursement.recoveries import Recoveries
+
+        with services(ctx) as svc:
+            svc.service(Recoveries).waive(recovery_id, by=by, reason=reason)
     out.print(f"{recovery_id} waived by {by}")

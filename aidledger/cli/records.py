@@ -37,15 +37,8 @@ def init(ctx: typer.Context) -> None:
 
 
 def _import(ctx: typer.Context, kind: Kind, file: Path, by: str, fmt: Format, dry: bool) -> None:
-    from aidledger.cli.remote import remote
-
     check_input_file(file)
-    if (api := remote(ctx, by)) is not None:
-        from console.answers import summary_from
-
-        if dry:
-            fail("--dry-run does not go through the server: run it on the store (--db)")
-        _print_summary(summary_from(api.upload(f"/imports/{kind}", file)), fmt)
+    if import_through_server(ctx, f"/imports/{kind}", file, by, fmt, dry_run=dry):
         return
     with services(ctx) as svc:
         if dry:
@@ -55,6 +48,23 @@ def _import(ctx: typer.Context, kind: Kind, file: Path, by: str, fmt: Format, dr
         with progress_bar(f"importing {file.name}", rows) as advance:
             summary = svc.importer.import_file(kind, file, by=by, progress=advance)
         _print_summary(summary, fmt)
+
+
+def import_through_server(
+    ctx: typer.Context, path: str, file: Path, by: str, fmt: Format, *, dry_run: bool, **params: Any
+) -> bool:
+    """An import sent to the server (``path`` under ``/api/v1``, with the query ``params``)
+    and summed up as on the store: True, or False when the command acts on the store."""
+    from aidledger.cli.remote import remote
+
+    if (api := remote(ctx, by)) is None:
+        return False
+    from console.answers import summary_from
+
+    if dry_run:
+        fail("--dry-run does not go through the server: run it on the store (--db)")
+    _print_summary(summary_from(api.upload(path, file, **params)), fmt)
+    return True
 
 
 def import_with_dry_run(
@@ -249,25 +259,31 @@ def import_revert(
     fmt: Annotated[Format, FMT] = Format.text,
 ) -> None:
     """Undo a mistaken cases file's decisions with compensating decisions (approver)."""
-    from eligibility.revert import Reverter
+    from aidledger.cli.remote import remote, segment
 
-    with services(ctx) as svc:
-        result = svc.service(Reverter).revert(import_ref, by=by, reason=reason)
+    if (api := remote(ctx, by)) is not None:
+        result = api.post(f"/reverts/{segment(import_ref)}", {"reason": reason, "by": by})
+    else:
+        from eligibility.revert import Reverter
+
+        with services(ctx) as svc:
+            result = dict(svc.service(Reverter).revert(import_ref, by=by, reason=reason).__dict__)
     if fmt is Format.json:
-        write_json(result.__dict__)
+        write_json(result)
         return
     out.print(
-        f"{result.import_id} ({result.filename}) reverted: {result.cases} cases, "
-        f"{result.opened} of them opened by the file and now ended from their first day; "
-        f"{result.events} compensating events recorded. The next payout prepare pays arrears "
-        "or raises recoveries for months already paid",
+        f"{result['import_id']} ({result['filename']}) reverted: {result['cases']} cases, "
+        f"{result['opened']} of them opened by the file and now ended from their first day; "
+        f"{result['events']} compensating events recorded. The next payout prepare pays "
+        "arrears or raises recoveries for months already paid",
         markup=False,
     )
-    if result.open_recoveries:
+    recoveries = result["open_recoveries"]
+    if recoveries:
         out.print(
-            f"{len(result.open_recoveries)} recoveries raised before the revert are open on "
-            f"these cases ({', '.join(result.open_recoveries[:5])}"
-            f"{', …' if len(result.open_recoveries) > 5 else ''}): a month the revert gives "
+            f"{len(recoveries)} recoveries raised before the revert are open on "
+            f"these cases ({', '.join(recoveries[:5])}"
+            f"{', …' if len(recoveries) > 5 else ''}): a month the revert gives "
             "back is paid again as arrears at the next prepare while its recovery stands (never "
             "netted): collect it as raised, and do not waive it for that reason",
             markup=False,
@@ -344,33 +360,23 @@ def end_deceased(
     fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
 ) -> None:
     """应退尽退: end every case in effect whose holder died on or before a date (caseworker)."""
-    from eligibility.deceased import Deceased
+    from aidledger.cli.remote import remote
+    from console.answers import end_deceased_doc
 
     day = day_or_today(ctx, as_of)
-    with services(ctx) as svc:
-        result = svc.service(Deceased).end_deceased(as_of=day, by=by, dry_run=dry_run)
-    rows: list[dict[str, Any]] = [
-        {
-            "case_id": e.case_id,
-            "program": e.program,
-            "region_code": e.region_code,
-            "date_of_death": e.date_of_death.isoformat(),
-            "reported_by": e.reported_by,
-            "effective_to": e.date_of_death.isoformat(),
-            "household_to_reassess": e.household_to_reassess,
-        }
-        for e in result.ended
-    ]
+    if (api := remote(ctx, by)) is not None:
+        body = {"as_of": day.isoformat(), "dry_run": dry_run, "by": by}
+        doc = api.post("/cases/end-deceased", body)
+    else:
+        from eligibility.deceased import Deceased
+
+        with services(ctx) as svc:
+            result = svc.service(Deceased).end_deceased(as_of=day, by=by, dry_run=dry_run)
+        doc = end_deceased_doc(result)
     if fmt is TableFormat.json:
-        write_json(
-            {
-                "as_of": day.isoformat(),
-                "dry_run": dry_run,
-                "ended": rows,
-                "left": [{"case_id": c, "why": why} for c, why in result.left],
-            }
-        )
+        write_json(doc)
         return
+    rows: list[dict[str, Any]] = doc["ended"]
     from rich.table import Table
 
     verb = "would end" if dry_run else "ended"
@@ -383,5 +389,5 @@ def end_deceased(
             r["case_id"], r["program"], r["region_code"], r["date_of_death"], r["reported_by"], note
         )
     out.print(table)
-    for case_id, why in result.left:
-        out.print(f"  left for another caseworker: {case_id} ({why})")
+    for left in doc["left"]:
+        out.print(f"  left for another caseworker: {left['case_id']} ({left['why']})")

@@ -27,9 +27,17 @@ if TYPE_CHECKING:
     from aidledger.client import SavedLogin
     from aidledger.wiring import Services
 
-#: Commands that act as a staff member on the store itself whatever the store says: an
-#: admin's setting of logins (there is no login before the first one is set).
-ALWAYS_DIRECT = frozenset({("staff", "password"), ("staff", "totp")})
+#: Commands that act as a staff member on the store itself whatever the store says (with
+#: ``init``, which has no staff member): what a store needs before anyone can log in, or to
+#: be set right when no one can — the staff registry, the programs config that says
+#: ``actors = "authenticated"`` (or no longer does), and an admin's setting of logins.
+#: Each also goes through a server when one is named, except the logins' (`DIRECT_ONLY`).
+ALWAYS_DIRECT = frozenset(
+    {("import", "staff"), ("config", "apply"), ("staff", "password"), ("staff", "totp")}
+)
+#: Commands that never go through a server: setting a login's password or TOTP secret is the
+#: admin's work on the store itself (there is no login before the first one is set).
+DIRECT_ONLY = frozenset({("init",), ("staff", "password"), ("staff", "totp")})
 
 
 def token_path(ctx: typer.Context) -> Path:

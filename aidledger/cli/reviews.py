@@ -26,7 +26,12 @@ from aidledger.cli.common import (
     services,
     write_json,
 )
-from aidledger.cli.records import DRY_RUN, import_app, import_with_dry_run
+from aidledger.cli.records import (
+    DRY_RUN,
+    import_app,
+    import_through_server,
+    import_with_dry_run,
+)
 
 reviews_app = typer.Typer(help="Periodic reviews (定期核查): which cases are due.")
 
@@ -48,6 +53,8 @@ def import_reviews(
     from eligibility.reviewing import Reviews
 
     check_input_file(file)
+    if import_through_server(ctx, "/imports/reviews", file, by, fmt, dry_run=dry_run):
+        return
     with services(ctx) as svc:
         reviews = svc.service(Reviews)
         reviews.max_input_bytes = svc.settings.max_input_bytes
@@ -63,22 +70,17 @@ def reviews_due(
     fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
 ) -> None:
     """Cases in effect and due for review by a date, most overdue first."""
-    from eligibility.reviewing import Reviews
+    from aidledger.cli.remote import remote
+    from console.answers import due_rows
 
     day = day_or_today(ctx, as_of)
-    with services(ctx) as svc:
-        due = svc.service(Reviews).due(day)
-    rows = [
-        {
-            "case_id": d.case_id,
-            "program": d.program,
-            "region_code": d.region_code,
-            "last_review": d.last_review.isoformat() if d.last_review else None,
-            "due": d.due.isoformat(),
-            "days_overdue": d.days_overdue,
-        }
-        for d in due
-    ]
+    if (api := remote(ctx)) is not None:
+        rows = api.get("/reviews/due", as_of=day.isoformat())
+    else:
+        from eligibility.reviewing import Reviews
+
+        with services(ctx) as svc:
+            rows = due_rows(svc.service(Reviews).due(day))
     if fmt is TableFormat.json:
         write_json(rows)
         return
@@ -115,23 +117,32 @@ def report_movements(
     day as the ledger knew it then: the report of a month never changes, and its end is the
     next month's start."""
     check_out(fmt, out_file)
+    from aidledger.cli.remote import remote
     from eligibility.caseload import MOVEMENT_FIELDS, Caseload, parse_movement_dimensions
     from eligibility.movements import FIELDS
     from ledger.store import store_files
 
     month = period(period_)
     dims = parsed(parse_movement_dimensions, by_dims)
-    with services(ctx) as svc:
-        caseload = svc.service(Caseload)
-        caseload.timezone = svc.settings.timezone
-        rows = caseload.movements(month, dims, as_known_now=as_known_now)
-        print_rows(
-            rows,
-            fmt,
-            title=f"movements {month}",
-            fields=MOVEMENT_FIELDS,
-            right=FIELDS,
-            out_file=out_file,
-            force=force,
-            protected=store_files(svc.store),
+    if (api := remote(ctx)) is not None:
+        known_now = "true" if as_known_now else None
+        rows = api.get(
+            "/reports/movements", period=str(month), by=",".join(dims), as_known_now=known_now
         )
+        protected: tuple[Path, ...] = ()
+    else:
+        with services(ctx) as svc:
+            caseload = svc.service(Caseload)
+            caseload.timezone = svc.settings.timezone
+            rows = caseload.movements(month, dims, as_known_now=as_known_now)
+            protected = store_files(svc.store)
+    print_rows(
+        rows,
+        fmt,
+        title=f"movements {month}",
+        fields=MOVEMENT_FIELDS,
+        right=FIELDS,
+        out_file=out_file,
+        force=force,
+        protected=protected,
+    )
