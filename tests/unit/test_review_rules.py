@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from eligibility.movements import Snapshot, movements, state_on
 from eligibility.reviews import (
     REVIEW_RULES,
@@ -246,3 +248,22 @@ def test_a_case_ended_then_reinstated_in_the_month_counts_as_reinstated() -> Non
     )
     assert (m.counts["start"], m.counts["reinstated"], m.counts["end"]) == (0, 1, 1)
     assert m.balances
+
+
+def test_who_lists_the_reviews_due_and_reads_the_movements() -> None:
+    from eligibility.movements import check_may_read_movements
+    from eligibility.reviews import check_may_list_reviews_due
+    from ledger.duties import Actor, DutyRefused
+
+    def actor(role: str) -> Actor:
+        return Actor("S1", frozenset({role}), "610102")
+
+    for role in ("caseworker", "approver", "supervisor", "auditor"):
+        check_may_list_reviews_due(actor(role))
+    for role in ("finance", "finance_approver", "admin"):
+        with pytest.raises(DutyRefused, match="S1 may not list the cases due for review"):
+            check_may_list_reviews_due(actor(role))
+    for role in ("caseworker", "approver", "finance", "finance_approver", "supervisor", "auditor"):
+        check_may_read_movements(actor(role))
+    with pytest.raises(DutyRefused, match=r"may not read the caseload movements.*holds admin"):
+        check_may_read_movements(actor("admin"))
