@@ -204,6 +204,12 @@ def test_an_overdue_review_holds_from_the_month_it_was_overdue_on_its_first_day(
     assert holds.of(payee, None, D(2027, 1, 1), due) == []  # not suspending: paid
     holds = PrePaymentHolds({}, {}, {}, ReviewTerms({"dibao": 12}, 30, None, suspend=True))
     assert [c.type for c in holds.of(payee, None, D(2027, 1, 1), due)] == ["review_overdue"]
+    # What a payment (a reissue as any other) is held by: the due day only when suspending.
+    assert holds.review_due("dibao", D(2025, 11, 15), None, None) == D(2026, 11, 15)
+    assert holds.review_due("dibao", D(2025, 11, 15), D(2026, 5, 1), 3) == D(2026, 8, 1)
+    unheld = PrePaymentHolds({}, {}, {}, ReviewTerms({"dibao": 12}, 30, None, suspend=False))
+    assert unheld.review_due("dibao", D(2025, 11, 15), None, None) is None
+    assert PrePaymentHolds({}, {}, {}).review_due("dibao", D(2025, 11, 15), None, None) is None
 
 
 def test_a_finding_is_drafted_once_per_case_and_due_day_past_the_grace() -> None:
