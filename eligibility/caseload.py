@@ -87,13 +87,14 @@ class Caseload(LedgerService):
     def _pages(
         self, period: Period, dims: Sequence[str], as_known_now: bool
     ) -> Iterator[list[Movement]]:
-        from projections.caseload import cases_starting_by
+        from projections.caseload import cases_that_can_count
         from projections.trail import end_of_day
 
         first, following = period.first_day, period.next().first_day
         began = end_of_day(first - timedelta(days=1), self.timezone)
         ended = end_of_day(following - timedelta(days=1), self.timezone)
-        for page in cases_starting_by(self.db, following):
+        since = None if as_known_now else began
+        for page in cases_that_can_count(self.db, first, following, since):
             found = select_events_of(
                 self.app, self.db, [case_aggregate_id(s.case_id) for s, _ in page]
             )
