@@ -44,7 +44,7 @@ PAGES = (
     ("complaints.png", "caseworker", "/complaints", "the complaints queue and intake form"),
     ("notice.png", "caseworker", "/notice?period=2026-12&region=610102", "the 公示 notice"),
     ("reports.png", "finance", "/reports?period=2026-12", "the payout report"),
-    ("movements.png", "finance", "/movements?period=2026-12", "the month's caseload movements"),
+    ("movements.png", "finance", "/movements?period=2026-11&known_now=1", "the caseload movements"),
     ("access-log.png", "auditor", "/access-log", "the access log"),
 )
 WIDTH, MAX_HEIGHT = 1280, 2000
