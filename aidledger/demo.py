@@ -304,8 +304,10 @@ def _movements(svc: Services, out: Console) -> None:
 
 
 def _households_and_comparison(svc: Services, out: Console, county: County, work: Path) -> None:
-    """Two 低保 households' members, one of them also holding another 低保 case, and a bank's
-    deposit record of one member above the limit: compare finds it and December holds it."""
+    """Three 低保 households' members, one of them also holding another 低保 case, one with a
+    child born since its decision (one member more than its household_size: reconcile raises
+    household_size_mismatch), and a bank's deposit record of one member above the limit:
+    compare finds it and December holds it."""
     from eligibility.comparison_import import ComparisonImporter
     from eligibility.comparisons import Comparisons
     from ledger.comparison_terms import COMPARISON_COLUMNS
@@ -323,9 +325,14 @@ def _households_and_comparison(svc: Services, out: Console, county: County, work
     ]
     taken = {r[0] for r in svc.db.query("SELECT id_number FROM cases")}
     (first, holder1, size1), (second, _, size2), (other, other_holder, _) = dibao[:3]
+    third, holder3, size3 = dibao[3]
 
     def member_id(n: int) -> str:
         first17 = f"61010219{80 + n:02d}0101{901 + n:03d}"
+        return first17 + id_check_char(first17)
+
+    def kin_id(n: int) -> str:
+        first17 = f"61010220{n:02d}0303{860 + n:03d}"
         return first17 + id_check_char(first17)
 
     rows = [(first, holder1, "户主", "head")]
@@ -341,19 +348,32 @@ def _households_and_comparison(svc: Services, out: Console, county: County, work
     # The other case's holder registered as a spouse here too: one person in two 低保 households.
     rows += [(second, other_holder, "配偶", "spouse")]
     rows += [(second, member_id(i), f"子女{i}", "child") for i in range(10, 8 + size2)]
-    if any(r[1] in taken and r[3] == "child" for r in rows):
+    # A third household, whose members were registered with a child born in September: one
+    # more member in effect than the case's household_size (household_size_mismatch).
+    rows += [(third, holder3, "户主", "head")]
+    rows += [(third, kin_id(k), f"成员{k}", "child") for k in range(1, size3)]
+    newborn_first17 = "61010220260915851"
+    newborn = (third, newborn_first17 + id_check_char(newborn_first17), "新生儿", "child")
+    if any(r[1] in taken and r[3] == "child" for r in [*rows, newborn]):
         raise RuntimeError("a generated member id number is already a holder's")
     path = work / "households.csv"
     write_csv(
         path,
         [
-            dict(zip(HOUSEHOLD_COLUMNS, (c, idn, name, rel, "2024-01-01", ""), strict=True))
-            for c, idn, name, rel in rows
+            dict(zip(HOUSEHOLD_COLUMNS, (c, idn, name, rel, since, ""), strict=True))
+            for (c, idn, name, rel), since in [
+                *((r, "2024-01-01") for r in rows),
+                (newborn, "2026-09-15"),
+            ]
         ],
         HOUSEHOLD_COLUMNS,
     )
     out.print("households (家庭成员) and data comparison (核对):")
     _import(svc, out, "households", path, by=CASEWORKER)
+    out.print(
+        f"  {third}: household_size {size3}, {size3 + 1} members in effect from 2026-09-15 "
+        "(a child born): reconcile raises household_size_mismatch (a finding, not a refusal)"
+    )
     deposits = work / "deposits-bank.csv"
     write_csv(
         deposits,

@@ -37,6 +37,8 @@ from console.auth import (
 from console.backend import Borrow, Health, Options, Workspace
 from console.errors import CsrfRefused, message_for, status_for
 from console.flash import Flash, clear_flash, set_flash, take_flash
+from eligibility.movements import MOVEMENT_READERS
+from eligibility.reviews import REVIEW_LIST_READERS
 from ledger.access import Viewer
 from ledger.duties import ROLES, Actor
 from ledger.errors import AidLedgerError, InvalidValue, StoreError
@@ -72,9 +74,13 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("/cases", "个案时间线", "个案的决定与资金往来，可按日期回看", _CASE_WORK),
     Section("/applications", "申请", "救助申请及其审核步骤，可按日期回看", _CASE_WORK),
+    Section("/reviews", "定期核查", "到期及逾期待核查的个案", _roles(*REVIEW_LIST_READERS)),
     Section("/complaints", "投诉举报", "投诉举报的登记与待办（按答复期限）", _CASE_WORK),
     Section("/recoveries", "追回", "应追回的资金及其收回、核销", _READERS),
     Section("/reports", "报表", "发放报表，下载 CSV / XLSX", _roles("approver", *_READERS)),
+    Section(
+        "/movements", "增减变动", "按月的在保增减变动，下载 CSV / XLSX", _roles(*MOVEMENT_READERS)
+    ),
     Section("/notice", "公示", "公示名单的打印版", _CASE_WORK),
     Section("/staff", "人员与登录", "工作人员、角色与登录（系统管理）", _roles("admin")),
     Section(

@@ -32,16 +32,18 @@ if TYPE_CHECKING:
 
 def sections(pages: Pages) -> list[Any]:
     """Every section's routes, over ``pages``' layout and forms."""
-    from console.casework import ApplicationPages, ComplaintPages
+    from console.casework import ApplicationPages, ComplaintPages, MovementPages, ReviewPages
 
     return [
         RunPages(pages),
         FindingPages(pages),
         CasePages(pages),
         ApplicationPages(pages),
+        ReviewPages(pages),
         ComplaintPages(pages),
         RecoveryPages(pages),
         ReportPages(pages),
+        MovementPages(pages),
         StaffPages(pages),
         AccessLogPages(pages),
     ]
@@ -273,9 +275,28 @@ class CasePages:
                 known_at=day_of(v.param("known_at")),
                 viewer=v.viewer(v.param("reason")),
             )
-            return {"case": doc, "money_fields": MONEY_FIELDS}
+            return {
+                "case": doc,
+                "money_fields": MONEY_FIELDS,
+                "application": application_of(doc["events"]),
+            }
 
         return await self.pages.show(request, "case.html", work)
+
+
+def application_of(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The application that led to the case, from its steps among the timeline's records
+    (`projections.trail`): its id, its steps known, and the last of them; None without."""
+    steps = [r for r in records if r.get("application_id")]
+    if not steps:
+        return None
+    last = max(steps, key=lambda r: (r.get("effective_from") or "", r["recorded_at"]))
+    return {
+        "application_id": steps[0]["application_id"],
+        "steps": len(steps),
+        "last_step": last.get("step"),
+        "last_on": last.get("effective_from"),
+    }
 
 
 # -- recoveries ------------------------------------------------------------------------------

@@ -805,9 +805,11 @@ class Payouts(LedgerService):
             f"SELECT p.payment_id, p.case_id, p.program, p.period, p.amount, {VERSION}, "
             "c.region_code, c.bank_account, c.account_name, c.id_number, "
             f"(SELECT COUNT(*) {elsewhere} AND x.case_id = p.case_id AND x.program = p.program "
-            "AND x.period = p.period) + 1, d.date_of_death "
+            "AND x.period = p.period) + 1, d.date_of_death, c.start_date, lr.reviewed_on, "
+            "lr.next_review_months "
             f"FROM payments p JOIN cases c ON c.case_id = p.case_id {RESULTS_JOIN} "
             "LEFT JOIN deaths d ON d.id_number = c.id_number "
+            "LEFT JOIN last_reviews lr ON lr.case_id = c.case_id "
             f"WHERE pr.status IN ('returned', 'rejected', 'reissued') AND p.program IN ({marks}) "
             f"AND NOT EXISTS (SELECT 1 {elsewhere} AND x.reissue_of = p.payment_id) "
             "AND (c.bank_account <> p.creditor_account OR c.account_name <> p.creditor_name) "
@@ -827,14 +829,21 @@ class Payouts(LedgerService):
             "id_number",
             "n",
             "died",
+            "start_date",
+            "last_review",
+            "review_months",
         )
-        return [
-            {
+        out = []
+        for r in rows:
+            o = {
                 k: (int(v) if k in ("amount", "version", "n") else v)
                 for k, v in zip(keys, r, strict=True)
             }
-            for r in rows
-        ]
+            o["start_date"] = as_date(o["start_date"])
+            o["last_review"] = as_date(o["last_review"])
+            o["review_months"] = None if o["review_months"] is None else int(o["review_months"])
+            out.append(o)
+        return out
 
     # -- approve, release, cancel -----------------------------------------------------------
 
@@ -1102,12 +1111,7 @@ class _Preparer:
         # arrears too (an account of an earlier month may be closed, or may be one the
         # pre-payment checks, which look at the case as it stands, never saw).
         payee = timeline.terms_on(max(timeline.start, self.period.first_day))
-        reviews = self.holds.reviews
-        review_due = (
-            reviews.due_of(s.program, s.start, row.last_review, row.review_months)
-            if reviews is not None and reviews.suspend
-            else None
-        )
+        review_due = self.holds.review_due(s.program, s.start, row.last_review, row.review_months)
         for due in pays:
             # A supplement is paid as the case stood on its day.
             to = payee if due.on is None else timeline.terms_on(due.on)
@@ -1461,7 +1465,14 @@ class _Preparer:
                 original["bank_account"],
                 original["account_name"],
             )
-            held = self.holds.of(payee, as_date(original["died"]), month.first_day)
+            # Held as the month's first payment was, an overdue review included.
+            review_due = self.holds.review_due(
+                original["program"],
+                original["start_date"],
+                original["last_review"],
+                original["review_months"],
+            )
+            held = self.holds.of(payee, as_date(original["died"]), month.first_day, review_due)
             fields = {
                 "payment_id": pid,
                 "run_id": self.run_id,

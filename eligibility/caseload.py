@@ -16,8 +16,18 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from eligibility.movements import FIELDS, Movement, Snapshot, add_up, movements, state_on, totals
+from eligibility.movements import (
+    FIELDS,
+    Movement,
+    Snapshot,
+    add_up,
+    check_may_read_movements,
+    movements,
+    state_on,
+    totals,
+)
 from ledger.case import CaseState, case_aggregate_id, current_state
+from ledger.duties import Actor
 from ledger.ids import county_of
 from ledger.period import Period
 from ledger.service import LedgerService
@@ -48,14 +58,23 @@ class Caseload(LedgerService):
     timezone: str = "Asia/Shanghai"
 
     def movements(
-        self, period: Period, dims: Sequence[str], *, as_known_now: bool = False
+        self,
+        period: Period,
+        dims: Sequence[str],
+        *,
+        as_known_now: bool = False,
+        reader: Actor | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of ``period``, the group's columns (null where not grouped on) and the counts
         of `eligibility.movements`; a last row ``all`` when grouped. Refused while an import
         is open. ``as_known_now``: both days as the ledger knows them now, not as it knew them
-        when the month began and ended (a drill whose dates are not the clock's)."""
+        when the month began and ended (a drill whose dates are not the clock's). ``reader``:
+        the staff member asking (the console, the API), refused unless their role reads the
+        movements (`check_may_read_movements`)."""
         from projections.registers import refuse_while_importing
 
+        if reader is not None:
+            check_may_read_movements(reader)
         self.sync()
         refuse_while_importing(self.db)
         rows = add_up(self._pages(period, dims, as_known_now))
@@ -68,13 +87,14 @@ class Caseload(LedgerService):
     def _pages(
         self, period: Period, dims: Sequence[str], as_known_now: bool
     ) -> Iterator[list[Movement]]:
-        from projections.caseload import cases_starting_by
+        from projections.caseload import cases_that_can_count
         from projections.trail import end_of_day
 
         first, following = period.first_day, period.next().first_day
         began = end_of_day(first - timedelta(days=1), self.timezone)
         ended = end_of_day(following - timedelta(days=1), self.timezone)
-        for page in cases_starting_by(self.db, following):
+        since = None if as_known_now else began
+        for page in cases_that_can_count(self.db, first, following, since):
             found = select_events_of(
                 self.app, self.db, [case_aggregate_id(s.case_id) for s, _ in page]
             )

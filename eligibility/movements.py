@@ -16,9 +16,20 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ledger.case import Case, CaseDecision, CaseState
+from ledger.duties import Actor
 from ledger.events import LedgerEvent
 
 FIELDS = ("start", "opened", "reinstated", "terminated", "amount_changed", "end")
+#: Who may read the movements report where a person is known (the console, the API): every
+#: role of the casework and the money but the system's administrators.
+MOVEMENT_READERS = (
+    "caseworker", "approver", "finance", "finance_approver", "supervisor", "auditor"
+)  # fmt: skip
+
+
+def check_may_read_movements(actor: Actor) -> None:
+    """Everyone but an admin (who keeps the system, not the caseload) reads the movements."""
+    actor.require(*MOVEMENT_READERS, to="read the caseload movements")
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,26 @@ CASE_TOPICS = tuple(
     )
 )
 
+#: Files whose revert is refused, and why: what they record is not undone by compensating
+#: decisions, and what to do instead.
+REGISTER_CORRECTIONS = {
+    "households": (
+        "a households file is a register of who lives in each household, not a decision, so it "
+        "is not reverted; correct it by importing a corrected households file (a member who "
+        "left, or was registered by mistake: their row with `to` set; a wrong name or relation: "
+        "the corrected row), which records each change as it was known, and its history keeps "
+        "what this file said"
+    ),
+    "reviews": (
+        "a reviews file records reviews that took place (定期核查) with the decisions they made; "
+        "a review is not withdrawn, since it moved the case's next review and closed its "
+        "review_overdue finding; correct a decision it made (adjust, terminate) with a cases "
+        "file giving the case as it should be, decided and approved (the next payout run pays "
+        "the arrears or raises the recoveries), and record the case's next review with "
+        "aidledger import reviews when it takes place"
+    ),
+}
+
 #: Refusals listed at most (the rest counted).
 LISTED = 20
 
@@ -299,6 +319,8 @@ class Reverter(LedgerService):
                 "not reverted (aidledger has no revoking of a grant yet); its payment is refused "
                 "or refunded at the bank like any (payout refund once returned)"
             )
+        if kind in REGISTER_CORRECTIONS:
+            raise AidLedgerError(f"{import_ref} is a {kind} file: {REGISTER_CORRECTIONS[kind]}")
         if kind != "cases":
             raise AidLedgerError(
                 f"{import_ref} is a {kind} file: only a cases file's decisions are reverted; "

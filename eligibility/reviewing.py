@@ -31,6 +31,7 @@ from eligibility.reviews import (
     DueReview,
     ReviewContext,
     ReviewTerms,
+    check_may_list_reviews_due,
     earliest_basis,
     line_problems,
     review_state,
@@ -39,6 +40,7 @@ from eligibility.reviews import (
 from ledger.case import Case, CaseState, case_aggregate_id
 from ledger.config_store import load_config
 from ledger.csvfile import InputFile, SecondReading, iter_rows, reread_rows
+from ledger.duties import Actor
 from ledger.errors import Problems
 from ledger.history import edge
 from ledger.imports import (
@@ -78,8 +80,12 @@ class Reviews(LedgerService):
         self.sync()
         yield from due_pages(self.db, terms or self.terms(as_of), as_of)
 
-    def due(self, as_of: date) -> list[DueReview]:
-        """``reviews due --as-of``: every case due by ``as_of``, most overdue first."""
+    def due(self, as_of: date, *, reader: Actor | None = None) -> list[DueReview]:
+        """``reviews due --as-of``: every case due by ``as_of``, most overdue first.
+        ``reader``: the staff member asking (the console, the API), refused unless their role
+        lists reviews (`check_may_list_reviews_due`)."""
+        if reader is not None:
+            check_may_list_reviews_due(reader)
         rows = [d for page in self.scan(as_of) for d in page]
         return sorted(rows, key=lambda d: (-d.days_overdue, d.case_id))
 

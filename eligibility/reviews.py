@@ -38,6 +38,15 @@ from ledger.review import (
 
 __all__ = ["OUTCOMES", "ReviewTerms", "add_months", "next_review_due", "overdue_on"]
 
+#: Who may list the cases due for review where a person is known (the console, the API): the
+#: staff who review and decide cases, and those who oversee them.
+REVIEW_LIST_READERS = ("caseworker", "approver", "supervisor", "auditor")
+
+
+def check_may_list_reviews_due(actor: Actor) -> None:
+    """Caseworkers, approvers, supervisors and auditors list the cases due for review."""
+    actor.require(*REVIEW_LIST_READERS, to="list the cases due for review")
+
 
 @dataclass(frozen=True)
 class ReviewState:

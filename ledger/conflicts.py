@@ -190,6 +190,15 @@ class PrePaymentHolds:
     #: The review rules when overdue reviews hold payments (``suspend_when_overdue``).
     reviews: ReviewTerms | None = None
 
+    def review_due(
+        self, program: str, start: date, last_review: date | None, months: int | None
+    ) -> date | None:
+        """When a case's periodic review falls due, if overdue reviews hold payments (None
+        otherwise: nothing to hold by)."""
+        if self.reviews is None or not self.reviews.suspend:
+            return None
+        return self.reviews.due_of(program, start, last_review, months)
+
     def of(
         self,
         payee: Beneficiary,

@@ -32,7 +32,7 @@ from ledger.events import OrjsonTranscoder, PydanticMapper
 T = TypeVar("T")
 
 #: The Alembic revision this code expects. A test checks it equals the scripts' head.
-HEAD_REVISION = "0020"
+HEAD_REVISION = "0021"
 
 #: The application name pins the PostgreSQL table names (``aidledger_events``).
 APPLICATION_NAME = "aidledger"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from sys import intern
 from typing import Any, ClassVar
 
@@ -75,6 +75,15 @@ def case_state_from_row(row: Sequence[Any]) -> CaseState:
 
 
 CASE_SELECT = f"SELECT {', '.join(_CASE_TABLE_COLUMNS)} FROM cases"
+#: The columns a case's row is written with: those read, and when its latest event was
+#: recorded (`recorded_text`; for the movements of a month, `projections.caseload`).
+_CASE_WRITE_COLUMNS = (*_CASE_TABLE_COLUMNS, "recorded_at")
+
+
+def recorded_text(moment: datetime) -> str:
+    """A moment as ``cases.recorded_at`` holds it: UTC, to the microsecond, one width, so that
+    the text compares as the time does."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def load_cases(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, tuple[CaseState, int]]:
@@ -144,17 +153,20 @@ class CasesModel(ReadModel):
             by_aggregate[row[1]] = row[0]
             current[row[0]] = (case_state_from_row(row), int(row[2]))
         sources: dict[str, str] = {}
+        recorded: dict[str, datetime] = {}
         for e in events:
             if isinstance(e, Case.Approved):
                 by_aggregate[str(e.originator_id)] = e.case_id
                 current[e.case_id] = (e.initial_state(), e.originator_version)
                 sources[e.case_id] = e.source
+                recorded[e.case_id] = e.timestamp
             elif isinstance(e, CaseDecision):
                 case_id = by_aggregate[str(e.originator_id)]
                 state, _ = current[case_id]
                 e.apply_state(state)
                 current[case_id] = (state, e.originator_version)
                 sources[case_id] = e.source
+                recorded[case_id] = max(recorded.get(case_id, e.timestamp), e.timestamp)
         aggregate_of = {case_id: agg for agg, case_id in by_aggregate.items()}
         loaded = set(loaded_ids)
         new_rows: list[tuple[Any, ...]] = []
@@ -168,12 +180,13 @@ class CasesModel(ReadModel):
                 county_of(s.region_code),
                 s.start,
                 sources[s.case_id],
+                recorded_text(recorded[s.case_id]) if s.case_id in recorded else None,
             )
             (changed_rows if s.case_id in loaded else new_rows).append(row)
         # A case's first event creates its row exactly once (the runner applies each event
         # once), so new rows can be bulk-copied; rows that existed are updated.
-        tx.copy_rows("cases", _CASE_TABLE_COLUMNS, new_rows)
-        tx.executemany(_upsert("cases", _CASE_TABLE_COLUMNS, "case_id"), changed_rows)
+        tx.copy_rows("cases", _CASE_WRITE_COLUMNS, new_rows)
+        tx.executemany(_upsert("cases", _CASE_WRITE_COLUMNS, "case_id"), changed_rows)
 
 
 class StaffModel(ReadModel):

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -323,3 +324,23 @@ def csrf_of(client: TestClient) -> str:
 def set_cookie(answer: httpx.Response, name: str) -> str:
     (header,) = [h for h in answer.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
     return header
+
+
+class As:
+    """A staff member in the console: a browser with their session cookie."""
+
+    def __init__(self, site: Site, staff_id: str) -> None:
+        site.clock.advance(seconds=31)  # each TOTP code is accepted once
+        self.client: TestClient = site.logged_in(staff_id)
+
+    def get(self, url: str, **params: Any) -> Any:
+        return self.client.get(url, params=params)
+
+    def post(self, url: str, **form: str) -> Any:
+        """A form posted with the session's CSRF token (unless the form gives its own)."""
+        return self.client.post(url, data={"csrf_token": csrf_of(self.client), **form})
+
+
+def shown(html: str) -> str:
+    """What a page says, without its markup."""
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))

@@ -11,9 +11,11 @@ from tests.builders import (
     AUDITOR,
     CASEWORKER,
     FINANCE,
+    As,
     Site,
     csrf_of,
     head,
+    shown,
 )
 from tests.test_applications import (
     APPLICANT_ID,
@@ -24,7 +26,6 @@ from tests.test_applications import (
     line_to_notice,
     write_file,
 )
-from tests.test_console_pages import As, shown
 
 
 def with_applications(site: Site, tmp_path: Path) -> None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from html import unescape
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,14 +21,15 @@ from tests.builders import (
     FINANCE_APPROVER,
     FINANCE_APPROVER_2,
     SUPERVISOR,
+    As,
     Site,
-    TestClient,
     case_rows,
     csrf_of,
     fixture_row,
     head,
     load,
     password_of,
+    shown,
     totp_secret,
 )
 from tests.conftest import FIXTURES
@@ -62,26 +61,6 @@ def events(site: Site) -> int:
         return head(svc)
 
 
-class As:
-    """A staff member in the console: a browser with their session cookie."""
-
-    def __init__(self, site: Site, staff_id: str) -> None:
-        site.clock.advance(seconds=31)  # each TOTP code is accepted once
-        self.client: TestClient = site.logged_in(staff_id)
-
-    def get(self, url: str, **params: Any) -> Any:
-        return self.client.get(url, params=params)
-
-    def post(self, url: str, **form: str) -> Any:
-        """A form posted with the session's CSRF token (unless the form gives its own)."""
-        return self.client.post(url, data={"csrf_token": csrf_of(self.client), **form})
-
-
-def shown(html: str) -> str:
-    """What a page says, without its markup."""
-    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
-
-
 def nav_of(html: str) -> list[str]:
     (bar,) = re.findall(r'<nav class="sections".*?</nav>', html, flags=re.S)
     return re.findall(r'href="([^"]+)"', bar)
@@ -93,10 +72,11 @@ def nav_of(html: str) -> list[str]:
 def test_the_navigation_bar_shows_only_the_sections_the_roles_use(site: Site) -> None:
     expected = {
         FINANCE: ["/runs", "/findings", "/cases", "/applications", "/complaints", "/recoveries",
-                  "/reports", "/notice", "/health"],
-        CASEWORKER: ["/findings", "/cases", "/applications", "/complaints", "/notice", "/health"],
-        AUDITOR: ["/runs", "/findings", "/cases", "/applications", "/complaints", "/recoveries",
-                  "/reports", "/notice", "/access-log", "/health"],
+                  "/reports", "/movements", "/notice", "/health"],
+        CASEWORKER: ["/findings", "/cases", "/applications", "/reviews", "/complaints",
+                     "/movements", "/notice", "/health"],
+        AUDITOR: ["/runs", "/findings", "/cases", "/applications", "/reviews", "/complaints",
+                  "/recoveries", "/reports", "/movements", "/notice", "/access-log", "/health"],
         ADMIN: ["/staff", "/access-log", "/health"],
     }  # fmt: skip
     for staff_id, sections in expected.items():
@@ -129,6 +109,10 @@ def test_every_page_is_chinese_server_rendered_and_without_script(
         "/applications?status=approved&region=6101",
         "/complaints",
         "/complaints?status=all&overdue=1",
+        "/reviews",
+        "/reviews?as_of=2027-03-15&region=610102",
+        "/movements",
+        f"/movements?period={PERIOD}&by=program",
         "/access-log",
         "/health",
     ]

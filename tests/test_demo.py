@@ -43,6 +43,9 @@ def test_demo_runs_a_month_end_to_end_and_finds_the_planted_frauds(tmp_path: Pat
     (held_case,) = re.findall(
         r"new findings: assets_over_limit 1 \((C\d+): a member's deposit", out
     )
+    (mismatched,) = re.findall(r"(C\d+): household_size (\d+), (\d+) members in effect", out)
+    assert int(mismatched[2]) == int(mismatched[1]) + 1
+    assert re.search(r"reconciled 2026-12 .*new: .*household_size_mismatch 1", out)
     # The kept store is a real one: its findings and chain are what the demo printed.
     svc = open_services(Settings(database_url=str(store)))
     try:
@@ -65,6 +68,10 @@ def test_demo_runs_a_month_end_to_end_and_finds_the_planted_frauds(tmp_path: Pat
             "m.member_id_number AND c.case_id <> m.case_id AND c.program = 'dibao'"
         )
         assert member == (1,), "one person in two 低保 households"
+        found = svc.db.query(
+            "SELECT case_id, detail FROM findings WHERE type = 'household_size_mismatch'"
+        )
+        assert [f[0] for f in found] == [mismatched[0]], found
     finally:
         svc.close()
 

@@ -337,3 +337,44 @@ def test_a_revert_by_an_approver_in_the_household_of_a_case_is_refused(
     with pytest.raises(RevertRefused, match="case C006: S002 has an interest"):
         revert(svc, ref)
     assert revert(svc, ref, by="S009").cases == 1
+
+
+def test_a_households_or_reviews_file_is_not_reverted_and_the_refusal_says_what_to_do(
+    county: Services, tmp_path: Path
+) -> None:
+    from eligibility.reviewing import Reviews
+
+    svc = county
+    members = write_file(
+        tmp_path,
+        "households.csv",
+        "case_id,member_id_number,member_name,relation,from,to",
+        "C001,610102195001010011,王秀兰,head,2026-01-01,",
+        "C001,610102198001010015,刘强,spouse,2026-01-01,",
+    )
+    load(svc, "households", members)
+    reviews = write_file(
+        tmp_path,
+        "reviews.csv",
+        "case_id,date,reviewer,outcome,monthly_amount,effective_from,next_review_months",
+        "C005,2026-12-10,S001,adjust,2200.00,2027-01-01,",
+    )
+    svc.service(Reviews).import_file(reviews, by=APPROVER)
+    before = head(svc)
+    households_ref = import_id("households", sha_of(svc, "households.csv"))
+    with pytest.raises(AidLedgerError) as refused:
+        revert(svc, households_ref)
+    said = str(refused.value)
+    assert said.startswith(f"{households_ref} is a households file: a households file is a reg")
+    assert "importing a corrected households file" in said and "`to` set" in said
+    reviews_ref = import_id("reviews", sha_of(svc, "reviews.csv"))
+    with pytest.raises(AidLedgerError) as refused:
+        revert(svc, reviews_ref)
+    said = str(refused.value)
+    assert said.startswith(f"{reviews_ref} is a reviews file: a reviews file records reviews")
+    assert "with a cases file" in said and "aidledger import reviews" in said
+    assert head(svc) == before, "nothing recorded"
+    events = svc.app.repository.get(case_aggregate_id("C005"))
+    assert state_as_of(list(svc.app.events.get(events.id)), date(2027, 1, 1)).monthly_amount == (
+        220000
+    ), "the review's decision stands"

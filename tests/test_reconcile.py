@@ -236,6 +236,44 @@ def test_a_reissue_to_a_staff_members_account_is_held_as_any_payment(month) -> N
     assert staff_id not in {f.get("detail") for f in held}
 
 
+def test_a_reissue_is_held_for_an_overdue_review_as_the_months_payment_is(month) -> None:  # type: ignore[no-untyped-def]
+    """With ``suspend_when_overdue``, a reissue for a month that began after its case's review
+    became overdue is held as ``review_overdue``, as that month's first payment would be."""
+    from ledger.config_store import load_config
+    from ledger.programs import shipped_config_path
+
+    svc, payments, tmp_path = month
+    ((early,),) = svc.db.query(
+        "SELECT p.payment_id FROM payments p JOIN cases c ON c.case_id = p.case_id "
+        "WHERE c.start_date <= '2025-04-01' ORDER BY p.payment_id LIMIT 1"
+    )
+    payments = sorted(payments, key=lambda p: p.end_to_end_id != early)
+    config = tmp_path / "programs.toml"
+    config.write_text(
+        shipped_config_path().read_text(encoding="utf-8")
+        + '\n[reviews]\nfrom = "2020-01-01"\nsuspend_when_overdue = true\nreview_grace_days = 0\n',
+        encoding="utf-8",
+    )
+    svc.configs.apply(config, effective_from=date(2026, 1, 1), by="S0001")
+    svc.config = load_config(svc.app, svc.db, svc.today)
+    for name in ("importer", "payouts", "reconciliation", "configs", "history"):
+        svc.__dict__.pop(name, None)
+
+    def new_account(row: str) -> str:
+        fields = row.split(",")
+        fields[9] = "6217000011112222333"
+        return ",".join(fields)
+
+    returned, case_id = _returned_then_corrected(svc, tmp_path, payments, new_account)
+    assert returned == early
+    svc.payouts.prepare(Period.parse("2026-07"), program=None, by="S0004")
+    held = svc.db.query(
+        "SELECT kind, period, held FROM payments WHERE case_id = ? AND run_id <> ? ORDER BY kind",
+        (case_id, svc.db.query("SELECT run_id FROM payments WHERE payment_id = ?", (early,))[0][0]),
+    )
+    assert held == [("regular", "2026-07", "review_overdue"), ("reissue", PERIOD, "review_overdue")]
+
+
 def test_a_returned_payment_for_a_month_no_longer_owed_is_not_reissued(month) -> None:  # type: ignore[no-untyped-def]
     """The case ended, back-dated, before the returned month began: nothing to send again."""
     svc, payments, tmp_path = month

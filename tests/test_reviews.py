@@ -34,6 +34,8 @@ from tests.builders import (
     FINANCE,
     FINANCE_APPROVER,
     Clock,
+    case_rows,
+    fixture_row,
     load,
     with_staff,
     write_file,
@@ -418,3 +420,74 @@ def test_report_movements_writes_json_csv_and_xlsx(cli: Any, tmp_path: Path) -> 
     assert (rows["disability_living"]["start"], rows["disability_living"]["terminated"]) == (1, 1)
     bad = cli("report", "movements", *month, "--by", "region,village")
     assert bad.exit_code == 2
+
+
+def test_movements_and_the_review_scan_read_no_case_ended_long_before_and_count_the_same(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.ids import id_check_char
+    from projections.caseload import cases_that_can_count
+    from projections.reviews import review_scan
+    from projections.trail import end_of_day
+
+    def valid_id(first17: str) -> str:
+        return first17 + id_check_char(first17)
+
+    clock = Clock(monkeypatch, svc)
+    clock.set(date(2026, 10, 20))
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+    use_config(svc, tmp_path, SINCE_2025)
+    caseload = svc.service(Caseload)
+
+    def reports() -> list[Any]:
+        return [
+            caseload.movements(P("2026-12"), ["program"]),
+            caseload.movements(P("2026-12"), ["program"], as_known_now=True),
+            caseload.movements(P("2026-11"), ["program", "region"]),
+            [d.case_id for d in svc.service(Reviews).due(date(2027, 3, 15))],
+        ]
+
+    clock.set(date(2026, 12, 10))
+    # C002 ended back-dated to October, recorded in December: as the ledger knew it when
+    # December began, C002 was in effect; it ends in December's report, though ended now.
+    ended = fixture_row("C002").replace("2026-02-01,,", "2026-02-01,2026-10-31,")
+    load(svc, "cases", case_rows(tmp_path, "c002.csv", ended))
+    without = reports()
+    dec = {r["program"]: r for r in without[0]}
+    assert (dec["tekun"]["start"], dec["tekun"]["terminated"], dec["tekun"]["end"]) == (1, 1, 0)
+    # Cases that ended years ago, as recorded in October with the register (the clock set
+    # back: events written now with October's time) and never touched again.
+    clock.set(date(2026, 10, 21))
+    old = [
+        fixture_row("C005")
+        .replace("C005", f"C9{i:02d}")
+        .replace("610102198004040041", valid_id(f"61010219800404{60 + i:03d}"))
+        .replace("2026-03-01,,", "2019-03-01,2021-12-31,")
+        .replace("6228480000000000015", f"62284800000000009{i:02d}")
+        for i in range(3)
+    ]
+    load(svc, "cases", case_rows(tmp_path, "old.csv", *old))
+    clock.set(date(2026, 12, 15))
+    assert reports() == without, "old ended cases change nothing"
+    began = end_of_day(date(2026, 11, 30), "Asia/Shanghai")
+    read = [
+        s.case_id
+        for page in cases_that_can_count(svc.db, date(2026, 12, 1), date(2027, 1, 1), began)
+        for s, _ in page
+    ]
+    assert read == ["C001", "C002", "C003", "C004", "C005"], "C002: decided since December began"
+    known_now = [
+        s.case_id
+        for page in cases_that_can_count(svc.db, date(2026, 12, 1), date(2027, 1, 1), None)
+        for s, _ in page
+    ]
+    assert known_now == ["C001", "C003", "C004", "C005"]
+    scanned = [
+        row[0]
+        for page in review_scan(
+            svc.db, in_effect_on=date(2027, 3, 15), basis_until=date(2027, 3, 15)
+        )
+        for row in page
+    ]
+    assert not any(c.startswith("C9") for c in scanned) and "C002" not in scanned

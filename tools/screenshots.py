@@ -40,9 +40,11 @@ PAGES = (
         "a case's timeline as finance sees it (the case's personal data masked)",
     ),
     ("applications.png", "caseworker", "/applications", "the applications"),
+    ("reviews.png", "caseworker", "/reviews", "the cases due for review"),
     ("complaints.png", "caseworker", "/complaints", "the complaints queue and intake form"),
     ("notice.png", "caseworker", "/notice?period=2026-12&region=610102", "the 公示 notice"),
     ("reports.png", "finance", "/reports?period=2026-12", "the payout report"),
+    ("movements.png", "finance", "/movements?period=2026-11&known_now=1", "the caseload movements"),
     ("access-log.png", "auditor", "/access-log", "the access log"),
 )
 WIDTH, MAX_HEIGHT = 1280, 2000

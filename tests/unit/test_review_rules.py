@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from eligibility.movements import Snapshot, movements, state_on
 from eligibility.reviews import (
     REVIEW_RULES,
@@ -202,6 +204,12 @@ def test_an_overdue_review_holds_from_the_month_it_was_overdue_on_its_first_day(
     assert holds.of(payee, None, D(2027, 1, 1), due) == []  # not suspending: paid
     holds = PrePaymentHolds({}, {}, {}, ReviewTerms({"dibao": 12}, 30, None, suspend=True))
     assert [c.type for c in holds.of(payee, None, D(2027, 1, 1), due)] == ["review_overdue"]
+    # What a payment (a reissue as any other) is held by: the due day only when suspending.
+    assert holds.review_due("dibao", D(2025, 11, 15), None, None) == D(2026, 11, 15)
+    assert holds.review_due("dibao", D(2025, 11, 15), D(2026, 5, 1), 3) == D(2026, 8, 1)
+    unheld = PrePaymentHolds({}, {}, {}, ReviewTerms({"dibao": 12}, 30, None, suspend=False))
+    assert unheld.review_due("dibao", D(2025, 11, 15), None, None) is None
+    assert PrePaymentHolds({}, {}, {}).review_due("dibao", D(2025, 11, 15), None, None) is None
 
 
 def test_a_finding_is_drafted_once_per_case_and_due_day_past_the_grace() -> None:
@@ -246,3 +254,22 @@ def test_a_case_ended_then_reinstated_in_the_month_counts_as_reinstated() -> Non
     )
     assert (m.counts["start"], m.counts["reinstated"], m.counts["end"]) == (0, 1, 1)
     assert m.balances
+
+
+def test_who_lists_the_reviews_due_and_reads_the_movements() -> None:
+    from eligibility.movements import check_may_read_movements
+    from eligibility.reviews import check_may_list_reviews_due
+    from ledger.duties import Actor, DutyRefused
+
+    def actor(role: str) -> Actor:
+        return Actor("S1", frozenset({role}), "610102")
+
+    for role in ("caseworker", "approver", "supervisor", "auditor"):
+        check_may_list_reviews_due(actor(role))
+    for role in ("finance", "finance_approver", "admin"):
+        with pytest.raises(DutyRefused, match="S1 may not list the cases due for review"):
+            check_may_list_reviews_due(actor(role))
+    for role in ("caseworker", "approver", "finance", "finance_approver", "supervisor", "auditor"):
+        check_may_read_movements(actor(role))
+    with pytest.raises(DutyRefused, match=r"may not read the caseload movements.*holds admin"):
+        check_may_read_movements(actor("admin"))
