@@ -11,11 +11,14 @@ chunks of a file are always cut the same way).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from ledger.comparison import (
     ComparisonFile,
+    ComparisonRecord,
     check_source,
     columns_of,
     comparison_file_aggregate_id,
@@ -23,7 +26,7 @@ from ledger.comparison import (
 from ledger.comparison_terms import CHUNK
 from ledger.csvfile import InputFile, SecondReading, iter_rows, reread_rows
 from ledger.errors import Problems
-from ledger.imports import Importer, ImportSummary, Progress
+from ledger.imports import Importer, ImportSummary, Progress, RowReport, _DryBatch
 from ledger.registry import FileImport, ImportedFile
 from ledger.service import PhaseClock
 from ledger.store import EventBatch, batched, events_table, gc_paused
@@ -45,16 +48,23 @@ class ComparisonImporter(Importer):
         by: str,
         today: date | None = None,
         progress: Progress | None = None,
+        report: RowReport | None = None,
     ) -> ImportSummary:
         """Import one comparison file of ``source``. Raises InputRefused (nothing recorded),
         NotAuthorised, ImportIncomplete (another import is open), InvalidValue (a source not
-        known)."""
+        known).
+
+        With ``report`` it is a dry run: every check as for the import, then each record the
+        import would write handed to ``report`` (`record_report`) as its chunk is built, and
+        nothing recorded."""
         check_source(source)
         clock = PhaseClock()
         today = today or self.today
         with InputFile(path, max_bytes=self.max_input_bytes) as file:
             sha, name = file.sha256, file.path.name
-            summary = ImportSummary(kind=KIND, filename=name, sha256=sha)
+            summary = ImportSummary(
+                kind=KIND, filename=name, sha256=sha, dry_run=report is not None
+            )
             self.sync()
             directory = self.directory()
             directory.actor(by, today).require("caseworker", to="import a comparison file")
@@ -87,8 +97,15 @@ class ComparisonImporter(Importer):
             records = comparison_rows(
                 reread_rows(file, columns), source, today, SecondReading(file)
             )
-            batch = EventBatch(self.app, EVENTS_PER_TRANSACTION, after_flush=progress)
-            with self.following(rows > self.follow_above), gc_paused(), batch:
+            if report is not None:
+                records = _reported(records, report)
+            batch = (
+                _DryBatch(self.app, EVENTS_PER_TRANSACTION)
+                if report is not None
+                else EventBatch(self.app, EVENTS_PER_TRANSACTION, after_flush=progress)
+            )
+            following = report is None and rows > self.follow_above
+            with self.following(following), gc_paused(), batch:
                 if opening:
                     batch.add(*opening)
                 for n, chunk in enumerate(batched(records, CHUNK)):
@@ -103,6 +120,8 @@ class ComparisonImporter(Importer):
             clock.lap("write")
             summary.rows = summary.new = rows
             summary.events = batch.written
+            if report is not None:
+                return summary  # a dry run: nothing recorded
             self.app.save(
                 ImportedFile.record(
                     kind=KIND,
@@ -129,3 +148,29 @@ class ComparisonImporter(Importer):
             (uid.hex if self.db.dialect == "sqlite" else uid,),
         )
         return int(rows[0][0] or 0) if rows else 0
+
+
+def record_report(record: ComparisonRecord) -> dict[str, Any]:
+    """What a dry run reports of a record: ``{"line", "key", "outcome", "changes"}`` as the
+    other imports' dry runs do (`ledger.imports.RowReport`), the key its person's id number,
+    the changes each field the record is written with as ``[None, value]``."""
+    fields = {
+        "id_number": record.id_number,
+        "source_ref": record.source_ref,
+        "as_of": record.as_of.isoformat(),
+        "value": record.value,
+        "detail": record.detail,
+        "until": None if record.until is None else record.until.isoformat(),
+    }
+    return {
+        "line": record.line,
+        "key": record.id_number,
+        "outcome": "new",
+        "changes": {k: [None, v] for k, v in fields.items()},
+    }
+
+
+def _reported(records: Iterable[ComparisonRecord], report: RowReport) -> Iterator[ComparisonRecord]:
+    for record in records:
+        report(record_report(record))
+        yield record
