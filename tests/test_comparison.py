@@ -496,3 +496,37 @@ def test_a_dry_run_on_the_command_line_prints_each_record_masked(cli: Any, tmp_p
         mask_id_number(C001_HOLDER),
         mask_id_number(SPOUSE),
     ]
+
+
+def test_the_records_written_through_are_the_rows_a_rebuild_makes(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each transaction of chunks copies its records into ``comparison_records`` itself
+    (`projections.runner.written_through`); a rebuild from the log makes the same rows."""
+    from contextlib import contextmanager
+
+    import eligibility.comparison_import as importing
+    from projections.runner import catch_up, reset, written_through
+
+    monkeypatch.setattr(importing, "CHUNK", 3)
+    monkeypatch.setattr(importing, "EVENTS_PER_TRANSACTION", 2)
+    through: list[bool] = []
+
+    @contextmanager
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        with written_through(*args, **kwargs) as ready:
+            through.append(ready)
+            yield ready
+
+    monkeypatch.setattr(importing, "written_through", spy)
+    rows = [
+        f"{C001_HOLDER},陕A{n:05d},2026-11-{1 + n % 28:02d},{1000 + n}.50,车" for n in range(13)
+    ]
+    first = with_records(svc, tmp_path, "vehicle", *rows)
+    assert (first.rows, first.events) == (13, 2 + 5)  # the opening two and five chunks
+    assert through == [True, True, True], "three transactions, each written through"
+    before = sorted(svc.db.query("SELECT * FROM comparison_records"), key=repr)
+    assert len(before) == 13
+    reset(svc.db, svc.models)
+    catch_up(svc.app, svc.db, svc.models, page_size=3)
+    assert sorted(svc.db.query("SELECT * FROM comparison_records"), key=repr) == before
