@@ -5,7 +5,8 @@ every row (every problem, by line, refuses the whole file before anything is wri
 second converts the lines checked without checking them again
 (`ledger.validation.checked_comparison_records`) and writes the records,
 `ledger.comparison.CHUNK` to an event, a few events to a transaction, each transaction's
-records copied into ``comparison_records`` in that same transaction (`_WrittenThrough`).
+records copied into ``comparison_records`` in that same transaction
+(`projections.runner.WrittenThroughBatch`).
 The same content imported again (under any name) records nothing. An import killed half-way
 stays open (other commands refuse to read until it completes): run again, it writes the
 chunks the killed run did not (a chunk's number is its event's version, and the chunks of a
@@ -14,10 +15,8 @@ file are always cut the same way).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,10 @@ from ledger.errors import Problems
 from ledger.imports import Importer, ImportSummary, Progress, RowReport, _DryBatch
 from ledger.registry import FileImport, ImportedFile
 from ledger.service import PhaseClock
-from ledger.store import EventBatch, Tx, batched, events_table, gc_paused
+from ledger.store import EventBatch, batched, events_table, gc_paused
 from ledger.validation import checked_comparison_records, comparison_rows
 from projections.comparison import ComparisonModel
-from projections.runner import written_through
+from projections.runner import WrittenThroughBatch
 
 KIND = "comparison"
 #: Chunk events per transaction (each carries `CHUNK` records).
@@ -93,7 +92,7 @@ class ComparisonImporter(Importer):
             written = self._chunks_written(sha) if resuming else 0
             if not resuming and report is None:
                 # The opening events in a transaction of their own, projected at once: the
-                # chunks' transactions are then written through (`_WrittenThrough`).
+                # chunks' transactions are then written through (`_written_through`).
                 self.app.events.put(
                     [
                         *FileImport.start(
@@ -111,7 +110,7 @@ class ComparisonImporter(Importer):
             batch: EventBatch = (
                 _DryBatch(self.app, EVENTS_PER_TRANSACTION)
                 if report is not None
-                else _WrittenThrough(self.app, EVENTS_PER_TRANSACTION, after_flush=progress)
+                else self._written_through(progress)
             )
             with gc_paused(), batch:
                 for n, chunk in enumerate(batched(records, CHUNK)):
@@ -146,6 +145,23 @@ class ComparisonImporter(Importer):
             clock.lap("project")
             summary.seconds = clock.laps
             return summary
+
+    def _written_through(self, progress: Progress | None) -> WrittenThroughBatch:
+        """The chunks' transactions, each copying its records into ``comparison_records``
+        itself: ten million records are some two thousand events of five thousand records,
+        and reading them back from the log to decode them took as long as writing them."""
+        from projections.registers import all_models  # the models import this package's peers
+
+        models = all_models()
+        model = next(m for m in models if isinstance(m, ComparisonModel))
+
+        def flushed(events: Sequence[Any]) -> None:
+            if progress is not None:
+                progress(sum(len(e.records) for e in events))
+
+        return WrittenThroughBatch(
+            self.app, EVENTS_PER_TRANSACTION, models, model, after_flush=flushed
+        )
 
     def _chunks_written(self, sha: str) -> int:
         """The version of the file's aggregate a killed run of this import reached (0: none)."""
@@ -182,40 +198,3 @@ def _reported(records: Iterable[ComparisonRecord], report: RowReport) -> Iterato
     for record in records:
         report(record_report(record))
         yield record
-
-
-class _WrittenThrough(EventBatch):
-    """A comparison file's chunk events, each transaction's records copied into the read
-    model in that transaction (`projections.runner.written_through`) by the model's own
-    `ComparisonModel.apply`, instead of read back from the log and decoded: ten million
-    records are some two thousand events of five thousand records each, and decoding them
-    again took as long as writing them. A test compares the rows with a rebuild's. Once a
-    transaction finds a read model behind (another process catching up, say), that one and
-    the rest are left to the catch-up."""
-
-    def __init__(self, app: Any, limit: int, *, after_flush: Callable[[int], None] | None) -> None:
-        from projections.registers import all_models  # the models import this package's peers
-
-        super().__init__(app, limit)
-        self.progress = after_flush
-        self.models = all_models()
-        self.model = next(m for m in self.models if isinstance(m, ComparisonModel))
-        self.through = True
-
-    def flush(self) -> None:
-        events = self.events
-        if not events:
-            return
-        self.app.events.put(events, around=partial(self._projected, events=events))
-        self.written += len(events)
-        if self.progress:
-            self.progress(sum(len(e.records) for e in events))
-        self.events, self.items = [], 0
-
-    @contextmanager
-    def _projected(self, tx: Tx, *, events: list[Any]) -> Iterator[None]:
-        models = self.models if self.through else []
-        appliers = {self.model.name: partial(self.model.apply, tx, events)}
-        with written_through(tx, models, self.model.topics, appliers) as ready:
-            yield
-        self.through = ready

@@ -2,10 +2,11 @@
 
 Reads the records known on the day compared as of (`projections.comparison.case_records`),
 judges each case's household by the pure rules (`eligibility.comparison`), and raises what
-they find through the findings of reconciliation: once per case and type while one is open,
-and never again for the same evidence (one resolved as a false positive stays resolved). A
-finding's id is derived from its type, case and evidence, so a rerun, or a run as of a later
-day that learnt nothing new, raises nothing twice.
+they find through the findings of reconciliation (their events built directly, their rows
+written with them: `projections.runner.WrittenThroughBatch`): once per case and type while
+one is open, and never again for the same evidence (one resolved as a false positive stays
+resolved). A finding's id is derived from its type, case and evidence, so a rerun, or a run
+as of a later day that learnt nothing new, raises nothing twice.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from ledger.duties import Actor
 from ledger.payment import Finding, finding_id
 from ledger.period import Period
 from ledger.service import LedgerService
-from ledger.store import EventBatch, record_job
+from ledger.store import gc_paused, record_job
 from projections.registers import refuse_while_importing
+from projections.runner import WrittenThroughBatch
 
 #: Who may run a comparison: those who check applications (caseworkers), and supervisors.
 COMPARE_ROLES = ("caseworker", "supervisor")
@@ -97,7 +99,7 @@ class Comparisons(LedgerService):
             if status == "open":
                 open_types[case_id].add(type_)
         departments = {code: p.department for code, p in self.config.programs.items()}
-        with EventBatch(self.app, self.batch_events) as batch:
+        with gc_paused(), self._written_through() as batch:
             for hit in hits:
                 fid = comparison_finding_id(hit)
                 if fid in known or hit.type in open_types[hit.case_id]:
@@ -105,8 +107,8 @@ class Comparisons(LedgerService):
                 open_types[hit.case_id].add(hit.type)
                 known[fid] = ("open", None)
                 program, region = facts[hit.case_id]
-                batch.add_aggregate(
-                    Finding.new(
+                batch.add(
+                    Finding.raised(
                         by=actor.staff_id,
                         finding_id=fid,
                         type=hit.type,
@@ -128,3 +130,13 @@ class Comparisons(LedgerService):
         self.sync()
         record_job(self.db, "comparison", detail=f"{period} as of {day.isoformat()}")
         return result
+
+    def _written_through(self) -> WrittenThroughBatch:
+        """The findings' transactions, each writing its rows of ``findings`` itself: a
+        province's month raises hundreds of thousands."""
+        from projections.payouts import FindingsModel
+        from projections.registers import all_models
+
+        models = all_models()
+        model = next(m for m in models if isinstance(m, FindingsModel))
+        return WrittenThroughBatch(self.app, self.batch_events, models, model)

@@ -506,6 +506,7 @@ def test_the_records_written_through_are_the_rows_a_rebuild_makes(
     from contextlib import contextmanager
 
     import eligibility.comparison_import as importing
+    import projections.runner as runner
     from projections.runner import catch_up, reset, written_through
 
     monkeypatch.setattr(importing, "CHUNK", 3)
@@ -518,7 +519,7 @@ def test_the_records_written_through_are_the_rows_a_rebuild_makes(
             through.append(ready)
             yield ready
 
-    monkeypatch.setattr(importing, "written_through", spy)
+    monkeypatch.setattr(runner, "written_through", spy)
     rows = [
         f"{C001_HOLDER},陕A{n:05d},2026-11-{1 + n % 28:02d},{1000 + n}.50,车" for n in range(13)
     ]
@@ -530,3 +531,44 @@ def test_the_records_written_through_are_the_rows_a_rebuild_makes(
     reset(svc.db, svc.models)
     catch_up(svc.app, svc.db, svc.models, page_size=3)
     assert sorted(svc.db.query("SELECT * FROM comparison_records"), key=repr) == before
+
+
+def test_the_findings_written_with_their_events_are_the_rows_a_rebuild_makes(
+    svc: Services, tmp_path: Path
+) -> None:
+    """`compare` builds its findings' events directly (`Finding.raised`) and writes their
+    rows of ``findings`` in the same transactions: a rebuild from the log makes the same."""
+    from ledger.payment import Finding
+    from projections.runner import catch_up, reset
+
+    with_records(
+        svc,
+        tmp_path,
+        "vehicle",
+        f"{C001_HOLDER},P-1,2026-11-01,150000.00,",
+        f"{C002_HOLDER},P-2,2026-11-01,250000.00,",
+    )
+    assert compare_findings(svc)
+    before = sorted(svc.db.query("SELECT * FROM findings"), key=repr)
+    reset(svc.db, svc.models)
+    catch_up(svc.app, svc.db, svc.models, page_size=1)
+    assert sorted(svc.db.query("SELECT * FROM findings"), key=repr) == before
+    # The event built directly is the one the aggregate records.
+    fields: dict[str, Any] = {
+        "period": "2026-12",
+        "program": "dibao",
+        "department": "civil",
+        "region_code": "610102",
+        "case_id": "C001",
+        "payment_id": None,
+        "amount": None,
+        "detail": "d",
+        "source": "vehicle",
+        "value": "1.00",
+    }
+    direct = Finding.raised(by=CASEWORKER, finding_id="F-1", type="assets_over_limit", **fields)
+    (made,) = Finding.new(
+        by=CASEWORKER, finding_id="F-1", type="assets_over_limit", **fields
+    ).collect_events()
+    assert direct.model_dump(exclude={"timestamp"}) == made.model_dump(exclude={"timestamp"})
+    assert type(direct) is type(made)
