@@ -64,7 +64,7 @@ class Comparisons(LedgerService):
     ) -> CompareResult:
         """Raise the comparison findings of ``period`` from the records known on ``as_of``
         (default today)."""
-        from projections.comparison import case_records
+        from projections.comparison import case_record_chunks
         from projections.households import persons_of_cases
 
         self.sync()
@@ -74,19 +74,9 @@ class Comparisons(LedgerService):
         day = as_of or self.today
         first, last = period.first_day, period.last_day
         result = CompareResult(period=str(period), as_of=day.isoformat())
-        found = case_records(self.db, first, last, day)
-        facts: dict[str, tuple[str, str]] = {}
-        records: list[Record] = []
-        for case_id, program, region, record in found:
-            facts[case_id] = (program, region)
-            records.append(record)
-        persons = persons_of_cases(self.db, sorted(facts), first)
-        cases = [
-            CaseFacts(case_id, program, region, persons.get(case_id, frozenset()))
-            for case_id, (program, region) in facts.items()
-        ]
-        result.cases = len(cases)
-        hits = compare(cases, records, rules_of(self.config), first=first, last=last, as_of=day)
+        # The records are often minutes old: without fresh statistics PostgreSQL plans the
+        # join for the few rows it last saw.
+        self.db.analyze("comparison_records", "cases", "household_members")
         open_types: dict[str, set[str]] = defaultdict(set)
         known: dict[str, tuple[str, str | None]] = {}
         marks = ", ".join("?" * len(COMPARISON_FINDINGS))
@@ -99,34 +89,50 @@ class Comparisons(LedgerService):
             if status == "open":
                 open_types[case_id].add(type_)
         departments = {code: p.department for code, p in self.config.programs.items()}
+        rules = rules_of(self.config)
         with gc_paused(), self._written_through() as batch:
-            for hit in hits:
-                fid = comparison_finding_id(hit)
-                if fid in known or hit.type in open_types[hit.case_id]:
-                    continue
-                open_types[hit.case_id].add(hit.type)
-                known[fid] = ("open", None)
-                program, region = facts[hit.case_id]
-                batch.add(
-                    Finding.raised(
-                        by=actor.staff_id,
-                        finding_id=fid,
-                        type=hit.type,
-                        period=str(period),
-                        program=program,
-                        department=departments.get(program),
-                        region_code=region,
-                        case_id=hit.case_id,
-                        payment_id=None,
-                        amount=None,
-                        detail=hit.detail,
-                        source=hit.source,
-                        source_ref=hit.source_ref,
-                        value=hit.value,
-                        limit=hit.limit,
+            # A chunk of cases at a time: a province's records are not held all at once.
+            for found in case_record_chunks(self.db, first, last, day):
+                facts: dict[str, tuple[str, str]] = {}
+                records: list[Record] = []
+                for case_id, program, region, record in found:
+                    facts[case_id] = (program, region)
+                    records.append(record)
+                del found
+                persons = persons_of_cases(self.db, sorted(facts), first)
+                cases = [
+                    CaseFacts(case_id, program, region, persons.get(case_id, frozenset()))
+                    for case_id, (program, region) in facts.items()
+                ]
+                result.cases += len(cases)
+                hits = compare(cases, records, rules, first=first, last=last, as_of=day)
+                for hit in hits:
+                    fid = comparison_finding_id(hit)
+                    if fid in known or hit.type in open_types[hit.case_id]:
+                        continue
+                    open_types[hit.case_id].add(hit.type)
+                    known[fid] = ("open", None)
+                    program, region = facts[hit.case_id]
+                    batch.add(
+                        Finding.raised(
+                            by=actor.staff_id,
+                            finding_id=fid,
+                            type=hit.type,
+                            period=str(period),
+                            program=program,
+                            department=departments.get(program),
+                            region_code=region,
+                            case_id=hit.case_id,
+                            payment_id=None,
+                            amount=None,
+                            detail=hit.detail,
+                            source=hit.source,
+                            source_ref=hit.source_ref,
+                            value=hit.value,
+                            limit=hit.limit,
+                        )
                     )
-                )
-                result.raised[hit.type] = result.raised.get(hit.type, 0) + 1
+                    result.raised[hit.type] = result.raised.get(hit.type, 0) + 1
         self.sync()
         record_job(self.db, "comparison", detail=f"{period} as of {day.isoformat()}")
         return result

@@ -572,3 +572,25 @@ def test_the_findings_written_with_their_events_are_the_rows_a_rebuild_makes(
     ).collect_events()
     assert direct.model_dump(exclude={"timestamp"}) == made.model_dump(exclude={"timestamp"})
     assert type(direct) is type(made)
+
+
+def test_the_records_read_a_chunk_of_cases_at_a_time_are_the_records_read_at_once(
+    svc: Services, tmp_path: Path
+) -> None:
+    from projections.comparison import case_record_chunks, case_records
+
+    with_records(
+        svc,
+        tmp_path,
+        "deposit",
+        f"{C001_HOLDER},D-1,2026-11-01,100.00,",
+        f"{C002_HOLDER},D-2,2026-11-01,200.00,",
+        f"{C002_HOLDER},D-3,2026-12-10,300.00,",  # after as_of
+        "610102196003030037,D-4,2026-11-01,400.00,",  # no case's
+    )
+    first, last, as_of = DEC.first_day, DEC.last_day, date(2026, 12, 1)
+    whole = case_records(svc.db, first, last, as_of)
+    assert {(c, r.source_ref) for c, _, _, r in whole} == {("C001", "D-1"), ("C002", "D-2")}
+    chunks = list(case_record_chunks(svc.db, first, last, as_of, size=1))
+    assert len(chunks) >= 2 and all(len({c for c, *_ in chunk}) <= 1 for chunk in chunks)
+    assert [row for chunk in chunks for row in chunk] == whole
