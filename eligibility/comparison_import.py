@@ -160,7 +160,12 @@ class ComparisonImporter(Importer):
                 progress(sum(len(e.records) for e in events))
 
         return WrittenThroughBatch(
-            self.app, EVENTS_PER_TRANSACTION, models, model, after_flush=flushed
+            self.app,
+            EVENTS_PER_TRANSACTION,
+            models,
+            model,
+            after_flush=flushed,
+            overlap=self.db.dialect == "postgresql",
         )
 
     def _chunks_written(self, sha: str) -> int:

@@ -114,7 +114,7 @@ class Comparisons(LedgerService):
                     known[fid] = ("open", None)
                     program, region = facts[hit.case_id]
                     batch.add(
-                        Finding.raised(
+                        Finding.raised_event(
                             by=actor.staff_id,
                             finding_id=fid,
                             type=hit.type,
@@ -145,4 +145,6 @@ class Comparisons(LedgerService):
 
         models = all_models()
         model = next(m for m in models if isinstance(m, FindingsModel))
-        return WrittenThroughBatch(self.app, self.batch_events, models, model)
+        return WrittenThroughBatch(
+            self.app, self.batch_events, models, model, overlap=self.db.dialect == "postgresql"
+        )

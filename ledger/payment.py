@@ -1519,7 +1519,7 @@ class Finding(LedgerAggregate):
         )
 
     @classmethod
-    def raised(cls, *, by: str, finding_id: str, type: str, **fields: Any) -> Finding.Raised:
+    def raised_event(cls, *, by: str, finding_id: str, type: str, **fields: Any) -> Finding.Raised:
         """The event `new` records, built without the aggregate (for a comparison's
         hundreds of thousands of findings): exactly that event."""
         return cls.Raised(

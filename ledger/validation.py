@@ -428,14 +428,14 @@ def checked_comparison_records(
     day = date.fromisoformat
     if source == "other_benefit":
         for line, (id_number, department, benefit, monthly, start, end) in lines:
-            fen = _money_value(monthly)
+            monthly_fen = _money_value(monthly)
             yield ComparisonRecord(
                 line,
                 id_number.upper(),
                 f"{department}:{benefit}",
                 day(start),
-                format_fen(fen),
-                fen,
+                format_fen(monthly_fen),
+                monthly_fen,
                 "",
                 day(end) if end else None,
             )

@@ -242,22 +242,51 @@ class WrittenThroughBatch(EventBatch):
         model: ReadModel,
         *,
         after_flush: Callable[[Sequence[LedgerEvent]], None] | None = None,
+        overlap: bool = False,
     ) -> None:
         super().__init__(app, limit)
         self.models, self.model = models, model
         self.flushed = after_flush
         #: Whether every transaction so far was written through.
         self.through = True
+        # With ``overlap`` (PostgreSQL) a transaction is written on a second thread while
+        # the caller builds the next one's events: the database works on one core meanwhile.
+        # One transaction at a time, in order, as without.
+        self._writer = ThreadPoolExecutor(1) if overlap else None
+        self._writing: Future[None] | None = None
 
     def flush(self) -> None:
         events = self.events
         if not events:
             return
+        self.events, self.items = [], 0
+        if self._writer is None:
+            self._write(events)
+            return
+        self._wait()
+        self._writing = self._writer.submit(self._write, events)
+
+    def _write(self, events: Sequence[LedgerEvent]) -> None:
         self.app.events.put(events, around=partial(self._projected, events=events))
         self.written += len(events)
         if self.flushed:
             self.flushed(events)
-        self.events, self.items = [], 0
+
+    def _wait(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+                self._wait()
+            elif self._writing is not None:
+                self._writing.exception()  # let the transaction under way end first
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
 
     @contextmanager
     def _projected(self, tx: Tx, *, events: Sequence[LedgerEvent]) -> Iterator[None]:

@@ -536,7 +536,7 @@ def test_the_records_written_through_are_the_rows_a_rebuild_makes(
 def test_the_findings_written_with_their_events_are_the_rows_a_rebuild_makes(
     svc: Services, tmp_path: Path
 ) -> None:
-    """`compare` builds its findings' events directly (`Finding.raised`) and writes their
+    """`compare` builds its findings' events directly (`Finding.raised_event`) and writes their
     rows of ``findings`` in the same transactions: a rebuild from the log makes the same."""
     from ledger.payment import Finding
     from projections.runner import catch_up, reset
@@ -566,7 +566,9 @@ def test_the_findings_written_with_their_events_are_the_rows_a_rebuild_makes(
         "source": "vehicle",
         "value": "1.00",
     }
-    direct = Finding.raised(by=CASEWORKER, finding_id="F-1", type="assets_over_limit", **fields)
+    direct = Finding.raised_event(
+        by=CASEWORKER, finding_id="F-1", type="assets_over_limit", **fields
+    )
     (made,) = Finding.new(
         by=CASEWORKER, finding_id="F-1", type="assets_over_limit", **fields
     ).collect_events()
