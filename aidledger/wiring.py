@@ -15,6 +15,7 @@ from ledger.config_store import Configs, load_config
 from ledger.logins import Clock, utc_now
 from ledger.programs import ProgramsConfig
 from ledger.service import LedgerService
+from ledger.sealing import Sealer
 from ledger.store import (
     Database,
     LedgerApp,
@@ -210,6 +211,7 @@ def _open(settings: Settings, *, init: bool) -> tuple[StoreURL, LedgerApp, Datab
     try:
         check_clock(db, settings.today is not None, record=init)
         check_cipher(db, settings.cipher_key, record=init)
+        db.sealer = Sealer(settings.cipher_key)
         app = LedgerApp(ledger_env(store, settings.cipher_key))
     except BaseException:
         db.close()

@@ -29,6 +29,7 @@ from psycopg.adapt import PyFormat
 
 from ledger.errors import StoreError
 from ledger.events import OrjsonTranscoder, PydanticMapper
+from ledger.sealing import CLEAR, Sealer
 
 T = TypeVar("T")
 
@@ -176,9 +177,11 @@ def copy_binary(curs: Any, sql: Any, types: Sequence[str], rows: Iterable[Sequen
 class Tx:
     """A cursor inside one transaction, with ``?`` placeholders on both dialects."""
 
-    def __init__(self, cursor: Any, dialect: str) -> None:
+    def __init__(self, cursor: Any, dialect: str, sealer: Sealer = CLEAR) -> None:
         self._cursor = cursor
         self.dialect = dialect
+        #: How this store keeps personal values in its read models (`ledger.sealing`).
+        self.sealer = sealer
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
@@ -262,9 +265,12 @@ def _connect_refused(store: StoreURL, e: psycopg.OperationalError) -> StoreError
 class Database:
     """A plain connection to the store's database, for read models and queries."""
 
-    def __init__(self, store: StoreURL) -> None:
+    def __init__(self, store: StoreURL, sealer: Sealer = CLEAR) -> None:
         self.store = store
         self.dialect = store.dialect
+        #: How this store keeps personal values in its read models (`ledger.sealing`): set
+        #: from the cipher key when the store is opened with one.
+        self.sealer = sealer
         self._conn: Any = None
 
     def _connection(self) -> Any:
@@ -302,14 +308,14 @@ class Database:
             cur = conn.cursor()
             cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield Tx(cur, "sqlite")
+                yield Tx(cur, "sqlite", self.sealer)
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
             cur.execute("COMMIT")
         else:
             with conn.transaction(), conn.cursor() as cur:
-                yield Tx(cur, "postgresql")
+                yield Tx(cur, "postgresql", self.sealer)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one read-only statement and return its rows."""

@@ -68,7 +68,8 @@ def application_history(
         events = application_events(svc.service(Steps), application_id)
         if not events:
             fail(f"no application {application_id!r} in {svc.store.describe()}")
-        names = dict(svc.db.query("SELECT staff_id, name FROM staff"))
+        db = svc.db
+        names = dict(db.sealer.open_rows(db.query("SELECT staff_id, name FROM staff"), (1,)))
         doc = history_document(
             application_id,
             events,
