@@ -14,8 +14,8 @@ from aidledger.settings import Settings
 from ledger.config_store import Configs, load_config
 from ledger.logins import Clock, utc_now
 from ledger.programs import ProgramsConfig
-from ledger.service import LedgerService
 from ledger.sealing import Sealer
+from ledger.service import LedgerService
 from ledger.store import (
     Database,
     LedgerApp,

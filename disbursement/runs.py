@@ -614,8 +614,9 @@ class Payouts(LedgerService):
                 Beneficiary(*r)
                 for r in sealer.open_rows(
                     self.db.query(
-                        "SELECT case_id, program, region_code, id_number, bank_account, account_name "
-                        "FROM cases WHERE start_date <= ? AND (effective_to IS NULL OR "
+                        "SELECT case_id, program, region_code, id_number, bank_account, "
+                        "account_name FROM cases WHERE start_date <= ? AND "
+                        "(effective_to IS NULL OR "
                         f"effective_to >= ?) AND bank_account IN ({marks})",
                         (period.last_day, period.first_day, *chunk),
                     ),

@@ -38,7 +38,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from ledger.errors import AidLedgerError
 
@@ -47,8 +47,6 @@ TAG_SIZE: Final = 16
 _BLOCK: Final = hashlib.sha256().digest_size
 _MATCHING_LABEL: Final = b"aidledger read models: matching\x01"
 _ENCRYPTION_LABEL: Final = b"aidledger read models: encryption\x01"
-
-T = TypeVar("T")
 
 
 class SealBroken(AidLedgerError):
@@ -128,7 +126,7 @@ class Sealer:
         """Each of ``values`` sealed (for an ``IN`` list or a lookup by sealed values)."""
         return [self.seal(v) for v in values] if self.on else list(values)
 
-    def seal_rows(self, rows: list[T], positions: Sequence[int]) -> list[T]:
+    def seal_rows(self, rows: list[Any], positions: Sequence[int]) -> list[Any]:
         """``rows`` (tuples) with the values at ``positions`` sealed; the same list, untouched,
         without a key (so a bulk path pays nothing for it then)."""
         if not self.on:
@@ -136,21 +134,21 @@ class Sealer:
         seal = self.seal
         out: list[Any] = []
         for row in rows:
-            values = list(row)  # type: ignore[call-overload]
+            values = list(row)
             for i in positions:
                 if values[i] is not None:
                     values[i] = seal(values[i])
             out.append(tuple(values))
         return out
 
-    def open_rows(self, rows: list[T], positions: Sequence[int]) -> list[T]:
+    def open_rows(self, rows: list[Any], positions: Sequence[int]) -> list[Any]:
         """``rows`` (tuples) with the values at ``positions`` opened; untouched without a key."""
         if not self.on:
             return rows
         opener = self.open
         out: list[Any] = []
         for row in rows:
-            values = list(row)  # type: ignore[call-overload]
+            values = list(row)
             for i in positions:
                 if values[i] is not None:
                     values[i] = opener(values[i])

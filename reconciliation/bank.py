@@ -65,8 +65,8 @@ from ledger.payment import (
     bank_file_id,
     payment_aggregate_id,
 )
-from ledger.service import LedgerService, PhaseClock
 from ledger.sealing import Sealer
+from ledger.service import LedgerService, PhaseClock
 from ledger.store import Tx, gc_paused
 from projections.bank import RESULTS_JOIN, VERSION, BankResultsModel, ResultsPage
 from projections.runner import written_through
