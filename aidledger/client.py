@@ -1,5 +1,7 @@
 """The JSON API's client for the command line: calls to a server, and the personal token file.
 
+The HTTP client is imported by the calls (a command on a store reads only the token file).
+
 ``aidledger login --server URL`` keeps what a login answered in a file only its owner can
 read (``~/.config/aidledger/token``, mode 0600): the server, the staff id, the token and when
 it expires. The store keeps only the token's hash, so this file is the one copy.
@@ -9,13 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import AidLedgerError
+
+if TYPE_CHECKING:
+    import urllib.request
 
 #: Seconds to wait for the server.
 TIMEOUT = 30
@@ -44,6 +47,8 @@ def call(
 ) -> Any:
     """One call to the API (``path`` under ``/api/v1``); its JSON answer, or `ApiRefused`
     with the server's message."""
+    import urllib.request
+
     url = f"{server.rstrip('/')}/api/v1{path}"
     if not url.startswith(("http://", "https://")):
         raise ApiRefused(0, f"--server must be an http:// or https:// URL, not {server!r}")
@@ -56,6 +61,8 @@ def call(
 def send_file(server: str, path: str, file: Path, *, token: str) -> Any:
     """A POST of a file's bytes as they are (streamed, not read whole) to ``path`` under
     ``/api/v1``; its JSON answer, or `ApiRefused`."""
+    import urllib.request
+
     url = f"{server.rstrip('/')}/api/v1{path}"
     if not url.startswith(("http://", "https://")):
         raise ApiRefused(0, f"--server must be an http:// or https:// URL, not {server!r}")
@@ -67,6 +74,9 @@ def send_file(server: str, path: str, file: Path, *, token: str) -> Any:
 
 
 def _send(server: str, request: urllib.request.Request, token: str | None) -> Any:
+    import urllib.error
+    import urllib.request
+
     request.add_header("Accept", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")

@@ -52,7 +52,7 @@ from aidledger.settings import Settings
 from aidledger.wiring import Services, open_services
 from ledger.duties import SCHEDULER
 from ledger.errors import StoreError
-from ledger.logins import Clock, utc_now
+from ledger.period import Clock, utc_now
 from ledger.store import (
     JOB_STATUS_TABLE,
     Database,

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Each setting ``name`` is read from the environment variable ``AIDLEDGER_NAME``.
+ENV_PREFIX = "AIDLEDGER_"
 
 
-class Settings(BaseSettings):
-    """Built once in the composition root and passed down; nothing else reads the environment."""
+class Settings(BaseModel):
+    """Built once in the composition root and passed down; nothing else reads the environment.
 
-    model_config = SettingsConfigDict(env_prefix="AIDLEDGER_", extra="ignore")
+    ``Settings(**values)``: each value given, else its ``AIDLEDGER_*`` environment variable
+    (names in any case), else its default. A plain pydantic model rather than
+    pydantic-settings' `BaseSettings`: that one loads asyncio and ssl on import, a fifth of a
+    second at every start of the command line, for sources aidledger does not use."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**from_environment(os.environ), **values})
 
     database_url: str = Field(
         default="aidledger.db",
@@ -76,3 +89,14 @@ class Settings(BaseSettings):
     def current_date(self) -> date:
         """Today in the bureau's time zone, or ``AIDLEDGER_TODAY``."""
         return self.today or datetime.now(ZoneInfo(self.timezone)).date()
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The settings named in ``environ`` (``AIDLEDGER_*``, in any case), by field name."""
+    fields = Settings.model_fields
+    named = {}
+    for key, value in environ.items():
+        upper = key.upper()
+        if upper.startswith(ENV_PREFIX) and (name := upper[len(ENV_PREFIX) :].lower()) in fields:
+            named[name] = value
+    return named

@@ -36,7 +36,7 @@ from aidledger.wiring import Services, open_services
 from console.app import console_app
 from console.backend import Options
 from ledger.errors import StoreError
-from ledger.logins import Clock, utc_now
+from ledger.period import Clock, utc_now
 from ledger.store import StoreURL
 
 #: What, raised while a request uses its services, means the store failed under them: those

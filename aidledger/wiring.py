@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aidledger.settings import Settings
 from ledger.config_store import Configs, load_config
-from ledger.logins import Clock, utc_now
+from ledger.period import Clock, utc_now
 from ledger.programs import ProgramsConfig
 from ledger.sealing import Sealer
 from ledger.service import LedgerService
@@ -27,8 +27,8 @@ from ledger.store import (
     ledger_env,
     open_store,
 )
-from projections.registers import all_models
-from projections.runner import ReadModel, catch_up
+from projections.registers import MODEL_NAMES, all_models
+from projections.runner import ReadModel, at_head, catch_up
 
 # The services are imported where they are first used: a command that only reads starts
 # without the writers, the XML parsers and the bank file schemas.
@@ -67,6 +67,8 @@ class Services:
 
     def sync(self, on_page: object = None) -> int:
         """Bring every read model up to the head of the event log."""
+        if at_head(self.app, self.db, MODEL_NAMES):
+            return 0
         return catch_up(
             self.app,
             self.db,
@@ -226,7 +228,8 @@ def open_services(settings: Settings) -> Services:
     `init_store` creates or upgrades one)."""
     store, app, db = _open(settings, init=False)
     try:
-        catch_up(app, db, all_models(), page_size=settings.page_size)
+        if not at_head(app, db, MODEL_NAMES):
+            catch_up(app, db, all_models(), page_size=settings.page_size)
         config = load_config(app, db, settings.current_date())
     except BaseException:
         db.close()

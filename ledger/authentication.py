@@ -25,7 +25,6 @@ from ledger.duties import Actor, DutyRefused, StaffDirectory
 from ledger.errors import NotAuthorised
 from ledger.logins import (
     AccountLocked,
-    Clock,
     Login,
     LoginFailed,
     NotLoggedIn,
@@ -42,9 +41,9 @@ from ledger.logins import (
     provisioning_uri,
     totp_required,
     totp_step,
-    utc_now,
     verify_password,
 )
+from ledger.period import Clock, utc_now
 from ledger.programs import ProgramsConfig
 from ledger.service import LedgerService
 from ledger.sessions import LockoutRow, SessionRow

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -421,11 +421,3 @@ class Login(LedgerAggregate):
 
 
 register_event_topics(Login, "aidledger.Login")
-
-
-#: The clock of logins and sessions: timezone-aware UTC (tests move their own).
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

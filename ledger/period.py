@@ -1,10 +1,11 @@
-"""A payout month, ``YYYY-MM``."""
+"""A payout month, ``YYYY-MM``; the clock of timestamps."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ledger.errors import InvalidValue
 
@@ -74,3 +75,12 @@ def parse_date(text: str) -> date:
         return date.fromisoformat(text.strip())
     except ValueError as e:
         raise InvalidValue(f"impossible date {text!r}: {e}") from None
+
+
+#: A clock of timestamps: timezone-aware UTC (tests move their own).
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(UTC)

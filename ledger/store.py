@@ -12,6 +12,7 @@ import base64
 import gc
 import hashlib
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,10 +23,8 @@ from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-import psycopg
 from eventsourcing.application import Application
 from eventsourcing.utils import Environment, get_topic
-from psycopg.adapt import PyFormat
 
 from ledger.errors import StoreError
 from ledger.events import OrjsonTranscoder, PydanticMapper
@@ -75,6 +74,8 @@ class StoreURL:
 
     @property
     def conninfo(self) -> str:
+        import psycopg
+
         return psycopg.conninfo.make_conninfo(
             host=self.host,
             port=self.port,
@@ -132,9 +133,9 @@ class LedgerApp(Application[UUID]):
 
 def ledger_env(store: StoreURL, cipher_key: str | None = None) -> dict[str, str]:
     """The eventsourcing environment for a store (and the optional AES cipher key)."""
-    from ledger.recorders import BatchSQLiteRecorder, CopyPostgresRecorder
-
     if store.dialect == "sqlite":
+        from ledger.recorders import BatchSQLiteRecorder
+
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "APPLICATION_RECORDER_TOPIC": get_topic(BatchSQLiteRecorder),
@@ -142,6 +143,8 @@ def ledger_env(store: StoreURL, cipher_key: str | None = None) -> dict[str, str]
             "SQLITE_LOCK_TIMEOUT": "60",
         }
     else:
+        from ledger.recorders_pg import CopyPostgresRecorder
+
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "APPLICATION_RECORDER_TOPIC": get_topic(CopyPostgresRecorder),
@@ -167,6 +170,8 @@ def copy_binary(curs: Any, sql: Any, types: Sequence[str], rows: Iterable[Sequen
     ``bytea`` values go through psycopg's C dumper of ``bytes``: by type name, ``set_types``
     would take the one ``psycopg.dbapi20`` registers for ``bytea`` last (Python, an
     ``isinstance`` per value: ~1 s per million events and their chain links)."""
+    from psycopg.adapt import PyFormat
+
     curs.adapters.register_dumper(bytes, curs.adapters.get_dumper(bytes, PyFormat.BINARY))
     with curs.copy(sql) as copy:
         copy.set_types(list(types))
@@ -251,7 +256,7 @@ class NoStore(StoreError):
     """Nothing where the settings point to a store: only ``aidledger init`` creates one."""
 
 
-def _connect_refused(store: StoreURL, e: psycopg.OperationalError) -> StoreError:
+def _connect_refused(store: StoreURL, e: Exception) -> StoreError:
     """What a failed connection to PostgreSQL says, on one line (NoStore: no such database)."""
     reason = one_line(str(e))
     if f'database "{store.dbname}" does not exist' in reason:
@@ -290,6 +295,9 @@ class Database:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn = conn
             else:
+                # Here, not on import: a command on an SQLite store never loads the driver.
+                import psycopg
+
                 try:
                     self._conn = psycopg.connect(self.store.conninfo, connect_timeout=10)
                 except psycopg.OperationalError as e:
@@ -380,8 +388,12 @@ def current_revision(db: Database) -> str | None:
     """The store's Alembic revision, or None for an empty store."""
     try:
         rows = db.query("SELECT version_num FROM alembic_version")
-    except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
+    except sqlite3.OperationalError:
         return None
+    except Exception as e:
+        if is_pg_error(e, "UndefinedTable"):
+            return None
+        raise
     return str(rows[0][0]) if rows else None
 
 
@@ -564,6 +576,8 @@ def _sqlite_tables(store: StoreURL) -> dict[str, str | None]:
 
 def _postgres_tables(store: StoreURL) -> dict[str, str | None]:
     """The database's tables in its schema (``alembic_version`` with its revision)."""
+    import psycopg
+
     db = Database(store)
     try:
         tables: dict[str, str | None] = {
@@ -581,6 +595,13 @@ def _postgres_tables(store: StoreURL) -> dict[str, str | None]:
         raise StoreError(f"cannot read {store.describe()}: {one_line(str(e))}") from None
     finally:
         db.close()
+
+
+def is_pg_error(e: BaseException, name: str) -> bool:
+    """Whether ``e`` is psycopg's error ``name`` (without loading the driver for SQLite:
+    only a loaded driver raises its errors)."""
+    errors = sys.modules.get("psycopg.errors")
+    return errors is not None and isinstance(e, getattr(errors, name))
 
 
 def one_line(text: str) -> str:

@@ -20,10 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import ClassVar, cast
 
-import psycopg
-
 from ledger.events import LedgerEvent
-from ledger.store import Database, LedgerApp, Tx, gc_paused, log_head_in
+from ledger.store import Database, LedgerApp, Tx, gc_paused, is_pg_error, log_head_in
 
 TRACKING_TABLE = "aidledger_tracking"
 DEFERRED_INDEXES = "aidledger_deferred_indexes"
@@ -95,6 +93,20 @@ def catch_up(
     """
     with gc_paused():
         return _catch_up(app, db, models, page_size, on_page)
+
+
+def at_head(app: LedgerApp, db: Database, names: Collection[str]) -> bool:
+    """Whether the models named ``names`` have all read the log to its head: nothing to
+    apply, so the caller need not even build them. If so, any index a rebuild set aside is
+    built again first, as `catch_up` does on reaching the head."""
+    head = app.recorder.max_notification_id() or 0
+    with db.transaction(write=False) as tx:
+        sql = f"SELECT application_name, notification_id FROM {TRACKING_TABLE}"
+        rows = dict(tx.execute(sql).fetchall())
+    if any(int(rows.get(name, 0)) < head for name in names):
+        return False
+    restore_indexes(db)
+    return True
 
 
 Page = tuple[int, list[tuple[int, LedgerEvent]]]
@@ -264,6 +276,8 @@ def restore_indexes(db: Database) -> int:
                     tx.execute(
                         str(definition).replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1)
                     )
-    except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
-        return 0  # built by another process in the same moment (both transactions are whole)
+    except Exception as e:
+        if isinstance(e, sqlite3.IntegrityError) or is_pg_error(e, "UniqueViolation"):
+            return 0  # built by another process in the same moment (both transactions are whole)
+        raise
     return len(pending)

@@ -29,7 +29,8 @@ from tests.conftest import FIXTURES, TEST_TODAY
 AT_THE_BARRIER = """
 import os, time
 from pathlib import Path
-from ledger.recorders import BatchSQLiteRecorder, CopyPostgresRecorder
+from ledger.recorders import BatchSQLiteRecorder
+from ledger.recorders_pg import CopyPostgresRecorder
 here = Path(os.environ["RACE_BARRIER"])
 def at_the_barrier(insert):
     def insert_once_all_are_here(self, *args, **kwargs):

@@ -87,6 +87,32 @@ class Crash(Exception):
     pass
 
 
+def test_a_store_whose_models_reached_the_head_before_their_indexes_builds_them_on_opening(
+    svc: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening a store builds no read model when all are at the head of the log; the indexes
+    # a rebuild set aside must come back all the same.
+    import projections.runner
+
+    with_staff(svc)
+    svc.importer.import_file("cases", FIXTURES / "cases.csv", by="S001", today=TODAY)
+    before = index_names(svc)
+    reset(svc.db, svc.models)
+    with monkeypatch.context() as patched:  # "crashes" between the last page and the indexes
+        patched.setattr(projections.runner, "restore_indexes", lambda db: 0)
+        catch_up(svc.app, svc.db, svc.models)
+    assert lag(svc.app, svc.db, svc.models) == 0 and index_names(svc) != before
+    other = open_services(settings)
+    other.close()
+    assert index_names(svc) == before
+
+
+def test_the_names_known_without_building_the_models_are_theirs() -> None:
+    from projections.registers import MODEL_NAMES, all_models
+
+    assert tuple(m.name for m in all_models()) == MODEL_NAMES
+
+
 def test_two_runners_catching_up_at_once_apply_each_event_once(
     svc: Services, settings: Settings
 ) -> None:
@@ -171,7 +197,7 @@ def test_a_catch_up_that_read_a_stale_position_rolls_back_and_re_reads(
             return dict(stale) if calls[0] == 1 else real(db, models)
 
         monkeypatch.setattr(runner, "positions", first_read_is_stale)
-        assert other.sync() == 0
+        assert catch_up(other.app, other.db, other.models) == 0
         assert calls[0] >= 2, "it re-read the positions"
     finally:
         other.close()
