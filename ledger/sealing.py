@@ -157,9 +157,9 @@ class Sealer:
 
 
 _BROKEN = (
-    "a sealed personal value in the read models does not open: it was altered, or the store "
-    "was built with another AIDLEDGER_CIPHER_KEY; set the store's key, or rebuild the read "
-    "models (aidledger init)"
+    "a sealed personal value in the read models does not open: it was altered in the "
+    "database. Rebuild the read models from the event log (aidledger projections rebuild), "
+    "and find out who wrote to the tables"
 )
 
 #: No key: values are stored and read as they are.

@@ -697,6 +697,48 @@ def check_cipher(db: Database, cipher_key: str | None, *, record: bool) -> None:
     raise StoreError("AIDLEDGER_CIPHER_KEY is not this store's key: set the key it was made with")
 
 
+#: The store table's mark of how the read models keep names, id numbers and accounts:
+#: ``sealed`` (under the store's cipher key, `ledger.sealing`) or ``clear``.
+READ_MODELS_MARK = "read_models"
+
+
+def read_models_sealed_as_keyed(db: Database, cipher_key: str | None) -> bool:
+    """Whether the read models keep personal data as the store's key wants: without a key,
+    always (in clear); with one, only once ``aidledger init`` has built them sealed and marked
+    them so. A keyed store made before the read models were sealed has clear rows and no
+    mark: its events are encrypted, its tables not."""
+    if not cipher_key:
+        return True
+    rows = db.query(f"SELECT value FROM {STORE_TABLE} WHERE name = ?", (READ_MODELS_MARK,))
+    return bool(rows) and rows[0][0] == "sealed"
+
+
+#: The refusal of a keyed store whose read models are not (known to be) sealed.
+READ_MODELS_IN_CLEAR = (
+    "this store's read models keep names, id numbers and bank accounts in clear: they were "
+    "built before AIDLEDGER_CIPHER_KEY sealed them. Run aidledger init (with the key set) to "
+    "rebuild them sealed; it reads the whole event log once"
+)
+
+
+def check_read_models_sealed(db: Database, cipher_key: str | None) -> None:
+    """Refuse a keyed store whose read models were not built sealed (see
+    `read_models_sealed_as_keyed`): every opening but ``init``'s, which rebuilds them."""
+    if not read_models_sealed_as_keyed(db, cipher_key):
+        raise StoreError(READ_MODELS_IN_CLEAR)
+
+
+def mark_read_models(db: Database, cipher_key: str | None) -> None:
+    """Record how the read models keep personal data (``init``, once they are at the head
+    under this key): ``sealed`` with a key, ``clear`` without."""
+    with db.transaction() as tx:
+        tx.execute(
+            f"INSERT INTO {STORE_TABLE} (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (READ_MODELS_MARK, "sealed" if cipher_key else "clear"),
+        )
+
+
 def events_table(dialect: str) -> str:
     """The eventsourcing library's table for the application (see migration 0001)."""
     return "stored_events" if dialect == "sqlite" else f"{APPLICATION_NAME}_events"

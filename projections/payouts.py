@@ -457,7 +457,7 @@ class FindingsModel(ReadModel):
                 e.bank_name,
                 e.file_id,
                 e.source,
-                e.source_ref,
+                tx.sealer.seal_optional(e.source_ref),  # another department's reference
                 e.value,
                 e.limit,
                 "open",

@@ -787,6 +787,7 @@ def _finding_rows(db: Database, where: str, params: Sequence[Any]) -> list[dict[
     out = []
     for row in db.query(sql, params):
         record = dict(zip((*FINDING_FIELDS, "file_name"), row, strict=True))
+        record["source_ref"] = db.sealer.open_optional(record["source_ref"])
         for money in ("amount", "instructed_amount", "bank_amount"):
             if record[money] is not None:
                 record[money] = format_fen(int(record[money]))
