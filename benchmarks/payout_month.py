@@ -68,13 +68,23 @@ STAGES = (
 )
 
 
+#: The store's AIDLEDGER_CIPHER_KEY in a stage's process (``--sealed``), else None.
+CIPHER_KEY: str | None = None
+
+
 def _services(url: str):  # type: ignore[no-untyped-def]
     from aidledger.settings import Settings
     from aidledger.wiring import init_store
 
     # "Today" in the month being paid: its run (and the next month's) may be prepared.
     return init_store(
-        Settings(database_url=url, batch_events=5000, page_size=20000, today=date(2026, 12, 15))
+        Settings(
+            database_url=url,
+            batch_events=5000,
+            page_size=20000,
+            today=date(2026, 12, 15),
+            cipher_key=CIPHER_KEY,
+        )
     )
 
 
@@ -346,8 +356,16 @@ def main() -> None:
     parser.add_argument(
         "--store", choices=("postgresql", "sqlite"), default="postgresql", help="kind of store"
     )
+    parser.add_argument(
+        "--sealed",
+        action="store_true",
+        help="a store with a cipher key: events encrypted, read models' personal data sealed",
+    )
+    parser.add_argument("--cipher-key", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:
+        global CIPHER_KEY
+        CIPHER_KEY = args.cipher_key
         out = out_dir(args.label)
         print(json.dumps(stage(args.stage, args.url, args.cases, out, args.profile)))
         return
@@ -356,6 +374,13 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown stages: {', '.join(sorted(unknown))}")
     files(args.cases)
+    if args.sealed and args.source:
+        parser.error("--sealed makes a new store: it does not take --from (the key is new)")
+    key = None
+    if args.sealed:
+        from eventsourcing.cipher import AESCipher
+
+        key = AESCipher.create_key(32)
     if args.source:
         url = copy_store(args.store, args.source, args.label)
     else:
@@ -376,6 +401,7 @@ def main() -> None:
                     "--label",
                     args.label,
                     *(["--profile"] if args.profile else []),
+                    *(["--cipher-key", key] if key else []),
                 ],
                 capture_output=True,
                 text=True,
@@ -429,7 +455,7 @@ def main() -> None:
     ]
     table = "\n".join(lines)
     print(table)
-    if not args.no_write:
+    if not args.no_write and not args.sealed:  # the section is the keyless store's
         write_section("Payout month", table)
 
 

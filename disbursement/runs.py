@@ -244,6 +244,10 @@ class _Money:
         )
 
 
+#: Where a row of `_CASE_COLUMNS_SQL` holds personal values (sealed with a key).
+_CASE_ROW_PERSONAL = tuple(
+    CASE_COLUMNS.index(c) for c in ("name", "id_number", "bank_account", "account_name")
+)
 _CASE_COLUMNS_SQL = (
     ", ".join(f"c.{c}" for c in (*CASE_COLUMNS, "start_date", "version"))
     + ", d.date_of_death, lr.reviewed_on, lr.next_review_months"
@@ -545,7 +549,7 @@ class Payouts(LedgerService):
             "HAVING COUNT(*) > 1)",
             (last, first),
         )
-        people = [Beneficiary(*r) for r in rows]
+        people = [Beneficiary(*r) for r in self.db.sealer.open_rows(rows, (3, 4, 5))]
         # Household members count as persons of their case (a member who holds, or is a
         # member of, another case): `projections.households`.
         persons = list(
@@ -553,7 +557,9 @@ class Payouts(LedgerService):
                 [*people, *(Beneficiary(*r) for r in people_sharing_a_member(self.db, first, last))]
             )
         )
-        staff = self.db.query("SELECT staff_id, id_number, bank_account FROM staff")
+        staff = self.db.sealer.open_rows(
+            self.db.query("SELECT staff_id, id_number, bank_account FROM staff"), (1, 2)
+        )
         excludes = {code: p.excludes for code, p in self.config.programs.items()}
         found = [*check_duplicate_beneficiary(persons, excludes), *check_shared_account(people)]
         found += self._finding_holds()
@@ -593,26 +599,33 @@ class Payouts(LedgerService):
         accounts = sorted({g.bank_account for g in paying})
         deaths: dict[str, date] = {}
         others: list[Beneficiary] = []
-        for chunk in param_chunks(people):
+        sealer = self.db.sealer
+        for chunk in param_chunks(sealer.seal_all(people)):
             marks = ", ".join("?" * len(chunk))
             for idn, died in self.db.query(
                 f"SELECT id_number, date_of_death FROM deaths WHERE id_number IN ({marks})", chunk
             ):
                 day = as_date(died)
                 if day is not None:
-                    deaths[idn] = day
-        for chunk in param_chunks(accounts):
+                    deaths[sealer.open(idn)] = day
+        for chunk in param_chunks(sealer.seal_all(accounts)):
             marks = ", ".join("?" * len(chunk))
             others += [
                 Beneficiary(*r)
-                for r in self.db.query(
-                    "SELECT case_id, program, region_code, id_number, bank_account, account_name "
-                    "FROM cases WHERE start_date <= ? AND (effective_to IS NULL OR "
-                    f"effective_to >= ?) AND bank_account IN ({marks})",
-                    (period.last_day, period.first_day, *chunk),
+                for r in sealer.open_rows(
+                    self.db.query(
+                        "SELECT case_id, program, region_code, id_number, bank_account, "
+                        "account_name FROM cases WHERE start_date <= ? AND "
+                        "(effective_to IS NULL OR "
+                        f"effective_to >= ?) AND bank_account IN ({marks})",
+                        (period.last_day, period.first_day, *chunk),
+                    ),
+                    (3, 4, 5),
                 )
             ]
-        staff = self.db.query("SELECT staff_id, id_number, bank_account FROM staff")
+        staff = sealer.open_rows(
+            self.db.query("SELECT staff_id, id_number, bank_account FROM staff"), (1, 2)
+        )
         return GrantFacts(
             deaths=deaths,
             staff_by_account={a: s for s, _, a in staff},
@@ -640,7 +653,7 @@ class Payouts(LedgerService):
             )
             if not rows:
                 return
-            yield [_case_row(r) for r in rows]
+            yield [_case_row(r) for r in self.db.sealer.open_rows(rows, _CASE_ROW_PERSONAL)]
             after = rows[-1][0]
 
     def _money(self, chunk: Sequence[_CaseRow], run_id: str) -> _ChunkMoney:
@@ -670,14 +683,17 @@ class Payouts(LedgerService):
             status,
             version,
             payment_date,
-        ) in self.db.query(
-            "SELECT p.payment_id, p.run_id, p.case_id, p.program, p.period, p.kind, p.amount, "
-            "p.creditor_account, p.creditor_name, p.id_number, p.region_code, p.held, "
-            f"p.released, p.cancelled, p.batch, r.status, r.exported_batch, {STATUS}, {VERSION}, "
-            "p.payment_date "
-            f"FROM payments p JOIN runs r ON r.run_id = p.run_id {RESULTS_JOIN} "
-            "WHERE p.case_id >= ? AND p.case_id <= ?",
-            (lo, hi),
+        ) in self.db.sealer.open_rows(
+            self.db.query(
+                "SELECT p.payment_id, p.run_id, p.case_id, p.program, p.period, p.kind, "
+                "p.amount, p.creditor_account, p.creditor_name, p.id_number, p.region_code, "
+                "p.held, p.released, p.cancelled, p.batch, r.status, r.exported_batch, "
+                f"{STATUS}, {VERSION}, p.payment_date "
+                f"FROM payments p JOIN runs r ON r.run_id = p.run_id {RESULTS_JOIN} "
+                "WHERE p.case_id >= ? AND p.case_id <= ?",
+                (lo, hi),
+            ),
+            (7, 8, 9),
         ):
             found.payments[pid] = int(version)
             if cancelled or run_status == "cancelled":
@@ -776,6 +792,7 @@ class Payouts(LedgerService):
             "WHERE p.run_id = ? AND p.kind = ? AND p.cancelled = 0",
             (run_id, kind),
         )
+        rows = self.db.sealer.open_rows(rows, (3, 4, 5))
         return {
             r[0]: _Standing(
                 r[0],
@@ -816,6 +833,7 @@ class Payouts(LedgerService):
             "ORDER BY p.payment_id",
             (run_id, *programs, run_id),
         )
+        rows = self.db.sealer.open_rows(rows, (7, 8, 9))
         keys = (
             "payment_id",
             "case_id",
