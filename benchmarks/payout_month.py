@@ -52,6 +52,7 @@ PERIOD = "2026-12"
 NEXT_PERIOD = "2027-01"
 STAGES = (
     "import",
+    "households",
     "prepare",
     "checks",
     "approve",
@@ -111,6 +112,11 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
             svc.importer.import_file("staff", staff, by=ADMIN)
             t0 = time.perf_counter()
             s = svc.importer.import_file("cases", case_file, by=CASEWORKER)
+            result.update(items=s.new, phases=s.seconds)
+        elif name == "households":
+            members = households_file(files(cases)[1])
+            t0 = time.perf_counter()
+            s = svc.importer.import_file("households", members, by=CASEWORKER)
             result.update(items=s.new, phases=s.seconds)
         elif name == "prepare":
             r = svc.payouts.prepare(Period.parse(PERIOD), program=None, by=FINANCE)
@@ -285,6 +291,42 @@ def files(cases: int) -> tuple[Path, Path]:
         write_csv(staff, staff_rows_for(cases), STAFF_COLUMNS)
         write_csv(case_file, iter_case_rows(cases=cases), CASE_COLUMNS)
     return staff, case_file
+
+
+def households_file(case_file: Path) -> Path:
+    """The members of every case of ``case_file`` (``household_size`` each: the holder as
+    ``head`` and the others with id numbers of their own, unique in the province), from the
+    case's first day. Written once, streaming, and renamed into place when whole."""
+    import csv
+    from datetime import timedelta
+
+    from ledger.ids import id_check_char
+
+    path = case_file.with_name(f"households_{case_file.stem.removeprefix('cases_')}.csv")
+    if path.exists():
+        return path
+    partial = path.with_suffix(".partial")
+    relations = ("spouse", "child", "child", "parent", "other")
+    born = date(2004, 1, 1)  # members' birthdays from here on: no holder shares their ids
+    n = 0
+    with (
+        case_file.open(encoding="utf-8", newline="") as src,
+        partial.open("w", encoding="utf-8", newline="") as dst,
+    ):
+        writer = csv.writer(dst, lineterminator="\n")
+        writer.writerow(["case_id", "member_id_number", "member_name", "relation", "from", "to"])
+        for row in csv.DictReader(src):
+            start = row["effective_from"]
+            writer.writerow([row["case_id"], row["id_number"], row["name"], "head", start, ""])
+            for k in range(int(row["household_size"]) - 1):
+                day = born + timedelta(days=n // 1000)
+                first17 = f"{row['region_code'][:6]}{day:%Y%m%d}{n % 1000:03d}"
+                member = first17 + id_check_char(first17)
+                name = row["name"][0] + "家" + "甲乙丙丁戊"[k % 5]
+                writer.writerow([row["case_id"], member, name, relations[k % 5], start, ""])
+                n += 1
+    partial.replace(path)
+    return path
 
 
 def next_month_file(case_file: Path) -> Path:

@@ -94,6 +94,7 @@ from ledger.validation import (
     death_rows,
     duplicate_keys,
     grant_rows,
+    household_row,
     household_rows,
     relative_rows,
     staff_rows,
@@ -210,10 +211,13 @@ class _Plan:
     report: RowReport | None = None
 
     def tell(
-        self, line: int, key: str, outcome: str, changes: dict[str, list[Any]] | None = None
+        self, line: int, key: str, outcome: str, before: Any = None, after: Any = None
     ) -> None:
+        """A row's outcome to the dry run's report (its changes from ``before`` to ``after``,
+        worked out only when there is a report to tell)."""
         if self.report is not None:
-            self.report({"line": line, "key": key, "outcome": outcome, "changes": changes or {}})
+            changes = _row_changes(before, after) if after is not None else {}
+            self.report({"line": line, "key": key, "outcome": outcome, "changes": changes})
 
     def count_written(self, done: tuple[int, int] | None) -> None:
         """A row that matches the registers: unchanged, unless a killed run of this same file
@@ -356,7 +360,9 @@ class Importer(LedgerService):
         )
         try:
             with (
-                self.following(kind == "cases" and checked.rows > self.follow_above),
+                self.following(
+                    kind in ("cases", "households") and checked.rows > self.follow_above
+                ),
                 gc_paused(),
                 batch,
             ):
@@ -701,7 +707,7 @@ class Importer(LedgerService):
                 known = existing.get(row.case_id)
                 if known is None:
                     plan.new += 1
-                    plan.tell(line, row.case_id, "new", _row_changes(None, row))
+                    plan.tell(line, row.case_id, "new", after=row)
                     if hash_of(row.case_id) in repeated:
                         case = touched[row.case_id] = Case.approve(row, by=by, source=source_line)
                         batch.add_aggregate(case)
@@ -718,7 +724,7 @@ class Importer(LedgerService):
             before = case.state.as_row()
             if case.decide(row, by=by, source=source_line):
                 plan.changed += 1
-                plan.tell(line, row.case_id, _outcome(before, row), _row_changes(before, row))
+                plan.tell(line, row.case_id, _outcome(before, row), before, row)
                 batch.add_aggregate(case)
             else:
                 plan.unchanged += 1
@@ -740,8 +746,13 @@ class Importer(LedgerService):
     ) -> _Plan:
         """Read the checked file again and write its rows: new, changed or unchanged per row of
         a register (staff, relatives, deaths); a line repeating an earlier one is left out."""
-        rows = self._typed(
-            kind, reread_rows(file, COLUMNS[kind]), SecondReading(file), directory, today
+        rows: Iterable[tuple[int, Any]] = (
+            # The lean reading, as for cases: a province's register is millions of members.
+            ((n, household_row(values)) for n, values in reread_values(file, COLUMNS[kind]))
+            if kind == "households"
+            else self._typed(
+                kind, reread_rows(file, COLUMNS[kind]), SecondReading(file), directory, today
+            )
         )
         kept = ((line, row) for line, row in rows if line not in checked.skip)
         if kind == "staff":
@@ -913,6 +924,7 @@ class Importer(LedgerService):
             written,
             batch,
             create=lambda row, src: HouseholdMember.join(row, by=by, source=src),
+            new_event=lambda row, src: HouseholdMember.joining(row, by=by, source=src),
             load=lambda row: self.app.repository.get(
                 household_member_aggregate_id(row.case_id, row.member_id_number)
             ),
@@ -965,7 +977,7 @@ class Importer(LedgerService):
                     continue
                 batch.add_aggregate(ReliefGrant.approve(row, by=by, source=f"{tag}:{line}"))
                 plan.new += 1
-                plan.tell(line, row.grant_id, "new", _row_changes(None, row))
+                plan.tell(line, row.grant_id, "new", after=row)
         return plan
 
     def _written_by_this_file(self, table: str, key: str, tag: str) -> dict[str, tuple[int, int]]:
@@ -1009,16 +1021,23 @@ def _write_rows(
     load: Callable[[R], Any],
     change: Callable[[Any, R, str], object],
     report: RowReport | None = None,
+    new_event: Callable[[R, str], Any] | None = None,
 ) -> _Plan:
-    """New, changed or unchanged per row of a register, each written as it comes."""
+    """New, changed or unchanged per row of a register, each written as it comes (a new row
+    by ``new_event``, its first event built directly, where the register has one: a bulk
+    path for millions of rows)."""
     plan = _Plan(report=report)
     for line, row in rows:
         source = f"{tag}:{line}"
         old = existing.get(key(row))
-        if old is None:
+        if old is None and new_event is not None:
+            batch.add(new_event(row, source))
+            plan.new += 1
+            plan.tell(line, key(row), "new", after=row)
+        elif old is None:
             batch.add_aggregate(create(row, source))
             plan.new += 1
-            plan.tell(line, key(row), "new", _row_changes(None, row))
+            plan.tell(line, key(row), "new", after=row)
         elif old == row:
             plan.count_written(resumed.get(key(row)))
             plan.tell(line, key(row), "unchanged")
@@ -1027,7 +1046,7 @@ def _write_rows(
             change(aggregate, row, source)
             batch.add_aggregate(aggregate)
             plan.changed += 1
-            plan.tell(line, key(row), "changed", _row_changes(old, row))
+            plan.tell(line, key(row), "changed", old, row)
     return plan
 
 

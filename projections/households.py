@@ -61,12 +61,16 @@ class HouseholdsModel(ReadModel):
                     e.end,
                     e.source,
                 )
+        # A member's first event creates its row exactly once (the runner applies each event
+        # once): those rows are bulk-copied; rows of members changed since are upserted.
+        rows = tx.sealer.seal_rows(list(latest.values()), (1, 4))
+        tx.copy_rows("household_members", _COLUMNS, [r for r in rows if r[3] == 1])
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
         tx.executemany(
             f"INSERT INTO household_members ({', '.join(_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(_COLUMNS))}) "
             f"ON CONFLICT (case_id, member_id_number) DO UPDATE SET {updates}",
-            tx.sealer.seal_rows(list(latest.values()), (1, 4)),
+            [r for r in rows if r[3] != 1],
         )
 
 

@@ -313,3 +313,16 @@ def test_reconcile_finds_a_member_who_holds_another_case_of_the_program(
     }
     svc.reconciliation.reconcile(dec, as_of=svc.today, by=FINANCE)
     assert duplicates() == found
+
+
+def test_a_member_joining_in_bulk_is_exactly_the_event_join_records() -> None:
+    # A big households file writes each new member's event directly (no aggregate built).
+    from datetime import date
+
+    from ledger.household import HouseholdMember, HouseholdRow
+
+    row = HouseholdRow("C001", "610102195001010011", "王秀兰", "head", date(2026, 1, 1), None)
+    direct = HouseholdMember.joining(row, by="S001", source="f:2")
+    (made,) = HouseholdMember.join(row, by="S001", source="f:2").collect_events()
+    assert type(direct) is type(made)
+    assert direct.model_dump(exclude={"timestamp"}) == made.model_dump(exclude={"timestamp"})
