@@ -315,15 +315,16 @@ def _households_and_comparison(svc: Services, out: Console, county: County, work
     from ledger.ids import id_check_char
 
     planted = {c for ids in county.seeded.values() for c in ids}
+    opened = svc.db.sealer.open
     dibao = [
-        (case_id, idn, int(size))
+        (case_id, opened(idn), int(size))
         for case_id, idn, size in svc.db.query(
             "SELECT case_id, id_number, household_size FROM cases WHERE program = 'dibao' "
             "AND effective_to IS NULL AND household_size >= 2 ORDER BY case_id"
         )
         if case_id not in planted
     ]
-    taken = {r[0] for r in svc.db.query("SELECT id_number FROM cases")}
+    taken = {opened(r[0]) for r in svc.db.query("SELECT id_number FROM cases")}
     (first, holder1, size1), (second, _, size2), (other, other_holder, _) = dibao[:3]
     third, holder3, size3 = dibao[3]
 
@@ -340,7 +341,7 @@ def _households_and_comparison(svc: Services, out: Console, county: County, work
     rows += [
         (
             second,
-            svc.db.query("SELECT id_number FROM cases WHERE case_id = ?", (second,))[0][0],
+            opened(svc.db.query("SELECT id_number FROM cases WHERE case_id = ?", (second,))[0][0]),
             "户主",
             "head",
         )

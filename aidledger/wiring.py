@@ -14,6 +14,7 @@ from aidledger.settings import Settings
 from ledger.config_store import Configs, load_config
 from ledger.period import Clock, utc_now
 from ledger.programs import ProgramsConfig
+from ledger.sealing import Sealer
 from ledger.service import LedgerService
 from ledger.store import (
     Database,
@@ -22,12 +23,15 @@ from ledger.store import (
     check_cipher,
     check_cipher_key,
     check_clock,
+    check_read_models_sealed,
     ensure_store,
     ledger_env,
+    mark_read_models,
     open_store,
+    read_models_sealed_as_keyed,
 )
 from projections.registers import MODEL_NAMES, all_models
-from projections.runner import ReadModel, at_head, catch_up
+from projections.runner import ReadModel, at_head, catch_up, reset
 
 # The services are imported where they are first used: a command that only reads starts
 # without the writers, the XML parsers and the bank file schemas.
@@ -212,6 +216,9 @@ def _open(settings: Settings, *, init: bool) -> tuple[StoreURL, LedgerApp, Datab
     try:
         check_clock(db, settings.today is not None, record=init)
         check_cipher(db, settings.cipher_key, record=init)
+        if not init:  # init seals them (`init_store`)
+            check_read_models_sealed(db, settings.cipher_key)
+        db.sealer = Sealer(settings.cipher_key)
         app = LedgerApp(ledger_env(store, settings.cipher_key))
     except BaseException:
         db.close()
@@ -238,10 +245,18 @@ def open_services(settings: Settings) -> Services:
 
 def init_store(settings: Settings) -> Services:
     """`aidledger init`: create or upgrade the store, apply the shipped programs config if it
-    has none, and open it. Never creates a folder or a PostgreSQL database."""
+    has none, and open it. Never creates a folder or a PostgreSQL database.
+
+    With a cipher key, read models not yet marked sealed (a store made before they were) are
+    emptied and built again from the log, sealed, and then marked; every other opening
+    refuses such a store (`check_read_models_sealed`)."""
     _, app, db = _open(settings, init=True)
     try:
+        if not read_models_sealed_as_keyed(db, settings.cipher_key):
+            # A keyed store whose read models were built in clear: build them again, sealed.
+            reset(db, all_models())
         catch_up(app, db, all_models(), page_size=settings.page_size)
+        mark_read_models(db, settings.cipher_key)
         shipped = Configs(app, db, _NO_CONFIG, lambda: catch_up(app, db, all_models()))
         shipped.apply_shipped()
     finally:

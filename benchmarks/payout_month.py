@@ -52,6 +52,7 @@ PERIOD = "2026-12"
 NEXT_PERIOD = "2027-01"
 STAGES = (
     "import",
+    "households",
     "prepare",
     "checks",
     "approve",
@@ -68,13 +69,23 @@ STAGES = (
 )
 
 
+#: The store's AIDLEDGER_CIPHER_KEY in a stage's process (``--sealed``), else None.
+CIPHER_KEY: str | None = None
+
+
 def _services(url: str):  # type: ignore[no-untyped-def]
     from aidledger.settings import Settings
     from aidledger.wiring import init_store
 
     # "Today" in the month being paid: its run (and the next month's) may be prepared.
     return init_store(
-        Settings(database_url=url, batch_events=5000, page_size=20000, today=date(2026, 12, 15))
+        Settings(
+            database_url=url,
+            batch_events=5000,
+            page_size=20000,
+            today=date(2026, 12, 15),
+            cipher_key=CIPHER_KEY,
+        )
     )
 
 
@@ -101,6 +112,11 @@ def _stage(name: str, url: str, cases: int, out: Path) -> dict[str, object]:
             svc.importer.import_file("staff", staff, by=ADMIN)
             t0 = time.perf_counter()
             s = svc.importer.import_file("cases", case_file, by=CASEWORKER)
+            result.update(items=s.new, phases=s.seconds)
+        elif name == "households":
+            members = households_file(files(cases)[1])
+            t0 = time.perf_counter()
+            s = svc.importer.import_file("households", members, by=CASEWORKER)
             result.update(items=s.new, phases=s.seconds)
         elif name == "prepare":
             r = svc.payouts.prepare(Period.parse(PERIOD), program=None, by=FINANCE)
@@ -277,6 +293,42 @@ def files(cases: int) -> tuple[Path, Path]:
     return staff, case_file
 
 
+def households_file(case_file: Path) -> Path:
+    """The members of every case of ``case_file`` (``household_size`` each: the holder as
+    ``head`` and the others with id numbers of their own, unique in the province), from the
+    case's first day. Written once, streaming, and renamed into place when whole."""
+    import csv
+    from datetime import timedelta
+
+    from ledger.ids import id_check_char
+
+    path = case_file.with_name(f"households_{case_file.stem.removeprefix('cases_')}.csv")
+    if path.exists():
+        return path
+    partial = path.with_suffix(".partial")
+    relations = ("spouse", "child", "child", "parent", "other")
+    born = date(2004, 1, 1)  # members' birthdays from here on: no holder shares their ids
+    n = 0
+    with (
+        case_file.open(encoding="utf-8", newline="") as src,
+        partial.open("w", encoding="utf-8", newline="") as dst,
+    ):
+        writer = csv.writer(dst, lineterminator="\n")
+        writer.writerow(["case_id", "member_id_number", "member_name", "relation", "from", "to"])
+        for row in csv.DictReader(src):
+            start = row["effective_from"]
+            writer.writerow([row["case_id"], row["id_number"], row["name"], "head", start, ""])
+            for k in range(int(row["household_size"]) - 1):
+                day = born + timedelta(days=n // 1000)
+                first17 = f"{row['region_code'][:6]}{day:%Y%m%d}{n % 1000:03d}"
+                member = first17 + id_check_char(first17)
+                name = row["name"][0] + "家" + "甲乙丙丁戊"[k % 5]
+                writer.writerow([row["case_id"], member, name, relations[k % 5], start, ""])
+                n += 1
+    partial.replace(path)
+    return path
+
+
 def next_month_file(case_file: Path) -> Path:
     """``case_file`` as next month's register: every 100th row raised by 10 yuan from
     2027-01-01 if its case is in effect (some 0.8% of the cases), the other rows as they were.
@@ -346,8 +398,16 @@ def main() -> None:
     parser.add_argument(
         "--store", choices=("postgresql", "sqlite"), default="postgresql", help="kind of store"
     )
+    parser.add_argument(
+        "--sealed",
+        action="store_true",
+        help="a store with a cipher key: events encrypted, read models' personal data sealed",
+    )
+    parser.add_argument("--cipher-key", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:
+        global CIPHER_KEY
+        CIPHER_KEY = args.cipher_key
         out = out_dir(args.label)
         print(json.dumps(stage(args.stage, args.url, args.cases, out, args.profile)))
         return
@@ -356,6 +416,13 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown stages: {', '.join(sorted(unknown))}")
     files(args.cases)
+    if args.sealed and args.source:
+        parser.error("--sealed makes a new store: it does not take --from (the key is new)")
+    key = None
+    if args.sealed:
+        from eventsourcing.cipher import AESCipher
+
+        key = AESCipher.create_key(32)
     if args.source:
         url = copy_store(args.store, args.source, args.label)
     else:
@@ -376,6 +443,7 @@ def main() -> None:
                     "--label",
                     args.label,
                     *(["--profile"] if args.profile else []),
+                    *(["--cipher-key", key] if key else []),
                 ],
                 capture_output=True,
                 text=True,
@@ -429,7 +497,7 @@ def main() -> None:
     ]
     table = "\n".join(lines)
     print(table)
-    if not args.no_write:
+    if not args.no_write and not args.sealed:  # the section is the keyless store's
         write_section("Payout month", table)
 
 

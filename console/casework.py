@@ -65,7 +65,8 @@ class ApplicationPages:
             events = application_events(v.ws.service(Steps), application_id)
             if not events:
                 raise NotFound(f"no application {application_id!r}")
-            names = dict(v.ws.db.query("SELECT staff_id, name FROM staff"))
+            db = v.ws.db
+            names = dict(db.sealer.open_rows(db.query("SELECT staff_id, name FROM staff"), (1,)))
             doc = history_document(
                 application_id,
                 events,

@@ -33,6 +33,7 @@ from lxml import etree
 from ledger.money import format_fen
 from ledger.outputs import OutputRefused
 from ledger.programs import ProgramsConfig
+from ledger.sealing import CLEAR, Sealer
 from ledger.store import Database, as_date
 
 #: China Standard Time, the bank's clock: CreDtTm is written in it, with its offset.
@@ -91,8 +92,9 @@ _LINE_SQL = (
 )
 
 
-def _line(r: Sequence[Any]) -> ExportLine:
-    return ExportLine(r[0], r[1], r[2], r[3], r[4], int(r[5]), as_date(r[6]), r[7], r[8])  # type: ignore[arg-type]
+def _line(r: Sequence[Any], sealer: Sealer = CLEAR) -> ExportLine:
+    account, name = (sealer.open(r[7]), sealer.open(r[8])) if sealer.on else (r[7], r[8])
+    return ExportLine(r[0], r[1], r[2], r[3], r[4], int(r[5]), as_date(r[6]), account, name)  # type: ignore[arg-type]
 
 
 def run_groups(db: Database, run_id: str, batches: tuple[int, int] = (1, 1)) -> list[ExportGroup]:
@@ -113,7 +115,7 @@ def group_lines(
         _LINE_SQL + "AND program = ? AND payment_date = ? ORDER BY payment_id",
         (run_id, *batches, group.program, group.payment_date),
     )
-    return (_line(r) for r in rows)
+    return (_line(r, db.sealer) for r in rows)
 
 
 def run_lines(db: Database, run_id: str, batches: tuple[int, int] = (1, 1)) -> list[ExportLine]:

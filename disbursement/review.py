@@ -167,11 +167,15 @@ class Review:
         deaths = (DeathReport.Reported, DeathReport.Corrected)
         dead = {e.id_number for e in events if isinstance(e, deaths)}
         cases_of_person: dict[str, set[str]] = defaultdict(set)
+        sealer = self.db.sealer
         for case_id, id_number, program in rows_where_in(
-            self.db, "SELECT case_id, id_number, program FROM cases", "id_number", dead
+            self.db,
+            "SELECT case_id, id_number, program FROM cases",
+            "id_number",
+            sealer.seal_all(dead),
         ):
             if program in programs:
-                cases_of_person[id_number].add(case_id)
+                cases_of_person[sealer.open(id_number)].add(case_id)
         run_of_payment = dict(
             rows_where_in(
                 self.db,
@@ -277,6 +281,8 @@ class Review:
             "WHERE run_id = ? AND cancelled = 0",
             (run.run_id,),
         ):
+            if self.db.sealer.on:
+                account, name = self.db.sealer.open(account), self.db.sealer.open(name)
             read_model.add(pid, int(amount), account, name)
             if held:
                 read_held.add(pid)
@@ -324,6 +330,7 @@ class Review:
             "WHERE run_id = ? AND cancelled = 0 ORDER BY payment_id",
             (run_id,),
         )
+        rows = self.db.sealer.open_rows(rows, (2, 3))
         for chunk in param_chunks(rows):
             ids = {payment_aggregate_id(r[0]): r for r in chunk}
             found = select_events_of(self.app, self.db, list(ids))
@@ -389,7 +396,11 @@ class Review:
             self.db.query(
                 "SELECT COUNT(*) FROM payments WHERE run_id = ? AND cancelled = 0 AND "
                 f"(id_number IN ({marks}) OR creditor_account = ?)",
-                (run_id, *people, actor.bank_account or "\x00"),
+                (
+                    run_id,
+                    *self.db.sealer.seal_all(people),
+                    self.db.sealer.seal(actor.bank_account) or "\x00",
+                ),
             )[0][0]
         )
 

@@ -494,7 +494,9 @@ class ApplicationHistory(LedgerService):
             known_at=known_at,
             timezone=self.timezone,
             notice_days=self.config.chain.notice_days,
-            staff_names=dict(self.db.query("SELECT staff_id, name FROM staff")),
+            staff_names=dict(
+                self.db.sealer.open_rows(self.db.query("SELECT staff_id, name FROM staff"), (1,))
+            ),
         )
         made = events[0]
         region = made.region_code if isinstance(made, Application.Made) else None

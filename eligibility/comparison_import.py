@@ -164,6 +164,7 @@ class ComparisonImporter(Importer):
             EVENTS_PER_TRANSACTION,
             models,
             model,
+            sealer=self.db.sealer,
             after_flush=flushed,
             overlap=self.db.dialect == "postgresql",
         )

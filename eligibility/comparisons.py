@@ -146,5 +146,10 @@ class Comparisons(LedgerService):
         models = all_models()
         model = next(m for m in models if isinstance(m, FindingsModel))
         return WrittenThroughBatch(
-            self.app, self.batch_events, models, model, overlap=self.db.dialect == "postgresql"
+            self.app,
+            self.batch_events,
+            models,
+            model,
+            sealer=self.db.sealer,
+            overlap=self.db.dialect == "postgresql",
         )

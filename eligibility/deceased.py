@@ -67,6 +67,7 @@ class Deceased(LedgerService):
             "ORDER BY c.case_id",
             (as_of,),
         )
+        rows = self.db.sealer.open_rows(rows, (3, 4))
         ended: list[EndedCase] = []
         left: list[tuple[str, str]] = []
         cases: list[Any] = []

@@ -467,7 +467,7 @@ class Reverter(LedgerService):
         for id_number, died in self.db.query("SELECT id_number, date_of_death FROM deaths"):
             day = as_date(died)
             if day is not None:
-                out[str(id_number)] = day
+                out[self.db.sealer.open(str(id_number))] = day
         return out
 
     def _save(self, cases: Sequence[Case], record: ImportedFile) -> None:

@@ -16,7 +16,6 @@ read models hold with it, so a payment changed behind the application's back is 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,11 +40,23 @@ _KIND_LETTER = {"regular": "R", "arrears": "A", "reissue": "S", "one_off": "O", 
 ONE_TIME_KINDS = ("one_off", "supplement")
 
 
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+#: Two base32 characters for each 10 bits.
+_BASE32_PAIRS = [a + b for a in _BASE32 for b in _BASE32]
+
+
 def _digest(*parts: str, length: int) -> str:
+    """The first ``length`` characters of the base32 (RFC 4648) of the parts' SHA-256: what
+    ``base64.b32encode(digest)[:length]`` gives, two characters at a time from the digest's
+    leading bits (the standard library's base32 is written in Python: 20 µs an id, a
+    province's run makes 1.3 million)."""
     raw = hashlib.sha256("|".join(parts).encode("utf-8")).digest()
-    # Base32 turns each 5 bytes into 8 characters: encoding only the bytes the first
-    # ``length`` characters come from gives the same prefix for half the work.
-    return base64.b32encode(raw[: (length * 5 + 7) // 8 + 4]).decode("ascii")[:length]
+    pairs = (length + 1) // 2
+    bits = 10 * pairs
+    size = (bits + 7) // 8
+    n = int.from_bytes(raw[:size]) >> (8 * size - bits)
+    text = "".join([_BASE32_PAIRS[(n >> shift) & 1023] for shift in range(bits - 10, -1, -10)])
+    return text[:length]
 
 
 def payment_id(

@@ -28,6 +28,7 @@ from eventsourcing.utils import Environment, get_topic
 
 from ledger.errors import StoreError
 from ledger.events import OrjsonTranscoder, PydanticMapper
+from ledger.sealing import CLEAR, Sealer
 
 T = TypeVar("T")
 
@@ -181,9 +182,11 @@ def copy_binary(curs: Any, sql: Any, types: Sequence[str], rows: Iterable[Sequen
 class Tx:
     """A cursor inside one transaction, with ``?`` placeholders on both dialects."""
 
-    def __init__(self, cursor: Any, dialect: str) -> None:
+    def __init__(self, cursor: Any, dialect: str, sealer: Sealer = CLEAR) -> None:
         self._cursor = cursor
         self.dialect = dialect
+        #: How this store keeps personal values in its read models (`ledger.sealing`).
+        self.sealer = sealer
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
@@ -267,9 +270,12 @@ def _connect_refused(store: StoreURL, e: Exception) -> StoreError:
 class Database:
     """A plain connection to the store's database, for read models and queries."""
 
-    def __init__(self, store: StoreURL) -> None:
+    def __init__(self, store: StoreURL, sealer: Sealer = CLEAR) -> None:
         self.store = store
         self.dialect = store.dialect
+        #: How this store keeps personal values in its read models (`ledger.sealing`): set
+        #: from the cipher key when the store is opened with one.
+        self.sealer = sealer
         self._conn: Any = None
 
     def _connection(self) -> Any:
@@ -310,14 +316,14 @@ class Database:
             cur = conn.cursor()
             cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield Tx(cur, "sqlite")
+                yield Tx(cur, "sqlite", self.sealer)
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
             cur.execute("COMMIT")
         else:
             with conn.transaction(), conn.cursor() as cur:
-                yield Tx(cur, "postgresql")
+                yield Tx(cur, "postgresql", self.sealer)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one read-only statement and return its rows."""
@@ -689,6 +695,48 @@ def check_cipher(db: Database, cipher_key: str | None, *, record: bool) -> None:
     if mine == "none":
         raise StoreError("this store's events are encrypted: set AIDLEDGER_CIPHER_KEY to its key")
     raise StoreError("AIDLEDGER_CIPHER_KEY is not this store's key: set the key it was made with")
+
+
+#: The store table's mark of how the read models keep names, id numbers and accounts:
+#: ``sealed`` (under the store's cipher key, `ledger.sealing`) or ``clear``.
+READ_MODELS_MARK = "read_models"
+
+
+def read_models_sealed_as_keyed(db: Database, cipher_key: str | None) -> bool:
+    """Whether the read models keep personal data as the store's key wants: without a key,
+    always (in clear); with one, only once ``aidledger init`` has built them sealed and marked
+    them so. A keyed store made before the read models were sealed has clear rows and no
+    mark: its events are encrypted, its tables not."""
+    if not cipher_key:
+        return True
+    rows = db.query(f"SELECT value FROM {STORE_TABLE} WHERE name = ?", (READ_MODELS_MARK,))
+    return bool(rows) and rows[0][0] == "sealed"
+
+
+#: The refusal of a keyed store whose read models are not (known to be) sealed.
+READ_MODELS_IN_CLEAR = (
+    "this store's read models keep names, id numbers and bank accounts in clear: they were "
+    "built before AIDLEDGER_CIPHER_KEY sealed them. Run aidledger init (with the key set) to "
+    "rebuild them sealed; it reads the whole event log once"
+)
+
+
+def check_read_models_sealed(db: Database, cipher_key: str | None) -> None:
+    """Refuse a keyed store whose read models were not built sealed (see
+    `read_models_sealed_as_keyed`): every opening but ``init``'s, which rebuilds them."""
+    if not read_models_sealed_as_keyed(db, cipher_key):
+        raise StoreError(READ_MODELS_IN_CLEAR)
+
+
+def mark_read_models(db: Database, cipher_key: str | None) -> None:
+    """Record how the read models keep personal data (``init``, once they are at the head
+    under this key): ``sealed`` with a key, ``clear`` without."""
+    with db.transaction() as tx:
+        tx.execute(
+            f"INSERT INTO {STORE_TABLE} (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (READ_MODELS_MARK, "sealed" if cipher_key else "clear"),
+        )
 
 
 def events_table(dialect: str) -> str:

@@ -315,6 +315,22 @@ def household_rows(
             yield row.line, member
 
 
+def household_row(values: Sequence[str]) -> HouseholdRow:
+    """The typed row of a line that `household_rows` accepted, converted again without its
+    checks (``values`` in the order of the households file's columns): an import's writing
+    reading, as `case_row` is for cases (`tests/test_validation.py` holds the two to the same
+    rows)."""
+    case_id, member_id_number, member_name, relation, start, end = values
+    return HouseholdRow(
+        case_id=case_id,
+        member_id_number=member_id_number.upper(),
+        member_name=member_name,
+        relation=relation,
+        start=parse_date(start) if start else _EPOCH,
+        end=parse_date(end) if end else None,
+    )
+
+
 def _money_value(raw: str) -> int:
     fen = parse_fen(raw)
     if fen < 0:

@@ -51,6 +51,8 @@ _STEP_COLUMNS = (
     "recorded_by",
     "recorded_at",
 )
+#: Where an ``applications`` row holds personal values (sealed with a key: `ledger.sealing`).
+_APPLICANT_PERSONAL = tuple(_APPLICATION_COLUMNS.index(c) for c in ("name", "id_number"))
 #: The status an ending step gives an application.
 _STATUS = {"approve": "approved", "reject": "rejected"}
 
@@ -108,7 +110,8 @@ class ApplicationsModel(ReadModel):
                 )
         marks = ", ".join("?" * len(_APPLICATION_COLUMNS))
         tx.executemany(
-            f"INSERT INTO applications ({', '.join(_APPLICATION_COLUMNS)}) VALUES ({marks})", made
+            f"INSERT INTO applications ({', '.join(_APPLICATION_COLUMNS)}) VALUES ({marks})",
+            tx.sealer.seal_rows(made, _APPLICANT_PERSONAL),
         )
         tx.executemany(
             f"INSERT INTO application_steps ({', '.join(_STEP_COLUMNS)}) "
@@ -163,7 +166,7 @@ def approved_for_cases(
                 case_id,
                 program,
                 region,
-                id_number,
+                db.sealer.open(id_number),
                 as_date(on),  # type: ignore[arg-type]
                 by,
                 frozenset(staff[app_id]),
@@ -243,8 +246,8 @@ def notice_steps(db: Database, region: str, since: date, until: date) -> list[No
                     case_id,
                     program,
                     region,
-                    name,
-                    id_number,
+                    db.sealer.open(name),
+                    db.sealer.open(id_number),
                     step,
                     day,
                     by,

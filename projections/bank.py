@@ -223,7 +223,8 @@ class ResultsPage:
         """Write the page. ``existing``: the payments known to have a row of results already
         (None: unknown). The others' rows are copied in as they are; the rest are merged with
         what is there, in one statement, not one per payment (a month is ~1M rows)."""
-        rows, self.rows = list(self.rows.values()), {}
+        seal = tx.sealer.seal_rows
+        rows, self.rows = seal(list(self.rows.values()), _RESULT_PERSONAL), {}
         if existing is not None:
             new = [r for r in rows if r[0] not in existing]
             rows = [r for r in rows if r[0] in existing]
@@ -234,7 +235,7 @@ class ResultsPage:
         # In payment order: the entries' index by payment then takes them leaf by leaf.
         entries, self.entries = self.entries, []
         entries.sort(key=_by_payment)
-        tx.copy_rows("bank_entries", ENTRY_COLUMNS, entries)
+        tx.copy_rows("bank_entries", ENTRY_COLUMNS, seal(entries, _ENTRY_PERSONAL))
 
 
 #: A payment's row of ``payment_results`` after ``payment_id``. A page's row carries what the
@@ -252,6 +253,9 @@ _RESULT_COLUMNS = (
     ("result_reason", "TEXT"),
 )
 _NAMES = tuple(name for name, _ in _RESULT_COLUMNS)
+#: Where the rows written hold personal values (sealed with a key: `ledger.sealing`).
+_RESULT_PERSONAL = tuple(1 + _NAMES.index(c) for c in ("reported_account", "reported_name"))
+_ENTRY_PERSONAL = tuple(ENTRY_COLUMNS.index(c) for c in ("creditor_name", "creditor_account"))
 _RESULT_SET = ", ".join(
     [
         "version = excluded.version",

@@ -48,7 +48,7 @@ def cases_that_can_count(
         )
         if not rows:
             return
-        yield [(case_state_from_row(r), int(r[2])) for r in rows]
+        yield [(case_state_from_row(r, db.sealer), int(r[2])) for r in rows]
         if len(rows) < page:
             return
         after = rows[-1][0]

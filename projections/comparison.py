@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from eligibility.comparison import Record
 from ledger.comparison import ComparisonFile
 from ledger.events import LedgerEvent
+from ledger.sealing import CLEAR, Sealer
 from ledger.store import Database, Tx, as_date, param_chunks
 from projections.runner import ReadModel
 
@@ -61,16 +62,16 @@ class ComparisonModel(ReadModel):
                     )
                     for v in e.records
                 ]
-        tx.copy_rows("comparison_records", COLUMNS, rows)
+        tx.copy_rows("comparison_records", COLUMNS, tx.sealer.seal_rows(rows, (3, 4)))
 
 
 def records_of(db: Database, id_numbers: Sequence[str], as_of: date) -> list[Record]:
     """The records about these people known as of ``as_of`` (``as_of`` on or before it)."""
     out: list[Record] = []
-    for chunk in param_chunks(sorted(set(id_numbers))):
+    for chunk in param_chunks(sorted(set(db.sealer.seal_all(id_numbers)))):
         marks = ", ".join("?" * len(chunk))
         out += [
-            _record(v)
+            _record(v, db.sealer)
             for v in db.query(
                 "SELECT source, id_number, source_ref, as_of, value, amount, detail, until "
                 f"FROM comparison_records WHERE id_number IN ({marks}) AND as_of <= ?",
@@ -90,7 +91,8 @@ def as_of_day(value: Any) -> date:
 def people_with_records(db: Database) -> set[str]:
     """Every id number some comparison record is about (a month's compare asks only for the
     cases of these people)."""
-    return {r[0] for r in db.query("SELECT DISTINCT id_number FROM comparison_records")}
+    rows = db.query("SELECT DISTINCT id_number FROM comparison_records")
+    return {db.sealer.open(r[0]) for r in rows}
 
 
 #: Cases per chunk of `case_record_chunks`.
@@ -145,16 +147,16 @@ def case_records(
         "JOIN live l ON l.case_id = p.case_id WHERE r.as_of <= ? ORDER BY p.case_id",
         (last, first, *(within or ()), first, first, as_of),
     )
-    return [(r[0], r[1], r[2], _record(r[3:])) for r in rows]
+    return [(r[0], r[1], r[2], _record(r[3:], db.sealer)) for r in rows]
 
 
-def _record(v: Sequence[Any]) -> Record:
+def _record(v: Sequence[Any], sealer: Sealer = CLEAR) -> Record:
     source, id_number, ref, day, value, amount, detail, until = v
     # PostgreSQL gives dates and integers; SQLite ISO text (and integers).
     return Record(
         source,
-        id_number,
-        ref,
+        sealer.open(id_number),
+        sealer.open(ref),
         day if type(day) is date else as_of_day(day),
         value,
         amount,

@@ -14,6 +14,7 @@ from ledger.events import LedgerEvent
 from ledger.grant import GRANT_COLUMNS, GrantRow, ReliefGrant
 from ledger.ids import county_of
 from ledger.period import Period
+from ledger.sealing import CLEAR, Sealer
 from ledger.store import Database, Tx, as_date, rows_where_in
 from projections.payouts import standing
 from projections.runner import ReadModel
@@ -22,8 +23,15 @@ _TABLE_COLUMNS = ("grant_id", "aggregate_id", "version", *GRANT_COLUMNS[1:], "co
 _SELECT = f"SELECT {', '.join(f'g.{c}' for c in GRANT_COLUMNS)} FROM grants g"
 
 
-def _row(values: Sequence[Any]) -> GrantRow:
+#: The personal values of a grant (sealed with a key: `ledger.sealing`).
+_PERSONAL = ("name", "id_number", "bank_account", "account_name")
+
+
+def _row(values: Sequence[Any], sealer: Sealer = CLEAR) -> GrantRow:
     v = dict(zip(GRANT_COLUMNS, values, strict=True))
+    if sealer.on:
+        for c in _PERSONAL:
+            v[c] = sealer.open(v[c])
     v["household_size"] = int(v["household_size"])
     v["amount"] = int(v["amount"])
     v["decided_on"] = as_date(v["decided_on"])
@@ -51,14 +59,15 @@ class GrantsModel(ReadModel):
             for e in events
             if isinstance(e, ReliefGrant.Approved)
         ]
-        tx.copy_rows("grants", _TABLE_COLUMNS, rows)
+        personal = tuple(_TABLE_COLUMNS.index(c) for c in _PERSONAL)
+        tx.copy_rows("grants", _TABLE_COLUMNS, tx.sealer.seal_rows(rows, personal))
 
 
 def load_grants(db: Database, grant_ids: Sequence[str]) -> dict[str, GrantRow]:
     """The recorded grants among ``grant_ids`` (a query per 500 ids)."""
     out: dict[str, GrantRow] = {}
     for values in rows_where_in(db, _SELECT, "g.grant_id", grant_ids):
-        row = _row(values)
+        row = _row(values, db.sealer)
         out[row.grant_id] = row
     return out
 
@@ -78,12 +87,13 @@ def grants_unpaid(
         f"AND p.run_id <> ? AND {standing('p.')}) ORDER BY g.grant_id",
         (*programs, period.last_day, run_id),
     )
-    return [_row(r) for r in rows]
+    return [_row(r, db.sealer) for r in rows]
 
 
 def grants_of_people(db: Database, id_numbers: Sequence[str]) -> list[GrantRow]:
     """Every grant recorded for these people (their repeats are judged on all of them)."""
-    return [_row(r) for r in rows_where_in(db, _SELECT, "g.id_number", id_numbers)]
+    sealed = db.sealer.seal_all(id_numbers)
+    return [_row(r, db.sealer) for r in rows_where_in(db, _SELECT, "g.id_number", sealed)]
 
 
 def grants_outside(db: Database, programs: Sequence[str], region: str) -> int:

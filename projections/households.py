@@ -61,12 +61,16 @@ class HouseholdsModel(ReadModel):
                     e.end,
                     e.source,
                 )
+        # A member's first event creates its row exactly once (the runner applies each event
+        # once): those rows are bulk-copied; rows of members changed since are upserted.
+        rows = tx.sealer.seal_rows(list(latest.values()), (1, 4))
+        tx.copy_rows("household_members", _COLUMNS, [r for r in rows if r[3] == 1])
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
         tx.executemany(
             f"INSERT INTO household_members ({', '.join(_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(_COLUMNS))}) "
             f"ON CONFLICT (case_id, member_id_number) DO UPDATE SET {updates}",
-            list(latest.values()),
+            [r for r in rows if r[3] != 1],
         )
 
 
@@ -83,7 +87,7 @@ def _member(row: HouseholdRow) -> Member:
 
 def stored_members(db: Database) -> list[HouseholdRow]:
     """Every member recorded (an import decides new, changed or unchanged against them)."""
-    return [_row(v) for v in db.query(_SELECT)]
+    return [_row(v) for v in db.sealer.open_rows(db.query(_SELECT), (1, 2))]
 
 
 def members_of(db: Database, case_ids: Sequence[str]) -> list[Member]:
@@ -91,7 +95,8 @@ def members_of(db: Database, case_ids: Sequence[str]) -> list[Member]:
     out: list[Member] = []
     for chunk in param_chunks(list(case_ids)):
         marks = ", ".join("?" * len(chunk))
-        out += [_member(_row(v)) for v in db.query(f"{_SELECT} WHERE case_id IN ({marks})", chunk)]
+        rows = db.query(f"{_SELECT} WHERE case_id IN ({marks})", chunk)
+        out += [_member(_row(v)) for v in db.sealer.open_rows(rows, (1, 2))]
     return out
 
 
@@ -119,9 +124,8 @@ def persons_of_cases(db: Database, case_ids: Sequence[str], day: date) -> dict[s
     holders: dict[str, str] = {}
     for chunk in param_chunks(list(case_ids)):
         marks = ", ".join("?" * len(chunk))
-        holders.update(
-            db.query(f"SELECT case_id, id_number FROM cases WHERE case_id IN ({marks})", chunk)
-        )
+        rows = db.query(f"SELECT case_id, id_number FROM cases WHERE case_id IN ({marks})", chunk)
+        holders.update(db.sealer.open_rows(rows, (1,)))
     members = members_of(db, list(holders))
     by_case: dict[str, list[Member]] = {}
     for m in members:
@@ -144,7 +148,7 @@ def members_in_effect(db: Database, first: date, last: date) -> list[tuple[Any, 
         "c.effective_to >= ?)",
         (last, first, last, first),
     )
-    return rows
+    return db.sealer.open_rows(rows, (3, 4, 5, 6))
 
 
 def people_sharing_a_member(db: Database, first: date, last: date) -> list[tuple[Any, ...]]:
@@ -152,6 +156,10 @@ def people_sharing_a_member(db: Database, first: date, last: date) -> list[tuple
     ``last`` whose id number is in two or more of those cases and is some household's member:
     ``(case_id, program, region_code, id_number, bank_account, account_name)``. What the
     duplicate check adds to the holders it already compares."""
+    return db.sealer.open_rows(_people_sharing_a_member(db, first, last), (3, 4, 5))
+
+
+def _people_sharing_a_member(db: Database, first: date, last: date) -> list[tuple[Any, ...]]:
     return db.query(
         "WITH live AS (SELECT case_id, program, region_code, id_number, bank_account, "
         "account_name FROM cases WHERE start_date <= ? AND (effective_to IS NULL OR "
@@ -227,5 +235,5 @@ def members_of_cases(db: Database, aggregate_ids: Iterable[UUID]) -> dict[str, l
         "c.aggregate_id",
         (str(a) for a in aggregate_ids),
     ):
-        out.setdefault(case_id, []).append(id_number)
+        out.setdefault(case_id, []).append(db.sealer.open(id_number))
     return out

@@ -106,6 +106,12 @@ FINDING_COLUMNS = (
 )
 
 
+#: Where ``PAYMENT_COLUMNS`` hold personal values (sealed with a key: `ledger.sealing`).
+PAYMENT_PERSONAL = tuple(
+    PAYMENT_COLUMNS.index(c) for c in ("creditor_account", "creditor_name", "id_number")
+)
+
+
 def _payment_row(e: Payment.Instructed | Payment.Reinstructed) -> tuple[Any, ...]:
     return (
         e.payment_id,
@@ -163,17 +169,25 @@ class PayoutsModel(ReadModel):
                 new_payments.append(_payment_row(e))
                 continue
             # Everything else may read or update payments: write the pending ones first.
-            tx.copy_rows("payments", PAYMENT_COLUMNS, new_payments)
+            tx.copy_rows(
+                "payments", PAYMENT_COLUMNS, tx.sealer.seal_rows(new_payments, PAYMENT_PERSONAL)
+            )
             new_payments = []
             self._apply_one(tx, e)
-        tx.copy_rows("payments", PAYMENT_COLUMNS, new_payments)
+        tx.copy_rows(
+            "payments", PAYMENT_COLUMNS, tx.sealer.seal_rows(new_payments, PAYMENT_PERSONAL)
+        )
 
     def _apply_one(self, tx: Tx, e: LedgerEvent) -> None:
         if isinstance(e, Payment.Reinstructed):
             tx.execute(
                 f"UPDATE payments SET {', '.join(f'{c} = ?' for c in PAYMENT_COLUMNS[1:])}, "
                 "version = ?, batch = 1, cancelled = 0, released = '' WHERE payment_id = ?",
-                (*_payment_row(e)[1:], e.originator_version, e.payment_id),
+                (
+                    *tx.sealer.seal_rows([_payment_row(e)], PAYMENT_PERSONAL)[0][1:],
+                    e.originator_version,
+                    e.payment_id,
+                ),
             )
         elif isinstance(e, Payment.Amended):
             tx.execute(
@@ -186,9 +200,9 @@ class PayoutsModel(ReadModel):
                 "version = ? WHERE payment_id = ?",
                 (
                     e.amount,
-                    e.creditor_account,
-                    e.creditor_name,
-                    e.id_number,
+                    tx.sealer.seal(e.creditor_account),
+                    tx.sealer.seal(e.creditor_name),
+                    tx.sealer.seal(e.id_number),
                     e.region_code,
                     county_of(e.region_code),
                     ",".join(e.held),
@@ -443,7 +457,7 @@ class FindingsModel(ReadModel):
                 e.bank_name,
                 e.file_id,
                 e.source,
-                e.source_ref,
+                tx.sealer.seal_optional(e.source_ref),  # another department's reference
                 e.value,
                 e.limit,
                 "open",

@@ -30,6 +30,7 @@ from ledger.registry import (
     file_aggregate_id,
     import_id,
 )
+from ledger.sealing import CLEAR, Sealer
 from ledger.store import Database, Tx, as_date, rows_where_in
 from projections.runner import ReadModel
 
@@ -53,9 +54,19 @@ def _upsert(table: str, columns: Sequence[str], key: str) -> str:
     )
 
 
-def case_state_from_row(row: Sequence[Any]) -> CaseState:
-    """A CaseState from a ``cases`` table row selected with :data:`CASE_SELECT`."""
+#: Where a ``cases`` row holds personal values (sealed with a key: `ledger.sealing`).
+CASE_PERSONAL = tuple(
+    _CASE_TABLE_COLUMNS.index(c) for c in ("name", "id_number", "bank_account", "account_name")
+)
+
+
+def case_state_from_row(row: Sequence[Any], sealer: Sealer = CLEAR) -> CaseState:
+    """A CaseState from a ``cases`` table row selected with :data:`CASE_SELECT` (its personal
+    values opened with ``sealer``, the store's)."""
     values = dict(zip(_CASE_TABLE_COLUMNS, row, strict=True))
+    if sealer.on:
+        for c in ("name", "id_number", "bank_account", "account_name"):
+            values[c] = sealer.open(values[c])
     return CaseState(
         case_id=values["case_id"],
         program=values["program"],
@@ -91,7 +102,7 @@ def load_cases(db: Database | Tx, case_ids: Sequence[str]) -> dict[str, tuple[Ca
     500 ids, so a caller that may find the register empty asks `has_cases` first)."""
     out: dict[str, tuple[CaseState, int]] = {}
     for row in rows_where_in(db, CASE_SELECT, "case_id", case_ids):
-        state = case_state_from_row(row)
+        state = case_state_from_row(row, db.sealer)
         out[state.case_id] = (state, int(row[2]))
     return out
 
@@ -118,7 +129,7 @@ def ended_cases(db: Database, region: str, first: date, last: date) -> list[tupl
         "AND effective_to >= start_date ORDER BY region_code, program, case_id",
         (f"{region}%", first, last),
     )
-    return [(case_state_from_row(row), str(row[-1] or "")) for row in rows]
+    return [(case_state_from_row(row, db.sealer), str(row[-1] or "")) for row in rows]
 
 
 class CasesModel(ReadModel):
@@ -151,7 +162,7 @@ class CasesModel(ReadModel):
         for row in rows_where_in(tx, CASE_SELECT, "aggregate_id", (str(m) for m in missing)):
             loaded_ids.append(row[0])
             by_aggregate[row[1]] = row[0]
-            current[row[0]] = (case_state_from_row(row), int(row[2]))
+            current[row[0]] = (case_state_from_row(row, tx.sealer), int(row[2]))
         sources: dict[str, str] = {}
         recorded: dict[str, datetime] = {}
         for e in events:
@@ -185,8 +196,11 @@ class CasesModel(ReadModel):
             (changed_rows if s.case_id in loaded else new_rows).append(row)
         # A case's first event creates its row exactly once (the runner applies each event
         # once), so new rows can be bulk-copied; rows that existed are updated.
-        tx.copy_rows("cases", _CASE_WRITE_COLUMNS, new_rows)
-        tx.executemany(_upsert("cases", _CASE_WRITE_COLUMNS, "case_id"), changed_rows)
+        seal = tx.sealer.seal_rows
+        tx.copy_rows("cases", _CASE_WRITE_COLUMNS, seal(new_rows, CASE_PERSONAL))
+        tx.executemany(
+            _upsert("cases", _CASE_WRITE_COLUMNS, "case_id"), seal(changed_rows, CASE_PERSONAL)
+        )
 
 
 class StaffModel(ReadModel):
@@ -242,18 +256,23 @@ class StaffModel(ReadModel):
                     e.relation,
                     e.source,
                 )
-        tx.executemany(_upsert("staff", self._columns, "staff_id"), list(latest.values()))
+        seal = tx.sealer.seal_rows
+        tx.executemany(
+            _upsert("staff", self._columns, "staff_id"), seal(list(latest.values()), (2, 3, 4))
+        )
         tx.executemany(
             f"INSERT INTO staff_terms ({', '.join(self._terms)}) VALUES (?, ?, ?, ?, ?)", terms
         )
         tx.executemany(
             _upsert("relatives", self._relatives, "staff_id, id_number"),
-            list(relatives.values()),
+            seal(list(relatives.values()), (1,)),
         )
 
 
 def load_directory(db: Database) -> StaffDirectory:
-    """The staff registry through time, with relatives (a few thousand rows for a province)."""
+    """The staff registry through time, with relatives (a few thousand rows for a province),
+    their personal values opened."""
+    opened = db.sealer.open
     terms: dict[str, list[Terms]] = {}
     for staff_id, since, roles, region in db.query(
         "SELECT staff_id, since, roles, region_code FROM staff_terms ORDER BY staff_id, version"
@@ -265,14 +284,14 @@ def load_directory(db: Database) -> StaffDirectory:
             history[:] = [t for t in history if t.since < day]
         history.append(Terms(day, _roles(roles), region))
     people = {
-        staff_id: Person(name, id_number, account)
+        staff_id: Person(opened(name), opened(id_number), opened(account))
         for staff_id, name, id_number, account in db.query(
             "SELECT staff_id, name, id_number, bank_account FROM staff"
         )
     }
     relatives: dict[str, set[str]] = {}
     for staff_id, id_number in db.query("SELECT staff_id, id_number FROM relatives"):
-        relatives.setdefault(staff_id, set()).add(id_number)
+        relatives.setdefault(staff_id, set()).add(opened(id_number))
     return StaffDirectory(
         terms, people, {staff_id: frozenset(ids) for staff_id, ids in relatives.items()}
     )
@@ -308,7 +327,10 @@ class DeathsModel(ReadModel):
                     e.feed,
                     e.source,
                 )
-        tx.executemany(_upsert("deaths", self._columns, "id_number"), list(latest.values()))
+        tx.executemany(
+            _upsert("deaths", self._columns, "id_number"),
+            tx.sealer.seal_rows(list(latest.values()), (0,)),
+        )
 
 
 class ImportedFilesModel(ReadModel):

@@ -112,6 +112,8 @@ def notice_report(db: Database, period: str, region: str) -> list[dict[str, Any]
         "ORDER BY p.region_code, p.program, p.id_number",
         (period, f"{region}%"),
     )
+    if db.sealer.on:  # in the order of the id numbers themselves, not of their sealed texts
+        rows = sorted(db.sealer.open_rows(rows, (2, 3)), key=lambda r: (r[0], r[1], r[3]))
     return [
         {
             "region_code": r,

@@ -22,6 +22,7 @@ from functools import partial
 from typing import ClassVar, cast
 
 from ledger.events import LedgerEvent
+from ledger.sealing import Sealer
 from ledger.store import (
     Database,
     EventBatch,
@@ -230,9 +231,10 @@ class WrittenThroughBatch(EventBatch):
     that model (its own ``apply``) in that same transaction (`written_through`) instead of
     read back from the log and decoded: for bulk work whose events are many or large (a
     comparison file's chunks of records, a comparison's findings). ``models`` are all the
-    read models; the events' topics must be read by ``model`` alone. Once a transaction
-    finds a model behind (another process catching up, say), that one and the rest are left
-    to the catch-up (the caller's `sync` after)."""
+    read models; the events' topics must be read by ``model`` alone; ``sealer`` is the
+    store's (`Database.sealer`). Once a transaction finds a model behind (another process
+    catching up, say), that one and the rest are left to the catch-up (the caller's `sync`
+    after)."""
 
     def __init__(
         self,
@@ -241,11 +243,14 @@ class WrittenThroughBatch(EventBatch):
         models: Sequence[ReadModel],
         model: ReadModel,
         *,
+        sealer: Sealer,
         after_flush: Callable[[Sequence[LedgerEvent]], None] | None = None,
         overlap: bool = False,
     ) -> None:
         super().__init__(app, limit)
         self.models, self.model = models, model
+        # The recorder's transaction knows nothing of the read models' key: the store's.
+        self.sealer = sealer
         self.flushed = after_flush
         #: Whether every transaction so far was written through.
         self.through = True
@@ -290,6 +295,7 @@ class WrittenThroughBatch(EventBatch):
 
     @contextmanager
     def _projected(self, tx: Tx, *, events: Sequence[LedgerEvent]) -> Iterator[None]:
+        tx.sealer = self.sealer
         models = self.models if self.through else []
         appliers = {self.model.name: partial(self.model.apply, tx, events)}
         with written_through(tx, models, self.model.topics, appliers) as ready:

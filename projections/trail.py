@@ -196,7 +196,9 @@ def load_trail(app: LedgerApp, db: Database, case_id: str) -> Trail | None:
         db, "SELECT file_id, filename FROM bank_files", "file_id", files
     ):
         trail.file_names[fid] = name
-    trail.staff_names = dict(db.query("SELECT staff_id, name FROM staff"))
+    trail.staff_names = dict(
+        db.sealer.open_rows(db.query("SELECT staff_id, name FROM staff"), (1,))
+    )
     review_ids = [UUID(r) for r in review_ids_of_case(db, case_id)]
     trail.reviews = [e for events in select_events_of(app, db, review_ids).values() for e in events]
     trail.reviews.sort(key=lambda e: getattr(e, "reviewed_on", date.min))

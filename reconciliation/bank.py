@@ -65,6 +65,7 @@ from ledger.payment import (
     bank_file_id,
     payment_aggregate_id,
 )
+from ledger.sealing import Sealer
 from ledger.service import LedgerService, PhaseClock
 from ledger.store import Tx, gc_paused
 from projections.bank import RESULTS_JOIN, VERSION, BankResultsModel, ResultsPage
@@ -219,7 +220,7 @@ class BankImports(LedgerService):
             make = _StoredResults(self.app.mapper, fid, by, today)
             records = record.collect_events()
             stored = _LazyEvents(results, make, records, self.app.mapper)
-            projected = _WriteThrough(results, make, records, with_rows)
+            projected = _WriteThrough(results, make, records, with_rows, self.db.sealer)
             del results
             # One transaction: every result and the file's record, or nothing; with them, if
             # the read models had read the whole log, their rows of the file. The events are
@@ -441,8 +442,10 @@ class _WriteThrough:
         make: _StoredResults,
         records: Sequence[Any],
         with_rows: set[str],
+        sealer: Sealer,
     ) -> None:
         self.results = results
+        self.sealer = sealer  # the recorder's transaction knows nothing of the read models' key
         self.with_rows = with_rows  # the payments that have a row of results already
         self.make = make
         self.records = records
@@ -456,6 +459,7 @@ class _WriteThrough:
         from projections.registers import all_models  # the models import this package's peers
 
         self.calls += 1
+        tx.sealer = self.sealer
         # A retried transaction finds results already turned into events (and let go of):
         # it leaves the rows to the catch-up.
         models = all_models() if self.calls == 1 else []

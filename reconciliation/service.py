@@ -23,6 +23,7 @@ from ledger.masking import masked_rows
 from ledger.payment import Finding, Parties, Payment, finding_aggregate_id, finding_id
 from ledger.period import Period
 from ledger.review import OVERDUE_FINDING
+from ledger.sealing import CLEAR, Sealer
 from ledger.service import LedgerService
 from ledger.store import Database, EventBatch, as_date, gc_paused, param_chunks, record_job
 from projections.bank import EXECUTIONS, RESULTS_JOIN, STATUS
@@ -71,7 +72,13 @@ class ReconcileResult:
     open_total: int = 0
 
 
-def _view(row: Sequence[Any]) -> tuple[PaymentView, date | None]:
+#: Where a row of `_VIEW_SQL` holds personal values (sealed with a key: `ledger.sealing`).
+_VIEW_PERSONAL = (9, 10, 11, 16, 17)
+
+
+def _view(row: Sequence[Any], sealer: Sealer = CLEAR) -> tuple[PaymentView, date | None]:
+    if sealer.on:
+        row = sealer.open_rows([tuple(row)], _VIEW_PERSONAL)[0]
     (
         pid,
         case_id,
@@ -164,7 +171,9 @@ class Reconciliation(LedgerService):
                     if len(d.key) == 4
                 ]
             )
-            staff = self.db.query("SELECT staff_id, id_number, bank_account FROM staff")
+            staff = self.db.sealer.open_rows(
+                self.db.query("SELECT staff_id, id_number, bank_account FROM staff"), (1, 2)
+            )
             members = self._member_candidates(period)
             emit(
                 checks.check_beneficiaries(
@@ -345,7 +354,7 @@ class Reconciliation(LedgerService):
             for m in check_household_size(sizes, members, first)
         ]
         deaths = {
-            str(i): d
+            self.db.sealer.open(str(i)): d
             for i, died in self.db.query(
                 "SELECT id_number, date_of_death FROM deaths WHERE id_number IN "
                 "(SELECT member_id_number FROM household_members)"
@@ -519,7 +528,7 @@ class Reconciliation(LedgerService):
             sql += " ORDER BY p.payment_id"
         chunk: list[tuple[PaymentView, date | None]] = []
         for row in self.db.stream(sql, params):
-            chunk.append(_view(row))
+            chunk.append(_view(row, self.db.sealer))
             if len(chunk) >= self.chunk:
                 yield chunk
                 chunk = []
@@ -536,7 +545,7 @@ class Reconciliation(LedgerService):
             "CASE WHEN p.kind = 'reissue' THEN 'regular' ELSE p.kind END HAVING COUNT(*) > 1)",
             (str(period), str(period)),
         )
-        return [_view(r)[0] for r in rows]
+        return [_view(r, self.db.sealer)[0] for r in rows]
 
     def _beneficiary_candidates(
         self, period: Period, cases: Iterable[str] = ()
@@ -582,7 +591,7 @@ class Reconciliation(LedgerService):
                 f"{_VIEW_SQL} AND p.payment_id IN ({', '.join('?' * len(chunk))})",
                 (str(period), *chunk),
             )
-            views.extend(_view(r)[0] for r in rows)
+            views.extend(_view(r, self.db.sealer)[0] for r in rows)
         return views
 
     def _unmatched(self, period: Period) -> list[UnmatchedEntry]:
@@ -597,7 +606,7 @@ class Reconciliation(LedgerService):
             UnmatchedEntry(
                 f, int(s), k, e, None if a is None else int(a), as_date(b), c, cur, str(period)
             )
-            for f, s, k, e, a, b, c, cur in rows
+            for f, s, k, e, a, b, c, cur in self.db.sealer.open_rows(rows, (6,))
         ]
 
     def _foreign(self, period: Period) -> list[ForeignEntry]:
@@ -778,6 +787,7 @@ def _finding_rows(db: Database, where: str, params: Sequence[Any]) -> list[dict[
     out = []
     for row in db.query(sql, params):
         record = dict(zip((*FINDING_FIELDS, "file_name"), row, strict=True))
+        record["source_ref"] = db.sealer.open_optional(record["source_ref"])
         for money in ("amount", "instructed_amount", "bank_amount"):
             if record[money] is not None:
                 record[money] = format_fen(int(record[money]))

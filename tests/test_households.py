@@ -345,3 +345,16 @@ def test_a_households_dry_run_prints_members_masked_and_matches_the_import(
     assert "households.csv" not in [i["filename"] for i in listed], "a dry run records nothing"
     real = cli(*args)
     assert "2 rows: 2 new, 0 changed, 0 unchanged, 0 refused; 2 events recorded" in real.stdout
+
+
+def test_a_member_joining_in_bulk_is_exactly_the_event_join_records() -> None:
+    # A big households file writes each new member's event directly (no aggregate built).
+    from datetime import date
+
+    from ledger.household import HouseholdMember, HouseholdRow
+
+    row = HouseholdRow("C001", "610102195001010011", "王秀兰", "head", date(2026, 1, 1), None)
+    direct = HouseholdMember.joining(row, by="S001", source="f:2")
+    (made,) = HouseholdMember.join(row, by="S001", source="f:2").collect_events()
+    assert type(direct) is type(made)
+    assert direct.model_dump(exclude={"timestamp"}) == made.model_dump(exclude={"timestamp"})

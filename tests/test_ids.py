@@ -293,3 +293,25 @@ def test_derived_id_is_the_standard_uuid5_of_kind_and_key(key: str) -> None:
         assert fast == standard and hash(fast) == hash(standard)
         assert (fast.bytes, str(fast), fast.version) == (standard.bytes, str(standard), 5)
         assert pickle.loads(pickle.dumps(fast)) == standard
+
+
+@given(st.lists(st.text(max_size=20), min_size=1, max_size=6), st.integers(1, 52))
+def test_payment_digests_are_the_standard_base32_of_the_hash(parts: list[str], length: int) -> None:
+    # Payment, recovery and finding ids are derived from these: they must never change.
+    import base64
+    import hashlib
+
+    from ledger.payment import _digest
+
+    raw = hashlib.sha256("|".join(parts).encode("utf-8")).digest()
+    assert _digest(*parts, length=length) == base64.b32encode(raw).decode("ascii")[:length]
+
+
+def test_a_payment_id_is_what_it_has_always_been() -> None:
+    from ledger.payment import payment_id
+
+    # As computed by the first release's code (stored runs and bank files carry it).
+    assert (
+        payment_id("C6101021398586", "dibao", "2026-12", "regular")
+        == "202612R1ZWAGW3EJBYB7MY7HZB4E"
+    )

@@ -253,3 +253,19 @@ def test_monthly_read_model_agrees_with_the_report(svc: Services, payouts: Payou
     }
     assert report == monthly
     assert "elderly" not in report  # its only payment is held (beneficiary died)
+
+
+
+def test_prepare_plans_with_statistics_of_the_register_it_reads(
+    svc: Services, payouts: Payouts
+) -> None:
+    # After a month's bulk import the planner knew `cases` as it was before the import and
+    # sorted the whole register for every chunk: prepare brings the statistics up to date.
+    if svc.db.dialect != "postgresql":
+        pytest.skip("SQLite plans without statistics")
+    svc.importer.import_file("cases", FIXTURES / "cases.csv", by="S001")
+    known = "SELECT reltuples FROM pg_class WHERE relname = 'cases'"
+    cases = svc.db.query("SELECT COUNT(*) FROM cases")[0][0]
+    assert svc.db.query(known)[0][0] != cases  # never analyzed: -1
+    payouts.prepare(P("2026-12"), program=None, by=FINANCE)
+    assert svc.db.query(known)[0][0] == cases

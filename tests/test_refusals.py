@@ -288,8 +288,10 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     made["older"] = older
     newer = folder / "newer.db"
     shutil.copy(made["plain"], newer)
-    with sqlite3.connect(newer) as conn:
+    conn = sqlite3.connect(newer)
+    with conn:
         conn.execute("UPDATE alembic_version SET version_num = '0999'")
+    conn.close()  # the last connection closed moves the WAL into the file that is copied
     made["newer"] = newer
     return made
 

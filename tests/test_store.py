@@ -147,7 +147,9 @@ def test_cipher_key_encrypts_stored_payloads(store_url: str) -> None:
             + ("stored_events" if svc.db.dialect == "sqlite" else "aidledger_events")
         )
         assert raw and all("周建国".encode() not in bytes(r[0]) for r in raw)
-        assert svc.db.query("SELECT name FROM staff WHERE staff_id = 'S001'") == [("周建国",)]
+        # The read model keeps the name sealed (`ledger.sealing`), and opens it.
+        ((stored,),) = svc.db.query("SELECT name FROM staff WHERE staff_id = 'S001'")
+        assert stored != "周建国" and svc.db.sealer.open(stored) == "周建国"
     finally:
         svc.close()
     # Without the key, or with another, the store refuses to open: never a mix of clear and

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ledger.sealing import CLEAR
 from projections.runner import ReadModel, WrittenThroughBatch
 
 
@@ -48,7 +49,7 @@ class _App:
 
 def test_an_overlapped_batch_writes_every_transaction_in_order_on_a_second_thread() -> None:
     events = _Events()
-    batch = WrittenThroughBatch(_App(events), 3, [_Model()], _Model(), overlap=True)  # type: ignore[arg-type]
+    batch = WrittenThroughBatch(_App(events), 3, [_Model()], _Model(), sealer=CLEAR, overlap=True)  # type: ignore[arg-type]
     with batch:
         for n in range(10):
             batch.add(n)
@@ -59,7 +60,7 @@ def test_an_overlapped_batch_writes_every_transaction_in_order_on_a_second_threa
 
 def test_a_failed_transaction_fails_the_overlapped_batch() -> None:
     events = _Events(fail_on=3)
-    batch = WrittenThroughBatch(_App(events), 3, [_Model()], _Model(), overlap=True)  # type: ignore[arg-type]
+    batch = WrittenThroughBatch(_App(events), 3, [_Model()], _Model(), sealer=CLEAR, overlap=True)  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="refused"), batch:
         for n in range(9):
             batch.add(n)
