@@ -1,33 +1,42 @@
 """Importing a comparison file (核对): all or nothing, once, a chunk of records per event.
 
-The file is read twice, as the other imports read theirs (`ledger.imports`): a first reading
-checks every row (every problem, by line, refuses the whole file before anything is written);
-a second writes the records, `ledger.comparison.CHUNK` to an event, a few events to a
-transaction. The same content imported again (under any name) records nothing. An import
-killed half-way stays open (other commands refuse to read until it completes): run again, it
-writes the chunks the killed run did not (a chunk's number is its event's version, and the
-chunks of a file are always cut the same way).
+The file is read as the other imports read theirs (`ledger.imports`): a first reading checks
+every row (every problem, by line, refuses the whole file before anything is written); a
+second converts the lines checked without checking them again
+(`ledger.validation.checked_comparison_records`) and writes the records,
+`ledger.comparison.CHUNK` to an event, a few events to a transaction, each transaction's
+records copied into ``comparison_records`` in that same transaction
+(`projections.runner.WrittenThroughBatch`).
+The same content imported again (under any name) records nothing. An import killed half-way
+stays open (other commands refuse to read until it completes): run again, it writes the
+chunks the killed run did not (a chunk's number is its event's version, and the chunks of a
+file are always cut the same way).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from ledger.comparison import (
     ComparisonFile,
+    ComparisonRecord,
     check_source,
     columns_of,
     comparison_file_aggregate_id,
 )
 from ledger.comparison_terms import CHUNK
-from ledger.csvfile import InputFile, SecondReading, iter_rows, reread_rows
+from ledger.csvfile import InputFile, iter_rows, reread_values
 from ledger.errors import Problems
-from ledger.imports import Importer, ImportSummary, Progress
+from ledger.imports import Importer, ImportSummary, Progress, RowReport, _DryBatch
 from ledger.registry import FileImport, ImportedFile
 from ledger.service import PhaseClock
 from ledger.store import EventBatch, batched, events_table, gc_paused
-from ledger.validation import comparison_rows
+from ledger.validation import checked_comparison_records, comparison_rows
+from projections.comparison import ComparisonModel
+from projections.runner import WrittenThroughBatch
 
 KIND = "comparison"
 #: Chunk events per transaction (each carries `CHUNK` records).
@@ -45,16 +54,23 @@ class ComparisonImporter(Importer):
         by: str,
         today: date | None = None,
         progress: Progress | None = None,
+        report: RowReport | None = None,
     ) -> ImportSummary:
         """Import one comparison file of ``source``. Raises InputRefused (nothing recorded),
         NotAuthorised, ImportIncomplete (another import is open), InvalidValue (a source not
-        known)."""
+        known).
+
+        With ``report`` it is a dry run: every check as for the import, then each record the
+        import would write handed to ``report`` (`record_report`) as its chunk is built, and
+        nothing recorded."""
         check_source(source)
         clock = PhaseClock()
         today = today or self.today
         with InputFile(path, max_bytes=self.max_input_bytes) as file:
             sha, name = file.sha256, file.path.name
-            summary = ImportSummary(kind=KIND, filename=name, sha256=sha)
+            summary = ImportSummary(
+                kind=KIND, filename=name, sha256=sha, dry_run=report is not None
+            )
             self.sync()
             directory = self.directory()
             directory.actor(by, today).require("caseworker", to="import a comparison file")
@@ -74,23 +90,29 @@ class ComparisonImporter(Importer):
             clock.lap("validate")
 
             written = self._chunks_written(sha) if resuming else 0
-            opening = (
-                []
-                if resuming
-                else [
-                    *FileImport.start(kind=KIND, filename=name, sha256=sha, by=by).collect_events(),
-                    *ComparisonFile.open(
-                        source=source, filename=name, sha256=sha, by=by
-                    ).collect_events(),
-                ]
+            if not resuming and report is None:
+                # The opening events in a transaction of their own, projected at once: the
+                # chunks' transactions are then written through (`_written_through`).
+                self.app.events.put(
+                    [
+                        *FileImport.start(
+                            kind=KIND, filename=name, sha256=sha, by=by
+                        ).collect_events(),
+                        *ComparisonFile.open(
+                            source=source, filename=name, sha256=sha, by=by
+                        ).collect_events(),
+                    ]
+                )
+                self.sync()
+            records = checked_comparison_records(reread_values(file, columns), source)
+            if report is not None:
+                records = _reported(records, report)
+            batch: EventBatch = (
+                _DryBatch(self.app, EVENTS_PER_TRANSACTION)
+                if report is not None
+                else self._written_through(progress)
             )
-            records = comparison_rows(
-                reread_rows(file, columns), source, today, SecondReading(file)
-            )
-            batch = EventBatch(self.app, EVENTS_PER_TRANSACTION, after_flush=progress)
-            with self.following(rows > self.follow_above), gc_paused(), batch:
-                if opening:
-                    batch.add(*opening)
+            with gc_paused(), batch:
                 for n, chunk in enumerate(batched(records, CHUNK)):
                     version = n + 2  # the file's opening event is version 1
                     if version <= written:
@@ -100,9 +122,13 @@ class ComparisonImporter(Importer):
                             sha256=sha, source=source, version=version, records=chunk, by=by
                         )
                     )
+            if not resuming:
+                batch.written += 2  # the opening events (a dry run: would be)
             clock.lap("write")
             summary.rows = summary.new = rows
             summary.events = batch.written
+            if report is not None:
+                return summary  # a dry run: nothing recorded
             self.app.save(
                 ImportedFile.record(
                     kind=KIND,
@@ -120,6 +146,29 @@ class ComparisonImporter(Importer):
             summary.seconds = clock.laps
             return summary
 
+    def _written_through(self, progress: Progress | None) -> WrittenThroughBatch:
+        """The chunks' transactions, each copying its records into ``comparison_records``
+        itself: ten million records are some two thousand events of five thousand records,
+        and reading them back from the log to decode them took as long as writing them."""
+        from projections.registers import all_models  # the models import this package's peers
+
+        models = all_models()
+        model = next(m for m in models if isinstance(m, ComparisonModel))
+
+        def flushed(events: Sequence[Any]) -> None:
+            if progress is not None:
+                progress(sum(len(e.records) for e in events))
+
+        return WrittenThroughBatch(
+            self.app,
+            EVENTS_PER_TRANSACTION,
+            models,
+            model,
+            sealer=self.db.sealer,
+            after_flush=flushed,
+            overlap=self.db.dialect == "postgresql",
+        )
+
     def _chunks_written(self, sha: str) -> int:
         """The version of the file's aggregate a killed run of this import reached (0: none)."""
         uid = comparison_file_aggregate_id(sha)
@@ -129,3 +178,29 @@ class ComparisonImporter(Importer):
             (uid.hex if self.db.dialect == "sqlite" else uid,),
         )
         return int(rows[0][0] or 0) if rows else 0
+
+
+def record_report(record: ComparisonRecord) -> dict[str, Any]:
+    """What a dry run reports of a record: ``{"line", "key", "outcome", "changes"}`` as the
+    other imports' dry runs do (`ledger.imports.RowReport`), the key its person's id number,
+    the changes each field the record is written with as ``[None, value]``."""
+    fields = {
+        "id_number": record.id_number,
+        "source_ref": record.source_ref,
+        "as_of": record.as_of.isoformat(),
+        "value": record.value,
+        "detail": record.detail,
+        "until": None if record.until is None else record.until.isoformat(),
+    }
+    return {
+        "line": record.line,
+        "key": record.id_number,
+        "outcome": "new",
+        "changes": {k: [None, v] for k, v in fields.items()},
+    }
+
+
+def _reported(records: Iterable[ComparisonRecord], report: RowReport) -> Iterator[ComparisonRecord]:
+    for record in records:
+        report(record_report(record))
+        yield record

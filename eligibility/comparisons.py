@@ -2,10 +2,11 @@
 
 Reads the records known on the day compared as of (`projections.comparison.case_records`),
 judges each case's household by the pure rules (`eligibility.comparison`), and raises what
-they find through the findings of reconciliation: once per case and type while one is open,
-and never again for the same evidence (one resolved as a false positive stays resolved). A
-finding's id is derived from its type, case and evidence, so a rerun, or a run as of a later
-day that learnt nothing new, raises nothing twice.
+they find through the findings of reconciliation (their events built directly, their rows
+written with them: `projections.runner.WrittenThroughBatch`): once per case and type while
+one is open, and never again for the same evidence (one resolved as a false positive stays
+resolved). A finding's id is derived from its type, case and evidence, so a rerun, or a run
+as of a later day that learnt nothing new, raises nothing twice.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from ledger.duties import Actor
 from ledger.payment import Finding, finding_id
 from ledger.period import Period
 from ledger.service import LedgerService
-from ledger.store import EventBatch, record_job
+from ledger.store import gc_paused, record_job
 from projections.registers import refuse_while_importing
+from projections.runner import WrittenThroughBatch
 
 #: Who may run a comparison: those who check applications (caseworkers), and supervisors.
 COMPARE_ROLES = ("caseworker", "supervisor")
@@ -62,7 +64,7 @@ class Comparisons(LedgerService):
     ) -> CompareResult:
         """Raise the comparison findings of ``period`` from the records known on ``as_of``
         (default today)."""
-        from projections.comparison import case_records
+        from projections.comparison import case_record_chunks
         from projections.households import persons_of_cases
 
         self.sync()
@@ -72,19 +74,9 @@ class Comparisons(LedgerService):
         day = as_of or self.today
         first, last = period.first_day, period.last_day
         result = CompareResult(period=str(period), as_of=day.isoformat())
-        found = case_records(self.db, first, last, day)
-        facts: dict[str, tuple[str, str]] = {}
-        records: list[Record] = []
-        for case_id, program, region, record in found:
-            facts[case_id] = (program, region)
-            records.append(record)
-        persons = persons_of_cases(self.db, sorted(facts), first)
-        cases = [
-            CaseFacts(case_id, program, region, persons.get(case_id, frozenset()))
-            for case_id, (program, region) in facts.items()
-        ]
-        result.cases = len(cases)
-        hits = compare(cases, records, rules_of(self.config), first=first, last=last, as_of=day)
+        # The records are often minutes old: without fresh statistics PostgreSQL plans the
+        # join for the few rows it last saw.
+        self.db.analyze("comparison_records", "cases", "household_members")
         open_types: dict[str, set[str]] = defaultdict(set)
         known: dict[str, tuple[str, str | None]] = {}
         marks = ", ".join("?" * len(COMPARISON_FINDINGS))
@@ -97,34 +89,67 @@ class Comparisons(LedgerService):
             if status == "open":
                 open_types[case_id].add(type_)
         departments = {code: p.department for code, p in self.config.programs.items()}
-        with EventBatch(self.app, self.batch_events) as batch:
-            for hit in hits:
-                fid = comparison_finding_id(hit)
-                if fid in known or hit.type in open_types[hit.case_id]:
-                    continue
-                open_types[hit.case_id].add(hit.type)
-                known[fid] = ("open", None)
-                program, region = facts[hit.case_id]
-                batch.add_aggregate(
-                    Finding.new(
-                        by=actor.staff_id,
-                        finding_id=fid,
-                        type=hit.type,
-                        period=str(period),
-                        program=program,
-                        department=departments.get(program),
-                        region_code=region,
-                        case_id=hit.case_id,
-                        payment_id=None,
-                        amount=None,
-                        detail=hit.detail,
-                        source=hit.source,
-                        source_ref=hit.source_ref,
-                        value=hit.value,
-                        limit=hit.limit,
+        rules = rules_of(self.config)
+        with gc_paused(), self._written_through() as batch:
+            # A chunk of cases at a time: a province's records are not held all at once.
+            for found in case_record_chunks(self.db, first, last, day):
+                facts: dict[str, tuple[str, str]] = {}
+                records: list[Record] = []
+                for case_id, program, region, record in found:
+                    facts[case_id] = (program, region)
+                    records.append(record)
+                del found
+                persons = persons_of_cases(self.db, sorted(facts), first)
+                cases = [
+                    CaseFacts(case_id, program, region, persons.get(case_id, frozenset()))
+                    for case_id, (program, region) in facts.items()
+                ]
+                result.cases += len(cases)
+                hits = compare(cases, records, rules, first=first, last=last, as_of=day)
+                for hit in hits:
+                    fid = comparison_finding_id(hit)
+                    if fid in known or hit.type in open_types[hit.case_id]:
+                        continue
+                    open_types[hit.case_id].add(hit.type)
+                    known[fid] = ("open", None)
+                    program, region = facts[hit.case_id]
+                    batch.add(
+                        Finding.raised_event(
+                            by=actor.staff_id,
+                            finding_id=fid,
+                            type=hit.type,
+                            period=str(period),
+                            program=program,
+                            department=departments.get(program),
+                            region_code=region,
+                            case_id=hit.case_id,
+                            payment_id=None,
+                            amount=None,
+                            detail=hit.detail,
+                            source=hit.source,
+                            source_ref=hit.source_ref,
+                            value=hit.value,
+                            limit=hit.limit,
+                        )
                     )
-                )
-                result.raised[hit.type] = result.raised.get(hit.type, 0) + 1
+                    result.raised[hit.type] = result.raised.get(hit.type, 0) + 1
         self.sync()
         record_job(self.db, "comparison", detail=f"{period} as of {day.isoformat()}")
         return result
+
+    def _written_through(self) -> WrittenThroughBatch:
+        """The findings' transactions, each writing its rows of ``findings`` itself: a
+        province's month raises hundreds of thousands."""
+        from projections.payouts import FindingsModel
+        from projections.registers import all_models
+
+        models = all_models()
+        model = next(m for m in models if isinstance(m, FindingsModel))
+        return WrittenThroughBatch(
+            self.app,
+            self.batch_events,
+            models,
+            model,
+            sealer=self.db.sealer,
+            overlap=self.db.dialect == "postgresql",
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from ledger.case import CASE_COLUMNS, CaseState, state_as_of
 from ledger.events import LedgerEvent, event_type_name
 from ledger.ids import mask_account, mask_id_number, mask_name
+from ledger.masking import mask_reference
 from ledger.money import format_fen
 
 #: Event and state fields holding integer fen, shown as "1234.50".
@@ -43,7 +45,18 @@ _MASKS = {
     "account_name": mask_name,
     "id_number": mask_id_number,
     "bank_account": mask_account,
+    "member_name": mask_name,
+    "member_id_number": mask_id_number,
+    "source_ref": mask_reference,
 }
+#: An id number (18 characters, the last a digit or X).
+_ID_NUMBER = re.compile(r"^[0-9]{17}[0-9Xx]$")
+
+
+def masked_key(key: str) -> str:
+    """A dry run's row key with each id number in it masked: deaths, relatives, household
+    members and comparison records are keyed by a person (``C001/610102********0015``)."""
+    return "/".join(mask_id_number(p) if _ID_NUMBER.match(p) else p for p in key.split("/"))
 
 
 def masked_changes(changes: dict[str, list[Any]]) -> dict[str, list[Any]]:

@@ -434,6 +434,36 @@ def comparison_rows(
         yield from _comparison_row(row, source, today, problems, id_number_of, day_of)
 
 
+def checked_comparison_records(
+    lines: Iterable[tuple[int, list[str]]], source: str
+) -> Iterator[ComparisonRecord]:
+    """The records of a comparison file's lines that `comparison_rows` accepted, converted
+    without checking them again: the writing reading of an import (``lines`` from
+    `ledger.csvfile.reread_values`, in the order of the source's columns), which reads the
+    bytes that were checked. A test holds it to `comparison_rows`."""
+    day = date.fromisoformat
+    if source == "other_benefit":
+        for line, (id_number, department, benefit, monthly, start, end) in lines:
+            monthly_fen = _money_value(monthly)
+            yield ComparisonRecord(
+                line,
+                id_number.upper(),
+                f"{department}:{benefit}",
+                day(start),
+                format_fen(monthly_fen),
+                monthly_fen,
+                "",
+                day(end) if end else None,
+            )
+        return
+    money = source in MONEY_SOURCES
+    for line, (id_number, ref, as_of, value, detail) in lines:
+        fen: int | None = None
+        if money:
+            fen, value = _money_as_written(value)
+        yield ComparisonRecord(line, id_number.upper(), ref, day(as_of), value, fen, detail)
+
+
 def _comparison_row(
     row: CsvRow,
     source: str,

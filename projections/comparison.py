@@ -7,7 +7,7 @@ cases' people's records through `records_of`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
@@ -95,16 +95,49 @@ def people_with_records(db: Database) -> set[str]:
     return {db.sealer.open(r[0]) for r in rows}
 
 
+#: Cases per chunk of `case_record_chunks`.
+CASES_PER_CHUNK = 50_000
+
+
+def case_record_chunks(
+    db: Database, first: date, last: date, as_of: date, size: int | None = None
+) -> Iterator[list[tuple[str, str, str, Record]]]:
+    """`case_records` a chunk of ``size`` cases in effect at a time (by case id; default
+    `CASES_PER_CHUNK`), so that a province's ten million records are never held at once."""
+    size = size or CASES_PER_CHUNK
+    ids = [
+        r[0]
+        for r in db.query(
+            f"SELECT case_id FROM cases WHERE {_IN_EFFECT} ORDER BY case_id", (last, first)
+        )
+    ]
+    for i in range(0, len(ids), size):
+        yield case_records(
+            db, first, last, as_of, within=(ids[i], ids[min(i + size, len(ids)) - 1])
+        )
+
+
+#: A case in effect some day from ``first`` to ``last`` (parameters: last, first).
+_IN_EFFECT = "start_date <= ? AND (effective_to IS NULL OR effective_to >= ?)"
+
+
 def case_records(
-    db: Database, first: date, last: date, as_of: date
+    db: Database,
+    first: date,
+    last: date,
+    as_of: date,
+    *,
+    within: tuple[str, str] | None = None,
 ) -> list[tuple[str, str, str, Record]]:
     """Every record known on ``as_of`` about a person of a case in effect some day from
     ``first`` to ``last`` (its holder, or a member in effect on ``first``):
-    ``(case_id, program, region_code, record)``, by case. The join is the database's: a
-    province's month reads only the records about its cases' people."""
+    ``(case_id, program, region_code, record)``, by case; ``within``: only the cases whose
+    ids are from the first to the second. The join is the database's: a province's month
+    reads only the records about its cases' people."""
+    bounds = " AND case_id BETWEEN ? AND ?" if within else ""
     rows = db.query(
         "WITH live AS (SELECT case_id, program, region_code, id_number FROM cases "
-        "WHERE start_date <= ? AND (effective_to IS NULL OR effective_to >= ?)), "
+        f"WHERE {_IN_EFFECT}{bounds}), "
         "people AS (SELECT case_id, id_number FROM live UNION SELECT m.case_id, "
         "m.member_id_number FROM household_members m JOIN live l ON l.case_id = m.case_id "
         "WHERE m.date_from <= ? AND (m.date_to IS NULL OR m.date_to >= ?)) "
@@ -112,20 +145,21 @@ def case_records(
         "r.as_of, r.value, r.amount, r.detail, r.until FROM people p "
         "JOIN comparison_records r ON r.id_number = p.id_number "
         "JOIN live l ON l.case_id = p.case_id WHERE r.as_of <= ? ORDER BY p.case_id",
-        (last, first, first, first, as_of),
+        (last, first, *(within or ()), first, first, as_of),
     )
     return [(r[0], r[1], r[2], _record(r[3:], db.sealer)) for r in rows]
 
 
 def _record(v: Sequence[Any], sealer: Sealer = CLEAR) -> Record:
     source, id_number, ref, day, value, amount, detail, until = v
+    # PostgreSQL gives dates and integers; SQLite ISO text (and integers).
     return Record(
         source,
         sealer.open(id_number),
         sealer.open(ref),
-        as_of_day(day),
+        day if type(day) is date else as_of_day(day),
         value,
-        None if amount is None else int(amount),
+        amount,
         detail,
-        as_date(until),
+        until if until is None or type(until) is date else as_date(until),
     )

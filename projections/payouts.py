@@ -465,8 +465,4 @@ class FindingsModel(ReadModel):
             )
             for e in events
         ]
-        tx.executemany(
-            f"INSERT INTO findings ({', '.join(FINDING_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(FINDING_COLUMNS))})",
-            rows,
-        )
+        tx.copy_rows("findings", FINDING_COLUMNS, rows)

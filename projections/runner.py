@@ -18,10 +18,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from typing import ClassVar, cast
 
 from ledger.events import LedgerEvent
-from ledger.store import Database, LedgerApp, Tx, gc_paused, is_pg_error, log_head_in
+from ledger.sealing import Sealer
+from ledger.store import (
+    Database,
+    EventBatch,
+    LedgerApp,
+    Tx,
+    gc_paused,
+    is_pg_error,
+    log_head_in,
+)
 
 TRACKING_TABLE = "aidledger_tracking"
 DEFERRED_INDEXES = "aidledger_deferred_indexes"
@@ -214,6 +224,83 @@ def written_through(
         after = log_head_in(tx)
         for model in models:
             _advance(tx, model.name, before, after)
+
+
+class WrittenThroughBatch(EventBatch):
+    """An `EventBatch` of events one read model reads, each transaction's events applied to
+    that model (its own ``apply``) in that same transaction (`written_through`) instead of
+    read back from the log and decoded: for bulk work whose events are many or large (a
+    comparison file's chunks of records, a comparison's findings). ``models`` are all the
+    read models; the events' topics must be read by ``model`` alone; ``sealer`` is the
+    store's (`Database.sealer`). Once a transaction finds a model behind (another process
+    catching up, say), that one and the rest are left to the catch-up (the caller's `sync`
+    after)."""
+
+    def __init__(
+        self,
+        app: LedgerApp,
+        limit: int,
+        models: Sequence[ReadModel],
+        model: ReadModel,
+        *,
+        sealer: Sealer,
+        after_flush: Callable[[Sequence[LedgerEvent]], None] | None = None,
+        overlap: bool = False,
+    ) -> None:
+        super().__init__(app, limit)
+        self.models, self.model = models, model
+        # The recorder's transaction knows nothing of the read models' key: the store's.
+        self.sealer = sealer
+        self.flushed = after_flush
+        #: Whether every transaction so far was written through.
+        self.through = True
+        # With ``overlap`` (PostgreSQL) a transaction is written on a second thread while
+        # the caller builds the next one's events: the database works on one core meanwhile.
+        # One transaction at a time, in order, as without.
+        self._writer = ThreadPoolExecutor(1) if overlap else None
+        self._writing: Future[None] | None = None
+
+    def flush(self) -> None:
+        events = self.events
+        if not events:
+            return
+        self.events, self.items = [], 0
+        if self._writer is None:
+            self._write(events)
+            return
+        self._wait()
+        self._writing = self._writer.submit(self._write, events)
+
+    def _write(self, events: Sequence[LedgerEvent]) -> None:
+        self.app.events.put(events, around=partial(self._projected, events=events))
+        self.written += len(events)
+        if self.flushed:
+            self.flushed(events)
+
+    def _wait(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+                self._wait()
+            elif self._writing is not None:
+                self._writing.exception()  # let the transaction under way end first
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+
+    @contextmanager
+    def _projected(self, tx: Tx, *, events: Sequence[LedgerEvent]) -> Iterator[None]:
+        tx.sealer = self.sealer
+        models = self.models if self.through else []
+        appliers = {self.model.name: partial(self.model.apply, tx, events)}
+        with written_through(tx, models, self.model.topics, appliers) as ready:
+            yield
+        self.through = ready
 
 
 def lag(app: LedgerApp, db: Database, models: Sequence[ReadModel]) -> int:

@@ -409,3 +409,190 @@ def test_releasing_a_payment_held_by_a_comparison_finding_is_recorded_on_it(
     ]
     shown = svc.payouts.review.show(run_id)
     assert shown["totals"]["held"] == 0
+
+
+def test_a_dry_run_reports_each_record_the_import_then_records_and_records_nothing(
+    svc: Services, tmp_path: Path
+) -> None:
+    from eligibility.comparison_import import record_report
+    from ledger.comparison import ComparisonRecord
+    from tests.builders import head
+
+    with_records(svc, tmp_path, "vehicle", f"{C001_HOLDER},P-0,2026-11-01,1.00,")  # the store
+    rows = [
+        f"{C001_HOLDER},ACC-1,2026-11-01,50000.00,存款",
+        f"{SPOUSE},ACC-2,2026-10-02,12.50,",
+        f"{C002_HOLDER},ACC-3,2026-09-03,0.00,定期",
+    ]
+    path = write_file(tmp_path, "dep.csv", ",".join(COMPARISON_COLUMNS), *rows)
+    importer = svc.service(ComparisonImporter)
+    before = head(svc)
+    reported: list[dict[str, Any]] = []
+    dry = importer.import_comparison(path, source="deposit", by=CASEWORKER, report=reported.append)
+    assert head(svc) == before, "a dry run records nothing"
+    assert svc.db.query("SELECT COUNT(*) FROM comparison_records WHERE source = 'deposit'") == [
+        (0,)
+    ]
+    assert [(r["line"], r["key"], r["outcome"]) for r in reported] == [
+        (2, C001_HOLDER, "new"),
+        (3, SPOUSE, "new"),
+        (4, C002_HOLDER, "new"),
+    ]
+    assert reported[0]["changes"]["value"] == [None, "50000.00"]
+    real = importer.import_comparison(path, source="deposit", by=CASEWORKER)
+    assert (dry.rows, dry.new, dry.events) == (real.rows, real.new, real.events)
+    assert dry.dry_run and not real.dry_run
+    # What the dry run reported is what the import recorded, record by record.
+    recorded = svc.db.query(
+        "SELECT line, id_number, source_ref, as_of, value, amount, detail, until "
+        "FROM comparison_records WHERE source = 'deposit' ORDER BY line"
+    )
+    from projections.comparison import as_of_day
+
+    assert reported == [
+        record_report(ComparisonRecord(int(n), i, ref, as_of_day(day), value, amount, detail, None))
+        for n, i, ref, day, value, amount, detail, until in recorded
+    ]
+    with pytest.raises(InputRefused):
+        importer.import_comparison(
+            write_file(tmp_path, "bad.csv", ",".join(COMPARISON_COLUMNS), "1,2,3,4,5"),
+            source="deposit",
+            by=CASEWORKER,
+            report=reported.append,
+        )
+
+
+def test_a_dry_run_on_the_command_line_prints_each_record_masked(cli: Any, tmp_path: Path) -> None:
+    from ledger.ids import mask_id_number
+
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007")
+    cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", CASEWORKER)
+    path = write_file(
+        tmp_path,
+        "d.csv",
+        ",".join(COMPARISON_COLUMNS),
+        f"{C001_HOLDER},6222000011112222,2026-11-01,50000.00,工行",
+        f"{SPOUSE},6222000033334444,2026-11-02,10.00,",
+    )
+    args = ("import", "comparison", str(path), "--source", "deposit", "--by", CASEWORKER)
+    text = cli(*args, "--dry-run").stdout
+    assert "line 2  610102********0011  new" in text and "value 50000.00" in text
+    assert "62************22" in text and "line 3  610102********0015" in text
+    assert C001_HOLDER not in text and SPOUSE not in text and "6222000011112222" not in text
+    assert "2 rows: 2 new" in text and "3 events would be recorded; nothing recorded" in text
+    doc = json.loads(cli(*args, "--dry-run", "--format", "json").stdout)
+    assert [(r["line"], r["key"]) for r in doc] == [
+        (2, "610102********0011"),
+        (3, "610102********0015"),
+    ]
+    listed = json.loads(cli("import", "list", "--format", "json").stdout)
+    assert "d.csv" not in [i["filename"] for i in listed]
+    real = cli(*args)
+    assert "2 rows: 2 new" in real.stdout and "3 events recorded" in real.stdout
+    assert "d.csv" in [
+        i["filename"] for i in json.loads(cli("import", "list", "--format", "json").stdout)
+    ]
+    assert [r["changes"]["id_number"][1] for r in doc] == [
+        mask_id_number(C001_HOLDER),
+        mask_id_number(SPOUSE),
+    ]
+
+
+def test_the_records_written_through_are_the_rows_a_rebuild_makes(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each transaction of chunks copies its records into ``comparison_records`` itself
+    (`projections.runner.written_through`); a rebuild from the log makes the same rows."""
+    from contextlib import contextmanager
+
+    import eligibility.comparison_import as importing
+    import projections.runner as runner
+    from projections.runner import catch_up, reset, written_through
+
+    monkeypatch.setattr(importing, "CHUNK", 3)
+    monkeypatch.setattr(importing, "EVENTS_PER_TRANSACTION", 2)
+    through: list[bool] = []
+
+    @contextmanager
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        with written_through(*args, **kwargs) as ready:
+            through.append(ready)
+            yield ready
+
+    monkeypatch.setattr(runner, "written_through", spy)
+    rows = [
+        f"{C001_HOLDER},陕A{n:05d},2026-11-{1 + n % 28:02d},{1000 + n}.50,车" for n in range(13)
+    ]
+    first = with_records(svc, tmp_path, "vehicle", *rows)
+    assert (first.rows, first.events) == (13, 2 + 5)  # the opening two and five chunks
+    assert through == [True, True, True], "three transactions, each written through"
+    before = sorted(svc.db.query("SELECT * FROM comparison_records"), key=repr)
+    assert len(before) == 13
+    reset(svc.db, svc.models)
+    catch_up(svc.app, svc.db, svc.models, page_size=3)
+    assert sorted(svc.db.query("SELECT * FROM comparison_records"), key=repr) == before
+
+
+def test_the_findings_written_with_their_events_are_the_rows_a_rebuild_makes(
+    svc: Services, tmp_path: Path
+) -> None:
+    """`compare` builds its findings' events directly (`Finding.raised_event`) and writes their
+    rows of ``findings`` in the same transactions: a rebuild from the log makes the same."""
+    from ledger.payment import Finding
+    from projections.runner import catch_up, reset
+
+    with_records(
+        svc,
+        tmp_path,
+        "vehicle",
+        f"{C001_HOLDER},P-1,2026-11-01,150000.00,",
+        f"{C002_HOLDER},P-2,2026-11-01,250000.00,",
+    )
+    assert compare_findings(svc)
+    before = sorted(svc.db.query("SELECT * FROM findings"), key=repr)
+    reset(svc.db, svc.models)
+    catch_up(svc.app, svc.db, svc.models, page_size=1)
+    assert sorted(svc.db.query("SELECT * FROM findings"), key=repr) == before
+    # The event built directly is the one the aggregate records.
+    fields: dict[str, Any] = {
+        "period": "2026-12",
+        "program": "dibao",
+        "department": "civil",
+        "region_code": "610102",
+        "case_id": "C001",
+        "payment_id": None,
+        "amount": None,
+        "detail": "d",
+        "source": "vehicle",
+        "value": "1.00",
+    }
+    direct = Finding.raised_event(
+        by=CASEWORKER, finding_id="F-1", type="assets_over_limit", **fields
+    )
+    (made,) = Finding.new(
+        by=CASEWORKER, finding_id="F-1", type="assets_over_limit", **fields
+    ).collect_events()
+    assert direct.model_dump(exclude={"timestamp"}) == made.model_dump(exclude={"timestamp"})
+    assert type(direct) is type(made)
+
+
+def test_the_records_read_a_chunk_of_cases_at_a_time_are_the_records_read_at_once(
+    svc: Services, tmp_path: Path
+) -> None:
+    from projections.comparison import case_record_chunks, case_records
+
+    with_records(
+        svc,
+        tmp_path,
+        "deposit",
+        f"{C001_HOLDER},D-1,2026-11-01,100.00,",
+        f"{C002_HOLDER},D-2,2026-11-01,200.00,",
+        f"{C002_HOLDER},D-3,2026-12-10,300.00,",  # after as_of
+        "610102196003030037,D-4,2026-11-01,400.00,",  # no case's
+    )
+    first, last, as_of = DEC.first_day, DEC.last_day, date(2026, 12, 1)
+    whole = case_records(svc.db, first, last, as_of)
+    assert {(c, r.source_ref) for c, _, _, r in whole} == {("C001", "D-1"), ("C002", "D-2")}
+    chunks = list(case_record_chunks(svc.db, first, last, as_of, size=1))
+    assert len(chunks) >= 2 and all(len({c for c, *_ in chunk}) <= 1 for chunk in chunks)
+    assert [row for chunk in chunks for row in chunk] == whole

@@ -315,6 +315,38 @@ def test_reconcile_finds_a_member_who_holds_another_case_of_the_program(
     assert duplicates() == found
 
 
+def test_a_households_dry_run_prints_members_masked_and_matches_the_import(
+    cli: Any, tmp_path: Path
+) -> None:
+    cli("import", "staff", str(FIXTURES / "staff.csv"), "--by", "S007")
+    cli("import", "cases", str(FIXTURES / "cases.csv"), "--by", "S001")
+    path = write_file(
+        tmp_path,
+        "households.csv",
+        HOUSEHOLD_HEADER,
+        f"C001,{C001_HOLDER},王秀兰,head,2026-01-01,",
+        f"C001,{SPOUSE},刘强,spouse,2026-01-01,",
+    )
+    args = ("import", "households", str(path), "--by", "S001")
+    text = cli(*args, "--dry-run").stdout
+    assert "line 2  C001/610102********0011  new" in text
+    assert "member_name 王*兰" in text and "member_name 刘*" in text
+    assert C001_HOLDER not in text and SPOUSE not in text
+    assert "刘强" not in text and "王秀兰" not in text
+    assert "2 new" in text and "2 events would be recorded; nothing recorded" in text
+    doc = json.loads(cli(*args, "--dry-run", "--format", "json").stdout)
+    assert [(r["line"], r["key"], r["outcome"]) for r in doc] == [
+        (2, "C001/610102********0011", "new"),
+        (3, "C001/610102********0015", "new"),
+    ]
+    assert doc[1]["changes"]["member_id_number"] == [None, "610102********0015"]
+    assert SPOUSE not in json.dumps(doc, ensure_ascii=False)
+    listed = json.loads(cli("import", "list", "--format", "json").stdout)
+    assert "households.csv" not in [i["filename"] for i in listed], "a dry run records nothing"
+    real = cli(*args)
+    assert "2 rows: 2 new, 0 changed, 0 unchanged, 0 refused; 2 events recorded" in real.stdout
+
+
 def test_a_member_joining_in_bulk_is_exactly_the_event_join_records() -> None:
     # A big households file writes each new member's event directly (no aggregate built).
     from datetime import date

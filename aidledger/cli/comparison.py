@@ -21,7 +21,13 @@ from aidledger.cli.common import (
     services,
     write_json,
 )
-from aidledger.cli.records import _import_command, _print_summary, import_app
+from aidledger.cli.records import (
+    DRY_RUN,
+    _import_command,
+    _print_summary,
+    import_app,
+    print_dry_run,
+)
 from ledger.comparison_terms import SOURCES
 
 #: The sources a comparison file may come from (`ledger.comparison_terms.SOURCES`).
@@ -41,6 +47,7 @@ def import_comparison(
     source: Annotated[Source, typer.Option("--source", help="the department's kind of record")],
     by: Annotated[str, BY],
     fmt: Annotated[Format, FMT] = Format.text,
+    dry_run: Annotated[bool, DRY_RUN] = False,
 ) -> None:
     """Import another department's records (核对) of one source: id_number, source_ref,
     as_of, value, detail (other_benefit: id_number, department, benefit, monthly_amount,
@@ -49,7 +56,7 @@ def import_comparison(
 
     check_input_file(file)
     if import_through_server(
-        ctx, "/imports/comparison", file, by, fmt, dry_run=False, source=str(source)
+        ctx, "/imports/comparison", file, by, fmt, dry_run=dry_run, source=str(source)
     ):
         return
     from eligibility.comparison_import import ComparisonImporter
@@ -57,6 +64,14 @@ def import_comparison(
     with services(ctx) as svc:
         importer = svc.service(ComparisonImporter)
         importer.max_input_bytes = svc.settings.max_input_bytes
+        if dry_run:
+            print_dry_run(
+                lambda report: importer.import_comparison(
+                    file, source=str(source), by=by, report=report
+                ),
+                fmt,
+            )
+            return
         rows = importer.count_lines(file)
         with progress_bar(f"importing {file.name}", rows) as advance:
             summary = importer.import_comparison(file, source=str(source), by=by, progress=advance)

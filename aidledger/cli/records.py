@@ -23,7 +23,9 @@ from aidledger.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from ledger.imports import ImportSummary, Kind
+    from collections.abc import Callable
+
+    from ledger.imports import ImportSummary, Kind, RowReport
 
 import_app = typer.Typer(help="Record an input file's rows as events (all or nothing).")
 config_app = typer.Typer(help="The programs config in the store: apply a file, show it.")
@@ -113,17 +115,22 @@ def import_with_dry_run(
 
 
 def _dry_run(svc: Any, kind: Kind, file: Path, by: str, fmt: Format) -> None:
-    """Every row's outcome as the import decides it, streamed; nothing recorded. Personal
-    fields are shown masked (the file itself holds them)."""
+    print_dry_run(lambda report: svc.importer.import_file(kind, file, by=by, report=report), fmt)
+
+
+def print_dry_run(run: Callable[[RowReport], ImportSummary], fmt: Format) -> None:
+    """Every row's outcome as the import (``run`` with its report hook) decides it, streamed;
+    nothing recorded. Personal data (names, id numbers, accounts, other departments'
+    references, in the key too) is shown masked (the file itself holds it)."""
     import sys
 
-    from ledger.history import masked_changes
+    from ledger.history import masked_changes, masked_key
 
     first = True
 
     def as_json(row: dict[str, Any]) -> None:
         nonlocal first
-        row = {**row, "changes": masked_changes(row["changes"])}
+        row = {**row, "key": masked_key(row["key"]), "changes": masked_changes(row["changes"])}
         sys.stdout.write(("[\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
         first = False
 
@@ -134,10 +141,12 @@ def _dry_run(svc: Any, kind: Kind, file: Path, by: str, fmt: Format) -> None:
             f"{k} {_shown(a)} → {_shown(b)}" if a is not None else f"{k} {_shown(b)}"
             for k, (a, b) in masked_changes(row["changes"]).items()
         )
-        out.print(f"line {row['line']}  {row['key']}  {row['outcome']}  {changes}", markup=False)
+        out.print(
+            f"line {row['line']}  {masked_key(row['key'])}  {row['outcome']}  {changes}",
+            markup=False,
+        )
 
-    report = as_json if fmt is Format.json else as_text
-    summary = svc.importer.import_file(kind, file, by=by, report=report)
+    summary = run(as_json if fmt is Format.json else as_text)
     if fmt is Format.json:
         if summary.already_imported:
             write_json({"dry_run": True, **summary.__dict__})

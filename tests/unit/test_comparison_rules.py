@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -186,3 +187,46 @@ def test_a_comparison_row_read_the_short_way_is_read_as_the_long_way_reads_it() 
         assert got == want and len(got) == 3
         assert [str(p) for p in short.kept] == [str(p) for p in long.kept]
         assert {p.line for p in short.kept} == {5, 6, 7, 8}
+
+
+def test_the_writing_reading_converts_a_checked_file_as_the_checks_read_it(
+    tmp_path: Path,
+) -> None:
+    """`checked_comparison_records` (the import's second reading, no checks) gives the very
+    records `comparison_rows` (the checking reading) gives, for every source."""
+    from ledger.comparison import columns_of
+    from ledger.comparison_terms import SOURCES
+    from ledger.csvfile import InputFile, iter_rows, reread_values
+    from ledger.errors import Problems
+    from ledger.validation import checked_comparison_records, comparison_rows
+
+    holder = "610102195001010011"
+    lower = "11010519491231002x"
+    today = date(2026, 12, 15)
+    for source in SOURCES:
+        if source == "other_benefit":
+            lines = [
+                f"{holder},hrss,unemployment,1200.5,2026-01-01,",
+                f"{lower},civil,pension, 0012.00 ,2026-02-01,2026-06-30",
+            ]
+        else:
+            value = {"household_registration": "610103", "business": "个体"}.get(source, "0012.30")
+            lines = [
+                f"{holder},R-1,2026-11-01,{value},轿车",
+                f"{lower}, R-2 ,2026-10-31,{value if source != 'deposit' else '12.3'},",
+                f'{holder},R-3,2026-01-01,{value},"a, b"',
+            ]
+        path = tmp_path / f"{source}.csv"
+        path.write_text(",".join(columns_of(source)) + "\n" + "\n".join(lines) + "\n", "utf-8")
+        with InputFile(path, max_bytes=1 << 20) as file:
+            problems = Problems()
+            checked = list(
+                comparison_rows(
+                    iter_rows(file, columns_of(source), problems), source, today, problems
+                )
+            )
+            assert not problems.kept and len(checked) == len(lines)
+            written = list(
+                checked_comparison_records(reread_values(file, columns_of(source)), source)
+            )
+        assert written == checked, source
