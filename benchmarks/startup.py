@@ -21,15 +21,14 @@ import argparse
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.case_history import wall
 from benchmarks.common import ROOT, git_revision, machine, today, write_section
 
 AIDLEDGER = Path(sys.executable).parent / "aidledger"
@@ -44,17 +43,6 @@ PACKAGES = (
 )
 #: The libraries every command imports, without aidledger's own code.
 FLOOR = "import pydantic, typer, rich.console, eventsourcing.application, eventsourcing.sqlite"
-
-
-def wall(args: list[str], runs: int) -> float:
-    """Median wall seconds of ``args`` run as a process of its own."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": ""}
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(args, check=True, capture_output=True, env=env)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def instructions(args: list[str]) -> int | None:
@@ -128,7 +116,7 @@ def main() -> None:
         load = os.getloadavg()
         rows = []
         for name, command in measured.items():
-            seconds = wall(command, args.runs)
+            seconds = wall(command, args.runs, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
             counted = instructions(command)
             rows.append((name, seconds, counted))
     floor = rows[1]

@@ -11,6 +11,7 @@ command says the same whether it ran on the store or through the server. Files a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -236,27 +237,21 @@ class CommandRoutes:
 
     async def reconcile(self, request: Request) -> Response:
         """``reconcile --period [--as-of]`` (``{period, as_of?}``): as ``--format json``."""
-        from ledger.period import Period
-
-        def work(ws: Workspace, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
-            body = parsed(DayBody, data)
-            r = ws.reconciliation.reconcile(
-                Period.parse(body.period), as_of=_day(body.as_of, ws), by=caller.staff_id
-            )
-            return dict(r.__dict__)
-
-        return await self.api.act(request, work)
+        return await self._month(request, lambda ws: ws.reconciliation.reconcile)
 
     async def compare(self, request: Request) -> Response:
         """``compare --period [--as-of]`` (``{period, as_of?}``): as ``--format json``."""
         from eligibility.comparisons import Comparisons
+
+        return await self._month(request, lambda ws: ws.service(Comparisons).compare)
+
+    async def _month(self, request: Request, act: Callable[[Workspace], Any]) -> Response:
+        """A month's checks, ``act(ws)(period, as_of=…, by=…)``: its result as JSON."""
         from ledger.period import Period
 
         def work(ws: Workspace, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
             body = parsed(DayBody, data)
-            r = ws.service(Comparisons).compare(
-                Period.parse(body.period), as_of=_day(body.as_of, ws), by=caller.staff_id
-            )
+            r = act(ws)(Period.parse(body.period), as_of=_day(body.as_of, ws), by=caller.staff_id)
             return dict(r.__dict__)
 
         return await self.api.act(request, work)

@@ -37,7 +37,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from ledger.errors import AidLedgerError
@@ -129,31 +129,25 @@ class Sealer:
     def seal_rows(self, rows: list[Any], positions: Sequence[int]) -> list[Any]:
         """``rows`` (tuples) with the values at ``positions`` sealed; the same list, untouched,
         without a key (so a bulk path pays nothing for it then)."""
-        if not self.on:
-            return rows
-        seal = self.seal
-        out: list[Any] = []
-        for row in rows:
-            values = list(row)
-            for i in positions:
-                if values[i] is not None:
-                    values[i] = seal(values[i])
-            out.append(tuple(values))
-        return out
+        return _each_value(rows, positions, self.seal) if self.on else rows
 
     def open_rows(self, rows: list[Any], positions: Sequence[int]) -> list[Any]:
         """``rows`` (tuples) with the values at ``positions`` opened; untouched without a key."""
-        if not self.on:
-            return rows
-        opener = self.open
-        out: list[Any] = []
-        for row in rows:
-            values = list(row)
-            for i in positions:
-                if values[i] is not None:
-                    values[i] = opener(values[i])
-            out.append(tuple(values))
-        return out
+        return _each_value(rows, positions, self.open) if self.on else rows
+
+
+def _each_value(
+    rows: list[Any], positions: Sequence[int], change: Callable[[str], str]
+) -> list[Any]:
+    """``rows`` as tuples with ``change`` applied to their values (not None) at ``positions``."""
+    out: list[Any] = []
+    for row in rows:
+        values = list(row)
+        for i in positions:
+            if values[i] is not None:
+                values[i] = change(values[i])
+        out.append(tuple(values))
+    return out
 
 
 _BROKEN = (

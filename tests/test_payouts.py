@@ -255,6 +255,11 @@ def test_monthly_read_model_agrees_with_the_report(svc: Services, payouts: Payou
     assert "elderly" not in report  # its only payment is held (beneficiary died)
 
 
+def _planned_rows(svc: Services, table: str) -> float:
+    """What PostgreSQL's planner takes ``table`` to hold (-1: never analyzed)."""
+    return float(svc.db.query("SELECT reltuples FROM pg_class WHERE relname = ?", (table,))[0][0])
+
+
 def test_prepare_plans_with_statistics_of_the_register_it_reads(
     svc: Services, payouts: Payouts
 ) -> None:
@@ -263,11 +268,10 @@ def test_prepare_plans_with_statistics_of_the_register_it_reads(
     if svc.db.dialect != "postgresql":
         pytest.skip("SQLite plans without statistics")
     svc.importer.import_file("cases", FIXTURES / "cases.csv", by="S001")
-    known = "SELECT reltuples FROM pg_class WHERE relname = 'cases'"
     cases = svc.db.query("SELECT COUNT(*) FROM cases")[0][0]
-    assert svc.db.query(known)[0][0] != cases  # never analyzed: -1
+    assert _planned_rows(svc, "cases") != cases  # never analyzed: -1
     payouts.prepare(P("2026-12"), program=None, by=FINANCE)
-    assert svc.db.query(known)[0][0] == cases
+    assert _planned_rows(svc, "cases") == cases
 
 
 def test_export_checks_its_lines_with_statistics_of_the_event_log(
@@ -278,8 +282,7 @@ def test_export_checks_its_lines_with_statistics_of_the_event_log(
     if svc.db.dialect != "postgresql":
         pytest.skip("SQLite plans without statistics")
     svc.importer.import_file("cases", FIXTURES / "cases.csv", by="S001")
-    known = "SELECT reltuples FROM pg_class WHERE relname = 'aidledger_events'"
-    assert svc.db.query(known)[0][0] < 0  # never analyzed
+    assert _planned_rows(svc, "aidledger_events") < 0  # never analyzed
     run_month(payouts, "2026-12")
     events = svc.db.query("SELECT COUNT(*) FROM aidledger_events")[0][0]
-    assert 0 < svc.db.query(known)[0][0] <= events
+    assert 0 < _planned_rows(svc, "aidledger_events") <= events
