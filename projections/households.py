@@ -9,7 +9,7 @@ of a household and data comparison all read them through it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID
@@ -174,18 +174,28 @@ def _people_sharing_a_member(db: Database, first: date, last: date) -> list[tupl
     )
 
 
-def sizes_and_members(db: Database, first: date, last: date) -> tuple[dict[str, int], list[Member]]:
-    """The household size of each case in effect from ``first`` to ``last`` that has members
-    recorded, and those members (every one, whatever their dates)."""
-    sizes = dict(
-        db.query(
-            "SELECT case_id, household_size FROM cases WHERE start_date <= ? AND "
-            "(effective_to IS NULL OR effective_to >= ?) AND case_id IN "
-            "(SELECT case_id FROM household_members)",
-            (last, first),
+def households_in_effect(
+    db: Database, first: date, last: date, page: int = 20_000
+) -> Iterator[tuple[dict[str, tuple[int, str, str]], list[Member]]]:
+    """Pages of the cases in effect from ``first`` to ``last`` that have members recorded:
+    each case's household size, program and region, and those cases' members (every one,
+    whatever their dates). In case order, a page at a time: a province's millions of members
+    are never held at once."""
+    after = ""
+    while True:
+        rows = db.query(
+            "SELECT case_id, household_size, program, region_code FROM cases c "
+            "WHERE start_date <= ? AND (effective_to IS NULL OR effective_to >= ?) "
+            "AND case_id > ? AND EXISTS "
+            "(SELECT 1 FROM household_members m WHERE m.case_id = c.case_id) "
+            f"ORDER BY case_id LIMIT {int(page)}",
+            (last, first, after),
         )
-    )
-    return {c: int(n) for c, n in sizes.items()}, members_of(db, sorted(sizes))
+        if not rows:
+            return
+        cases = {str(c): (int(n), str(p), str(r)) for c, n, p, r in rows}
+        yield cases, members_of(db, sorted(cases))
+        after = rows[-1][0]
 
 
 def held_by_findings(db: Database, types: Sequence[str]) -> list[tuple[str, str, str, str, str]]:

@@ -313,46 +313,14 @@ class Reconciliation(LedgerService):
     def _household_drafts(self, period: Period) -> list[Draft]:
         """``household_size_mismatch`` and ``household_member_dead`` for the cases in effect
         in ``period`` that have members recorded, judged on the period's first day: each
-        raised once for what it found (the size and the members counted; the member)."""
+        raised once for what it found (the size and the members counted; the member). A page
+        of cases at a time (`projections.households.households_in_effect`)."""
         from eligibility.households import check_dead_members, check_household_size
         from ledger.ids import mask_id_number
-        from projections.households import sizes_and_members
+        from projections.households import households_in_effect
 
-        first, last = period.first_day, period.last_day
-        sizes, members = sizes_and_members(self.db, first, last)
-        if not sizes:
-            return []
-        facts = {
-            case_id: (program, region)
-            for case_id, program, region in self.db.query(
-                "SELECT case_id, program, region_code FROM cases WHERE case_id IN "
-                "(SELECT case_id FROM household_members)"
-            )
-        }
+        first = period.first_day
         departments = {code: p.department for code, p in self.config.programs.items()}
-
-        def draft(type_: str, case_id: str, key: str, detail: str) -> Draft:
-            program, region = facts[case_id]
-            return Draft(
-                type_,
-                (case_id, key),
-                str(period),
-                detail,
-                program=program,
-                department=departments.get(program),
-                case_id=case_id,
-                region_code=region,
-            )
-
-        out = [
-            draft(
-                "household_size_mismatch",
-                m.case_id,
-                f"{m.household_size}/{m.members}",
-                m.detail,
-            )
-            for m in check_household_size(sizes, members, first)
-        ]
         deaths = {
             self.db.sealer.open(str(i)): d
             for i, died in self.db.query(
@@ -361,17 +329,43 @@ class Reconciliation(LedgerService):
             )
             if (d := as_date(died)) is not None
         }
-        out += [
-            draft(
-                "household_member_dead",
-                d.case_id,
-                d.id_number,
-                f"household member {mask_id_number(d.id_number)} was reported dead on "
-                f"{d.died.isoformat()} and still counts in the household on "
-                f"{d.day.isoformat()}: re-assess the household",
-            )
-            for d in check_dead_members([m for m in members if m.case_id in sizes], deaths, first)
-        ]
+        out: list[Draft] = []
+        for cases, members in households_in_effect(self.db, first, period.last_day):
+
+            def draft(type_: str, case_id: str, key: str, detail: str) -> Draft:
+                _, program, region = cases[case_id]  # noqa: B023 (used in this page only)
+                return Draft(
+                    type_,
+                    (case_id, key),
+                    str(period),
+                    detail,
+                    program=program,
+                    department=departments.get(program),
+                    case_id=case_id,
+                    region_code=region,
+                )
+
+            sizes = {case_id: size for case_id, (size, _, _) in cases.items()}
+            out += [
+                draft(
+                    "household_size_mismatch",
+                    m.case_id,
+                    f"{m.household_size}/{m.members}",
+                    m.detail,
+                )
+                for m in check_household_size(sizes, members, first)
+            ]
+            out += [
+                draft(
+                    "household_member_dead",
+                    d.case_id,
+                    d.id_number,
+                    f"household member {mask_id_number(d.id_number)} was reported dead on "
+                    f"{d.died.isoformat()} and still counts in the household on "
+                    f"{d.day.isoformat()}: re-assess the household",
+                )
+                for d in check_dead_members(members, deaths, first)
+            ]
         return out
 
     def raise_overdue_reviews(self, as_of: date, by: str | Actor = SCHEDULER) -> ReconcileResult:

@@ -17,6 +17,7 @@ from projections.households import persons_of_cases
 from tests.builders import (
     FINANCE,
     SUPERVISOR,
+    fixture_row,
     load,
     with_staff,
     write_file,
@@ -129,10 +130,21 @@ def test_a_staff_member_in_a_household_may_not_resolve_its_case_finding(
         )
 
 
+@pytest.mark.parametrize("page", [1, 20_000])
 def test_household_size_and_a_dead_member_are_findings_of_reconcile(
-    svc: Services, tmp_path: Path
+    svc: Services, tmp_path: Path, page: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Reconcile reads the households a page of cases at a time: one case a page finds the same.
+    import projections.households
+
+    paged = projections.households.households_in_effect
+    monkeypatch.setattr(
+        projections.households,
+        "households_in_effect",
+        lambda db, first, last: paged(db, first, last, page=page),
+    )
     _store(svc)
+    c002 = fixture_row("C002").split(",")
     load(
         svc,
         "households",
@@ -142,6 +154,7 @@ def test_household_size_and_a_dead_member_are_findings_of_reconcile(
             HOUSEHOLD_HEADER,
             f"C001,{C001_HOLDER},王秀兰,head,2026-01-01,",
             f"C001,{SPOUSE},刘强,spouse,2026-01-01,",
+            f"C002,{c002[4]},{c002[3]},head,2026-01-01,",
         ),
     )
     load(
