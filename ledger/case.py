@@ -16,8 +16,6 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, ClassVar, Self, cast
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
-
 from ledger.errors import AidLedgerError
 from ledger.events import LedgerAggregate, LedgerEvent, register_event_topics
 from ledger.ids import derived_id
@@ -219,11 +217,9 @@ class Case(LedgerAggregate):
         A new case needs no checks beyond its row's validation, so a large import records
         this event directly; it is exactly the event :meth:`approve` records.
         """
-        return cls.Approved(
-            originator_id=case_aggregate_id(row.case_id),
-            originator_version=cls.INITIAL_VERSION,
-            timestamp=cls.Approved.create_timestamp(),
-            originator_topic=get_topic(cls),
+        return cls.first_event(
+            cls.Approved,
+            case_aggregate_id(row.case_id),
             by=by,
             source=source,
             **{n: getattr(row, n) for n in CASE_COLUMNS},

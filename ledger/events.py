@@ -13,7 +13,7 @@ and evaluating a string compiles it, a tenth of the start of every command.
 
 import inspect
 from datetime import datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 import orjson
@@ -31,6 +31,9 @@ def _evaluated_annotations(*classes: type) -> None:
 
 
 _evaluated_annotations(*CanInitAggregate.__mro__, *CanMutateAggregate.__mro__)
+
+#: An event class a classmethod builds.
+E = TypeVar("E", bound="LedgerCreated")
 
 _NOT_IN_STATE: set[str] = {"originator_id", "originator_version"}
 
@@ -63,6 +66,19 @@ class LedgerAggregate(BaseAggregate[UUID]):
 
     class Created(Event, LedgerCreated):
         pass
+
+    @classmethod
+    def first_event(cls, event_class: type[E], aggregate_id: UUID, **fields: Any) -> E:
+        """The event that creates the aggregate ``aggregate_id`` of this class, built without
+        the aggregate (bulk paths record millions of these): what the library's ``_create``
+        records."""
+        return event_class(
+            originator_id=aggregate_id,
+            originator_version=cls.INITIAL_VERSION,
+            timestamp=event_class.create_timestamp(),
+            originator_topic=get_topic(cls),
+            **fields,
+        )
 
 
 def register_event_topics(aggregate_class: type[BaseAggregate[UUID]], topic: str) -> None:

@@ -16,8 +16,6 @@ from itertools import islice
 from typing import TYPE_CHECKING, ClassVar, Self, cast
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
-
 from ledger.case import CaseRow
 from ledger.errors import Problem, ProblemSink
 from ledger.events import LedgerAggregate, register_event_topics
@@ -103,11 +101,9 @@ class ReliefGrant(LedgerAggregate):
     @classmethod
     def approve(cls, row: GrantRow, *, by: str, source: str) -> Self:
         """Record a grant from its validated row (``source``: the file and line)."""
-        event = cls.Approved(
-            originator_id=grant_aggregate_id(row.grant_id),
-            originator_version=cls.INITIAL_VERSION,
-            timestamp=cls.Approved.create_timestamp(),
-            originator_topic=get_topic(cls),
+        event = cls.first_event(
+            cls.Approved,
+            grant_aggregate_id(row.grant_id),
             by=by,
             source=source,
             **{n: getattr(row, n) for n in GRANT_COLUMNS},

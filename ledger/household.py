@@ -16,8 +16,6 @@ from datetime import date
 from typing import TYPE_CHECKING, ClassVar, Self
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
-
 from ledger.events import LedgerAggregate, register_event_topics
 from ledger.ids import derived_id
 
@@ -99,11 +97,9 @@ class HouseholdMember(LedgerAggregate):
     def joining(cls, row: HouseholdRow, *, by: str, source: str) -> HouseholdMember.Joined:
         """The event that records a new member, without building the aggregate (for bulk
         imports): exactly the event :meth:`join` records."""
-        return cls.Joined(
-            originator_id=household_member_aggregate_id(row.case_id, row.member_id_number),
-            originator_version=cls.INITIAL_VERSION,
-            timestamp=cls.Joined.create_timestamp(),
-            originator_topic=get_topic(cls),
+        return cls.first_event(
+            cls.Joined,
+            household_member_aggregate_id(row.case_id, row.member_id_number),
             by=by,
             source=source,
             **_fields(row),

@@ -23,7 +23,6 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.comparison_terms import HOLDABLE_FINDINGS
@@ -402,11 +401,9 @@ class Payment(LedgerAggregate):
         Its id is derived from ``payment_id``; a run of a million payments records these
         events directly instead of building a million aggregates first.
         """
-        return cls.Instructed(
-            originator_id=payment_aggregate_id(fields["payment_id"]),
-            originator_version=cls.INITIAL_VERSION,
-            timestamp=cls.Instructed.create_timestamp(),
-            originator_topic=get_topic(cls),
+        return cls.first_event(
+            cls.Instructed,
+            payment_aggregate_id(fields["payment_id"]),
             by=by,
             **fields,
         )
@@ -1534,11 +1531,9 @@ class Finding(LedgerAggregate):
     def raised_event(cls, *, by: str, finding_id: str, type: str, **fields: Any) -> Finding.Raised:
         """The event `new` records, built without the aggregate (for a comparison's
         hundreds of thousands of findings): exactly that event."""
-        return cls.Raised(
-            originator_id=finding_aggregate_id(finding_id),
-            originator_version=cls.INITIAL_VERSION,
-            timestamp=cls.Raised.create_timestamp(),
-            originator_topic=get_topic(cls),
+        return cls.first_event(
+            cls.Raised,
+            finding_aggregate_id(finding_id),
             by=by,
             finding_id=finding_id,
             type=type,

@@ -22,8 +22,6 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, ClassVar, Self, cast
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
-
 from ledger.csvfile import CsvRow
 from ledger.errors import InvalidValue, ProblemSink
 from ledger.events import LedgerAggregate, register_event_topics
@@ -180,11 +178,9 @@ class CaseReview(LedgerAggregate):
         cls, row: ReviewRow, *, program: str, region_code: str, by: str, source: str
     ) -> Self:
         """Record a review from its checked line (``source``: the file and line)."""
-        event = cls.Recorded(
-            originator_id=review_aggregate_id(row.case_id, row.date),
-            originator_version=cls.INITIAL_VERSION,
-            timestamp=cls.Recorded.create_timestamp(),
-            originator_topic=get_topic(cls),
+        event = cls.first_event(
+            cls.Recorded,
+            review_aggregate_id(row.case_id, row.date),
             by=by,
             source=source,
             case_id=row.case_id,
