@@ -61,16 +61,16 @@ class ConcurrentCatchUp(Exception):
 def positions(db: Database, models: Sequence[ReadModel]) -> dict[str, int]:
     """Each model's position in the notification log (0 when it has read nothing)."""
     with db.transaction(write=False) as tx:
-        return _positions_in(tx, models)
+        return _positions_in(tx, [m.name for m in models])
 
 
-def _positions_in(tx: Tx, models: Sequence[ReadModel], *, lock: bool = False) -> dict[str, int]:
-    """`positions` read in ``tx``; with ``lock``, their rows held until it ends (PostgreSQL;
-    a writing SQLite transaction holds the whole store)."""
+def _positions_in(tx: Tx, names: Sequence[str], *, lock: bool = False) -> dict[str, int]:
+    """The positions of the models named ``names``, read in ``tx``; with ``lock``, their rows
+    held until it ends (PostgreSQL; a writing SQLite transaction holds the whole store)."""
     held = " FOR UPDATE" if lock and tx.dialect == "postgresql" else ""
     sql = f"SELECT application_name, notification_id FROM {TRACKING_TABLE}{held}"
     rows = dict(tx.execute(sql).fetchall())
-    return {m.name: int(rows.get(m.name, 0)) for m in models}
+    return {name: int(rows.get(name, 0)) for name in names}
 
 
 def _advance(tx: Tx, name: str, from_position: int, to_position: int) -> None:
@@ -105,15 +105,14 @@ def catch_up(
         return _catch_up(app, db, models, page_size, on_page)
 
 
-def at_head(app: LedgerApp, db: Database, names: Collection[str]) -> bool:
+def at_head(app: LedgerApp, db: Database, names: Sequence[str]) -> bool:
     """Whether the models named ``names`` have all read the log to its head: nothing to
     apply, so the caller need not even build them. If so, any index a rebuild set aside is
     built again first, as `catch_up` does on reaching the head."""
     head = app.recorder.max_notification_id() or 0
     with db.transaction(write=False) as tx:
-        sql = f"SELECT application_name, notification_id FROM {TRACKING_TABLE}"
-        rows = dict(tx.execute(sql).fetchall())
-    if any(int(rows.get(name, 0)) < head for name in names):
+        read = _positions_in(tx, names)
+    if any(position < head for position in read.values()):
         return False
     restore_indexes(db)
     return True
@@ -209,7 +208,7 @@ def written_through(
     catching up, say), nothing is applied and the next catch-up reads the events as any other.
     """
     before = log_head_in(tx)
-    read = _positions_in(tx, models, lock=True)
+    read = _positions_in(tx, [m.name for m in models], lock=True)
     readers = [m for m in models if m.topics.intersection(topics)]
     ready = (
         bool(models)

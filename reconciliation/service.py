@@ -329,25 +329,28 @@ class Reconciliation(LedgerService):
             )
             if (d := as_date(died)) is not None
         }
+
+        def draft(
+            facts: tuple[int, str, str], type_: str, case_id: str, key: str, detail: str
+        ) -> Draft:
+            _, program, region = facts
+            return Draft(
+                type_,
+                (case_id, key),
+                str(period),
+                detail,
+                program=program,
+                department=departments.get(program),
+                case_id=case_id,
+                region_code=region,
+            )
+
         out: list[Draft] = []
         for cases, members in households_in_effect(self.db, first, period.last_day):
-
-            def draft(type_: str, case_id: str, key: str, detail: str) -> Draft:
-                _, program, region = cases[case_id]  # noqa: B023 (used in this page only)
-                return Draft(
-                    type_,
-                    (case_id, key),
-                    str(period),
-                    detail,
-                    program=program,
-                    department=departments.get(program),
-                    case_id=case_id,
-                    region_code=region,
-                )
-
             sizes = {case_id: size for case_id, (size, _, _) in cases.items()}
             out += [
                 draft(
+                    cases[m.case_id],
                     "household_size_mismatch",
                     m.case_id,
                     f"{m.household_size}/{m.members}",
@@ -357,6 +360,7 @@ class Reconciliation(LedgerService):
             ]
             out += [
                 draft(
+                    cases[d.case_id],
                     "household_member_dead",
                     d.case_id,
                     d.id_number,
