@@ -17,15 +17,19 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -42,6 +46,52 @@ from ledger.store import StoreURL
 #: What, raised while a request uses its services, means the store failed under them: those
 #: services are closed, not lent again (their connections may be dead), and the request 503s.
 BROKEN: tuple[type[Exception], ...] = (*UNAVAILABLE, PersistenceError)
+
+
+@dataclass
+class _Timing:
+    """How long one request waited for the services it borrowed (seconds)."""
+
+    pool_seconds: float = 0.0
+
+
+#: The timing of the request being served: set by `ServerTiming` for each request, added to by
+#: `ServicePool.borrow` on the worker thread (which runs in a copy of the request's context,
+#: so it holds this very object).
+_TIMING: ContextVar[_Timing | None] = ContextVar("aidledger_request_timing", default=None)
+
+
+class ServerTiming:
+    """ASGI middleware: every HTTP answer says how long the server took to start it, in the
+    standard ``Server-Timing`` header (``pool;dur=2.0, app;dur=41.3``, milliseconds): ``app``
+    from the request's arrival to its answer's start, ``pool`` the part of it spent waiting
+    for a store connection while others' requests held them all. Browsers' developer tools
+    show it; ``benchmarks/console.py`` reads it to tell the server's work from the queue in
+    front of it. Durations only: nothing of what was asked or answered."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        timing = _Timing()
+        token = _TIMING.set(timing)
+        start = time.perf_counter()
+
+        async def timed(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                app_ms = (time.perf_counter() - start) * 1000
+                value = f"pool;dur={timing.pool_seconds * 1000:.1f}, app;dur={app_ms:.1f}"
+                headers = [*message.get("headers", []), (b"server-timing", value.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed)
+        finally:
+            _TIMING.reset(token)
 
 
 @dataclass
@@ -74,7 +124,11 @@ class ServicePool:
     @contextmanager
     def borrow(self) -> Iterator[Services]:
         """Services for a ``with`` block; `StoreError` (503) when the store cannot be used."""
+        asked = time.perf_counter()
         with self._slots:
+            timing = _TIMING.get()
+            if timing is not None:
+                timing.pool_seconds += time.perf_counter() - asked
             try:
                 pooled = self._take()
             except BROKEN as e:
@@ -177,7 +231,8 @@ def asgi_app(
                     pool.borrow, console_options(settings), lambda: health(store, leadership)
                 ),
             ),
-        ]
+        ],
+        middleware=[Middleware(ServerTiming)],
     )
 
 

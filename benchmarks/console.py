@@ -5,23 +5,31 @@ findings and case timelines, each view recorded in the access log as in producti
 
 Builds a PostgreSQL store (synthetic cases and staff imported, December's run prepared: its
 pre-payment holds are the findings), gives the auditor a login, and serves it with
-``aidledger serve``'s server in this process (its thread pool, ``AIDLEDGER_API_CONNECTIONS``
-store connections). Each client logs in once (its own session cookie) and then, until the
-time is up, asks in turn for the findings queue of a region chosen to list about 50 findings
-and for the timeline of a random case of the run, both with a reason (an auditor must give
-one). Reports, per page, requests, p50, p95 and the worst latency, and the errors (any answer
-but 200, or no answer). Writes the "Console under load" section of docs/PERFORMANCE.md
-(``--no-write`` prints it only).
+``aidledger serve`` in a process of its own (its thread pool, ``AIDLEDGER_API_CONNECTIONS``
+store connections), so that the clients' work is not the server's. Each client logs in once
+(its own session cookie) and then, until the time is up, asks in turn for the findings queue
+of a region chosen to list about 50 findings and for the timeline of a random case of the
+run, both with a reason (an auditor must give one). Reports, per page, requests, p50, p95 and
+the worst latency the clients saw, the server's own time (its ``Server-Timing`` header: from
+the request's arrival to the answer's start, and the part of it waiting for a store
+connection), and the errors (any answer but 200, or no answer). Writes the "Console under
+load" section of docs/PERFORMANCE.md (``--no-write`` prints it only).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import re
+import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -41,6 +49,11 @@ from benchmarks.common import (
 
 PERIOD = "2026-12"
 PASSWORD = "benchmark-console-pass"
+#: The table's head (ms): latency as the clients saw it, the server's time, its parts.
+HEADER = (
+    "| page | requests | latency p50 | latency p95 | latency max | server p50 | server p95 | "
+    "wait p50 | work p50 | work p95 | errors |\n" + "|---" * 11 + "|"
+)
 #: About as many findings as the queue's page is asked to show.
 PAGE = 50
 
@@ -50,12 +63,18 @@ class Tally:
     """Latencies (seconds) of one page, and its errors."""
 
     seconds: list[float] = field(default_factory=list)
+    #: The server's own time of each answer (ms): all of it, and its wait for a connection.
+    server: list[float] = field(default_factory=list)
+    waiting: list[float] = field(default_factory=list)
     errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, elapsed: float, ok: bool) -> None:
+    def add(self, elapsed: float, ok: bool, timing: dict[str, float] | None = None) -> None:
         with self.lock:
             self.seconds.append(elapsed)
+            if timing:
+                self.server.append(timing["app"])
+                self.waiting.append(timing["pool"])
             if not ok:
                 self.errors += 1
 
@@ -67,9 +86,33 @@ class Tally:
             "requests": len(s),
             "errors": self.errors,
             "p50_ms": round(statistics.median(s) * 1000, 1),
-            "p95_ms": round(s[min(len(s) - 1, int(len(s) * 0.95))] * 1000, 1),
+            "p95_ms": _p95(s) * 1000,
             "max_ms": round(s[-1] * 1000, 1),
+            "server_p50_ms": round(statistics.median(self.server), 1) if self.server else "-",
+            "server_p95_ms": _p95(sorted(self.server)) if self.server else "-",
+            "wait_p50_ms": round(statistics.median(self.waiting), 1) if self.waiting else "-",
+            "work_p50_ms": round(
+                statistics.median(a - w for a, w in zip(self.server, self.waiting, strict=True)), 1
+            )
+            if self.server
+            else "-",
+            "work_p95_ms": _p95(
+                sorted(a - w for a, w in zip(self.server, self.waiting, strict=True))
+            )
+            if self.server
+            else "-",
         }
+
+
+def _p95(s: list[float]) -> float:
+    return round(s[min(len(s) - 1, int(len(s) * 0.95))], 1)
+
+
+def server_timing(header: str | None) -> dict[str, float] | None:
+    """``{"pool": ms, "app": ms}`` of a ``Server-Timing`` header, None without one."""
+    if not header:
+        return None
+    return {k: float(v) for k, v in re.findall(r"(\w+);dur=([\d.]+)", header)}
 
 
 def build(url: str, cases: int) -> tuple[str, list[str], int]:
@@ -160,11 +203,14 @@ def load(
                 else:
                     page, url = "case", f"/cases?case_id={rng.choice(cases)}"
                 t0 = time.perf_counter()
+                timing = None
                 try:
-                    ok = c.get(f"{url}&reason=benchmark").status_code == 200
+                    answer = c.get(f"{url}&reason=benchmark")
+                    ok = answer.status_code == 200
+                    timing = server_timing(answer.headers.get("server-timing"))
                 except httpx.HTTPError:
                     ok = False
-                tallies[page].add(time.perf_counter() - t0, ok)
+                tallies[page].add(time.perf_counter() - t0, ok, timing)
                 turn = 1 - turn
 
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
@@ -178,6 +224,37 @@ def load(
     return tallies
 
 
+@contextmanager
+def served(url: str) -> Iterator[str]:
+    """``aidledger serve`` on a free port of this machine, in its own process, over ``url``;
+    its base URL once ``/healthz`` answers 200."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "AIDLEDGER_DATABASE_URL": url, "AIDLEDGER_TODAY": "2026-12-05"}
+    command = [str(Path(sys.executable).parent / "aidledger"), "serve", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                stderr = server.stderr.read().decode() if server.stderr else ""
+                raise SystemExit(f"aidledger serve did not start: {stderr}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -188,7 +265,6 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print, do not write the doc")
     args = parser.parse_args()
 
-    from aidledger.serve import Server
     from aidledger.settings import Settings
 
     url = fresh_store("postgresql", "console")
@@ -197,19 +273,16 @@ def main() -> None:
         region, cases, listed = build(url, args.cases)
         built = time.perf_counter() - t0
         settings = Settings(database_url=url, today=date(2026, 12, 5))
-        server = Server(settings, port=0).start()
-        try:
-            tallies = load(
-                f"http://127.0.0.1:{server.port}", region, cases, args.clients, args.seconds
-            )
-        finally:
-            server.stop()
+        with served(url) as base:
+            tallies = load(base, region, cases, args.clients, args.seconds)
     finally:
         drop_store(url)
     results = {page: t.summary() for page, t in tallies.items()}
     rows = "\n".join(
         f"| {page} | {r['requests']} | {r.get('p50_ms', '-')} | {r.get('p95_ms', '-')} | "
-        f"{r.get('max_ms', '-')} | {r['errors']} |"
+        f"{r.get('max_ms', '-')} | {r.get('server_p50_ms', '-')} | {r.get('server_p95_ms', '-')} "
+        f"| {r.get('wait_p50_ms', '-')} | {r.get('work_p50_ms', '-')} | "
+        f"{r.get('work_p95_ms', '-')} | {r['errors']} |"
         for page, r in results.items()
     )
     total = sum(int(r["requests"]) for r in results.values())
@@ -228,8 +301,11 @@ queue of region {region} ({listed} findings) and the timeline of a random case o
 auditor with a reason — every view recorded in the access log. {total / args.seconds:.1f}
 pages a second in all.
 
-| page | requests | p50 ms | p95 ms | max ms | errors |
-|---|---|---|---|---|---|
+Latency is what the clients saw; server is the server's `Server-Timing` (arrival to answer),
+of which wait is the time the request queued for one of the store connections and work the
+rest (its own queries and rendering).
+
+{HEADER}
 {rows}
 """
     print(body)

@@ -395,6 +395,36 @@ def test_pages_and_answers_carry_the_security_headers(site: Site) -> None:
         assert answer.headers["x-content-type-options"] == "nosniff"
 
 
+def _server_timing(answer: httpx.Response) -> dict[str, float]:
+    import re
+
+    return {
+        k: float(v) for k, v in re.findall(r"(\w+);dur=([\d.]+)", answer.headers["server-timing"])
+    }
+
+
+def test_each_answer_times_the_server_and_its_wait_for_a_store_connection(site: Site) -> None:
+    import threading
+
+    client = site.logged_in(SUPERVISOR)
+    quiet = _server_timing(client.get("/api/v1/runs"))
+    assert quiet["pool"] < 50 and quiet["app"] >= quiet["pool"]
+    # Every store connection lent to others for 0.3 s: the answer waited that long for one.
+    held = [site.pool.borrow() for _ in range(4)]
+    for lent in held:
+        lent.__enter__()
+    give_back = threading.Timer(0.3, lambda: [lent.__exit__(None, None, None) for lent in held])
+    give_back.start()
+    try:
+        waited = client.get("/api/v1/runs")
+    finally:
+        give_back.join()
+    assert waited.status_code == 200
+    timing = _server_timing(waited)
+    assert timing["pool"] >= 250, timing
+    assert timing["app"] >= timing["pool"]
+
+
 def test_the_pages_escape_what_they_show(site: Site) -> None:
     client = site.client()
     client.get("/login")
