@@ -29,6 +29,7 @@ from benchmarks.common import (
     PG_ADMIN,
     drop_store,
     git_revision,
+    kept_store,
     machine,
     server_settings,
     today,
@@ -108,7 +109,7 @@ def _build_base(cases: int) -> None:
     # As the month stands when the bank's file comes, days after the run: autovacuum has
     # been through the payments (statistics, visibility). Without this, a copy made at once
     # keeps the statistics of before the run, which no bureau's database would have.
-    with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/aidl_bench_{BASE}", autocommit=True) as c:
+    with psycopg.connect(kept_store(BASE), autocommit=True) as c:
         c.execute("VACUUM ANALYZE")
     (out_dir(BASE) / "base.json").write_text(json.dumps({"cases": cases}))
 

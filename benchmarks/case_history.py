@@ -32,10 +32,10 @@ import psycopg
 
 from benchmarks.common import (
     OUT,
-    PG_ADMIN,
     drop_store,
     fresh_store,
     git_revision,
+    kept_store,
     machine,
     server_settings,
     today,
@@ -192,7 +192,7 @@ def main() -> None:
     out = OUT / args.label
     out.mkdir(parents=True, exist_ok=True)
     if args.source:
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/aidl_bench_{args.source}"
+        url = kept_store(args.source)
         laps: dict[str, float] = {}
     else:
         url = fresh_store("postgresql", args.label)

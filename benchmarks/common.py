@@ -32,7 +32,12 @@ def fresh_store(dialect: str, label: str) -> str:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    return kept_store(label)
+
+
+def kept_store(label: str) -> str:
+    """The URL of the PostgreSQL store an earlier run kept under ``label``."""
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/aidl_bench_{label}"
 
 
 def drop_store(url: str) -> None:

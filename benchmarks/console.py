@@ -41,6 +41,7 @@ from benchmarks.common import (
     drop_store,
     fresh_store,
     git_revision,
+    kept_store,
     machine,
     server_settings,
     today,
@@ -133,6 +134,19 @@ def build(url: str, cases: int) -> tuple[str, list[str], int]:
         svc.logins.set_password(ADMIN, PASSWORD, temporary=False, by=ADMIN)
         svc.logins.set_password(AUDITOR, PASSWORD, temporary=False, by=ADMIN)
         svc.sync()
+    finally:
+        svc.close()
+    return pages_of(url)
+
+
+def pages_of(url: str) -> tuple[str, list[str], int]:
+    """The region prefix whose findings make the page, the cases of the run, and that
+    page's findings, of a store `build` made."""
+    from aidledger.settings import Settings
+    from aidledger.wiring import open_services
+
+    svc = open_services(Settings(database_url=url, today=date(2026, 12, 5)))
+    try:
         counts = svc.db.query(
             "SELECT region_code, COUNT(*) FROM findings WHERE period = ? GROUP BY region_code",
             (PERIOD,),
@@ -263,20 +277,26 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--no-write", action="store_true", help="print, do not write the doc")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the store (aidl_bench_console_CASES) afterwards"
+    )
+    parser.add_argument("--reuse", action="store_true", help="serve a store --keep kept")
     args = parser.parse_args()
 
     from aidledger.settings import Settings
 
-    url = fresh_store("postgresql", "console")
+    label = f"console_{args.cases}"
+    url = kept_store(label) if args.reuse else fresh_store("postgresql", label)
     try:
         t0 = time.perf_counter()
-        region, cases, listed = build(url, args.cases)
+        region, cases, listed = pages_of(url) if args.reuse else build(url, args.cases)
         built = time.perf_counter() - t0
         settings = Settings(database_url=url, today=date(2026, 12, 5))
         with served(url) as base:
             tallies = load(base, region, cases, args.clients, args.seconds)
     finally:
-        drop_store(url)
+        if not (args.keep or args.reuse):
+            drop_store(url)
     results = {page: t.summary() for page, t in tallies.items()}
     rows = "\n".join(
         f"| {page} | {r['requests']} | {r.get('p50_ms', '-')} | {r.get('p95_ms', '-')} | "

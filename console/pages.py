@@ -217,10 +217,23 @@ class Pages:
         """The logged-in caller, or where to send them (the login or password page)."""
         try:
             return await self.in_store(lambda ws: authenticate(request, ws, full=full))
-        except NotLoggedIn:
-            return RedirectResponse("/login", status_code=303)
-        except PasswordChangeRequired:
-            return RedirectResponse("/password", status_code=303)
+        except (NotLoggedIn, PasswordChangeRequired) as e:
+            return _to_login(e)
+
+    async def as_caller(
+        self, request: Request, work: Callable[[Workspace, Caller, Actor], T]
+    ) -> T | Response:
+        """``work`` as the logged-in caller, who is found in the same borrowing of the
+        services (one catch-up with the log, not two); or where to send them."""
+
+        def run(ws: Workspace) -> T:
+            caller = authenticate(request, ws, full=True)
+            return work(ws, caller, ws.logins.actor(caller.staff_id))
+
+        try:
+            return await self.in_store(run)
+        except (NotLoggedIn, PasswordChangeRequired) as e:
+            return _to_login(e)
 
     # -- pages and forms -------------------------------------------------------------------
 
@@ -236,21 +249,22 @@ class Pages:
         """A page: the caller (or the login page), ``work``'s context from the services,
         rendered in the layout. A refusal of ``work`` (a missing reason, a duty, something
         not found) is shown on the page with its status; ``error`` is a form's refusal."""
-        caller = await self.caller(request)
-        if not isinstance(caller, Caller):
-            return caller
-        flash = take_flash(request, caller)
 
-        def run(ws: Workspace) -> tuple[Actor, dict[str, Any], AidLedgerError | None]:
-            me = ws.logins.actor(caller.staff_id)
+        def run(
+            ws: Workspace, caller: Caller, me: Actor
+        ) -> tuple[Caller, Actor, dict[str, Any], AidLedgerError | None]:
             try:
-                return me, work(Visit(request, ws, caller, me)), None
+                return caller, me, work(Visit(request, ws, caller, me)), None
             except StoreError:
                 raise
             except AidLedgerError as e:
-                return me, {}, e
+                return caller, me, {}, e
 
-        me, context, problem = await self.in_store(run)
+        shown = await self.as_caller(request, run)
+        if isinstance(shown, Response):
+            return shown
+        caller, me, context, problem = shown
+        flash = take_flash(request, caller)
         if problem is not None and error is None:
             error, status = message_for(problem), status_for(problem)
         response = self.render(
@@ -306,15 +320,12 @@ class Pages:
         self, request: Request, work: Callable[[Visit], tuple[str, str, bytes]]
     ) -> Response:
         """A file to download (``work``: its name, media type and content)."""
-        caller = await self.caller(request)
-        if not isinstance(caller, Caller):
-            return caller
-
-        def run(ws: Workspace) -> tuple[str, str, bytes]:
-            me = ws.logins.actor(caller.staff_id)
-            return work(Visit(request, ws, caller, me))
-
-        name, media, content = await self.in_store(run)
+        got = await self.as_caller(
+            request, lambda ws, caller, me: work(Visit(request, ws, caller, me))
+        )
+        if isinstance(got, Response):
+            return got
+        name, media, content = got
         return Response(
             content,
             media_type=media,
@@ -449,3 +460,9 @@ class Pages:
             return {"healthy": code == 200, "checks": body}
 
         return await self.show(request, "health.html", work)
+
+
+def _to_login(refused: NotLoggedIn | PasswordChangeRequired) -> Response:
+    """Where a caller who may not go on is sent: the login, or the password page."""
+    target = "/password" if isinstance(refused, PasswordChangeRequired) else "/login"
+    return RedirectResponse(target, status_code=303)
