@@ -54,7 +54,8 @@ def _digest(*parts: str, length: int) -> str:
     pairs = (length + 1) // 2
     bits = 10 * pairs
     size = (bits + 7) // 8
-    n = int.from_bytes(raw[:size]) >> (8 * size - bits)
+    # 51 characters want 260 bits of the 256: base32 pads the last with zero bits.
+    n = int.from_bytes(raw[:size].ljust(size, b"\0")) >> (8 * size - bits)
     text = "".join([_BASE32_PAIRS[(n >> shift) & 1023] for shift in range(bits - 10, -1, -10)])
     return text[:length]
 
