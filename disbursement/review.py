@@ -20,7 +20,7 @@ from ledger.case import Case
 from ledger.config_store import ConfigVersion
 from ledger.duties import Actor
 from ledger.errors import NotFound
-from ledger.events import LedgerEvent
+from ledger.events import LedgerEvent, aggregate_of
 from ledger.grant import ReliefGrant
 from ledger.masking import masked_rows
 from ledger.money import format_fen
@@ -161,7 +161,7 @@ class Review:
                 self.db,
                 "SELECT case_id, aggregate_id, program FROM cases",
                 "aggregate_id",
-                (str(e.originator_id) for e in events if isinstance(e, Case.Event)),
+                (str(e.originator_id) for e in events if aggregate_of(e) is Case),
             )
         )
         deaths = (DeathReport.Reported, DeathReport.Corrected)
@@ -181,7 +181,7 @@ class Review:
                 self.db,
                 "SELECT payment_id, run_id FROM payments",
                 "payment_id",
-                (getattr(e, "payment_id", "") for e in events if isinstance(e, Payment.Event)),
+                (getattr(e, "payment_id", "") for e in events if aggregate_of(e) is Payment),
             )
         )
         run_of_recovery = dict(
@@ -189,7 +189,7 @@ class Review:
                 self.db,
                 "SELECT recovery_id, run_id FROM recoveries",
                 "recovery_id",
-                (getattr(e, "recovery_id", "") for e in events if isinstance(e, Recovery.Event)),
+                (getattr(e, "recovery_id", "") for e in events if aggregate_of(e) is Recovery),
             )
         )
         holding = self._holding_findings(programs, events)
@@ -198,7 +198,7 @@ class Review:
                 if (case_id := holding.get(event.finding_id)) is not None:
                     found.cases.add(case_id)
                     found.reasons["hold"] += 1
-            elif isinstance(event, Case.Event):
+            elif aggregate_of(event) is Case:
                 known = program_of_case.get(str(event.originator_id))
                 if known and known[1] in programs:
                     found.cases.add(known[0])
@@ -209,7 +209,7 @@ class Review:
                     found.reasons["death"] += 1
             elif isinstance(event, ConfigVersion.Applied):
                 found.reasons["config"] += 1
-            elif isinstance(event, StaffMember.Event):
+            elif aggregate_of(event) is StaffMember:
                 found.reasons["staff"] += 1
             elif isinstance(event, CaseReview.Recorded):
                 # A review moves the case's due day: with suspend_when_overdue, its holds.
@@ -220,15 +220,15 @@ class Review:
                 if event.program in programs and run.supplement is None:
                     found.cases.add(event.grant_id)
                     found.reasons["grant"] += 1
-            elif isinstance(event, PayoutRun.Event):
+            elif aggregate_of(event) is PayoutRun:
                 other = getattr(event, "run_id", "")
                 if other != run.run_id and not _apart(run, other):
                     found.reasons["run"] += 1
-            elif isinstance(event, Payment.Event):
+            elif aggregate_of(event) is Payment:
                 owner = run_of_payment.get(getattr(event, "payment_id", ""))
                 if owner is None or (owner != run.run_id and not _apart(run, owner)):
                     found.reasons["payment"] += 1
-            elif isinstance(event, Recovery.Event):
+            elif aggregate_of(event) is Recovery:
                 owner = run_of_recovery.get(getattr(event, "recovery_id", ""))
                 # The run's own prepare withdrew it; a supplement pays no recoveries.
                 if run.supplement is None and owner != run.run_id:

@@ -67,6 +67,18 @@ class LedgerAggregate(BaseAggregate[UUID]):
     class Created(Event, LedgerCreated):
         pass
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every event class of an aggregate already derives from ``LedgerAggregate.Event``:
+        # with these two bases named as the aggregate's own, the library keeps its classes
+        # as written. Otherwise it gives each aggregate bases of its own and defines each of
+        # its event classes a second time under them: two pydantic models built per event,
+        # a sixth of the start of every command. Which aggregate an event is of:
+        # `aggregate_of`.
+        for name in ("Event", "Created"):
+            if name not in cls.__dict__:
+                setattr(cls, name, getattr(LedgerAggregate, name))
+        super().__init_subclass__(**kwargs)
+
     @classmethod
     def first_event(cls, event_class: type[E], aggregate_id: UUID, **fields: Any) -> E:
         """The event that creates the aggregate ``aggregate_id`` of this class, built without
@@ -81,13 +93,22 @@ class LedgerAggregate(BaseAggregate[UUID]):
         )
 
 
+#: The aggregate class each event class was written in (`register_event_topics`).
+_AGGREGATE_OF: dict[type, type[BaseAggregate[UUID]]] = {}
+
+
+def aggregate_of(event: LedgerEvent) -> type[BaseAggregate[UUID]] | None:
+    """The aggregate class whose event ``event`` is (``Payment`` for ``Payment.Amended``)."""
+    return _AGGREGATE_OF.get(type(event))
+
+
 def register_event_topics(aggregate_class: type[BaseAggregate[UUID]], topic: str) -> None:
     """Register an aggregate and each of its event classes under explicit, stable topics.
 
     Called once after each aggregate class is defined, so that stored events resolve to
     their classes in a fresh process without importing by module path. The aggregate's
     topic is set after class creation on purpose: set in the class body, the library
-    would demand topics on the base event classes it generates, which are never stored.
+    would demand topics on the base event classes, which are never stored.
     """
     aggregate_class.TOPIC = topic  # type: ignore[attr-defined]
     register_topic(topic, aggregate_class)
@@ -95,8 +116,10 @@ def register_event_topics(aggregate_class: type[BaseAggregate[UUID]], topic: str
         obj = getattr(aggregate_class, name)
         if isinstance(obj, type) and issubclass(obj, LedgerEvent) and obj.TOPIC:
             register_topic(obj.TOPIC, obj)
-            # get_topic() must give the explicit topic for the final (library-redefined) class.
+            # get_topic() gives the explicit topic for the class from now on.
             get_topic(obj)
+            if name in vars(aggregate_class):
+                _AGGREGATE_OF[obj] = aggregate_class
 
 
 def event_type_name(event: LedgerEvent) -> str:
