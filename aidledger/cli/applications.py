@@ -1,7 +1,5 @@
 """Commands of the decision chain: ``import steps`` and ``application history``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

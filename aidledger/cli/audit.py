@@ -1,7 +1,5 @@
 """Commands that read and work what was recorded: case history, findings, reports, the chain."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any

@@ -1,8 +1,6 @@
 """Commands of households and data comparison (核对): import households, import comparison,
 compare."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated

@@ -3,8 +3,6 @@
 Who complained is asked for when a complaint is recorded and never printed by any command.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated, Any
 

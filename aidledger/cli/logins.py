@@ -6,8 +6,6 @@ No password is ever taken from a command-line argument: it would be in the shell
 and in every process listing.
 """
 
-from __future__ import annotations
-
 import getpass
 import sys
 from collections.abc import Callable

@@ -1,7 +1,5 @@
 """Commands of the monthly payout: runs, releases, export, bank files, reconcile, recoveries."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any

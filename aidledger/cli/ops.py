@@ -1,7 +1,5 @@
 """Commands that run aidledger itself: the server and the demo."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,7 +28,7 @@ def serve(
     _serve(ctx.obj, host=host, port=port)
 
 
-def _serve(settings: Settings, *, host: str, port: int) -> None:
+def _serve(settings: "Settings", *, host: str, port: int) -> None:
     """Serve until SIGINT or SIGTERM."""
     import logging
     import signal

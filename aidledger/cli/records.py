@@ -1,7 +1,5 @@
 """Commands that record the registers: init, imports, the programs config, deceased cases."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -38,7 +36,7 @@ def init(ctx: typer.Context) -> None:
         out.print(f"store ready: {svc.store.describe()}")
 
 
-def _import(ctx: typer.Context, kind: Kind, file: Path, by: str, fmt: Format, dry: bool) -> None:
+def _import(ctx: typer.Context, kind: "Kind", file: Path, by: str, fmt: Format, dry: bool) -> None:
     check_input_file(file)
     if import_through_server(ctx, f"/imports/{kind}", file, by, fmt, dry_run=dry):
         return
@@ -114,11 +112,11 @@ def import_with_dry_run(
     )
 
 
-def _dry_run(svc: Any, kind: Kind, file: Path, by: str, fmt: Format) -> None:
+def _dry_run(svc: Any, kind: "Kind", file: Path, by: str, fmt: Format) -> None:
     print_dry_run(lambda report: svc.importer.import_file(kind, file, by=by, report=report), fmt)
 
 
-def print_dry_run(run: Callable[[RowReport], ImportSummary], fmt: Format) -> None:
+def print_dry_run(run: "Callable[[RowReport], ImportSummary]", fmt: Format) -> None:
     """Every row's outcome as the import (``run`` with its report hook) decides it, streamed;
     nothing recorded. Personal data (names, id numbers, accounts, other departments'
     references, in the key too) is shown masked (the file itself holds it)."""
@@ -168,7 +166,7 @@ def _shown(value: Any) -> str:
     return "(empty)" if value in (None, "") else str(value)
 
 
-def _print_summary(s: ImportSummary, fmt: Format) -> None:
+def _print_summary(s: "ImportSummary", fmt: Format) -> None:
     if fmt is Format.json:
         write_json(s.__dict__)
         return
@@ -190,7 +188,7 @@ DRY_RUN = typer.Option(
 )
 
 
-def _import_command(kind: Kind, help_text: str) -> None:
+def _import_command(kind: "Kind", help_text: str) -> None:
     def command(
         ctx: typer.Context,
         file: Path,

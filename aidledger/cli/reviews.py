@@ -1,8 +1,6 @@
 """Commands of periodic review and the caseload: ``import reviews``, ``reviews due`` and
 ``report movements``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
