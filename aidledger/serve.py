@@ -77,6 +77,26 @@ SCHEDULED = ("projection_catch_up", "reconciliation", "run_reminder")
 #: The advisory lock key of the scheduler: any fixed 64-bit number unique to aidledger.
 SCHEDULER_LOCK_KEY = 0x6169646C65646772  # "aidledgr"
 
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host:port`` (0: a free port), whose connections send each
+    answer at once. asyncio turns Nagle's algorithm off only on sockets that say they are TCP
+    (``proto``), and ``socket.create_server``'s say 0: on a kept-alive connection the body
+    of each answer then waited for the client's delayed acknowledgement of its headers, 40 ms
+    on Linux."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen()
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 #: What reading a store that is unreachable or not there raises: a connection refused or cut
 #: (StoreError is the refused one), a missing file, folder, database or table.
 UNAVAILABLE: tuple[type[Exception], ...] = (StoreError, psycopg.Error, sqlite3.Error, OSError)
@@ -588,8 +608,7 @@ class Server:
         at once."""
         store = StoreURL.parse(self.settings.database_url)
         # The socket first: a port in use is refused before the lock is taken or a job planned.
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.create_server((self.host, self.port), family=family)
+        sock = listening_socket(self.host, self.port)
         self.port = int(sock.getsockname()[1])
         try:
             return self._start(store, sock)
