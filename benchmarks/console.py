@@ -87,7 +87,7 @@ class Tally:
             "requests": len(s),
             "errors": self.errors,
             "p50_ms": round(statistics.median(s) * 1000, 1),
-            "p95_ms": _p95(s) * 1000,
+            "p95_ms": _p95([x * 1000 for x in s]),
             "max_ms": round(s[-1] * 1000, 1),
             "server_p50_ms": round(statistics.median(self.server), 1) if self.server else "-",
             "server_p95_ms": _p95(sorted(self.server)) if self.server else "-",

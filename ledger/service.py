@@ -58,7 +58,9 @@ class LedgerService:
         typed on a command line can never name one."""
         if isinstance(by, Actor):
             return by
-        return self.directory().actor(by, on or self.today)
+        from projections.registers import load_directory
+
+        return load_directory(self.db, only=by).actor(by, on or self.today)
 
     def viewer(self, by: str | Actor | None, *, reason: str = "", channel: Channel) -> Viewer:
         """Who looks at personal data (``by``; None: the store's operator, on the command line

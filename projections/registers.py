@@ -269,14 +269,26 @@ class StaffModel(ReadModel):
         )
 
 
-def load_directory(db: Database) -> StaffDirectory:
+def load_directory(db: Database, only: str | None = None) -> StaffDirectory:
     """The staff registry through time, with relatives (a few thousand rows for a province),
-    their personal values opened."""
+    their personal values opened, read in one transaction; ``only``: of that one staff member
+    (who acts, on every page of the console: a few rows by key, not the registry)."""
     opened = db.sealer.open
+    where, params = ("WHERE staff_id = ?", (only,)) if only is not None else ("", ())
+    with db.transaction(write=False) as tx:
+        term_rows = tx.execute(
+            f"SELECT staff_id, since, roles, region_code FROM staff_terms {where} "
+            "ORDER BY staff_id, version",
+            params,
+        ).fetchall()
+        staff_rows = tx.execute(
+            f"SELECT staff_id, name, id_number, bank_account FROM staff {where}", params
+        ).fetchall()
+        relative_rows = tx.execute(
+            f"SELECT staff_id, id_number FROM relatives {where}", params
+        ).fetchall()
     terms: dict[str, list[Terms]] = {}
-    for staff_id, since, roles, region in db.query(
-        "SELECT staff_id, since, roles, region_code FROM staff_terms ORDER BY staff_id, version"
-    ):
+    for staff_id, since, roles, region in term_rows:
         history = terms.setdefault(staff_id, [])
         day = as_date(since) or SINCE_EVER
         # A change recorded twice on one day: the later one is what held from that day.
@@ -285,12 +297,10 @@ def load_directory(db: Database) -> StaffDirectory:
         history.append(Terms(day, _roles(roles), region))
     people = {
         staff_id: Person(opened(name), opened(id_number), opened(account))
-        for staff_id, name, id_number, account in db.query(
-            "SELECT staff_id, name, id_number, bank_account FROM staff"
-        )
+        for staff_id, name, id_number, account in staff_rows
     }
     relatives: dict[str, set[str]] = {}
-    for staff_id, id_number in db.query("SELECT staff_id, id_number FROM relatives"):
+    for staff_id, id_number in relative_rows:
         relatives.setdefault(staff_id, set()).add(opened(id_number))
     return StaffDirectory(
         terms, people, {staff_id: frozenset(ids) for staff_id, ids in relatives.items()}

@@ -326,6 +326,30 @@ def test_a_release_stands_through_later_prepares_while_the_hold_it_lifted_is_unc
     svc.payouts.approve(run_id, by=FINANCE_APPROVER_2)
 
 
+def test_the_actor_read_by_key_is_the_actor_of_the_whole_registry(
+    county: Services, tmp_path: Path
+) -> None:
+    from projections.registers import load_directory
+
+    svc = county
+    relatives = write_file(
+        tmp_path,
+        "relatives.csv",
+        "staff_id,id_number,relation",
+        "S005,610102198004040041,配偶",
+        "S005,610102196002020021,父亲",
+        "S002,610102196002020021,父亲",
+    )
+    load(svc, "relatives", relatives)
+    registry = load_directory(svc.db)
+    staff_ids = sorted(registry.terms)
+    assert len(staff_ids) >= 8
+    for staff_id in staff_ids:
+        assert svc.payouts.actor(staff_id) == registry.actor(staff_id, svc.payouts.today)
+    assert len(svc.payouts.actor("S005").relatives) == 2
+    with pytest.raises(DutyRefused, match="not in the staff registry"):
+        svc.payouts.actor("S999")
+
 def test_a_cancelled_run_pays_nothing_and_the_next_prepare_pays_the_same_ids(
     county: Services, tmp_path: Path
 ) -> None:
