@@ -73,20 +73,28 @@ def _positions_in(tx: Tx, names: Sequence[str], *, lock: bool = False) -> dict[s
     return {name: int(rows.get(name, 0)) for name in names}
 
 
-def _advance(tx: Tx, name: str, from_position: int, to_position: int) -> None:
-    if from_position == 0:
+def _advance(tx: Tx, read: Mapping[str, int], to_position: int) -> None:
+    """Move the models named in ``read`` (each name: the position it had read to) to
+    ``to_position``: one statement for all that had read to the same place (a console page's
+    catch-up moves sixteen models past one event), refused (`ConcurrentCatchUp`) if another
+    process moved any of them first."""
+    by_position: dict[int, list[str]] = {}
+    for name, position in read.items():
+        by_position.setdefault(position, []).append(name)
+    for name in by_position.get(0, ()):
         tx.execute(
             f"INSERT INTO {TRACKING_TABLE} (application_name, notification_id) VALUES (?, 0) "
             "ON CONFLICT (application_name) DO NOTHING",
             (name,),
         )
-    tx.execute(
-        f"UPDATE {TRACKING_TABLE} SET notification_id = ? "
-        "WHERE application_name = ? AND notification_id = ?",
-        (to_position, name, from_position),
-    )
-    if tx.rowcount != 1:
-        raise ConcurrentCatchUp(name)
+    for position, names in by_position.items():
+        tx.execute(
+            f"UPDATE {TRACKING_TABLE} SET notification_id = ? "
+            f"WHERE notification_id = ? AND application_name IN ({', '.join('?' * len(names))})",
+            (to_position, position, *names),
+        )
+        if tx.rowcount != len(names):
+            raise ConcurrentCatchUp(", ".join(names))
 
 
 def catch_up(
@@ -146,7 +154,10 @@ def _catch_up(
     applied = 0
     pos = positions(db, models)
     head = app.recorder.max_notification_id() or 0
-    with ThreadPoolExecutor(1, thread_name_prefix="log-reader") as reader:
+    # The next page is read on a thread while one is written: a thread started only when
+    # there is a next page (a console page's catch-up has one event to read).
+    reader: ThreadPoolExecutor | None = None
+    try:
         ahead: tuple[int, Future[Page | None]] | None = None
         while pos and min(pos.values()) < head:
             start = min(pos.values()) + 1
@@ -159,6 +170,8 @@ def _catch_up(
                 break
             last, decoded = page
             if last < head:  # read the next page while this one is written
+                if reader is None:
+                    reader = ThreadPoolExecutor(1, thread_name_prefix="log-reader")
                 ahead = (last + 1, reader.submit(_read_page, app, last + 1, page_size, wanted))
             # Route each event to the models that read its topic, in one pass over the page.
             routed: dict[str, list[LedgerEvent]] = {m.name: [] for m in models}
@@ -166,18 +179,15 @@ def _catch_up(
                 for model in readers[event.TOPIC]:
                     if nid > pos[model.name]:
                         routed[model.name].append(event)
+            behind = [model for model in models if pos[model.name] < last]
             try:
                 with db.transaction() as tx:
-                    for model in models:
-                        since = pos[model.name]
-                        if since >= last:
-                            continue
-                        events = routed[model.name]
-                        # Claim the page first: a process that lost the race stops here
-                        # (and re-reads) instead of running into the winner's rows.
-                        _advance(tx, model.name, since, last)
-                        model.apply(tx, events)
-                        applied += len(events)
+                    # Claim the page first: a process that lost the race stops here (and
+                    # re-reads) instead of running into the winner's rows.
+                    _advance(tx, {m.name: pos[m.name] for m in behind}, last)
+                    for model in behind:
+                        model.apply(tx, routed[model.name])
+                        applied += len(routed[model.name])
             except ConcurrentCatchUp:
                 pos = positions(db, models)
                 continue
@@ -186,6 +196,9 @@ def _catch_up(
                 on_page(last, head)
         if ahead is not None:
             ahead[1].cancel()
+    finally:
+        if reader is not None:
+            reader.shutdown()
     if pos and min(pos.values()) >= head:
         restore_indexes(db)
     return applied
@@ -220,9 +233,7 @@ def written_through(
             appliers[model.name]()
     yield ready
     if ready:
-        after = log_head_in(tx)
-        for model in models:
-            _advance(tx, model.name, before, after)
+        _advance(tx, dict.fromkeys((m.name for m in models), before), log_head_in(tx))
 
 
 class WrittenThroughBatch(EventBatch):
