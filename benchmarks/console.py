@@ -79,7 +79,7 @@ class Tally:
             if not ok:
                 self.errors += 1
 
-    def summary(self) -> dict[str, float | int]:
+    def summary(self) -> dict[str, float | int | str]:
         s = sorted(self.seconds)
         if not s:
             return {"requests": 0, "errors": self.errors}

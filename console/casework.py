@@ -57,7 +57,12 @@ class ApplicationPages:
         return await self.pages.show(request, "applications.html", work)
 
     async def history(self, request: Request) -> Response:
-        from eligibility.applications import Steps, application_events, history_document
+        from eligibility.applications import (
+            Steps,
+            application_events,
+            history_document,
+            names_of_staff_in,
+        )
 
         application_id = request.path_params["application_id"]
 
@@ -66,7 +71,7 @@ class ApplicationPages:
             if not events:
                 raise NotFound(f"no application {application_id!r}")
             db = v.ws.db
-            names = dict(db.sealer.open_rows(db.query("SELECT staff_id, name FROM staff"), (1,)))
+            names = names_of_staff_in(db, events)
             doc = history_document(
                 application_id,
                 events,

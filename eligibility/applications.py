@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eligibility.chain import (
     Progress,
@@ -69,7 +69,7 @@ from ledger.imports import (
 )
 from ledger.registry import ImportedFile
 from ledger.service import LedgerService
-from ledger.store import batched, save_batch, select_events_of
+from ledger.store import Database, batched, save_batch, select_events_of
 
 #: The kind of file, as `import list` shows it.
 KIND = "steps"
@@ -484,19 +484,19 @@ class ApplicationHistory(LedgerService):
         recorded then)."""
         from ledger.masking import masked_history, sight
 
-        events = list(self.app.events.get(application_aggregate_id(application_id)))
+        events = cast(
+            list[LedgerEvent], list(self.app.events.get(application_aggregate_id(application_id)))
+        )
         if not events:
             raise NotFound(f"no application {application_id!r}")
         doc = history_document(
             application_id,
-            events,  # type: ignore[arg-type]
+            events,
             as_of=as_of,
             known_at=known_at,
             timezone=self.timezone,
             notice_days=self.config.chain.notice_days,
-            staff_names=dict(
-                self.db.sealer.open_rows(self.db.query("SELECT staff_id, name FROM staff"), (1,))
-            ),
+            staff_names=names_of_staff_in(self.db, events),
         )
         made = events[0]
         region = made.region_code if isinstance(made, Application.Made) else None
@@ -543,6 +543,14 @@ def history_document(
         "state": _state(made, [r for r in rows if r.date <= as_of], notice_days),
         "events": records,
     }
+
+
+def names_of_staff_in(db: Database, events: Sequence[LedgerEvent]) -> dict[str, str]:
+    """The names of the staff an application's steps name: who recorded each, who took it."""
+    from projections.registers import staff_names
+
+    ids = {e.by for e in events} | {str(getattr(e, "staff_id", "")) for e in events}
+    return staff_names(db, ids - {""})
 
 
 def _record(e: LedgerEvent, names: dict[str, str]) -> dict[str, Any]:

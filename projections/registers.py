@@ -9,7 +9,7 @@ Whatever reads the registers to pay or report refuses while an import is open
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from sys import intern
@@ -305,6 +305,13 @@ def load_directory(db: Database, only: str | None = None) -> StaffDirectory:
     return StaffDirectory(
         terms, people, {staff_id: frozenset(ids) for staff_id, ids in relatives.items()}
     )
+
+
+def staff_names(db: Database, staff_ids: Iterable[str]) -> dict[str, str]:
+    """The names of the staff members ``staff_ids`` (those of a history's events, not the
+    registry), opened."""
+    rows = list(rows_where_in(db, "SELECT staff_id, name FROM staff", "staff_id", staff_ids))
+    return dict(db.sealer.open_rows(rows, (1,)))
 
 
 def _roles(text: str) -> frozenset[str]:

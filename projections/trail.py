@@ -21,7 +21,7 @@ own made due, apart from what the month's entitlement made due.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
@@ -62,6 +62,7 @@ from ledger.store import (
     select_events_of,
 )
 from projections.applications import application_of_case
+from projections.registers import staff_names
 from projections.reviews import first_config_day, review_ids_of_case
 
 #: Events of a run that concern each of its payments (not the batches that built it).
@@ -196,9 +197,6 @@ def load_trail(app: LedgerApp, db: Database, case_id: str) -> Trail | None:
         db, "SELECT file_id, filename FROM bank_files", "file_id", files
     ):
         trail.file_names[fid] = name
-    trail.staff_names = dict(
-        db.sealer.open_rows(db.query("SELECT staff_id, name FROM staff"), (1,))
-    )
     review_ids = [UUID(r) for r in review_ids_of_case(db, case_id)]
     trail.reviews = [e for events in select_events_of(app, db, review_ids).values() for e in events]
     trail.reviews.sort(key=lambda e: getattr(e, "reviewed_on", date.min))
@@ -209,7 +207,18 @@ def load_trail(app: LedgerApp, db: Database, case_id: str) -> Trail | None:
         if application is not None:
             aggregate = application_aggregate_id(application["application_id"])
             trail.application = cast(list[LedgerEvent], list(app.events.get(aggregate)))
+    trail.staff_names = staff_names(db, {e.by for e in _every_event(trail)})
     return trail
+
+
+def _every_event(trail: Trail) -> Iterator[LedgerEvent]:
+    yield from trail.case_events
+    for events in (*trail.payments.values(), *trail.runs.values()):
+        yield from events
+    for events in (*trail.findings, *trail.recoveries, *trail.deaths):
+        yield from events
+    yield from trail.application
+    yield from trail.reviews
 
 
 def _run_events(

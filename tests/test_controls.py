@@ -350,6 +350,7 @@ def test_the_actor_read_by_key_is_the_actor_of_the_whole_registry(
     with pytest.raises(DutyRefused, match="not in the staff registry"):
         svc.payouts.actor("S999")
 
+
 def test_a_cancelled_run_pays_nothing_and_the_next_prepare_pays_the_same_ids(
     county: Services, tmp_path: Path
 ) -> None:
