@@ -326,21 +326,26 @@ def test_a_release_stands_through_later_prepares_while_the_hold_it_lifted_is_unc
     svc.payouts.approve(run_id, by=FINANCE_APPROVER_2)
 
 
+def relatives_file(tmp_path: Path, *rows: str) -> Path:
+    return write_file(tmp_path, "relatives.csv", "staff_id,id_number,relation", *rows)
+
+
 def test_the_actor_read_by_key_is_the_actor_of_the_whole_registry(
     county: Services, tmp_path: Path
 ) -> None:
     from projections.registers import load_directory
 
     svc = county
-    relatives = write_file(
-        tmp_path,
-        "relatives.csv",
-        "staff_id,id_number,relation",
-        "S005,610102198004040041,配偶",
-        "S005,610102196002020021,父亲",
-        "S002,610102196002020021,父亲",
+    load(
+        svc,
+        "relatives",
+        relatives_file(
+            tmp_path,
+            "S005,610102198004040041,配偶",
+            "S005,610102196002020021,父亲",
+            "S002,610102196002020021,父亲",
+        ),
     )
-    load(svc, "relatives", relatives)
     registry = load_directory(svc.db)
     staff_ids = sorted(registry.terms)
     assert len(staff_ids) >= 8
@@ -741,12 +746,8 @@ def test_relatives_make_an_interest_in_decisions_and_approvals(
 ) -> None:
     svc = county
     # S002 (approver) and S005 (finance approver) each register a relative: 刘洋 of C005.
-    relatives = write_file(
-        tmp_path,
-        "relatives.csv",
-        "staff_id,id_number,relation",
-        "S005,610102198004040041,配偶",
-        "S002,610102196002020021,父亲",
+    relatives = relatives_file(
+        tmp_path, "S005,610102198004040041,配偶", "S002,610102196002020021,父亲"
     )
     assert load(svc, "relatives", relatives).new == 2
     assert load(svc, "relatives", relatives).already_imported
