@@ -31,7 +31,7 @@ from ledger.store import (
     read_models_sealed_as_keyed,
 )
 from projections.registers import MODEL_NAMES, all_models
-from projections.runner import ReadModel, at_head, catch_up, reset
+from projections.runner import ReadModel, behind, catch_up, reset
 
 # The services are imported where they are first used: a command that only reads starts
 # without the writers, the XML parsers and the bank file schemas.
@@ -70,7 +70,8 @@ class Services:
 
     def sync(self, on_page: object = None) -> int:
         """Bring every read model up to the head of the event log."""
-        if at_head(self.app, self.db, MODEL_NAMES):
+        standing = behind(self.db, MODEL_NAMES)
+        if standing is None:
             return 0
         return catch_up(
             self.app,
@@ -78,6 +79,7 @@ class Services:
             self.models,
             page_size=self.settings.page_size,
             on_page=on_page,  # type: ignore[arg-type]
+            standing=standing,
         )
 
     @cached_property
@@ -233,7 +235,7 @@ def open_services(settings: Settings) -> Services:
     `init_store` creates or upgrades one)."""
     store, app, db = _open(settings, init=False)
     try:
-        if not at_head(app, db, MODEL_NAMES):
+        if behind(db, MODEL_NAMES) is not None:
             catch_up(app, db, all_models(), page_size=settings.page_size)
         config = load_config(app, db, settings.current_date())
     except BaseException:

@@ -104,26 +104,32 @@ def catch_up(
     *,
     page_size: int = 5000,
     on_page: Callable[[int, int], None] | None = None,
+    standing: Standing | None = None,
 ) -> int:
     """Bring every model up to the head of the log. Returns the number of events applied.
 
     ``on_page(position, head)`` is called after each committed page (for progress bars).
+    ``standing``: where the models stood, as `behind` just read it (not read again).
     """
     with gc_paused():
-        return _catch_up(app, db, models, page_size, on_page)
+        return _catch_up(app, db, models, page_size, on_page, standing)
 
 
-def at_head(app: LedgerApp, db: Database, names: Sequence[str]) -> bool:
-    """Whether the models named ``names`` have all read the log to its head: nothing to
-    apply, so the caller need not even build them. If so, any index a rebuild set aside is
-    built again first, as `catch_up` does on reaching the head."""
-    head = app.recorder.max_notification_id() or 0
+#: Where read models stand: the position each has read the log to, and the log's head.
+Standing = tuple[dict[str, int], int]
+
+
+def behind(db: Database, names: Sequence[str]) -> Standing | None:
+    """Where the models named ``names`` stand, read in one transaction; None if they have all
+    read the log to its head (nothing to apply: the caller need not even build them), and
+    then any index a rebuild set aside is built again first, as `catch_up` does at the head."""
     with db.transaction(write=False) as tx:
+        head = log_head_in(tx)
         read = _positions_in(tx, names)
     if any(position < head for position in read.values()):
-        return False
+        return read, head
     restore_indexes(db)
-    return True
+    return None
 
 
 Page = tuple[int, list[tuple[int, LedgerEvent]]]
@@ -148,12 +154,16 @@ def _catch_up(
     models: Sequence[ReadModel],
     page_size: int,
     on_page: Callable[[int, int], None] | None,
+    standing: Standing | None = None,
 ) -> int:
     wanted = frozenset().union(*(m.topics for m in models))
     readers = {topic: [m for m in models if topic in m.topics] for topic in wanted}
     applied = 0
-    pos = positions(db, models)
-    head = app.recorder.max_notification_id() or 0
+    if standing is not None and set(standing[0]) == {m.name for m in models}:
+        pos, head = dict(standing[0]), standing[1]
+    else:
+        pos = positions(db, models)
+        head = app.recorder.max_notification_id() or 0
     # The next page is read on a thread while one is written: a thread started only when
     # there is a next page (a console page's catch-up has one event to read).
     reader: ThreadPoolExecutor | None = None
