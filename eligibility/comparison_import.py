@@ -30,7 +30,7 @@ from ledger.comparison import (
 from ledger.comparison_terms import CHUNK
 from ledger.csvfile import InputFile, iter_rows, reread_values
 from ledger.errors import Problems
-from ledger.imports import Importer, ImportSummary, Progress, RowReport, _DryBatch
+from ledger.imports import DryBatch, Importer, ImportSummary, Progress, RowReport
 from ledger.registry import FileImport, ImportedFile
 from ledger.service import PhaseClock
 from ledger.store import EventBatch, batched, events_table, gc_paused
@@ -108,7 +108,7 @@ class ComparisonImporter(Importer):
             if report is not None:
                 records = _reported(records, report)
             batch: EventBatch = (
-                _DryBatch(self.app, EVENTS_PER_TRANSACTION)
+                DryBatch(self.app, EVENTS_PER_TRANSACTION)
                 if report is not None
                 else self._written_through(progress)
             )

@@ -231,7 +231,7 @@ class _Plan:
             self.changed += 1
 
 
-class _DryBatch(EventBatch):
+class DryBatch(EventBatch):
     """A dry run's batches: counted, never written."""
 
     def flush(self) -> None:
@@ -354,7 +354,7 @@ class Importer(LedgerService):
             else FileImport.start(kind=kind, filename=name, sha256=sha, by=by).collect_events()
         )
         batch: EventBatch = (
-            _DryBatch(self.app, self.batch_events)
+            DryBatch(self.app, self.batch_events)
             if report is not None
             else _ImportBatch(self.app, self.batch_events, opening=opening, after_flush=progress)
         )
