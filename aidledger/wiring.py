@@ -235,8 +235,9 @@ def open_services(settings: Settings) -> Services:
     `init_store` creates or upgrades one)."""
     store, app, db = _open(settings, init=False)
     try:
-        if behind(db, MODEL_NAMES) is not None:
-            catch_up(app, db, all_models(), page_size=settings.page_size)
+        standing = behind(db, MODEL_NAMES)
+        if standing is not None:
+            catch_up(app, db, all_models(), page_size=settings.page_size, standing=standing)
         config = load_config(app, db, settings.current_date())
     except BaseException:
         db.close()
