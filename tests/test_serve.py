@@ -185,6 +185,16 @@ def test_the_served_connections_send_each_answer_at_once() -> None:
     assert asyncio.run(accepted_nodelay()) != 0
 
 
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 on this machine")
+def test_a_listener_on_an_ipv6_address_takes_no_ipv4_connection() -> None:
+    try:
+        listener = listening_socket("::1", 0)
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    with listener:
+        assert listener.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+
+
 def test_schedules_parse() -> None:
     assert parse_schedule("every 30s").interval.total_seconds() == 30
     assert parse_schedule("every 2m").interval.total_seconds() == 120
