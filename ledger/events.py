@@ -7,7 +7,7 @@ Money fields are integer fen.
 
 This module's annotations are evaluated when it is read (no ``from __future__ import
 annotations``), and so are the library's base event classes' (`_evaluated_annotations`):
-pydantic evaluates every base's annotations again for each of the two hundred event classes,
+pydantic evaluates every base's annotations again for each of the hundred event classes,
 and evaluating a string compiles it, a tenth of the start of every command.
 """
 
@@ -71,9 +71,9 @@ class LedgerAggregate(BaseAggregate[UUID]):
         # Every event class of an aggregate already derives from ``LedgerAggregate.Event``:
         # with these two bases named as the aggregate's own, the library keeps its classes
         # as written. Otherwise it gives each aggregate bases of its own and defines each of
-        # its event classes a second time under them: two pydantic models built per event,
-        # a sixth of the start of every command. Which aggregate an event is of:
-        # `aggregate_of`.
+        # its event classes a second time under them: two pydantic models built per event
+        # (13% of the instructions of `case history` as a whole process). Which aggregate an
+        # event is of: `aggregate_of`.
         for name in ("Event", "Created"):
             if name not in cls.__dict__:
                 setattr(cls, name, getattr(LedgerAggregate, name))
