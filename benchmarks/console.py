@@ -287,10 +287,14 @@ def main() -> None:
 
     label = f"console_{args.cases}"
     url = kept_store(label) if args.reuse else fresh_store("postgresql", label)
+    t0 = time.perf_counter()
     try:
-        t0 = time.perf_counter()
         region, cases, listed = pages_of(url) if args.reuse else build(url, args.cases)
-        built = time.perf_counter() - t0
+        built = (
+            "kept by an earlier run, with the access log of its views"
+            if args.reuse
+            else f"built in {time.perf_counter() - t0:.0f} s"
+        )
         settings = Settings(database_url=url, today=date(2026, 12, 5))
         with served(url) as base:
             tallies = load(base, region, cases, args.clients, args.seconds)
@@ -308,7 +312,7 @@ def main() -> None:
     total = sum(int(r["requests"]) for r in results.values())
     command = (
         f"benchmarks/console.py --cases {args.cases} --clients {args.clients} "
-        f"--seconds {args.seconds:g}"
+        f"--seconds {args.seconds:g}" + (" --reuse" if args.reuse else "")
     )
     body = f"""
 `.venv/bin/python {command}`
@@ -316,7 +320,7 @@ def main() -> None:
 
 {args.clients} clients, each with its own session, for {args.seconds:g} s against one server
 (`aidledger serve`'s, {settings.api_connections} store connections) over a PostgreSQL store of
-{args.cases:,} cases with December prepared (built in {built:.0f} s): in turn, the findings
+{args.cases:,} cases with December prepared ({built}): in turn, the findings
 queue of region {region} ({listed} findings) and the timeline of a random case of the run, as an
 auditor with a reason — every view recorded in the access log. {total / args.seconds:.1f}
 pages a second in all.
