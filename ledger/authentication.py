@@ -222,7 +222,7 @@ class Logins(LedgerService):
         (423) or `TotpNotEnrolled` (403); each attempt on a registered account is noted."""
         now = self.clock()
         try:
-            member = self.directory().actor(staff_id, self.today)
+            member = self.actor(staff_id)
         except DutyRefused:
             # The same work as checking a real password: the answer's delay does not tell
             # registered staff ids from others. Nothing is noted: an unknown id has no account.
