@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 from psycopg import InterfaceError, OperationalError
 from psycopg.rows import tuple_row
@@ -15,7 +15,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger import chain
 from ledger.recorders import COPY_THRESHOLD, Around, entered_around
-from ledger.store import Tx, copy_binary
+from ledger.store import SESSION_OPTIONS, Tx, copy_binary
 
 
 class CopyPostgresRecorder(PostgresApplicationRecorder):
@@ -26,6 +26,14 @@ class CopyPostgresRecorder(PostgresApplicationRecorder):
     and re-raises them after the commit, so an error while chaining would leave events
     committed without links.
     """
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        # The library's pool opens its connections in the constructor below (to register
+        # its types): they are to have the settings of every aidledger session.
+        pool_kwargs = datastore.pool.kwargs
+        if isinstance(pool_kwargs, dict):
+            pool_kwargs["options"] = SESSION_OPTIONS
+        super().__init__(datastore, **kwargs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

@@ -32,6 +32,13 @@ from ledger.sealing import CLEAR, Sealer
 
 T = TypeVar("T")
 
+#: Settings of every aidledger session on PostgreSQL. ``jit=off``: the planner compiles a
+#: query whose estimated cost is high, and estimates are high on a table not analyzed since
+#: a bulk write (autovacuum lags them): 3-50 ms of compiling for a query of a few ms (a page
+#: of the console, a case history, each of an export's reads of 500 payments' events).
+#: aidledger's queries are short and many; none gains from JIT.
+SESSION_OPTIONS = "-c jit=off"
+
 #: The Alembic revision this code expects. A test checks it equals the scripts' head.
 HEAD_REVISION = "0021"
 
@@ -82,6 +89,7 @@ class StoreURL:
             user=self.user,
             password=self.password,
             dbname=self.dbname,
+            options=SESSION_OPTIONS,
         )
 
     @property

@@ -23,7 +23,7 @@ from ledger.store import (
     current_revision,
     open_store,
 )
-from tests.conftest import PG_ADMIN, _pg_url, drop_pg_database
+from tests.conftest import PG_ADMIN, _pg_url, drop_pg_database, new_pg_database
 from tests.pgcluster import free_port
 
 
@@ -194,3 +194,24 @@ def test_a_drill_store_takes_any_day(tmp_path: Path) -> None:
     init_store(Settings(database_url=url, today=date(2026, 12, 15))).close()
     open_services(Settings(database_url=url, today=date(2026, 11, 1))).close()
     open_services(Settings(database_url=url)).close()
+
+
+@pytest.mark.postgres
+def test_every_postgresql_session_of_a_store_runs_without_jit(pg_template: str) -> None:
+    """Each connection aidledger opens (its own, and the event store's pool) says
+    ``jit = off``: compiling cost 3-50 ms on queries of a few ms (`SESSION_OPTIONS`)."""
+    from psycopg.rows import tuple_row
+
+    name = new_pg_database(pg_template)
+    try:
+        svc = init_store(Settings(database_url=_pg_url(name)))
+        try:
+            assert svc.db.query("SHOW jit") == [("off",)]
+            with svc.app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+                assert conn.cursor(row_factory=tuple_row).execute("SHOW jit").fetchall() == [
+                    ("off",)
+                ]
+        finally:
+            svc.close()
+    finally:
+        drop_pg_database(name)
