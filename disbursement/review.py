@@ -9,10 +9,11 @@ command line and the console show what it finds (``payout list``, ``payout show`
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
@@ -41,7 +42,16 @@ from ledger.period import Period
 from ledger.programs import ProgramsConfig
 from ledger.registry import DeathReport, StaffMember
 from ledger.review import CaseReview
-from ledger.store import Database, LedgerApp, param_chunks, rows_where_in, select_events_of
+from ledger.store import (
+    PARAM_CHUNK,
+    Database,
+    LedgerApp,
+    batched,
+    events_ahead,
+    param_chunks,
+    rows_where_in,
+    select_events_of,
+)
 from projections.payouts import APPROVED_STATUSES
 from projections.registers import config_version_in_force
 
@@ -348,16 +358,36 @@ class Review:
                     out.append(row[0])
         return out
 
-    def differing_lines(self, run_id: str, lines: Sequence[ExportLine]) -> list[str]:
+    def lines_with_events(
+        self, lines: Iterable[ExportLine]
+    ) -> Iterator[tuple[list[ExportLine], dict[UUID, list[Any]]]]:
+        """The lines of a bank file a `PARAM_CHUNK` at a time, each chunk with its payments'
+        events (for `differing_lines`), the next chunk's read while this one is checked and
+        written (`events_ahead`)."""
+        return events_ahead(
+            self.app,
+            self.db,
+            batched(lines, PARAM_CHUNK),
+            lambda chunk: [payment_aggregate_id(x.payment_id) for x in chunk],
+        )
+
+    def differing_lines(
+        self,
+        run_id: str,
+        lines: Sequence[ExportLine],
+        found: dict[UUID, list[Any]] | None = None,
+    ) -> list[str]:
         """Which of these lines of a bank file differ from their payments' own events (id,
-        run, program, period, kind, amount, date, account, name; not cancelled, not held).
+        run, program, period, kind, amount, date, account, name; not cancelled, not held);
+        ``found``: those events, if read already (`lines_with_events`).
 
         The run's digest (`Tally`) is a sum of hashes: cheap, and it catches a changed row,
         but a sum can be balanced by forged changes to many rows at once; this check of every
         line against its own events cannot."""
         out: list[str] = []
         ids = {payment_aggregate_id(x.payment_id): x for x in lines}
-        found = select_events_of(self.app, self.db, list(ids))
+        if found is None:
+            found = select_events_of(self.app, self.db, list(ids))
         for aggregate_id, x in ids.items():
             events = found.get(aggregate_id)
             if not events:

@@ -89,7 +89,6 @@ from ledger.service import LedgerService
 from ledger.store import (
     EventBatch,
     as_date,
-    batched,
     events_table,
     gc_paused,
     log_head,
@@ -270,10 +269,6 @@ _CASE_COLUMNS_SQL = (
     ", ".join(f"c.{c}" for c in (*CASE_COLUMNS, "start_date", "version"))
     + ", d.date_of_death, lr.reviewed_on, lr.next_review_months"
 )
-
-
-#: Lines of a bank file checked against their payments' events per query.
-EXPORT_CHECK_CHUNK = 2000
 
 
 class Payouts(LedgerService):
@@ -1016,8 +1011,8 @@ class Payouts(LedgerService):
 
         def counted(lines: Iterator[ExportLine]) -> Iterator[ExportLine]:
             """Each line checked against its payment's events before it is written."""
-            for chunk in batched(lines, EXPORT_CHECK_CHUNK):
-                differing = self.review.differing_lines(run_id, chunk)
+            for chunk, found in self.review.lines_with_events(lines):
+                differing = self.review.differing_lines(run_id, chunk, found)
                 if differing:
                     raise ReadModelTampered(
                         f"run {run_id}: {len(differing)} payment(s) of the bank file differ "

@@ -12,7 +12,7 @@ from aidledger.settings import Settings
 from aidledger.wiring import Services, init_store, open_services
 from ledger.store import HEAD_REVISION, Database, StoreURL, alembic_dir, current_revision
 from projections.runner import catch_up, lag, reset
-from tests.builders import with_staff
+from tests.builders import load, with_staff
 from tests.conftest import FIXTURES
 from tests.conftest import TEST_TODAY as TODAY
 
@@ -204,3 +204,35 @@ def test_a_catch_up_that_read_a_stale_position_rolls_back_and_re_reads(
     finally:
         other.close()
     assert snapshot(svc.db) == expected
+
+
+def test_events_read_ahead_are_each_chunks_own_and_the_next_is_asked_for_first(
+    svc: Services,
+) -> None:
+    """`events_ahead` hands each chunk its own aggregates' events, as `select_events_of`
+    reads them one chunk at a time; on PostgreSQL the next chunk's events are asked for
+    before the caller has the current one (read on a thread meanwhile), on SQLite not."""
+    from ledger.case import case_aggregate_id
+    from ledger.store import events_ahead, select_events_of
+
+    with_staff(svc)
+    load(svc, "cases", FIXTURES / "cases.csv")
+    ids = [case_aggregate_id(r[0]) for r in svc.db.query("SELECT case_id FROM cases")]
+    ids.append(case_aggregate_id("C-NOT-THERE"))  # no events: absent from its chunk
+    chunks = [ids[i : i + 2] for i in range(0, len(ids), 2)]
+    asked: list[int] = []
+
+    def ids_of(chunk: list[object]) -> list[object]:
+        asked.append(chunks.index(chunk))
+        return chunk
+
+    seen = []
+    for n, (chunk, found) in enumerate(events_ahead(svc.app, svc.db, chunks, ids_of)):
+        assert chunk == chunks[n]
+        assert found == select_events_of(svc.app, svc.db, chunk)
+        assert set(found) <= set(chunk) and found
+        seen.append(list(asked))
+    assert len(seen) == len(chunks) > 2
+    ahead = 1 if svc.db.dialect == "postgresql" else 0
+    assert seen[0] == list(range(1 + ahead))
+    assert case_aggregate_id("C-NOT-THERE") not in found
