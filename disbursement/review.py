@@ -360,63 +360,15 @@ class Review:
 
     def lines_with_events(
         self, lines: Iterable[ExportLine]
-    ) -> Iterator[tuple[list[ExportLine], dict[UUID, list[Any]]]]:
-        """The lines of a bank file a `PARAM_CHUNK` at a time, each chunk with its payments'
-        events (for `differing_lines`), the next chunk's read while this one is checked and
-        written (`events_ahead`)."""
-        return events_ahead(
-            self.app,
-            self.db,
-            batched(lines, PARAM_CHUNK),
-            lambda chunk: [payment_aggregate_id(x.payment_id) for x in chunk],
+    ) -> Iterator[tuple[dict[UUID, ExportLine], dict[UUID, list[Any]]]]:
+        """The lines of a bank file a `PARAM_CHUNK` at a time, keyed by their payments'
+        aggregate ids, each chunk with those payments' events (for `differing_lines`), the
+        next chunk's read while this one is checked and written (`events_ahead`)."""
+        keyed = (
+            {payment_aggregate_id(x.payment_id): x for x in chunk}
+            for chunk in batched(lines, PARAM_CHUNK)
         )
-
-    def differing_lines(
-        self,
-        run_id: str,
-        lines: Sequence[ExportLine],
-        found: dict[UUID, list[Any]] | None = None,
-    ) -> list[str]:
-        """Which of these lines of a bank file differ from their payments' own events (id,
-        run, program, period, kind, amount, date, account, name; not cancelled, not held);
-        ``found``: those events, if read already (`lines_with_events`).
-
-        The run's digest (`Tally`) is a sum of hashes: cheap, and it catches a changed row,
-        but a sum can be balanced by forged changes to many rows at once; this check of every
-        line against its own events cannot."""
-        out: list[str] = []
-        ids = {payment_aggregate_id(x.payment_id): x for x in lines}
-        if found is None:
-            found = select_events_of(self.app, self.db, list(ids))
-        for aggregate_id, x in ids.items():
-            events = found.get(aggregate_id)
-            if not events:
-                out.append(f"{x.payment_id} (no such payment in the event log)")
-                continue
-            i, held, cancelled = _as_instructed(events)
-            recorded = (
-                i.run_id,
-                i.program,
-                i.period,
-                i.kind,
-                i.amount,
-                i.payment_date,
-                i.creditor_account,
-                i.creditor_name,
-            )
-            shown = (
-                run_id,
-                x.program,
-                x.period,
-                x.kind,
-                x.amount,
-                x.payment_date,
-                x.account,
-                x.name,
-            )
-            if recorded != shown or cancelled or held:
-                out.append(x.payment_id)
-        return out
+        return events_ahead(self.app, self.db, keyed, list)
 
     def _interested(self, run_id: str, actor: Actor) -> int:
         people = sorted({actor.id_number, *actor.relatives} - {""})
@@ -700,6 +652,48 @@ class Review:
                 (run_id,),
             )
         }
+
+
+def differing_lines(
+    run_id: str, lines: dict[UUID, ExportLine], found: dict[UUID, list[Any]]
+) -> list[str]:
+    """Which of these lines of a bank file (keyed by their payments' aggregate ids) differ
+    from their payments' own events ``found`` (id, run, program, period, kind, amount, date,
+    account, name; not cancelled, not held).
+
+    The run's digest (`Tally`) is a sum of hashes: cheap, and it catches a changed row, but a
+    sum can be balanced by forged changes to many rows at once; this check of every line
+    against its own events cannot."""
+    out: list[str] = []
+    for aggregate_id, x in lines.items():
+        events = found.get(aggregate_id)
+        if not events:
+            out.append(f"{x.payment_id} (no such payment in the event log)")
+            continue
+        i, held, cancelled = _as_instructed(events)
+        recorded = (
+            i.run_id,
+            i.program,
+            i.period,
+            i.kind,
+            i.amount,
+            i.payment_date,
+            i.creditor_account,
+            i.creditor_name,
+        )
+        shown = (
+            run_id,
+            x.program,
+            x.period,
+            x.kind,
+            x.amount,
+            x.payment_date,
+            x.account,
+            x.name,
+        )
+        if recorded != shown or cancelled or held:
+            out.append(x.payment_id)
+    return out
 
 
 def _apart(run: PayoutRun, other_run_id: str) -> bool:

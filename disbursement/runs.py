@@ -45,7 +45,7 @@ from disbursement.export import (
     write_daifa_csv,
     write_pain001,
 )
-from disbursement.review import Review
+from disbursement.review import Review, differing_lines
 from eligibility.grants import GrantFacts, grant_holds
 from ledger.access import AccessRecord, Channel, check_view_reason
 from ledger.case import CASE_COLUMNS, CaseState, case_aggregate_id
@@ -1012,7 +1012,7 @@ class Payouts(LedgerService):
         def counted(lines: Iterator[ExportLine]) -> Iterator[ExportLine]:
             """Each line checked against its payment's events before it is written."""
             for chunk, found in self.review.lines_with_events(lines):
-                differing = self.review.differing_lines(run_id, chunk, found)
+                differing = differing_lines(run_id, chunk, found)
                 if differing:
                     raise ReadModelTampered(
                         f"run {run_id}: {len(differing)} payment(s) of the bank file differ "
@@ -1021,7 +1021,7 @@ class Payouts(LedgerService):
                         "Run aidledger verify, then aidledger projections rebuild, and report "
                         "it: a read-model row was changed outside aidledger"
                     )
-                for x in chunk:
+                for x in chunk.values():
                     written.add(x.payment_id, x.amount, x.account, x.name)
                     yield x
 
