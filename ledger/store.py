@@ -42,7 +42,7 @@ T = TypeVar("T")
 SESSION_OPTIONS = "-c jit=off"
 
 #: The Alembic revision this code expects. A test checks it equals the scripts' head.
-HEAD_REVISION = "0021"
+HEAD_REVISION = "0022"
 
 #: The application name pins the PostgreSQL table names (``aidledger_events``).
 APPLICATION_NAME = "aidledger"
