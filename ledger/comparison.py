@@ -19,9 +19,8 @@ at a time (COPY on PostgreSQL). A chunk's records are never changed: a later fil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, NamedTuple, Self
 from uuid import UUID
 
 from ledger.comparison_terms import COMPARISON_COLUMNS, OTHER_BENEFIT_COLUMNS, SOURCES
@@ -40,14 +39,14 @@ def check_source(source: str) -> str:
     return source
 
 
-@dataclass(frozen=True, slots=True)
-class ComparisonRecord:
+class ComparisonRecord(NamedTuple):
     """One record of a source about one person, as the source knew it on ``as_of``.
 
     ``value`` as the file said it (a money value normalised to "1234.50"); ``amount`` its fen
     for a money source. For ``other_benefit``: ``source_ref`` is ``department:benefit``,
     ``as_of`` the benefit's first day, ``until`` its last (None: still paid), ``amount`` the
-    monthly amount."""
+    monthly amount. A named tuple (immutable, and built in a third of a frozen dataclass's
+    time: an import of ten million records builds each twice)."""
 
     line: int
     id_number: str
