@@ -92,7 +92,7 @@ class Comparisons(LedgerService):
         rules = rules_of(self.config)
         with gc_paused(), self._written_through() as batch:
             # A chunk of cases at a time: a province's records are not held all at once.
-            for found in case_record_chunks(self.db, first, last, day):
+            for found in case_record_chunks(self.db, first, last, day, app=self.app):
                 facts: dict[str, tuple[str, str]] = {}
                 records: list[Record] = []
                 for case_id, program, region, record in found:

@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -33,6 +32,7 @@ from ledger.events import OrjsonTranscoder, PydanticMapper
 from ledger.sealing import CLEAR, Sealer
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: Settings of every aidledger session on PostgreSQL. ``jit=off``: the planner compiles a
 #: query whose estimated cost is high, and estimates are high on a table not analyzed since
@@ -836,37 +836,61 @@ def events_ahead(
     """Each of ``chunks`` with the events of its aggregates (``ids_of(chunk)``: at most
     `PARAM_CHUNK` ids), as `select_events_of` reads them.
 
-    On PostgreSQL the next chunk's events are read on a thread, through the event store's
-    own connection pool, while the caller works on this one: the database's index probes
-    (some 20 µs an aggregate) then run on the other core, beside the decoding and whatever
-    the caller does with them (an export checks and writes 1.5M lines this way). One chunk
-    ahead at most; the thread starts only once there is a second chunk."""
-    read = partial(_event_rows, app, db)
-    threaded = db.dialect == "postgresql"
-    it = iter(chunks)
+    On PostgreSQL the next chunk's events are read on a thread (`read_ahead`) while the
+    caller works on this one: the database's index probes (some 20 µs an aggregate) then run
+    beside the decoding and whatever the caller does with them (an export checks and writes
+    1.5M lines this way)."""
+
+    def rows(chunk: T) -> list[Any]:
+        return _event_rows(app, db, ids_of(chunk))
+
+    for chunk, got in read_ahead(chunks, rows, threaded=db.dialect == "postgresql"):
+        yield chunk, _decoded(app, got)
+
+
+def read_ahead(
+    items: Iterable[T], read: Callable[[T], R], *, threaded: bool
+) -> Iterator[tuple[T, R]]:
+    """Each of ``items`` with ``read(item)``; ``threaded``: the next item's ``read`` runs on a
+    thread while the caller works on this one (one item ahead at most; the thread starts only
+    once there is a second item). For reads that wait on the database: its work then runs on
+    the other core, beside the caller's. ``read`` must use a connection of its own
+    (`pool_query`), never the caller's."""
+    it = iter(items)
     first = next(it, _NONE)
     if first is _NONE:
         return
-    current: tuple[T, list[Any]] = (first, read(ids_of(first)))
+    current: tuple[T, R] = (first, read(first))
     reader: ThreadPoolExecutor | None = None
     try:
         for following in it:
             ahead = None
             if threaded:
-                reader = reader or ThreadPoolExecutor(1, thread_name_prefix="events-ahead")
-                ahead = reader.submit(read, ids_of(following))
-            chunk, rows = current
-            yield chunk, _decoded(app, rows)
-            current = (following, ahead.result() if ahead else read(ids_of(following)))
-        chunk, rows = current
-        yield chunk, _decoded(app, rows)
+                reader = reader or ThreadPoolExecutor(1, thread_name_prefix="read-ahead")
+                ahead = reader.submit(read, following)
+            yield current
+            current = (following, ahead.result() if ahead else read(following))
+        yield current
     finally:
         if reader is not None:
             reader.shutdown(cancel_futures=True)
 
 
-#: No chunk at all (`events_ahead`).
+#: No item at all (`read_ahead`).
 _NONE: Any = object()
+
+
+def pool_query(app: LedgerApp, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """One read-only statement (``?`` placeholders) on a connection of the event store's
+    pool (PostgreSQL): for a thread reading ahead while the caller's own connection is busy
+    (`read_ahead`)."""
+    from psycopg.rows import tuple_row
+
+    datastore = app.recorder.datastore  # type: ignore[attr-defined]
+    with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(sql.replace("?", "%s"), tuple(params))
+        rows: list[Any] = cur.fetchall()
+    return rows
 
 
 def _event_rows(app: LedgerApp, db: Database, ids: Sequence[UUID]) -> list[Any]:
@@ -882,16 +906,10 @@ def _event_rows(app: LedgerApp, db: Database, ids: Sequence[UUID]) -> list[Any]:
             f"{select} WHERE originator_id IN ({', '.join('?' * len(ids))}) {order}",
             [u.hex for u in ids],
         )
-    from psycopg.rows import tuple_row
-
     # One statement for every chunk (an array, not 500 placeholders): the driver parses it
     # once and PostgreSQL plans it once. On the event store's pool: this runs on a thread
     # (`events_ahead`) while the caller's own connection streams what it reads.
-    datastore = app.recorder.datastore  # type: ignore[attr-defined]
-    with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(f"{select} WHERE originator_id = ANY(%s) {order}", (list(ids),))
-        rows: list[Any] = cur.fetchall()
-    return rows
+    return pool_query(app, f"{select} WHERE originator_id = ANY(?) {order}", (list(ids),))
 
 
 def _decoded(app: LedgerApp, rows: Iterable[Sequence[Any]]) -> dict[UUID, list[Any]]:

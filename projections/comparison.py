@@ -7,7 +7,7 @@ cases' people's records through `records_of`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
@@ -15,7 +15,7 @@ from eligibility.comparison import Record
 from ledger.comparison import ComparisonFile
 from ledger.events import LedgerEvent
 from ledger.sealing import CLEAR, Sealer
-from ledger.store import Database, Tx, as_date, param_chunks
+from ledger.store import Database, LedgerApp, Tx, as_date, param_chunks, pool_query, read_ahead
 from projections.runner import ReadModel
 
 COLUMNS = (
@@ -100,10 +100,19 @@ CASES_PER_CHUNK = 50_000
 
 
 def case_record_chunks(
-    db: Database, first: date, last: date, as_of: date, size: int | None = None
+    db: Database,
+    first: date,
+    last: date,
+    as_of: date,
+    size: int | None = None,
+    *,
+    app: LedgerApp | None = None,
 ) -> Iterator[list[tuple[str, str, str, Record]]]:
     """`case_records` a chunk of ``size`` cases in effect at a time (by case id; default
-    `CASES_PER_CHUNK`), so that a province's ten million records are never held at once."""
+    `CASES_PER_CHUNK`), so that a province's ten million records are never held at once.
+    With the store's ``app`` on PostgreSQL, the next chunk's records are read (on a
+    connection of the event store's pool) while the caller judges this one (`read_ahead`):
+    the join is the database's work, the judging Python's, on two cores."""
     size = size or CASES_PER_CHUNK
     ids = [
         r[0]
@@ -111,10 +120,15 @@ def case_record_chunks(
             f"SELECT case_id FROM cases WHERE {_IN_EFFECT} ORDER BY case_id", (last, first)
         )
     ]
-    for i in range(0, len(ids), size):
-        yield case_records(
-            db, first, last, as_of, within=(ids[i], ids[min(i + size, len(ids)) - 1])
-        )
+    bounds = [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+    threaded = app is not None and db.dialect == "postgresql"
+
+    def read(within: tuple[str, str]) -> list[Any]:
+        sql, params = _case_records_query(first, last, as_of, within)
+        return pool_query(app, sql, params) if threaded else db.query(sql, params)  # type: ignore[arg-type]
+
+    for _, rows in read_ahead(bounds, read, threaded=threaded):
+        yield _case_rows(rows, db.sealer)
 
 
 #: A case in effect some day from ``first`` to ``last`` (parameters: last, first).
@@ -134,8 +148,14 @@ def case_records(
     ``(case_id, program, region_code, record)``, by case; ``within``: only the cases whose
     ids are from the first to the second. The join is the database's: a province's month
     reads only the records about its cases' people."""
+    return _case_rows(db.query(*_case_records_query(first, last, as_of, within)), db.sealer)
+
+
+def _case_records_query(
+    first: date, last: date, as_of: date, within: tuple[str, str] | None
+) -> tuple[str, tuple[Any, ...]]:
     bounds = " AND case_id BETWEEN ? AND ?" if within else ""
-    rows = db.query(
+    sql = (
         "WITH live AS (SELECT case_id, program, region_code, id_number FROM cases "
         f"WHERE {_IN_EFFECT}{bounds}), "
         "people AS (SELECT case_id, id_number FROM live UNION SELECT m.case_id, "
@@ -144,10 +164,13 @@ def case_records(
         "SELECT p.case_id, l.program, l.region_code, r.source, r.id_number, r.source_ref, "
         "r.as_of, r.value, r.amount, r.detail, r.until FROM people p "
         "JOIN comparison_records r ON r.id_number = p.id_number "
-        "JOIN live l ON l.case_id = p.case_id WHERE r.as_of <= ? ORDER BY p.case_id",
-        (last, first, *(within or ()), first, first, as_of),
+        "JOIN live l ON l.case_id = p.case_id WHERE r.as_of <= ? ORDER BY p.case_id"
     )
-    return [(r[0], r[1], r[2], _record(r[3:], db.sealer)) for r in rows]
+    return sql, (last, first, *(within or ()), first, first, as_of)
+
+
+def _case_rows(rows: Iterable[Sequence[Any]], sealer: Sealer) -> list[tuple[str, str, str, Record]]:
+    return [(r[0], r[1], r[2], _record(r[3:], sealer)) for r in rows]
 
 
 def _record(v: Sequence[Any], sealer: Sealer = CLEAR) -> Record:
