@@ -75,8 +75,10 @@ class Comparisons(LedgerService):
         first, last = period.first_day, period.last_day
         result = CompareResult(period=str(period), as_of=day.isoformat())
         # The records are often minutes old: without fresh statistics PostgreSQL plans the
-        # join for the few rows it last saw.
-        self.db.analyze("comparison_records", "cases", "household_members")
+        # join for the few rows it last saw; vacuumed, the records are read from their
+        # covering index alone (migration 0023), not a table page per record.
+        self.db.analyze("cases", "household_members")
+        self.db.vacuum("comparison_records")
         open_types: dict[str, set[str]] = defaultdict(set)
         known: dict[str, tuple[str, str | None]] = {}
         marks = ", ".join("?" * len(COMPARISON_FINDINGS))

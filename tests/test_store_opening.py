@@ -236,3 +236,25 @@ def test_a_postgresql_store_compresses_event_payloads_with_lz4(pg_template: str)
         assert method[0] == ("l" if "lz4" in methods[0] else "")
     finally:
         drop_pg_database(name)
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_reads_comparison_records_from_their_covering_index(
+    pg_template: str,
+) -> None:
+    """The compare joins people to their records through ``comparison_records_id_idx``,
+    which holds the compared columns (0023): a person's records on one index page, not a
+    table page each."""
+    name = new_pg_database(pg_template)
+    try:
+        init_store(Settings(database_url=_pg_url(name))).close()
+        with psycopg.connect(_pg_url(name)) as conn:
+            found = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'comparison_records_id_idx'"
+            ).fetchone()
+        assert found is not None
+        assert found[0].endswith(
+            "(id_number) INCLUDE (source, source_ref, as_of, value, amount, detail, until)"
+        )
+    finally:
+        drop_pg_database(name)
