@@ -5,7 +5,9 @@ what it found as it was)."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -196,65 +198,65 @@ def test_a_drill_store_takes_any_day(tmp_path: Path) -> None:
     open_services(Settings(database_url=url)).close()
 
 
+@pytest.fixture
+def pg_store(pg_template: str) -> Iterator[str]:
+    """The URL of a new PostgreSQL store as `aidledger init` leaves it (dropped after)."""
+    name = new_pg_database(pg_template)
+    try:
+        init_store(Settings(database_url=_pg_url(name))).close()
+        yield _pg_url(name)
+    finally:
+        drop_pg_database(name)
+
+
+def _one(url: str, sql: str) -> tuple[Any, ...]:
+    """The one row ``sql`` answers on a plain connection to ``url``."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql).fetchone()
+    assert row is not None
+    return row
+
+
 @pytest.mark.postgres
-def test_every_postgresql_session_of_a_store_runs_without_jit(pg_template: str) -> None:
+def test_every_postgresql_session_of_a_store_runs_without_jit(pg_store: str) -> None:
     """Each connection aidledger opens (its own, and the event store's pool) says
     ``jit = off``: compiling cost 3-50 ms on queries of a few ms (`SESSION_OPTIONS`)."""
     from psycopg.rows import tuple_row
 
-    name = new_pg_database(pg_template)
+    svc = open_services(Settings(database_url=pg_store))
     try:
-        svc = init_store(Settings(database_url=_pg_url(name)))
-        try:
-            assert svc.db.query("SHOW jit") == [("off",)]
-            with svc.app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
-                assert conn.cursor(row_factory=tuple_row).execute("SHOW jit").fetchall() == [
-                    ("off",)
-                ]
-        finally:
-            svc.close()
+        assert svc.db.query("SHOW jit") == [("off",)]
+        with svc.app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            assert conn.cursor(row_factory=tuple_row).execute("SHOW jit").fetchall() == [("off",)]
     finally:
-        drop_pg_database(name)
+        svc.close()
 
 
 @pytest.mark.postgres
-def test_a_postgresql_store_compresses_event_payloads_with_lz4(pg_template: str) -> None:
+def test_a_postgresql_store_compresses_event_payloads_with_lz4(pg_store: str) -> None:
     """Large events (a comparison file's chunks of records) are compressed as they are
     written: lz4 where the server has it, about five times cheaper than pglz (0022)."""
-    name = new_pg_database(pg_template)
-    try:
-        init_store(Settings(database_url=_pg_url(name))).close()
-        with psycopg.connect(_pg_url(name)) as conn:
-            methods = conn.execute(
-                "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
-            ).fetchone()
-            method = conn.execute(
-                "SELECT attcompression FROM pg_attribute WHERE attrelid = "
-                "'aidledger_events'::regclass AND attname = 'state'"
-            ).fetchone()
-        assert method is not None and methods is not None
-        assert method[0] == ("l" if "lz4" in methods[0] else "")
-    finally:
-        drop_pg_database(name)
+    (methods,) = _one(
+        pg_store, "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+    )
+    (method,) = _one(
+        pg_store,
+        "SELECT attcompression FROM pg_attribute WHERE attrelid = "
+        "'aidledger_events'::regclass AND attname = 'state'",
+    )
+    assert method == ("l" if "lz4" in methods else "")
 
 
 @pytest.mark.postgres
 def test_a_postgresql_store_reads_comparison_records_from_their_covering_index(
-    pg_template: str,
+    pg_store: str,
 ) -> None:
     """The compare joins people to their records through ``comparison_records_id_idx``,
     which holds the compared columns (0023): a person's records on one index page, not a
     table page each."""
-    name = new_pg_database(pg_template)
-    try:
-        init_store(Settings(database_url=_pg_url(name))).close()
-        with psycopg.connect(_pg_url(name)) as conn:
-            found = conn.execute(
-                "SELECT indexdef FROM pg_indexes WHERE indexname = 'comparison_records_id_idx'"
-            ).fetchone()
-        assert found is not None
-        assert found[0].endswith(
-            "(id_number) INCLUDE (source, source_ref, as_of, value, amount, detail, until)"
-        )
-    finally:
-        drop_pg_database(name)
+    (definition,) = _one(
+        pg_store, "SELECT indexdef FROM pg_indexes WHERE indexname = 'comparison_records_id_idx'"
+    )
+    assert definition.endswith(
+        "(id_number) INCLUDE (source, source_ref, as_of, value, amount, detail, until)"
+    )
