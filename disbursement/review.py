@@ -341,15 +341,16 @@ class Review:
             (run_id,),
         )
         rows = self.db.sealer.open_rows(rows, (2, 3))
-        for chunk in param_chunks(rows):
-            ids = {payment_aggregate_id(r[0]): r for r in chunk}
-            found = select_events_of(self.app, self.db, list(ids))
+        keyed = ({payment_aggregate_id(r[0]): r for r in chunk} for chunk in param_chunks(rows))
+        # As the export's check reads its lines' events (`lines_with_events`): the next
+        # chunk's read while this one is compared.
+        for ids, found in events_ahead(self.app, self.db, keyed, list):
             for aggregate_id, row in ids.items():
                 events = found.get(aggregate_id)
                 if not events:
                     out.append(f"{row[0]} (no such payment in the event log)")
                     continue
-                i = _replay(events).instructed
+                i = _as_instructed(events)[0]
                 if (i.amount, i.creditor_account, i.creditor_name) != (
                     int(row[1]),
                     row[2],

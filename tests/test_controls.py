@@ -130,8 +130,11 @@ def test_a_payments_row_changed_behind_the_application_is_refused_never_sent(
     (tmp_path / "out").mkdir()
     out = tmp_path / "out" / "run.xml"
     if when == "before approval":
-        with pytest.raises(ReadModelTampered, match="differ from what its events recorded"):
+        with pytest.raises(ReadModelTampered, match="differ from what its events recorded") as e:
             svc.payouts.approve(run_id, by=FINANCE_APPROVER)
+        # Each payment's row against its own events (`Review.tampered`) names the one changed.
+        (changed,) = svc.db.query("SELECT payment_id FROM payments WHERE case_id = 'C002'")
+        assert str(e.value).split("; payments differing: ")[1].startswith(f"{changed[0]}.")
         assert svc.db.query("SELECT status FROM runs") == [("prepared",)]
     else:
         with pytest.raises(ReadModelTampered, match="Nothing was written or sent"):
