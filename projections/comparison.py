@@ -121,13 +121,13 @@ def case_record_chunks(
         )
     ]
     bounds = [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
-    threaded = app is not None and db.dialect == "postgresql"
+    pool = app if db.dialect == "postgresql" else None
 
     def read(within: tuple[str, str]) -> list[Any]:
         sql, params = _case_records_query(first, last, as_of, within)
-        return pool_query(app, sql, params) if threaded else db.query(sql, params)  # type: ignore[arg-type]
+        return pool_query(pool, sql, params) if pool is not None else db.query(sql, params)
 
-    for _, rows in read_ahead(bounds, read, threaded=threaded):
+    for _, rows in read_ahead(bounds, read, threaded=pool is not None):
         yield _case_rows(rows, db.sealer)
 
 
