@@ -6,7 +6,8 @@ second converts the lines checked without checking them again
 (`ledger.validation.checked_comparison_records`) and writes the records,
 `ledger.comparison.CHUNK` to an event, a few events to a transaction, each transaction's
 records copied into ``comparison_records`` in that same transaction
-(`projections.runner.WrittenThroughBatch`).
+(`projections.runner.WrittenThroughBatch`). A large file is written without the records'
+person index, which the next ``compare`` builds again (`projections.comparison.defer_person_index`).
 The same content imported again (under any name) records nothing. An import killed half-way
 stays open (other commands refuse to read until it completes): run again, it writes the
 chunks the killed run did not (a chunk's number is its event's version, and the chunks of a
@@ -35,7 +36,7 @@ from ledger.registry import FileImport, ImportedFile
 from ledger.service import PhaseClock
 from ledger.store import EventBatch, batched, events_table, gc_paused
 from ledger.validation import checked_comparison_records, comparison_rows
-from projections.comparison import ComparisonModel
+from projections.comparison import ComparisonModel, defer_person_index
 from projections.runner import WrittenThroughBatch
 
 KIND = "comparison"
@@ -90,6 +91,8 @@ class ComparisonImporter(Importer):
             clock.lap("validate")
 
             written = self._chunks_written(sha) if resuming else 0
+            if report is None:
+                defer_person_index(self.db, rows)
             if not resuming and report is None:
                 # The opening events in a transaction of their own, projected at once: the
                 # chunks' transactions are then written through (`_written_through`).

@@ -64,7 +64,7 @@ class Comparisons(LedgerService):
     ) -> CompareResult:
         """Raise the comparison findings of ``period`` from the records known on ``as_of``
         (default today)."""
-        from projections.comparison import case_record_chunks
+        from projections.comparison import case_record_chunks, ensure_person_index
         from projections.households import persons_of_cases
 
         self.sync()
@@ -76,7 +76,9 @@ class Comparisons(LedgerService):
         result = CompareResult(period=str(period), as_of=day.isoformat())
         # The records are often minutes old: without fresh statistics PostgreSQL plans the
         # join for the few rows it last saw; vacuumed, the records are read from their
-        # covering index alone (migration 0023), not a table page per record.
+        # covering index alone (migration 0023; built again here if a large import dropped
+        # it), not a table page per record.
+        ensure_person_index(self.db)
         self.db.analyze("cases", "household_members")
         self.db.vacuum("comparison_records")
         open_types: dict[str, set[str]] = defaultdict(set)

@@ -85,6 +85,48 @@ def test_a_comparison_file_is_recorded_once_in_chunks_and_rebuilt_equal(
     assert sorted(svc.db.query("SELECT * FROM comparison_records"), key=repr) == before
 
 
+def _person_index(svc: Services) -> str | None:
+    """The person index's definition as the database tells it (None: there is none)."""
+    sql = (
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'comparison_records_id_idx'"
+        if svc.db.dialect == "postgresql"
+        else "SELECT sql FROM sqlite_master WHERE name = 'comparison_records_id_idx'"
+    )
+    rows = svc.db.query(sql)
+    return str(rows[0][0]) if rows else None
+
+
+def test_a_large_file_is_written_without_the_person_index_and_compare_builds_it_again(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of `DEFER_INDEX_AT` records or more, a quarter of the table or more, drops the
+    index before writing; the next compare builds it as the schema has it, and finds through
+    it what it would have found. A small file next to a large table keeps it."""
+    import projections.comparison as model
+
+    as_made = _person_index(svc)
+    assert as_made is not None
+    monkeypatch.setattr(model, "DEFER_INDEX_AT", 2)
+    deposits = [f"{C001_HOLDER},ACC-{n},2026-11-01,{n}0000.00,存款" for n in range(1, 9)]
+    with_records(svc, tmp_path, "deposit", *deposits)
+    assert _person_index(svc) is None
+    assert svc.db.query("SELECT COUNT(*) FROM comparison_records")[0][0] == 8
+    found = compare_findings(svc)
+    assert [(f["case_id"], f["type"]) for f in found] == [("C001", "assets_over_limit")]
+    assert _person_index(svc) == as_made
+    # Four records next to eight: a quarter of the table or more, written without it.
+    vehicles = [f"{C002_HOLDER},陕A{n:05d},2026-11-01,1000.00,轿车" for n in range(4)]
+    with_records(svc, tmp_path, "vehicle", *vehicles)
+    assert _person_index(svc) is None
+    assert svc.service(Comparisons).compare(DEC, by=CASEWORKER).cases == 2
+    # Two next to twelve: less than a quarter, written through the index.
+    with_records(svc, tmp_path, "vehicle", *[v.replace("陕A", "陕B") for v in vehicles[:2]])
+    assert _person_index(svc) == as_made
+    # A file of fewer than DEFER_INDEX_AT keeps it.
+    assert not model.defer_person_index(svc.db, 1)
+    assert _person_index(svc) == as_made
+
+
 def test_a_bad_comparison_file_is_refused_by_line_and_records_nothing(
     svc: Services, tmp_path: Path
 ) -> None:
