@@ -9,6 +9,8 @@ import resource
 import sqlite3
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
 PERFORMANCE = ROOT / "docs" / "PERFORMANCE.md"
 PG_ADMIN = os.environ.get("AIDLEDGER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def written_whole(path: Path) -> Iterator[Path]:
+    """Where to write the generated input ``path``: renamed to it once written whole, so that
+    a run killed while generating leaves nothing a later run would take for the whole file
+    (the generated inputs are kept in ``OUT`` and reused)."""
+    partial = path.with_name(path.name + ".partial")
+    yield partial
+    partial.replace(path)
 
 
 def fresh_store(dialect: str, label: str) -> str:

@@ -38,6 +38,7 @@ from benchmarks.common import (
     peak_rss_mib,
     today,
     write_section,
+    written_whole,
 )
 
 #: Sources and their share of a province's records.
@@ -92,7 +93,7 @@ def make_files(
         paths[source] = path
         if path.exists():
             continue
-        with path.open("w", encoding="utf-8", newline="") as f:
+        with written_whole(path) as partial, partial.open("w", encoding="utf-8", newline="") as f:
             w = csv.writer(f)
             w.writerow(columns_of(source))
             for n in range(int(records * share)):

@@ -30,6 +30,7 @@ from benchmarks.common import (
     peak_rss_mib,
     today,
     write_section,
+    written_whole,
 )
 
 RAW_TABLE = (
@@ -52,9 +53,11 @@ def make_files(cases: int) -> tuple[Path, Path]:
     OUT.mkdir(parents=True, exist_ok=True)
     cases_path = OUT / f"cases_{cases}.csv"
     staff_path = OUT / f"staff_{cases}.csv"
-    if not cases_path.exists():
-        write_csv(staff_path, staff_rows_for(cases), STAFF_COLUMNS)
-        write_csv(cases_path, iter_case_rows(cases=cases), CASE_COLUMNS)
+    if not (cases_path.exists() and staff_path.exists()):
+        with written_whole(staff_path) as partial:
+            write_csv(partial, staff_rows_for(cases), STAFF_COLUMNS)
+        with written_whole(cases_path) as partial:
+            write_csv(partial, iter_case_rows(cases=cases), CASE_COLUMNS)
     return staff_path, cases_path
 
 

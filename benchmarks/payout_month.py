@@ -46,6 +46,7 @@ from benchmarks.common import (
     peak_rss_mib,
     today,
     write_section,
+    written_whole,
 )
 
 PERIOD = "2026-12"
@@ -305,11 +306,11 @@ def households_file(case_file: Path) -> Path:
     path = case_file.with_name(f"households_{case_file.stem.removeprefix('cases_')}.csv")
     if path.exists():
         return path
-    partial = path.with_suffix(".partial")
     relations = ("spouse", "child", "child", "parent", "other")
     born = date(2004, 1, 1)  # members' birthdays from here on: no holder shares their ids
     n = 0
     with (
+        written_whole(path) as partial,
         case_file.open(encoding="utf-8", newline="") as src,
         partial.open("w", encoding="utf-8", newline="") as dst,
     ):
@@ -325,7 +326,6 @@ def households_file(case_file: Path) -> Path:
                 name = row["name"][0] + "家" + "甲乙丙丁戊"[k % 5]
                 writer.writerow([row["case_id"], member, name, relations[k % 5], start, ""])
                 n += 1
-    partial.replace(path)
     return path
 
 
@@ -339,8 +339,8 @@ def next_month_file(case_file: Path) -> Path:
     path = case_file.with_name(f"{case_file.stem}_next.csv")
     if path.exists():
         return path
-    partial = path.with_suffix(".partial")
     with (
+        written_whole(path) as partial,
         case_file.open(encoding="utf-8", newline="") as src,
         partial.open("w", encoding="utf-8", newline="") as dst,
     ):
@@ -352,7 +352,6 @@ def next_month_file(case_file: Path) -> Path:
                 amount = Decimal(row["monthly_amount"]) + 10
                 row.update(monthly_amount=f"{amount:.2f}", effective_from="2027-01-01")
             writer.writerow(row)
-    partial.replace(path)
     return path
 
 
