@@ -194,6 +194,7 @@ def run(records: int, cases: int, breach: float = DEFAULT_BREACH) -> dict[str, A
             "laps": laps,
             "compare_s": compared,
             "compared_cases": result.cases,
+            "compare_laps": result.seconds,
             "raised": sum(result.raised.values()),
             "copy_s": copy,
             "rss": rss,
@@ -223,6 +224,7 @@ def main() -> None:
     r = run(args.records, args.cases, args.breach)
     rate = r["records"] / r["import_s"]
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in r["laps"].items())
+    compare_phases = ", ".join(f"{k} {v:.1f} s" for k, v in r["compare_laps"].items())
     lines = [
         f"Run {today()} at commit {git_revision()} on {machine()}.",
         f"Command: `.venv/bin/python benchmarks/comparison.py --records {args.records} "
@@ -235,8 +237,10 @@ def main() -> None:
         f"{r['import_s'] / r['copy_s']:.1f} | {r['compare_s']:.1f} | {r['raised']} | "
         f"{r['import_s'] + r['compare_s']:.1f} | {r['rss']:.0f} |",
         "",
-        f"The import's phases summed over the files: {phases}. Compare read the records of "
-        f"{r['compared_cases']} cases. Peak RSS is the process's, through the compare (the "
+        f"The import's phases summed over the files: {phases}; the compare's: "
+        f"{compare_phases} (index: the records' person index built once after the large "
+        f"imports). Compare read the records of {r['compared_cases']} cases. Peak RSS is "
+        "the process's, through the compare (the "
         f"cases' import before them had reached {r['rss_before']:.0f} MiB); the raw COPY "
         "reference (the files' rows parsed by Python's csv reader, untimed, then COPYed "
         "500,000 rows a transaction) ran after it was taken. The records: "

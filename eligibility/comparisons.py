@@ -19,7 +19,7 @@ from eligibility.comparison import COMPARISON_FINDINGS, CaseFacts, Hit, Record, 
 from ledger.duties import Actor
 from ledger.payment import Finding, finding_id
 from ledger.period import Period
-from ledger.service import LedgerService
+from ledger.service import LedgerService, PhaseClock
 from ledger.store import gc_paused, record_job
 from projections.registers import refuse_while_importing
 from projections.runner import WrittenThroughBatch
@@ -34,6 +34,9 @@ class CompareResult:
     as_of: str
     cases: int = 0
     raised: dict[str, int] = field(default_factory=dict)
+    #: Wall-clock seconds of its phases: ``index`` (the person index built again after a
+    #: large import, else nothing), ``statistics`` (analyze, vacuum), ``compare``.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def comparison_finding_id(hit: Hit) -> str:
@@ -78,9 +81,12 @@ class Comparisons(LedgerService):
         # join for the few rows it last saw; vacuumed, the records are read from their
         # covering index alone (migration 0023; built again here if a large import dropped
         # it), not a table page per record.
+        clock = PhaseClock()
         ensure_person_index(self.db)
+        clock.lap("index")
         self.db.analyze("cases", "household_members")
         self.db.vacuum("comparison_records")
+        clock.lap("statistics")
         open_types: dict[str, set[str]] = defaultdict(set)
         known: dict[str, tuple[str, str | None]] = {}
         marks = ", ".join("?" * len(COMPARISON_FINDINGS))
@@ -139,6 +145,8 @@ class Comparisons(LedgerService):
                     result.raised[hit.type] = result.raised.get(hit.type, 0) + 1
         self.sync()
         record_job(self.db, "comparison", detail=f"{period} as of {day.isoformat()}")
+        clock.lap("compare")
+        result.seconds = clock.laps
         return result
 
     def _written_through(self) -> WrittenThroughBatch:
