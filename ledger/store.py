@@ -42,7 +42,7 @@ R = TypeVar("R")
 SESSION_OPTIONS = "-c jit=off"
 
 #: The Alembic revision this code expects. A test checks it equals the scripts' head.
-HEAD_REVISION = "0023"
+HEAD_REVISION = "0024"
 
 #: The application name pins the PostgreSQL table names (``aidledger_events``).
 APPLICATION_NAME = "aidledger"

@@ -16,7 +16,7 @@ from ledger.comparison import ComparisonFile
 from ledger.events import LedgerEvent
 from ledger.sealing import CLEAR, Sealer
 from ledger.store import Database, LedgerApp, Tx, as_date, param_chunks, pool_query, read_ahead
-from projections.runner import ReadModel
+from projections.runner import ReadModel, restore_indexes, set_indexes_aside
 
 COLUMNS = (
     "file_id",
@@ -66,66 +66,40 @@ class ComparisonModel(ReadModel):
 
 
 #: The person index through which `case_records` joins a chunk of cases' people to their
-#: records, as migration 0023 made it: on PostgreSQL it covers the compared columns.
+#: records (on PostgreSQL it covers the compared columns: migration 0023).
 PERSON_INDEX = "comparison_records_id_idx"
-_PERSON_INDEX_COLUMNS = {
-    "postgresql": "(id_number) INCLUDE (source, source_ref, as_of, value, amount, detail, until)",
-    "sqlite": "(id_number)",
-}
 #: A comparison file of at least this many records, and at least a quarter as many as the
 #: table holds, is written without the person index (`defer_person_index`).
 DEFER_INDEX_AT = 100_000
-#: Held (a transaction's PostgreSQL advisory lock) while the index is dropped or built.
-_INDEX_LOCK = 0x636D7069  # "cmpi"
+#: The job that builds the person index again (`runner.restore_indexes`).
+BUILT_BY = "compare"
 
 
 def defer_person_index(db: Database, records: int) -> bool:
-    """Drop the person index before writing a large comparison file (``records`` of them);
-    the next `compare` builds it again (`ensure_person_index`). True if it was dropped.
+    """Set the person index aside before writing a large comparison file (``records`` of
+    them); the next `compare` builds it again (`ensure_person_index`), not the catch-up at
+    the end of the import: a province's files come one after another, one per source, and
+    the index is built once over all of them. True if it was set aside.
 
-    Ten million records arrive as a file per source, each in source order: every record
-    written through the index is an insert at a random place of it (at 10M: 69 s of a
-    249 s import on this kind of machine), where building it once over the whole table
-    sorts it (seconds per million). A small file next to a large table keeps the index:
-    its inserts cost less than building the index again."""
-    if records < DEFER_INDEX_AT or not _has_person_index(db):
+    A file comes in its source's order, so every record written through the index is an
+    insert at a random place of it (at ten million records, about a quarter of the import);
+    built over the whole table it is one sort. A small file next to a large table keeps the
+    index: its inserts cost less than building the index again."""
+    if records < DEFER_INDEX_AT:
         return False
     held = int(db.query("SELECT COUNT(*) FROM comparison_records")[0][0])
     if records * 4 < held:
         return False
     with db.transaction() as tx:
-        _index_lock(tx)
-        tx.execute(f"DROP INDEX IF EXISTS {PERSON_INDEX}")
-    return True
+        return bool(
+            set_indexes_aside(tx, ("comparison_records",), names={PERSON_INDEX}, built_by=BUILT_BY)
+        )
 
 
 def ensure_person_index(db: Database) -> bool:
-    """Build the person index if a large import dropped it (`defer_person_index`); True if
-    built. Two jobs at once: the second waits for the first, then finds it built."""
-    if _has_person_index(db):
-        return False
-    with db.transaction() as tx:
-        _index_lock(tx)
-        if tx.dialect == "postgresql":
-            # The sort of ten million keys in memory instead of in temporary files.
-            tx.execute("SET LOCAL maintenance_work_mem = '512MB'")
-        tx.execute(
-            f"CREATE INDEX IF NOT EXISTS {PERSON_INDEX} ON comparison_records "
-            + _PERSON_INDEX_COLUMNS[tx.dialect]
-        )
-    return True
-
-
-def _has_person_index(db: Database) -> bool:
-    if db.dialect == "postgresql":
-        return bool(db.query("SELECT to_regclass(?) IS NOT NULL", (PERSON_INDEX,))[0][0])
-    sql = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
-    return bool(db.query(sql, (PERSON_INDEX,)))
-
-
-def _index_lock(tx: Tx) -> None:
-    if tx.dialect == "postgresql":
-        tx.execute("SELECT pg_advisory_xact_lock(?)", (_INDEX_LOCK,))
+    """Build the person index if a large import set it aside (`defer_person_index`); True
+    if built."""
+    return restore_indexes(db, built_by=BUILT_BY) > 0
 
 
 def records_of(db: Database, id_numbers: Sequence[str], as_of: date) -> list[Record]:
