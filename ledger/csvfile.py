@@ -178,23 +178,37 @@ class InputFile:
         # Not UTF-8: GBK then (a second reading, only for such files).
         return sha256, "gb18030" if _decodes(self._blocks(), "gb18030") else None
 
-    def _blocks(self) -> Iterator[bytes]:
-        """The file's blocks from the start, each checked against the first reading."""
+    def _blocks(self, first: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """The file's blocks from the ``first`` (to the end, or before ``stop``), each checked
+        against the first reading."""
         fd = self._file.fileno()
-        for n, digest in enumerate(self._digests):
+        for n in range(first, len(self._digests) if stop is None else stop):
             block = os.pread(fd, BLOCK, n * BLOCK)
-            if hashlib.sha256(block).digest() != digest:
+            if hashlib.sha256(block).digest() != self._digests[n]:
                 raise InputChanged(
                     f"{self.path}: changed while it was being imported (bytes {n * BLOCK:,} "
                     f"on differ from what was checked): nothing more of it was recorded"
                 )
             yield block
-        if os.pread(fd, 1, len(self._digests) * BLOCK):
+        if stop is None and os.pread(fd, 1, len(self._digests) * BLOCK):
             raise InputChanged(f"{self.path}: grew while it was being imported")
 
-    def text(self) -> TextIO:
-        """A new reading of the file as text, from its start (checked block by block)."""
-        raw = io.BufferedReader(_BlockReader(self._blocks()), BLOCK)
+    def bytes_of(self, start: int, end: int) -> Iterator[bytes]:
+        """The file's bytes from ``start`` to before ``end``, checked block by block."""
+        first = start // BLOCK
+        blocks = self._blocks(first, min(-(-end // BLOCK), len(self._digests)))
+        for n, block in enumerate(blocks, start=first):
+            yield block[max(start - n * BLOCK, 0) : end - n * BLOCK]
+
+    def text(self, *pieces: tuple[int, int]) -> TextIO:
+        """A new reading of the file as text, from its start (checked block by block); with
+        ``pieces`` (start and end offsets), of those bytes one after another."""
+        blocks = (
+            (b for start, end in pieces for b in self.bytes_of(start, end))
+            if pieces
+            else self._blocks()
+        )
+        raw = io.BufferedReader(_BlockReader(blocks), BLOCK)
         return io.TextIOWrapper(raw, encoding=self.encoding or "utf-8", newline="")
 
     def close(self) -> None:
@@ -236,10 +250,14 @@ def read_rows(data: bytes, required: Sequence[str]) -> tuple[list[CsvRow], list[
 
 
 def iter_rows(
-    source: bytes | InputFile, required: Sequence[str], problems: ProblemSink
+    source: bytes | InputFile,
+    required: Sequence[str],
+    problems: ProblemSink,
+    *pieces: tuple[int, int],
 ) -> Iterator[CsvRow]:
     """Yield the data rows of a CSV file (or its bytes), appending every problem found to
-    ``problems``.
+    ``problems``; of a file, with ``pieces``, the rows of those bytes (`InputFile.text`: the
+    header's then a part's, see `ledger.csvparts`).
 
     Missing or duplicated columns, rows with too many or too few fields, overlong lines and
     fields, and undecodable bytes are problems; blank lines are skipped; column names are
@@ -257,7 +275,7 @@ def iter_rows(
         problems.append(Problem(1, "", "neither UTF-8 nor GB18030/GBK text"))
         return
     else:
-        text = source.text()
+        text = source.text(*pieces)
     yield from _rows(text, required, problems, formulas=True)
 
 

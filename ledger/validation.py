@@ -434,6 +434,17 @@ def comparison_rows(
         yield from _comparison_row(row, source, today, problems, id_number_of, day_of)
 
 
+def count_comparison_rows(
+    rows: Iterable[CsvRow], problems: ProblemSink, source: str, today: str
+) -> int:
+    """How many good rows a comparison file of ``source`` has (`comparison_rows`), as
+    `ledger.csvparts.count_checked` asks of a check (``today`` in ISO form)."""
+    n = 0
+    for _ in comparison_rows(rows, source, date.fromisoformat(today), problems):
+        n += 1
+    return n
+
+
 def checked_comparison_records(
     lines: Iterable[tuple[int, list[str]]], source: str
 ) -> Iterator[ComparisonRecord]:

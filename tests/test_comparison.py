@@ -127,6 +127,24 @@ def test_a_large_file_is_written_without_the_person_index_and_compare_builds_it_
     assert _person_index(svc) == as_made
 
 
+def test_a_large_file_checked_in_two_processes_is_refused_or_recorded_as_one_reading_would(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.csvparts
+
+    monkeypatch.setattr(ledger.csvparts, "PARTS_FROM", 0)  # every file in two halves
+    rows = [f"{C001_HOLDER},ACC-{n},2026-11-01,{n}.00,存款" for n in range(1, 401)]
+    bad = [*rows[:300], f"{C001_HOLDER},ACC-X,2026-11-31,1.00,", *rows[300:]]
+    with pytest.raises(InputRefused) as refused:
+        with_records(svc, tmp_path, "deposit", *bad)
+    assert [(p.line, p.column) for p in refused.value.problems] == [(302, "as_of")]
+    assert svc.db.query("SELECT COUNT(*) FROM comparison_records")[0][0] == 0
+    summary = with_records(svc, tmp_path, "deposit", *rows)
+    assert (summary.rows, summary.new) == (400, 400)
+    stored = svc.db.query("SELECT COUNT(*), SUM(amount) FROM comparison_records")[0]
+    assert (stored[0], int(stored[1])) == (400, sum(range(1, 401)) * 100)
+
+
 def test_a_bad_comparison_file_is_refused_by_line_and_records_nothing(
     svc: Services, tmp_path: Path
 ) -> None:

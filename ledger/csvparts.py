@@ -1,0 +1,145 @@
+"""Checking a large input file's rows in two processes at once.
+
+An import checks every row before it writes one (all or nothing): for a large file of rows
+checked each on its own (a comparison file), that first reading is a single Python core's
+work while the database waits. `count_checked` cuts the file in two at a line between rows
+(`cut`), checks the first half here and the second in a helper process (a plain interpreter
+running `_part_main`), and adds up the rows. It only ever says "good, so many rows": if
+either half finds any problem, or the file cannot be cut, or the helper fails, the file is
+checked again whole in this process, so a refusal lists exactly what one reading finds, by
+line, as before.
+
+The helper opens the file itself and reads it only if its SHA-256 is the one the import
+checked (`ledger.csvfile.InputFile`), so both halves are of the same bytes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ledger.csvfile import BLOCK, CsvRow, InputFile, iter_rows
+from ledger.errors import Problems
+
+#: Files smaller than this are checked in one process (a helper costs about half a second to
+#: start and to hash the file again).
+PARTS_FROM = 32 << 20
+#: How far past the middle a cut looks for a line that ends a row.
+_CUT_WINDOW = 1 << 20
+#: A check of rows: ``check(rows, problems, *args)`` the number of good rows, each problem
+#: to ``problems``; a module-level function (the helper imports it), ``args`` JSON values.
+Check = Callable[..., int]
+_PART_MAIN = "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); " + (
+    "from ledger.csvparts import _part_main; _part_main(sys.argv[2])"
+)
+
+
+def count_checked(
+    file: InputFile, required: Sequence[str], check: Check, *args: Any
+) -> tuple[int, Problems]:
+    """The number of good rows of ``file`` by ``check`` and the problems found (none, or all
+    of them as one reading finds them): in two processes if the file is large enough and
+    can be cut, else in this one."""
+    cut_at = cut(file) if file.size >= PARTS_FROM and file.encoding is not None else None
+    if cut_at is not None:
+        counted = _in_two(file, required, check, args, cut_at)
+        if counted is not None:
+            return counted, Problems()
+    problems = Problems()
+    return check(iter_rows(file, required, problems), problems, *args), problems
+
+
+def cut(file: InputFile) -> tuple[int, int] | None:
+    """Where to cut ``file`` in two: (the end of its header line, the start of the second
+    half), or None. The second half starts after a line feed near the middle before which
+    every quote is closed (an even number of them: a quoted field may hold a line feed, and
+    a quote within one is written twice), so at the start of a row."""
+    head_end = _line_end(file)
+    if head_end is None:
+        return None
+    middle = max(file.size // 2, head_end)
+    quotes = sum(block.count(b'"') for block in file.bytes_of(0, middle))
+    window = b"".join(file.bytes_of(middle, min(middle + _CUT_WINDOW, file.size)))
+    at = 0
+    while (feed := window.find(b"\n", at)) >= 0:
+        quotes += window.count(b'"', at, feed + 1)
+        at = feed + 1
+        if quotes % 2 == 0:
+            start = middle + at
+            return (head_end, start) if start < file.size else None
+    return None
+
+
+def _line_end(file: InputFile) -> int | None:
+    """The end of the file's first line (its header, if it has no quoted line feed)."""
+    for n, block in enumerate(file.bytes_of(0, min(_CUT_WINDOW, file.size))):
+        feed = block.find(b"\n")
+        if feed >= 0:
+            return n * BLOCK + feed + 1 if block.count(b'"', 0, feed) % 2 == 0 else None
+    return None
+
+
+def _in_two(
+    file: InputFile, required: Sequence[str], check: Check, args: Sequence[Any], at: tuple[int, int]
+) -> int | None:
+    """The good rows of both halves, or None if either found a problem or the helper failed."""
+    head_end, start = at
+    job = {
+        "path": str(file.path),
+        "sha256": file.sha256,
+        "max_bytes": file.size,
+        "pieces": [[0, head_end], [start, file.size]],
+        "required": list(required),
+        "check": [check.__module__, check.__qualname__],
+        "args": list(args),
+    }
+    errors = tempfile.TemporaryFile()  # noqa: SIM115  (not a pipe: it could fill and stall)
+    try:
+        try:
+            helper = subprocess.Popen(
+                [sys.executable, "-c", _PART_MAIN, json.dumps(sys.path), json.dumps(job)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+            )
+        except OSError:
+            return None
+        try:
+            problems = Problems(0)
+            mine = check(iter_rows(file, required, problems, (0, start)), problems, *args)
+        except BaseException:
+            helper.kill()
+            helper.wait()
+            raise
+        out, _ = helper.communicate()
+    finally:
+        errors.close()
+    try:
+        theirs = json.loads(out)
+    except ValueError:
+        return None
+    if helper.returncode != 0 or problems or theirs.get("problems") != 0:
+        return None
+    return mine + int(theirs["rows"])
+
+
+def _part_main(arg: str) -> None:
+    """A helper process: check the rows of one part of a file and print what it found."""
+    job = json.loads(arg)
+    module, name = job["check"]
+    check: Check = getattr(importlib.import_module(module), name)
+    with InputFile(Path(job["path"]), max_bytes=job["max_bytes"]) as file:
+        if file.sha256 != job["sha256"]:
+            print(json.dumps({"changed": True}))
+            return
+        problems = Problems(0)
+        pieces = [tuple(p) for p in job["pieces"]]
+        rows: Iterator[CsvRow] = iter_rows(file, job["required"], problems, *pieces)
+        counted = check(rows, problems, *job["args"])
+    print(json.dumps({"rows": counted, "problems": problems.count}))

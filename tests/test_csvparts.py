@@ -1,0 +1,111 @@
+"""A large file's rows checked in two processes (`ledger.csvparts`): cut at a row, both
+halves of the same bytes, and any problem reported as one reading reports it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ledger.csvparts as parts
+from ledger.comparison_terms import COMPARISON_COLUMNS
+from ledger.csvfile import InputFile
+from ledger.errors import Problems
+from ledger.validation import count_comparison_rows
+
+HOLDER = "610102195001010011"
+TODAY = "2026-12-15"
+
+
+def vehicles(n: int, *, detail: str = "轿车") -> list[str]:
+    return [f'{HOLDER},陕A{k:05d},2026-11-01,{1000 + k}.00,"{detail}"' for k in range(n)]
+
+
+def file_of(tmp_path: Path, rows: list[str], newline: str = "\n") -> Path:
+    path = tmp_path / "vehicles.csv"
+    text = newline.join([",".join(COMPARISON_COLUMNS), *rows]) + newline
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def checked(path: Path) -> tuple[int, Problems]:
+    with InputFile(path, max_bytes=1 << 30) as file:
+        return parts.count_checked(
+            file, COMPARISON_COLUMNS, count_comparison_rows, "vehicle", TODAY
+        )
+
+
+def halves(path: Path) -> int | None:
+    """The good rows the two halves count (None: a half found a problem)."""
+    with InputFile(path, max_bytes=1 << 30) as file:
+        at = parts.cut(file)
+        assert at is not None
+        return parts._in_two(
+            file, COMPARISON_COLUMNS, count_comparison_rows, ("vehicle", TODAY), at
+        )
+
+
+def test_a_file_is_cut_at_the_start_of_a_row_even_with_line_feeds_in_quoted_fields(
+    tmp_path: Path,
+) -> None:
+    # Every detail holds a line feed: the middle of the file is inside a row as often as not.
+    path = file_of(tmp_path, vehicles(2001, detail="轿车\n第二行"), newline="\r\n")
+    data = path.read_bytes()
+    with InputFile(path, max_bytes=1 << 30) as file:
+        at = parts.cut(file)
+    assert at is not None
+    head_end, start = at
+    assert data[:head_end] == (",".join(COMPARISON_COLUMNS) + "\r\n").encode()
+    assert data[start:].startswith(HOLDER.encode())
+    assert data[:start].count(b'"') % 2 == 0
+    assert halves(path) == 2001
+
+
+@pytest.mark.parametrize("bad_line", [3, 1500])
+def test_a_problem_in_either_half_is_reported_as_one_reading_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_line: int
+) -> None:
+    rows = vehicles(2000)
+    rows[bad_line - 2] = rows[bad_line - 2].replace("2026-11-01", "2026-11-31")
+    path = file_of(tmp_path, rows)
+    monkeypatch.setattr(parts, "PARTS_FROM", 1 << 30)
+    alone = checked(path)
+    monkeypatch.setattr(parts, "PARTS_FROM", 0)
+    assert halves(path) is None  # the half with the bad row said so
+    two = checked(path)
+    assert [p.line for p in two[1].kept] == [p.line for p in alone[1].kept] == [bad_line]
+    assert two[1].count == 1 and two[0] == alone[0] == 1999
+
+
+def test_a_good_large_file_counts_the_same_in_two_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = file_of(tmp_path, vehicles(3001))
+    monkeypatch.setattr(parts, "PARTS_FROM", 0)
+    assert halves(path) == 3001
+    rows, problems = checked(path)
+    assert (rows, problems.count) == (3001, 0)
+
+
+def test_a_file_changed_since_it_was_checked_is_not_counted_in_two(tmp_path: Path) -> None:
+    """The helper opens the file again and reads it only if its SHA-256 is the one checked:
+    a change past this process's half (its last block) makes the count fall back to one
+    reading, which refuses the file."""
+    path = file_of(tmp_path, vehicles(60_000))
+    assert path.stat().st_size > 3 * (1 << 20)
+    with InputFile(path, max_bytes=1 << 30) as file:
+        at = parts.cut(file)
+        assert at is not None
+        data = path.read_bytes()
+        path.write_bytes(data[:-20] + data[-20:].replace(b".00", b".50"))
+        assert (
+            parts._in_two(file, COMPARISON_COLUMNS, count_comparison_rows, ("vehicle", TODAY), at)
+            is None
+        )
+
+
+def test_a_file_without_a_row_boundary_near_its_middle_is_checked_whole(tmp_path: Path) -> None:
+    detail = ("很长" * 1000 + "\n") * 400  # one quoted field of 2.4 MB
+    path = file_of(tmp_path, [f'{HOLDER},陕A1,2026-11-01,1.00,"{detail}"'])
+    with InputFile(path, max_bytes=1 << 30) as file:
+        assert parts.cut(file) is None
