@@ -68,7 +68,7 @@ class Comparisons(LedgerService):
         """Raise the comparison findings of ``period`` from the records known on ``as_of``
         (default today)."""
         from projections.comparison import case_record_chunks, ensure_person_index
-        from projections.households import persons_of_cases
+        from projections.households import persons_between
 
         self.sync()
         refuse_while_importing(self.db)
@@ -109,7 +109,7 @@ class Comparisons(LedgerService):
                     facts[case_id] = (program, region)
                     records.append(record)
                 del found
-                persons = persons_of_cases(self.db, sorted(facts), first)
+                persons = persons_between(self.db, min(facts), max(facts), first)
                 cases = [
                     CaseFacts(case_id, program, region, persons.get(case_id, frozenset()))
                     for case_id, (program, region) in facts.items()

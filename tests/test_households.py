@@ -13,7 +13,7 @@ import pytest
 from aidledger.wiring import Services
 from ledger.duties import DutyRefused
 from ledger.errors import InputRefused
-from projections.households import persons_of_cases
+from projections.households import persons_between, persons_of_cases
 from tests.builders import (
     FINANCE,
     SUPERVISOR,
@@ -79,6 +79,14 @@ def test_a_households_file_records_each_member_once_and_a_change_as_one_event(
     assert persons_of_cases(svc.db, ["C001"], __import__("datetime").date(2026, 7, 1)) == {
         "C001": frozenset({C001_HOLDER, SPOUSE})
     }
+    # A range of case ids (a comparison's chunk): the same persons, the cases between too.
+    in_july = persons_between(svc.db, "C001", "C002", __import__("datetime").date(2026, 7, 1))
+    assert set(in_july) == {"C001", "C002"}
+    assert in_july == persons_of_cases(
+        svc.db, ["C001", "C002"], __import__("datetime").date(2026, 7, 1)
+    )
+    july = __import__("datetime").date(2026, 7, 1)
+    assert set(persons_between(svc.db, "C002", "C003", july)) == {"C002", "C003"}
 
 
 def test_a_bad_households_file_is_refused_by_line_and_records_nothing(
