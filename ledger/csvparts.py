@@ -2,12 +2,12 @@
 
 An import checks every row before it writes one (all or nothing): for a large file of rows
 checked each on its own (a comparison file), that first reading is a single Python core's
-work while the database waits. `count_checked` cuts the file in two at a line between rows
-(`cut`), checks the first half here and the second in a helper process (a plain interpreter
-running `_part_main`), and adds up the rows. It only ever says "good, so many rows": if
-either half finds any problem, or the file cannot be cut, or the helper fails, the file is
-checked again whole in this process, so a refusal lists exactly what one reading finds, by
-line, as before.
+work while the database waits. `count_checked` cuts the file in two at a line feed that
+surely ends a row (`cut`: no quote before it), checks the first half here and the second in
+a helper process (a plain interpreter running `_part_main`), and adds up the rows. It only
+ever says "good, so many rows": if either half finds any problem, or the file cannot be
+cut, or the helper fails, the file is checked again whole in this process, so a refusal
+lists exactly what one reading finds, by line, as before.
 
 The helper opens the file itself and reads it only if its SHA-256 is the one the import
 checked (`ledger.csvfile.InputFile`), so both halves are of the same bytes.
@@ -57,31 +57,28 @@ def count_checked(
 
 def cut(file: InputFile) -> tuple[int, int] | None:
     """Where to cut ``file`` in two: (the end of its header line, the start of the second
-    half), or None. The second half starts after a line feed near the middle before which
-    every quote is closed (an even number of them: a quoted field may hold a line feed, and
-    a quote within one is written twice), so at the start of a row."""
-    head_end = _line_end(file)
-    if head_end is None:
+    half), or None. The second half starts after the first line feed past the middle, and
+    only if no quote comes before it: then that line feed ends a row for any reader. A file
+    with quotes is read whole: an odd quote where a field does not start is a character
+    like another to the csv reader, so counting quotes cannot say where its rows end, and
+    the writing reading trusts that the rows it writes are the rows checked."""
+    middle = file.size // 2
+    if any(b'"' in block for block in file.bytes_of(0, middle)):
         return None
-    middle = max(file.size // 2, head_end)
-    quotes = sum(block.count(b'"') for block in file.bytes_of(0, middle))
     window = b"".join(file.bytes_of(middle, min(middle + _CUT_WINDOW, file.size)))
-    at = 0
-    while (feed := window.find(b"\n", at)) >= 0:
-        quotes += window.count(b'"', at, feed + 1)
-        at = feed + 1
-        if quotes % 2 == 0:
-            start = middle + at
-            return (head_end, start) if start < file.size else None
-    return None
+    head_end, feed = _first_feed(file), window.find(b"\n")
+    if head_end is None or feed < 0 or b'"' in window[:feed]:
+        return None
+    start = middle + feed + 1
+    return (head_end, start) if head_end <= start < file.size else None
 
 
-def _line_end(file: InputFile) -> int | None:
-    """The end of the file's first line (its header, if it has no quoted line feed)."""
+def _first_feed(file: InputFile) -> int | None:
+    """The end of the file's first line, its header."""
     for n, block in enumerate(file.bytes_of(0, min(_CUT_WINDOW, file.size))):
         feed = block.find(b"\n")
         if feed >= 0:
-            return n * BLOCK + feed + 1 if block.count(b'"', 0, feed) % 2 == 0 else None
+            return n * BLOCK + feed + 1
     return None
 
 
