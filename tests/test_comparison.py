@@ -214,6 +214,16 @@ def test_compare_raises_once_per_case_over_the_household_and_only_what_was_known
     assert mine["source_ref"] == "AC*-1" and finding["source_ref"] == "ACC-1"
 
 
+def test_compare_with_no_record_about_the_months_cases_raises_nothing(
+    svc: Services, tmp_path: Path
+) -> None:
+    """A month whose cases no record is about (the daily job's usual day in a county whose
+    departments sent nothing yet): nothing compared, nothing raised, no error."""
+    with_records(svc, tmp_path, "vehicle", "110101199003070011,京A00001,2026-11-01,1000.00,")
+    result = svc.service(Comparisons).compare(DEC, by=CASEWORKER)
+    assert (result.cases, result.raised) == (0, {})
+
+
 def test_each_comparison_finding_type(svc: Services, tmp_path: Path) -> None:
     with_records(svc, tmp_path, "business", f"{C001_HOLDER},91610102MA00000001,2026-11-01,个体户,")
     with_records(svc, tmp_path, "income", f"{C001_HOLDER},W-1,2026-11-01,5000.00,工资")
