@@ -22,7 +22,6 @@ from ledger.period import Period
 from ledger.service import LedgerService, PhaseClock
 from ledger.store import gc_paused, record_job
 from projections.registers import refuse_while_importing
-from projections.runner import WrittenThroughBatch
 
 #: Who may run a comparison: those who check applications (caseworkers), and supervisors.
 COMPARE_ROLES = ("caseworker", "supervisor")
@@ -100,7 +99,7 @@ class Comparisons(LedgerService):
                 open_types[case_id].add(type_)
         departments = {code: p.department for code, p in self.config.programs.items()}
         rules = rules_of(self.config)
-        with gc_paused(), self._written_through() as batch:
+        with gc_paused(), self.findings_written_through() as batch:
             # A chunk of cases at a time: a province's records are not held all at once.
             for found in case_record_chunks(self.db, first, last, day, app=self.app):
                 facts: dict[str, tuple[str, str]] = {}
@@ -150,20 +149,3 @@ class Comparisons(LedgerService):
         clock.lap("compare")
         result.seconds = clock.laps
         return result
-
-    def _written_through(self) -> WrittenThroughBatch:
-        """The findings' transactions, each writing its rows of ``findings`` itself: a
-        province's month raises hundreds of thousands."""
-        from projections.payouts import FindingsModel
-        from projections.registers import all_models
-
-        models = all_models()
-        model = next(m for m in models if isinstance(m, FindingsModel))
-        return WrittenThroughBatch(
-            self.app,
-            self.batch_events,
-            models,
-            model,
-            sealer=self.db.sealer,
-            overlap=self.db.dialect == "postgresql",
-        )

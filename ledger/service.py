@@ -11,7 +11,7 @@ from ledger.access import AccessRecord, Channel, Kind, Viewer, check_view_reason
 from ledger.duties import Actor, StaffDirectory
 from ledger.payment import Parties
 from ledger.programs import ProgramsConfig
-from ledger.store import Database, LedgerApp
+from ledger.store import Database, EventBatch, LedgerApp
 
 
 class LedgerService:
@@ -45,6 +45,25 @@ class LedgerService:
     def following(self, big: bool) -> AbstractContextManager[None]:
         """The background projector for big work; nothing for small work."""
         return self.follow() if big and self.follow is not None else nullcontext()
+
+    def findings_written_through(self) -> EventBatch:
+        """A batch of findings' events whose transactions write their rows of ``findings``
+        themselves (`projections.runner.WrittenThroughBatch`), not read back from the log by
+        a catch-up: a comparison or a review scan raises hundreds of thousands."""
+        from projections.payouts import FindingsModel
+        from projections.registers import all_models
+        from projections.runner import WrittenThroughBatch
+
+        models = all_models()
+        model = next(m for m in models if isinstance(m, FindingsModel))
+        return WrittenThroughBatch(
+            self.app,
+            self.batch_events,
+            models,
+            model,
+            sealer=self.db.sealer,
+            overlap=self.db.dialect == "postgresql",
+        )
 
     def directory(self) -> StaffDirectory:
         """The staff registry through time, with relatives, as the read models hold it."""

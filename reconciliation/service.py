@@ -381,7 +381,7 @@ class Reconciliation(LedgerService):
         actor.require("finance", to="reconcile")
         result = ReconcileResult(period="all", as_of=as_of.isoformat())
         known = self._known_of_type(OVERDUE_FINDING)
-        with gc_paused(), EventBatch(self.app, self.batch_events) as batch:
+        with gc_paused(), self.findings_written_through() as batch:
             for d in self._overdue_reviews(as_of):
                 self._raise(d, known, batch, result, actor.staff_id)
         self.sync()

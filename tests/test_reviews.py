@@ -305,6 +305,14 @@ def test_a_store_without_reviews_finds_old_cases_due_on_their_anniversaries_afte
     assert svc.reconciliation.raise_overdue_reviews(anniversary).raised == {}
     late = add_months(anniversary, 2)
     assert svc.reconciliation.raise_overdue_reviews(late).raised == {"review_overdue": 3}
+    # Their rows of ``findings`` were written with their events: a rebuild makes the same.
+    from projections.runner import catch_up, reset
+
+    before = sorted(svc.db.query("SELECT * FROM findings"), key=repr)
+    assert len(before) == 3
+    reset(svc.db, svc.models)
+    catch_up(svc.app, svc.db, svc.models, page_size=2)
+    assert sorted(svc.db.query("SELECT * FROM findings"), key=repr) == before
 
 
 def test_with_suspend_when_overdue_the_payment_is_held_until_the_review(
