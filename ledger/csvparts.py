@@ -27,8 +27,8 @@ from typing import Any
 from ledger.csvfile import BLOCK, CsvRow, InputFile, iter_rows
 from ledger.errors import Problems
 
-#: Files smaller than this are checked in one process (a helper costs about half a second to
-#: start and to hash the file again).
+#: Files smaller than this are checked in one process: a helper's start, and its hashing the
+#: file again, would cost more than its half saves.
 PARTS_FROM = 32 << 20
 #: How far past the middle a cut looks for a line that ends a row.
 _CUT_WINDOW = 1 << 20

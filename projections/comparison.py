@@ -82,9 +82,8 @@ def defer_person_index(db: Database, records: int) -> bool:
     the index is built once over all of them. True if it was set aside.
 
     A file comes in its source's order, so every record written through the index is an
-    insert at a random place of it (at ten million records, about a quarter of the import);
-    built over the whole table it is one sort. A small file next to a large table keeps the
-    index: its inserts cost less than building the index again."""
+    insert at a random place of it; built over the whole table it is one sort. A small file
+    next to a large table keeps the index: its inserts cost less than building it again."""
     if records < DEFER_INDEX_AT:
         return False
     held = int(db.query("SELECT COUNT(*) FROM comparison_records")[0][0])

@@ -131,8 +131,8 @@ def persons_of_cases(db: Database, case_ids: Sequence[str], day: date) -> dict[s
 
 def persons_between(db: Database, low: str, high: str, day: date) -> dict[str, frozenset[str]]:
     """`persons_of_cases` of every case whose id is from ``low`` to ``high``: two queries of
-    a range, where a list of ids is a query per 500 (a comparison's chunk of 50,000 cases was
-    two hundred of them)."""
+    a range, where a list of ids takes a query per 500 (a comparison's chunk of 50,000 cases,
+    two hundred)."""
     rows = db.query(
         "SELECT case_id, id_number FROM cases WHERE case_id BETWEEN ? AND ?", (low, high)
     )
