@@ -108,8 +108,6 @@ class Comparisons(LedgerService):
                     facts[case_id] = (program, region)
                     records.append(record)
                 del found
-                if not facts:
-                    continue  # none of this chunk's cases has a record
                 persons = persons_between(self.db, min(facts), max(facts), first)
                 cases = [
                     CaseFacts(case_id, program, region, persons.get(case_id, frozenset()))

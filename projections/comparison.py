@@ -145,7 +145,8 @@ def case_record_chunks(
     app: LedgerApp | None = None,
 ) -> Iterator[list[tuple[str, str, str, Record]]]:
     """`case_records` a chunk of ``size`` cases in effect at a time (by case id; default
-    `CASES_PER_CHUNK`), so that a province's ten million records are never held at once.
+    `CASES_PER_CHUNK`; a chunk without records is left out), so that a province's ten
+    million records are never held at once.
     With the store's ``app`` on PostgreSQL, the next chunk's records are read (on a
     connection of the event store's pool) while the caller judges this one (`read_ahead`):
     the join is the database's work, the judging Python's, on two cores."""
@@ -164,7 +165,8 @@ def case_record_chunks(
         return pool_query(pool, sql, params) if pool is not None else db.query(sql, params)
 
     for _, rows in read_ahead(bounds, read, threaded=pool is not None):
-        yield _case_rows(rows, db.sealer)
+        if rows:  # a chunk none of whose cases has a record is no chunk
+            yield _case_rows(rows, db.sealer)
 
 
 #: A case in effect some day from ``first`` to ``last`` (parameters: last, first).
