@@ -19,7 +19,6 @@ import importlib
 import json
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,27 +95,24 @@ def _in_two(
         "check": [check.__module__, check.__qualname__],
         "args": list(args),
     }
-    errors = tempfile.TemporaryFile()  # noqa: SIM115  (not a pipe: it could fill and stall)
     try:
-        try:
-            helper = subprocess.Popen(
-                [sys.executable, "-c", _PART_MAIN, json.dumps(sys.path), json.dumps(job)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-            )
-        except OSError:
-            return None
-        try:
-            problems = Problems(0)
-            mine = check(iter_rows(file, required, problems, (0, start)), problems, *args)
-        except BaseException:
-            helper.kill()
-            helper.wait()
-            raise
-        out, _ = helper.communicate()
-    finally:
-        errors.close()
+        # Nothing reads its stderr: a helper that fails only means one reading here.
+        helper = subprocess.Popen(
+            [sys.executable, "-c", _PART_MAIN, json.dumps(sys.path), json.dumps(job)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
+    try:
+        problems = Problems(0)
+        mine = check(iter_rows(file, required, problems, (0, start)), problems, *args)
+    except BaseException:
+        helper.kill()
+        helper.wait()
+        raise
+    out, _ = helper.communicate()
     try:
         theirs = json.loads(out)
     except ValueError:
