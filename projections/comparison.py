@@ -16,7 +16,7 @@ from ledger.comparison import ComparisonFile
 from ledger.events import LedgerEvent
 from ledger.sealing import CLEAR, Sealer
 from ledger.store import Database, LedgerApp, Tx, as_date, param_chunks, pool_query, read_ahead
-from projections.runner import ReadModel, restore_indexes, set_indexes_aside
+from projections.runner import DEFERRED_INDEXES, ReadModel, restore_indexes, set_indexes_aside
 
 COLUMNS = (
     "file_id",
@@ -84,8 +84,8 @@ def defer_person_index(db: Database, records: int) -> bool:
     A file comes in its source's order, so every record written through the index is an
     insert at a random place of it; built over the whole table it is one sort. A small file
     next to a large table keeps the index: its inserts cost less than building it again."""
-    if records < DEFER_INDEX_AT:
-        return False
+    if records < DEFER_INDEX_AT or _waiting(db):
+        return False  # small, or set aside by an earlier file: no need to count the table
     held = int(db.query("SELECT COUNT(*) FROM comparison_records")[0][0])
     if records * 4 < held:
         return False
@@ -93,6 +93,11 @@ def defer_person_index(db: Database, records: int) -> bool:
         return bool(
             set_indexes_aside(tx, ("comparison_records",), names={PERSON_INDEX}, built_by=BUILT_BY)
         )
+
+
+def _waiting(db: Database) -> bool:
+    """Whether the person index is set aside, waiting for the compare."""
+    return bool(db.query(f"SELECT 1 FROM {DEFERRED_INDEXES} WHERE name = ?", (PERSON_INDEX,)))
 
 
 def ensure_person_index(db: Database) -> bool:
