@@ -435,7 +435,13 @@ class Payouts(LedgerService):
             self.following(self._count_cases(cases_of) > 20_000),
             gc_paused(),
             EventBatch(
-                self.app, self.batch_events, before_flush=run_events, after_flush=advanced
+                self.app,
+                self.batch_events,
+                before_flush=run_events,
+                after_flush=advanced,
+                # Written while the next cases are worked out: nothing below reads what
+                # this prepare writes (each case is in one chunk; the run is read after).
+                overlap=self.db.dialect == "postgresql",
             ) as batch,
         ):
             for chunk in self._case_chunks(cases_of):

@@ -14,10 +14,11 @@ import hashlib
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -943,7 +944,12 @@ class EventBatch:
     """Collects events and records them in transactions of about ``limit`` events.
 
     ``before_flush`` may return more events to record in the same transaction (a run's
-    totals with its payments). Used as a context manager it flushes the rest on success.
+    totals with its payments); ``after_flush`` is told each transaction's items once it is
+    written, on the caller's thread. Used as a context manager it flushes the rest on
+    success. With ``overlap`` (PostgreSQL) each transaction is written on a second thread
+    while the caller builds the next one's events, so that the database works on one core
+    meanwhile: still one transaction at a time and in order, a failed one failing the next
+    `flush` (or the end of the batch), so that what a killed run leaves is a prefix.
     """
 
     def __init__(
@@ -953,6 +959,7 @@ class EventBatch:
         *,
         before_flush: Callable[[int], Sequence[Any]] | None = None,
         after_flush: Callable[[int], None] | None = None,
+        overlap: bool = False,
     ) -> None:
         self.app = app
         self.limit = limit
@@ -961,6 +968,9 @@ class EventBatch:
         self.events: list[Any] = []
         self.written = 0
         self.items = 0
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="batch-writer") if overlap else None
+        #: The transaction being written, and what to do on the caller's thread once it is.
+        self._writing: tuple[Future[None], Callable[[], None]] | None = None
 
     def add(self, *events: Any) -> None:
         """Add events (an aggregate's collected events, or events built directly)."""
@@ -976,18 +986,52 @@ class EventBatch:
         if not self.events:
             return
         extra = self.before_flush(self.items) if self.before_flush else ()
-        self.app.events.put([*self.events, *extra])
-        self.written += len(self.events) + len(extra)
-        if self.after_flush:
-            self.after_flush(self.items)
+        events, items = [*self.events, *extra], self.items
         self.events, self.items = [], 0
+        if self._writer is None:
+            self._put(events)
+            self._written(events, items)
+            return
+        self._wait()
+        self._writing = (
+            self._writer.submit(self._put, events),
+            partial(self._written, events, items),
+        )
+
+    def _put(self, events: Sequence[Any]) -> None:
+        """Record one transaction (on the writing thread when overlapped)."""
+        self.app.events.put(events)
+
+    def _written(self, events: Sequence[Any], items: int) -> None:
+        """After a transaction is recorded, on the caller's thread."""
+        self.written += len(events)
+        if self.after_flush:
+            self.after_flush(items)
+
+    def _wait(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            future, written = writing
+            future.result()
+            written()
 
     def __enter__(self) -> EventBatch:
         return self
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self.flush()
+        try:
+            if exc_type is None:
+                self.flush()
+                self._wait()
+            elif self._writing is not None:
+                # Let the transaction under way end first; counted if it was written.
+                future, written = self._writing
+                self._writing = None
+                if future.exception() is None:
+                    written()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
 
 
 @contextmanager

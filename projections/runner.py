@@ -267,51 +267,21 @@ class WrittenThroughBatch(EventBatch):
         after_flush: Callable[[Sequence[LedgerEvent]], None] | None = None,
         overlap: bool = False,
     ) -> None:
-        super().__init__(app, limit)
+        super().__init__(app, limit, overlap=overlap)
         self.models, self.model = models, model
         # The recorder's transaction knows nothing of the read models' key: the store's.
         self.sealer = sealer
         self.flushed = after_flush
         #: Whether every transaction so far was written through.
         self.through = True
-        # With ``overlap`` (PostgreSQL) a transaction is written on a second thread while
-        # the caller builds the next one's events: the database works on one core meanwhile.
-        # One transaction at a time, in order, as without.
-        self._writer = ThreadPoolExecutor(1) if overlap else None
-        self._writing: Future[None] | None = None
 
-    def flush(self) -> None:
-        events = self.events
-        if not events:
-            return
-        self.events, self.items = [], 0
-        if self._writer is None:
-            self._write(events)
-            return
-        self._wait()
-        self._writing = self._writer.submit(self._write, events)
-
-    def _write(self, events: Sequence[LedgerEvent]) -> None:
+    def _put(self, events: Sequence[LedgerEvent]) -> None:
         self.app.events.put(events, around=partial(self._projected, events=events))
-        self.written += len(events)
+
+    def _written(self, events: Sequence[LedgerEvent], items: int) -> None:
+        super()._written(events, items)
         if self.flushed:
             self.flushed(events)
-
-    def _wait(self) -> None:
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            writing.result()
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        try:
-            if exc_type is None:
-                self.flush()
-                self._wait()
-            elif self._writing is not None:
-                self._writing.exception()  # let the transaction under way end first
-        finally:
-            if self._writer is not None:
-                self._writer.shutdown()
 
     @contextmanager
     def _projected(self, tx: Tx, *, events: Sequence[LedgerEvent]) -> Iterator[None]:

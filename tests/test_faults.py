@@ -386,17 +386,18 @@ def assert_same_state(stores: Stores, skip: Mapping[str, tuple[str, ...]] | None
 PREPARE = ("payout", "prepare", "--period", PERIOD, "--by", PREPARER)
 RECONCILE = ("reconcile", "--period", PERIOD, "--as-of", AS_OF, "--by", PREPARER)
 #: Run in the command's process: SIGKILL it right after it commits a batch holding a held
-#: payment (with batches of one event, its finding would land in the next transaction).
+#: payment (with batches of one event, its finding would land in the next transaction). On
+#: the thread that records it, when the transaction is written while the next is built.
 KILL_AFTER_A_HELD_PAYMENT = """
 import os, signal
 from ledger.store import EventBatch
-flush = EventBatch.flush
-def flush_and_die_after_a_held_payment(self):
-    held = any(type(e).__name__ == "Instructed" and e.held for e in self.events)
-    flush(self)
+put = EventBatch._put
+def put_and_die_after_a_held_payment(self, events):
+    held = any(type(e).__name__ == "Instructed" and e.held for e in events)
+    put(self, events)
     if held:
         os.kill(os.getpid(), signal.SIGKILL)
-EventBatch.flush = flush_and_die_after_a_held_payment
+EventBatch._put = put_and_die_after_a_held_payment
 """
 
 
