@@ -435,13 +435,7 @@ class Payouts(LedgerService):
             self.following(self._count_cases(cases_of) > 20_000),
             gc_paused(),
             EventBatch(
-                self.app,
-                self.batch_events,
-                before_flush=run_events,
-                after_flush=advanced,
-                # Written while the next cases are worked out: nothing below reads what
-                # this prepare writes (each case is in one chunk; the run is read after).
-                overlap=self.db.dialect == "postgresql",
+                self.app, self.batch_events, before_flush=run_events, after_flush=advanced
             ) as batch,
         ):
             for chunk in self._case_chunks(cases_of):

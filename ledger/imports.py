@@ -250,9 +250,8 @@ class _ImportBatch(EventBatch):
         *,
         opening: Sequence[Any],
         after_flush: Callable[[int], None] | None,
-        overlap: bool,
     ) -> None:
-        super().__init__(app, limit, after_flush=after_flush, overlap=overlap)
+        super().__init__(app, limit, after_flush=after_flush)
         self._opening = list(opening)
         self.opened = len(self._opening)
 
@@ -357,16 +356,7 @@ class Importer(LedgerService):
         batch: EventBatch = (
             DryBatch(self.app, self.batch_events)
             if report is not None
-            else _ImportBatch(
-                self.app,
-                self.batch_events,
-                opening=opening,
-                after_flush=progress,
-                # Each transaction written while the next is built. Safe: a row reads from
-                # the store only what was recorded before this import (a key is on one line
-                # of a register; a case on several lines is held in memory, `touched`).
-                overlap=self.db.dialect == "postgresql",
-            )
+            else _ImportBatch(self.app, self.batch_events, opening=opening, after_flush=progress)
         )
         try:
             with (
