@@ -151,23 +151,13 @@ class ComparisonImporter(Importer):
         """The chunks' transactions, each copying its records into ``comparison_records``
         itself: ten million records are some two thousand events of five thousand records,
         and reading them back from the log to decode them took as long as writing them."""
-        from projections.registers import all_models  # the models import this package's peers
-
-        models = all_models()
-        model = next(m for m in models if isinstance(m, ComparisonModel))
 
         def flushed(events: Sequence[Any]) -> None:
             if progress is not None:
                 progress(sum(len(e.records) for e in events))
 
-        return WrittenThroughBatch(
-            self.app,
-            EVENTS_PER_TRANSACTION,
-            models,
-            model,
-            sealer=self.db.sealer,
-            after_flush=flushed,
-            overlap=self.db.dialect == "postgresql",
+        return self.written_through(
+            ComparisonModel, limit=EVENTS_PER_TRANSACTION, after_flush=flushed
         )
 
     def _chunks_written(self, sha: str) -> int:

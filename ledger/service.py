@@ -6,12 +6,17 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
+from typing import TYPE_CHECKING
 
 from ledger.access import AccessRecord, Channel, Kind, Viewer, check_view_reason
 from ledger.duties import Actor, StaffDirectory
 from ledger.payment import Parties
 from ledger.programs import ProgramsConfig
 from ledger.store import Database, EventBatch, LedgerApp
+
+if TYPE_CHECKING:
+    from ledger.events import LedgerEvent
+    from projections.runner import ReadModel, WrittenThroughBatch
 
 
 class LedgerService:
@@ -46,24 +51,40 @@ class LedgerService:
         """The background projector for big work; nothing for small work."""
         return self.follow() if big and self.follow is not None else nullcontext()
 
-    def findings_written_through(self) -> EventBatch:
-        """A batch of findings' events whose transactions write their rows of ``findings``
-        themselves (`projections.runner.WrittenThroughBatch`), not read back from the log by
-        a catch-up: a comparison or a review scan raises hundreds of thousands."""
-        from projections.payouts import FindingsModel
+    def written_through(
+        self,
+        model: type[ReadModel],
+        *,
+        limit: int | None = None,
+        after_flush: Callable[[Sequence[LedgerEvent]], None] | None = None,
+    ) -> WrittenThroughBatch:
+        """A batch of events that only ``model`` reads, whose transactions write that model's
+        rows themselves (`projections.runner.WrittenThroughBatch`) instead of a catch-up
+        reading them back from the log and decoding them: for bulk work (a comparison file's
+        records, its findings, a review scan's findings). Transactions
+        of ``limit`` events (default: the service's), each written on a second thread while
+        the next is built (PostgreSQL). The models must have read the log to its head first
+        (`sync`), or the catch-up projects them as any other."""
         from projections.registers import all_models
         from projections.runner import WrittenThroughBatch
 
         models = all_models()
-        model = next(m for m in models if isinstance(m, FindingsModel))
         return WrittenThroughBatch(
             self.app,
-            self.batch_events,
+            limit or self.batch_events,
             models,
-            model,
+            next(m for m in models if isinstance(m, model)),
             sealer=self.db.sealer,
+            after_flush=after_flush,
             overlap=self.db.dialect == "postgresql",
         )
+
+    def findings_written_through(self) -> EventBatch:
+        """Findings' events written through to ``findings`` (a comparison or a review scan
+        raises hundreds of thousands)."""
+        from projections.payouts import FindingsModel
+
+        return self.written_through(FindingsModel)
 
     def directory(self) -> StaffDirectory:
         """The staff registry through time, with relatives, as the read models hold it."""
