@@ -61,10 +61,10 @@ class LedgerService:
         """A batch of events that only ``model`` reads, whose transactions write that model's
         rows themselves (`projections.runner.WrittenThroughBatch`) instead of a catch-up
         reading them back from the log and decoding them: for bulk work (a comparison file's
-        records, its findings, a review scan's findings). Transactions
-        of ``limit`` events (default: the service's), each written on a second thread while
-        the next is built (PostgreSQL). The models must have read the log to its head first
-        (`sync`), or the catch-up projects them as any other."""
+        records, its findings, a review scan's findings). Transactions of ``limit`` events
+        (default: the service's), each written on a second thread while the next is built
+        (PostgreSQL). The models must have read the log to its head first (`sync`), or the
+        catch-up projects them as any other."""
         from projections.registers import all_models
         from projections.runner import WrittenThroughBatch
 
