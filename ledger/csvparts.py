@@ -18,13 +18,13 @@ from __future__ import annotations
 import importlib
 import json
 import subprocess
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ledger.csvfile import BLOCK, CsvRow, InputFile, iter_rows
 from ledger.errors import Problems
+from ledger.helpers import helper_command
 
 #: Files smaller than this are checked in one process: a helper's start, and its hashing the
 #: file again, would cost more than its half saves.
@@ -34,9 +34,6 @@ _CUT_WINDOW = 1 << 20
 #: A check of rows: ``check(rows, problems, *args)`` the number of good rows, each problem
 #: to ``problems``; a module-level function (the helper imports it), ``args`` JSON values.
 Check = Callable[..., int]
-_PART_MAIN = "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); " + (
-    "from ledger.csvparts import _part_main; _part_main(sys.argv[2])"
-)
 
 
 def count_checked(
@@ -98,7 +95,7 @@ def _in_two(
     try:
         # Nothing reads its stderr: a helper that fails only means one reading here.
         helper = subprocess.Popen(
-            [sys.executable, "-c", _PART_MAIN, json.dumps(sys.path), json.dumps(job)],
+            helper_command(_part_main, json.dumps(job)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -122,9 +119,9 @@ def _in_two(
     return mine + int(theirs["rows"])
 
 
-def _part_main(arg: str) -> None:
+def _part_main(argv: Sequence[str]) -> None:
     """A helper process: check the rows of one part of a file and print what it found."""
-    job = json.loads(arg)
+    job = json.loads(argv[0])
     module, name = job["check"]
     check: Check = getattr(importlib.import_module(module), name)
     with InputFile(Path(job["path"]), max_bytes=job["max_bytes"]) as file:

@@ -32,6 +32,7 @@ from typing import IO, Any, TypeVar, cast
 from lxml import etree
 
 from ledger.errors import InvalidValue
+from ledger.helpers import helper_command
 from ledger.money import parse_fen
 from reconciliation.entries import BankFileRefused
 
@@ -358,11 +359,6 @@ T = TypeVar("T")
 #: What a parser reads of one share of a file: (position, row) in file order.
 Shares = Callable[[Source, tuple[int, int]], Iterator[tuple[int, T]]]
 _CHUNK = 5000
-#: A share's reader: a plain interpreter running only this module's `_share_main` (not the
-#: caller's script, which multiprocessing's spawn would import again).
-_SHARE_MAIN = "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); " + (
-    "from reconciliation.xmlstream import _share_main; _share_main(sys.argv[2:])"
-)
 
 
 def read_in_shares(reader: Shares[T], path: Path, processes: int) -> Iterator[T]:
@@ -414,17 +410,15 @@ def _read_together(
             # Not a pipe: one could fill up and stall the helper. Its listener closes it.
             errors = tempfile.TemporaryFile()  # noqa: SIM115
             helper = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    _SHARE_MAIN,
-                    json.dumps(sys.path),
+                # A share's reader: a plain interpreter running only `_share_main`.
+                helper_command(
+                    _share_main,
                     reader.__module__,
                     reader.__qualname__,
                     _source_arg(job),
                     str(mine),
                     str(shares),
-                ],
+                ),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=errors,

@@ -6,6 +6,7 @@ import codecs
 import hashlib
 import os
 import re
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -1397,7 +1398,11 @@ def test_reading_in_shares_survives_a_helper_that_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str
 ) -> None:
     path = _camt054_files(tmp_path)[-1]
-    monkeypatch.setattr(xmlstream, "_SHARE_MAIN", "import sys; sys.exit('no helper today')")
+    monkeypatch.setattr(
+        xmlstream,
+        "helper_command",
+        lambda *_: [sys.executable, "-c", "import sys; sys.exit('no helper today')"],
+    )
     assert list(camt054.parse(path, processes=2)) == list(camt054.parse(path))
 
 

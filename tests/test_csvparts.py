@@ -3,6 +3,7 @@ halves of the same bytes, and any problem reported as one reading reports it."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,24 @@ def test_a_file_changed_since_it_was_checked_is_not_counted_in_two(tmp_path: Pat
             parts._in_two(file, COMPARISON_COLUMNS, count_comparison_rows, ("vehicle", TODAY), at)
             is None
         )
+
+
+def test_a_helper_that_fails_means_one_reading_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A helper that cannot start its work (here: exits at once) never refuses a good file
+    nor passes a bad one: the file is read whole in this process."""
+    monkeypatch.setattr(parts, "PARTS_FROM", 0)
+    monkeypatch.setattr(
+        parts,
+        "helper_command",
+        lambda *_: [sys.executable, "-c", "import sys; sys.exit('no helper today')"],
+    )
+    good = file_of(tmp_path, vehicles(3001))
+    assert halves(good) is None, "the halves give up"
+    rows, problems = checked(good)
+    assert (rows, problems.count) == (3001, 0)
+    bad = vehicles(3001)
+    bad[2500] = bad[2500].replace(",2026-11-01,", ",2026-13-01,")  # no such month
+    rows, problems = checked(file_of(tmp_path, bad))
+    assert (rows, problems.count) == (3000, 1)
