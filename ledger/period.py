@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, date, datetime, timedelta
 
 from ledger.errors import InvalidValue
 
 _PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True, order=True)
@@ -36,14 +38,21 @@ class Period:
         """The month a date falls in."""
         return cls(day.year, day.month)
 
-    def __str__(self) -> str:
+    # A period's text and days are asked for millions of times by a province's prepare (each
+    # payment's period and due day): worked out once per instance (frozen dataclasses still
+    # have a ``__dict__``; equality, order and hash stay those of year and month).
+    @cached_property
+    def _text(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
-    @property
+    def __str__(self) -> str:
+        return self._text
+
+    @cached_property
     def first_day(self) -> date:
         return date(self.year, self.month, 1)
 
-    @property
+    @cached_property
     def last_day(self) -> date:
         return self.next().first_day - timedelta(days=1)
 
@@ -69,7 +78,7 @@ class Period:
 
 def parse_date(text: str) -> date:
     """Parse an ISO ``YYYY-MM-DD`` date, refusing other shapes."""
-    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text.strip()):
+    if not isinstance(text, str) or not _DATE.fullmatch(text.strip()):
         raise InvalidValue(f"malformed date {text!r}: expected YYYY-MM-DD")
     try:
         return date.fromisoformat(text.strip())
