@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 
 from ledger.errors import InvalidValue
 
