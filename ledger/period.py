@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import lru_cache
 
 from ledger.errors import InvalidValue
 
@@ -38,23 +38,16 @@ class Period:
         """The month a date falls in."""
         return cls(day.year, day.month)
 
-    # A period's text and days are asked for millions of times by a province's prepare (each
-    # payment's period and due day): worked out once per instance (frozen dataclasses still
-    # have a ``__dict__``; equality, order and hash stay those of year and month).
-    @cached_property
-    def _text(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
     def __str__(self) -> str:
-        return self._text
+        return _month(self.year, self.month)[0]
 
-    @cached_property
+    @property
     def first_day(self) -> date:
-        return date(self.year, self.month, 1)
+        return _month(self.year, self.month)[1]
 
-    @cached_property
+    @property
     def last_day(self) -> date:
-        return self.next().first_day - timedelta(days=1)
+        return _month(self.year, self.month)[2]
 
     def day(self, n: int) -> date:
         """Day ``n`` of the month, clamped to the month's last day (e.g. 31 in February)."""
@@ -74,6 +67,16 @@ class Period:
             out.append(p)
             p = p.next()
         return out
+
+
+@lru_cache(maxsize=4096)
+def _month(year: int, month: int) -> tuple[str, date, date]:
+    """A month's text, first and last day: asked for millions of times by a province's
+    prepare (each payment's period and due day), so worked out once per month. Kept here,
+    not on the instance: a `Period` holds its year and month only (orjson serializes a
+    dataclass by its ``__dict__``)."""
+    following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return f"{year:04d}-{month:02d}", date(year, month, 1), following - timedelta(days=1)
 
 
 def parse_date(text: str) -> date:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 from itertools import pairwise
 
@@ -153,3 +154,29 @@ def test_months_until_counts_the_months_between(period: Period, gap: int) -> Non
     assert len(months) == gap
     assert months[:1] == ([period] if gap else [])
     assert all(b == a.next() for a, b in pairwise(months))
+
+
+@given(st.integers(1900, 9998), st.integers(1, 12))
+def test_a_months_text_and_days_are_those_of_the_calendar(year: int, month: int) -> None:
+    """Worked out once per month (`ledger.period._month`): what the calendar says, asked
+    once or many times."""
+    period = Period(year, month)
+    for _ in range(2):
+        assert str(period) == f"{year:04d}-{month:02d}"
+        assert period.first_day == date(year, month, 1)
+        assert period.last_day == date(year, month, calendar.monthrange(year, month)[1])
+
+
+def test_a_period_holds_its_year_and_month_only_once_its_days_are_asked() -> None:
+    """orjson writes a dataclass from its ``__dict__``: a period whose days were asked for
+    must still be written as its year and month."""
+    import orjson
+
+    period = Period(2028, 2)
+    assert (str(period), period.last_day, period.day(30)) == (
+        "2028-02",
+        date(2028, 2, 29),
+        date(2028, 2, 29),
+    )
+    assert orjson.loads(orjson.dumps(period)) == {"year": 2028, "month": 2}
+    assert vars(period) == {"year": 2028, "month": 2}
