@@ -807,13 +807,22 @@ def rows_where_in(
     db: Database | Tx, select: str, column: str, keys: Iterable[Any], tail: str = ""
 ) -> Iterator[tuple[Any, ...]]:
     """Rows of ``{select} WHERE {column} IN (keys) {tail}``, a query per `PARAM_CHUNK` keys
-    (each key asked once)."""
+    (each key asked once). On PostgreSQL the keys go as one array (``= ANY(?)``): one
+    statement text for every chunk, which the driver converts once and PostgreSQL plans once,
+    where a placeholder per key made a new text of up to 500 for the driver to parse each
+    time (9% of a households file's check)."""
+    array = db.dialect == "postgresql"
     for chunk in param_chunks(sorted(set(keys))):
-        sql = f"{select} WHERE {column} IN ({', '.join('?' * len(chunk))}) {tail}"
-        if isinstance(db, Database):
-            yield from db.query(sql, chunk)
+        params: Sequence[Any]
+        if array:
+            sql, params = f"{select} WHERE {column} = ANY(?) {tail}", [list(chunk)]
         else:
-            yield from db.execute(sql, chunk).fetchall()
+            marks = ", ".join("?" * len(chunk))
+            sql, params = f"{select} WHERE {column} IN ({marks}) {tail}", chunk
+        if isinstance(db, Database):
+            yield from db.query(sql, params)
+        else:
+            yield from db.execute(sql, params).fetchall()
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

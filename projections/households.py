@@ -107,13 +107,7 @@ def all_members(db: Database) -> list[Member]:
 
 def case_regions(db: Database, case_ids: Sequence[str]) -> dict[str, str]:
     """The region of each of the given cases that is recorded."""
-    out: dict[str, str] = {}
-    for chunk in param_chunks(list(case_ids)):
-        marks = ", ".join("?" * len(chunk))
-        out.update(
-            db.query(f"SELECT case_id, region_code FROM cases WHERE case_id IN ({marks})", chunk)
-        )
-    return out
+    return dict(rows_where_in(db, "SELECT case_id, region_code FROM cases", "case_id", case_ids))
 
 
 def persons_of_cases(db: Database, case_ids: Sequence[str], day: date) -> dict[str, frozenset[str]]:
