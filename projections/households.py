@@ -17,7 +17,7 @@ from uuid import UUID
 from eligibility.households import Member, people_of
 from ledger.events import LedgerEvent
 from ledger.household import HouseholdMember, HouseholdRow
-from ledger.store import Database, Tx, as_date, param_chunks, rows_where_in
+from ledger.store import Database, Tx, as_date, rows_where_in
 from projections.runner import ReadModel
 
 _COLUMNS = (
@@ -92,12 +92,8 @@ def stored_members(db: Database) -> list[HouseholdRow]:
 
 def members_of(db: Database, case_ids: Sequence[str]) -> list[Member]:
     """The recorded members of the given cases, whatever their dates (a query per 500)."""
-    out: list[Member] = []
-    for chunk in param_chunks(list(case_ids)):
-        marks = ", ".join("?" * len(chunk))
-        rows = db.query(f"{_SELECT} WHERE case_id IN ({marks})", chunk)
-        out += [_member(_row(v)) for v in db.sealer.open_rows(rows, (1, 2))]
-    return out
+    rows = list(rows_where_in(db, _SELECT, "case_id", case_ids))
+    return [_member(_row(v)) for v in db.sealer.open_rows(rows, (1, 2))]
 
 
 def all_members(db: Database) -> list[Member]:
@@ -115,11 +111,8 @@ def persons_of_cases(db: Database, case_ids: Sequence[str], day: date) -> dict[s
 
     The one answer to "whom does this case concern" that interest, duplicate, death and
     comparison checks share (cases not recorded are left out)."""
-    holders: dict[str, str] = {}
-    for chunk in param_chunks(list(case_ids)):
-        marks = ", ".join("?" * len(chunk))
-        rows = db.query(f"SELECT case_id, id_number FROM cases WHERE case_id IN ({marks})", chunk)
-        holders.update(db.sealer.open_rows(rows, (1,)))
+    rows = list(rows_where_in(db, "SELECT case_id, id_number FROM cases", "case_id", case_ids))
+    holders = dict(db.sealer.open_rows(rows, (1,)))
     return _persons(holders, members_of(db, list(holders)), day)
 
 
