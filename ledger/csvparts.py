@@ -11,13 +11,23 @@ lists exactly what one reading finds, by line, as before.
 
 The helper opens the file itself and reads it only if its SHA-256 is the one the import
 checked (`ledger.csvfile.InputFile`), so both halves are of the same bytes.
+
+`keys_in_two` does the same for a check that must also hand back, of each good row, what a
+check across rows needs afterwards (a case file's case id and program by line, for
+`ledger.validation.LineKeys`): the helper writes those keys to a temporary file, and this
+process passes them on after its own half's, in file order, as if it had read them itself.
+What the check needs besides the rows (the programs config, the staff directory) goes to
+the helper pickled, on its standard input.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import pickle
 import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +44,13 @@ _CUT_WINDOW = 1 << 20
 #: A check of rows: ``check(rows, problems, *args)`` the number of good rows, each problem
 #: to ``problems``; a module-level function (the helper imports it), ``args`` JSON values.
 Check = Callable[..., int]
+#: What a check in two hands back of each good row: its line, a key (text without tab or
+#: line break), a tag and one more number (`keys_in_two`).
+Emit = Callable[[int, str, int, int], None]
+#: A check of rows that hands back keys: ``check(rows, problems, payload, emit)``, each
+#: problem to ``problems`` and each good row's key to ``emit``; a module-level function,
+#: ``payload`` anything pickle takes.
+KeyCheck = Callable[[Iterator[CsvRow], Problems, Any, Emit], None]
 
 
 def count_checked(
@@ -67,6 +84,125 @@ def cut(file: InputFile) -> tuple[int, int] | None:
         return None
     start = middle + feed + 1
     return (head_end, start) if head_end <= start < file.size else None
+
+
+def keys_in_two(
+    file: InputFile, required: Sequence[str], check: KeyCheck, payload: Any, emit: Emit
+) -> int | None:
+    """Check ``file``'s rows in two processes (as `count_checked`), handing each good row's
+    key to ``emit`` in file order; the number of rows read, or None: the file is too small or
+    cannot be cut, the helper failed, or either half found a problem. On None the caller
+    checks the file whole in this process, starting again from nothing (``emit`` may have
+    been given this process's half already)."""
+    cut_at = cut(file) if file.size >= PARTS_FROM and file.encoding is not None else None
+    if cut_at is None:
+        return None
+    head_end, start = cut_at
+    # The helper's reader numbers the second part's lines from after the header's.
+    offset = line_breaks(file, 0, start) - line_breaks(file, 0, head_end)
+    job = {
+        "path": str(file.path),
+        "sha256": file.sha256,
+        "max_bytes": file.size,
+        "pieces": [[0, head_end], [start, file.size]],
+        "required": list(required),
+        "check": [check.__module__, check.__qualname__],
+    }
+    with tempfile.TemporaryFile() as out:
+        try:
+            helper = subprocess.Popen(
+                helper_command(_keys_main, json.dumps(job)),
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            return None
+        try:
+            assert helper.stdin is not None
+            try:
+                with helper.stdin:
+                    pickle.dump(payload, helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            except OSError:  # the helper died before reading: checked here
+                pass
+            problems = Problems(0)
+            rows = _Counted(iter_rows(file, required, problems, (0, start)))
+            check(iter(rows), problems, payload, emit)
+        except BaseException:
+            helper.kill()
+            helper.wait()
+            raise
+        if helper.wait() != 0 or problems:
+            return None
+        out.seek(0)
+        theirs = _passed_on(out, offset, emit)
+    return None if theirs is None else rows.count + theirs
+
+
+class _Counted:
+    """Rows, counted as they pass."""
+
+    def __init__(self, rows: Iterator[CsvRow]) -> None:
+        self.rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[CsvRow]:
+        for row in self.rows:
+            self.count += 1
+            yield row
+
+
+def _passed_on(out: Any, offset: int, emit: Emit) -> int | None:
+    """The helper's keys handed to ``emit`` (lines numbered in the whole file), and the
+    number of rows it read; None if it found a problem (or wrote nothing whole)."""
+    summary: dict[str, Any] = {}
+    for raw in out:
+        if raw.startswith(b"{"):
+            summary = json.loads(raw)
+            break
+        line, key, tag, extra = raw.decode("utf-8").split("\t")
+        emit(int(line) + offset, key, int(tag), int(extra))
+    if summary.get("problems") != 0:
+        return None
+    return int(summary["rows"])
+
+
+def line_breaks(file: InputFile, start: int, end: int) -> int:
+    """The line breaks in the file's bytes from ``start`` to before ``end``, as a text
+    reading with universal newlines counts them: LF, CR LF and a lone CR."""
+    lf = cr = crlf = 0
+    last = b""
+    for block in file.bytes_of(start, end):
+        if not block:
+            continue
+        lf += block.count(b"\n")
+        cr += block.count(b"\r")
+        crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+        last = block[-1:]
+    return lf + cr - crlf
+
+
+def _keys_main(argv: Sequence[str]) -> None:
+    """A helper process: check one part of a file, writing each good row's key as a line
+    (line, key, tag, extra; tab-separated) and then a summary (rows, problems) as JSON."""
+    job = json.loads(argv[0])
+    payload = pickle.load(sys.stdin.buffer)
+    module, name = job["check"]
+    check: KeyCheck = getattr(importlib.import_module(module), name)
+    out = sys.stdout
+    with InputFile(Path(job["path"]), max_bytes=job["max_bytes"]) as file:
+        if file.sha256 != job["sha256"]:
+            print(json.dumps({"changed": True}))
+            return
+        problems = Problems(0)
+        rows = _Counted(iter_rows(file, job["required"], problems, *map(tuple, job["pieces"])))
+
+        def emit(line: int, key: str, tag: int, extra: int) -> None:
+            out.write(f"{line}\t{key}\t{tag}\t{extra}\n")
+
+        check(iter(rows), problems, payload, emit)
+    out.write(json.dumps({"rows": rows.count, "problems": problems.count}) + "\n")
+    out.flush()
 
 
 def _first_feed(file: InputFile) -> int | None:

@@ -40,6 +40,7 @@ from ledger.csvfile import (
     reread_rows,
     reread_values,
 )
+from ledger.csvparts import Emit, keys_in_two
 from ledger.duties import Actor, StaffDirectory
 from ledger.errors import (
     ImportIncomplete,
@@ -56,6 +57,7 @@ from ledger.household import (
     HouseholdRow,
     household_member_aggregate_id,
 )
+from ledger.programs import ProgramsConfig
 from ledger.registry import (
     DEATH_COLUMNS,
     RELATIVE_COLUMNS,
@@ -463,9 +465,6 @@ class Importer(LedgerService):
                         note_new(line, row)
                 yield from chunk
 
-        rows = case_rows(
-            _counted(iter_rows(file, CASE_COLUMNS, problems), checked), self.config, problems
-        )
         # [chain] required_from: the first line of each new case in effect from then on.
         required_from = self.config.chain.required_from
         new_cases: dict[str, int] = {}
@@ -475,16 +474,24 @@ class Importer(LedgerService):
                 new_cases.setdefault(row.case_id, line)
 
         if stored:
+            rows = case_rows(
+                _counted(iter_rows(file, CASE_COLUMNS, problems), checked), self.config, problems
+            )
             rows = against_the_store(rows)
+            # Household members count for interest (回避): the stored members of each
+            # chunk's cases.
+            household: dict[str, list[str]] = {}
+            if has_members(self.db):
+                rows = _with_households(self.db, rows, household)
+            problems.extend(
+                check_case_duties(rows, directory, directory.actor(by, today), household)
+            )
         else:
-            rows = self._refusing_after_death(rows, deaths, problems)
-            rows = _keyed(rows, keys, lambda row: (row.case_id, program_tag[row.program]))
-            rows = _noting(rows, note_new)
-        # Household members count for interest (回避): the stored members of each chunk's cases.
-        household: dict[str, list[str]] = {}
-        if stored and has_members(self.db):
-            rows = _with_households(self.db, rows, household)
-        problems.extend(check_case_duties(rows, directory, directory.actor(by, today), household))
+            # No case stored: every row is checked by itself, against the config, the staff
+            # and the deaths known; a large file in two processes.
+            first = NewCases(self.config, deaths, directory, by, today)
+            keys, new_cases = self._new_case_keys(file, first, problems, checked)
+            checked.hash_of = keys.hash_of
         if new_cases and required_from is not None:
             problems.extend(self._check_applications(file, new_cases, directory, required_from))
 
@@ -503,6 +510,37 @@ class Importer(LedgerService):
             again = self._read_again(file, "cases", suspects, directory, today)
             problems.extend(program_conflicts(again, {}))
         return checked
+
+    def _new_case_keys(
+        self, file: InputFile, check: NewCases, problems: Problems, checked: _Checked
+    ) -> tuple[LineKeys, dict[str, int]]:
+        """A first import's check (`check_new_cases`): each line's case id and program in
+        `LineKeys`, and the first line of each case in effect from ``[chain] required_from``.
+        In two processes when the file is large (`ledger.csvparts.keys_in_two`); whole here
+        when it is not, cannot be cut, or has a problem (then as one reading finds them)."""
+        required_from = check.config.chain.required_from
+        since = required_from.toordinal() if required_from is not None else None
+
+        def fresh() -> tuple[LineKeys, dict[str, int], Emit]:
+            keys = LineKeys(small_tags=True)
+            new_cases: dict[str, int] = {}
+
+            def emit(line: int, case_id: str, tag: int, effective_from: int) -> None:
+                keys.add(case_id, line, tag)
+                if since is not None and effective_from >= since:
+                    new_cases.setdefault(case_id, line)
+
+            return keys, new_cases, emit
+
+        keys, new_cases, emit = fresh()
+        rows = keys_in_two(file, CASE_COLUMNS, check_new_cases, check, emit)
+        if rows is None:
+            keys, new_cases, emit = fresh()
+            read = _counted(iter_rows(file, CASE_COLUMNS, problems), checked)
+            check_new_cases(read, problems, check, emit)
+        else:
+            checked.rows = rows
+        return keys, new_cases
 
     def _check_applications(
         self,
@@ -647,14 +685,6 @@ class Importer(LedgerService):
             else {}
         )
         return in_effect_after_death(chunk, deaths, stored)
-
-    def _refusing_after_death(
-        self, rows: Iterable[tuple[int, CaseRow]], deaths: Mapping[str, date], problems: Problems
-    ) -> Iterator[tuple[int, CaseRow]]:
-        """A first import's rows, checked against the deaths known (no case is stored)."""
-        for chunk in batched(rows, EXISTING_CHUNK):
-            problems.extend(in_effect_after_death(chunk, deaths, {}))
-            yield from chunk
 
     # -- writing --------------------------------------------------------------------------
 
@@ -1144,15 +1174,6 @@ def _with_households(
         yield from chunk
 
 
-def _noting(
-    rows: Iterable[tuple[int, T]], note: Callable[[int, T], None]
-) -> Iterator[tuple[int, T]]:
-    """The rows, each shown to ``note`` as it passes."""
-    for line, row in rows:
-        note(line, row)
-        yield line, row
-
-
 def _keyed(
     rows: Iterable[tuple[int, T]], keys: LineKeys, key: Callable[[T], tuple[str, int]]
 ) -> Iterator[tuple[int, T]]:
@@ -1185,6 +1206,40 @@ def _with_existing(
         existing = load(ids) if load is not None and ids else none
         for line, row in chunk:
             yield line, row, existing
+
+
+@dataclass(frozen=True)
+class NewCases:
+    """What `check_new_cases` checks rows against (pickled to a helper process)."""
+
+    config: ProgramsConfig
+    #: Every reported date of death, by id number.
+    deaths: Mapping[str, date]
+    directory: StaffDirectory
+    by: str
+    today: date
+
+
+def check_new_cases(
+    rows: Iterator[CsvRow], problems: Problems, check: NewCases, emit: Emit
+) -> None:
+    """A first import's rows (no case stored), each checked by itself: its values
+    (`case_rows`), a death reported before it (`in_effect_after_death`) and its duties
+    (`check_case_duties`); each good row's line, case id, program (its place in the config)
+    and ``effective_from`` (an ordinal) to ``emit``."""
+    program_tag = {code: n for n, code in enumerate(check.config.programs)}
+
+    def emitted(typed: Iterable[tuple[int, CaseRow]]) -> Iterator[tuple[int, CaseRow]]:
+        for chunk in batched(typed, EXISTING_CHUNK):
+            if check.deaths:
+                problems.extend(in_effect_after_death(chunk, check.deaths, {}))
+            for line, row in chunk:
+                emit(line, row.case_id, program_tag[row.program], row.effective_from.toordinal())
+            yield from chunk
+
+    directory = check.directory
+    typed = emitted(case_rows(rows, check.config, problems))
+    problems.extend(check_case_duties(typed, directory, directory.actor(check.by, check.today)))
 
 
 def in_effect_after_death(

@@ -1,0 +1,154 @@
+"""A first import's cases checked in two processes (`ledger.csvparts.keys_in_two` with
+`ledger.imports.check_new_cases`): the helper's keys come back numbered as lines of the
+whole file, in file order, so the checks across rows (a case on lines of two programs, the
+decision chain's first line of a new case) find what one reading finds; any problem, in
+either half, is reported exactly as one reading reports it; nothing is recorded then."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ledger.csvparts as parts
+import ledger.imports as imports
+from aidledger.synthetic import CASE_COLUMNS, generate_county
+from aidledger.wiring import Services
+from ledger.csvfile import InputFile
+from ledger.errors import InputRefused, Problems
+from ledger.imports import NewCases, _Checked
+from tests.builders import CASEWORKER, head, load, with_county_staff, with_staff
+from tests.conftest import TEST_TODAY
+
+CASES = 400
+
+
+def county_lines(svc: Services, tmp_path: Path) -> list[str]:
+    """A generated county's case rows as lines (its staff registered)."""
+    with_staff(svc)
+    with_county_staff(svc, tmp_path, cases=CASES, seed=11)
+    rows = generate_county(cases=CASES, seed=11, frauds=False).cases
+    return [",".join(r[c] for c in CASE_COLUMNS) for r in rows]
+
+
+def written(tmp_path: Path, lines: list[str], name: str = "cases.csv") -> Path:
+    """The rows as a file with CR LF line ends and two blank lines (one a lone CR) after the
+    first third: line numbers that only a reader of the whole file gets right (the row at
+    index ``i`` is on line ``i + 2`` before them, ``i + 4`` after)."""
+    third = len(lines) // 3
+    text = (
+        "\r\n".join([",".join(CASE_COLUMNS), *lines[:third]])
+        + "\r\n\r\n\r"
+        + "\r\n".join(lines[third:])
+        + "\r\n"
+    )
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def in_two(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """Check every file in two processes from now on; what each split check returned."""
+    monkeypatch.setattr(parts, "PARTS_FROM", 0)
+    returned: list[int | None] = []
+    original = imports.keys_in_two
+
+    def spied(*args: Any) -> int | None:
+        returned.append(original(*args))
+        return returned[-1]
+
+    monkeypatch.setattr(imports, "keys_in_two", spied)
+    return returned
+
+
+def keys_and_firsts(
+    svc: Services, path: Path, required_from: date
+) -> tuple[list[Any], dict[str, int], int]:
+    """What the check hands the checks across rows: each shared key's lines and programs,
+    the first line of each new case in effect from ``required_from``, and the rows read."""
+    config = svc.config.model_copy(
+        update={"chain": svc.config.chain.model_copy(update={"required_from": required_from})}
+    )
+    check = NewCases(config, {}, svc.importer.directory(), CASEWORKER, TEST_TODAY)
+    checked, problems = _Checked(), Problems()
+    with InputFile(path, max_bytes=1 << 30) as file:
+        keys, firsts = svc.importer._new_case_keys(file, check, problems, checked)
+    assert not problems
+    return sorted(lines for _, lines in keys.groups()), firsts, checked.rows
+
+
+def test_the_two_halves_hand_back_what_one_reading_finds(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = county_lines(svc, tmp_path)
+    # A case of the first half on a line of the second: one key on two lines, across the cut.
+    lines.append(lines[5].replace(",2026-", ",2027-", 1))
+    path = written(tmp_path, lines)
+    one = keys_and_firsts(svc, path, date(2026, 6, 1))
+    returned = in_two(monkeypatch)
+    two = keys_and_firsts(svc, path, date(2026, 6, 1))
+    assert returned == [len(lines)], "checked in two processes"
+    assert two == one
+    shared, firsts, rows = two
+    assert rows == len(lines)
+    groups = [{line for line, _ in group} for group in shared]
+    assert any({5 + 2, len(lines) + 3} <= group for group in groups)
+    assert firsts, "some cases are in effect from June on"
+
+
+def test_a_case_on_lines_of_two_programs_across_the_cut_is_refused_at_its_lines(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = county_lines(svc, tmp_path)
+    program = lines[0].split(",")[1]
+    other = "tekun" if program != "tekun" else "dibao"
+    lines.append(lines[0].replace(f",{program},", f",{other},", 1))
+    path = written(tmp_path, lines)
+    with pytest.raises(InputRefused) as alone:
+        load(svc, "cases", path)
+    before = head(svc)
+    returned = in_two(monkeypatch)
+    with pytest.raises(InputRefused) as two:
+        load(svc, "cases", path)
+    assert returned == [len(lines)], "both halves good by themselves"
+    found = [(p.line, p.column) for p in two.value.problems]
+    assert found == [(p.line, p.column) for p in alone.value.problems]
+    assert found and found[-1][0] == len(lines) + 3
+    assert head(svc) == before
+
+
+@pytest.mark.parametrize(
+    ("column", "bad"),
+    [("monthly_amount", "12.345"), ("decided_by", "S9999")],  # a value; a duty
+)
+def test_a_problem_in_the_second_half_is_reported_as_one_reading_reports_it(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, column: str, bad: str
+) -> None:
+    lines = county_lines(svc, tmp_path)
+    at = len(lines) - 7
+    fields = lines[at].split(",")
+    fields[CASE_COLUMNS.index(column)] = bad
+    lines[at] = ",".join(fields)
+    path = written(tmp_path, lines)
+    with pytest.raises(InputRefused) as alone:
+        load(svc, "cases", path)
+    returned = in_two(monkeypatch)
+    with pytest.raises(InputRefused) as two:
+        load(svc, "cases", path)
+    assert returned == [None], "the helper's half found it: read again whole here"
+    found = [(p.line, p.column) for p in two.value.problems]
+    assert found == [(p.line, p.column) for p in alone.value.problems] == [(at + 4, column)]
+    assert svc.db.query("SELECT count(*) FROM cases") == [(0,)]
+
+
+def test_a_good_file_checked_in_two_is_imported_whole(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = county_lines(svc, tmp_path)
+    returned = in_two(monkeypatch)
+    summary = load(svc, "cases", written(tmp_path, lines))
+    assert returned == [len(lines)]
+    assert (summary.rows, summary.new) == (len(lines), len({x.split(",")[0] for x in lines}))
+    assert svc.db.query("SELECT count(*) FROM cases") == [(summary.new,)]
