@@ -23,6 +23,7 @@ already wrote are recognised by their source (file name, content hash, line).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -590,28 +591,11 @@ class Importer(LedgerService):
         ``problems``), then the lines that repeat a key: the same values again are left out
         (the first line wins), other values are a conflict."""
         key, column = REGISTER_KEYS[kind]
-        keys = LineKeys()
         checked = _Checked()
-        rows = _keyed(
-            self._typed(
-                kind,
-                _counted(iter_rows(file, COLUMNS[kind], problems), checked),
-                problems,
-                directory,
-                today,
-            ),
-            keys,
-            lambda row: (key(row), hash(row)),  # tagged by the row's values
-        )
-        if kind == "staff":
-            problems.extend(check_staff_duties(rows, directory, by, today))
-        elif kind == "grants":
-            problems.extend(self._check_grants(rows, directory, by, today, problems))
-        elif kind == "households":
-            problems.extend(self._check_household_cases(rows, directory.actor(by, today)))
+        if kind == "households":
+            keys = self._household_keys(file, directory.actor(by, today), problems, checked)
         else:
-            for _ in rows:
-                pass
+            keys = self._register_keys(kind, file, directory, by, today, problems, checked)
         # Lines sharing a key's hash: a line with the values of one before it (same tag) is
         # left out when writing (the first wins); lines with other values are read again
         # and compared (another key with the same hash, or a conflict that refuses).
@@ -631,6 +615,79 @@ class Importer(LedgerService):
             again = self._read_again(file, kind, suspects, directory, today)
             problems.extend(duplicate_keys(again, key, column))
         return checked
+
+    def _register_keys(
+        self,
+        kind: Kind,
+        file: InputFile,
+        directory: StaffDirectory,
+        by: str,
+        today: date,
+        problems: Problems,
+        checked: _Checked,
+    ) -> LineKeys:
+        """A staff, relatives, deaths or grants file's rows checked, each line's key in
+        `LineKeys` tagged by its values."""
+        key, _ = REGISTER_KEYS[kind]
+        keys = LineKeys()
+        rows = _keyed(
+            self._typed(
+                kind,
+                _counted(iter_rows(file, COLUMNS[kind], problems), checked),
+                problems,
+                directory,
+                today,
+            ),
+            keys,
+            lambda row: (key(row), hash(row)),  # tagged by the row's values
+        )
+        if kind == "staff":
+            problems.extend(check_staff_duties(rows, directory, by, today))
+        elif kind == "grants":
+            problems.extend(self._check_grants(rows, directory, by, today, problems))
+        else:
+            for _ in rows:
+                pass
+        return keys
+
+    def _household_keys(
+        self, file: InputFile, actor: Actor, problems: Problems, checked: _Checked
+    ) -> LineKeys:
+        """A households file's rows checked (`check_household_rows`, in two processes when
+        the file is large: `ledger.csvparts.keys_in_two`), each line's member key in
+        `LineKeys` tagged by its values, and each row's case against the store, a chunk of
+        rows at a time: recorded, within ``actor``'s region. In two processes any problem
+        means the file is read again whole here, to report them as one reading does."""
+
+        def fresh(into: Problems) -> tuple[LineKeys, Emit, Callable[[], None]]:
+            keys = LineKeys()
+            chunk: list[tuple[int, str]] = []
+
+            def flush() -> None:
+                into.extend(self._check_household_cases(chunk, actor))
+                chunk.clear()
+
+            def emit(line: int, key: str, tag: int, case_id_length: int) -> None:
+                keys.add(key, line, tag)
+                chunk.append((line, key[:case_id_length]))
+                if len(chunk) >= EXISTING_CHUNK:
+                    flush()
+
+            return keys, emit, flush
+
+        against_the_store = Problems(0)
+        keys, emit, flush = fresh(against_the_store)
+        rows = keys_in_two(file, HOUSEHOLD_COLUMNS, check_household_rows, None, emit)
+        if rows is not None:
+            flush()
+            if not against_the_store:
+                checked.rows = rows
+                return keys
+        keys, emit, flush = fresh(problems)
+        read = _counted(iter_rows(file, HOUSEHOLD_COLUMNS, problems), checked)
+        check_household_rows(read, problems, None, emit)
+        flush()
+        return keys
 
     def _typed(
         self,
@@ -897,31 +954,30 @@ class Importer(LedgerService):
         )
 
     def _check_household_cases(
-        self, rows: Iterable[tuple[int, HouseholdRow]], actor: Actor
+        self, chunk: Sequence[tuple[int, str]], actor: Actor
     ) -> Iterator[Problem]:
-        """Each row's case must be recorded, and within the importer's region (a chunk of
-        rows at a time against the ``cases`` read model)."""
+        """Each row's case (a chunk of lines and case ids) must be recorded, and within the
+        importer's region (one query of the ``cases`` read model)."""
         from projections.households import case_regions
 
-        for chunk in batched(rows, EXISTING_CHUNK):
-            regions = case_regions(self.db, sorted({r.case_id for _, r in chunk}))
-            for line, row in chunk:
-                region = regions.get(row.case_id)
-                if region is None:
-                    yield Problem(
-                        line,
-                        "case_id",
-                        f"no case {row.case_id} is recorded (import the cases file first)",
-                        row.case_id,
-                    )
-                elif not actor.covers(region):
-                    yield Problem(
-                        line,
-                        "case_id",
-                        f"case {row.case_id} is in region {region}, outside {actor.staff_id}'s "
-                        f"region {actor.region}",
-                        row.case_id,
-                    )
+        regions = case_regions(self.db, sorted({case_id for _, case_id in chunk}))
+        for line, case_id in chunk:
+            region = regions.get(case_id)
+            if region is None:
+                yield Problem(
+                    line,
+                    "case_id",
+                    f"no case {case_id} is recorded (import the cases file first)",
+                    case_id,
+                )
+            elif not actor.covers(region):
+                yield Problem(
+                    line,
+                    "case_id",
+                    f"case {case_id} is in region {region}, outside {actor.staff_id}'s "
+                    f"region {actor.region}",
+                    case_id,
+                )
 
     def _write_households(
         self,
@@ -1206,6 +1262,32 @@ def _with_existing(
         existing = load(ids) if load is not None and ids else none
         for line, row in chunk:
             yield line, row, existing
+
+
+def check_household_rows(rows: Iterator[CsvRow], problems: Problems, _: None, emit: Emit) -> None:
+    """A households file's rows, each checked by itself (`household_rows`); each good row's
+    line, member key, the tag of its values (`values_tag`) and the length of its case id to
+    ``emit``."""
+    for line, row in household_rows(rows, problems):
+        emit(line, _member_key(row), values_tag(row), len(row.case_id))
+
+
+def values_tag(row: HouseholdRow) -> int:
+    """A 64-bit tag of a member row's values, the same in every process (a helper's tags
+    are compared with this process's; `hash` of text differs from one process to the
+    next)."""
+    text = "\x1f".join(
+        (
+            row.case_id,
+            row.member_id_number,
+            row.member_name,
+            row.relation,
+            row.start.isoformat(),
+            row.end.isoformat() if row.end is not None else "",
+        )
+    )
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
 
 
 @dataclass(frozen=True)

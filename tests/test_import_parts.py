@@ -1,8 +1,10 @@
-"""A first import's cases checked in two processes (`ledger.csvparts.keys_in_two` with
-`ledger.imports.check_new_cases`): the helper's keys come back numbered as lines of the
-whole file, in file order, so the checks across rows (a case on lines of two programs, the
-decision chain's first line of a new case) find what one reading finds; any problem, in
-either half, is reported exactly as one reading reports it; nothing is recorded then."""
+"""Large imports checked in two processes (`ledger.csvparts.keys_in_two`): a first import's
+cases (`ledger.imports.check_new_cases`) and a households file
+(`ledger.imports.check_household_rows`). The helper's keys come back numbered as lines of
+the whole file, in file order, so the checks across rows (a case on lines of two programs,
+the decision chain's first line of a new case, a member on two lines) find what one reading
+finds; any problem, in either half, is reported exactly as one reading reports it; nothing
+is recorded then."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from aidledger.synthetic import CASE_COLUMNS, generate_county
 from aidledger.wiring import Services
 from ledger.csvfile import InputFile
 from ledger.errors import InputRefused, Problems
+from ledger.household import HOUSEHOLD_COLUMNS
+from ledger.ids import id_check_char
 from ledger.imports import NewCases, _Checked
 from tests.builders import CASEWORKER, head, load, with_county_staff, with_staff
 from tests.conftest import TEST_TODAY
@@ -152,3 +156,67 @@ def test_a_good_file_checked_in_two_is_imported_whole(
     assert returned == [len(lines)]
     assert (summary.rows, summary.new) == (len(lines), len({x.split(",")[0] for x in lines}))
     assert svc.db.query("SELECT count(*) FROM cases") == [(summary.new,)]
+
+
+def members(lines: list[str]) -> list[str]:
+    """Two members (a spouse and a child) of each case of these case lines."""
+    out = []
+    for n, case_id in enumerate(dict.fromkeys(x.split(",")[0] for x in lines)):
+        for k, (relation, born) in enumerate((("spouse", "19700101"), ("child", "20100101"))):
+            first17 = f"610102{born}{(2 * n + k) % 1000:03d}"
+            id_number = first17 + id_check_char(first17)
+            out.append(f"{case_id},{id_number},成员{n}-{k},{relation},2026-01-01,")
+    return out
+
+
+def household_file(svc: Services, tmp_path: Path, member_lines: list[str]) -> Path:
+    path = tmp_path / "households.csv"
+    path.write_bytes(
+        ("\r\n".join([",".join(HOUSEHOLD_COLUMNS), *member_lines]) + "\r\n").encode("utf-8")
+    )
+    return path
+
+
+def test_a_households_file_checked_in_two_records_each_member_once(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = county_lines(svc, tmp_path)
+    load(svc, "cases", written(tmp_path, lines))
+    people = members(lines)
+    # A line of the first half again at the end: the same member, the same values (the
+    # first wins, nothing more recorded).
+    path = household_file(svc, tmp_path, [*people, people[3]])
+    returned = in_two(monkeypatch)
+    summary = load(svc, "households", path)
+    assert returned == [len(people) + 1], "checked in two processes"
+    assert (summary.rows, summary.new) == (len(people) + 1, len(people))
+    assert svc.db.query("SELECT count(*) FROM household_members") == [(len(people),)]
+
+
+@pytest.mark.parametrize("problem", ["conflict", "no_case", "bad_value"])
+def test_a_households_problem_found_in_two_is_reported_as_one_reading_reports_it(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problem: str
+) -> None:
+    lines = county_lines(svc, tmp_path)
+    load(svc, "cases", written(tmp_path, lines))
+    people = members(lines)
+    if problem == "conflict":  # a first-half member again, another relation
+        people.append(people[3].replace(",child,", ",other,"))
+    elif problem == "no_case":  # found against the store, by this process, for the helper
+        people[-5] = "NO-SUCH-CASE" + people[-5][people[-5].index(",") :]
+    else:
+        people[-5] = people[-5].replace("2026-01-01", "2026-02-30")
+    path = household_file(svc, tmp_path, people)
+    with pytest.raises(InputRefused) as alone:
+        load(svc, "households", path)
+    before = head(svc)
+    returned = in_two(monkeypatch)
+    with pytest.raises(InputRefused) as two:
+        load(svc, "households", path)
+    # A value the helper refuses itself; a conflict or an unknown case is found here.
+    assert returned == [None if problem == "bad_value" else len(people)]
+    found = [(p.line, p.column, p.reason) for p in two.value.problems]
+    assert found == [(p.line, p.column, p.reason) for p in alone.value.problems]
+    expected = len(people) + 1 if problem == "conflict" else len(people) - 3
+    assert [line for line, _, _ in found] == [expected]
+    assert head(svc) == before
