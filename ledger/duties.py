@@ -19,6 +19,7 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from operator import attrgetter
 
 from ledger.errors import InvalidValue, NotAuthorised
 
@@ -143,6 +144,9 @@ class Terms:
     region: str
 
 
+_SINCE = attrgetter("since")
+
+
 @dataclass(frozen=True)
 class Person:
     """The personal facts of a staff member that interest is judged on."""
@@ -179,7 +183,7 @@ class StaffDirectory:
                 f"{staff_id!r} is not in the staff registry: only registered staff may act "
                 "(an admin imports the staff file: aidledger import staff)"
             )
-        at = bisect.bisect_right([t.since for t in history], on) - 1
+        at = bisect.bisect_right(history, on, key=_SINCE) - 1
         if at < 0:
             raise DutyRefused(f"{staff_id} was not registered on {on.isoformat()}")
         cached = self._actors.get((staff_id, at))
