@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from aidledger.settings import Settings
@@ -324,3 +326,44 @@ def test_the_bank_csv_writes_names_as_they_are(tmp_path: Path) -> None:
     export.write_daifa_csv(sink, [line(name="欧阳-娜娜")], load_programs())  # a dash inside
     rows = list(csv.DictReader(sink.getvalue().decode("utf-8").splitlines()))
     assert rows[0]["name"] == "欧阳-娜娜"
+
+
+# -- pain.001 transactions written as text: exactly lxml's bytes ----------------------------------
+
+
+def lxml_transaction(*texts: str) -> str:
+    """A transaction element built and written by lxml, as the export wrote each before."""
+    template = export._el("CdtTrfTxInf")
+    export._path(template, "PmtId/EndToEndId", texts[0])
+    export._sub(export._sub(template, "Amt"), "InstdAmt", texts[1], Ccy="CNY")
+    export._path(template, "Cdtr/Nm", texts[2])
+    export._path(template, "CdtrAcct/Id/Othr/Id", texts[3])
+    export._path(template, "RmtInf/Ustrd", texts[4])
+    return etree.tostring(template, encoding="unicode", pretty_print=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=12), remit=st.text(max_size=12))
+def test_a_transaction_is_written_as_lxml_writes_it_or_refused_as_lxml_refuses_it(
+    name: str, remit: str
+) -> None:
+    texts = ("202612R1HLSMJRZKUG4UH4NIAWJY", "1560.00", name, "6222020200001234567", remit)
+    try:
+        expected = lxml_transaction(*texts)
+    except ValueError:  # lxml: "All strings must be XML compatible"
+        with pytest.raises(ExportRefused, match="202612R1HLSMJRZKUG4UH4NIAWJY: its text holds"):
+            export._TransactionText().of(*texts)
+        return
+    assert export._TransactionText().of(*texts) == expected
+
+
+@pytest.mark.parametrize("name", ["王&<秀>兰", "a\rb", "Tab\there", "é中\u3000", "\x01王"])
+def test_a_transaction_with_characters_to_escape_is_lxmls(name: str) -> None:
+    texts = ("P1", "1.00", name, "6222020200001234567", "2026-12 最低生活保障 regular")
+    try:
+        expected = lxml_transaction(*texts)
+    except ValueError:
+        with pytest.raises(ExportRefused, match="cannot carry"):
+            export._TransactionText().of(*texts)
+        return
+    assert export._TransactionText().of(*texts) == expected
