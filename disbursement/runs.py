@@ -1320,9 +1320,9 @@ class _Preparer:
             if fid in self.known_findings:
                 continue
             self.known_findings.add(fid)
-            finding = Finding._create(
+            raised = Finding.first_event(
                 Finding.Raised,
-                id=finding_aggregate_id(fid),
+                finding_aggregate_id(fid),
                 by=self.by,
                 finding_id=fid,
                 type=c.type,
@@ -1336,7 +1336,7 @@ class _Preparer:
                 amount=amount,
                 detail=f"payment held before export: {c.detail}",
             )
-            out += finding.collect_events()
+            out.append(raised)
         return out
 
     def _recoveries(

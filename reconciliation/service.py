@@ -427,10 +427,12 @@ class Reconciliation(LedgerService):
         state = known.get(fid)
         if state is None:
             p = d.payment
-            batch.add_aggregate(
-                Finding._create(
+            # The event the aggregate's creation records, built without the aggregate (a
+            # review scan raises a province's worth).
+            batch.add(
+                Finding.first_event(
                     Finding.Raised,
-                    id=finding_aggregate_id(fid),
+                    finding_aggregate_id(fid),
                     by=by,
                     finding_id=fid,
                     type=d.type,
