@@ -286,12 +286,14 @@ def reread_rows(source: InputFile, required: Sequence[str]) -> Iterator[CsvRow]:
         yield CsvRow(line, dict(zip(required, values, strict=True)))
 
 
-def reread_values(source: InputFile, required: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
+def reread_values(
+    source: InputFile, required: Sequence[str], *pieces: tuple[int, int]
+) -> Iterator[tuple[int, list[str]]]:
     """Each data line of a file that `iter_rows` read before and found good, and its values
     (trimmed) in the order of ``required``: the same bytes (`InputFile`), so nothing is
     checked again. The lean loop of an import's writing reading, where a few microseconds a
-    row are a province's seconds."""
-    reader = csv.reader(source.text())
+    row are a province's seconds. With ``pieces``, of those bytes (as `iter_rows`)."""
+    reader = csv.reader(source.text(*pieces))
     header = [h.strip() for h in next(reader)]
     order = [header.index(name) for name in required]
     as_read = order == list(range(len(header)))  # the usual file: columns in our order

@@ -29,8 +29,10 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ledger.csvfile import BLOCK, CsvRow, InputFile, iter_rows
 from ledger.errors import Problems
@@ -94,9 +96,51 @@ def keys_in_two(
     cannot be cut, the helper failed, or either half found a problem. On None the caller
     checks the file whole in this process, starting again from nothing (``emit`` may have
     been given this process's half already)."""
+    with second_half(file, required, check, payload) as theirs:
+        if theirs is None:
+            return None
+        problems = Problems(0)
+        rows = _Counted(iter_rows(file, required, problems, (0, theirs.start)))
+        check(iter(rows), problems, payload, emit)
+        if problems:
+            return None
+        counted = theirs.result(emit)
+    return None if counted is None else rows.count + counted
+
+
+@dataclass
+class SecondHalf:
+    """A helper process checking the second half of a file (`second_half`), from ``start``
+    (the file's header ends at ``head_end``); its lines are those of its own reading plus
+    ``offset``."""
+
+    head_end: int
+    start: int
+    offset: int
+    helper: subprocess.Popen[bytes]
+    out: IO[bytes]
+
+    def result(self, emit: Emit | None = None) -> int | None:
+        """Wait for the helper: the rows it read, each good row's key handed to ``emit``
+        (lines numbered in the whole file); None if it found a problem or failed."""
+        if self.helper.wait() != 0:
+            return None
+        self.out.seek(0)
+        return _passed_on(self.out, self.offset, emit)
+
+
+@contextmanager
+def second_half(
+    file: InputFile, required: Sequence[str], check: KeyCheck, payload: Any
+) -> Iterator[SecondHalf | None]:
+    """A helper checking the second half of ``file`` with ``check`` (its keys kept for
+    `SecondHalf.result`) while this process reads the first; None if the file is too small
+    or cannot be cut (`cut`), or no process can be started. The helper is stopped on leaving,
+    whatever happened."""
     cut_at = cut(file) if file.size >= PARTS_FROM and file.encoding is not None else None
     if cut_at is None:
-        return None
+        yield None
+        return
     head_end, start = cut_at
     # The helper's reader numbers the second part's lines from after the header's.
     offset = line_breaks(file, 0, start) - line_breaks(file, 0, head_end)
@@ -117,26 +161,20 @@ def keys_in_two(
                 stderr=subprocess.DEVNULL,
             )
         except OSError:
-            return None
+            yield None
+            return
         try:
             assert helper.stdin is not None
             try:
                 with helper.stdin:
                     pickle.dump(payload, helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            except OSError:  # the helper died before reading: checked here
+            except OSError:  # the helper died before reading: its result says so
                 pass
-            problems = Problems(0)
-            rows = _Counted(iter_rows(file, required, problems, (0, start)))
-            check(iter(rows), problems, payload, emit)
-        except BaseException:
-            helper.kill()
+            yield SecondHalf(head_end, start, offset, helper, out)
+        finally:
+            if helper.poll() is None:
+                helper.kill()
             helper.wait()
-            raise
-        if helper.wait() != 0 or problems:
-            return None
-        out.seek(0)
-        theirs = _passed_on(out, offset, emit)
-    return None if theirs is None else rows.count + theirs
 
 
 class _Counted:
@@ -152,7 +190,7 @@ class _Counted:
             yield row
 
 
-def _passed_on(out: Any, offset: int, emit: Emit) -> int | None:
+def _passed_on(out: Any, offset: int, emit: Emit | None) -> int | None:
     """The helper's keys handed to ``emit`` (lines numbered in the whole file), and the
     number of rows it read; None if it found a problem (or wrote nothing whole)."""
     summary: dict[str, Any] = {}
@@ -160,8 +198,9 @@ def _passed_on(out: Any, offset: int, emit: Emit) -> int | None:
         if raw.startswith(b"{"):
             summary = json.loads(raw)
             break
-        line, key, tag, extra = raw.decode("utf-8").split("\t")
-        emit(int(line) + offset, key, int(tag), int(extra))
+        if emit is not None:
+            line, key, tag, extra = raw.decode("utf-8").split("\t")
+            emit(int(line) + offset, key, int(tag), int(extra))
     if summary.get("problems") != 0:
         return None
     return int(summary["rows"])

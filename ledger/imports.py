@@ -41,7 +41,7 @@ from ledger.csvfile import (
     reread_rows,
     reread_values,
 )
-from ledger.csvparts import Emit, keys_in_two
+from ledger.csvparts import Emit, SecondHalf, keys_in_two, second_half
 from ledger.duties import Actor, StaffDirectory
 from ledger.errors import (
     ImportIncomplete,
@@ -440,59 +440,22 @@ class Importer(LedgerService):
         """Read and check every row of a cases file (problems to ``problems``), holding a
         chunk of rows at a time: values, duties, the program of stored cases and a death that
         ended one; then the program of each new case across the file's lines."""
-        from projections.households import has_members
-        from projections.registers import has_cases, stored_programs
+        from projections.registers import has_cases
 
         stored = has_cases(self.db)  # a first import has no stored case: no queries
         deaths = self._deaths()
-        keys = LineKeys(small_tags=True)
-        program_tag = {code: n for n, code in enumerate(self.config.programs)}
-        checked = _Checked(hash_of=keys.hash_of)
-
-        def against_the_store(rows: Iterable[tuple[int, CaseRow]]) -> Iterator[tuple[int, CaseRow]]:
-            for chunk in batched(rows, EXISTING_CHUNK):
-                programs = stored_programs(self.db, sorted({r.case_id for _, r in chunk}))
-                problems.extend(
-                    program_conflicts([(n, r) for n, r in chunk if r.case_id in programs], programs)
-                )
-                problems.extend(self._after_death(chunk, deaths))
-                for line, row in chunk:
-                    keys.add(
-                        row.case_id,
-                        line,
-                        _STORED if row.case_id in programs else program_tag[row.program],
-                    )
-                    if row.case_id not in programs:
-                        note_new(line, row)
-                yield from chunk
-
-        # [chain] required_from: the first line of each new case in effect from then on.
+        checked = _Checked()
         required_from = self.config.chain.required_from
-        new_cases: dict[str, int] = {}
-
-        def note_new(line: int, row: CaseRow) -> None:
-            if required_from is not None and row.effective_from >= required_from:
-                new_cases.setdefault(row.case_id, line)
-
         if stored:
-            rows = case_rows(
-                _counted(iter_rows(file, CASE_COLUMNS, problems), checked), self.config, problems
-            )
-            rows = against_the_store(rows)
-            # Household members count for interest (回避): the stored members of each
-            # chunk's cases.
-            household: dict[str, list[str]] = {}
-            if has_members(self.db):
-                rows = _with_households(self.db, rows, household)
-            problems.extend(
-                check_case_duties(rows, directory, directory.actor(by, today), household)
+            keys, new_cases = self._stored_case_keys(
+                file, directory, by, today, deaths, problems, checked
             )
         else:
             # No case stored: every row is checked by itself, against the config, the staff
             # and the deaths known; a large file in two processes.
             first = NewCases(self.config, deaths, directory, by, today)
             keys, new_cases = self._new_case_keys(file, first, problems, checked)
-            checked.hash_of = keys.hash_of
+        checked.hash_of = keys.hash_of
         if new_cases and required_from is not None:
             problems.extend(self._check_applications(file, new_cases, directory, required_from))
 
@@ -511,6 +474,106 @@ class Importer(LedgerService):
             again = self._read_again(file, "cases", suspects, directory, today)
             problems.extend(program_conflicts(again, {}))
         return checked
+
+    def _stored_case_keys(
+        self,
+        file: InputFile,
+        directory: StaffDirectory,
+        by: str,
+        today: date,
+        deaths: Mapping[str, date],
+        problems: Problems,
+        checked: _Checked,
+    ) -> tuple[LineKeys, dict[str, int]]:
+        """An import over stored cases: each row's values, then a chunk of rows at a time
+        against the store (`_against_the_store`). A large file's second half has its values
+        checked by a helper process (`ledger.csvparts.second_half`) while this one checks the
+        first; once it says they are good, they are read here without their checks
+        (`case_row`, as the writing reading does) and go through the same checks against the
+        store. If it found a problem, the file is checked again whole here, from nothing, so
+        a refusal is what one reading finds."""
+        with second_half(file, CASE_COLUMNS, check_case_values, self.config) as theirs:
+            if theirs is not None:
+                attempt, counted = Problems(problems.listed), _Checked()
+                halves = self._halves(file, theirs, attempt, counted)
+                try:
+                    found = self._against_the_store(halves, directory, by, today, deaths, attempt)
+                except _ReadWhole:
+                    pass
+                else:
+                    problems.extend(attempt.kept)
+                    problems.also(attempt.count - len(attempt.kept))
+                    checked.rows = counted.rows
+                    return found
+        rows = case_rows(
+            _counted(iter_rows(file, CASE_COLUMNS, problems), checked), self.config, problems
+        )
+        return self._against_the_store(rows, directory, by, today, deaths, problems)
+
+    def _halves(
+        self, file: InputFile, theirs: SecondHalf, problems: Problems, checked: _Checked
+    ) -> Iterator[tuple[int, CaseRow]]:
+        """The typed rows of the first half, checked here; then, if the helper found the
+        second half's values good, its rows read without their checks. Raises _ReadWhole if
+        it did not."""
+        first = iter_rows(file, CASE_COLUMNS, problems, (0, theirs.start))
+        yield from case_rows(_counted(first, checked), self.config, problems)
+        rows = theirs.result()
+        if rows is None:
+            raise _ReadWhole
+        checked.rows += rows
+        config, offset = self.config, theirs.offset
+        for line, values in reread_values(
+            file, CASE_COLUMNS, (0, theirs.head_end), (theirs.start, file.size)
+        ):
+            yield line + offset, case_row(values, config)
+
+    def _against_the_store(
+        self,
+        rows: Iterable[tuple[int, CaseRow]],
+        directory: StaffDirectory,
+        by: str,
+        today: date,
+        deaths: Mapping[str, date],
+        problems: Problems,
+    ) -> tuple[LineKeys, dict[str, int]]:
+        """Typed rows of a cases file checked against the store a chunk at a time: the
+        program of stored cases, a death that ended one, the household's members for
+        interest (回避), the duties. Each line's case id and program in `LineKeys`
+        (``_STORED`` for a stored case), and the first line of each new case in effect from
+        ``[chain] required_from``."""
+        from projections.households import has_members
+        from projections.registers import stored_programs
+
+        keys = LineKeys(small_tags=True)
+        program_tag = {code: n for n, code in enumerate(self.config.programs)}
+        required_from = self.config.chain.required_from
+        new_cases: dict[str, int] = {}
+
+        def checked(rows: Iterable[tuple[int, CaseRow]]) -> Iterator[tuple[int, CaseRow]]:
+            for chunk in batched(rows, EXISTING_CHUNK):
+                programs = stored_programs(self.db, sorted({r.case_id for _, r in chunk}))
+                problems.extend(
+                    program_conflicts([(n, r) for n, r in chunk if r.case_id in programs], programs)
+                )
+                problems.extend(self._after_death(chunk, deaths))
+                for line, row in chunk:
+                    stored = row.case_id in programs
+                    keys.add(row.case_id, line, _STORED if stored else program_tag[row.program])
+                    if (
+                        not stored
+                        and required_from is not None
+                        and row.effective_from >= required_from
+                    ):
+                        new_cases.setdefault(row.case_id, line)
+                yield from chunk
+
+        rows = checked(rows)
+        household: dict[str, list[str]] = {}
+        if has_members(self.db):
+            rows = _with_households(self.db, rows, household)
+        problems.extend(check_case_duties(rows, directory, directory.actor(by, today), household))
+        return keys, new_cases
 
     def _new_case_keys(
         self, file: InputFile, check: NewCases, problems: Problems, checked: _Checked
@@ -1262,6 +1325,20 @@ def _with_existing(
         existing = load(ids) if load is not None and ids else none
         for line, row in chunk:
             yield line, row, existing
+
+
+class _ReadWhole(Exception):
+    """The helper found a problem in its half: the file is to be checked whole here."""
+
+
+def check_case_values(
+    rows: Iterator[CsvRow], problems: Problems, config: ProgramsConfig, emit: Emit
+) -> None:
+    """A cases file's rows, each value checked (`case_rows`): a helper's half of an import
+    over stored cases, whose checks against the store are made here (`_against_the_store`);
+    nothing to ``emit``."""
+    for _row in case_rows(rows, config, problems):
+        pass
 
 
 def check_household_rows(rows: Iterator[CsvRow], problems: Problems, _: None, emit: Emit) -> None:

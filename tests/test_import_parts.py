@@ -220,3 +220,84 @@ def test_a_households_problem_found_in_two_is_reported_as_one_reading_reports_it
     expected = len(people) + 1 if problem == "conflict" else len(people) - 3
     assert [line for line, _, _ in found] == [expected]
     assert head(svc) == before
+
+
+# -- an import over stored cases: the helper checks the second half's values ---------------------
+
+
+def helper_said(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """Check every file in two processes from now on; what each helper said (rows or None)."""
+    monkeypatch.setattr(parts, "PARTS_FROM", 0)
+    said: list[int | None] = []
+    original = parts.SecondHalf.result
+
+    def spied(self: parts.SecondHalf, emit: Any = None) -> int | None:
+        said.append(original(self, emit))
+        return said[-1]
+
+    monkeypatch.setattr(parts.SecondHalf, "result", spied)
+    return said
+
+
+def changed(lines: list[str], at: int, column: str, value: str) -> None:
+    fields = lines[at].split(",")
+    fields[CASE_COLUMNS.index(column)] = value
+    lines[at] = ",".join(fields)
+
+
+def test_an_import_over_stored_cases_in_two_records_the_changes_of_both_halves(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = county_lines(svc, tmp_path)
+    load(svc, "cases", written(tmp_path, lines))
+    again = list(lines)
+    for at in (3, len(lines) - 4):  # one in each half
+        changed(again, at, "monthly_amount", "1.50")
+    said = helper_said(monkeypatch)
+    summary = load(svc, "cases", written(tmp_path, again, "again.csv"))
+    assert len(said) == 1 and said[0] is not None and 0 < said[0] < len(lines)
+    assert (summary.rows, summary.changed) == (len(lines), 2)
+    amounts = dict(svc.db.query("SELECT case_id, monthly_amount FROM cases"))
+    assert [amounts[again[at].split(",")[0]] for at in (3, len(lines) - 4)] == [150, 150]
+
+
+@pytest.mark.parametrize(
+    ("column", "bad", "helper_finds"),
+    [
+        ("monthly_amount", "12.345", True),  # a value: the helper's own check
+        ("decided_by", "S9999", False),  # a duty: checked here, on the rows read again
+        ("program", "OTHER", False),  # a stored case moved to another program: the store
+    ],
+)
+def test_an_import_over_stored_cases_in_two_is_refused_as_one_reading_refuses_it(
+    svc: Services,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    column: str,
+    bad: str,
+    helper_finds: bool,
+) -> None:
+    lines = county_lines(svc, tmp_path)
+    load(svc, "cases", written(tmp_path, lines))
+    before = head(svc)
+    again = list(lines)
+    at = len(lines) - 7
+    if bad == "OTHER":
+        program = again[at].split(",")[1]
+        bad = "tekun" if program != "tekun" else "dibao"
+    changed(again, at, column, bad)
+    changed(again, 2, "monthly_amount", "1.50")  # a good change in the first half
+    path = written(tmp_path, again, "again.csv")
+    with pytest.raises(InputRefused) as alone:
+        load(svc, "cases", path)
+    said = helper_said(monkeypatch)
+    with pytest.raises(InputRefused) as two:
+        load(svc, "cases", path)
+    if helper_finds:
+        assert said == [None], "read again whole here"
+    else:
+        assert len(said) == 1 and said[0] is not None, "found here on the rows read again"
+    found = [(p.line, p.column, p.reason) for p in two.value.problems]
+    assert found == [(p.line, p.column, p.reason) for p in alone.value.problems]
+    assert [(line, col) for line, col, _ in found] == [(at + 4, column)]
+    assert head(svc) == before
