@@ -144,14 +144,7 @@ def second_half(
     head_end, start = cut_at
     # The helper's reader numbers the second part's lines from after the header's.
     offset = line_breaks(file, 0, start) - line_breaks(file, 0, head_end)
-    job = {
-        "path": str(file.path),
-        "sha256": file.sha256,
-        "max_bytes": file.size,
-        "pieces": [[0, head_end], [start, file.size]],
-        "required": list(required),
-        "check": [check.__module__, check.__qualname__],
-    }
+    job = _job(file, required, check, (head_end, start))
     with tempfile.TemporaryFile() as out:
         try:
             helper = subprocess.Popen(
@@ -253,20 +246,28 @@ def _first_feed(file: InputFile) -> int | None:
     return None
 
 
-def _in_two(
-    file: InputFile, required: Sequence[str], check: Check, args: Sequence[Any], at: tuple[int, int]
-) -> int | None:
-    """The good rows of both halves, or None if either found a problem or the helper failed."""
+def _job(
+    file: InputFile, required: Sequence[str], check: Callable[..., Any], at: tuple[int, int]
+) -> dict[str, Any]:
+    """A helper's work: the file (which it reads only if its SHA-256 is this one), the pieces
+    it reads (the header, then from the cut ``at`` to the end) and the check it runs."""
     head_end, start = at
-    job = {
+    return {
         "path": str(file.path),
         "sha256": file.sha256,
         "max_bytes": file.size,
         "pieces": [[0, head_end], [start, file.size]],
         "required": list(required),
         "check": [check.__module__, check.__qualname__],
-        "args": list(args),
     }
+
+
+def _in_two(
+    file: InputFile, required: Sequence[str], check: Check, args: Sequence[Any], at: tuple[int, int]
+) -> int | None:
+    """The good rows of both halves, or None if either found a problem or the helper failed."""
+    start = at[1]
+    job = {**_job(file, required, check, at), "args": list(args)}
     try:
         # Nothing reads its stderr: a helper that fails only means one reading here.
         helper = subprocess.Popen(
