@@ -66,12 +66,22 @@ def _formula_reason(lead: str) -> str:
     )
 
 
+#: Control characters: no name holds one, and a bank's XML file cannot carry most.
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _text(max_len: int) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if not raw:
             raise InvalidValue("is empty")
         if len(raw) > max_len:
             raise InvalidValue(f"is longer than {max_len} characters")
+        found = _CONTROL.search(raw)
+        if found is not None:
+            raise InvalidValue(
+                f"holds a control character ({found.group()!r}, character {found.start() + 1}): "
+                "retype the value without it"
+            )
         return raw
 
     return parse

@@ -130,6 +130,30 @@ def test_deaths_source_and_staff_name_refuse_formulas() -> None:
     assert [(p.line, p.column) for p in invalid] == [(2, "name")]
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("name", "王\x01秀兰"), ("account_name", "王秀兰\x7f"), ("name", "王秀\n兰")],
+)
+def test_a_name_holding_a_control_character_is_refused(column: str, value: str) -> None:
+    """A bank's XML file cannot carry most control characters: a name holding one would stop
+    the month's pain.001 at export; it is refused when it comes in."""
+    rows, _ = read_rows(csv_bytes(CASE_COLUMNS, {**ROW, column: value}), CASE_COLUMNS)
+    good, invalid = validate_cases(rows, CONFIG)
+    assert good == []
+    assert [(p.column, p.reason.split(" (")[0]) for p in invalid] == [
+        (column, "holds a control character")
+    ]
+
+
+def test_a_name_with_a_space_or_a_middle_dot_is_accepted() -> None:
+    rows, _ = read_rows(
+        csv_bytes(CASE_COLUMNS, {**ROW, "name": "阿依古丽·买买提", "account_name": "Li Wei"}),
+        CASE_COLUMNS,
+    )
+    good, invalid = validate_cases(rows, CONFIG)
+    assert invalid == [] and good[0][1].name == "阿依古丽·买买提"
+
+
 @pytest.mark.parametrize("size", ["³", "٣", "0", "31", "2.0", "-1"])
 def test_a_household_size_not_in_ascii_digits_from_1_to_30_is_refused(size: str) -> None:
     rows, _ = read_rows(csv_bytes(CASE_COLUMNS, {**ROW, "household_size": size}), CASE_COLUMNS)
