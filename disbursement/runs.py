@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -58,6 +58,7 @@ from ledger.conflicts import (
 )
 from ledger.duties import Actor, DutyRefused
 from ledger.errors import AidLedgerError, InvalidValue, NotFound
+from ledger.events import PydanticMapper
 from ledger.grant import GrantRow
 from ledger.outputs import OutputRefused, check_target, written_beside
 from ledger.payment import (
@@ -1008,11 +1009,12 @@ class Payouts(LedgerService):
         # since the month's bulk writes, each was a parallel scan with JIT: 418 s at 1.3M.
         self.db.analyze(*EXPORT_READS)
         written = Tally()
+        mapper = cast(PydanticMapper, self.app.mapper)
 
         def counted(lines: Iterator[ExportLine]) -> Iterator[ExportLine]:
             """Each line checked against its payment's events before it is written."""
             for chunk, found in self.review.lines_with_events(lines):
-                differing = differing_lines(run_id, chunk, found)
+                differing = differing_lines(run_id, chunk, found, mapper)
                 if differing:
                     raise ReadModelTampered(
                         f"run {run_id}: {len(differing)} payment(s) of the bank file differ "

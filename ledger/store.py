@@ -853,9 +853,12 @@ def events_ahead(
     db: Database,
     chunks: Iterable[T],
     ids_of: Callable[[T], Sequence[UUID]],
+    *,
+    decode: bool = True,
 ) -> Iterator[tuple[T, dict[UUID, list[Any]]]]:
     """Each of ``chunks`` with the events of its aggregates (``ids_of(chunk)``: at most
-    `PARAM_CHUNK` ids), as `select_events_of` reads them.
+    `PARAM_CHUNK` ids), as `select_events_of` reads them; without ``decode``, as the
+    library's `StoredEvent` rows, for the caller to decode those it needs (`app.mapper`).
 
     On PostgreSQL the next chunk's events are read on a thread (`read_ahead`) while the
     caller works on this one: the database's index probes (some 20 µs an aggregate) then run
@@ -866,7 +869,7 @@ def events_ahead(
         return _event_rows(app, db, ids_of(chunk))
 
     for chunk, got in read_ahead(chunks, rows, threaded=db.dialect == "postgresql"):
-        yield chunk, _decoded(app, got)
+        yield chunk, _decoded(app, got) if decode else _stored(got)
 
 
 def read_ahead(
@@ -934,18 +937,22 @@ def _event_rows(app: LedgerApp, db: Database, ids: Sequence[UUID]) -> list[Any]:
 
 
 def _decoded(app: LedgerApp, rows: Iterable[Sequence[Any]]) -> dict[UUID, list[Any]]:
+    to_domain_event = app.mapper.to_domain_event
+    return {uid: [to_domain_event(e) for e in stored] for uid, stored in _stored(rows).items()}
+
+
+def _stored(rows: Iterable[Sequence[Any]]) -> dict[UUID, list[Any]]:
+    """The stored rows of events, as the library's `StoredEvent`, by aggregate."""
     from eventsourcing.persistence import StoredEvent
 
     out: dict[UUID, list[Any]] = {}
-    to_domain_event = app.mapper.to_domain_event
     for oid, version, topic, state in rows:
         uid = UUID(oid) if isinstance(oid, str) else oid
-        event = to_domain_event(
+        out.setdefault(uid, []).append(
             StoredEvent(
                 originator_id=uid, originator_version=version, topic=topic, state=bytes(state)
             )
         )
-        out.setdefault(uid, []).append(event)
     return out
 
 
