@@ -215,7 +215,8 @@ class _TransactionText:
         _path(template, "RmtInf/Ustrd", "@@4@@")
         text = etree.tostring(template, encoding="unicode", pretty_print=True)
         self.pieces = re.split(r"@@[0-4]@@", text)
-        assert re.findall(r"@@([0-4])@@", text) == list("01234"), text
+        if re.findall(r"@@([0-4])@@", text) != list("01234"):  # lxml wrote another shape
+            raise RuntimeError(f"a pain.001 transaction's skeleton is not as expected: {text}")
 
     def of(self, *texts: str) -> str:
         """The transaction of these texts (the payment id first)."""

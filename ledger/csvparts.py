@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ledger.csvfile import BLOCK, CsvRow, InputFile, iter_rows
 from ledger.errors import Problems
@@ -157,10 +157,9 @@ def second_half(
             yield None
             return
         try:
-            assert helper.stdin is not None
             try:
-                with helper.stdin:
-                    pickle.dump(payload, helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                with cast(IO[bytes], helper.stdin) as stdin:  # started with stdin=PIPE
+                    pickle.dump(payload, stdin, protocol=pickle.HIGHEST_PROTOCOL)
             except OSError:  # the helper died before reading: its result says so
                 pass
             yield SecondHalf(head_end, start, offset, helper, out)
