@@ -682,27 +682,8 @@ def differing_lines(
                 out.append(x.payment_id)
             continue
         i, held, cancelled = _as_instructed([mapper.to_domain_event(e) for e in stored])
-        recorded = (
-            i.run_id,
-            i.program,
-            i.period,
-            i.kind,
-            i.amount,
-            i.payment_date,
-            i.creditor_account,
-            i.creditor_name,
-        )
-        shown = (
-            run_id,
-            x.program,
-            x.period,
-            x.kind,
-            x.amount,
-            x.payment_date,
-            x.account,
-            x.name,
-        )
-        if recorded != shown or cancelled or held:
+        recorded = tuple(getattr(i, name) for name in _INSTRUCTION_SHOWN)
+        if recorded != _line_shows(run_id, x, x.payment_date) or cancelled or held:
             out.append(x.payment_id)
     return out
 
@@ -717,18 +698,15 @@ def _differs_from_instruction(run_id: str, x: ExportLine, written: Mapping[str, 
     """Whether a line differs from its payment's lone instruction, as written in the log
     (JSON values: the date as its ISO text), or the instruction holds it: what
     `differing_lines` compares, without building the event (an export checks 1.5M lines)."""
-    recorded = tuple(written.get(k) for k in _INSTRUCTION_SHOWN)
-    shown = (
-        run_id,
-        x.program,
-        x.period,
-        x.kind,
-        x.amount,
-        x.payment_date.isoformat(),
-        x.account,
-        x.name,
-    )
+    recorded = tuple(written.get(name) for name in _INSTRUCTION_SHOWN)
+    shown = _line_shows(run_id, x, x.payment_date.isoformat())
     return recorded != shown or written.get("held") != []
+
+
+def _line_shows(run_id: str, x: ExportLine, day: object) -> tuple[object, ...]:
+    """What a bank file's line shows, in the order of `_INSTRUCTION_SHOWN` (its payment date
+    as ``day``: a date, or its ISO text to compare with an event as written)."""
+    return (run_id, x.program, x.period, x.kind, x.amount, day, x.account, x.name)
 
 
 #: The fields of an instruction a bank file's line shows, in the order `differing_lines`
