@@ -4,7 +4,7 @@ An import checks every row before it writes one (all or nothing): for a large fi
 checked each on its own (a comparison file), that first reading is a single Python core's
 work while the database waits. `count_checked` cuts the file in two at a line feed that
 surely ends a row (`cut`: no quote before it), checks the first half here and the second in
-a helper process (a plain interpreter running `_part_main`), and adds up the rows. It only
+a helper process (a plain interpreter running `_keys_main`), and adds up the rows. It only
 ever says "good, so many rows": if either half finds any problem, or the file cannot be
 cut, or the helper fails, the file is checked again whole in this process, so a refusal
 lists exactly what one reading finds, by line, as before.
@@ -141,12 +141,23 @@ def second_half(
     if cut_at is None:
         yield None
         return
-    head_end, start = cut_at
+    with _helper(file, required, check, payload, cut_at) as theirs:
+        yield theirs
+
+
+@contextmanager
+def _helper(
+    file: InputFile, required: Sequence[str], check: KeyCheck, payload: Any, at: tuple[int, int]
+) -> Iterator[SecondHalf | None]:
+    """A helper checking ``file`` from the cut ``at`` (`second_half`); None if no process
+    can be started."""
+    head_end, start = at
     # The helper's reader numbers the second part's lines from after the header's.
     offset = line_breaks(file, 0, start) - line_breaks(file, 0, head_end)
-    job = _job(file, required, check, (head_end, start))
+    job = _job(file, required, check, at)
     with tempfile.TemporaryFile() as out:
         try:
+            # Nothing reads its stderr: a helper that fails only means one reading here.
             helper = subprocess.Popen(
                 helper_command(_keys_main, json.dumps(job)),
                 stdin=subprocess.PIPE,
@@ -264,47 +275,25 @@ def _job(
 def _in_two(
     file: InputFile, required: Sequence[str], check: Check, args: Sequence[Any], at: tuple[int, int]
 ) -> int | None:
-    """The good rows of both halves, or None if either found a problem or the helper failed."""
-    start = at[1]
-    job = {**_job(file, required, check, at), "args": list(args)}
-    try:
-        # Nothing reads its stderr: a helper that fails only means one reading here.
-        helper = subprocess.Popen(
-            helper_command(_part_main, json.dumps(job)),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-    except OSError:
-        return None
-    try:
+    """The good rows of both halves, or None if either found a problem or the helper failed.
+    The helper is `second_half`'s, running ``check`` through `_counting` (no keys)."""
+    named = (check.__module__, check.__qualname__, list(args))
+    with _helper(file, required, _counting, named, at) as theirs:
+        if theirs is None:
+            return None
         problems = Problems(0)
-        mine = check(iter_rows(file, required, problems, (0, start)), problems, *args)
-    except BaseException:
-        helper.kill()
-        helper.wait()
-        raise
-    out, _ = helper.communicate()
-    try:
-        theirs = json.loads(out)
-    except ValueError:
-        return None
-    if helper.returncode != 0 or problems or theirs.get("problems") != 0:
-        return None
-    return mine + int(theirs["rows"])
+        mine = check(iter_rows(file, required, problems, (0, theirs.start)), problems, *args)
+        if problems:
+            return None
+        counted = theirs.result()
+    return None if counted is None else mine + counted
 
 
-def _part_main(argv: Sequence[str]) -> None:
-    """A helper process: check the rows of one part of a file and print what it found."""
-    job = json.loads(argv[0])
-    module, name = job["check"]
+def _counting(
+    rows: Iterator[CsvRow], problems: Problems, named: tuple[str, str, list[Any]], _: Emit
+) -> None:
+    """A `Check` (``named``: its module, name and arguments) run as a `KeyCheck` in a
+    helper: the rows it reads are counted there, and it hands back no key."""
+    module, name, args = named
     check: Check = getattr(importlib.import_module(module), name)
-    with InputFile(Path(job["path"]), max_bytes=job["max_bytes"]) as file:
-        if file.sha256 != job["sha256"]:
-            print(json.dumps({"changed": True}))
-            return
-        problems = Problems(0)
-        pieces = [tuple(p) for p in job["pieces"]]
-        rows: Iterator[CsvRow] = iter_rows(file, job["required"], problems, *pieces)
-        counted = check(rows, problems, *job["args"])
-    print(json.dumps({"rows": counted, "problems": problems.count}))
+    check(rows, problems, *args)
