@@ -193,9 +193,10 @@ def write_pain001(
 
 
 #: Characters an XML document cannot hold (lxml refuses them in a text).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NOT_XML_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
+_NOT_XML = re.compile(f"[{_NOT_XML_CHARS}]")
 #: What a text needs escaped, or refused: the escaping lxml writes for text.
-_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SPECIAL = re.compile(f"[&<>\r{_NOT_XML_CHARS}]")
 
 
 class _TransactionText:
