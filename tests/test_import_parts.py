@@ -8,6 +8,7 @@ is recorded then."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,24 @@ def in_two(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
     return returned
 
 
+def refused_alone_then_in_two(
+    svc: Services, kind: str, path: Path, spy: Callable[[], list[int | None]]
+) -> tuple[list[tuple[int, str, str]], list[int | None]]:
+    """Import ``path`` in one process, then (``spy()`` switching the split on and recording
+    what it said) in two: both refused, with the same problems, nothing recorded. The
+    problems (line, column, reason), and what the spy recorded."""
+    before = head(svc)
+    with pytest.raises(InputRefused) as alone:
+        load(svc, kind, path)
+    said = spy()
+    with pytest.raises(InputRefused) as two:
+        load(svc, kind, path)
+    found = [(p.line, p.column, p.reason) for p in two.value.problems]
+    assert found == [(p.line, p.column, p.reason) for p in alone.value.problems]
+    assert head(svc) == before
+    return found, said
+
+
 def keys_and_firsts(
     svc: Services, path: Path, required_from: date
 ) -> tuple[list[Any], dict[str, int], int]:
@@ -110,17 +129,9 @@ def test_a_case_on_lines_of_two_programs_across_the_cut_is_refused_at_its_lines(
     other = "tekun" if program != "tekun" else "dibao"
     lines.append(lines[0].replace(f",{program},", f",{other},", 1))
     path = written(tmp_path, lines)
-    with pytest.raises(InputRefused) as alone:
-        load(svc, "cases", path)
-    before = head(svc)
-    returned = in_two(monkeypatch)
-    with pytest.raises(InputRefused) as two:
-        load(svc, "cases", path)
+    found, returned = refused_alone_then_in_two(svc, "cases", path, lambda: in_two(monkeypatch))
     assert returned == [len(lines)], "both halves good by themselves"
-    found = [(p.line, p.column) for p in two.value.problems]
-    assert found == [(p.line, p.column) for p in alone.value.problems]
     assert found and found[-1][0] == len(lines) + 3
-    assert head(svc) == before
 
 
 @pytest.mark.parametrize(
@@ -132,18 +143,11 @@ def test_a_problem_in_the_second_half_is_reported_as_one_reading_reports_it(
 ) -> None:
     lines = county_lines(svc, tmp_path)
     at = len(lines) - 7
-    fields = lines[at].split(",")
-    fields[CASE_COLUMNS.index(column)] = bad
-    lines[at] = ",".join(fields)
+    changed(lines, at, column, bad)
     path = written(tmp_path, lines)
-    with pytest.raises(InputRefused) as alone:
-        load(svc, "cases", path)
-    returned = in_two(monkeypatch)
-    with pytest.raises(InputRefused) as two:
-        load(svc, "cases", path)
+    found, returned = refused_alone_then_in_two(svc, "cases", path, lambda: in_two(monkeypatch))
     assert returned == [None], "the helper's half found it: read again whole here"
-    found = [(p.line, p.column) for p in two.value.problems]
-    assert found == [(p.line, p.column) for p in alone.value.problems] == [(at + 4, column)]
+    assert [(line, col) for line, col, _ in found] == [(at + 4, column)]
     assert svc.db.query("SELECT count(*) FROM cases") == [(0,)]
 
 
@@ -207,19 +211,13 @@ def test_a_households_problem_found_in_two_is_reported_as_one_reading_reports_it
     else:
         people[-5] = people[-5].replace("2026-01-01", "2026-02-30")
     path = household_file(svc, tmp_path, people)
-    with pytest.raises(InputRefused) as alone:
-        load(svc, "households", path)
-    before = head(svc)
-    returned = in_two(monkeypatch)
-    with pytest.raises(InputRefused) as two:
-        load(svc, "households", path)
+    found, returned = refused_alone_then_in_two(
+        svc, "households", path, lambda: in_two(monkeypatch)
+    )
     # A value the helper refuses itself; a conflict or an unknown case is found here.
     assert returned == [None if problem == "bad_value" else len(people)]
-    found = [(p.line, p.column, p.reason) for p in two.value.problems]
-    assert found == [(p.line, p.column, p.reason) for p in alone.value.problems]
     expected = len(people) + 1 if problem == "conflict" else len(people) - 3
     assert [line for line, _, _ in found] == [expected]
-    assert head(svc) == before
 
 
 # -- an import over stored cases: the helper checks the second half's values ---------------------
@@ -279,7 +277,6 @@ def test_an_import_over_stored_cases_in_two_is_refused_as_one_reading_refuses_it
 ) -> None:
     lines = county_lines(svc, tmp_path)
     load(svc, "cases", written(tmp_path, lines))
-    before = head(svc)
     again = list(lines)
     at = len(lines) - 7
     if bad == "OTHER":
@@ -288,16 +285,9 @@ def test_an_import_over_stored_cases_in_two_is_refused_as_one_reading_refuses_it
     changed(again, at, column, bad)
     changed(again, 2, "monthly_amount", "1.50")  # a good change in the first half
     path = written(tmp_path, again, "again.csv")
-    with pytest.raises(InputRefused) as alone:
-        load(svc, "cases", path)
-    said = helper_said(monkeypatch)
-    with pytest.raises(InputRefused) as two:
-        load(svc, "cases", path)
+    found, said = refused_alone_then_in_two(svc, "cases", path, lambda: helper_said(monkeypatch))
     if helper_finds:
         assert said == [None], "read again whole here"
     else:
         assert len(said) == 1 and said[0] is not None, "found here on the rows read again"
-    found = [(p.line, p.column, p.reason) for p in two.value.problems]
-    assert found == [(p.line, p.column, p.reason) for p in alone.value.problems]
     assert [(line, col) for line, col, _ in found] == [(at + 4, column)]
-    assert head(svc) == before
